@@ -1,0 +1,55 @@
+# Makefile -- PGXS build of the ppprof extension, its tests and its demo.
+#
+#   make && sudo make install     build and install into $(PG_CONFIG)'s tree
+#   make demo                     dependencies, build, install, throwaway
+#                                 cluster, generated profiles, printed result
+#   make test                     every suite (unit, regression, TAP)
+#
+# See README.md.
+
+EXTENSION = ppprof
+MODULE_big = ppprof
+
+CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
+	src/core/classify.o
+OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o \
+	src/ingest.o $(CORE_OBJS)
+
+DATA = sql/ppprof--1.0.sql
+
+# pg_regress inputs live in sql/ beside the install scripts, so the list is
+# explicit (never a wildcard).
+REGRESS = schema ingest ingest_errors config privileges
+REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
+	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
+
+EXTRA_CLEAN = tmp_check results regression.diffs regression.out \
+	test/t/tmp_check log
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(PGXS),)
+include $(PGXS)
+else
+# No server development files yet: "make test" and "make demo" install them.
+all:
+	@echo "pg_config not found: run 'make demo' or 'make test', which install the dependencies" >&2
+	@false
+endif
+
+# The pure-C core is C11 and declares variables where they are used.
+$(CORE_OBJS): override CFLAGS += -std=gnu11 -Wno-declaration-after-statement
+
+.PHONY: test demo unit tap
+test:
+	bash test/run_all.sh
+
+unit:
+	$(MAKE) -C test/unit check
+
+demo:
+	bash test/gen/demo.sh

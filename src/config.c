@@ -1,0 +1,333 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/config.c
+ *	  The per-backend cache of ppprof's configuration tables:
+ *	  operation_categories, performance_thresholds and optimization_catalog.
+ *
+ * The ingest trigger must not query these tables for every row, so each
+ * backend loads them once into ConfigContext and keeps them until they
+ * change.  A change is seen through the relcache: a statement trigger on each
+ * configuration table (pp_config_changed) calls
+ * CacheInvalidateRelcacheByRelid, which is transactional -- other backends
+ * receive the invalidation when the change commits, the changing backend at
+ * its next command -- and the callback registered here drops the cache.  A
+ * generation counter in shared memory would also work, but it would need the
+ * library preloaded and would have to be bumped at commit, not before; the
+ * relcache already does both.
+ *
+ * The tables are read as their owner, so that what the cache holds does not
+ * depend on which role happened to trigger the load (row level security and
+ * grants restrict users, not ppprof itself).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "ppprof.h"
+
+PG_FUNCTION_INFO_V1(pp_config_changed);
+
+static MemoryContext ConfigContext = NULL;
+static PPConfig *config = NULL;
+
+/* relations whose invalidation drops the cache; valid while config != NULL */
+#define N_WATCHED 4
+static Oid	watched_relids[N_WATCHED];
+
+static void *
+palloc_hook(size_t size, void *ctx)
+{
+	return MemoryContextAllocExtended((MemoryContext) ctx, size, MCXT_ALLOC_NO_OOM);
+}
+
+static void
+pfree_hook(void *ptr, void *ctx)
+{
+	pfree(ptr);
+}
+
+/*
+ * An allocator for the core that allocates in cxt.  The returned struct
+ * lives in cxt too.
+ */
+const pp_allocator_t *
+pp_palloc_allocator(MemoryContext cxt)
+{
+	pp_allocator_t *a = MemoryContextAlloc(cxt, sizeof(pp_allocator_t));
+
+	a->malloc_fn = palloc_hook;
+	a->free_fn = pfree_hook;
+	a->ctx = cxt;
+	return a;
+}
+
+static void
+config_invalidate(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (config == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		for (i = 0; i < N_WATCHED; i++)
+			if (watched_relids[i] == relid)
+				break;
+		if (i == N_WATCHED)
+			return;
+	}
+	/* The memory is released at the next load, never inside a callback. */
+	config = NULL;
+}
+
+void
+pp_config_init(void)
+{
+	CacheRegisterRelcacheCallback(config_invalidate, (Datum) 0);
+}
+
+/* PostgreSQL 15 keeps get_extension_schema() static; this is its twin. */
+static Oid
+extension_schema(Oid ext)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			nsp = InvalidOid;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nsp = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(nsp))
+		elog(ERROR, "ppprof: extension %u has no schema", ext);
+	return nsp;
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "ppprof: cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+static Oid
+config_relid(Oid schema, const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, schema);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("ppprof table \"%s\" does not exist", relname),
+				 errhint("Drop and create the extension ppprof again.")));
+	return relid;
+}
+
+static void
+config_check_oom(pp_error_code_t rc)
+{
+	if (rc != PP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory while loading the ppprof configuration")));
+}
+
+/* Run query through SPI; the caller reads SPI_tuptable. */
+static void
+config_query(const char *query)
+{
+	if (SPI_execute(query, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read configuration: %s", query);
+}
+
+static char *
+config_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+static double
+config_float(int row, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row],
+								  SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0.0 : DatumGetFloat8(d);
+}
+
+static void
+config_load(PPConfig *cfg, MemoryContext cxt)
+{
+	const char *nsp = quote_identifier(get_namespace_name(cfg->schema));
+	Oid			owner_relid = watched_relids[1];
+	Oid			save_userid;
+	int			save_sec_context;
+	StringInfoData q;
+	uint64		i;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(relation_owner(owner_relid),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT pattern, operation_type FROM %s.operation_categories", nsp);
+	config_query(q.data);
+	for (i = 0; i < SPI_processed; i++)
+		config_check_oom(pp_classifier_add_rule(cfg->classifier,
+												config_text(i, 1),
+												config_text(i, 2)));
+
+	resetStringInfo(&q);
+	appendStringInfo(&q, "SELECT operation_type, threshold_ms FROM %s.performance_thresholds", nsp);
+	config_query(q.data);
+	for (i = 0; i < SPI_processed; i++)
+		config_check_oom(pp_classifier_add_threshold(cfg->classifier,
+													 config_text(i, 1),
+													 config_float(i, 2)));
+
+	resetStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT operation_type, suggestion, effort, expected_reduction_pct"
+					 " FROM %s.optimization_catalog WHERE enabled"
+					 " ORDER BY operation_type COLLATE \"C\","
+					 " expected_reduction_pct DESC, suggestion COLLATE \"C\"", nsp);
+	config_query(q.data);
+	cfg->n_catalog = (int) SPI_processed;
+	cfg->catalog = MemoryContextAllocZero(cxt, sizeof(PPCatalogEntry) * (cfg->n_catalog + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PPCatalogEntry *e = &cfg->catalog[i];
+
+		e->operation_type = MemoryContextStrdup(cxt, config_text(i, 1));
+		e->suggestion = MemoryContextStrdup(cxt, config_text(i, 2));
+		e->effort = MemoryContextStrdup(cxt, config_text(i, 3));
+		e->expected_reduction_pct = config_float(i, 4);
+	}
+
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * The configuration of the current database, loaded on first use and after
+ * every change to the configuration tables.  Valid until the next call.
+ */
+PPConfig *
+pp_config_get(void)
+{
+	Oid			ext;
+	PPConfig   *cfg;
+	MemoryContext cxt;
+
+	if (config != NULL)
+		return config;
+
+	if (!IsTransactionState())
+		elog(ERROR, "ppprof: configuration read outside a transaction");
+
+	ext = get_extension_oid("ppprof", true);
+	if (!OidIsValid(ext))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"ppprof\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION ppprof.")));
+
+	if (ConfigContext == NULL)
+		ConfigContext = AllocSetContextCreate(CacheMemoryContext,
+											  "ppprof configuration",
+											  ALLOCSET_SMALL_SIZES);
+	/* Build into a new child, so a failed load leaves nothing behind. */
+	cxt = AllocSetContextCreate(ConfigContext, "ppprof configuration load",
+								ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		cfg = MemoryContextAllocZero(cxt, sizeof(PPConfig));
+		cfg->schema = extension_schema(ext);
+		watched_relids[0] = config_relid(cfg->schema, "performance_profiles");
+		watched_relids[1] = config_relid(cfg->schema, "performance_thresholds");
+		watched_relids[2] = config_relid(cfg->schema, "operation_categories");
+		watched_relids[3] = config_relid(cfg->schema, "optimization_catalog");
+		cfg->profiles_relid = watched_relids[0];
+		cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
+		if (cfg->classifier == NULL)
+			config_check_oom(PP_ERR_NO_MEMORY);
+		config_load(cfg, cxt);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/* Drop the previous configuration's memory, keep the new one. */
+	{
+		MemoryContext child = ConfigContext->firstchild;
+
+		while (child != NULL)
+		{
+			MemoryContext next = child->nextchild;
+
+			if (child != cxt)
+				MemoryContextDelete(child);
+			child = next;
+		}
+	}
+	config = cfg;
+	return config;
+}
+
+/*
+ * Statement trigger on the configuration tables: tell every backend (this
+ * one included) to drop its cached configuration once the change commits.
+ */
+Datum
+pp_config_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pp_config_changed() must be called as a trigger")));
+
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/core/classify.h
+ *	  Map operation names to operation types, and names or types to
+ *	  thresholds, from rules the server loads out of operation_categories and
+ *	  performance_thresholds.
+ *
+ * Rule (documented in docs/reference.md): a pattern without wildcards is an
+ * exact name and wins over any pattern; otherwise, among the LIKE-style
+ * patterns ('%' any run, '_' one byte, '\' escapes) that match the whole
+ * name, the one with the most literal bytes wins, ties going to the pattern
+ * that sorts first bytewise.  A name that nothing matches is of type "other".
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_CLASSIFY_H
+#define PP_CLASSIFY_H
+
+#include "pp_core.h"
+
+#define PP_TYPE_OTHER "other"
+
+typedef struct pp_classifier_t pp_classifier_t;
+
+extern pp_classifier_t *pp_classifier_create(const pp_allocator_t *allocator);
+extern void pp_classifier_free(pp_classifier_t *c);
+
+/* Copies both strings.  Returns PP_OK or PP_ERR_NO_MEMORY. */
+extern pp_error_code_t pp_classifier_add_rule(pp_classifier_t *c,
+											  const char *pattern,
+											  const char *operation_type);
+
+/* Copies the key.  A later value for the same key replaces the earlier. */
+extern pp_error_code_t pp_classifier_add_threshold(pp_classifier_t *c,
+												   const char *name_or_type,
+												   double threshold_ms);
+
+/* The operation type of a name (not NUL-terminated); never NULL. */
+extern const char *pp_classifier_type(pp_classifier_t *c,
+									  const char *name, size_t len);
+
+/*
+ * The threshold of an operation: its own name's row first, then its type's.
+ * Returns false when neither has one.
+ */
+extern bool pp_classifier_threshold(pp_classifier_t *c,
+									const char *name, size_t len,
+									const char *operation_type,
+									double *threshold_ms);
+
+/*
+ * pp_classifier_type memoizes its answers for names of at most
+ * PP_CLASSIFY_MEMO_MAX_NAME bytes, up to PP_CLASSIFY_MEMO_MAX of them; the
+ * memo is emptied when full and whenever a rule is added.  Exposed for tests.
+ */
+#define PP_CLASSIFY_MEMO_MAX		4096
+#define PP_CLASSIFY_MEMO_MAX_NAME	1024
+extern size_t pp_classifier_memo_size(const pp_classifier_t *c);
+
+/* Pure LIKE matcher used by the classifier; exposed for tests. */
+extern bool pp_like_match(const char *pattern, const char *s, size_t len);
+
+#endif							/* PP_CLASSIFY_H */

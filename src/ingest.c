@@ -1,0 +1,671 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/ingest.c
+ *	  Ingest of profiles: the BEFORE INSERT OR UPDATE trigger on
+ *	  performance_profiles, pp_ingest, pp_ingest_batch and pp_analyze_profile.
+ *
+ * Every path goes through the trigger, so a plain INSERT from a Supabase or
+ * psycopg client and pp_ingest give identical rows.  For each profile the
+ * trigger
+ *	1. walks profile_data in place (src/jsonb_source.c) with the core walker
+ *	   (src/core/tree.c), which validates it and computes every node's
+ *	   duration and self time in one pass without recursion;
+ *	2. classifies every node and looks up its threshold in the cached
+ *	   configuration (src/config.c), with no query per row;
+ *	3. fills total_duration_ms, bottleneck_operations and
+ *	   optimization_suggestions when the client left them NULL or empty.
+ * A bad profile raises one ERROR whose message names the JSON path of the
+ * offending value; the row is not stored.
+ *
+ * Per-profile work happens in IngestContext, reset at the start of each
+ * profile, so that a long batch does not accumulate memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/uuid.h"
+
+#include "ppprof.h"
+
+PG_FUNCTION_INFO_V1(pp_profiles_trigger);
+PG_FUNCTION_INFO_V1(pp_ingest);
+PG_FUNCTION_INFO_V1(pp_ingest_batch);
+PG_FUNCTION_INFO_V1(pp_analyze_profile);
+
+/* Analysis of one profile; lives in IngestContext. */
+typedef struct ProfileAnalysis
+{
+	pp_tree_t	tree;
+	const char **types;			/* per node: operation type */
+	double	   *thresholds_ms;	/* per node: threshold, NAN when none */
+	int			n_bottlenecks;
+} ProfileAnalysis;
+
+static MemoryContext IngestContext = NULL;
+
+/* Element of the running pp_ingest_batch, -1 outside a batch. */
+static int	batch_element = -1;
+
+/* The saved INSERT used by pp_ingest and pp_ingest_batch. */
+static SPIPlanPtr ingest_plan = NULL;
+static Oid	ingest_plan_schema = InvalidOid;
+
+void
+pp_ingest_init(void)
+{
+	IngestContext = AllocSetContextCreate(TopMemoryContext,
+										  "ppprof ingest",
+										  ALLOCSET_DEFAULT_SIZES);
+}
+
+static int
+error_sqlstate(pp_error_code_t code)
+{
+	switch (code)
+	{
+		case PP_ERR_OUT_OF_RANGE:
+			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		case PP_ERR_NAME_TOO_LONG:
+		case PP_ERR_TOO_DEEP:
+		case PP_ERR_TOO_MANY_NODES:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case PP_ERR_NO_MEMORY:
+			return ERRCODE_OUT_OF_MEMORY;
+		default:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+	}
+}
+
+static const char *
+error_hint(pp_error_code_t code)
+{
+	switch (code)
+	{
+		case PP_ERR_NAME_TOO_LONG:
+			return "Shorten the operation name or raise ppprof.max_name_length.";
+		case PP_ERR_TOO_DEEP:
+			return "Flatten the profile or raise ppprof.max_depth.";
+		case PP_ERR_TOO_MANY_NODES:
+			return "Split the profile or raise ppprof.max_nodes.";
+		default:
+			return "Each node is an object with operation_name, duration_ms (or start_time and end_time), and optionally metadata, children and error.";
+	}
+}
+
+static void
+report_profile_error(const pp_error_t *err, const char *query_id)
+{
+	char	   *path;
+
+	/* inside a batch, "$" is element batch_element of the array */
+	if (batch_element >= 0)
+		path = psprintf("$[%d]%s", batch_element, err->path + 1);
+	else
+		path = pstrdup(err->path);
+
+	ereport(ERROR,
+			(errcode(error_sqlstate(err->code)),
+			 errmsg("invalid profile at %s: %s", path, err->text),
+			 query_id ? errdetail("The profile of query_id \"%s\" was not stored.", query_id)
+			 : errdetail("The profile was not stored."),
+			 errhint("%s", error_hint(err->code))));
+}
+
+/*
+ * Validate and analyse jb in IngestContext (which the caller has reset).
+ * Raises an ERROR on a bad profile.
+ */
+static void
+analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
+				ProfileAnalysis *pa)
+{
+	MemoryContext old = MemoryContextSwitchTo(IngestContext);
+	pp_tree_source_t source;
+	pp_tree_limits_t limits;
+	pp_error_t	err;
+	int32_t		i;
+
+	limits.max_depth = pp_max_depth;
+	limits.max_nodes = pp_max_nodes;
+	limits.max_name_length = (size_t) pp_max_name_length;
+
+	pp_jsonb_source_init(&source);
+	memset(pa, 0, sizeof(*pa));
+	if (pp_tree_walk(&source, pp_jsonb_root_handle(jb), &limits,
+					 pp_palloc_allocator(IngestContext), &pa->tree, &err) != PP_OK)
+		report_profile_error(&err, query_id);
+
+	pa->types = palloc(sizeof(char *) * pa->tree.n_nodes);
+	pa->thresholds_ms = palloc(sizeof(double) * pa->tree.n_nodes);
+	for (i = 0; i < pa->tree.n_nodes; i++)
+	{
+		const pp_tree_node_t *n = &pa->tree.nodes[i];
+		double		t;
+
+		pa->types[i] = pp_classifier_type(cfg->classifier, n->name, n->name_len);
+		if (pp_classifier_threshold(cfg->classifier, n->name, n->name_len,
+									pa->types[i], &t))
+		{
+			pa->thresholds_ms[i] = t;
+			if (n->duration_ms > t)
+				pa->n_bottlenecks++;
+		}
+		else
+			pa->thresholds_ms[i] = NAN;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static inline bool
+is_bottleneck(const ProfileAnalysis *pa, int32_t i)
+{
+	return !isnan(pa->thresholds_ms[i]) &&
+		pa->tree.nodes[i].duration_ms > pa->thresholds_ms[i];
+}
+
+/* A node's JSON path, palloc'd. */
+static char *
+node_path(const ProfileAnalysis *pa, int32_t i)
+{
+	char		small[128];
+	size_t		len = pp_tree_node_path(&pa->tree, i, small, sizeof(small));
+	char	   *buf;
+
+	if (len < sizeof(small))
+		return pstrdup(small);
+	buf = palloc(len + 1);
+	pp_tree_node_path(&pa->tree, i, buf, len + 1);
+	return buf;
+}
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+push_string(JsonbParseState **st, const char *key, const char *s, size_t len)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = len;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_number(JsonbParseState **st, const char *key, double d)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
+														Float8GetDatum(d)));
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/*
+ * bottleneck_operations: every node whose duration exceeds its threshold, in
+ * document order.
+ */
+static Jsonb *
+build_bottlenecks(const ProfileAnalysis *pa)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	int32_t		i;
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < pa->tree.n_nodes; i++)
+	{
+		const pp_tree_node_t *n = &pa->tree.nodes[i];
+		char	   *path;
+
+		if (!is_bottleneck(pa, i))
+			continue;
+		path = node_path(pa, i);
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_string(&st, "path", path, strlen(path));
+		push_string(&st, "operation", n->name, n->name_len);
+		push_string(&st, "operation_type", pa->types[i], strlen(pa->types[i]));
+		push_number(&st, "duration_ms", n->duration_ms);
+		push_number(&st, "self_ms", n->self_ms);
+		push_number(&st, "threshold_ms", pa->thresholds_ms[i]);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
+	res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/*
+ * optimization_suggestions: the catalogue's entries for each type that has a
+ * bottleneck, types in order of their first bottleneck.
+ */
+static Jsonb *
+build_suggestions(const ProfileAnalysis *pa, const PPConfig *cfg)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	const char **seen = palloc(sizeof(char *) * (pa->n_bottlenecks + 1));
+	int			n_seen = 0;
+	int32_t		i;
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < pa->tree.n_nodes; i++)
+	{
+		const char *type = pa->types[i];
+		int			k;
+
+		if (!is_bottleneck(pa, i))
+			continue;
+		for (k = 0; k < n_seen; k++)
+			if (strcmp(seen[k], type) == 0)
+				break;
+		if (k < n_seen)
+			continue;
+		seen[n_seen++] = type;
+
+		for (k = 0; k < cfg->n_catalog; k++)
+		{
+			const PPCatalogEntry *e = &cfg->catalog[k];
+
+			if (strcmp(e->operation_type, type) != 0)
+				continue;
+			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_string(&st, "operation_type", type, strlen(type));
+			push_string(&st, "suggestion", e->suggestion, strlen(e->suggestion));
+			push_string(&st, "effort", e->effort, strlen(e->effort));
+			push_number(&st, "expected_reduction_pct", e->expected_reduction_pct);
+			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		}
+	}
+	res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+/* NULL or an empty JSON array: the client left the column to us. */
+static bool
+jsonb_is_unset(HeapTuple tuple, TupleDesc desc, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attnum, desc, &isnull);
+	Jsonb	   *jb;
+
+	if (isnull)
+		return true;
+	jb = DatumGetJsonbP(d);
+	return JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb) && JB_ROOT_COUNT(jb) == 0;
+}
+
+/* Same value in both tuples (binary comparison after detoasting). */
+static bool
+column_unchanged(HeapTuple a, HeapTuple b, TupleDesc desc, int attnum)
+{
+	bool		anull,
+				bnull;
+	Datum		ad = heap_getattr(a, attnum, desc, &anull);
+	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+	struct varlena *av,
+			   *bv;
+
+	if (anull || bnull)
+		return anull == bnull;
+	if (att->attlen != -1)
+		return datumIsEqual(ad, bd, att->attbyval, att->attlen);
+	av = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(ad));
+	bv = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(bd));
+	return VARSIZE_ANY_EXHDR(av) == VARSIZE_ANY_EXHDR(bv) &&
+		memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) == 0;
+}
+
+static int
+required_attnum(TupleDesc desc, const char *name)
+{
+	int			attnum = SPI_fnumber(desc, name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("performance_profiles has no column \"%s\"", name),
+				 errhint("Drop and create the extension ppprof again.")));
+	return attnum;
+}
+
+/*
+ * BEFORE INSERT OR UPDATE FOR EACH ROW on performance_profiles.
+ *
+ * On UPDATE, a row whose profile_data did not change is returned as it is;
+ * when profile_data changed, total_duration_ms and the two analysis columns
+ * are recomputed unless the UPDATE itself set them to new non-empty values.
+ */
+Datum
+pp_profiles_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	HeapTuple	old = NULL;
+	bool		isnull;
+	Datum		profile;
+	int			att_query,
+				att_profile,
+				att_total,
+				att_bottlenecks,
+				att_suggestions;
+	bool		fill_total,
+				fill_bottlenecks,
+				fill_suggestions;
+	char	   *query_id = NULL;
+	PPConfig   *cfg;
+	ProfileAnalysis pa;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			attnums[3];
+	int			n_replace = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		TRIGGER_FIRED_BY_DELETE(td->tg_event) ||
+		TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pp_profiles_trigger() must be a BEFORE INSERT OR UPDATE row trigger")));
+
+	desc = RelationGetDescr(td->tg_relation);
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		tuple = td->tg_newtuple;
+		old = td->tg_trigtuple;
+	}
+	else
+		tuple = td->tg_trigtuple;
+
+	att_query = required_attnum(desc, "query_id");
+	att_profile = required_attnum(desc, "profile_data");
+	att_total = required_attnum(desc, "total_duration_ms");
+	att_bottlenecks = required_attnum(desc, "bottleneck_operations");
+	att_suggestions = required_attnum(desc, "optimization_suggestions");
+
+	profile = heap_getattr(tuple, att_profile, desc, &isnull);
+	if (isnull)
+		return PointerGetDatum(tuple);	/* NOT NULL reports it */
+
+	(void) heap_getattr(tuple, att_total, desc, &isnull);
+	fill_total = isnull;
+	fill_bottlenecks = jsonb_is_unset(tuple, desc, att_bottlenecks);
+	fill_suggestions = jsonb_is_unset(tuple, desc, att_suggestions);
+	if (old != NULL)
+	{
+		if (column_unchanged(old, tuple, desc, att_profile))
+		{
+			if (!fill_total && !fill_bottlenecks && !fill_suggestions)
+				return PointerGetDatum(tuple);
+		}
+		else
+		{
+			fill_total |= column_unchanged(old, tuple, desc, att_total);
+			fill_bottlenecks |= column_unchanged(old, tuple, desc, att_bottlenecks);
+			fill_suggestions |= column_unchanged(old, tuple, desc, att_suggestions);
+		}
+	}
+
+	{
+		Datum		q = heap_getattr(tuple, att_query, desc, &isnull);
+
+		if (!isnull)
+			query_id = TextDatumGetCString(q);
+	}
+
+	cfg = pp_config_get();
+	MemoryContextReset(IngestContext);
+	analyze_profile(DatumGetJsonbP(profile), cfg, query_id, &pa);
+
+	if (fill_total)
+	{
+		attnums[n_replace] = att_total;
+		values[n_replace++] = Float8GetDatum(pa.tree.nodes[0].duration_ms);
+	}
+	if (fill_bottlenecks)
+	{
+		attnums[n_replace] = att_bottlenecks;
+		values[n_replace++] = JsonbPGetDatum(build_bottlenecks(&pa));
+	}
+	if (fill_suggestions)
+	{
+		attnums[n_replace] = att_suggestions;
+		values[n_replace++] = JsonbPGetDatum(build_suggestions(&pa, cfg));
+	}
+
+	if (n_replace > 0)
+		tuple = heap_modify_tuple_by_cols(tuple, desc, n_replace, attnums,
+										  values, nulls);
+	return PointerGetDatum(tuple);
+}
+
+/* The INSERT behind pp_ingest and pp_ingest_batch, prepared once. */
+static SPIPlanPtr
+get_ingest_plan(PPConfig *cfg)
+{
+	StringInfoData q;
+	Oid			argtypes[2] = {TEXTOID, JSONBOID};
+	SPIPlanPtr	plan;
+
+	if (ingest_plan != NULL && ingest_plan_schema == cfg->schema)
+		return ingest_plan;
+	if (ingest_plan != NULL)
+	{
+		SPI_freeplan(ingest_plan);
+		ingest_plan = NULL;
+	}
+
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "INSERT INTO %s.performance_profiles (query_id, profile_data)"
+					 " VALUES (COALESCE($1, $2 OPERATOR(pg_catalog.->) 'metadata'"
+					 " OPERATOR(pg_catalog.->>) 'query_id',"
+					 " pg_catalog.gen_random_uuid()::pg_catalog.text), $2)"
+					 " RETURNING id",
+					 quote_identifier(get_namespace_name(cfg->schema)));
+	plan = SPI_prepare(q.data, 2, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "ppprof: SPI_keepplan failed");
+	ingest_plan = plan;
+	ingest_plan_schema = cfg->schema;
+	return plan;
+}
+
+/* Insert one profile through the saved plan; returns its id (palloc'd in cxt). */
+static pg_uuid_t *
+ingest_one(SPIPlanPtr plan, Datum query_id, bool query_id_null, Jsonb *profile,
+		   MemoryContext cxt)
+{
+	Datum		values[2];
+	char		nulls[2];
+	bool		isnull;
+	Datum		id;
+	pg_uuid_t  *result;
+
+	values[0] = query_id;
+	nulls[0] = query_id_null ? 'n' : ' ';
+	values[1] = JsonbPGetDatum(profile);
+	nulls[1] = ' ';
+
+	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "ppprof: could not insert the profile");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the profile was not stored"),
+				 errdetail("A trigger or a row level security policy skipped the row.")));
+
+	id = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	result = MemoryContextAlloc(cxt, sizeof(pg_uuid_t));
+	memcpy(result, DatumGetUUIDP(id), sizeof(pg_uuid_t));
+	return result;
+}
+
+/*
+ * pp_ingest(profile jsonb, query_id text DEFAULT NULL) RETURNS uuid
+ */
+Datum
+pp_ingest(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PPConfig   *cfg;
+	SPIPlanPtr	plan;
+	pg_uuid_t  *id;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("profile must not be null")));
+
+	cfg = pp_config_get();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	plan = get_ingest_plan(cfg);
+	id = ingest_one(plan, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+					PG_ARGISNULL(1), PG_GETARG_JSONB_P(0), cxt);
+	SPI_finish();
+	PG_RETURN_UUID_P(id);
+}
+
+/*
+ * pp_ingest_batch(profiles jsonb) RETURNS bigint
+ *
+ * All or nothing: the first bad element raises an ERROR whose JSON path
+ * starts with its index, "$[3].children[0].duration_ms", and the statement's
+ * rollback removes the elements already inserted.
+ */
+Datum
+pp_ingest_batch(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *batch;
+	uint32		n,
+				i;
+	PPConfig   *cfg;
+	SPIPlanPtr	plan;
+	MemoryContext element_cxt;
+	MemoryContext old;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("profiles must not be null")));
+	batch = PG_GETARG_JSONB_P(0);
+	if (!JB_ROOT_IS_ARRAY(batch) || JB_ROOT_IS_SCALAR(batch))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("profiles must be a JSON array of profiles"),
+				 errhint("Pass one profile to pp_ingest(), or wrap it in [ ].")));
+	n = JB_ROOT_COUNT(batch);
+
+	cfg = pp_config_get();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	plan = get_ingest_plan(cfg);
+
+	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"ppprof batch element",
+										ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		for (i = 0; i < n; i++)
+		{
+			JsonbValue *elem;
+
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextReset(element_cxt);
+			old = MemoryContextSwitchTo(element_cxt);
+			elem = getIthJsonbValueFromContainer(&batch->root, i);
+			batch_element = (int) i;
+			(void) ingest_one(plan, (Datum) 0, true, JsonbValueToJsonb(elem),
+							  element_cxt);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	PG_FINALLY();
+	{
+		batch_element = -1;
+	}
+	PG_END_TRY();
+
+	SPI_finish();
+	PG_RETURN_INT64((int64) n);
+}
+
+/*
+ * pp_analyze_profile(profile jsonb) RETURNS TABLE (...)
+ *
+ * What the trigger sees in a profile, one row per node in document order,
+ * without storing anything.
+ */
+Datum
+pp_analyze_profile(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
+	PPConfig   *cfg;
+	ProfileAnalysis pa;
+	int32_t		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	cfg = pp_config_get();
+	MemoryContextReset(IngestContext);
+	analyze_profile(jb, cfg, NULL, &pa);
+
+	for (i = 0; i < pa.tree.n_nodes; i++)
+	{
+		const pp_tree_node_t *n = &pa.tree.nodes[i];
+		Datum		values[11];
+		bool		nulls[11] = {false};
+
+		values[0] = Int32GetDatum(i);
+		values[1] = CStringGetTextDatum(node_path(&pa, i));
+		if (n->parent < 0)
+			nulls[2] = true;
+		else
+			values[2] = Int32GetDatum(n->parent);
+		values[3] = Int32GetDatum(n->depth);
+		values[4] = PointerGetDatum(cstring_to_text_with_len(n->name, (int) n->name_len));
+		values[5] = CStringGetTextDatum(pa.types[i]);
+		values[6] = Float8GetDatum(n->duration_ms);
+		values[7] = Float8GetDatum(n->self_ms);
+		if (isnan(pa.thresholds_ms[i]))
+			nulls[8] = true;
+		else
+			values[8] = Float8GetDatum(pa.thresholds_ms[i]);
+		values[9] = BoolGetDatum(is_bottleneck(&pa, i));
+		values[10] = BoolGetDatum(n->failed);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

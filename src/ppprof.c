@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/ppprof.c
+ *	  Entry point of the ppprof extension: _PG_init calls one Init per module.
+ *
+ * ppprof turns PostgreSQL into the performance profiler of a RAG pipeline.
+ * Applications store one timing tree per request in performance_profiles;
+ * a trigger validates the tree in place (src/core/tree.c through
+ * src/jsonb_source.c) and fills the analysis columns from the configuration
+ * tables, which each backend caches (src/config.c).
+ *
+ * Glossary
+ *	profile    one row of performance_profiles: a tree of timed operations
+ *	node       one TimingRecord of that tree (the root is a node too)
+ *	operation  a node's operation_name; statistics are kept per operation
+ *	type       the category of an operation (retrieval, llm_generation, ...)
+ *	           from operation_categories; it selects thresholds and advice
+ *	self time  a node's duration minus the time covered by its children
+ *	bottleneck a node whose duration exceeds its threshold
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "ppprof.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	pp_guc_init();
+	pp_config_init();
+	pp_ingest_init();
+}

@@ -1,0 +1,53 @@
+# test/lib.sh -- helpers shared by test/run_all.sh, the demo and the benchmarks.
+# Source it; it sets PG_CONFIG, PGBIN, SUDO and defines the functions below.
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=/usr/lib/postgresql/15/bin
+if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+
+PP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 libjansson-dev \
+libcmocka-dev libipc-run-perl perl postgresql-client-15 postgresql-15-cron \
+postgresql-15-tdigest gnuplot-nox"
+
+# Install whatever of $PP_PACKAGES is missing (Debian/Ubuntu).
+pp_install_deps() {
+	local missing=
+	for p in $PP_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "installing:$missing"
+	$SUDO apt-get update -qq
+	# the Debian package would create and start a default cluster; we use our own
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+}
+
+# Build and install the extension from the current directory.
+pp_build_install() {
+	make -s PG_CONFIG="$PG_CONFIG" all
+	$SUDO make -s PG_CONFIG="$PG_CONFIG" install
+}
+
+# Run "$@" as a user that initdb accepts.  As root that is the postgres OS
+# user, in a copy of the tree it can write (given in $PP_WORKDIR).
+pp_as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- env PATH="$PGBIN:$PATH" "$@"
+	else
+		env PATH="$PGBIN:$PATH" "$@"
+	fi
+}
+
+# A copy of the source tree that the test user can write; prints its path.
+pp_workdir() {
+	if [ "$(id -u)" = 0 ]; then
+		local d
+		d=$(mktemp -d /tmp/ppprof-work.XXXXXX)
+		cp -a . "$d/"
+		chown -R postgres:postgres "$d"
+		chmod 755 "$d"
+		echo "$d"
+	else
+		pwd
+	fi
+}
