@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/core/sketch.h
+ *	  Mergeable, subtractable quantile sketch over durations in milliseconds
+ *	  (DDSketch-style log-bucketed histogram with a 0.5% relative-error
+ *	  guarantee), in a fixed-size form for shared memory and a dense form
+ *	  for query time.
+ *
+ * Bins.  With alpha = PP_SKETCH_ALPHA = 0.005 and gamma = (1 + alpha) /
+ * (1 - alpha), a value x > 0 falls into the bin with key
+ * k = ceil(log_gamma(x)), i.e. gamma^(k-1) < x <= gamma^k.  Keys run from
+ * PP_SKETCH_KEY_MIN (bin upper edge ~1.0002e-4 ms) to PP_SKETCH_KEY_MAX
+ * (upper edge ~2.17e9 ms, 25 days), PP_SKETCH_NBINS = 3072 keys in all,
+ * stored as a 1-based uint16 "index" (index = k - KEY_MIN + 1; index 0 is
+ * never a valid bin).  Values at or below gamma^(KEY_MIN-1) (~9.90e-5 ms),
+ * negatives included, are counted in an exact zero bucket; values above the
+ * top bin are counted in the top bin.  So every value from 0.001 ms to
+ * 1e9 ms is resolved with the relative guarantee below.
+ *
+ * Guarantee (see the proof in sketch.c): for any q, pp_sketch_quantile
+ * returns v with |v - x| <= alpha * x, where x is the exact percentile_disc
+ * value of the multiset of values added (the smallest value whose
+ * cumulative count reaches ceil(q * n)) -- provided x lies in the
+ * indexable range and its bin has not been collapsed (below).  Because the
+ * bins are plain integer counts, merge, subtract and remove are exact: the
+ * guarantee survives any sequence of them.
+ *
+ * Storage.  A dense sketch needs 3072 counters (12-24 KB); there are
+ * thousands of time buckets per operation in shared memory.  pp_sketch_t
+ * therefore keeps at most PP_SKETCH_CAPACITY non-empty bins as a sorted
+ * array of (uint16 index, uint32 count) pairs.  It is fixed-size, contains
+ * no pointer and no padding, and can be memcpy'd, kept in shared memory and
+ * written to a dump file as is (host byte order; the dump header carries
+ * PP_SKETCH_FORMAT_VERSION).  Unused slots are always zero, so equal
+ * contents compare equal with memcmp.
+ *
+ * Collapsing.  When a value needs a new bin and all PP_SKETCH_CAPACITY
+ * slots are taken, the lowest bin is folded into a "collapsed" counter and
+ * collapse_index records the highest folded index: from then on every value
+ * with index <= collapse_index is counted there.  The upper quantiles (the
+ * ones latency reports care about) keep the guarantee; a quantile whose
+ * rank falls among the collapsed values is reported as the representative
+ * value of bin collapse_index, an upper bound (within alpha) of the true
+ * value, and pp_sketch_quantile_ex flags it.  Subtraction stays exact in
+ * counts: a value is removed from the collapsed counter when its index is
+ * <= collapse_index.  When the collapsed counter drops back to zero,
+ * collapse_index is reset.
+ *
+ * The accumulator (pp_sketch_acc_t) has all 3072 bins with uint64 counts,
+ * lives on the heap (pp_allocator_t) and is used at query time to merge
+ * many pp_sketch_t and answer quantiles; it never collapses by itself.
+ *
+ * No PostgreSQL headers; allocation through pp_allocator_t.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_SKETCH_H
+#define PP_SKETCH_H
+
+#include "pp_core.h"
+
+/* On-disk/shared-memory layout version of pp_sketch_t; bump on any change */
+#define PP_SKETCH_FORMAT_VERSION	1
+
+#define PP_SKETCH_ALPHA			0.005	/* relative accuracy */
+#define PP_SKETCH_KEY_MIN		(-921)	/* ceil(log_gamma(1e-4)) */
+#define PP_SKETCH_NBINS			3072
+#define PP_SKETCH_KEY_MAX		(PP_SKETCH_KEY_MIN + PP_SKETCH_NBINS - 1)
+
+/*
+ * Largest value counted in the zero bucket, ms: gamma^(KEY_MIN - 1), about
+ * 9.90e-5 ms.  (The bin map is computed from keys, this is informative.)
+ */
+#define PP_SKETCH_ZERO_MAX_MS	9.90310783e-5
+
+/*
+ * Number of (index, count) slots of a pp_sketch_t: 800 bytes per sketch.
+ * One bin is 1% wide.  A sketch of up to ~90 values never collapses (every
+ * value its own bin, lognormal sigma up to 2 measured), so a typical minute
+ * bucket keeps the full guarantee for every quantile.  Beyond that, the 128
+ * highest bins are kept; measured on lognormal latencies (sigma = log-space
+ * std. deviation), the smallest quantile still within the guarantee is:
+ *
+ *			 n = 1e3	 1e4	  1e5
+ *	sigma 0.25 p50		 p50	  p50
+ *	sigma 0.5  p50		 p75	  p95
+ *	sigma 1    p75		 p95	  p99.9
+ *	sigma 2    p90		 p99	  p99.9
+ *
+ * 64 slots (416 bytes) already lose p90 at sigma 0.5, n = 1e3; 256 slots
+ * (1568 bytes) gain about one row of the table for twice the memory, paid by
+ * every time bucket of every operation.
+ */
+#define PP_SKETCH_CAPACITY		128
+
+typedef struct pp_sketch_t
+{
+	uint64_t	count;			/* values in the sketch (all stores) */
+	uint64_t	zero_count;		/* values <= PP_SKETCH_ZERO_MAX_MS, negatives
+								 * included */
+	uint64_t	collapsed_count;	/* values with index <= collapse_index */
+	uint16_t	collapse_index; /* highest collapsed bin index; 0 = none */
+	uint16_t	nbins;			/* slots in use, 0..PP_SKETCH_CAPACITY */
+	uint32_t	reserved;		/* always 0 */
+	uint32_t	bin_count[PP_SKETCH_CAPACITY];	/* values per bin, > 0 for
+												 * used slots, 0 otherwise */
+	uint16_t	bin_index[PP_SKETCH_CAPACITY];	/* strictly increasing, in
+												 * (collapse_index, NBINS];
+												 * 0 for unused slots */
+} pp_sketch_t;
+
+/* Returned through pp_sketch_quantile_ex's flags */
+#define PP_SKETCH_Q_ZERO		0x01	/* rank fell in the zero bucket; 0 */
+#define PP_SKETCH_Q_COLLAPSED	0x02	/* rank fell among collapsed values:
+										 * the value is an upper bound */
+#define PP_SKETCH_Q_CLAMPED		0x04	/* top bin: true value may be higher */
+
+/* Value <-> bin mapping (exposed for tests and the glue) */
+extern int	pp_sketch_index_of(double value_ms);	/* 0 = zero bucket */
+extern double pp_sketch_index_value(int index);	/* representative, ms */
+
+/* Fixed-size sketch */
+extern void pp_sketch_init(pp_sketch_t *s);
+extern pp_error_code_t pp_sketch_add(pp_sketch_t *s, double value_ms);
+extern pp_error_code_t pp_sketch_add_n(pp_sketch_t *s, double value_ms,
+									   uint32_t n);
+extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
+extern pp_error_code_t pp_sketch_remove_n(pp_sketch_t *s, double value_ms,
+										  uint32_t n);
+extern pp_error_code_t pp_sketch_merge(pp_sketch_t *dst,
+									   const pp_sketch_t *src);
+extern pp_error_code_t pp_sketch_subtract(pp_sketch_t *dst,
+										  const pp_sketch_t *src);
+extern uint64_t pp_sketch_count(const pp_sketch_t *s);
+extern double pp_sketch_quantile(const pp_sketch_t *s, double q);
+extern pp_error_code_t pp_sketch_quantile_ex(const pp_sketch_t *s, double q,
+											 double *value_ms, int *flags);
+extern pp_error_code_t pp_sketch_validate(const pp_sketch_t *s,
+										  pp_error_t *err);
+
+/* Dense accumulator (query time) */
+typedef struct pp_sketch_acc_t pp_sketch_acc_t;
+
+extern pp_sketch_acc_t *pp_sketch_acc_create(const pp_allocator_t *a);
+extern void pp_sketch_acc_free(pp_sketch_acc_t *acc);
+extern void pp_sketch_acc_reset(pp_sketch_acc_t *acc);
+extern pp_error_code_t pp_sketch_acc_add(pp_sketch_acc_t *acc,
+										 double value_ms);
+extern pp_error_code_t pp_sketch_acc_remove(pp_sketch_acc_t *acc,
+											double value_ms);
+extern pp_error_code_t pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc,
+												const pp_sketch_t *s);
+extern pp_error_code_t pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc,
+													 const pp_sketch_t *s);
+extern uint64_t pp_sketch_acc_count(const pp_sketch_acc_t *acc);
+extern double pp_sketch_acc_quantile(const pp_sketch_acc_t *acc, double q);
+extern pp_error_code_t pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc,
+												 double q, double *value_ms,
+												 int *flags);
+
+#endif							/* PP_SKETCH_H */
