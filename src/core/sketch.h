@@ -46,6 +46,9 @@
  * <= collapse_index.  When the collapsed counter drops back to zero,
  * collapse_index is reset.
  *
+ * Every function but pp_sketch_validate assumes a valid sketch (one made
+ * by these functions, or one pp_sketch_validate accepted).
+ *
  * The accumulator (pp_sketch_acc_t) has all 3072 bins with uint64 counts,
  * lives on the heap (pp_allocator_t) and is used at query time to merge
  * many pp_sketch_t and answer quantiles; it never collapses by itself.
@@ -75,9 +78,9 @@
 
 /*
  * Number of (index, count) slots of a pp_sketch_t: 800 bytes per sketch.
- * One bin is 1% wide.  A sketch of up to ~90 values never collapses (every
- * value its own bin, lognormal sigma up to 2 measured), so a typical minute
- * bucket keeps the full guarantee for every quantile.  Beyond that, the 128
+ * One bin is 1% wide.  A sketch of at most 128 values never collapses (at
+ * most one bin per value), so a typical minute bucket keeps the full
+ * guarantee for every quantile.  Beyond that, the 128
  * highest bins are kept; measured on lognormal latencies (sigma = log-space
  * std. deviation), the smallest quantile still within the guarantee is:
  *

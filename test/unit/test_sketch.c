@@ -310,7 +310,7 @@ test_accuracy_distributions(void **state)
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 			check_distribution((dist_t) d, sizes[i], 1000 + d * 31 + i,
 							   &worst);
-	print_message("worst relative error over all quantiles: %.6f "
+	print_message("worst relative error over all quantiles: %.9f "
 				  "(bound %.3f)\n", worst, PP_SKETCH_ALPHA);
 	assert_true(worst <= PP_SKETCH_ALPHA * (1 + 1e-9));
 }
