@@ -1,0 +1,685 @@
+/*-------------------------------------------------------------------------
+ *
+ * test/unit/test_classify.c
+ *	  cmocka tests of src/core/classify.c: the LIKE matcher, the rule
+ *	  precedence, thresholds, the memo and allocation failure.
+ *
+ * pp_like_match is checked on hand-picked cases and then against a naive
+ * recursive matcher on every pattern and subject of up to five bytes over a
+ * small alphabet.  The allocation failure test runs a fixed script of rules,
+ * thresholds and lookups with the allocator failing after N allocations, for
+ * every N until the script runs clean, and compares every answer with a
+ * classifier built from only the calls that succeeded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "classify.h"
+
+typedef struct counting_t
+{
+	long		fail_after;		/* fail once this many succeeded; -1 never */
+	long		allocs;
+	long		live;
+} counting_t;
+
+static void *
+counting_malloc(size_t size, void *ctx)
+{
+	counting_t *c = ctx;
+
+	if (c->fail_after >= 0 && c->allocs >= c->fail_after)
+		return NULL;
+	c->allocs++;
+	c->live++;
+	return malloc(size);
+}
+
+static void
+counting_free(void *ptr, void *ctx)
+{
+	counting_t *c = ctx;
+
+	c->live--;
+	free(ptr);
+}
+
+static counting_t counts;
+static const pp_allocator_t counting = {counting_malloc, counting_free, &counts};
+
+static pp_classifier_t *
+new_classifier(void)
+{
+	pp_classifier_t *c;
+
+	memset(&counts, 0, sizeof(counts));
+	counts.fail_after = -1;
+	c = pp_classifier_create(&counting);
+	assert_non_null(c);
+	return c;
+}
+
+static void
+free_classifier(pp_classifier_t *c)
+{
+	pp_classifier_free(c);
+	assert_int_equal(counts.live, 0);
+}
+
+static const char *
+type_of(pp_classifier_t *c, const char *name)
+{
+	return pp_classifier_type(c, name, strlen(name));
+}
+
+/* ---------------------------------------------------------------------
+ * pp_like_match
+ * ---------------------------------------------------------------------
+ */
+typedef struct like_case_t
+{
+	const char *pattern;
+	const char *subject;
+	bool		match;
+} like_case_t;
+
+static void
+test_like_cases(void **state)
+{
+	static const like_case_t cases[] = {
+		{"", "", true},
+		{"", "a", false},
+		{"a", "", false},
+		{"%", "", true},
+		{"%", "anything", true},
+		{"%%%", "", true},
+		{"_", "", false},
+		{"_", "a", true},
+		{"_", "ab", false},
+		{"__", "ab", true},
+		{"a_c", "abc", true},
+		{"a_c", "ac", false},
+		{"abc", "abc", true},
+		{"abc", "abd", false},
+		{"abc", "abcd", false},
+		{"a%", "a", true},
+		{"a%", "abc", true},
+		{"a%", "ba", false},
+		{"%a", "bca", true},
+		{"%a", "ab", false},
+		{"%b%", "abc", true},
+		{"%b%", "ac", false},
+		{"a%b%c", "aXbYc", true},
+		{"a%b%c", "abbbc", true},
+		{"a%b%c", "acb", false},
+		{"%a%a", "aa", true},
+		{"%a%a", "a", false},
+		{"_%", "", false},
+		{"_%", "x", true},
+		{"%_", "x", true},
+		{"%_%_%", "x", false},
+		{"%_%_%", "xy", true},
+		{"db.%", "db.query", true},
+		{"db.%", "db", false},
+		/* backslash escapes the next byte */
+		{"a\\%b", "a%b", true},
+		{"a\\%b", "axb", false},
+		{"a\\_b", "a_b", true},
+		{"a\\_b", "axb", false},
+		{"\\\\", "\\", true},
+		{"\\\\%", "\\abc", true},
+		{"\\a", "a", true},
+		{"%\\%", "100%", true},
+		{"%\\%", "100", false},
+		/* a trailing backslash stands for itself */
+		{"a\\", "a\\", true},
+		{"a\\", "a", false},
+		/* bytes, not characters */
+		{"_", "\xc3\xa9", false},
+		{"__", "\xc3\xa9", true},
+		{"%\xc3\xa9", "caf\xc3\xa9", true},
+	};
+	size_t		i;
+
+	(void) state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		const like_case_t *k = &cases[i];
+
+		if (pp_like_match(k->pattern, k->subject, strlen(k->subject)) != k->match)
+			fail_msg("'%s' LIKE '%s' should be %s", k->subject, k->pattern,
+					 k->match ? "true" : "false");
+	}
+}
+
+static void
+test_like_length(void **state)
+{
+	(void) state;
+	/* the subject is bounded by len, not by a NUL */
+	assert_true(pp_like_match("abc", "abcdef", 3));
+	assert_false(pp_like_match("abcd", "abcdef", 3));
+	assert_true(pp_like_match("%c", "abcdef", 3));
+	assert_true(pp_like_match("", "abcdef", 0));
+	assert_true(pp_like_match("%", NULL, 0));
+	/* NUL bytes inside the subject are ordinary bytes */
+	assert_true(pp_like_match("a_b", "a\0b", 3));
+	assert_true(pp_like_match("a%", "a\0b", 3));
+	assert_false(pp_like_match("a", "a\0b", 3));
+}
+
+static void
+test_like_no_blowup(void **state)
+{
+	size_t		n = 200000;
+	char	   *s = malloc(n);
+	clock_t		t0 = clock();
+
+	(void) state;
+	assert_non_null(s);
+	memset(s, 'a', n);
+	/* exponential for a naive backtracking matcher */
+	assert_false(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%b", s, n));
+	assert_false(pp_like_match("%aaaaaaaaaaaaaaaaaaaab%", s, n));
+	assert_true(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%", s, n));
+	assert_true(pp_like_match("%a_a%", s, n));
+	s[n - 1] = 'b';
+	assert_true(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%b", s, n));
+	/* generous: each call is linear here, and tiny even under ASan */
+	assert_true((double) (clock() - t0) / CLOCKS_PER_SEC < 10.0);
+	free(s);
+}
+
+/* The definition, as a naive recursion (fine on short inputs). */
+static bool
+naive_like(const char *p, const char *s, size_t len)
+{
+	if (*p == '\0')
+		return len == 0;
+	if (*p == '%')
+	{
+		size_t		k;
+
+		for (k = 0; k <= len; k++)
+			if (naive_like(p + 1, s + k, len - k))
+				return true;
+		return false;
+	}
+	if (len == 0)
+		return false;
+	if (*p == '_')
+		return naive_like(p + 1, s + 1, len - 1);
+	if (*p == '\\' && p[1] != '\0')
+		return p[1] == *s && naive_like(p + 2, s + 1, len - 1);
+	return *p == *s && naive_like(p + 1, s + 1, len - 1);
+}
+
+/* Fill buf with the k-th string over alphabet (length from k too). */
+static size_t
+nth_string(const char *alphabet, size_t k, size_t max_len, char *buf)
+{
+	size_t		a = strlen(alphabet);
+	size_t		len = 0;
+	size_t		count = 1;
+
+	/* strings of length 0, then 1, ... */
+	while (len <= max_len && k >= count)
+	{
+		k -= count;
+		len++;
+		count *= a;
+	}
+	for (size_t i = 0; i < len; i++)
+	{
+		buf[i] = alphabet[k % a];
+		k /= a;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static void
+test_like_exhaustive(void **state)
+{
+	const char *palpha = "ab%_\\";
+	const char *salpha = "ab%_\\";
+	size_t		n_strings = 1 + 5 + 25 + 125 + 625 + 3125;	/* up to 5 */
+	size_t		pi,
+				si;
+
+	(void) state;
+	for (pi = 0; pi < n_strings; pi++)
+	{
+		char		pattern[8];
+
+		nth_string(palpha, pi, 5, pattern);
+		for (si = 0; si < 1 + 5 + 25 + 125 + 625; si++)	/* up to 4 */
+		{
+			char		subject[8];
+			size_t		len = nth_string(salpha, si, 4, subject);
+
+			if (pp_like_match(pattern, subject, len) !=
+				naive_like(pattern, subject, len))
+				fail_msg("'%s' LIKE '%s': matcher %d, definition %d",
+						 subject, pattern,
+						 pp_like_match(pattern, subject, len),
+						 naive_like(pattern, subject, len));
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Rules
+ * ---------------------------------------------------------------------
+ */
+static void
+test_default_other(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+
+	(void) state;
+	assert_string_equal(type_of(c, "anything"), PP_TYPE_OTHER);
+	assert_string_equal(type_of(c, ""), "other");
+	assert_int_equal(pp_classifier_add_rule(c, "db.%", "db"), PP_OK);
+	assert_string_equal(type_of(c, "http.get"), "other");
+	assert_string_equal(type_of(c, "db."), "db");
+	free_classifier(c);
+
+	/* the default allocator, and freeing NULL */
+	c = pp_classifier_create(NULL);
+	assert_non_null(c);
+	assert_int_equal(pp_classifier_add_rule(c, "x", "y"), PP_OK);
+	assert_string_equal(type_of(c, "x"), "y");
+	pp_classifier_free(c);
+	pp_classifier_free(NULL);
+}
+
+static void
+test_exact_wins(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+
+	(void) state;
+	assert_int_equal(pp_classifier_add_rule(c, "db.query.select%", "long"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "db.query", "exact"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "db.%", "pattern"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "%", "anything"), PP_OK);
+	assert_string_equal(type_of(c, "db.query"), "exact");
+	assert_string_equal(type_of(c, "db.queries"), "pattern");
+	assert_string_equal(type_of(c, "db.query.select.1"), "long");
+	assert_string_equal(type_of(c, "zzz"), "anything");
+
+	/* names are not NUL-terminated */
+	assert_string_equal(pp_classifier_type(c, "db.queryXYZ", 8), "exact");
+	assert_string_equal(pp_classifier_type(c, "db.queryXYZ", 9), "pattern");
+
+	/* an escaped wildcard makes an exact name */
+	assert_int_equal(pp_classifier_add_rule(c, "a\\_b", "escaped"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "100\\%", "percent"), PP_OK);
+	assert_string_equal(type_of(c, "a_b"), "escaped");
+	assert_string_equal(type_of(c, "axb"), "anything");
+	assert_string_equal(type_of(c, "a\\_b"), "anything");
+	assert_string_equal(type_of(c, "100%"), "percent");
+	free_classifier(c);
+}
+
+static void
+test_most_literal_wins(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+
+	(void) state;
+	assert_int_equal(pp_classifier_add_rule(c, "%get%", "three"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "http.%", "five"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "http.get%", "eight"), PP_OK);
+	assert_string_equal(type_of(c, "http.get.user"), "eight");
+	assert_string_equal(type_of(c, "http.post"), "five");
+	assert_string_equal(type_of(c, "xgetx"), "three");
+
+	/* '_' is not a literal byte; an escaped byte is one */
+	assert_int_equal(pp_classifier_add_rule(c, "a_c", "a_c"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "a%", "a%"), PP_OK);
+	assert_string_equal(type_of(c, "abc"), "a_c");
+	assert_int_equal(pp_classifier_add_rule(c, "q\\%%", "escaped"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "q%%", "plain"), PP_OK);
+	assert_string_equal(type_of(c, "q%x"), "escaped");
+	assert_string_equal(type_of(c, "qx"), "plain");
+	free_classifier(c);
+}
+
+static void
+test_tie_bytewise(void **state)
+{
+	int			order;
+
+	(void) state;
+	/* "a%c" and "ab%" both have two literal bytes; '%' < 'b' */
+	for (order = 0; order < 2; order++)
+	{
+		pp_classifier_t *c = new_classifier();
+
+		if (order == 0)
+		{
+			assert_int_equal(pp_classifier_add_rule(c, "ab%", "ab%"), PP_OK);
+			assert_int_equal(pp_classifier_add_rule(c, "a%c", "a%c"), PP_OK);
+		}
+		else
+		{
+			assert_int_equal(pp_classifier_add_rule(c, "a%c", "a%c"), PP_OK);
+			assert_int_equal(pp_classifier_add_rule(c, "ab%", "ab%"), PP_OK);
+		}
+		assert_string_equal(type_of(c, "abc"), "a%c");
+		assert_string_equal(type_of(c, "abd"), "ab%");
+		assert_string_equal(type_of(c, "axc"), "a%c");
+		free_classifier(c);
+	}
+
+	/* bytewise means unsigned: 0xc3 sorts after 'z' */
+	for (order = 0; order < 2; order++)
+	{
+		pp_classifier_t *c = new_classifier();
+		const char *pz = "%z%";
+		const char *pc3 = "%\xc3%";
+
+		assert_int_equal(pp_classifier_add_rule(c, order ? pz : pc3,
+												order ? "z" : "c3"), PP_OK);
+		assert_int_equal(pp_classifier_add_rule(c, order ? pc3 : pz,
+												order ? "c3" : "z"), PP_OK);
+		assert_string_equal(type_of(c, "z\xc3"), "z");
+		assert_string_equal(type_of(c, "\xc3"), "c3");
+		free_classifier(c);
+	}
+}
+
+static void
+test_replace_rule(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+
+	(void) state;
+	assert_int_equal(pp_classifier_add_rule(c, "db.query", "one"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "db.%", "one"), PP_OK);
+	assert_string_equal(type_of(c, "db.query"), "one");
+	assert_string_equal(type_of(c, "db.x"), "one");
+	assert_int_equal(pp_classifier_add_rule(c, "db.query", "two"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "db.%", "two"), PP_OK);
+	assert_string_equal(type_of(c, "db.query"), "two");
+	assert_string_equal(type_of(c, "db.x"), "two");
+	free_classifier(c);
+}
+
+static void
+test_many_rules(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+	char		name[64];
+	char		type[64];
+	int			i;
+
+	(void) state;
+	for (i = 0; i < 2000; i++)
+	{
+		snprintf(name, sizeof(name), "op.%d", i);
+		snprintf(type, sizeof(type), "type%d", i % 7);
+		assert_int_equal(pp_classifier_add_rule(c, name, type), PP_OK);
+		snprintf(name, sizeof(name), "pat.%d.%%", i);
+		assert_int_equal(pp_classifier_add_rule(c, name, type), PP_OK);
+	}
+	for (i = 0; i < 2000; i++)
+	{
+		snprintf(name, sizeof(name), "op.%d", i);
+		snprintf(type, sizeof(type), "type%d", i % 7);
+		assert_string_equal(type_of(c, name), type);
+		snprintf(name, sizeof(name), "pat.%d.x", i);
+		assert_string_equal(type_of(c, name), type);
+	}
+	assert_string_equal(type_of(c, "op.2000"), "other");
+	free_classifier(c);
+}
+
+/* ---------------------------------------------------------------------
+ * Memo
+ * ---------------------------------------------------------------------
+ */
+static void
+test_memo(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+	char		name[32];
+	char	   *longname;
+	int			i;
+
+	(void) state;
+	assert_int_equal(pp_classifier_add_rule(c, "n%", "n"), PP_OK);
+	assert_int_equal(pp_classifier_memo_size(c), 0);
+
+	/* a repeated name is memoized once */
+	assert_string_equal(type_of(c, "n1"), "n");
+	assert_string_equal(type_of(c, "n1"), "n");
+	assert_ptr_equal(type_of(c, "n1"), type_of(c, "n1"));
+	assert_int_equal(pp_classifier_memo_size(c), 1);
+
+	/* adding a rule forgets the memo, so it cannot answer stale types */
+	assert_string_equal(type_of(c, "x.y"), "other");
+	assert_int_equal(pp_classifier_add_rule(c, "x.%", "x"), PP_OK);
+	assert_int_equal(pp_classifier_memo_size(c), 0);
+	assert_string_equal(type_of(c, "x.y"), "x");
+
+	/* fill it up, then one more empties it */
+	for (i = 0; pp_classifier_memo_size(c) < PP_CLASSIFY_MEMO_MAX; i++)
+	{
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_string_equal(type_of(c, name), "n");
+	}
+	assert_int_equal(pp_classifier_memo_size(c), PP_CLASSIFY_MEMO_MAX);
+	assert_string_equal(type_of(c, "n1"), "n");	/* a hit: no change */
+	assert_int_equal(pp_classifier_memo_size(c), PP_CLASSIFY_MEMO_MAX);
+	assert_string_equal(type_of(c, "brand new"), "other");
+	assert_int_equal(pp_classifier_memo_size(c), 1);
+
+	/* evicted names still classify right */
+	for (i = 0; i < 100; i++)
+	{
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_string_equal(type_of(c, name), "n");
+	}
+	assert_string_equal(type_of(c, "x.y"), "x");
+	assert_int_equal(pp_classifier_memo_size(c), 102);
+
+	/* names longer than the bound are not memoized */
+	longname = malloc(PP_CLASSIFY_MEMO_MAX_NAME + 2);
+	assert_non_null(longname);
+	memset(longname, 'n', PP_CLASSIFY_MEMO_MAX_NAME + 1);
+	longname[PP_CLASSIFY_MEMO_MAX_NAME + 1] = '\0';
+	assert_string_equal(type_of(c, longname), "n");
+	assert_int_equal(pp_classifier_memo_size(c), 102);
+	longname[PP_CLASSIFY_MEMO_MAX_NAME] = '\0';
+	assert_string_equal(type_of(c, longname), "n");
+	assert_int_equal(pp_classifier_memo_size(c), 103);
+	free(longname);
+	free_classifier(c);
+}
+
+/* ---------------------------------------------------------------------
+ * Thresholds
+ * ---------------------------------------------------------------------
+ */
+static void
+test_thresholds(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+	double		t = -1;
+
+	(void) state;
+	assert_false(pp_classifier_threshold(c, "db.query", 8, "db", &t));
+	assert_int_equal(pp_classifier_add_threshold(c, "db", 100), PP_OK);
+	assert_int_equal(pp_classifier_add_threshold(c, "db.query", 5), PP_OK);
+
+	/* the name's own row first, then its type's */
+	assert_true(pp_classifier_threshold(c, "db.query", 8, "db", &t));
+	assert_true(t == 5);
+	assert_true(pp_classifier_threshold(c, "db.other", 8, "db", &t));
+	assert_true(t == 100);
+	assert_true(pp_classifier_threshold(c, "db.queryXYZ", 8, "other", &t));
+	assert_true(t == 5);
+	t = -1;
+	assert_false(pp_classifier_threshold(c, "x", 1, "other", &t));
+	assert_false(pp_classifier_threshold(c, "x", 1, NULL, &t));
+	assert_true(t == -1);
+
+	/* a later value replaces the earlier */
+	assert_int_equal(pp_classifier_add_threshold(c, "db", 250.5), PP_OK);
+	assert_true(pp_classifier_threshold(c, "db.other", 8, "db", &t));
+	assert_true(t == 250.5);
+
+	/* thresholds do not touch classification */
+	assert_string_equal(type_of(c, "db"), "other");
+	free_classifier(c);
+}
+
+/* ---------------------------------------------------------------------
+ * Allocation failure
+ * ---------------------------------------------------------------------
+ */
+typedef struct step_t
+{
+	char		kind;			/* 'r' rule, 't' threshold */
+	const char *key;
+	const char *type;
+	double		ms;
+} step_t;
+
+static const step_t script[] = {
+	{'r', "db.query", "db", 0},
+	{'r', "db.%", "db_any", 0},
+	{'t', "db", 0, 10},
+	{'r', "http.get%", "http", 0},
+	{'r', "a\\_b", "escaped", 0},
+	{'t', "db.query", 0, 1},
+	{'r', "%llm%", "llm", 0},
+	{'r', "db.query", "db2", 0},
+	{'t', "db", 0, 20},
+	{'r', "%llm%", "llm2", 0},
+	{'r', "r1", "t", 0}, {'r', "r2", "t", 0}, {'r', "r3", "t", 0},
+	{'r', "r4", "t", 0}, {'r', "r5", "t", 0}, {'r', "r6", "t", 0},
+	{'r', "r7", "t", 0}, {'r', "r8", "t", 0}, {'r', "r9", "t", 0},
+	{'r', "p1%", "t", 0}, {'r', "p2%", "t", 0}, {'r', "p3%", "t", 0},
+	{'r', "p4%", "t", 0}, {'r', "p5%", "t", 0}, {'r', "p6%", "t", 0},
+	{'r', "p7%", "t", 0}, {'r', "p8%", "t", 0}, {'r', "p9%", "t", 0},
+	{'t', "x1", 0, 1}, {'t', "x2", 0, 1}, {'t', "x3", 0, 1},
+	{'t', "x4", 0, 1}, {'t', "x5", 0, 1}, {'t', "x6", 0, 1},
+	{'t', "x7", 0, 1}, {'t', "x8", 0, 1}, {'t', "x9", 0, 1},
+};
+
+static const char *probes[] = {
+	"db.query", "db.x", "http.get.y", "a_b", "axb", "my-llm-call", "r5",
+	"p7abc", "x3", "nothing", "db", ""
+};
+
+#define N_STEPS (sizeof(script) / sizeof(script[0]))
+#define N_PROBES (sizeof(probes) / sizeof(probes[0]))
+
+static void
+test_allocation_failure(void **state)
+{
+	long		n;
+
+	(void) state;
+	for (n = 0;; n++)
+	{
+		pp_classifier_t *c;
+		pp_classifier_t *ref;
+		bool		all_ok = true;
+		size_t		i;
+
+		memset(&counts, 0, sizeof(counts));
+		counts.fail_after = n;
+		c = pp_classifier_create(&counting);
+		if (c == NULL)
+		{
+			assert_int_equal(counts.live, 0);
+			continue;
+		}
+		ref = pp_classifier_create(NULL);
+		assert_non_null(ref);
+
+		for (i = 0; i < N_STEPS; i++)
+		{
+			const step_t *s = &script[i];
+			pp_error_code_t rc;
+
+			if (s->kind == 'r')
+				rc = pp_classifier_add_rule(c, s->key, s->type);
+			else
+				rc = pp_classifier_add_threshold(c, s->key, s->ms);
+			if (rc != PP_OK)
+			{
+				assert_int_equal(rc, PP_ERR_NO_MEMORY);
+				all_ok = false;
+				continue;
+			}
+			if (s->kind == 'r')
+				assert_int_equal(pp_classifier_add_rule(ref, s->key, s->type),
+								 PP_OK);
+			else
+				assert_int_equal(pp_classifier_add_threshold(ref, s->key,
+															 s->ms),
+								 PP_OK);
+		}
+
+		/* answers match the reference, memo or not, twice */
+		for (i = 0; i < 2 * N_PROBES; i++)
+		{
+			const char *name = probes[i % N_PROBES];
+			size_t		len = strlen(name);
+			double		t1 = 0,
+						t2 = 0;
+			const char *type = pp_classifier_type(ref, name, len);
+			bool		h1 = pp_classifier_threshold(c, name, len, type, &t1);
+			bool		h2 = pp_classifier_threshold(ref, name, len, type, &t2);
+
+			assert_string_equal(pp_classifier_type(c, name, len), type);
+			assert_int_equal(h1, h2);
+			assert_true(t1 == t2);
+		}
+
+		pp_classifier_free(ref);
+		pp_classifier_free(c);
+		assert_int_equal(counts.live, 0);
+		if (all_ok && counts.allocs < n)
+			break;
+	}
+	assert_true(n > 20);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_like_cases),
+		cmocka_unit_test(test_like_length),
+		cmocka_unit_test(test_like_no_blowup),
+		cmocka_unit_test(test_like_exhaustive),
+		cmocka_unit_test(test_default_other),
+		cmocka_unit_test(test_exact_wins),
+		cmocka_unit_test(test_most_literal_wins),
+		cmocka_unit_test(test_tie_bytewise),
+		cmocka_unit_test(test_replace_rule),
+		cmocka_unit_test(test_many_rules),
+		cmocka_unit_test(test_memo),
+		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_allocation_failure),
+	};
+
+	return cmocka_run_group_tests_name("classify", tests, NULL, NULL);
+}
