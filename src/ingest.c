@@ -57,8 +57,16 @@ typedef struct ProfileAnalysis
 
 static MemoryContext IngestContext = NULL;
 
-/* Element of the running pp_ingest_batch, -1 outside a batch. */
-static int	batch_element = -1;
+/* Who is inserting: error messages say what was not stored. */
+typedef enum IngestCaller
+{
+	CALLER_SQL,					/* a plain INSERT or UPDATE */
+	CALLER_INGEST,				/* pp_ingest */
+	CALLER_BATCH				/* pp_ingest_batch, at element batch_element */
+} IngestCaller;
+
+static IngestCaller ingest_caller = CALLER_SQL;
+static int	batch_element = 0;
 
 /* The saved INSERT used by pp_ingest and pp_ingest_batch. */
 static SPIPlanPtr ingest_plan = NULL;
@@ -112,7 +120,7 @@ report_profile_error(const pp_error_t *err, const char *query_id)
 	char	   *path;
 
 	/* inside a batch, "$" is element batch_element of the array */
-	if (batch_element >= 0)
+	if (ingest_caller == CALLER_BATCH)
 		path = psprintf("$[%d]%s", batch_element, err->path + 1);
 	else
 		path = pstrdup(err->path);
@@ -120,8 +128,12 @@ report_profile_error(const pp_error_t *err, const char *query_id)
 	ereport(ERROR,
 			(errcode(error_sqlstate(err->code)),
 			 errmsg("invalid profile at %s: %s", path, err->text),
-			 query_id ? errdetail("The profile of query_id \"%s\" was not stored.", query_id)
-			 : errdetail("The profile was not stored."),
+			 ingest_caller == CALLER_BATCH ?
+			 errdetail("Element %d of the batch was rejected; no profile of the batch was stored.",
+					   batch_element) :
+			 (ingest_caller == CALLER_SQL && query_id != NULL) ?
+			 errdetail("The profile of query_id \"%s\" was not stored.", query_id) :
+			 errdetail("The profile was not stored."),
 			 errhint("%s", error_hint(err->code))));
 }
 
@@ -518,8 +530,26 @@ ingest_one(SPIPlanPtr plan, Datum query_id, bool query_id_null, Jsonb *profile,
 	values[1] = JsonbPGetDatum(profile);
 	nulls[1] = ' ';
 
-	if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "ppprof: could not insert the profile");
+	/*
+	 * The error of a rejected profile is the user's error, not one of an
+	 * internal statement: drop the "SQL statement" context SPI adds.
+	 */
+	PG_TRY();
+	{
+		if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "ppprof: could not insert the profile");
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -552,8 +582,17 @@ pp_ingest(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ppprof: SPI_connect failed");
 	plan = get_ingest_plan(cfg);
-	id = ingest_one(plan, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
-					PG_ARGISNULL(1), PG_GETARG_JSONB_P(0), cxt);
+	ingest_caller = CALLER_INGEST;
+	PG_TRY();
+	{
+		id = ingest_one(plan, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+						PG_ARGISNULL(1), PG_GETARG_JSONB_P(0), cxt);
+	}
+	PG_FINALLY();
+	{
+		ingest_caller = CALLER_SQL;
+	}
+	PG_END_TRY();
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
 }
@@ -596,6 +635,7 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"ppprof batch element",
 										ALLOCSET_DEFAULT_SIZES);
+	ingest_caller = CALLER_BATCH;
 	PG_TRY();
 	{
 		for (i = 0; i < n; i++)
@@ -614,7 +654,7 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
-		batch_element = -1;
+		ingest_caller = CALLER_SQL;
 	}
 	PG_END_TRY();
 

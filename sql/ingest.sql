@@ -1,0 +1,103 @@
+-- ingest: the two paths (plain INSERT and pp_ingest / pp_ingest_batch) and
+-- what the trigger fills in
+CREATE EXTENSION ppprof;
+
+-- A profile as Python's dataclasses.asdict writes a TimingRecord
+\set p1 '{"operation_name": "rag_pipeline", "start_time": 1700000000.0, "end_time": 1700000003.0, "duration_ms": 3000.0, "metadata": {"query_id": "meta-q"}, "error": null, "children": [{"operation_name": "embed_query", "start_time": 1700000000.0, "end_time": 1700000000.25, "duration_ms": 250.0, "metadata": {}, "children": [], "error": null}, {"operation_name": "retrieval", "start_time": 1700000000.25, "end_time": 1700000000.9, "duration_ms": 650.0, "metadata": {}, "error": null, "children": [{"operation_name": "vector_search", "start_time": 1700000000.25, "end_time": 1700000000.85, "duration_ms": 600.0, "metadata": {"top_k": 5}, "children": [], "error": null}, {"operation_name": "reranking", "start_time": 1700000000.3, "end_time": 1700000000.4, "duration_ms": 100.0, "metadata": {}, "children": [], "error": null}]}, {"operation_name": "llm_generation", "start_time": 1700000000.9, "end_time": 1700000003.0, "duration_ms": 2100.0, "metadata": {}, "children": [], "error": "timeout"}]}'
+
+-- (a) plain INSERT, exactly what a Supabase client sends
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+VALUES ('q-insert', :'p1', '2026-01-01 10:00:00+00');
+SELECT query_id, total_duration_ms, created_at,
+       jsonb_pretty(bottleneck_operations) AS bottlenecks
+  FROM performance_profiles WHERE query_id = 'q-insert';
+SELECT jsonb_array_length(optimization_suggestions) AS n_suggestions,
+       optimization_suggestions -> 0 AS first
+  FROM performance_profiles WHERE query_id = 'q-insert';
+
+-- (b) pp_ingest gives the identical analysis
+SELECT pp_ingest(:'p1', 'q-ingest') IS NOT NULL AS stored;
+SELECT a.total_duration_ms = b.total_duration_ms AS same_total,
+       a.bottleneck_operations = b.bottleneck_operations AS same_bottlenecks,
+       a.optimization_suggestions = b.optimization_suggestions AS same_suggestions
+  FROM performance_profiles a, performance_profiles b
+ WHERE a.query_id = 'q-insert' AND b.query_id = 'q-ingest';
+
+-- query_id: argument, else metadata.query_id of the root, else generated
+SELECT pp_ingest(:'p1') IS NOT NULL AS stored;
+SELECT count(*) FROM performance_profiles WHERE query_id = 'meta-q';
+SELECT pp_ingest('{"operation_name": "x", "duration_ms": 1}') IS NOT NULL AS stored;
+SELECT query_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-' AS generated_uuid
+  FROM performance_profiles WHERE profile_data ->> 'operation_name' = 'x';
+-- the returned id is the row's id
+SELECT pp_ingest('{"operation_name": "y", "duration_ms": 2}', 'q-y') AS y_id \gset
+SELECT query_id FROM performance_profiles WHERE id = :'y_id';
+
+-- a client's own values are kept: total, non-empty analysis columns, created_at
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms,
+                                  bottleneck_operations, optimization_suggestions, created_at)
+VALUES ('q-own', :'p1', 42, '[{"mine": true}]', '[{"also": "mine"}]', '2020-02-02 00:00:00+00');
+SELECT total_duration_ms, bottleneck_operations, optimization_suggestions, created_at
+  FROM performance_profiles WHERE query_id = 'q-own';
+-- an explicit empty array is filled like NULL
+INSERT INTO performance_profiles (query_id, profile_data, bottleneck_operations)
+VALUES ('q-empty', :'p1', '[]');
+SELECT jsonb_array_length(bottleneck_operations) FROM performance_profiles WHERE query_id = 'q-empty';
+
+-- duration from start_time and end_time when duration_ms is null or absent
+SELECT pp_ingest('{"operation_name": "r", "start_time": 10, "end_time": 10.5, "duration_ms": null, "children": [{"operation_name": "c", "start_time": 10.1, "end_time": 10.2}]}', 'q-times') IS NOT NULL;
+SELECT total_duration_ms FROM performance_profiles WHERE query_id = 'q-times';
+
+-- self time: union of the children's intervals when all are known ...
+SELECT node, path, operation, operation_type, duration_ms, round(self_ms::numeric, 6) AS self_ms,
+       threshold_ms, is_bottleneck, failed
+  FROM pp_analyze_profile(:'p1');
+-- ... overlapping children count once
+SELECT node, round(self_ms::numeric, 6) FROM pp_analyze_profile(
+  '{"operation_name": "r", "duration_ms": 100, "start_time": 0, "end_time": 0.1, "children": [
+     {"operation_name": "a", "start_time": 0.00, "end_time": 0.04},
+     {"operation_name": "b", "start_time": 0.02, "end_time": 0.05},
+     {"operation_name": "c", "start_time": 0.07, "end_time": 0.08}]}');
+-- ... otherwise the sum of their durations, never below zero
+SELECT node, self_ms FROM pp_analyze_profile(
+  '{"operation_name": "r", "duration_ms": 100, "children": [
+     {"operation_name": "a", "duration_ms": 30}, {"operation_name": "b", "duration_ms": 20}]}');
+SELECT node, self_ms FROM pp_analyze_profile(
+  '{"operation_name": "r", "duration_ms": 10, "children": [
+     {"operation_name": "a", "duration_ms": 30}, {"operation_name": "b", "duration_ms": 20}]}');
+
+-- unknown keys are kept and ignored; names are data, stored verbatim
+SELECT pp_ingest(jsonb_build_object(
+         'operation_name', 'Ünïcødé 検索 🚀', 'duration_ms', 1, 'extra', jsonb_build_object('k', 1),
+         'children', jsonb_build_array(
+            jsonb_build_object('operation_name', 'x"); DROP TABLE performance_profiles; --', 'duration_ms', 1),
+            jsonb_build_object('operation_name', E'quote '' and \\ backslash', 'duration_ms', 1))),
+       'q-unicode') IS NOT NULL AS stored;
+SELECT operation, operation_type FROM pp_analyze_profile(
+  (SELECT profile_data FROM performance_profiles WHERE query_id = 'q-unicode'));
+SELECT profile_data -> 'extra' FROM performance_profiles WHERE query_id = 'q-unicode';
+
+-- pp_ingest_batch: all or nothing, returns the count
+SELECT pp_ingest_batch(jsonb_build_array(:'p1'::jsonb, '{"operation_name": "b2", "duration_ms": 5}'::jsonb));
+SELECT pp_ingest_batch('[]');
+SELECT count(*) FROM performance_profiles WHERE query_id = 'meta-q';
+
+-- UPDATE of profile_data recomputes what the client did not set
+UPDATE performance_profiles
+   SET profile_data = '{"operation_name": "vector_search", "duration_ms": 900}'
+ WHERE query_id = 'q-insert';
+SELECT total_duration_ms, bottleneck_operations -> 0 ->> 'operation' AS b
+  FROM performance_profiles WHERE query_id = 'q-insert';
+-- an UPDATE that does not touch profile_data leaves the analysis alone
+UPDATE performance_profiles SET query_id = 'q-insert-2' WHERE query_id = 'q-insert';
+SELECT total_duration_ms, jsonb_array_length(bottleneck_operations)
+  FROM performance_profiles WHERE query_id = 'q-insert-2';
+
+-- multi-row INSERT ... SELECT goes through the same trigger
+INSERT INTO performance_profiles (query_id, profile_data)
+SELECT 'bulk-' || g, jsonb_build_object('operation_name', 'database_query', 'duration_ms', g * 30)
+  FROM generate_series(1, 5) g;
+SELECT query_id, total_duration_ms, jsonb_array_length(bottleneck_operations) AS b
+  FROM performance_profiles WHERE query_id LIKE 'bulk-%' ORDER BY 1;
+
+DROP EXTENSION ppprof;
