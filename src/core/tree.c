@@ -534,7 +534,13 @@ walker_self_times(pp_walker_t *w)
 					cur_end = group[j].end;
 			}
 			busy_s += cur_end - cur_start;
-			busy_ms = busy_s * 1000.0;
+
+			/*
+			 * Epoch timestamps in seconds carry about 0.2 us of binary
+			 * rounding; report the union to the microsecond so that a
+			 * child of 0.6 s covers 600 ms, not 599.99990463.
+			 */
+			busy_ms = round(busy_s * 1e6) / 1e3;
 		}
 		else
 		{

@@ -125,7 +125,8 @@ typedef struct pp_tree_t
  *	- depth <= max_depth, nodes <= max_nodes
  * Self time is the duration minus the union of the children's
  * [start_time, end_time] intervals when every child has both, otherwise minus
- * the sum of the children's durations; never below zero.
+ * the sum of the children's durations; never below zero.  The union is
+ * rounded to the microsecond, the precision of epoch timestamps in seconds.
  */
 extern pp_error_code_t pp_tree_walk(const pp_tree_source_t *source,
 									const void *root,
