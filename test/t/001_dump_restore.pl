@@ -1,0 +1,311 @@
+# test/t/001_dump_restore.pl -- a database using ppprof survives pg_dump and
+# pg_restore (custom format) and pg_dump | psql (plain format) the way a user
+# runs them: no --disable-triggers, no --clean, into a new database.
+#
+# The source database holds generated profiles analysed under the seeded
+# configuration, then configuration edits (an updated seeded threshold, a
+# threshold for an operation name, a category pattern, a disabled and a new
+# catalogue entry), then profiles analysed under the edited configuration,
+# a pp_ingest'ed profile and a performance_bottlenecks row.  After each
+# restore, every table of the extension must hold exactly the same rows, the
+# edits must be in force, and pp_ingest must analyse a profile exactly as the
+# source database does.
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $root = abs_path(dirname(__FILE__) . '/../..');
+my $generator = "$root/test/gen/rag_profiles.sql";
+
+my $node = PostgreSQL::Test::Cluster->new('dump_restore');
+$node->init;
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'ppprof'");
+$node->start;
+
+# The client programs talk to this node.
+$ENV{PGHOST} = $node->host;
+$ENV{PGPORT} = $node->port;
+delete $ENV{PGDATABASE};
+
+# Run a client program; returns (success, stdout, stderr).
+sub run_client
+{
+	my ($cmd, @redirects) = @_;
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run($cmd, @redirects, '>', \$out, '2>', \$err);
+	note(join(' ', @$cmd) . " -> " . ($ok ? 'ok' : "exit $?"));
+	return ($ok, $out, $err);
+}
+
+# The tables of the extension, as pg_extension_config_dump registered them.
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql('src', 'CREATE EXTENSION ppprof');
+my @tables = split /\n/, $node->safe_psql('src', q{
+	SELECT c.relname FROM pg_extension e, unnest(e.extconfig) AS r(oid)
+	  JOIN pg_class c ON c.oid = r.oid
+	 WHERE e.extname = 'ppprof' ORDER BY 1});
+is_deeply(\@tables,
+	[qw(operation_categories optimization_catalog performance_bottlenecks
+		performance_profiles performance_thresholds)],
+	'every table of the extension is a configuration table that pg_dump dumps');
+
+# The seeded configuration, to check later that untouched seeded rows are
+# restored exactly once.
+my %seed_count;
+$seed_count{$_} = $node->safe_psql('src', "SELECT count(*) FROM $_")
+  for qw(performance_thresholds operation_categories optimization_catalog);
+
+#
+# Source database
+#
+my ($ok, $out, $err) = run_client(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'src', '-f', $generator ]);
+ok($ok, 'generator installs') or diag($err);
+is($err, '', 'generator installs without messages');
+
+# profiles analysed under the seeded configuration
+is($node->safe_psql('src', 'SELECT ppgen.load(200)'), '200', '200 generated profiles');
+
+# configuration edits
+$node->safe_psql('src', q{
+	UPDATE performance_thresholds SET threshold_ms = 3000 WHERE operation_type = 'llm_generation';
+	INSERT INTO performance_thresholds (operation_type, threshold_ms) VALUES ('vector_search', 250);
+	INSERT INTO operation_categories (pattern, operation_type) VALUES ('guardrail%', 'api_call');
+	UPDATE optimization_catalog SET enabled = false
+	 WHERE operation_type = 'llm_generation' AND suggestion = 'Use prompt caching';
+	INSERT INTO optimization_catalog (operation_type, suggestion, effort, expected_reduction_pct)
+	VALUES ('retrieval', 'Precompute answers to frequent questions', 'high', 70);
+});
+
+# profiles analysed under the edited configuration
+is($node->safe_psql('src', q{SELECT ppgen.load(100, '1 hour')}), '100',
+	'100 more generated profiles');
+
+# A profile whose analysis depends on every edit: guardrail_check is an
+# api_call (1000 ms) only through the new pattern; vector_search exceeds only
+# its own 250 ms, not retrieval's 500 ms; llm_generation and openai_chat
+# exceed the seeded 2000 ms but not the raised 3000 ms, chat_completion
+# exceeds both; llm_generation's suggestions lack the disabled one and
+# retrieval's include the added one.
+my $profile = q{{"operation_name": "rag_pipeline", "duration_ms": 7800,
+ "metadata": {"query_id": "dump-restore-1"},
+ "children": [
+  {"operation_name": "guardrail_check", "duration_ms": 1200},
+  {"operation_name": "retrieval", "duration_ms": 450,
+   "children": [{"operation_name": "vector_search", "duration_ms": 300}]},
+  {"operation_name": "llm_generation", "duration_ms": 2600,
+   "children": [{"operation_name": "openai_chat", "duration_ms": 2590}]},
+  {"operation_name": "chat_completion", "duration_ms": 3500}]}};
+my $ingest = "SELECT pp_ingest('$profile')";
+
+# What the analysis of $profile must be under the edited configuration.
+my $expected_bottlenecks =
+  'guardrail_check:api_call:1000,vector_search:retrieval:250,chat_completion:llm_generation:3000';
+my $bottlenecks_of = q{
+	SELECT string_agg(b->>'operation' || ':' || (b->>'operation_type') || ':' || (b->>'threshold_ms'),
+	                  ',' ORDER BY ord)
+	  FROM performance_profiles p,
+	       jsonb_array_elements(p.bottleneck_operations) WITH ORDINALITY AS x(b, ord)
+	 WHERE p.id = '%s'};
+my $suggestions_of = q{
+	SELECT string_agg(s->>'suggestion', ',' ORDER BY s->>'suggestion')
+	  FROM performance_profiles p, jsonb_array_elements(p.optimization_suggestions) s
+	 WHERE p.id = '%s' AND s->>'operation_type' = '%s'};
+
+my $src_id = $node->safe_psql('src', $ingest);
+like($src_id, qr/^[0-9a-f-]{36}$/, 'pp_ingest in the source database');
+is($node->safe_psql('src', sprintf($bottlenecks_of, $src_id)), $expected_bottlenecks,
+	'the source analysis uses every configuration edit');
+
+$node->safe_psql('src', q{
+	INSERT INTO performance_bottlenecks
+	    (operation_type, avg_duration_ms, p95_duration_ms, p99_duration_ms,
+	     occurrence_count, impact_score, suggested_optimizations, detected_at)
+	VALUES ('retrieval', 512.5, 1080.25, 1500.125, 17, 0.42,
+	        '["Cache results of semantically similar queries"]',
+	        '2026-01-02 03:04:05.678901+00');
+});
+
+# The data must be able to show a difference: profiles with and without
+# bottlenecks, analysed under both configurations.
+my $mix = $node->safe_psql('src', q{
+	SELECT count(*) FILTER (WHERE bottleneck_operations = '[]') > 0
+	   AND count(*) FILTER (WHERE bottleneck_operations <> '[]') > 0
+	   AND count(*) FILTER (WHERE optimization_suggestions = '[]') > 0
+	  FROM performance_profiles});
+is($mix, 't', 'the source holds profiles with and without bottlenecks');
+
+# count and md5 of a table's rows (the expression $row of t) in a fixed order
+sub table_digest
+{
+	my ($db, $table, $row, $where) = @_;
+	$row //= 't::text';
+	$where //= 'true';
+	return $node->safe_psql($db, qq{
+		SELECT count(*) || ' ' || coalesce(md5(string_agg($row, '|' ORDER BY $row COLLATE "C")), '-')
+		  FROM $table t WHERE $where});
+}
+
+# Show the rows that differ between src and $db; profile_data is left out.
+sub diag_differences
+{
+	my ($db, $table, $out) = @_;
+	my $q = qq{SELECT (to_jsonb(t) - 'profile_data')::text AS r FROM $table t ORDER BY 1};
+	my %in_src = map { $_ => 1 } split /\n/, $node->safe_psql('src', $q);
+	my %in_dst = map { $_ => 1 } split /\n/, $node->safe_psql($db, $q);
+	my @only_src = grep { !$in_dst{$_} } sort keys %in_src;
+	my @only_dst = grep { !$in_src{$_} } sort keys %in_dst;
+	$out->(scalar(@only_src) . " rows of $table only in src, " . scalar(@only_dst) . " only in $db");
+	$out->("src: " . substr($only_src[$_], 0, 1500)) for grep { $_ < @only_src } 0 .. 1;
+	$out->("$db: " . substr($only_dst[$_], 0, 1500)) for grep { $_ < @only_dst } 0 .. 1;
+	return;
+}
+
+my %src_digest;
+$src_digest{$_} = table_digest('src', $_) for @tables;
+
+# the profiles whose analysis found a bottleneck
+my $with_bottlenecks = 'id IN (' . join(',', map { "'$_'" } split /\n/,
+	$node->safe_psql('src', q{
+		SELECT id FROM performance_profiles WHERE bottleneck_operations <> '[]'})) . ')';
+my $stored = q{ROW(t.id, t.query_id, t.profile_data, t.total_duration_ms, t.created_at)::text};
+my %src_profiles = (
+	stored => table_digest('src', 'performance_profiles', $stored),
+	with_bottlenecks => table_digest('src', 'performance_profiles', undef, $with_bottlenecks));
+
+#
+# Checks of a restored database
+#
+sub check_restored
+{
+	my ($db, $how) = @_;
+
+	# every table is identical, row for row
+	for my $t (@tables)
+	{
+		my $todo;
+		# KNOWN BUG (not fixable in SQL alone): the ingest trigger treats
+		# bottleneck_operations = '[]' as "left to ppprof", so the restore's
+		# COPY re-analyses every profile stored without bottlenecks under the
+		# configuration of the moment of the restore (seeded thresholds, since
+		# performance_thresholds' data comes after performance_profiles'; edited
+		# categories and catalogue), not the one it was stored under.  Such
+		# profiles can gain bottlenecks and suggestions.  Remove this TODO
+		# when the trigger leaves restored rows alone.
+		$todo = q{known bug: restore re-analyses profiles stored with bottleneck_operations = '[]'}
+		  if $t eq 'performance_profiles';
+		local $TODO = $todo;
+		my $d = table_digest($db, $t);
+		is($d, $src_digest{$t}, "$how: $t identical");
+		# (is() returns true for a failed TODO test)
+		next if $d eq $src_digest{$t};
+		# make the known bug visible in prove's normal output too
+		diag_differences($db, $t,
+			$todo
+			? sub { print { Test::More->builder->failure_output } "# $how: $_[0]\n" }
+			: \&diag);
+	}
+
+	# what the trigger must keep of every profile, and the whole row of every
+	# profile with bottlenecks
+	is(table_digest($db, 'performance_profiles', $stored), $src_profiles{stored},
+		"$how: id, query_id, profile_data, total_duration_ms, created_at of every profile identical");
+	is(table_digest($db, 'performance_profiles', undef, $with_bottlenecks),
+		$src_profiles{with_bottlenecks},
+		"$how: profiles with bottlenecks identical");
+	{
+		local $TODO = q{known bug: restore re-analyses profiles stored with bottleneck_operations = '[]'};
+		is($node->safe_psql($db, q{
+			SELECT count(*) FILTER (WHERE bottleneck_operations <> '[]') || ' '
+			       || count(*) FILTER (WHERE optimization_suggestions <> '[]')
+			  FROM performance_profiles}),
+		   $node->safe_psql('src', q{
+			SELECT count(*) FILTER (WHERE bottleneck_operations <> '[]') || ' '
+			       || count(*) FILTER (WHERE optimization_suggestions <> '[]')
+			  FROM performance_profiles}),
+		   "$how: no profile gained bottlenecks or suggestions");
+	}
+
+	# the configuration edits survived, and seeded rows are there once
+	is($node->safe_psql($db, q{
+		SELECT operation_type || '=' || threshold_ms FROM performance_thresholds
+		 WHERE operation_type IN ('retrieval', 'vector_search', 'llm_generation')
+		 ORDER BY 1}),
+	   "llm_generation=3000\nretrieval=500\nvector_search=250",
+	   "$how: edited, added and untouched thresholds");
+	is($node->safe_psql($db, q{
+		SELECT operation_type FROM operation_categories WHERE pattern = 'guardrail%'}),
+	   'api_call', "$how: added category pattern");
+	is($node->safe_psql($db, q{
+		SELECT string_agg(suggestion || '=' || enabled, ',' ORDER BY suggestion)
+		  FROM optimization_catalog
+		 WHERE suggestion IN ('Use prompt caching', 'Precompute answers to frequent questions',
+		                      'Stream responses to the client')}),
+	   'Precompute answers to frequent questions=true,Stream responses to the client=true,Use prompt caching=false',
+	   "$how: disabled, added and untouched catalogue entries");
+	is($node->safe_psql($db, 'SELECT count(*) FROM performance_thresholds'),
+		$seed_count{performance_thresholds} + 1, "$how: seeded thresholds once, plus one");
+	is($node->safe_psql($db, 'SELECT count(*) FROM operation_categories'),
+		$seed_count{operation_categories} + 1, "$how: seeded categories once, plus one");
+	is($node->safe_psql($db, 'SELECT count(*) FROM optimization_catalog'),
+		$seed_count{optimization_catalog} + 1, "$how: seeded catalogue once, plus one");
+
+	# pp_ingest in the restored database analyses like the source database
+	my $id = $node->safe_psql($db, $ingest);
+	like($id, qr/^[0-9a-f-]{36}$/, "$how: pp_ingest works");
+	my $cols = q{SELECT query_id, total_duration_ms, bottleneck_operations,
+	                    optimization_suggestions FROM performance_profiles WHERE id = '%s'};
+	is($node->safe_psql($db, sprintf($cols, $id)), $node->safe_psql('src', sprintf($cols, $src_id)),
+		"$how: pp_ingest gives the source's analysis");
+	is($node->safe_psql($db, sprintf($bottlenecks_of, $id)), $expected_bottlenecks,
+		"$how: the analysis uses every configuration edit");
+	is($node->safe_psql($db, sprintf($suggestions_of, $id, 'llm_generation')),
+		'Route simple queries to a smaller model,Send fewer prompt tokens,Stream responses to the client',
+		"$how: the disabled suggestion is not offered");
+	like($node->safe_psql($db, sprintf($suggestions_of, $id, 'retrieval')),
+		qr/^Cache results.*,Precompute answers to frequent questions,/,
+		"$how: the added suggestion is offered");
+	my $analyze = qq{SELECT * FROM pp_analyze_profile('$profile')};
+	is($node->safe_psql($db, $analyze), $node->safe_psql('src', $analyze),
+		"$how: pp_analyze_profile gives the source's rows");
+	# the generator came along as an ordinary schema and still works
+	is($node->safe_psql($db, q{SELECT ppgen.load(3, '1 minute')}), '3',
+		"$how: generated profiles can be inserted");
+	return;
+}
+
+#
+# Custom format: pg_dump -Fc, pg_restore into a new database
+#
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+($ok, $out, $err) = run_client([ 'pg_dump', '-Fc', '-d', 'src', '-f', "$tmp/src.dump" ]);
+ok($ok, 'pg_dump -Fc exits 0');
+is($err, '', 'pg_dump -Fc prints nothing on stderr');
+
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+($ok, $out, $err) = run_client([ 'pg_restore', '-d', 'restored', "$tmp/src.dump" ]);
+ok($ok, 'pg_restore exits 0');
+is($err, '', 'pg_restore prints nothing on stderr');
+check_restored('restored', 'pg_restore');
+
+#
+# Plain format: pg_dump | psql -v ON_ERROR_STOP=1 into a new database
+#
+$node->safe_psql('postgres', 'CREATE DATABASE plain');
+my ($dump_err, $psql_out, $psql_err) = ('', '', '');
+$ok = IPC::Run::run(
+	[ 'pg_dump', '-d', 'src' ], '2>', \$dump_err, '|',
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'plain' ],
+	'>', \$psql_out, '2>', \$psql_err);
+ok($ok, 'pg_dump | psql -v ON_ERROR_STOP=1 exits 0');
+is($dump_err . $psql_err, '', 'pg_dump | psql prints nothing on stderr');
+check_restored('plain', 'pg_dump | psql');
+
+$node->stop;
+done_testing();
