@@ -53,3 +53,12 @@ unit:
 
 demo:
 	bash test/gen/demo.sh
+
+# Ingest benchmark (bench/ingest.sh, results in docs/benchmarks.md):
+# performance_profiles vs an identical plain table; no timing assertions.
+.PHONY: bench bench-smoke
+bench:
+	bash bench/ingest.sh
+
+bench-smoke:
+	BENCH_SMOKE=1 bash bench/ingest.sh
