@@ -11,9 +11,10 @@ EXTENSION = ppprof
 MODULE_big = ppprof
 
 CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
-	src/core/classify.o
+	src/core/classify.o src/core/sketch.o src/core/reservoir.o
 OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o \
-	src/ingest.o $(CORE_OBJS)
+	src/ingest.o src/shmem.o src/observe.o src/window.o src/stats.o \
+	$(CORE_OBJS)
 
 DATA = sql/ppprof--1.0.sql
 

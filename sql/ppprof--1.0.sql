@@ -15,8 +15,11 @@ CREATE TABLE @extschema@.performance_profiles (
     total_duration_ms float NOT NULL,
     bottleneck_operations jsonb DEFAULT '[]',
     optimization_suggestions jsonb DEFAULT '[]',
-    created_at timestamptz DEFAULT pg_catalog.now()
+    created_at timestamptz DEFAULT pg_catalog.now(),
+    ppprof_analyzed boolean NOT NULL DEFAULT false
 );
+COMMENT ON COLUMN @extschema@.performance_profiles.ppprof_analyzed IS
+    'Set by ppprof once it filled the analysis columns; a row inserted with true (a restore) keeps them as they are';
 CREATE INDEX performance_profiles_created_at_idx
     ON @extschema@.performance_profiles (created_at);
 COMMENT ON TABLE @extschema@.performance_profiles IS
@@ -115,6 +118,59 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.pp_analyze_profile(jsonb) IS
     'Validates a profile without storing it and returns one row per node, in document order';
 
+CREATE FUNCTION @extschema@.pp_profiles_observe()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pp_profiles_observe'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pp_profiles_observe() IS
+    'Queues the statistics of a written or deleted profile, applied when the transaction commits';
+
+CREATE FUNCTION @extschema@.pp_profiles_truncated()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pp_profiles_truncated'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pp_profiles_truncated() IS
+    'Clears the statistics of this database when performance_profiles is truncated';
+
+CREATE FUNCTION @extschema@.pp_operation_stats("window" interval DEFAULT '24 hours')
+RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
+               error_rate float, avg_ms float, stddev_ms float, min_ms float,
+               p50_ms float, p95_ms float, p99_ms float, max_ms float,
+               total_ms float, self_avg_ms float, self_total_ms float,
+               first_seen timestamptz, last_seen timestamptz)
+AS 'MODULE_PATHNAME', 'pp_operation_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_operation_stats(interval) IS
+    'Per-operation statistics of the profiles created in [now() - window, now()], most total time first';
+
+CREATE FUNCTION @extschema@.pp_operation_samples(operation text)
+RETURNS TABLE (duration_ms float, self_ms float, profile_id uuid, created_at timestamptz)
+AS 'MODULE_PATHNAME', 'pp_operation_samples'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_operation_samples(text) IS
+    'The reservoir of sample occurrences of an operation, slowest first, with their profile ids';
+
+CREATE FUNCTION @extschema@.pp_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pp_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_reset() IS
+    'Forgets the shared statistics of this database (not the table); answers come from the table until pp_rebuild()';
+
+CREATE FUNCTION @extschema@.pp_rebuild()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pp_rebuild'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_rebuild() IS
+    'Recomputes the shared statistics of this database from performance_profiles; returns the profiles read';
+
+CREATE FUNCTION @extschema@.pp_stats_created()
+RETURNS void
+AS 'MODULE_PATHNAME', 'pp_stats_created'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_stats_created() IS
+    'Starts empty, exact statistics for the new table (called by CREATE EXTENSION)';
+
 --
 -- Triggers
 --
@@ -122,6 +178,12 @@ COMMENT ON FUNCTION @extschema@.pp_analyze_profile(jsonb) IS
 CREATE TRIGGER ppprof_ingest
     BEFORE INSERT OR UPDATE ON @extschema@.performance_profiles
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_profiles_trigger();
+CREATE TRIGGER ppprof_observe
+    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.performance_profiles
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_profiles_observe();
+CREATE TRIGGER ppprof_truncated
+    AFTER TRUNCATE ON @extschema@.performance_profiles
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_profiles_truncated();
 
 CREATE TRIGGER ppprof_config_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
@@ -299,7 +361,10 @@ REVOKE ALL ON @extschema@.performance_profiles, @extschema@.performance_bottlene
 
 REVOKE ALL ON FUNCTION @extschema@.pp_profiles_trigger(), @extschema@.pp_config_changed(),
     @extschema@.pp_config_replace(), @extschema@.pp_ingest(jsonb, text),
-    @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb)
+    @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb),
+    @extschema@.pp_profiles_observe(), @extschema@.pp_profiles_truncated(),
+    @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
+    @extschema@.pp_reset(), @extschema@.pp_rebuild(), @extschema@.pp_stats_created()
     FROM PUBLIC;
 
 DO $$
@@ -316,7 +381,10 @@ BEGIN
                 'REVOKE ALL ON FUNCTION @extschema@.pp_profiles_trigger(), '
                 '@extschema@.pp_config_changed(), @extschema@.pp_config_replace(), '
                 '@extschema@.pp_ingest(jsonb, text), @extschema@.pp_ingest_batch(jsonb), '
-                '@extschema@.pp_analyze_profile(jsonb) FROM %I', r);
+                '@extschema@.pp_analyze_profile(jsonb), @extschema@.pp_profiles_observe(), '
+                '@extschema@.pp_profiles_truncated(), @extschema@.pp_operation_stats(interval), '
+                '@extschema@.pp_operation_samples(text), @extschema@.pp_reset(), '
+                '@extschema@.pp_rebuild(), @extschema@.pp_stats_created() FROM %I', r);
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
@@ -324,9 +392,19 @@ BEGIN
             @extschema@.performance_bottlenecks, @extschema@.performance_thresholds,
             @extschema@.operation_categories, @extschema@.optimization_catalog
             TO service_role;
+        -- administration stays with the owner, whatever default privileges say
+        REVOKE ALL ON FUNCTION @extschema@.pp_profiles_trigger(),
+            @extschema@.pp_config_changed(), @extschema@.pp_config_replace(),
+            @extschema@.pp_profiles_observe(), @extschema@.pp_profiles_truncated(),
+            @extschema@.pp_reset(), @extschema@.pp_rebuild(), @extschema@.pp_stats_created()
+            FROM service_role;
         GRANT EXECUTE ON FUNCTION @extschema@.pp_ingest(jsonb, text),
-            @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb)
+            @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb),
+            @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text)
             TO service_role;
     END IF;
 END;
 $$;
+
+-- The new table is empty: its statistics start empty and exact.
+SELECT @extschema@.pp_stats_created();

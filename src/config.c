@@ -314,6 +314,13 @@ pp_config_get(void)
 	return config;
 }
 
+/* The owner of performance_profiles: ppprof reads the table as this role. */
+Oid
+pp_config_owner(PPConfig *cfg)
+{
+	return relation_owner(cfg->profiles_relid);
+}
+
 /*
  * Statement trigger on the configuration tables: tell every backend (this
  * one included) to drop its cached configuration once the change commits.

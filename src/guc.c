@@ -17,6 +17,11 @@
 int			pp_max_depth = 100;
 int			pp_max_nodes = 10000;
 int			pp_max_name_length = 200;
+int			pp_max_operations = 200;
+int			pp_reservoir_capacity = 1000;
+int			pp_horizon_min = 7 * 24 * 60;
+int			pp_max_minute_buckets = 36000;
+int			pp_max_hour_buckets = 3600;
 
 void
 pp_guc_init(void)
@@ -41,8 +46,48 @@ pp_guc_init(void)
 							"Sets the longest operation_name accepted, in bytes.",
 							NULL,
 							&pp_max_name_length,
-							200, 1, 10000,
+							200, 1, PP_NAME_MAX,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_operations",
+							"Sets the number of operations tracked in shared memory, all databases together.",
+							"When full, the operation seen least recently is evicted.",
+							&pp_max_operations,
+							200, 16, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.reservoir_size",
+							"Sets the number of sample durations kept per operation.",
+							NULL,
+							&pp_reservoir_capacity,
+							1000, 0, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.horizon",
+							"Sets how far back shared-memory statistics reach; older windows are read from the table.",
+							NULL,
+							&pp_horizon_min,
+							7 * 24 * 60, 60, 90 * 24 * 60,
+							PGC_POSTMASTER, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_minute_buckets",
+							"Sets the number of one-minute time buckets in shared memory, all operations together.",
+							"Minute buckets cover the last day; when full, the minute region shrinks by an hour.",
+							&pp_max_minute_buckets,
+							36000, 100, 10000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_hour_buckets",
+							"Sets the number of one-hour time buckets in shared memory, all operations together.",
+							"Hour buckets cover the horizon beyond the last day; when full, the horizon shrinks by an hour.",
+							&pp_max_hour_buckets,
+							3600, 10, 1000000,
+							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ppprof");

@@ -37,6 +37,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "ppprof.h"
@@ -180,6 +181,31 @@ analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
 			pa->thresholds_ms[i] = NAN;
 	}
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Walk a stored profile into tree (in IngestContext, which this resets).
+ * Returns false instead of raising an error when it is not valid.
+ */
+bool
+pp_profile_walk(Jsonb *jb, pp_tree_t *tree)
+{
+	pp_tree_source_t source;
+	pp_tree_limits_t limits;
+	pp_error_t	err;
+	MemoryContext old;
+	bool		ok;
+
+	MemoryContextReset(IngestContext);
+	old = MemoryContextSwitchTo(IngestContext);
+	limits.max_depth = pp_max_depth;
+	limits.max_nodes = pp_max_nodes;
+	limits.max_name_length = (size_t) pp_max_name_length;
+	pp_jsonb_source_init(&source);
+	ok = pp_tree_walk(&source, pp_jsonb_root_handle(jb), &limits,
+					  pp_palloc_allocator(IngestContext), tree, &err) == PP_OK;
+	MemoryContextSwitchTo(old);
+	return ok;
 }
 
 static inline bool
@@ -387,16 +413,18 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 				att_profile,
 				att_total,
 				att_bottlenecks,
-				att_suggestions;
+				att_suggestions,
+				att_analyzed;
+	Datum		analyzed;
 	bool		fill_total,
 				fill_bottlenecks,
 				fill_suggestions;
 	char	   *query_id = NULL;
 	PPConfig   *cfg;
 	ProfileAnalysis pa;
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
-	int			attnums[3];
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	int			attnums[4];
 	int			n_replace = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
@@ -422,6 +450,7 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	att_total = required_attnum(desc, "total_duration_ms");
 	att_bottlenecks = required_attnum(desc, "bottleneck_operations");
 	att_suggestions = required_attnum(desc, "optimization_suggestions");
+	att_analyzed = required_attnum(desc, "ppprof_analyzed");
 
 	profile = heap_getattr(tuple, att_profile, desc, &isnull);
 	if (isnull)
@@ -431,6 +460,16 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	fill_total = isnull;
 	fill_bottlenecks = jsonb_is_unset(tuple, desc, att_bottlenecks);
 	fill_suggestions = jsonb_is_unset(tuple, desc, att_suggestions);
+
+	/*
+	 * A row inserted as already analysed (a pg_restore, a copy between
+	 * databases) keeps its analysis: re-analysing it under another
+	 * configuration would change history.
+	 */
+	analyzed = heap_getattr(tuple, att_analyzed, desc, &isnull);
+	if (old == NULL && !isnull && DatumGetBool(analyzed))
+		fill_bottlenecks = fill_suggestions = false;
+
 	if (old != NULL)
 	{
 		if (column_unchanged(old, tuple, desc, att_profile))
@@ -473,9 +512,27 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		values[n_replace++] = JsonbPGetDatum(build_suggestions(&pa, cfg));
 	}
 
+	attnums[n_replace] = att_analyzed;
+	values[n_replace++] = BoolGetDatum(true);
+
 	if (n_replace > 0)
 		tuple = heap_modify_tuple_by_cols(tuple, desc, n_replace, attnums,
 										  values, nulls);
+
+	/* hand the walk to the statistics; the AFTER trigger confirms it */
+	if (old == NULL)
+	{
+		bool		id_null;
+		bool		created_null;
+		Datum		id = heap_getattr(tuple, required_attnum(desc, "id"), desc, &id_null);
+		Datum		created = heap_getattr(tuple, required_attnum(desc, "created_at"),
+										   desc, &created_null);
+		Datum		total = heap_getattr(tuple, att_total, desc, &isnull);
+
+		if (!id_null && !created_null && !isnull)
+			pp_observe_stage(DatumGetUUIDP(id), DatumGetTimestampTz(created),
+							 DatumGetFloat8(total), &pa.tree);
+	}
 	return PointerGetDatum(tuple);
 }
 

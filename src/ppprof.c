@@ -25,6 +25,7 @@
 #include "fmgr.h"
 
 #include "ppprof.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,6 +35,8 @@ void
 _PG_init(void)
 {
 	pp_guc_init();
+	pp_shmem_init();
 	pp_config_init();
 	pp_ingest_init();
+	pp_observe_init();
 }

@@ -12,12 +12,22 @@
 
 #include "classify.h"
 #include "tree.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
+#include "utils/uuid.h"
+
+/* Longest operation name accepted (ppprof.max_name_length's upper bound) */
+#define PP_NAME_MAX 1000
 
 /* guc.c */
 extern int	pp_max_depth;
 extern int	pp_max_nodes;
 extern int	pp_max_name_length;
+extern int	pp_max_operations;
+extern int	pp_reservoir_capacity;
+extern int	pp_horizon_min;
+extern int	pp_max_minute_buckets;
+extern int	pp_max_hour_buckets;
 extern void pp_guc_init(void);
 
 /* config.c: the per-backend cache of the configuration tables */
@@ -40,6 +50,7 @@ typedef struct PPConfig
 
 extern void pp_config_init(void);
 extern PPConfig *pp_config_get(void);
+extern Oid	pp_config_owner(PPConfig *cfg);
 extern const pp_allocator_t *pp_palloc_allocator(MemoryContext cxt);
 
 /* jsonb_source.c: pp_tree_source_t over a Jsonb walked in place */
@@ -48,5 +59,11 @@ extern const void *pp_jsonb_root_handle(Jsonb *jb);
 
 /* ingest.c */
 extern void pp_ingest_init(void);
+extern bool pp_profile_walk(Jsonb *jb, pp_tree_t *tree);
+
+/* observe.c */
+extern void pp_observe_init(void);
+extern void pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at,
+							 double total_ms, const pp_tree_t *tree);
 
 #endif							/* PPPROF_H */

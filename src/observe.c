@@ -1,0 +1,398 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/observe.c
+ *	  Turn committed changes of performance_profiles into statistics.
+ *
+ * Only committed rows count.  During a transaction, every row change is
+ * appended to a backend-local pending list: the per-node observations of
+ * an inserted row (added) or of a deleted row (removed; an UPDATE is both),
+ * or a TRUNCATE marker.  At COMMIT an XactCallback hands the list to
+ * shmem.c, which applies it without raising errors: every allocation
+ * happened before, while the trigger ran.  At ABORT the list is dropped;
+ * at the abort of a subtransaction (a savepoint, a plpgsql EXCEPTION block)
+ * the changes it made -- the tail of the list with a subtransaction id at
+ * least its own -- are dropped.  A PREPARE TRANSACTION with pending changes
+ * cannot be applied by this backend, so it marks the database's statistics
+ * invalid instead: answers come from the table until pp_rebuild().
+ *
+ * The BEFORE trigger (ingest.c) has already walked an inserted profile; it
+ * stages that walk here as an unconfirmed change.  The AFTER INSERT trigger
+ * confirms it when the row was really written (INSERT ... ON CONFLICT DO
+ * NOTHING skips the AFTER trigger, and the staged change is never applied)
+ * by matching id, created_at and total_duration_ms; only when no staged
+ * change matches does it walk the stored profile again.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "ppprof.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(pp_profiles_observe);
+PG_FUNCTION_INFO_V1(pp_profiles_truncated);
+
+static MemoryContext PendingContext = NULL;
+
+static PPRowChange *changes = NULL;
+static int	n_changes = 0;
+static int	cap_changes = 0;
+
+static PPNodeObs *nodes = NULL;
+static int	n_nodes = 0;
+static int	cap_nodes = 0;
+
+static char *names = NULL;		/* node names, back to back */
+static Size names_len = 0;
+static Size names_cap = 0;
+static Size *name_offsets = NULL;	/* per node: offset into names */
+
+/* first change the AFTER trigger has not matched yet */
+static int	confirm_cursor = 0;
+
+static void *
+grow(void *array, int *cap, int need, Size elem)
+{
+	int			newcap;
+
+	if (need <= *cap)
+		return array;
+	newcap = Max(need, Max(64, *cap * 2));
+	if (array == NULL)
+		array = MemoryContextAlloc(PendingContext, (Size) newcap * elem);
+	else
+		array = repalloc(array, (Size) newcap * elem);
+	*cap = newcap;
+	return array;
+}
+
+static void
+pending_reset(void)
+{
+	n_changes = 0;
+	n_nodes = 0;
+	names_len = 0;
+	confirm_cursor = 0;
+	/* give back what one huge transaction took */
+	if (cap_nodes > 100000)
+	{
+		MemoryContextReset(PendingContext);
+		changes = NULL;
+		nodes = NULL;
+		names = NULL;
+		name_offsets = NULL;
+		cap_changes = cap_nodes = 0;
+		names_cap = 0;
+	}
+}
+
+/* Append one change with the nodes of tree (NULL for TRUNCATE). */
+static PPRowChange *
+pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
+			TimestampTz created_at, double total_ms, const pp_tree_t *tree)
+{
+	PPRowChange *ch;
+	int			n = tree ? tree->n_nodes : 0;
+	int			old_cap = cap_nodes;
+	int			i;
+
+	changes = grow(changes, &cap_changes, n_changes + 1, sizeof(PPRowChange));
+	nodes = grow(nodes, &cap_nodes, n_nodes + n, sizeof(PPNodeObs));
+	if (cap_nodes != old_cap || name_offsets == NULL)
+	{
+		if (name_offsets == NULL)
+			name_offsets = MemoryContextAlloc(PendingContext, sizeof(Size) * Max(cap_nodes, 1));
+		else
+			name_offsets = repalloc(name_offsets, sizeof(Size) * Max(cap_nodes, 1));
+	}
+
+	ch = &changes[n_changes];
+	memset(ch, 0, sizeof(*ch));
+	ch->kind = kind;
+	ch->confirmed = confirmed;
+	ch->subid = GetCurrentSubTransactionId();
+	ch->created_at = created_at;
+	if (id)
+		ch->id = *id;
+	ch->total_ms = total_ms;
+	ch->first_node = n_nodes;
+	ch->n_nodes = n;
+
+	for (i = 0; i < n; i++)
+	{
+		const pp_tree_node_t *tn = &tree->nodes[i];
+		PPNodeObs  *o = &nodes[n_nodes + i];
+		Size		need = names_len + tn->name_len;
+
+		if (need > names_cap)
+		{
+			Size		newcap = Max(need, Max(4096, names_cap * 2));
+
+			names = names ? repalloc(names, newcap)
+				: MemoryContextAlloc(PendingContext, newcap);
+			names_cap = newcap;
+		}
+		memcpy(names + names_len, tn->name, tn->name_len);
+		name_offsets[n_nodes + i] = names_len;
+		names_len = need;
+
+		o->name = NULL;			/* set at commit: names may move */
+		o->name_len = (int) tn->name_len;
+		o->name_hash = hash_bytes_extended((const unsigned char *) tn->name,
+										   (int) tn->name_len, 0);
+		o->duration_ms = tn->duration_ms;
+		o->self_ms = tn->self_ms;
+		o->failed = tn->failed;
+		if (tn->failed)
+			ch->failed = true;
+	}
+	n_nodes += n;
+	n_changes++;
+	return ch;
+}
+
+static void
+pending_apply(void)
+{
+	int			i;
+
+	if (n_changes == 0)
+		return;
+	for (i = 0; i < n_nodes; i++)
+		nodes[i].name = names + name_offsets[i];
+	pp_shmem_apply(MyDatabaseId, changes, n_changes, nodes,
+				   (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp());
+}
+
+static void
+observe_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			pending_apply();
+			pending_reset();
+			break;
+		case XACT_EVENT_PREPARE:
+			if (n_changes > 0)
+				pp_shmem_invalidate(MyDatabaseId);
+			pending_reset();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			pending_reset();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+observe_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	while (n_changes > 0 && changes[n_changes - 1].subid >= mySubid)
+	{
+		n_changes--;
+		if (changes[n_changes].n_nodes > 0)
+			names_len = name_offsets[changes[n_changes].first_node];
+		n_nodes = changes[n_changes].first_node;
+	}
+	if (confirm_cursor > n_changes)
+		confirm_cursor = n_changes;
+}
+
+void
+pp_observe_init(void)
+{
+	PendingContext = AllocSetContextCreate(TopMemoryContext,
+										   "ppprof pending statistics",
+										   ALLOCSET_DEFAULT_SIZES);
+	RegisterXactCallback(observe_xact_callback, NULL);
+	RegisterSubXactCallback(observe_subxact_callback, NULL);
+}
+
+/*
+ * Called by the BEFORE INSERT trigger with its walk of the new row; the
+ * AFTER trigger confirms it.
+ */
+void
+pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at, double total_ms,
+				 const pp_tree_t *tree)
+{
+	if (!pp_shmem_attached())
+		return;
+	(void) pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree);
+}
+
+/* The row's id, created_at (false when NULL) and total_duration_ms. */
+static bool
+row_identity(HeapTuple tuple, TupleDesc desc, pg_uuid_t *id,
+			 TimestampTz *created_at, double *total_ms)
+{
+	bool		isnull;
+	Datum		d;
+
+	d = heap_getattr(tuple, SPI_fnumber(desc, "created_at"), desc, &isnull);
+	if (isnull)
+		return false;
+	*created_at = DatumGetTimestampTz(d);
+	d = heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull);
+	if (isnull)
+		memset(id, 0, sizeof(*id));
+	else
+		memcpy(id, DatumGetUUIDP(d), sizeof(*id));
+	d = heap_getattr(tuple, SPI_fnumber(desc, "total_duration_ms"), desc, &isnull);
+	*total_ms = isnull ? 0 : DatumGetFloat8(d);
+	return true;
+}
+
+/* Walk the stored row and append its change. */
+static void
+observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
+{
+	pg_uuid_t	id;
+	TimestampTz created_at;
+	double		total_ms;
+	bool		isnull;
+	Datum		profile;
+	pp_tree_t	tree;
+
+	if (!row_identity(tuple, desc, &id, &created_at, &total_ms))
+		return;					/* a NULL created_at is in no window */
+	profile = heap_getattr(tuple, SPI_fnumber(desc, "profile_data"), desc, &isnull);
+	if (isnull)
+		return;
+	if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
+	{
+		/* stored without validation (ppprof was disabled): not countable */
+		pp_shmem_invalidate(MyDatabaseId);
+		return;
+	}
+	(void) pending_add(kind, true, &id, created_at, total_ms, &tree);
+}
+
+/* Does a staged change match the inserted row?  Confirm it if so. */
+static bool
+confirm_staged(HeapTuple tuple, TupleDesc desc)
+{
+	pg_uuid_t	id;
+	TimestampTz created_at;
+	double		total_ms;
+	int			i;
+
+	if (!row_identity(tuple, desc, &id, &created_at, &total_ms))
+		return true;			/* nothing to count */
+	for (i = confirm_cursor; i < n_changes; i++)
+	{
+		PPRowChange *ch = &changes[i];
+
+		if (ch->kind != PP_CHANGE_ADD || ch->confirmed)
+			continue;
+		if (memcmp(&ch->id, &id, sizeof(id)) == 0 &&
+			ch->created_at == created_at && ch->total_ms == total_ms)
+		{
+			ch->confirmed = true;
+			confirm_cursor = i + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+column_changed(HeapTuple a, HeapTuple b, TupleDesc desc, const char *name)
+{
+	int			attnum = SPI_fnumber(desc, name);
+	bool		anull,
+				bnull;
+	Datum		ad = heap_getattr(a, attnum, desc, &anull);
+	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+
+	if (anull || bnull)
+		return anull != bnull;
+	if (att->attlen == -1)
+	{
+		struct varlena *av = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(ad));
+		struct varlena *bv = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(bd));
+
+		return VARSIZE_ANY_EXHDR(av) != VARSIZE_ANY_EXHDR(bv) ||
+			memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) != 0;
+	}
+	return !datumIsEqual(ad, bd, att->attbyval, att->attlen);
+}
+
+/*
+ * AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on performance_profiles.
+ */
+Datum
+pp_profiles_observe(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pp_profiles_observe() must be an AFTER row trigger")));
+
+	if (!pp_shmem_attached())
+		return PointerGetDatum(NULL);
+
+	desc = RelationGetDescr(td->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		if (!confirm_staged(td->tg_trigtuple, desc))
+			observe_row(PP_CHANGE_ADD, td->tg_trigtuple, desc);
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		observe_row(PP_CHANGE_REMOVE, td->tg_trigtuple, desc);
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		HeapTuple	oldt = td->tg_trigtuple;
+		HeapTuple	newt = td->tg_newtuple;
+
+		if (column_changed(oldt, newt, desc, "profile_data") ||
+			column_changed(oldt, newt, desc, "created_at") ||
+			column_changed(oldt, newt, desc, "total_duration_ms") ||
+			column_changed(oldt, newt, desc, "id"))
+		{
+			observe_row(PP_CHANGE_REMOVE, oldt, desc);
+			observe_row(PP_CHANGE_ADD, newt, desc);
+		}
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * AFTER TRUNCATE FOR EACH STATEMENT on performance_profiles.
+ */
+Datum
+pp_profiles_truncated(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pp_profiles_truncated() must be a trigger")));
+	if (pp_shmem_attached())
+		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL);
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,990 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/shmem.c
+ *	  Live per-operation statistics in shared memory.
+ *
+ * Every committed change to performance_profiles adds (or, for DELETE and
+ * UPDATE, removes) one observation per node to the entry of its operation,
+ * keyed by (database, operation name), and one line per profile to the
+ * database's ROOT entry.  An observation goes into the time bucket of the
+ * row's created_at:
+ *
+ *	  minute buckets  created_at >= minute_start (about the last 24-25 hours)
+ *	  hour buckets    horizon_start <= created_at < minute_start
+ *	  nothing         created_at < horizon_start (windows reaching there are
+ *	                  read from the table)
+ *
+ * minute_start and horizon_start are hour-aligned and only move forward:
+ * with the clock (minute_start = hour_floor(now - 24h), horizon_start =
+ * hour_floor(now - ppprof.horizon)), and under memory pressure (a full
+ * minute pool moves minute_start an hour on, a full hour pool moves
+ * horizon_start an hour on).  Moving minute_start merges the minute buckets
+ * it passes into hour buckets; moving horizon_start drops hour buckets.
+ * Each bucket holds counters (PPCounters) and a sketch: 128 slots in minute
+ * buckets, 512 in hour buckets (see src/core/sketch.h for the accuracy).
+ * Bins are plain counts, so removing an observation is exact.
+ *
+ * A window [t0, t1] is answered from every bucket entirely inside it; the
+ * bucket that t0 cuts is read from the table instead (its rows only, through
+ * the created_at index), and so is the newest minute when rows newer than
+ * t1 have been seen.  A database's statistics are "valid" -- equal to its
+ * table -- from CREATE EXTENSION, TRUNCATE or pp_rebuild() on; anything that
+ * could make them differ (a prepared transaction, a failed subtraction, a
+ * restart) clears the flag and every answer comes from the table until the
+ * next rebuild.  An observation that cannot be stored (pools exhausted)
+ * moves the database's incomplete_before past it instead: windows that
+ * start before that instant are read from the table.
+ *
+ * Operations live in a fixed array of ppprof.max_operations slots, found
+ * through a hash on (database, kind, 64-bit hash of the name); the name is
+ * stored and compared, so a hash collision cannot merge two operations.
+ * When the array is full the slot used least recently is evicted with its
+ * buckets, and its database's incomplete_before moves past its last
+ * observation.  A slot's generation is part of its buckets' keys.
+ *
+ * Each slot also owns a reservoir of ppprof.reservoir_size samples
+ * (src/core/reservoir.c) for drill-down to example profiles.
+ *
+ * Locking
+ *	  One LWLock (tranche "ppprof") guards everything here: the shared
+ *	  state, the database and operation hashes, the op slots, both bucket
+ *	  hashes and the reservoirs.  Committing backends take it exclusively
+ *	  to apply their observations (work proportional to the nodes of the
+ *	  transaction, plus an occasional region sweep); readers take it shared
+ *	  while they merge the buckets of a window.  Writers run at commit, so
+ *	  nothing that can raise an ERROR runs while they hold it: insertions
+ *	  use HASH_ENTER_NULL and no memory is allocated.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "ppprof.h"
+#include "shmem.h"
+
+#define USECS_PER_MINUTE	INT64CONST(60000000)
+#define USECS_PER_HOUR_		INT64CONST(3600000000)
+#define MINUTE_REGION		(24 * USECS_PER_HOUR_)
+#define MAX_DATABASES		64
+
+typedef struct PPOpKey
+{
+	Oid			dbid;
+	int32		kind;			/* PP_KIND_* */
+	uint64		name_hash;
+} PPOpKey;
+
+typedef struct PPOpIndex
+{
+	PPOpKey		key;
+	int32		slot;
+} PPOpIndex;
+
+/* An operation slot.  All fields protected by shared->lock. */
+typedef struct PPOp
+{
+	PPOpKey		key;
+	bool		in_use;
+	uint32		generation;		/* bumped at each (re)use of the slot */
+	TimestampTz last_used;		/* wall clock of the last observation */
+	TimestampTz last_at;		/* latest created_at observed */
+	int			name_len;
+	char		name[PP_NAME_MAX + 1];
+} PPOp;
+
+typedef struct PPBucketKey
+{
+	int32		slot;
+	uint32		generation;
+	TimestampTz start;			/* bucket start, minute or hour aligned */
+} PPBucketKey;
+
+/* followed by a pp_sketch_t of the table's capacity */
+typedef struct PPBucket
+{
+	PPBucketKey key;
+	PPCounters	c;
+} PPBucket;
+
+#define BUCKET_SKETCH(b) \
+	((pp_sketch_t *) ((char *) (b) + MAXALIGN(sizeof(PPBucket))))
+
+typedef struct PPDb
+{
+	Oid			dbid;
+	bool		valid;			/* statistics equal the table */
+	TimestampTz incomplete_before;	/* windows starting earlier read the
+									 * table */
+	TimestampTz max_at;			/* latest created_at applied */
+	TimestampTz last_reset;
+} PPDb;
+
+typedef struct PPShared
+{
+	LWLock	   *lock;
+	TimestampTz minute_start;	/* minute buckets hold created_at >= this */
+	TimestampTz horizon_start;	/* hour buckets hold [this, minute_start) */
+	int64		n_minute;		/* minute bucket entries in use */
+	int64		n_hour;			/* hour bucket entries in use */
+	int32		n_ops;			/* op slots in use */
+	int64		ops_evicted;
+	int64		obs_dropped;
+} PPShared;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static PPShared *shared = NULL;
+static PPOp *ops = NULL;
+static char *reservoirs = NULL;
+static HTAB *db_hash = NULL;
+static HTAB *op_hash = NULL;
+static HTAB *minute_hash = NULL;
+static HTAB *hour_hash = NULL;
+
+static size_t reservoir_bytes;
+static pp_rng_t rng;
+static bool rng_seeded = false;
+
+static Size
+bucket_entry_size(int capacity)
+{
+	return MAXALIGN(sizeof(PPBucket)) + PP_SKETCH_SIZE(capacity);
+}
+
+static Size
+shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(PPShared));
+
+	size = add_size(size, mul_size(pp_max_operations, sizeof(PPOp)));
+	size = add_size(size, mul_size(pp_max_operations,
+								   MAXALIGN(pp_reservoir_size(pp_reservoir_capacity))));
+	size = add_size(size, hash_estimate_size(MAX_DATABASES, sizeof(PPDb)));
+	size = add_size(size, hash_estimate_size(pp_max_operations, sizeof(PPOpIndex)));
+	size = add_size(size, hash_estimate_size(pp_max_minute_buckets,
+											 bucket_entry_size(PP_SKETCH_MINUTE_CAPACITY)));
+	size = add_size(size, hash_estimate_size(pp_max_hour_buckets,
+											 bucket_entry_size(PP_SKETCH_HOUR_CAPACITY)));
+	return size;
+}
+
+static void
+pp_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(shmem_size());
+	RequestNamedLWLockTranche("ppprof", 1);
+}
+
+static TimestampTz
+floor_to(TimestampTz t, int64 unit)
+{
+	TimestampTz r = t - (t % unit);
+
+	if (t < 0 && r != t)
+		r -= unit;
+	return r;
+}
+
+static void
+pp_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	shared = NULL;
+	ops = NULL;
+	reservoirs = NULL;
+	reservoir_bytes = MAXALIGN(pp_reservoir_size(pp_reservoir_capacity));
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+
+	shared = ShmemInitStruct("ppprof", sizeof(PPShared), &found);
+	if (!found)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		memset(shared, 0, sizeof(PPShared));
+		shared->lock = &(GetNamedLWLockTranche("ppprof"))->lock;
+		shared->minute_start = floor_to(now - MINUTE_REGION, USECS_PER_HOUR_);
+		shared->horizon_start = floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
+										 USECS_PER_HOUR_);
+	}
+
+	ops = ShmemInitStruct("ppprof operations",
+						  mul_size(pp_max_operations, sizeof(PPOp)), &found);
+	if (!found)
+		memset(ops, 0, mul_size(pp_max_operations, sizeof(PPOp)));
+
+	reservoirs = ShmemInitStruct("ppprof reservoirs",
+								 mul_size(pp_max_operations, reservoir_bytes), &found);
+	if (!found)
+		for (i = 0; i < pp_max_operations; i++)
+			pp_reservoir_init(reservoirs + (Size) i * reservoir_bytes,
+							  (uint32) pp_reservoir_capacity);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(Oid);
+	info.entrysize = sizeof(PPDb);
+	db_hash = ShmemInitHash("ppprof databases", MAX_DATABASES, MAX_DATABASES,
+							&info, HASH_ELEM | HASH_BLOBS);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PPOpKey);
+	info.entrysize = sizeof(PPOpIndex);
+	op_hash = ShmemInitHash("ppprof operation index", pp_max_operations,
+							pp_max_operations, &info, HASH_ELEM | HASH_BLOBS);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PPBucketKey);
+	info.entrysize = bucket_entry_size(PP_SKETCH_MINUTE_CAPACITY);
+	minute_hash = ShmemInitHash("ppprof minute buckets", pp_max_minute_buckets,
+								pp_max_minute_buckets, &info, HASH_ELEM | HASH_BLOBS);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(PPBucketKey);
+	info.entrysize = bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
+	hour_hash = ShmemInitHash("ppprof hour buckets", pp_max_hour_buckets,
+							  pp_max_hour_buckets, &info, HASH_ELEM | HASH_BLOBS);
+
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from _PG_init. */
+void
+pp_shmem_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pp_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pp_shmem_startup;
+}
+
+bool
+pp_shmem_attached(void)
+{
+	return shared != NULL;
+}
+
+/* ---- helpers; the caller holds shared->lock exclusively ---- */
+
+static PPDb *
+db_get(Oid dbid, bool create)
+{
+	bool		found;
+	PPDb	   *db;
+
+	db = hash_search(db_hash, &dbid, create ? HASH_ENTER_NULL : HASH_FIND, &found);
+	if (db != NULL && !found)
+	{
+		db->valid = false;
+		db->incomplete_before = DT_NOBEGIN;
+		db->max_at = DT_NOBEGIN;
+		db->last_reset = 0;
+	}
+	return db;
+}
+
+static void
+db_incomplete(PPDb *db, TimestampTz before)
+{
+	if (db != NULL && db->incomplete_before < before)
+		db->incomplete_before = before;
+}
+
+static pp_reservoir_t *
+slot_reservoir(int slot)
+{
+	return (pp_reservoir_t *) (reservoirs + (Size) slot * reservoir_bytes);
+}
+
+/* Remove every bucket of slot from one bucket table. */
+static int64
+buckets_drop_slot(HTAB *htab, int slot, uint32 generation)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	int64		n = 0;
+
+	hash_seq_init(&status, htab);
+	while ((b = hash_seq_search(&status)) != NULL)
+	{
+		if (b->key.slot == slot && b->key.generation == generation)
+		{
+			hash_search(htab, &b->key, HASH_REMOVE, NULL);
+			n++;
+		}
+	}
+	return n;
+}
+
+static void
+slot_free(int slot)
+{
+	PPOp	   *op = &ops[slot];
+
+	shared->n_minute -= buckets_drop_slot(minute_hash, slot, op->generation);
+	shared->n_hour -= buckets_drop_slot(hour_hash, slot, op->generation);
+	hash_search(op_hash, &op->key, HASH_REMOVE, NULL);
+	pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
+	op->in_use = false;
+	shared->n_ops--;
+}
+
+/* Evict the operation slot used least recently; returns it, or -1. */
+static int
+slot_evict(void)
+{
+	int			victim = -1;
+	int			i;
+	PPDb	   *db;
+
+	for (i = 0; i < pp_max_operations; i++)
+	{
+		if (!ops[i].in_use)
+			continue;
+		if (victim < 0 || ops[i].last_used < ops[victim].last_used)
+			victim = i;
+	}
+	if (victim < 0)
+		return -1;
+	db = db_get(ops[victim].key.dbid, false);
+	db_incomplete(db, ops[victim].last_at + 1);
+	slot_free(victim);
+	shared->ops_evicted++;
+	return victim;
+}
+
+/*
+ * The slot of (dbid, kind, name), created when create is set.  Returns -1
+ * when it does not exist (or cannot be created).
+ */
+static int
+slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
+		 bool create)
+{
+	PPOpKey		key;
+	PPOpIndex  *idx;
+	bool		found;
+	int			slot;
+	PPOp	   *op;
+
+	memset(&key, 0, sizeof(key));
+	key.dbid = db->dbid;
+	key.kind = kind;
+	key.name_hash = hash;
+
+	idx = hash_search(op_hash, &key, HASH_FIND, NULL);
+	if (idx != NULL)
+	{
+		op = &ops[idx->slot];
+		if (op->name_len != name_len || memcmp(op->name, name, name_len) != 0)
+			return -1;			/* 64-bit hash collision */
+		return idx->slot;
+	}
+	if (!create)
+		return -1;
+
+	if (shared->n_ops >= pp_max_operations)
+	{
+		slot = slot_evict();
+		if (slot < 0)
+			return -1;
+	}
+	else
+	{
+		for (slot = 0; slot < pp_max_operations; slot++)
+			if (!ops[slot].in_use)
+				break;
+		Assert(slot < pp_max_operations);
+	}
+
+	idx = hash_search(op_hash, &key, HASH_ENTER_NULL, &found);
+	if (idx == NULL)
+		return -1;
+	idx->slot = slot;
+
+	op = &ops[slot];
+	op->key = key;
+	op->in_use = true;
+	op->generation++;
+	op->last_used = 0;
+	op->last_at = DT_NOBEGIN;
+	op->name_len = Min(name_len, PP_NAME_MAX);
+	memcpy(op->name, name, op->name_len);
+	op->name[op->name_len] = '\0';
+	shared->n_ops++;
+	return slot;
+}
+
+static void regions_advance(TimestampTz minute_start, TimestampTz horizon_start);
+
+/*
+ * The bucket of (slot, created_at), created when create is set.  Moves the
+ * regions under memory pressure.  Returns NULL when the observation lies
+ * beyond the horizon or cannot be stored (*dropped set).
+ */
+static PPBucket *
+bucket_get(int slot, TimestampTz at, bool create, bool *dropped)
+{
+	PPBucketKey key;
+	PPBucket   *b;
+	bool		found;
+	int			attempt;
+
+	*dropped = false;
+	for (attempt = 0; attempt < 3; attempt++)
+	{
+		bool		minute;
+		HTAB	   *htab;
+
+		if (at < shared->horizon_start)
+			return NULL;
+		minute = at >= shared->minute_start;
+		htab = minute ? minute_hash : hour_hash;
+
+		memset(&key, 0, sizeof(key));
+		key.slot = slot;
+		key.generation = ops[slot].generation;
+		key.start = floor_to(at, minute ? USECS_PER_MINUTE : USECS_PER_HOUR_);
+
+		b = hash_search(htab, &key, HASH_FIND, NULL);
+		if (b != NULL || !create)
+			return b;
+
+		if (minute ? shared->n_minute < pp_max_minute_buckets
+			: shared->n_hour < pp_max_hour_buckets)
+		{
+			b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
+			if (b == NULL)
+				break;
+			memset(&b->c, 0, sizeof(PPCounters));
+			b->c.first_at = DT_NOEND;
+			b->c.last_at = DT_NOBEGIN;
+			pp_sketch_init(BUCKET_SKETCH(b), minute ? PP_SKETCH_MINUTE_CAPACITY
+						   : PP_SKETCH_HOUR_CAPACITY);
+			if (minute)
+				shared->n_minute++;
+			else
+				shared->n_hour++;
+			return b;
+		}
+
+		/* a full pool gives up its oldest hour */
+		if (minute)
+			regions_advance(shared->minute_start + USECS_PER_HOUR_,
+							shared->horizon_start);
+		else
+			regions_advance(shared->minute_start,
+							shared->horizon_start + USECS_PER_HOUR_);
+	}
+	*dropped = true;
+	return NULL;
+}
+
+static void
+counters_add(PPCounters *c, int sign, double d, double self, bool failed,
+			 TimestampTz at)
+{
+	c->calls += sign;
+	c->errors += failed ? sign : 0;
+	c->sum_ms += sign * d;
+	c->sumsq_ms += sign * d * d;
+	c->self_sum_ms += sign * self;
+	if (sign > 0)
+	{
+		if (c->calls == 1 || d < c->min_ms)
+			c->min_ms = d;
+		if (c->calls == 1 || d > c->max_ms)
+			c->max_ms = d;
+		if (at < c->first_at)
+			c->first_at = at;
+		if (at > c->last_at)
+			c->last_at = at;
+	}
+}
+
+/* Merge counters src into dst (both windows or buckets). */
+static void
+counters_merge(PPCounters *dst, const PPCounters *src)
+{
+	if (src->calls == 0)
+		return;
+	if (dst->calls == 0 || src->min_ms < dst->min_ms)
+		dst->min_ms = src->min_ms;
+	if (dst->calls == 0 || src->max_ms > dst->max_ms)
+		dst->max_ms = src->max_ms;
+	if (dst->calls == 0 || src->first_at < dst->first_at)
+		dst->first_at = src->first_at;
+	if (dst->calls == 0 || src->last_at > dst->last_at)
+		dst->last_at = src->last_at;
+	dst->calls += src->calls;
+	dst->errors += src->errors;
+	dst->sum_ms += src->sum_ms;
+	dst->sumsq_ms += src->sumsq_ms;
+	dst->self_sum_ms += src->self_sum_ms;
+}
+
+/*
+ * Move minute_start and horizon_start forward (never back): merge the
+ * minute buckets that leave the minute region into hour buckets and drop
+ * the hour buckets that leave the horizon.
+ */
+static void
+regions_advance(TimestampTz minute_start, TimestampTz horizon_start)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+
+	if (horizon_start < shared->horizon_start)
+		horizon_start = shared->horizon_start;
+	if (minute_start < shared->minute_start)
+		minute_start = shared->minute_start;
+	if (horizon_start > minute_start)
+		horizon_start = minute_start;
+	if (minute_start == shared->minute_start && horizon_start == shared->horizon_start)
+		return;
+
+	if (horizon_start > shared->horizon_start)
+	{
+		hash_seq_init(&status, hour_hash);
+		while ((b = hash_seq_search(&status)) != NULL)
+		{
+			if (b->key.start < horizon_start)
+			{
+				hash_search(hour_hash, &b->key, HASH_REMOVE, NULL);
+				shared->n_hour--;
+			}
+		}
+		shared->horizon_start = horizon_start;
+	}
+
+	if (minute_start > shared->minute_start)
+	{
+		hash_seq_init(&status, minute_hash);
+		while ((b = hash_seq_search(&status)) != NULL)
+		{
+			if (b->key.start >= minute_start)
+				continue;
+			if (b->key.start >= horizon_start)
+			{
+				PPBucketKey hkey = b->key;
+				PPBucket   *h;
+				bool		found;
+
+				hkey.start = floor_to(b->key.start, USECS_PER_HOUR_);
+				h = hash_search(hour_hash, &hkey, HASH_FIND, NULL);
+				if (h == NULL && shared->n_hour < pp_max_hour_buckets)
+				{
+					h = hash_search(hour_hash, &hkey, HASH_ENTER_NULL, &found);
+					if (h != NULL)
+					{
+						memset(&h->c, 0, sizeof(PPCounters));
+						pp_sketch_init(BUCKET_SKETCH(h), PP_SKETCH_HOUR_CAPACITY);
+						shared->n_hour++;
+					}
+				}
+				if (h != NULL)
+				{
+					counters_merge(&h->c, &b->c);
+					(void) pp_sketch_merge(BUCKET_SKETCH(h), BUCKET_SKETCH(b));
+				}
+				else
+				{
+					PPDb	   *db = db_get(ops[b->key.slot].key.dbid, false);
+
+					db_incomplete(db, hkey.start + USECS_PER_HOUR_);
+					shared->obs_dropped += b->c.calls;
+				}
+			}
+			hash_search(minute_hash, &b->key, HASH_REMOVE, NULL);
+			shared->n_minute--;
+		}
+		shared->minute_start = minute_start;
+	}
+}
+
+/* Move the regions with the clock. */
+static void
+regions_follow_clock(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	regions_advance(floor_to(now - MINUTE_REGION, USECS_PER_HOUR_),
+					floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
+							 USECS_PER_HOUR_));
+}
+
+/*
+ * Apply one observation to (slot, at).  Returns false when the statistics
+ * can no longer be trusted (a removal that finds nothing to remove).
+ */
+static bool
+observe(PPDb *db, int slot, int sign, double d, double self, bool failed,
+		TimestampTz at)
+{
+	PPBucket   *b;
+	bool		dropped;
+	HTAB	   *htab;
+
+	b = bucket_get(slot, at, sign > 0, &dropped);
+	if (b == NULL)
+	{
+		if (dropped)
+		{
+			db_incomplete(db, at + 1);
+			shared->obs_dropped++;
+			return true;
+		}
+		/* beyond the horizon, or a removal of what was dropped or evicted */
+		return sign > 0 || at < shared->horizon_start || at < db->incomplete_before;
+	}
+
+	counters_add(&b->c, sign, d, self, failed, at);
+	if (sign > 0)
+		(void) pp_sketch_add(BUCKET_SKETCH(b), d);
+	else if (pp_sketch_remove(BUCKET_SKETCH(b), d) != PP_OK || b->c.calls < 0)
+		return false;
+
+	if (b->c.calls == 0)
+	{
+		htab = b->key.start >= shared->minute_start ? minute_hash : hour_hash;
+		hash_search(htab, &b->key, HASH_REMOVE, NULL);
+		if (htab == minute_hash)
+			shared->n_minute--;
+		else
+			shared->n_hour--;
+	}
+	return true;
+}
+
+static bool
+apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
+			 TimestampTz now)
+{
+	int			sign = ch->kind == PP_CHANGE_ADD ? 1 : -1;
+	int			slot;
+	int			i;
+
+	slot = slot_get(db, PP_KIND_ROOT, "", 0, 0, sign > 0);
+	if (slot < 0)
+	{
+		if (sign < 0)
+			return ch->created_at < db->incomplete_before ||
+				ch->created_at < shared->horizon_start;
+		db_incomplete(db, ch->created_at + 1);
+		shared->obs_dropped++;
+	}
+	else
+	{
+		ops[slot].last_used = now;
+		if (!observe(db, slot, sign, ch->total_ms, ch->total_ms, ch->failed,
+					 ch->created_at))
+			return false;
+	}
+
+	for (i = 0; i < ch->n_nodes; i++)
+	{
+		const PPNodeObs *n = &nodes[ch->first_node + i];
+
+		slot = slot_get(db, PP_KIND_OPERATION, n->name, n->name_len,
+						n->name_hash, sign > 0);
+		if (slot < 0)
+		{
+			if (sign < 0)
+			{
+				if (ch->created_at < db->incomplete_before ||
+					ch->created_at < shared->horizon_start)
+					continue;
+				return false;
+			}
+			db_incomplete(db, ch->created_at + 1);
+			shared->obs_dropped++;
+			continue;
+		}
+		ops[slot].last_used = now;
+		if (sign > 0 && ch->created_at > ops[slot].last_at)
+			ops[slot].last_at = ch->created_at;
+		if (!observe(db, slot, sign, n->duration_ms, n->self_ms, n->failed,
+					 ch->created_at))
+			return false;
+
+		if (pp_reservoir_capacity > 0 && ch->created_at >= shared->horizon_start)
+		{
+			pp_reservoir_t *r = slot_reservoir(slot);
+
+			if (sign > 0)
+			{
+				pp_reservoir_sample_t s;
+
+				s.duration_ms = n->duration_ms;
+				s.self_ms = n->self_ms;
+				s.created_at = ch->created_at;
+				memcpy(s.profile_id, ch->id.data, PP_PROFILE_ID_SIZE);
+				(void) pp_reservoir_offer(r, &s, pp_rng_next(&rng));
+			}
+			else
+				(void) pp_reservoir_remove_profile(r, ch->id.data);
+		}
+	}
+
+	if (sign > 0 && ch->created_at > db->max_at)
+		db->max_at = ch->created_at;
+	return true;
+}
+
+/* Forget every operation of dbid (caller holds the lock exclusively). */
+static void
+db_clear(Oid dbid)
+{
+	int			i;
+
+	for (i = 0; i < pp_max_operations; i++)
+		if (ops[i].in_use && ops[i].key.dbid == dbid)
+			slot_free(i);
+}
+
+/* ---- entry points ---- */
+
+static void
+apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
+		  const PPNodeObs *nodes, bool rebuilding)
+{
+	PPDb	   *db;
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	regions_follow_clock();
+	db = db_get(dbid, true);
+	for (i = 0; db != NULL && i < n_changes; i++)
+	{
+		const PPRowChange *ch = &changes[i];
+
+		if (ch->kind == PP_CHANGE_TRUNCATE)
+		{
+			db_clear(dbid);
+			db->valid = true;
+			db->incomplete_before = DT_NOBEGIN;
+			db->max_at = DT_NOBEGIN;
+			db->last_reset = now;
+			continue;
+		}
+		if (!(db->valid || rebuilding) || !ch->confirmed)
+			continue;
+		if (!apply_change(db, ch, nodes, now))
+		{
+			/* never show numbers that disagree with the table */
+			db_clear(dbid);
+			db->valid = false;
+			if (rebuilding)
+				db->incomplete_before = DT_NOEND;
+		}
+	}
+	LWLockRelease(shared->lock);
+}
+
+void
+pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
+			   const PPNodeObs *nodes, uint64 random_seed)
+{
+	if (shared == NULL || n_changes == 0)
+		return;
+	if (!rng_seeded)
+	{
+		pp_rng_seed(&rng, random_seed);
+		rng_seeded = true;
+	}
+	apply_all(dbid, changes, n_changes, nodes, false);
+}
+
+void
+pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
+			  const PPNodeObs *nodes)
+{
+	if (shared == NULL || n_changes == 0)
+		return;
+	if (!rng_seeded)
+	{
+		pp_rng_seed(&rng, (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp());
+		rng_seeded = true;
+	}
+	apply_all(dbid, changes, n_changes, nodes, true);
+}
+
+void
+pp_shmem_invalidate(Oid dbid)
+{
+	PPDb	   *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, false);
+	if (db != NULL)
+	{
+		db_clear(dbid);
+		db->valid = false;
+	}
+	LWLockRelease(shared->lock);
+}
+
+void
+pp_shmem_reset(Oid dbid, bool valid)
+{
+	PPDb	   *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db_clear(dbid);
+	db = db_get(dbid, true);
+	if (db != NULL)
+	{
+		db->valid = valid;
+		db->incomplete_before = DT_NOBEGIN;
+		db->max_at = DT_NOBEGIN;
+		db->last_reset = GetCurrentTimestamp();
+	}
+	LWLockRelease(shared->lock);
+}
+
+void
+pp_shmem_set_valid(Oid dbid)
+{
+	PPDb	   *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db != NULL)
+		db->valid = true;
+	LWLockRelease(shared->lock);
+}
+
+static bool
+plan_table(PPWindowPlan *plan, const char *why)
+{
+	plan->use_table = true;
+	plan->why = why;
+	return false;
+}
+
+bool
+pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
+				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
+{
+	PPDb	   *db;
+	TimestampTz lo;				/* buckets starting at or after lo count */
+	TimestampTz hi;				/* buckets starting at or after hi do not */
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	int			pass;
+
+	memset(plan, 0, sizeof(*plan));
+	if (shared == NULL)
+		return plan_table(plan, "ppprof is not in shared_preload_libraries");
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = hash_search(db_hash, &dbid, HASH_FIND, NULL);
+	if (db == NULL || !db->valid)
+	{
+		LWLockRelease(shared->lock);
+		return plan_table(plan, "statistics are being rebuilt or were never built");
+	}
+	if (t0 < shared->horizon_start || t0 < db->incomplete_before)
+	{
+		LWLockRelease(shared->lock);
+		return plan_table(plan, "the window reaches beyond the statistics kept in shared memory");
+	}
+
+	/* old edge: the bucket t0 cuts is read from the table */
+	if (t0 >= shared->minute_start)
+		lo = floor_to(t0, USECS_PER_MINUTE);
+	else
+		lo = floor_to(t0, USECS_PER_HOUR_);
+	plan->edge_lo_from = t0;
+	plan->edge_lo_to = t0;
+	if (lo != t0)
+	{
+		lo += t0 >= shared->minute_start ? USECS_PER_MINUTE : USECS_PER_HOUR_;
+		plan->edge_lo_to = lo;
+	}
+
+	/* new edge: when rows newer than t1 exist, t1's minute comes from the table */
+	hi = floor_to(t1, USECS_PER_MINUTE) + USECS_PER_MINUTE;
+	plan->edge_hi_from = hi;
+	plan->edge_hi_to = t1;
+	if (db->max_at > t1)
+	{
+		hi = floor_to(t1, USECS_PER_MINUTE);
+		if (hi < lo)
+			hi = lo;
+		plan->edge_hi_from = hi;
+	}
+
+	for (pass = 0; pass < 2; pass++)
+	{
+		HTAB	   *htab = pass == 0 ? hour_hash : minute_hash;
+
+		hash_seq_init(&status, htab);
+		while ((b = hash_seq_search(&status)) != NULL)
+		{
+			const PPOp *op = &ops[b->key.slot];
+
+			if (b->key.start < lo || b->key.start >= hi ||
+				op->key.dbid != dbid || op->generation != b->key.generation)
+				continue;
+			visit(arg, op->key.kind, op->name, op->name_len, &b->c,
+				  BUCKET_SKETCH(b));
+		}
+	}
+	LWLockRelease(shared->lock);
+	return true;
+}
+
+pp_reservoir_t *
+pp_shmem_samples(Oid dbid, const char *name, int name_len)
+{
+	PPOpKey		key;
+	PPOpIndex  *idx;
+	pp_reservoir_t *copy = NULL;
+
+	if (shared == NULL)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.dbid = dbid;
+	key.kind = PP_KIND_OPERATION;
+	key.name_hash = hash_bytes_extended((const unsigned char *) name, name_len, 0);
+
+	copy = palloc(reservoir_bytes);
+	LWLockAcquire(shared->lock, LW_SHARED);
+	idx = hash_search(op_hash, &key, HASH_FIND, NULL);
+	if (idx != NULL && ops[idx->slot].name_len == name_len &&
+		memcmp(ops[idx->slot].name, name, name_len) == 0)
+		memcpy(copy, slot_reservoir(idx->slot), reservoir_bytes);
+	else
+	{
+		pfree(copy);
+		copy = NULL;
+	}
+	LWLockRelease(shared->lock);
+	return copy;
+}

@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/shmem.h
+ *	  Live per-operation statistics in shared memory: what a committed
+ *	  profile adds, how a window is read back.  See shmem.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_SHMEM_H
+#define PP_SHMEM_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/uuid.h"
+
+#include "reservoir.h"
+#include "sketch.h"
+
+/* What a tracked entry is */
+#define PP_KIND_OPERATION	0	/* one operation_name of a database */
+#define PP_KIND_ROOT		1	/* the profiles themselves (one per database) */
+
+/* Counters of one time bucket; the same struct aggregates a window. */
+typedef struct PPCounters
+{
+	int64		calls;			/* nodes (profiles for ROOT) */
+	int64		errors;			/* failed nodes (failed profiles for ROOT) */
+	double		sum_ms;			/* sum of durations, ms */
+	double		sumsq_ms;		/* sum of squared durations, ms^2 */
+	double		self_sum_ms;	/* sum of self times, ms */
+	double		min_ms;			/* smallest duration added (deletions do not
+								 * raise it) */
+	double		max_ms;			/* largest duration added (deletions do not
+								 * lower it) */
+	TimestampTz first_at;		/* earliest created_at added */
+	TimestampTz last_at;		/* latest created_at added */
+} PPCounters;
+
+/* One node of a committed row, as the statistics consume it. */
+typedef struct PPNodeObs
+{
+	const char *name;			/* not NUL-terminated */
+	int			name_len;
+	uint64		name_hash;
+	double		duration_ms;
+	double		self_ms;
+	bool		failed;
+} PPNodeObs;
+
+/* What one row change does to the statistics. */
+typedef enum PPChangeKind
+{
+	PP_CHANGE_ADD,				/* an inserted row, or the new side of an
+								 * UPDATE */
+	PP_CHANGE_REMOVE,			/* a deleted row, or the old side */
+	PP_CHANGE_TRUNCATE			/* the table was truncated */
+} PPChangeKind;
+
+typedef struct PPRowChange
+{
+	PPChangeKind kind;
+	bool		confirmed;		/* the row really was written (see observe.c) */
+	SubTransactionId subid;		/* subtransaction that made the change */
+	TimestampTz created_at;
+	pg_uuid_t	id;
+	double		total_ms;		/* total_duration_ms column */
+	bool		failed;			/* any node failed */
+	int			first_node;		/* index into the node array */
+	int			n_nodes;
+} PPRowChange;
+
+/* Where the shared buckets stop and the table must be read. */
+typedef struct PPWindowPlan
+{
+	bool		use_table;		/* whole window from the table */
+	const char *why;			/* when use_table: the reason */
+	TimestampTz edge_lo_from;	/* old edge read from the table: */
+	TimestampTz edge_lo_to;		/* [from, to), empty when from == to */
+	TimestampTz edge_hi_from;	/* new edge read from the table: */
+	TimestampTz edge_hi_to;		/* [from, to], empty when from > to */
+} PPWindowPlan;
+
+/* Receives the shared buckets of a window, under the shared lock. */
+typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
+								   int name_len, const PPCounters *c,
+								   const pp_sketch_t *sketch);
+
+extern void pp_shmem_init(void);
+extern bool pp_shmem_attached(void);
+
+/* Called at commit; never raises an error. */
+extern void pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
+						   const PPNodeObs *nodes, uint64 random_seed);
+
+/* pp_rebuild: apply committed rows while the statistics are invalid. */
+extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
+						  const PPNodeObs *nodes);
+
+/* The statistics of dbid no longer match the table until a rebuild. */
+extern void pp_shmem_invalidate(Oid dbid);
+
+/* Forget the statistics of dbid; valid=true when the table is empty. */
+extern void pp_shmem_reset(Oid dbid, bool valid);
+
+/* Mark dbid's statistics as matching the table (end of a rebuild). */
+extern void pp_shmem_set_valid(Oid dbid);
+
+/*
+ * Read the window [t0, t1] of dbid: visit every shared bucket entirely
+ * inside it and say which edges must come from the table.  Returns false
+ * (plan->use_table set) when the shared statistics cannot answer.
+ */
+extern bool pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
+							 pp_bucket_visitor visit, void *arg,
+							 PPWindowPlan *plan);
+
+/* Copy the reservoir of an operation of dbid; NULL when not tracked. */
+extern pp_reservoir_t *pp_shmem_samples(Oid dbid, const char *name,
+										int name_len);
+
+#endif							/* PP_SHMEM_H */

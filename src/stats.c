@@ -1,0 +1,361 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/stats.c
+ *	  SQL functions over the live statistics: pp_operation_stats,
+ *	  pp_operation_samples, pp_reset, pp_rebuild.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "ppprof.h"
+#include "window.h"
+
+PG_FUNCTION_INFO_V1(pp_operation_stats);
+PG_FUNCTION_INFO_V1(pp_operation_samples);
+PG_FUNCTION_INFO_V1(pp_reset);
+PG_FUNCTION_INFO_V1(pp_rebuild);
+PG_FUNCTION_INFO_V1(pp_stats_created);
+
+static int
+agg_cmp_total(const void *a, const void *b)
+{
+	const PPAgg *x = *(PPAgg *const *) a;
+	const PPAgg *y = *(PPAgg *const *) b;
+
+	if (x->c.sum_ms != y->c.sum_ms)
+		return x->c.sum_ms > y->c.sum_ms ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The operations of a window with calls, most total time first. */
+PPAgg	  **
+pp_window_sorted(PPWindow *w, int *n)
+{
+	HASH_SEQ_STATUS status;
+	PPAgg	   *a;
+	PPAgg	  **arr;
+	int			count = 0;
+
+	arr = palloc(sizeof(PPAgg *) * (hash_get_num_entries(w->ops) + 1));
+	hash_seq_init(&status, w->ops);
+	while ((a = hash_seq_search(&status)) != NULL)
+		if (a->c.calls > 0)
+			arr[count++] = a;
+	qsort(arr, count, sizeof(PPAgg *), agg_cmp_total);
+	*n = count;
+	return arr;
+}
+
+/*
+ * pp_operation_stats(window interval DEFAULT '24 hours')
+ */
+Datum
+pp_operation_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz t0,
+				t1;
+	PPWindow	w;
+	PPConfig   *cfg;
+	PPAgg	  **aggs;
+	int			n,
+				i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	pp_window_bounds(PG_GETARG_DATUM(0), &t0, &t1);
+	pp_window_read(&w, t0, t1);
+	cfg = pp_config_get();
+	aggs = pp_window_sorted(&w, &n);
+
+	for (i = 0; i < n; i++)
+	{
+		const PPAgg *a = aggs[i];
+		const PPCounters *c = &a->c;
+		Datum		values[17];
+		bool		nulls[17] = {false};
+
+		values[0] = PointerGetDatum(cstring_to_text_with_len(a->name, a->name_len));
+		values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, a->name, a->name_len));
+		values[2] = Int64GetDatum(c->calls);
+		values[3] = Int64GetDatum(c->errors);
+		values[4] = Float8GetDatum((double) c->errors / c->calls);
+		values[5] = Float8GetDatum(c->sum_ms / c->calls);
+		values[6] = Float8GetDatum(pp_counters_stddev(c));
+		values[7] = Float8GetDatum(c->min_ms);
+		values[8] = Float8GetDatum(pp_agg_quantile(a, 0.50));
+		values[9] = Float8GetDatum(pp_agg_quantile(a, 0.95));
+		values[10] = Float8GetDatum(pp_agg_quantile(a, 0.99));
+		values[11] = Float8GetDatum(c->max_ms);
+		values[12] = Float8GetDatum(c->sum_ms);
+		values[13] = Float8GetDatum(c->self_sum_ms / c->calls);
+		values[14] = Float8GetDatum(c->self_sum_ms);
+		values[15] = TimestampTzGetDatum(c->first_at);
+		values[16] = TimestampTzGetDatum(c->last_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+static int
+sample_cmp(const void *a, const void *b)
+{
+	const pp_reservoir_sample_t *x = a;
+	const pp_reservoir_sample_t *y = b;
+
+	if (x->duration_ms != y->duration_ms)
+		return x->duration_ms > y->duration_ms ? -1 : 1;
+	return memcmp(x->profile_id, y->profile_id, PP_PROFILE_ID_SIZE);
+}
+
+/*
+ * pp_operation_samples(operation text)
+ *
+ * The reservoir of an operation, slowest first.  Without shared statistics
+ * (not preloaded, or on a standby) there is no reservoir and no row.
+ */
+Datum
+pp_operation_samples(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *op = PG_GETARG_TEXT_PP(0);
+	pp_reservoir_t *r;
+	uint32		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	(void) pp_config_get();
+	r = pp_shmem_samples(MyDatabaseId, VARDATA_ANY(op), VARSIZE_ANY_EXHDR(op));
+	if (r == NULL)
+		return (Datum) 0;
+
+	qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t), sample_cmp);
+	for (i = 0; i < r->nsamples; i++)
+	{
+		const pp_reservoir_sample_t *s = &r->samples[i];
+		Datum		values[4];
+		bool		nulls[4] = {false};
+		pg_uuid_t  *id = palloc(sizeof(pg_uuid_t));
+
+		memcpy(id->data, s->profile_id, PP_PROFILE_ID_SIZE);
+		values[0] = Float8GetDatum(s->duration_ms);
+		values[1] = Float8GetDatum(s->self_ms);
+		values[2] = UUIDPGetDatum(id);
+		values[3] = TimestampTzGetDatum((TimestampTz) s->created_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+static void
+require_shmem(const char *func)
+{
+	if (!pp_shmem_attached())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s() needs ppprof in shared_preload_libraries", func),
+				 errhint("Add ppprof to shared_preload_libraries in postgresql.conf and restart the server.")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s() cannot run during recovery", func),
+				 errhint("A standby answers every ppprof function from the replicated table.")));
+}
+
+/*
+ * pp_reset(): forget the statistics of this database.  The table is not
+ * touched; until pp_rebuild() every answer is read from it.
+ */
+Datum
+pp_reset(PG_FUNCTION_ARGS)
+{
+	require_shmem("pp_reset");
+	(void) pp_config_get();
+	pp_shmem_reset(MyDatabaseId, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Called by the install script: a new, empty table has empty and exact
+ * statistics.  Should the table have rows, the statistics are only cleared
+ * (pp_rebuild() makes them valid).  Does nothing when ppprof is not
+ * preloaded.
+ */
+Datum
+pp_stats_created(PG_FUNCTION_ARGS)
+{
+	PPConfig   *cfg;
+	StringInfoData q;
+	bool		empty;
+	bool		isnull;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	if (!pp_shmem_attached())
+		PG_RETURN_VOID();
+	cfg = pp_config_get();
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s.performance_profiles)",
+					 quote_identifier(get_namespace_name(cfg->schema)));
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(pp_config_owner(cfg),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	if (SPI_execute(q.data, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "ppprof: could not read performance_profiles");
+	empty = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+
+	pp_shmem_reset(MyDatabaseId, empty);
+	PG_RETURN_VOID();
+}
+
+/*
+ * pp_rebuild(): recompute the statistics of this database from the table.
+ *
+ * Takes a SHARE lock on performance_profiles, which waits for the
+ * transactions writing it to finish (their commit applies their changes
+ * before their locks are released) and keeps new writers waiting until this
+ * transaction ends, then reads every row inside the horizon.  While it runs
+ * the statistics are marked invalid, so readers get the table's answer.
+ * Returns the number of profiles read.
+ */
+Datum
+pp_rebuild(PG_FUNCTION_ARGS)
+{
+	PPConfig   *cfg;
+	StringInfoData q;
+	Portal		portal;
+	SPIPlanPtr	plan;
+	int64		total = 0;
+	Oid			save_userid;
+	int			save_sec_context;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext batchcxt;
+	PPRowChange *changes;
+	PPNodeObs  *nodes;
+
+	require_shmem("pp_rebuild");
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("pp_rebuild() must run at READ COMMITTED isolation"),
+				 errhint("Run it in its own transaction.")));
+
+	cfg = pp_config_get();
+	LockRelationOid(cfg->profiles_relid, ShareLock);
+	pp_shmem_reset(MyDatabaseId, false);
+
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT id, profile_data, total_duration_ms, created_at"
+					 " FROM %s.performance_profiles WHERE created_at IS NOT NULL",
+					 quote_identifier(get_namespace_name(cfg->schema)));
+
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",
+									 ALLOCSET_DEFAULT_SIZES);
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(pp_config_owner(cfg),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	plan = SPI_prepare(q.data, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed");
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		uint64		i;
+		int			n_changes = 0;
+		int			n_nodes = 0;
+		int			cap_nodes = 1024;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+
+		MemoryContextReset(batchcxt);
+		changes = MemoryContextAlloc(batchcxt, sizeof(PPRowChange) * SPI_processed);
+		nodes = MemoryContextAlloc(batchcxt, sizeof(PPNodeObs) * cap_nodes);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
+			Datum		profile = SPI_getbinval(tup, desc, 2, &isnull);
+			PPRowChange *ch = &changes[n_changes];
+			pp_tree_t	tree;
+			int32		k;
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
+				continue;
+			old = MemoryContextSwitchTo(batchcxt);
+			memset(ch, 0, sizeof(*ch));
+			ch->kind = PP_CHANGE_ADD;
+			ch->confirmed = true;
+			memcpy(&ch->id, DatumGetUUIDP(id), sizeof(pg_uuid_t));
+			ch->total_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+			ch->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			ch->first_node = n_nodes;
+			ch->n_nodes = tree.n_nodes;
+			if (n_nodes + tree.n_nodes > cap_nodes)
+			{
+				cap_nodes = Max(cap_nodes * 2, n_nodes + tree.n_nodes);
+				nodes = repalloc(nodes, sizeof(PPNodeObs) * cap_nodes);
+			}
+			for (k = 0; k < tree.n_nodes; k++)
+			{
+				const pp_tree_node_t *tn = &tree.nodes[k];
+				PPNodeObs  *o = &nodes[n_nodes + k];
+				char	   *name = palloc(tn->name_len + 1);
+
+				memcpy(name, tn->name, tn->name_len);
+				o->name = name;
+				o->name_len = (int) tn->name_len;
+				o->name_hash = hash_bytes_extended((const unsigned char *) name,
+												   (int) tn->name_len, 0);
+				o->duration_ms = tn->duration_ms;
+				o->self_ms = tn->self_ms;
+				o->failed = tn->failed;
+				ch->failed |= tn->failed;
+			}
+			n_nodes += tree.n_nodes;
+			n_changes++;
+			MemoryContextSwitchTo(old);
+		}
+		pp_shmem_load(MyDatabaseId, changes, n_changes, nodes);
+		total += n_changes;
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	MemoryContextSwitchTo(caller);
+
+	pp_shmem_set_valid(MyDatabaseId);
+	PG_RETURN_INT64(total);
+}

@@ -1,0 +1,296 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/window.c
+ *	  Read the per-operation statistics of a window [t0, t1].
+ *
+ * The window is what `WHERE created_at >= t0 AND created_at <= t1` selects
+ * from performance_profiles.  pp_window_read merges the shared buckets that
+ * lie entirely inside it (shmem.c) and reads the rest -- the bucket t0 cuts,
+ * and the newest minute when rows newer than t1 exist -- from the table
+ * through the created_at index, walking each profile with the same walker
+ * as the ingest trigger.  When the shared statistics cannot answer (not
+ * preloaded, not yet rebuilt, a window beyond the horizon, a hot standby),
+ * the whole window is read from the table: slower, same answer.
+ *
+ * Counts, sums and averages are exact on every path.  Percentiles come from
+ * a dense sketch accumulator on every path, so they carry the sketch's
+ * relative-error bound (0.5%) whether the rows came from shared memory or
+ * from the table.
+ *
+ * The table is read as its owner: access to these statistics is granted
+ * through EXECUTE on the SQL functions, and the answer must not depend on
+ * the path taken (shared statistics do not see row level security).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "ppprof.h"
+#include "window.h"
+
+static bool noticed_no_preload = false;
+
+static PPAgg *
+agg_get(PPWindow *w, int kind, const char *name, int name_len)
+{
+	char		key[PP_NAME_MAX + 1];
+	PPAgg	   *a;
+	bool		found;
+
+	if (kind == PP_KIND_ROOT)
+		a = &w->root;
+	else
+	{
+		name_len = Min(name_len, PP_NAME_MAX);
+		memset(key, 0, sizeof(key));
+		memcpy(key, name, name_len);
+		a = hash_search(w->ops, key, HASH_ENTER, &found);
+		if (found)
+			return a;
+		a->name_len = name_len;
+		memset(&a->c, 0, sizeof(PPCounters));
+		a->acc = NULL;
+	}
+	if (a->acc == NULL)
+	{
+		a->acc = pp_sketch_acc_create(pp_palloc_allocator(CurrentMemoryContext));
+		if (a->acc == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+							errmsg("out of memory")));
+	}
+	return a;
+}
+
+static void
+agg_merge_counters(PPCounters *dst, const PPCounters *src)
+{
+	if (src->calls <= 0)
+		return;
+	if (dst->calls == 0 || src->min_ms < dst->min_ms)
+		dst->min_ms = src->min_ms;
+	if (dst->calls == 0 || src->max_ms > dst->max_ms)
+		dst->max_ms = src->max_ms;
+	if (dst->calls == 0 || src->first_at < dst->first_at)
+		dst->first_at = src->first_at;
+	if (dst->calls == 0 || src->last_at > dst->last_at)
+		dst->last_at = src->last_at;
+	dst->calls += src->calls;
+	dst->errors += src->errors;
+	dst->sum_ms += src->sum_ms;
+	dst->sumsq_ms += src->sumsq_ms;
+	dst->self_sum_ms += src->self_sum_ms;
+}
+
+static void
+agg_add_value(PPAgg *a, double d, double self, bool failed, TimestampTz at)
+{
+	PPCounters	one;
+
+	one.calls = 1;
+	one.errors = failed ? 1 : 0;
+	one.sum_ms = d;
+	one.sumsq_ms = d * d;
+	one.self_sum_ms = self;
+	one.min_ms = d;
+	one.max_ms = d;
+	one.first_at = at;
+	one.last_at = at;
+	agg_merge_counters(&a->c, &one);
+	(void) pp_sketch_acc_add(a->acc, d);
+}
+
+static void
+visit_bucket(void *arg, int kind, const char *name, int name_len,
+			 const PPCounters *c, const pp_sketch_t *sketch)
+{
+	PPWindow   *w = arg;
+	PPAgg	   *a = agg_get(w, kind, name, name_len);
+
+	agg_merge_counters(&a->c, c);
+	(void) pp_sketch_acc_add_sketch(a->acc, sketch);
+}
+
+/*
+ * Add the profiles with created_at in [from, to) -- or [from, to] when
+ * inclusive -- read from the table.
+ */
+static void
+read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
+		   bool inclusive)
+{
+	StringInfoData q;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	Portal		portal;
+	SPIPlanPtr	plan;
+	Oid			save_userid;
+	int			save_sec_context;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext rowcxt;
+
+	if (from > to || (!inclusive && from == to))
+		return;
+
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT profile_data, total_duration_ms, created_at"
+					 " FROM %s.performance_profiles"
+					 " WHERE created_at >= $1 AND created_at %s $2",
+					 quote_identifier(get_namespace_name(cfg->schema)),
+					 inclusive ? "<=" : "<");
+	args[0] = TimestampTzGetDatum(from);
+	args[1] = TimestampTzGetDatum(to);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(pp_config_owner(cfg),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	plan = SPI_prepare(q.data, 2, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof window rows",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		profile = SPI_getbinval(tup, desc, 1, &isnull);
+			double		total = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
+			TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+			pp_tree_t	tree;
+			bool		failed = false;
+			int32		k;
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			old = MemoryContextSwitchTo(rowcxt);
+			if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
+			{
+				/* stored while ppprof was disabled, and not a valid profile */
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(rowcxt);
+				continue;
+			}
+			MemoryContextSwitchTo(caller);
+			for (k = 0; k < tree.n_nodes; k++)
+			{
+				const pp_tree_node_t *n = &tree.nodes[k];
+
+				agg_add_value(agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
+							  n->duration_ms, n->self_ms, n->failed, at);
+				failed |= n->failed;
+			}
+			agg_add_value(agg_get(w, PP_KIND_ROOT, "", 0), total, total, failed, at);
+			w->edge_rows++;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+void
+pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
+{
+	HASHCTL		info;
+	PPConfig   *cfg = pp_config_get();
+	PPWindowPlan plan;
+
+	memset(w, 0, sizeof(*w));
+	w->t0 = t0;
+	w->t1 = t1;
+	memset(&info, 0, sizeof(info));
+	info.keysize = PP_NAME_MAX + 1;
+	info.entrysize = sizeof(PPAgg);
+	info.hcxt = CurrentMemoryContext;
+	w->ops = hash_create("ppprof window", 64, &info,
+						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	(void) agg_get(w, PP_KIND_ROOT, "", 0);
+
+	if (!pp_shmem_attached() && !noticed_no_preload && !RecoveryInProgress())
+	{
+		ereport(NOTICE,
+				(errmsg("ppprof is not in shared_preload_libraries: statistics are computed from the table"),
+				 errhint("Add ppprof to shared_preload_libraries and restart for live statistics.")));
+		noticed_no_preload = true;
+	}
+
+	if (t0 > t1)
+		return;
+	if (!pp_shmem_collect(MyDatabaseId, t0, t1, visit_bucket, w, &plan))
+	{
+		w->from_table = true;
+		w->why = plan.why;
+		read_table(w, cfg, t0, t1, true);
+		return;
+	}
+	read_table(w, cfg, plan.edge_lo_from, plan.edge_lo_to, false);
+	read_table(w, cfg, plan.edge_hi_from, plan.edge_hi_to, true);
+}
+
+double
+pp_counters_stddev(const PPCounters *c)
+{
+	double		mean,
+				var;
+
+	if (c->calls < 2)
+		return 0;
+	mean = c->sum_ms / c->calls;
+	var = (c->sumsq_ms - mean * c->sum_ms) / (c->calls - 1);
+	return var > 0 ? sqrt(var) : 0;
+}
+
+double
+pp_agg_quantile(const PPAgg *a, double q)
+{
+	if (a->acc == NULL || a->c.calls <= 0)
+		return NAN;
+	return pp_sketch_acc_quantile(a->acc, q);
+}
+
+void
+pp_window_bounds(Datum window, TimestampTz *t0, TimestampTz *t1)
+{
+	Interval   *iv = DatumGetIntervalP(window);
+	Interval	zero;
+
+	memset(&zero, 0, sizeof(zero));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, window,
+										  IntervalPGetDatum(&zero))) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window must not be negative"),
+				 errhint("Pass an interval such as '24 hours'.")));
+	*t1 = GetCurrentTransactionStartTimestamp();
+	*t0 = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												  TimestampTzGetDatum(*t1),
+												  IntervalPGetDatum(iv)));
+}

@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/window.h
+ *	  Per-operation aggregates of a time window, whichever way they were
+ *	  obtained (shared buckets, table edges, or the table alone).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_WINDOW_H
+#define PP_WINDOW_H
+
+#include "postgres.h"
+
+#include "utils/hsearch.h"
+
+#include "shmem.h"
+
+typedef struct PPAgg
+{
+	char		name[PP_NAME_MAX + 1];	/* hash key, NUL-terminated */
+	int			name_len;
+	PPCounters	c;
+	pp_sketch_acc_t *acc;		/* durations */
+} PPAgg;
+
+typedef struct PPWindow
+{
+	TimestampTz t0;				/* window is [t0, t1] */
+	TimestampTz t1;
+	bool		from_table;		/* answered from the table alone */
+	const char *why;			/* why, when from_table */
+	int64		edge_rows;		/* profiles read from the table */
+	HTAB	   *ops;			/* name -> PPAgg, operations */
+	PPAgg		root;			/* the profiles themselves */
+} PPWindow;
+
+/* Fill w for [t0, t1] of the current database, in CurrentMemoryContext. */
+extern void pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1);
+
+/* stats.c: the operations of a window with calls, most total time first */
+extern PPAgg **pp_window_sorted(PPWindow *w, int *n);
+
+/* Sample standard deviation of a PPCounters, 0 when calls < 2. */
+extern double pp_counters_stddev(const PPCounters *c);
+
+/* Quantile of an aggregate (NaN when empty). */
+extern double pp_agg_quantile(const PPAgg *a, double q);
+
+/* The interval argument of an SQL function as [now() - window, now()]. */
+extern void pp_window_bounds(Datum window, TimestampTz *t0, TimestampTz *t1);
+
+#endif							/* PP_WINDOW_H */
