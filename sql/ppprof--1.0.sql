@@ -164,6 +164,13 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.pp_rebuild() IS
     'Recomputes the shared statistics of this database from performance_profiles; returns the profiles read';
 
+CREATE FUNCTION @extschema@.pp_info()
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pp_info'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_info() IS
+    'The profiler''s own state: whether statistics are live or read from the table, memory, evictions';
+
 CREATE FUNCTION @extschema@.pp_stats_created()
 RETURNS void
 AS 'MODULE_PATHNAME', 'pp_stats_created'
@@ -364,7 +371,8 @@ REVOKE ALL ON FUNCTION @extschema@.pp_profiles_trigger(), @extschema@.pp_config_
     @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb),
     @extschema@.pp_profiles_observe(), @extschema@.pp_profiles_truncated(),
     @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
-    @extschema@.pp_reset(), @extschema@.pp_rebuild(), @extschema@.pp_stats_created()
+    @extschema@.pp_reset(), @extschema@.pp_rebuild(), @extschema@.pp_stats_created(),
+    @extschema@.pp_info()
     FROM PUBLIC;
 
 DO $$
@@ -384,7 +392,8 @@ BEGIN
                 '@extschema@.pp_analyze_profile(jsonb), @extschema@.pp_profiles_observe(), '
                 '@extschema@.pp_profiles_truncated(), @extschema@.pp_operation_stats(interval), '
                 '@extschema@.pp_operation_samples(text), @extschema@.pp_reset(), '
-                '@extschema@.pp_rebuild(), @extschema@.pp_stats_created() FROM %I', r);
+                '@extschema@.pp_rebuild(), @extschema@.pp_stats_created(), '
+                '@extschema@.pp_info() FROM %I', r);
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
@@ -400,7 +409,8 @@ BEGIN
             FROM service_role;
         GRANT EXECUTE ON FUNCTION @extschema@.pp_ingest(jsonb, text),
             @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb),
-            @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text)
+            @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
+            @extschema@.pp_info()
             TO service_role;
     END IF;
 END;

@@ -988,3 +988,36 @@ pp_shmem_samples(Oid dbid, const char *name, int name_len)
 	LWLockRelease(shared->lock);
 	return copy;
 }
+
+void
+pp_shmem_info(Oid dbid, PPShmemInfo *info)
+{
+	PPDb	   *db;
+	int			i;
+
+	memset(info, 0, sizeof(*info));
+	if (shared == NULL)
+		return;
+	info->attached = true;
+	info->shmem_bytes = shmem_size();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = hash_search(db_hash, &dbid, HASH_FIND, NULL);
+	if (db != NULL)
+	{
+		info->db_valid = db->valid;
+		info->incomplete_before = db->incomplete_before;
+		info->last_reset = db->last_reset;
+	}
+	info->minute_start = shared->minute_start;
+	info->horizon_start = shared->horizon_start;
+	info->operations = shared->n_ops;
+	for (i = 0; i < pp_max_operations; i++)
+		if (ops[i].in_use && ops[i].key.dbid == dbid &&
+			ops[i].key.kind == PP_KIND_OPERATION)
+			info->db_operations++;
+	info->minute_buckets = shared->n_minute;
+	info->hour_buckets = shared->n_hour;
+	info->operations_evicted = shared->ops_evicted;
+	info->observations_dropped = shared->obs_dropped;
+	LWLockRelease(shared->lock);
+}

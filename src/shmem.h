@@ -119,4 +119,24 @@ extern bool pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 extern pp_reservoir_t *pp_shmem_samples(Oid dbid, const char *name,
 										int name_len);
 
+/* State of the shared statistics, for pp_info(). */
+typedef struct PPShmemInfo
+{
+	bool		attached;
+	bool		db_valid;		/* this database's statistics equal its table */
+	TimestampTz incomplete_before;
+	TimestampTz last_reset;
+	TimestampTz minute_start;
+	TimestampTz horizon_start;
+	int			db_operations;	/* tracked for this database */
+	int			operations;		/* tracked, all databases */
+	int64		minute_buckets;
+	int64		hour_buckets;
+	int64		operations_evicted;
+	int64		observations_dropped;
+	Size		shmem_bytes;	/* requested at start */
+} PPShmemInfo;
+
+extern void pp_shmem_info(Oid dbid, PPShmemInfo *info);
+
 #endif							/* PP_SHMEM_H */

@@ -22,6 +22,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -33,6 +34,7 @@ PG_FUNCTION_INFO_V1(pp_operation_samples);
 PG_FUNCTION_INFO_V1(pp_reset);
 PG_FUNCTION_INFO_V1(pp_rebuild);
 PG_FUNCTION_INFO_V1(pp_stats_created);
+PG_FUNCTION_INFO_V1(pp_info);
 
 static int
 agg_cmp_total(const void *a, const void *b)
@@ -358,4 +360,100 @@ pp_rebuild(PG_FUNCTION_ARGS)
 
 	pp_shmem_set_valid(MyDatabaseId);
 	PG_RETURN_INT64(total);
+}
+
+static void
+info_put(JsonbParseState **st, const char *key, JsonbValue *v)
+{
+	JsonbValue	k;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+	pushJsonbValue(st, WJB_VALUE, v);
+}
+
+static void
+info_int(JsonbParseState **st, const char *key, int64 n)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(n);
+	info_put(st, key, &v);
+}
+
+static void
+info_bool(JsonbParseState **st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	v.type = jbvBool;
+	v.val.boolean = b;
+	info_put(st, key, &v);
+}
+
+static void
+info_text(JsonbParseState **st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
+	if (s == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = strlen(s);
+	}
+	info_put(st, key, &v);
+}
+
+static void
+info_time(JsonbParseState **st, const char *key, TimestampTz t)
+{
+	info_text(st, key, (t == 0 || TIMESTAMP_NOT_FINITE(t)) ? NULL : timestamptz_to_str(t));
+}
+
+/*
+ * pp_info() RETURNS jsonb: the profiler's own state.
+ */
+Datum
+pp_info(PG_FUNCTION_ARGS)
+{
+	PPShmemInfo info;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	const char *state;
+
+	(void) pp_config_get();
+	pp_shmem_info(MyDatabaseId, &info);
+	if (!info.attached)
+		state = RecoveryInProgress() ? "standby: answers from the table" :
+			"not preloaded: answers from the table";
+	else if (!info.db_valid)
+		state = "invalid: answers from the table until pp_rebuild()";
+	else
+		state = "valid";
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	info_bool(&st, "preloaded", info.attached);
+	info_text(&st, "statistics", state);
+	info_time(&st, "last_reset", info.last_reset);
+	info_time(&st, "incomplete_before", info.incomplete_before);
+	info_time(&st, "minute_buckets_from", info.minute_start);
+	info_time(&st, "hour_buckets_from", info.horizon_start);
+	info_int(&st, "operations", info.db_operations);
+	info_int(&st, "operations_all_databases", info.operations);
+	info_int(&st, "operations_max", pp_max_operations);
+	info_int(&st, "operations_evicted", info.operations_evicted);
+	info_int(&st, "minute_buckets", info.minute_buckets);
+	info_int(&st, "minute_buckets_max", pp_max_minute_buckets);
+	info_int(&st, "hour_buckets", info.hour_buckets);
+	info_int(&st, "hour_buckets_max", pp_max_hour_buckets);
+	info_int(&st, "observations_dropped", info.observations_dropped);
+	info_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }
