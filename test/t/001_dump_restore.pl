@@ -189,27 +189,13 @@ sub check_restored
 	# every table is identical, row for row
 	for my $t (@tables)
 	{
-		my $todo;
-		# KNOWN BUG (not fixable in SQL alone): the ingest trigger treats
-		# bottleneck_operations = '[]' as "left to ppprof", so the restore's
-		# COPY re-analyses every profile stored without bottlenecks under the
-		# configuration of the moment of the restore (seeded thresholds, since
-		# performance_thresholds' data comes after performance_profiles'; edited
-		# categories and catalogue), not the one it was stored under.  Such
-		# profiles can gain bottlenecks and suggestions.  Remove this TODO
-		# when the trigger leaves restored rows alone.
-		$todo = q{known bug: restore re-analyses profiles stored with bottleneck_operations = '[]'}
-		  if $t eq 'performance_profiles';
-		local $TODO = $todo;
+		# A restored row arrives with ppprof_analyzed = true, so the trigger
+		# keeps its analysis instead of re-analysing it under the
+		# configuration of the moment of the restore.
 		my $d = table_digest($db, $t);
 		is($d, $src_digest{$t}, "$how: $t identical");
-		# (is() returns true for a failed TODO test)
 		next if $d eq $src_digest{$t};
-		# make the known bug visible in prove's normal output too
-		diag_differences($db, $t,
-			$todo
-			? sub { print { Test::More->builder->failure_output } "# $how: $_[0]\n" }
-			: \&diag);
+		diag_differences($db, $t, \&diag);
 	}
 
 	# what the trigger must keep of every profile, and the whole row of every
@@ -220,7 +206,6 @@ sub check_restored
 		$src_profiles{with_bottlenecks},
 		"$how: profiles with bottlenecks identical");
 	{
-		local $TODO = q{known bug: restore re-analyses profiles stored with bottleneck_operations = '[]'};
 		is($node->safe_psql($db, q{
 			SELECT count(*) FILTER (WHERE bottleneck_operations <> '[]') || ' '
 			       || count(*) FILTER (WHERE optimization_suggestions <> '[]')
