@@ -40,12 +40,19 @@
 /* ln(gamma) = ln(1.005 / 0.995), as the nearest double */
 #define LN_GAMMA		0.010000083334583179
 
-/* layout checks: no padding, so memcmp and dumps are deterministic */
-_Static_assert(sizeof(pp_sketch_t) ==
-			   32 + PP_SKETCH_CAPACITY * (sizeof(uint32_t) + sizeof(uint16_t)),
-			   "pp_sketch_t must have no padding");
+/* layout checks: no hidden padding, so memcmp and dumps are deterministic */
+_Static_assert(sizeof(pp_sketch_t) == 32, "pp_sketch_t header must be 32 bytes");
+_Static_assert(PP_SKETCH_SIZE(1) == 40 && PP_SKETCH_SIZE(4) == 56,
+			   "PP_SKETCH_SIZE rounds to 8 bytes");
+_Static_assert(PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY) == 800,
+			   "minute sketch size as documented");
+_Static_assert(PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY) == 3104,
+			   "hour sketch size as documented");
+_Static_assert(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY) == 18464,
+			   "maximal sketch size as documented");
 _Static_assert(PP_SKETCH_NBINS <= UINT16_MAX, "bin index must fit uint16");
-_Static_assert(PP_SKETCH_CAPACITY <= UINT16_MAX, "nbins must fit uint16");
+_Static_assert(PP_SKETCH_MAX_CAPACITY == PP_SKETCH_NBINS,
+			   "a sketch of the maximal capacity never collapses");
 
 struct pp_sketch_acc_t
 {
@@ -124,16 +131,55 @@ add_overflows(uint64_t a, uint64_t b)
  * ---------------------------------------------------------------------
  */
 
-void
-pp_sketch_init(pp_sketch_t *s)
+/*
+ * The slot arrays follow the header: bin_count[capacity] at offset
+ * sizeof(pp_sketch_t) (32, so 4-aligned), then bin_index[capacity].
+ */
+static inline uint32_t *
+sk_count(pp_sketch_t *s)
 {
-	memset(s, 0, sizeof(*s));
+	return (uint32_t *) ((char *) s + sizeof(pp_sketch_t));
+}
+
+static inline uint16_t *
+sk_index(pp_sketch_t *s)
+{
+	return (uint16_t *) ((char *) s + sizeof(pp_sketch_t) +
+						 (size_t) s->capacity * sizeof(uint32_t));
+}
+
+static inline const uint32_t *
+sk_ccount(const pp_sketch_t *s)
+{
+	return (const uint32_t *) ((const char *) s + sizeof(pp_sketch_t));
+}
+
+static inline const uint16_t *
+sk_cindex(const pp_sketch_t *s)
+{
+	return (const uint16_t *) ((const char *) s + sizeof(pp_sketch_t) +
+							   (size_t) s->capacity * sizeof(uint32_t));
+}
+
+/*
+ * Zero PP_SKETCH_SIZE(capacity) bytes and set the capacity.  capacity must
+ * be 1 .. PP_SKETCH_MAX_CAPACITY; a larger one is lowered to the maximum
+ * (which uses fewer bytes than the caller provided).
+ */
+void
+pp_sketch_init(pp_sketch_t *s, uint16_t capacity)
+{
+	if (capacity > PP_SKETCH_MAX_CAPACITY)
+		capacity = PP_SKETCH_MAX_CAPACITY;
+	memset(s, 0, PP_SKETCH_SIZE(capacity));
+	s->capacity = capacity;
 }
 
 /* Binary search; returns true if found; *pos = slot or insertion point */
 static bool
 sketch_find(const pp_sketch_t *s, int index, int *pos)
 {
+	const uint16_t *idx = sk_cindex(s);
 	int			lo = 0;
 	int			hi = s->nbins;
 
@@ -141,39 +187,43 @@ sketch_find(const pp_sketch_t *s, int index, int *pos)
 	{
 		int			mid = (lo + hi) / 2;
 
-		if (s->bin_index[mid] < index)
+		if (idx[mid] < index)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	*pos = lo;
-	return lo < s->nbins && s->bin_index[lo] == index;
+	return lo < s->nbins && idx[lo] == index;
 }
 
-/* Drop slot pos, shifting the rest down and clearing the freed last slot */
+/* Drop slots [pos, pos + n), shifting the rest down, zeroing freed slots */
 static void
-sketch_delete_slot(pp_sketch_t *s, int pos)
+sketch_delete_slots(pp_sketch_t *s, int pos, int n)
 {
-	int			tail = s->nbins - pos - 1;
+	uint32_t   *cnt = sk_count(s);
+	uint16_t   *idx = sk_index(s);
+	int			tail = s->nbins - pos - n;
 
-	memmove(&s->bin_index[pos], &s->bin_index[pos + 1],
-			tail * sizeof(uint16_t));
-	memmove(&s->bin_count[pos], &s->bin_count[pos + 1],
-			tail * sizeof(uint32_t));
-	s->nbins--;
-	s->bin_index[s->nbins] = 0;
-	s->bin_count[s->nbins] = 0;
+	if (n <= 0)
+		return;
+	memmove(&idx[pos], &idx[pos + n], tail * sizeof(uint16_t));
+	memmove(&cnt[pos], &cnt[pos + n], tail * sizeof(uint32_t));
+	s->nbins -= n;
+	memset(&idx[s->nbins], 0, n * sizeof(uint16_t));
+	memset(&cnt[s->nbins], 0, n * sizeof(uint32_t));
 }
 
 /* Fold every bin with index <= upto into the collapsed counter */
 static void
 sketch_collapse_upto(pp_sketch_t *s, int upto)
 {
-	while (s->nbins > 0 && s->bin_index[0] <= upto)
-	{
-		s->collapsed_count += s->bin_count[0];
-		sketch_delete_slot(s, 0);
-	}
+	const uint32_t *cnt = sk_count(s);
+	const uint16_t *idx = sk_index(s);
+	int			n = 0;
+
+	while (n < s->nbins && idx[n] <= upto)
+		s->collapsed_count += cnt[n++];
+	sketch_delete_slots(s, 0, n);
 	if (upto > s->collapse_index)
 		s->collapse_index = (uint16_t) upto;
 }
@@ -189,6 +239,8 @@ sketch_normalize(pp_sketch_t *s)
 pp_error_code_t
 pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
 {
+	uint32_t   *cnt = sk_count(s);
+	uint16_t   *idx = sk_index(s);
 	int			index;
 	int			pos;
 
@@ -206,31 +258,31 @@ pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
 		s->collapsed_count += n;
 	else if (sketch_find(s, index, &pos))
 	{
-		if (s->bin_count[pos] > UINT32_MAX - n)
+		if (cnt[pos] > UINT32_MAX - n)
 			return PP_ERR_OUT_OF_RANGE;
-		s->bin_count[pos] += n;
+		cnt[pos] += n;
 	}
 	else
 	{
-		if (s->nbins == PP_SKETCH_CAPACITY)
+		if (s->nbins >= s->capacity)
 		{
 			if (pos == 0)
 			{
-				/* the new bin is the lowest of CAPACITY + 1: collapse it */
+				/* the new bin is the lowest of capacity + 1: collapse it */
 				s->collapse_index = (uint16_t) index;
 				s->collapsed_count += n;
 				s->count += n;
 				return PP_OK;
 			}
-			sketch_collapse_upto(s, s->bin_index[0]);
+			sketch_collapse_upto(s, idx[0]);
 			pos--;
 		}
-		memmove(&s->bin_index[pos + 1], &s->bin_index[pos],
+		memmove(&idx[pos + 1], &idx[pos],
 				(s->nbins - pos) * sizeof(uint16_t));
-		memmove(&s->bin_count[pos + 1], &s->bin_count[pos],
+		memmove(&cnt[pos + 1], &cnt[pos],
 				(s->nbins - pos) * sizeof(uint32_t));
-		s->bin_index[pos] = (uint16_t) index;
-		s->bin_count[pos] = n;
+		idx[pos] = (uint16_t) index;
+		cnt[pos] = n;
 		s->nbins++;
 	}
 	s->count += n;
@@ -251,6 +303,7 @@ pp_sketch_add(pp_sketch_t *s, double value_ms)
 pp_error_code_t
 pp_sketch_remove_n(pp_sketch_t *s, double value_ms, uint32_t n)
 {
+	uint32_t   *cnt = sk_count(s);
 	int			index;
 	int			pos;
 
@@ -275,11 +328,11 @@ pp_sketch_remove_n(pp_sketch_t *s, double value_ms, uint32_t n)
 	}
 	else
 	{
-		if (!sketch_find(s, index, &pos) || s->bin_count[pos] < n)
+		if (!sketch_find(s, index, &pos) || cnt[pos] < n)
 			return PP_ERR_OUT_OF_RANGE;
-		s->bin_count[pos] -= n;
-		if (s->bin_count[pos] == 0)
-			sketch_delete_slot(s, pos);
+		cnt[pos] -= n;
+		if (cnt[pos] == 0)
+			sketch_delete_slots(s, pos, 1);
 	}
 	s->count -= n;
 	return PP_OK;
@@ -291,147 +344,249 @@ pp_sketch_remove(pp_sketch_t *s, double value_ms)
 	return pp_sketch_remove_n(s, value_ms, 1);
 }
 
+/* First slot of s whose index is above upto */
+static int
+first_above(const pp_sketch_t *s, int upto)
+{
+	int			pos;
+
+	if (upto <= 0)
+		return 0;
+	if (sketch_find(s, upto, &pos))
+		pos++;
+	return pos;
+}
+
 /*
- * dst += src.  The union of both bin lists is built aside; bins at or
- * below the higher collapse_index are folded, then the lowest bins while
- * more than CAPACITY remain.  On a count overflow dst is left unchanged.
- * dst and src may be the same sketch.
+ * dst += src; the capacities may differ, the result has dst's.  Bins at or
+ * below the higher collapse_index are folded, then the lowest bins of the
+ * union while more than dst->capacity remain.  On a count overflow dst is
+ * left unchanged.  dst and src may be the same sketch.
+ *
+ * In place, without scratch memory: a read-only pass sizes the union and
+ * finds the new collapse index (and checks every overflow), then dst's own
+ * low bins are folded and the two bin lists are merged from the top down
+ * into dst's arrays.  Once the folded bins are gone, the union has at
+ * least as many bins at or below any dst bin as dst has, so a slot is
+ * always written at or above the dst slot still to be read.
  */
 pp_error_code_t
 pp_sketch_merge(pp_sketch_t *dst, const pp_sketch_t *src)
 {
-	uint16_t	idx[2 * PP_SKETCH_CAPACITY];
-	uint64_t	cnt[2 * PP_SKETCH_CAPACITY];
-	int			m = 0;
-	int			i = 0;
-	int			j = 0;
-	int			first;
+	uint32_t   *dc = sk_count(dst);
+	uint16_t   *di = sk_index(dst);
+	const uint32_t *sc = sk_ccount(src);
+	const uint16_t *si = sk_cindex(src);
+	int			dn = dst->nbins;
+	int			sn = src->nbins;
 	int			collapse;
-	uint64_t	collapsed;
+	int			m;
+	int			nfold;
+	int			i;
+	int			j;
+	int			k;
+	int			w;
 
 	if (add_overflows(dst->count, src->count) ||
+		add_overflows(dst->zero_count, src->zero_count) ||
 		add_overflows(dst->collapsed_count, src->collapsed_count))
 		return PP_ERR_OUT_OF_RANGE;
 
+	if (dst == src)
+	{
+		/* doubling: same bins, no fold */
+		for (i = 0; i < dn; i++)
+		{
+			if (dc[i] > UINT32_MAX - dc[i])
+				return PP_ERR_OUT_OF_RANGE;
+		}
+		for (i = 0; i < dn; i++)
+			dc[i] *= 2;
+		dst->count *= 2;
+		dst->zero_count *= 2;
+		dst->collapsed_count *= 2;
+		return PP_OK;
+	}
+
 	collapse = dst->collapse_index > src->collapse_index ?
 		dst->collapse_index : src->collapse_index;
-	collapsed = dst->collapsed_count + src->collapsed_count;
 
-	while (i < dst->nbins || j < src->nbins)
+	/* pass 1: distinct indexes above collapse */
+	m = 0;
+	i = first_above(dst, collapse);
+	j = first_above(src, collapse);
+	while (i < dn || j < sn)
 	{
-		uint16_t	index;
+		if (j >= sn || (i < dn && di[i] < si[j]))
+			i++;
+		else if (i >= dn || si[j] < di[i])
+			j++;
+		else
+		{
+			i++;
+			j++;
+		}
+		m++;
+	}
+	nfold = m > dst->capacity ? m - dst->capacity : 0;
+
+	/* pass 2: the nfold lowest are folded; the others must fit uint32 */
+	m = 0;
+	i = first_above(dst, collapse);
+	j = first_above(src, collapse);
+	while (i < dn || j < sn)
+	{
+		int			index;
 		uint64_t	c;
 
-		if (j >= src->nbins ||
-			(i < dst->nbins && dst->bin_index[i] < src->bin_index[j]))
+		if (j >= sn || (i < dn && di[i] < si[j]))
 		{
-			index = dst->bin_index[i];
-			c = dst->bin_count[i++];
+			index = di[i];
+			c = dc[i++];
 		}
-		else if (i >= dst->nbins || src->bin_index[j] < dst->bin_index[i])
+		else if (i >= dn || si[j] < di[i])
 		{
-			index = src->bin_index[j];
-			c = src->bin_count[j++];
+			index = si[j];
+			c = sc[j++];
 		}
 		else
 		{
-			index = dst->bin_index[i];
-			c = (uint64_t) dst->bin_count[i++] + src->bin_count[j++];
+			index = di[i];
+			c = (uint64_t) dc[i++] + sc[j++];
 		}
-		if (index <= collapse)
-			collapsed += c;
-		else
-		{
-			idx[m] = index;
-			cnt[m++] = c;
-		}
-	}
-
-	/* over capacity: fold the lowest bins */
-	first = 0;
-	while (m - first > PP_SKETCH_CAPACITY)
-	{
-		collapse = idx[first];
-		collapsed += cnt[first++];
-	}
-	for (i = first; i < m; i++)
-	{
-		if (cnt[i] > UINT32_MAX)
+		if (m++ < nfold)
+			collapse = index;
+		else if (c > UINT32_MAX)
 			return PP_ERR_OUT_OF_RANGE;
 	}
 
+	/* apply: fold, then merge from the top */
 	dst->count += src->count;
 	dst->zero_count += src->zero_count;
-	dst->collapsed_count = collapsed;
-	dst->collapse_index = (uint16_t) collapse;
-	dst->nbins = (uint16_t) (m - first);
-	for (i = 0; i < PP_SKETCH_CAPACITY; i++)
-	{
-		bool		used = i < m - first;
+	dst->collapsed_count += src->collapsed_count;
+	sketch_collapse_upto(dst, collapse);
+	j = first_above(src, collapse);
+	for (i = 0; i < j; i++)
+		dst->collapsed_count += sc[i];
 
-		dst->bin_index[i] = used ? idx[first + i] : 0;
-		dst->bin_count[i] = used ? (uint32_t) cnt[first + i] : 0;
+	i = dst->nbins - 1;
+	w = m - nfold - 1;
+	dst->nbins = (uint16_t) (m - nfold);
+	for (k = sn - 1; k >= j; w--)
+	{
+		if (i >= 0 && di[i] > si[k])
+		{
+			di[w] = di[i];
+			dc[w] = dc[i--];
+		}
+		else if (i >= 0 && di[i] == si[k])
+		{
+			di[w] = di[i];
+			dc[w] = dc[i--] + sc[k--];
+		}
+		else
+		{
+			di[w] = si[k];
+			dc[w] = sc[k--];
+		}
 	}
+	/* what is left of dst (slots 0 .. i) is already in place: w == i */
 	return PP_OK;
 }
 
 /*
  * dst -= src, where src's values were all added to dst before (by add or
- * merge, in any order and grouping).  Exact in counts.  If src has
- * collapsed further than dst, dst is first collapsed to the same index (it
- * loses resolution there, never counts).  Fails with PP_ERR_OUT_OF_RANGE,
- * leaving dst unchanged, when some count would go negative.
+ * merge, in any order and grouping; the capacities may differ).  Exact in
+ * counts.  If src has collapsed further than dst, dst is first collapsed to
+ * the same index (it loses resolution there, never counts).  Everything is
+ * checked before dst changes: fails with PP_ERR_OUT_OF_RANGE, leaving dst
+ * unchanged, when some count would go negative.
  */
 pp_error_code_t
 pp_sketch_subtract(pp_sketch_t *dst, const pp_sketch_t *src)
 {
-	pp_sketch_t tmp;
-	uint64_t	total = 0;
+	uint32_t   *dc = sk_count(dst);
+	uint16_t   *di = sk_index(dst);
+	const uint32_t *sc = sk_ccount(src);
+	const uint16_t *si = sk_cindex(src);
+	int			dn = dst->nbins;
+	int			sn = src->nbins;
+	int			collapse;
+	int			i0;
 	int			i;
-	int			pos;
+	int			j;
+	int			w;
+	uint64_t	have_collapsed;
+	uint64_t	need_collapsed;
+	uint64_t	total;
 
-	memcpy(&tmp, dst, sizeof(tmp));
-	if (src->collapse_index > tmp.collapse_index)
-		sketch_collapse_upto(&tmp, src->collapse_index);
+	collapse = dst->collapse_index > src->collapse_index ?
+		dst->collapse_index : src->collapse_index;
 
-	if (tmp.zero_count < src->zero_count ||
-		tmp.collapsed_count < src->collapsed_count)
+	/* check pass */
+	if (dst->zero_count < src->zero_count)
 		return PP_ERR_OUT_OF_RANGE;
-	tmp.zero_count -= src->zero_count;
-	tmp.collapsed_count -= src->collapsed_count;
+	have_collapsed = dst->collapsed_count;
+	i0 = first_above(dst, collapse);
+	for (i = 0; i < i0; i++)
+		have_collapsed += dc[i];
+	need_collapsed = src->collapsed_count;
+	if (add_overflows(src->zero_count, src->collapsed_count))
+		return PP_ERR_OUT_OF_RANGE;
 	total = src->zero_count + src->collapsed_count;
-
-	for (i = 0; i < src->nbins && i < PP_SKETCH_CAPACITY; i++)
+	i = i0;
+	for (j = 0; j < sn; j++)
 	{
-		uint32_t	c = src->bin_count[i];
-
-		if (src->bin_index[i] <= tmp.collapse_index)
+		if (si[j] <= collapse)
 		{
-			if (tmp.collapsed_count < c)
+			if (add_overflows(need_collapsed, sc[j]))
 				return PP_ERR_OUT_OF_RANGE;
-			tmp.collapsed_count -= c;
+			need_collapsed += sc[j];
 		}
 		else
 		{
-			if (!sketch_find(&tmp, src->bin_index[i], &pos) ||
-				tmp.bin_count[pos] < c)
+			while (i < dn && di[i] < si[j])
+				i++;
+			if (i >= dn || di[i] != si[j] || dc[i] < sc[j])
 				return PP_ERR_OUT_OF_RANGE;
-			tmp.bin_count[pos] -= c;
 		}
-		total += c;
+		if (add_overflows(total, sc[j]))
+			return PP_ERR_OUT_OF_RANGE;
+		total += sc[j];
 	}
-	if (tmp.count < total)
+	if (have_collapsed < need_collapsed || dst->count < total)
 		return PP_ERR_OUT_OF_RANGE;
-	tmp.count -= total;
 
-	/* drop emptied slots */
-	for (i = tmp.nbins - 1; i >= 0; i--)
+	/* apply */
+	sketch_collapse_upto(dst, collapse);
+	dn = dst->nbins;
+	dst->zero_count -= src->zero_count;
+	dst->collapsed_count -= need_collapsed;
+	dst->count -= total;
+	i = 0;
+	for (j = first_above(src, collapse); j < sn; j++)
 	{
-		if (tmp.bin_count[i] == 0)
-			sketch_delete_slot(&tmp, i);
+		while (di[i] < si[j])
+			i++;
+		dc[i] -= sc[j];
 	}
-	sketch_normalize(&tmp);
-	memcpy(dst, &tmp, sizeof(tmp));
+
+	/* drop emptied slots, zero the freed ones */
+	w = 0;
+	for (i = 0; i < dn; i++)
+	{
+		if (dc[i] == 0)
+			continue;
+		di[w] = di[i];
+		dc[w++] = dc[i];
+	}
+	for (i = w; i < dn; i++)
+	{
+		di[i] = 0;
+		dc[i] = 0;
+	}
+	dst->nbins = (uint16_t) w;
+	sketch_normalize(dst);
 	return PP_OK;
 }
 
@@ -451,6 +606,8 @@ pp_error_code_t
 pp_sketch_quantile_ex(const pp_sketch_t *s, double q, double *value_ms,
 					  int *flags)
 {
+	const uint32_t *cnt = sk_ccount(s);
+	const uint16_t *idx = sk_cindex(s);
 	uint64_t	rank;
 	uint64_t	cum;
 	int			nbins;
@@ -481,17 +638,17 @@ pp_sketch_quantile_ex(const pp_sketch_t *s, double q, double *value_ms,
 			*flags = PP_SKETCH_Q_COLLAPSED;
 		return PP_OK;
 	}
-	nbins = s->nbins < PP_SKETCH_CAPACITY ? s->nbins : PP_SKETCH_CAPACITY;
+	nbins = s->nbins < s->capacity ? s->nbins : s->capacity;
 	for (i = 0; i < nbins; i++)
 	{
-		cum += s->bin_count[i];
+		cum += cnt[i];
 		if (rank <= cum)
 			break;
 	}
 	if (i >= nbins)
 		return PP_ERR_INVALID_VALUE;	/* count exceeds the bins: corrupt */
-	*value_ms = pp_sketch_index_value(s->bin_index[i]);
-	if (flags && s->bin_index[i] == PP_SKETCH_NBINS)
+	*value_ms = pp_sketch_index_value(idx[i]);
+	if (flags && idx[i] == PP_SKETCH_NBINS)
 		*flags = PP_SKETCH_Q_CLAMPED;
 	return PP_OK;
 }
@@ -507,25 +664,45 @@ pp_sketch_quantile(const pp_sketch_t *s, double q)
 }
 
 /*
- * Check a sketch read from untrusted bytes (dump file, fuzzer): every
- * invariant the operations above rely on.  Returns PP_OK or
+ * Check a sketch read from untrusted bytes (dump file, shared memory,
+ * fuzzer), size of them readable at s: every invariant the operations above
+ * rely on.  Reads nothing beyond s + size.  Returns PP_OK or
  * PP_ERR_INVALID_VALUE with err (optional) naming the field.
  */
 pp_error_code_t
-pp_sketch_validate(const pp_sketch_t *s, pp_error_t *err)
+pp_sketch_validate(const pp_sketch_t *s, size_t size, pp_error_t *err)
 {
+	const uint32_t *cnt;
+	const uint16_t *idx;
+	const unsigned char *pad;
+	size_t		used;
+	size_t		total;
 	uint64_t	sum;
 	int			prev;
 	int			i;
 	char		path[64];
 
+	if (s == NULL || size < sizeof(pp_sketch_t))
+		return pp_error_set(err, PP_ERR_INVALID_VALUE, "size",
+							"%zu bytes are too few for a sketch header (%zu)",
+							s == NULL ? (size_t) 0 : size,
+							sizeof(pp_sketch_t));
 	if (s->reserved != 0)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "reserved",
 							"reserved field is %u, expected 0", s->reserved);
-	if (s->nbins > PP_SKETCH_CAPACITY)
+	if (s->capacity < 1 || s->capacity > PP_SKETCH_MAX_CAPACITY)
+		return pp_error_set(err, PP_ERR_INVALID_VALUE, "capacity",
+							"capacity %u out of range 1 .. %d",
+							s->capacity, PP_SKETCH_MAX_CAPACITY);
+	total = PP_SKETCH_SIZE(s->capacity);
+	if (total > size)
+		return pp_error_set(err, PP_ERR_INVALID_VALUE, "size",
+							"a sketch of capacity %u needs %zu bytes, "
+							"%zu available", s->capacity, total, size);
+	if (s->nbins > s->capacity)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "nbins",
-							"%u bins exceed the capacity %d",
-							s->nbins, PP_SKETCH_CAPACITY);
+							"%u bins exceed the capacity %u",
+							s->nbins, s->capacity);
 	if (s->collapse_index > PP_SKETCH_NBINS)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "collapse_index",
 							"collapse index %u out of range",
@@ -538,27 +715,37 @@ pp_sketch_validate(const pp_sketch_t *s, pp_error_t *err)
 							"counts overflow");
 	sum = s->zero_count + s->collapsed_count;
 
+	cnt = sk_ccount(s);
+	idx = sk_cindex(s);
 	prev = s->collapse_index;
-	for (i = 0; i < PP_SKETCH_CAPACITY; i++)
+	for (i = 0; i < s->capacity; i++)
 	{
-		snprintf(path, sizeof(path), "bin_index[%d]", i);
 		if (i >= s->nbins)
 		{
-			if (s->bin_index[i] != 0 || s->bin_count[i] != 0)
+			if (idx[i] != 0 || cnt[i] != 0)
+			{
+				snprintf(path, sizeof(path), "bin_index[%d]", i);
 				return pp_error_set(err, PP_ERR_INVALID_VALUE, path,
 									"unused slot is not zero");
+			}
 			continue;
 		}
-		if (s->bin_index[i] <= prev || s->bin_index[i] > PP_SKETCH_NBINS)
+		if (idx[i] <= prev || idx[i] > PP_SKETCH_NBINS)
+		{
+			snprintf(path, sizeof(path), "bin_index[%d]", i);
 			return pp_error_set(err, PP_ERR_INVALID_VALUE, path,
 								"bin index %u out of order or out of range",
-								s->bin_index[i]);
-		if (s->bin_count[i] == 0)
+								idx[i]);
+		}
+		if (cnt[i] == 0)
+		{
+			snprintf(path, sizeof(path), "bin_count[%d]", i);
 			return pp_error_set(err, PP_ERR_INVALID_VALUE, path,
 								"used bin has a zero count");
-		prev = s->bin_index[i];
-		sum += s->bin_count[i]; /* <= 2^64 - 1: 128 * 2^32 plus checked */
-		if (sum < s->bin_count[i])
+		}
+		prev = idx[i];
+		sum += cnt[i];
+		if (sum < cnt[i])
 			return pp_error_set(err, PP_ERR_INVALID_VALUE, "count",
 								"counts overflow");
 	}
@@ -567,6 +754,16 @@ pp_sketch_validate(const pp_sketch_t *s, pp_error_t *err)
 							"count %llu differs from the sum of the bins %llu",
 							(unsigned long long) s->count,
 							(unsigned long long) sum);
+
+	used = sizeof(pp_sketch_t) +
+		(size_t) s->capacity * (sizeof(uint32_t) + sizeof(uint16_t));
+	pad = (const unsigned char *) s;
+	for (; used < total; used++)
+	{
+		if (pad[used] != 0)
+			return pp_error_set(err, PP_ERR_INVALID_VALUE, "padding",
+								"padding byte %zu is not zero", used);
+	}
 	return PP_OK;
 }
 
@@ -668,30 +865,34 @@ pp_sketch_acc_remove(pp_sketch_acc_t *acc, double value_ms)
 	return PP_OK;
 }
 
-/* Bin indexes of s within range?  (guards the dense array) */
+/* Capacity and bin indexes of s within range?  (guards the dense array) */
 static bool
 acc_sketch_in_range(const pp_sketch_t *s)
 {
+	const uint16_t *idx = sk_cindex(s);
 	int			i;
 
-	if (s->nbins > PP_SKETCH_CAPACITY || s->collapse_index > PP_SKETCH_NBINS)
+	if (s->capacity > PP_SKETCH_MAX_CAPACITY || s->nbins > s->capacity ||
+		s->collapse_index > PP_SKETCH_NBINS)
 		return false;
 	for (i = 0; i < s->nbins; i++)
 	{
-		if (s->bin_index[i] == 0 || s->bin_index[i] > PP_SKETCH_NBINS)
+		if (idx[i] == 0 || idx[i] > PP_SKETCH_NBINS)
 			return false;
 	}
 	return true;
 }
 
 /*
- * acc += s.  uint64 counts do not overflow in practice (2^64 values); the
+ * acc += s, s of any capacity.  uint64 counts do not overflow in practice (2^64 values); the
  * sketch's indexes are range-checked (PP_ERR_INVALID_VALUE) before any
  * change.
  */
 pp_error_code_t
 pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 {
+	const uint32_t *cnt = sk_ccount(s);
+	const uint16_t *idx = sk_cindex(s);
 	int			i;
 
 	if (!acc_sketch_in_range(s))
@@ -703,11 +904,11 @@ pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 	acc->count += s->zero_count + s->collapsed_count;
 	for (i = 0; i < s->nbins; i++)
 	{
-		if (s->bin_index[i] <= acc->collapse_index)
-			acc->collapsed_count += s->bin_count[i];
+		if (idx[i] <= acc->collapse_index)
+			acc->collapsed_count += cnt[i];
 		else
-			acc->bins[s->bin_index[i]] += s->bin_count[i];
-		acc->count += s->bin_count[i];
+			acc->bins[idx[i]] += cnt[i];
+		acc->count += cnt[i];
 	}
 	return PP_OK;
 }
@@ -720,6 +921,8 @@ pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 pp_error_code_t
 pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 {
+	const uint32_t *cnt = sk_ccount(s);
+	const uint16_t *idx = sk_cindex(s);
 	int			collapse;
 	uint64_t	have_collapsed;
 	uint64_t	need_collapsed;
@@ -742,13 +945,13 @@ pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 		return PP_ERR_OUT_OF_RANGE;
 	for (i = 0; i < s->nbins; i++)
 	{
-		int			index = s->bin_index[i];
+		int			index = idx[i];
 
 		if (index <= collapse)
-			need_collapsed += s->bin_count[i];
-		else if (acc->bins[index] < s->bin_count[i])
+			need_collapsed += cnt[i];
+		else if (acc->bins[index] < cnt[i])
 			return PP_ERR_OUT_OF_RANGE;
-		total += s->bin_count[i];
+		total += cnt[i];
 	}
 	if (have_collapsed < need_collapsed || acc->count < total)
 		return PP_ERR_OUT_OF_RANGE;
@@ -759,8 +962,8 @@ pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 	acc->collapsed_count -= need_collapsed;
 	for (i = 0; i < s->nbins; i++)
 	{
-		if (s->bin_index[i] > collapse)
-			acc->bins[s->bin_index[i]] -= s->bin_count[i];
+		if (idx[i] > collapse)
+			acc->bins[idx[i]] -= cnt[i];
 	}
 	acc->count -= total;
 	if (acc->collapsed_count == 0)

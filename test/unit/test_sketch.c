@@ -2,14 +2,24 @@
  *
  * test/unit/test_sketch.c
  *	  cmocka tests of src/core/sketch.c: the relative-error bound against
- *	  exact percentile_disc order statistics, exact merge and subtraction,
- *	  collapsing, and validation of corrupted sketches.
+ *	  exact percentile_disc order statistics, exact merge and subtraction
+ *	  (also between capacities), collapsing, and validation of corrupted
+ *	  sketches.
  *
  * Every random input comes from pp_rng with a fixed seed, so a failure
  * reproduces.  The bound checked is the documented one: for a quantile not
  * flagged collapsed, |estimate - exact| <= alpha * exact (plus 1e-9 relative
  * for rounding on bin edges); for exact values in the zero bucket the
- * estimate is 0.
+ * estimate is 0.  Every property runs with capacities 4 (collapses all the
+ * time), 128 (minute), 512 (hour) and 3072 (never collapses), each sketch in
+ * a heap block of exactly PP_SKETCH_SIZE(capacity) bytes.
+ *
+ * Measured (printed by the tests): worst relative error 0.004999746;
+ * 60 minute sketches (128) of 700 lognormal values (sigma 0.5, 42,000 in
+ * all) merged into an hour sketch (512): 41.4% of the values collapsed
+ * (below 89.6 ms, the highest minute collapse), p50 -0.39%, p95 -0.35%,
+ * p99 +0.48%, equal to a 512-slot sketch fed every value; 60 minutes of
+ * 100 values give a byte-identical hour sketch.
  *
  * No PostgreSQL headers; allocation through pp_allocator_t.
  *
@@ -147,14 +157,97 @@ sorted_copy(const double *v, size_t n)
 	return s;
 }
 
+/* Capacities every property is checked with: tiny, minute, hour, never */
+static const uint16_t caps[] = {4, PP_SKETCH_MINUTE_CAPACITY,
+PP_SKETCH_HOUR_CAPACITY, PP_SKETCH_MAX_CAPACITY};
+
+#define NCAPS	((int) (sizeof(caps) / sizeof(caps[0])))
+
+/*
+ * The documented layout: bin_count[capacity] right after the 32-byte
+ * header, then bin_index[capacity].
+ */
+static uint32_t *
+t_count(pp_sketch_t *s)
+{
+	return (uint32_t *) ((char *) s + 32);
+}
+
+static uint16_t *
+t_index(pp_sketch_t *s)
+{
+	return (uint16_t *) ((char *) s + 32 + 4 * (size_t) s->capacity);
+}
+
+/* A sketch in exactly PP_SKETCH_SIZE(capacity) heap bytes (ASan-checked) */
+static pp_sketch_t *
+sk_new(uint16_t capacity)
+{
+	pp_sketch_t *s = malloc(PP_SKETCH_SIZE(capacity));
+
+	assert_non_null(s);
+	memset(s, 0xA5, PP_SKETCH_SIZE(capacity));	/* init must clear it all */
+	pp_sketch_init(s, capacity);
+	return s;
+}
+
+static pp_sketch_t *
+sk_dup(const pp_sketch_t *s)
+{
+	pp_sketch_t *t = malloc(PP_SKETCH_SIZE(s->capacity));
+
+	assert_non_null(t);
+	memcpy(t, s, PP_SKETCH_SIZE(s->capacity));
+	return t;
+}
+
+/* dst = src; dst has PP_SKETCH_SIZE(src->capacity) bytes */
+static void
+sk_copy(pp_sketch_t *dst, const pp_sketch_t *src)
+{
+	memcpy(dst, src, PP_SKETCH_SIZE(src->capacity));
+}
+
+static void
+assert_sketch_equal(const pp_sketch_t *a, const pp_sketch_t *b)
+{
+	assert_int_equal(a->capacity, b->capacity);
+	assert_memory_equal(a, b, PP_SKETCH_SIZE(a->capacity));
+}
+
+static void
+assert_empty(const pp_sketch_t *s)
+{
+	pp_sketch_t *e = sk_new(s->capacity);
+
+	assert_sketch_equal(s, e);
+	free(e);
+}
+
 static void
 assert_valid(const pp_sketch_t *s)
 {
 	pp_error_t	err;
 
 	memset(&err, 0, sizeof(err));
-	if (pp_sketch_validate(s, &err) != PP_OK)
-		fail_msg("invalid sketch: %s: %s", err.path, err.text);
+	if (pp_sketch_validate(s, PP_SKETCH_SIZE(s->capacity), &err) != PP_OK)
+		fail_msg("invalid sketch (capacity %u): %s: %s", s->capacity,
+				 err.path, err.text);
+}
+
+/* lognormal values, median 100 ms, log-space standard deviation sigma */
+static double *
+make_lognormal(uint64_t seed, double sigma, size_t n)
+{
+	pp_rng_t	rng;
+	double	   *v = malloc(n * sizeof(double));
+	size_t		i;
+
+	assert_non_null(v);
+	pp_rng_seed(&rng, seed);
+	for (i = 0; i < n; i++)
+		v[i] = 100.0 * exp(sigma * gauss(&rng));
+	return v;
 }
 
 /* Allocator that fails every call */
@@ -228,6 +321,68 @@ test_bin_map_range(void **state)
 }
 
 /* ---------------------------------------------------------------------
+ * Layout
+ * ---------------------------------------------------------------------
+ */
+
+static void
+test_layout(void **state)
+{
+	pp_sketch_t *s;
+	int			c;
+
+	(void) state;
+	assert_int_equal(sizeof(pp_sketch_t), 32);
+	assert_int_equal(PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY), 800);
+	assert_int_equal(PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY), 3104);
+	assert_int_equal(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY), 18464);
+	assert_int_equal(PP_SKETCH_SIZE(4), 56);
+	assert_int_equal(PP_SKETCH_SIZE(1), 40);	/* 38 rounded up */
+	assert_int_equal(PP_SKETCH_SIZE(3), 56);	/* 50 rounded up */
+	assert_int_equal(PP_SKETCH_MAX_CAPACITY, PP_SKETCH_NBINS);
+	for (c = 1; c <= PP_SKETCH_MAX_CAPACITY; c++)
+	{
+		size_t		z = PP_SKETCH_SIZE(c);
+
+		assert_int_equal(z % 8, 0);
+		assert_true(z >= 32 + 6 * (size_t) c && z < 32 + 6 * (size_t) c + 8);
+	}
+
+	/* the documented offsets, with init clearing every byte */
+	for (c = 0; c < NCAPS; c++)
+	{
+		s = sk_new(caps[c]);
+		assert_int_equal(s->capacity, caps[c]);
+		assert_int_equal(s->nbins, 0);
+		assert_valid(s);
+		assert_int_equal(pp_sketch_add_n(s, 1.0, 7), PP_OK);
+		assert_int_equal(pp_sketch_add_n(s, 1000.0, 3), PP_OK);
+		if (caps[c] >= 2)
+		{
+			assert_int_equal(s->nbins, 2);
+			assert_int_equal(t_count(s)[0], 7);
+			assert_int_equal(t_count(s)[1], 3);
+			assert_int_equal(t_index(s)[0], pp_sketch_index_of(1.0));
+			assert_int_equal(t_index(s)[1], pp_sketch_index_of(1000.0));
+		}
+		assert_valid(s);
+		free(s);
+	}
+
+	/* capacity 1 has 2 padding bytes, kept zero */
+	s = sk_new(1);
+	assert_int_equal(pp_sketch_add(s, 5.0), PP_OK);
+	assert_int_equal(pp_sketch_add(s, 50.0), PP_OK);
+	assert_int_equal(pp_sketch_add(s, 0.5), PP_OK);
+	assert_int_equal(s->nbins, 1);
+	assert_int_equal(s->collapsed_count, 2);
+	assert_int_equal(((uint8_t *) s)[38], 0);
+	assert_int_equal(((uint8_t *) s)[39], 0);
+	assert_valid(s);
+	free(s);
+}
+
+/* ---------------------------------------------------------------------
  * Accuracy
  * ---------------------------------------------------------------------
  */
@@ -236,7 +391,8 @@ test_bin_map_range(void **state)
  * Dense accumulator: every quantile of every distribution within the bound.
  * The fixed sketch: every quantile not flagged collapsed within the bound,
  * every collapsed one an upper bound; and where nothing collapsed, the same
- * answer as the accumulator.
+ * answer as the accumulator.  A sketch of the maximal capacity never
+ * collapses.
  */
 static void
 check_distribution(dist_t d, size_t n, uint64_t seed, double *worst)
@@ -244,20 +400,27 @@ check_distribution(dist_t d, size_t n, uint64_t seed, double *worst)
 	double	   *v = make_values(seed, d, n);
 	double	   *sorted = sorted_copy(v, n);
 	pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
-	pp_sketch_t s;
+	pp_sketch_t *sk[NCAPS];
 	size_t		i;
+	int			c;
 	int			k;
 
 	assert_non_null(acc);
-	pp_sketch_init(&s);
+	for (c = 0; c < NCAPS; c++)
+		sk[c] = sk_new(caps[c]);
 	for (i = 0; i < n; i++)
 	{
 		assert_int_equal(pp_sketch_acc_add(acc, v[i]), PP_OK);
-		assert_int_equal(pp_sketch_add(&s, v[i]), PP_OK);
+		for (c = 0; c < NCAPS; c++)
+			assert_int_equal(pp_sketch_add(sk[c], v[i]), PP_OK);
 	}
-	assert_valid(&s);
 	assert_int_equal(pp_sketch_acc_count(acc), n);
-	assert_int_equal(pp_sketch_count(&s), n);
+	for (c = 0; c < NCAPS; c++)
+	{
+		assert_valid(sk[c]);
+		assert_int_equal(pp_sketch_count(sk[c]), n);
+	}
+	assert_int_equal(sk[NCAPS - 1]->collapsed_count, 0);
 
 	for (k = 0; k < NQ; k++)
 	{
@@ -276,22 +439,29 @@ check_distribution(dist_t d, size_t n, uint64_t seed, double *worst)
 			fabs(est - exact) / exact > *worst)
 			*worst = fabs(est - exact) / exact;
 
-		assert_int_equal(pp_sketch_quantile_ex(&s, q, &fest, &flags), PP_OK);
-		if (flags & PP_SKETCH_Q_COLLAPSED)
+		for (c = 0; c < NCAPS; c++)
 		{
-			if (fest < exact * (1 - PP_SKETCH_ALPHA) * (1 - 1e-9))
-				fail_msg("%s n=%zu fixed q=%g: collapsed %.17g < exact %.17g",
-						 dist_name[d], n, q, fest, exact);
-		}
-		else
-		{
-			if (!within_bound(fest, exact))
-				fail_msg("%s n=%zu fixed q=%g: exact %.17g est %.17g",
-						 dist_name[d], n, q, exact, fest);
-			if (s.collapsed_count == 0)
-				assert_true(fest == est);
+			assert_int_equal(pp_sketch_quantile_ex(sk[c], q, &fest, &flags),
+							 PP_OK);
+			if (flags & PP_SKETCH_Q_COLLAPSED)
+			{
+				if (fest < exact * (1 - PP_SKETCH_ALPHA) * (1 - 1e-9))
+					fail_msg("%s n=%zu cap %u q=%g: collapsed %.17g < exact "
+							 "%.17g", dist_name[d], n, caps[c], q, fest,
+							 exact);
+			}
+			else
+			{
+				if (!within_bound(fest, exact))
+					fail_msg("%s n=%zu cap %u q=%g: exact %.17g est %.17g",
+							 dist_name[d], n, caps[c], q, exact, fest);
+				if (sk[c]->collapsed_count == 0)
+					assert_true(fest == est);
+			}
 		}
 	}
+	for (c = 0; c < NCAPS; c++)
+		free(sk[c]);
 	pp_sketch_acc_free(acc);
 	free(sorted);
 	free(v);
@@ -315,85 +485,199 @@ test_accuracy_distributions(void **state)
 	assert_true(worst <= PP_SKETCH_ALPHA * (1 + 1e-9));
 }
 
+/*
+ * The accuracy table of sketch.h: for lognormal inputs, the smallest of
+ * p50, p75, p90, p95, p99, p99.9 from which on every one of them is
+ * unflagged and within the bound is at most the documented one.  (The
+ * header's table is the worst of 5 seeds; this is one of them.)
+ */
+static int
+bound_holds_from(const pp_sketch_t *s, const double *sorted, size_t n)
+{
+	static const double qs[] = {0.5, 0.75, 0.9, 0.95, 0.99, 0.999};
+	int			from = 6;
+	int			i;
+
+	for (i = 5; i >= 0; i--)
+	{
+		double		est;
+		int			flags;
+
+		assert_int_equal(pp_sketch_quantile_ex(s, qs[i], &est, &flags),
+						 PP_OK);
+		if ((flags & PP_SKETCH_Q_COLLAPSED) ||
+			!within_bound(est, exact_quantile(sorted, n, qs[i])))
+			break;
+		from = i;
+	}
+	return from;
+}
+
+static void
+test_accuracy_table(void **state)
+{
+	static const char *const qname[] = {
+		"p50", "p75", "p90", "p95", "p99", "p99.9", "none"
+	};
+	static const double sigmas[] = {0.25, 0.5, 1, 2};
+	static const size_t ns[] = {1000, 10000, 100000};
+
+	/* documented in sketch.h; index into qname */
+	static const int doc128[4][3] = {
+		{0, 0, 0}, {0, 1, 3}, {2, 4, 5}, {2, 4, 5}
+	};
+	static const int doc512[4][3] = {
+		{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 1, 2}
+	};
+	int			a;
+	int			b;
+
+	(void) state;
+	for (a = 0; a < 4; a++)
+		for (b = 0; b < 3; b++)
+		{
+			size_t		n = ns[b];
+			double	   *v = make_lognormal(1000 + a * 100 + b, sigmas[a], n);
+			double	   *sorted;
+			pp_sketch_t *m = sk_new(PP_SKETCH_MINUTE_CAPACITY);
+			pp_sketch_t *h = sk_new(PP_SKETCH_HOUR_CAPACITY);
+			size_t		i;
+			int			fm;
+			int			fh;
+
+			for (i = 0; i < n; i++)
+			{
+				assert_int_equal(pp_sketch_add(m, v[i]), PP_OK);
+				assert_int_equal(pp_sketch_add(h, v[i]), PP_OK);
+			}
+			sorted = sorted_copy(v, n);
+			fm = bound_holds_from(m, sorted, n);
+			fh = bound_holds_from(h, sorted, n);
+			print_message("lognormal sigma %.2f n %6zu: bound holds from "
+						  "%-5s (128 slots), %-5s (512 slots)\n",
+						  sigmas[a], n, qname[fm], qname[fh]);
+			assert_true(fm <= doc128[a][b]);
+			assert_true(fh <= doc512[a][b]);
+			free(m);
+			free(h);
+			free(sorted);
+			free(v);
+		}
+}
+
 /* percentile_disc's lower-rank definition on a hand-checked example */
 static void
 test_percentile_disc_definition(void **state)
 {
-	pp_sketch_t s;
+	int			c;
 	int			i;
 
 	(void) state;
-	pp_sketch_init(&s);
-	for (i = 1; i <= 10; i++)
-		assert_int_equal(pp_sketch_add(&s, (double) i), PP_OK);
-	/* SELECT percentile_disc(q) WITHIN GROUP (ORDER BY x) over 1..10 */
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.0), 1.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.1), 1.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.11), 2.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.5), 5.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.51), 6.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.95), 10.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 1.0), 10.0));
+	for (c = 0; c < NCAPS; c++)
+	{
+		pp_sketch_t *s = sk_new(caps[c]);
+
+		for (i = 1; i <= 10; i++)
+			assert_int_equal(pp_sketch_add(s, (double) i), PP_OK);
+		/* SELECT percentile_disc(q) WITHIN GROUP (ORDER BY x) over 1..10 */
+		if (caps[c] >= 10)
+		{
+			assert_true(within_bound(pp_sketch_quantile(s, 0.0), 1.0));
+			assert_true(within_bound(pp_sketch_quantile(s, 0.1), 1.0));
+			assert_true(within_bound(pp_sketch_quantile(s, 0.11), 2.0));
+			assert_true(within_bound(pp_sketch_quantile(s, 0.5), 5.0));
+			assert_true(within_bound(pp_sketch_quantile(s, 0.51), 6.0));
+		}
+		/* 4 slots: the 4 highest, 7..10, are kept exactly */
+		assert_true(within_bound(pp_sketch_quantile(s, 0.61), 7.0));
+		assert_true(within_bound(pp_sketch_quantile(s, 0.95), 10.0));
+		assert_true(within_bound(pp_sketch_quantile(s, 1.0), 10.0));
+		free(s);
+	}
+}
+
+static void
+check_quantile_edges(uint16_t cap)
+{
+	pp_sketch_t *s = sk_new(cap);
+	pp_sketch_t *t;
+	double		v;
+	int			flags;
+
+	assert_int_equal(pp_sketch_quantile_ex(s, 0.5, &v, &flags),
+					 PP_ERR_MISSING);
+	assert_true(isnan(v));
+	assert_true(isnan(pp_sketch_quantile(s, 0.5)));
+
+	assert_int_equal(pp_sketch_add(s, 42.0), PP_OK);
+	assert_int_equal(pp_sketch_quantile_ex(s, -0.1, &v, NULL),
+					 PP_ERR_OUT_OF_RANGE);
+	assert_int_equal(pp_sketch_quantile_ex(s, 1.1, &v, NULL),
+					 PP_ERR_OUT_OF_RANGE);
+	assert_int_equal(pp_sketch_quantile_ex(s, NAN, &v, NULL),
+					 PP_ERR_OUT_OF_RANGE);
+	assert_true(isnan(v));
+	assert_true(within_bound(pp_sketch_quantile(s, 0.0), 42.0));
+	assert_true(within_bound(pp_sketch_quantile(s, 1.0), 42.0));
+
+	/* NaN and infinities are refused and change nothing */
+	assert_int_equal(pp_sketch_add(s, NAN), PP_ERR_INVALID_VALUE);
+	assert_int_equal(pp_sketch_add(s, INFINITY), PP_ERR_INVALID_VALUE);
+	assert_int_equal(pp_sketch_add(s, -INFINITY), PP_ERR_INVALID_VALUE);
+	assert_int_equal(pp_sketch_remove(s, NAN), PP_ERR_INVALID_VALUE);
+	assert_int_equal(pp_sketch_count(s), 1);
+
+	/* negatives go to the zero bucket */
+	assert_int_equal(pp_sketch_add(s, -3.0), PP_OK);
+	assert_int_equal(pp_sketch_quantile_ex(s, 0.0, &v, &flags), PP_OK);
+	assert_true(v == 0.0);
+	assert_int_equal(flags, PP_SKETCH_Q_ZERO);
+
+	/* beyond the top bin: clamped and flagged */
+	assert_int_equal(pp_sketch_add(s, 1e15), PP_OK);
+	assert_int_equal(pp_sketch_quantile_ex(s, 1.0, &v, &flags), PP_OK);
+	assert_int_equal(flags, PP_SKETCH_Q_CLAMPED);
+	assert_true(v > 2e9 && v < 2.2e9);
+	assert_valid(s);
+
+	/* per-bin count overflow is refused, sketch unchanged */
+	pp_sketch_init(s, cap);
+	assert_int_equal(pp_sketch_add_n(s, 7.0, UINT32_MAX), PP_OK);
+	assert_int_equal(pp_sketch_add(s, 7.0), PP_ERR_OUT_OF_RANGE);
+	assert_int_equal(pp_sketch_count(s), UINT32_MAX);
+	assert_valid(s);
+	t = sk_dup(s);
+	assert_int_equal(pp_sketch_merge(t, s), PP_ERR_OUT_OF_RANGE);
+	assert_sketch_equal(t, s);
+	assert_int_equal(pp_sketch_merge(t, t), PP_ERR_OUT_OF_RANGE);
+	assert_sketch_equal(t, s);
+	free(t);
+
+	/* ... also into a sketch of another capacity */
+	t = sk_new(cap == 4 ? 512 : 4);
+	assert_int_equal(pp_sketch_add(t, 7.0), PP_OK);
+	assert_int_equal(pp_sketch_add(t, 1.0), PP_OK);
+	{
+		pp_sketch_t *before = sk_dup(t);
+
+		assert_int_equal(pp_sketch_merge(t, s), PP_ERR_OUT_OF_RANGE);
+		assert_sketch_equal(t, before);
+		free(before);
+	}
+	free(t);
+	free(s);
 }
 
 static void
 test_quantile_edges(void **state)
 {
-	pp_sketch_t s;
 	pp_sketch_acc_t *acc;
 	double		v;
-	int			flags;
+	int			c;
 
 	(void) state;
-	pp_sketch_init(&s);
-	assert_int_equal(pp_sketch_quantile_ex(&s, 0.5, &v, &flags),
-					 PP_ERR_MISSING);
-	assert_true(isnan(v));
-	assert_true(isnan(pp_sketch_quantile(&s, 0.5)));
-
-	assert_int_equal(pp_sketch_add(&s, 42.0), PP_OK);
-	assert_int_equal(pp_sketch_quantile_ex(&s, -0.1, &v, NULL),
-					 PP_ERR_OUT_OF_RANGE);
-	assert_int_equal(pp_sketch_quantile_ex(&s, 1.1, &v, NULL),
-					 PP_ERR_OUT_OF_RANGE);
-	assert_int_equal(pp_sketch_quantile_ex(&s, NAN, &v, NULL),
-					 PP_ERR_OUT_OF_RANGE);
-	assert_true(isnan(v));
-	assert_true(within_bound(pp_sketch_quantile(&s, 0.0), 42.0));
-	assert_true(within_bound(pp_sketch_quantile(&s, 1.0), 42.0));
-
-	/* NaN and infinities are refused and change nothing */
-	assert_int_equal(pp_sketch_add(&s, NAN), PP_ERR_INVALID_VALUE);
-	assert_int_equal(pp_sketch_add(&s, INFINITY), PP_ERR_INVALID_VALUE);
-	assert_int_equal(pp_sketch_add(&s, -INFINITY), PP_ERR_INVALID_VALUE);
-	assert_int_equal(pp_sketch_remove(&s, NAN), PP_ERR_INVALID_VALUE);
-	assert_int_equal(pp_sketch_count(&s), 1);
-
-	/* negatives go to the zero bucket */
-	assert_int_equal(pp_sketch_add(&s, -3.0), PP_OK);
-	assert_int_equal(pp_sketch_quantile_ex(&s, 0.0, &v, &flags), PP_OK);
-	assert_true(v == 0.0);
-	assert_int_equal(flags, PP_SKETCH_Q_ZERO);
-
-	/* beyond the top bin: clamped and flagged */
-	assert_int_equal(pp_sketch_add(&s, 1e15), PP_OK);
-	assert_int_equal(pp_sketch_quantile_ex(&s, 1.0, &v, &flags), PP_OK);
-	assert_int_equal(flags, PP_SKETCH_Q_CLAMPED);
-	assert_true(v > 2e9 && v < 2.2e9);
-	assert_valid(&s);
-
-	/* per-bin count overflow is refused, sketch unchanged */
-	pp_sketch_init(&s);
-	assert_int_equal(pp_sketch_add_n(&s, 7.0, UINT32_MAX), PP_OK);
-	assert_int_equal(pp_sketch_add(&s, 7.0), PP_ERR_OUT_OF_RANGE);
-	assert_int_equal(pp_sketch_count(&s), UINT32_MAX);
-	assert_valid(&s);
-	{
-		pp_sketch_t t = s;
-
-		assert_int_equal(pp_sketch_merge(&t, &s), PP_ERR_OUT_OF_RANGE);
-		assert_memory_equal(&t, &s, sizeof(s));
-	}
+	for (c = 0; c < NCAPS; c++)
+		check_quantile_edges(caps[c]);
 
 	/* accumulator: same edges; failing allocator gives NULL */
 	assert_null(pp_sketch_acc_create(&failing_allocator));
@@ -418,142 +702,453 @@ test_quantile_edges(void **state)
  * ---------------------------------------------------------------------
  */
 
-/* merge of parts == adding every value, bit for bit, with or without collapse */
+/*
+ * Merge of parts == adding every value, bit for bit, with or without
+ * collapse, for every pair of part and destination capacities -- as long as
+ * no part has collapsed above where the destination collapses anyway (a
+ * part's collapse is inherited, the detail below it is gone).  Otherwise the
+ * merge holds the same counts and collapsed exactly at the highest part
+ * collapse index.
+ */
 static void
 test_merge_equals_add(void **state)
 {
-	static const size_t sizes[] = {50, 100, 5000};
+	static const size_t sizes[] = {50, 100, 300, 5000};
 	int			d;
 	size_t		z;
+	int			cp;
+	int			cd;
+	int			equal_cross = 0;
 
 	(void) state;
 	for (d = 0; d < NDIST; d++)
 		for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+			for (cp = 0; cp < NCAPS; cp++)
+				for (cd = 0; cd < NCAPS; cd++)
+				{
+					size_t		n = sizes[z];
+					double	   *v = make_values(77 + d + z, (dist_t) d, n);
+					pp_sketch_t *all = sk_new(caps[cd]);
+					pp_sketch_t *merged = sk_new(caps[cd]);
+					pp_sketch_t *part[3];
+					pp_sketch_acc_t *acc_all = pp_sketch_acc_create(NULL);
+					pp_sketch_acc_t *acc_parts = pp_sketch_acc_create(NULL);
+					pp_rng_t	rng;
+					int			part_collapse = 0;
+					size_t		i;
+					int			k;
+
+					pp_rng_seed(&rng, 5 + z);
+					for (k = 0; k < 3; k++)
+						part[k] = sk_new(caps[cp]);
+					for (i = 0; i < n; i++)
+					{
+						assert_int_equal(pp_sketch_add(all, v[i]), PP_OK);
+						assert_int_equal(pp_sketch_add(part[pp_rng_next(&rng) % 3],
+													   v[i]), PP_OK);
+						assert_int_equal(pp_sketch_acc_add(acc_all, v[i]),
+										 PP_OK);
+					}
+					for (k = 0; k < 3; k++)
+					{
+						if (part[k]->collapse_index > part_collapse)
+							part_collapse = part[k]->collapse_index;
+						assert_int_equal(pp_sketch_merge(merged, part[k]),
+										 PP_OK);
+						assert_valid(merged);
+						assert_int_equal(pp_sketch_acc_add_sketch(acc_parts,
+																  part[k]),
+										 PP_OK);
+					}
+					assert_int_equal(pp_sketch_count(merged), n);
+					assert_int_equal(merged->zero_count, all->zero_count);
+					if (part_collapse <= all->collapse_index)
+					{
+						assert_sketch_equal(merged, all);
+						if (cp != cd)
+							equal_cross++;
+					}
+					else
+						assert_int_equal(merged->collapse_index,
+										 part_collapse);
+
+					/* accumulator fed sketches vs values: same quantiles where exact */
+					assert_int_equal(pp_sketch_acc_count(acc_parts), n);
+					for (k = 0; k < NQ; k++)
+					{
+						double		a;
+						double		b;
+						int			fa;
+						int			fb;
+
+						assert_int_equal(pp_sketch_acc_quantile_ex(acc_parts, q_at(k),
+																   &a, &fa), PP_OK);
+						assert_int_equal(pp_sketch_acc_quantile_ex(acc_all, q_at(k),
+																   &b, &fb), PP_OK);
+						if (!(fa & PP_SKETCH_Q_COLLAPSED))
+							assert_true(a == b);
+					}
+					for (k = 0; k < 3; k++)
+						free(part[k]);
+					free(all);
+					free(merged);
+					pp_sketch_acc_free(acc_all);
+					pp_sketch_acc_free(acc_parts);
+					free(v);
+				}
+	print_message("merge == add across capacities in %d cases\n",
+				  equal_cross);
+	assert_true(equal_cross > 100);
+}
+
+/*
+ * The in-place merge against a straightforward reference (union of both bin
+ * lists in scratch arrays, fold at or below the higher collapse index, then
+ * the lowest bins while more than dst's capacity remain), on random
+ * sketches of random capacities with holes left by removals.
+ */
+static void
+reference_merge(pp_sketch_t *dst, const pp_sketch_t *src)
+{
+	pp_sketch_t *s = sk_dup(src);
+	int			dn = dst->nbins;
+	int			sn = s->nbins;
+	uint16_t   *idx = calloc(dn + sn + 1, sizeof(uint16_t));
+	uint64_t   *cnt = calloc(dn + sn + 1, sizeof(uint64_t));
+	int			collapse = dst->collapse_index > s->collapse_index ?
+		dst->collapse_index : s->collapse_index;
+	uint64_t	collapsed = dst->collapsed_count + s->collapsed_count;
+	int			m = 0;
+	int			i = 0;
+	int			j = 0;
+	int			first = 0;
+
+	while (i < dn || j < sn)
+	{
+		int			index;
+		uint64_t	c;
+
+		if (j >= sn || (i < dn && t_index(dst)[i] < t_index(s)[j]))
 		{
-			size_t		n = sizes[z];
-			double	   *v = make_values(77 + d + z, (dist_t) d, n);
-			pp_sketch_t all;
-			pp_sketch_t part[3];
-			pp_sketch_t merged;
-			pp_sketch_acc_t *acc_all = pp_sketch_acc_create(NULL);
-			pp_sketch_acc_t *acc_parts = pp_sketch_acc_create(NULL);
-			pp_rng_t	rng;
-			size_t		i;
-			int			k;
-
-			pp_rng_seed(&rng, 5 + z);
-			pp_sketch_init(&all);
-			for (k = 0; k < 3; k++)
-				pp_sketch_init(&part[k]);
-			for (i = 0; i < n; i++)
-			{
-				assert_int_equal(pp_sketch_add(&all, v[i]), PP_OK);
-				assert_int_equal(pp_sketch_add(&part[pp_rng_next(&rng) % 3],
-											   v[i]), PP_OK);
-				assert_int_equal(pp_sketch_acc_add(acc_all, v[i]), PP_OK);
-			}
-			pp_sketch_init(&merged);
-			for (k = 0; k < 3; k++)
-			{
-				assert_int_equal(pp_sketch_merge(&merged, &part[k]), PP_OK);
-				assert_valid(&merged);
-				assert_int_equal(pp_sketch_acc_add_sketch(acc_parts, &part[k]),
-								 PP_OK);
-			}
-			assert_memory_equal(&merged, &all, sizeof(all));
-
-			/* accumulator fed sketches vs values: same quantiles where exact */
-			assert_int_equal(pp_sketch_acc_count(acc_parts), n);
-			for (k = 0; k < NQ; k++)
-			{
-				double		a;
-				double		b;
-				int			fa;
-				int			fb;
-
-				assert_int_equal(pp_sketch_acc_quantile_ex(acc_parts, q_at(k),
-														   &a, &fa), PP_OK);
-				assert_int_equal(pp_sketch_acc_quantile_ex(acc_all, q_at(k),
-														   &b, &fb), PP_OK);
-				if (!(fa & PP_SKETCH_Q_COLLAPSED))
-					assert_true(a == b);
-			}
-			pp_sketch_acc_free(acc_all);
-			pp_sketch_acc_free(acc_parts);
-			free(v);
+			index = t_index(dst)[i];
+			c = t_count(dst)[i++];
 		}
+		else if (i >= dn || t_index(s)[j] < t_index(dst)[i])
+		{
+			index = t_index(s)[j];
+			c = t_count(s)[j++];
+		}
+		else
+		{
+			index = t_index(dst)[i];
+			c = (uint64_t) t_count(dst)[i++] + t_count(s)[j++];
+		}
+		if (index <= collapse)
+			collapsed += c;
+		else
+		{
+			idx[m] = (uint16_t) index;
+			cnt[m++] = c;
+		}
+	}
+	while (m - first > dst->capacity)
+	{
+		collapse = idx[first];
+		collapsed += cnt[first++];
+	}
+	dst->count += s->count;
+	dst->zero_count += s->zero_count;
+	dst->collapsed_count = collapsed;
+	dst->collapse_index = (uint16_t) collapse;
+	dst->nbins = (uint16_t) (m - first);
+	for (i = 0; i < dst->capacity; i++)
+	{
+		t_index(dst)[i] = i < m - first ? idx[first + i] : 0;
+		t_count(dst)[i] = i < m - first ? (uint32_t) cnt[first + i] : 0;
+	}
+	free(idx);
+	free(cnt);
+	free(s);
+}
+
+static pp_sketch_t *
+random_sketch(pp_rng_t *rng, uint16_t cap)
+{
+	pp_sketch_t *s = sk_new(cap);
+	int			n = (int) (pp_rng_next(rng) % 400);
+	double		center = 0.01 * pow(10.0, 6.0 * pp_rng_double(rng));
+	double		sigma = 0.05 + 2.0 * pp_rng_double(rng);
+	double	   *v = malloc((n + 1) * sizeof(double));
+	int			i;
+
+	assert_non_null(v);
+	for (i = 0; i < n; i++)
+	{
+		v[i] = (pp_rng_next(rng) % 20 == 0) ? 0.0 :
+			center * exp(sigma * gauss(rng));
+		assert_int_equal(pp_sketch_add_n(s, v[i],
+										 1 + (uint32_t) (pp_rng_next(rng) % 3)),
+						 PP_OK);
+	}
+	for (i = 0; i < n; i++)		/* holes, and collapse resets */
+		if (pp_rng_next(rng) % 3 == 0)
+			assert_int_equal(pp_sketch_remove(s, v[i]), PP_OK);
+	assert_valid(s);
+	free(v);
+	return s;
+}
+
+static void
+test_merge_reference(void **state)
+{
+	static const uint16_t rcaps[] = {1, 2, 3, 4, 7, 128, 512, 3072};
+	const int	nr = (int) (sizeof(rcaps) / sizeof(rcaps[0]));
+	pp_rng_t	rng;
+	int			iter;
+
+	(void) state;
+	pp_rng_seed(&rng, 2024);
+	for (iter = 0; iter < 3000; iter++)
+	{
+		pp_sketch_t *a = random_sketch(&rng, rcaps[pp_rng_next(&rng) % nr]);
+		pp_sketch_t *b = random_sketch(&rng, rcaps[pp_rng_next(&rng) % nr]);
+		pp_sketch_t *got = sk_dup(a);
+		pp_sketch_t *want = sk_dup(a);
+		pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
+
+		assert_int_equal(pp_sketch_merge(got, b), PP_OK);
+		reference_merge(want, b);
+		assert_valid(got);
+		assert_sketch_equal(got, want);
+
+		/* and back: exact counts, never below a's own collapse */
+		assert_int_equal(pp_sketch_subtract(got, b), PP_OK);
+		assert_valid(got);
+		assert_int_equal(pp_sketch_count(got), pp_sketch_count(a));
+		assert_int_equal(got->zero_count, a->zero_count);
+		assert_int_equal(pp_sketch_subtract(got, a), PP_OK);
+		assert_empty(got);
+
+		/* accumulator: a + b - b - a = 0, in any capacity */
+		assert_int_equal(pp_sketch_acc_add_sketch(acc, a), PP_OK);
+		assert_int_equal(pp_sketch_acc_add_sketch(acc, b), PP_OK);
+		assert_int_equal(pp_sketch_acc_subtract_sketch(acc, b), PP_OK);
+		assert_int_equal(pp_sketch_acc_subtract_sketch(acc, a), PP_OK);
+		assert_int_equal(pp_sketch_acc_count(acc), 0);
+
+		pp_sketch_acc_free(acc);
+		free(a);
+		free(b);
+		free(got);
+		free(want);
+	}
+}
+
+/*
+ * One hour of 60 minute sketches (128 slots) merged into an hour sketch
+ * (512 slots).
+ *
+ * (a) Minutes of at most 128 values never collapse, and 60 x 100 lognormal
+ *     values (sigma 0.5) occupy fewer than 512 bins: the merged hour is
+ *     byte-identical to adding all 6000 values to a 512-slot sketch.
+ * (b) 60 x 700 = 42,000 lognormal values (sigma 0.5, about one hour of one
+ *     operation at 1M profiles a day): every minute collapses (below about
+ *     its p40), the hour inherits the highest minute collapse; p50, p95 and
+ *     p99 stay unflagged, within the bound and equal to a 512-slot sketch
+ *     fed all values directly (which does not collapse).
+ * (c) Subtracting the minutes back from the hour, in another order, is
+ *     exact and ends with an empty sketch.
+ */
+static void
+test_minute_into_hour(void **state)
+{
+	static const double qs[] = {0.5, 0.95, 0.99};
+	pp_sketch_t *minute[60];
+	pp_sketch_t *hour = sk_new(PP_SKETCH_HOUR_CAPACITY);
+	pp_sketch_t *direct = sk_new(PP_SKETCH_HOUR_CAPACITY);
+	pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
+	double	   *v;
+	double	   *sorted;
+	int			per;
+	int			i;
+	int			k;
+
+	(void) state;
+	for (k = 0; k < 60; k++)
+		minute[k] = sk_new(PP_SKETCH_MINUTE_CAPACITY);
+
+	/* (a) */
+	per = 100;
+	v = make_lognormal(4200, 0.5, 60 * per);
+	for (k = 0; k < 60; k++)
+	{
+		for (i = 0; i < per; i++)
+		{
+			assert_int_equal(pp_sketch_add(minute[k], v[k * per + i]), PP_OK);
+			assert_int_equal(pp_sketch_add(direct, v[k * per + i]), PP_OK);
+		}
+		assert_int_equal(minute[k]->collapsed_count, 0);
+		assert_int_equal(pp_sketch_merge(hour, minute[k]), PP_OK);
+	}
+	assert_valid(hour);
+	assert_int_equal(hour->collapsed_count, 0);
+	assert_sketch_equal(hour, direct);
+	free(v);
+
+	/* (b) */
+	per = 700;
+	v = make_lognormal(4201, 0.5, 60 * per);
+	pp_sketch_init(hour, PP_SKETCH_HOUR_CAPACITY);
+	pp_sketch_init(direct, PP_SKETCH_HOUR_CAPACITY);
+	for (k = 0; k < 60; k++)
+	{
+		pp_sketch_init(minute[k], PP_SKETCH_MINUTE_CAPACITY);
+		for (i = 0; i < per; i++)
+		{
+			assert_int_equal(pp_sketch_add(minute[k], v[k * per + i]), PP_OK);
+			assert_int_equal(pp_sketch_add(direct, v[k * per + i]), PP_OK);
+		}
+		assert_int_equal(pp_sketch_merge(hour, minute[k]), PP_OK);
+		assert_int_equal(pp_sketch_acc_add_sketch(acc, minute[k]), PP_OK);
+	}
+	assert_valid(hour);
+	assert_int_equal(pp_sketch_count(hour), 60 * per);
+	assert_int_equal(direct->collapsed_count, 0);
+	sorted = sorted_copy(v, 60 * per);
+	print_message("60 minutes x %d values, sigma 0.5: hour collapsed %.1f%% "
+				  "of the values (below %.1f ms), %u bins\n", per,
+				  100.0 * hour->collapsed_count / hour->count,
+				  pp_sketch_index_value(hour->collapse_index), hour->nbins);
+	for (k = 0; k < 3; k++)
+	{
+		double		exact = exact_quantile(sorted, 60 * per, qs[k]);
+		double		est;
+		double		dest;
+		double		aest;
+		int			flags;
+
+		assert_int_equal(pp_sketch_quantile_ex(hour, qs[k], &est, &flags),
+						 PP_OK);
+		assert_int_equal(flags, 0);
+		assert_true(within_bound(est, exact));
+		assert_int_equal(pp_sketch_quantile_ex(direct, qs[k], &dest, &flags),
+						 PP_OK);
+		assert_true(est == dest);
+		assert_int_equal(pp_sketch_acc_quantile_ex(acc, qs[k], &aest, &flags),
+						 PP_OK);
+		assert_true(est == aest);
+		print_message("  p%g: exact %.3f ms, hour %.3f ms (%+.4f)\n",
+					  100 * qs[k], exact, est, (est - exact) / exact);
+	}
+
+	/* (c) */
+	for (k = 0; k < 60; k++)
+	{
+		int			m = (k * 37) % 60;
+
+		assert_int_equal(pp_sketch_subtract(hour, minute[m]), PP_OK);
+		assert_valid(hour);
+		assert_int_equal(pp_sketch_count(hour), (uint64_t) (59 - k) * per);
+		assert_int_equal(pp_sketch_acc_subtract_sketch(acc, minute[m]),
+						 PP_OK);
+	}
+	assert_empty(hour);
+	assert_int_equal(pp_sketch_acc_count(acc), 0);
+
+	for (k = 0; k < 60; k++)
+		free(minute[k]);
+	free(hour);
+	free(direct);
+	free(sorted);
+	free(v);
+	pp_sketch_acc_free(acc);
 }
 
 /* A + B - B == A exactly (no collapse); removing every value gives init */
 static void
-test_subtract_inverse(void **state)
+check_subtract_inverse(uint16_t cap_a, uint16_t cap_b)
 {
 	double	   *x = make_values(11, DIST_ZEROS, 60);
 	double	   *y = make_values(12, DIST_LOGNORMAL, 40);
-	pp_sketch_t a;
-	pp_sketch_t b;
-	pp_sketch_t ab;
-	pp_sketch_t empty;
-	pp_sketch_t before;
+	pp_sketch_t *a = sk_new(cap_a);
+	pp_sketch_t *b = sk_new(cap_b);
+	pp_sketch_t *ab;
+	pp_sketch_t *before;
 	pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
 	double		qa[NQ];
 	int			i;
 
-	(void) state;
-	pp_sketch_init(&a);
-	pp_sketch_init(&b);
-	pp_sketch_init(&empty);
 	for (i = 0; i < 60; i++)
-		assert_int_equal(pp_sketch_add(&a, x[i]), PP_OK);
+		assert_int_equal(pp_sketch_add(a, x[i]), PP_OK);
 	for (i = 0; i < 40; i++)
-		assert_int_equal(pp_sketch_add(&b, y[i]), PP_OK);
-	assert_int_equal(a.collapsed_count + b.collapsed_count, 0);
+		assert_int_equal(pp_sketch_add(b, y[i]), PP_OK);
+	assert_int_equal(a->collapsed_count + b->collapsed_count, 0);
 	for (i = 0; i < NQ; i++)
-		qa[i] = pp_sketch_quantile(&a, q_at(i));
+		qa[i] = pp_sketch_quantile(a, q_at(i));
 
-	ab = a;
-	assert_int_equal(pp_sketch_merge(&ab, &b), PP_OK);
-	assert_int_equal(pp_sketch_subtract(&ab, &b), PP_OK);
-	assert_memory_equal(&ab, &a, sizeof(a));
-	assert_int_equal(pp_sketch_count(&ab), 60);
+	ab = sk_dup(a);
+	assert_int_equal(pp_sketch_merge(ab, b), PP_OK);
+	assert_int_equal(ab->collapsed_count, 0);
+	assert_int_equal(pp_sketch_subtract(ab, b), PP_OK);
+	assert_sketch_equal(ab, a);
+	assert_int_equal(pp_sketch_count(ab), 60);
 	for (i = 0; i < NQ; i++)
-		assert_true(pp_sketch_quantile(&ab, q_at(i)) == qa[i]);
+		assert_true(pp_sketch_quantile(ab, q_at(i)) == qa[i]);
 
 	/* underflow: b is not in a; refused, a unchanged */
-	before = a;
-	assert_int_equal(pp_sketch_subtract(&a, &b), PP_ERR_OUT_OF_RANGE);
-	assert_memory_equal(&a, &before, sizeof(a));
-	assert_int_equal(pp_sketch_remove(&a, 123456.0), PP_ERR_OUT_OF_RANGE);
-	assert_memory_equal(&a, &before, sizeof(a));
+	before = sk_dup(a);
+	assert_int_equal(pp_sketch_subtract(a, b), PP_ERR_OUT_OF_RANGE);
+	assert_sketch_equal(a, before);
+	assert_int_equal(pp_sketch_remove(a, 123456.0), PP_ERR_OUT_OF_RANGE);
+	assert_sketch_equal(a, before);
+	free(before);
 
 	/* value by value, in another order, back to the initial state */
 	for (i = 59; i >= 0; i--)
-		assert_int_equal(pp_sketch_remove(&a, x[i]), PP_OK);
-	assert_memory_equal(&a, &empty, sizeof(a));
-	assert_int_equal(pp_sketch_remove(&a, 0.0), PP_ERR_OUT_OF_RANGE);
+		assert_int_equal(pp_sketch_remove(a, x[i]), PP_OK);
+	assert_empty(a);
+	assert_int_equal(pp_sketch_remove(a, 0.0), PP_ERR_OUT_OF_RANGE);
 
 	/* add_n / remove_n */
-	assert_int_equal(pp_sketch_add_n(&a, 3.5, 10), PP_OK);
-	assert_int_equal(pp_sketch_remove_n(&a, 3.5, 11), PP_ERR_OUT_OF_RANGE);
-	assert_int_equal(pp_sketch_remove_n(&a, 3.5, 10), PP_OK);
-	assert_memory_equal(&a, &empty, sizeof(a));
+	assert_int_equal(pp_sketch_add_n(a, 3.5, 10), PP_OK);
+	assert_int_equal(pp_sketch_remove_n(a, 3.5, 11), PP_ERR_OUT_OF_RANGE);
+	assert_int_equal(pp_sketch_remove_n(a, 3.5, 10), PP_OK);
+	assert_empty(a);
 
 	/* accumulator: add two sketches, subtract one, same as the other */
-	assert_int_equal(pp_sketch_acc_add_sketch(acc, &ab), PP_OK);
-	assert_int_equal(pp_sketch_acc_add_sketch(acc, &b), PP_OK);
-	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, &b), PP_OK);
+	assert_int_equal(pp_sketch_merge(ab, b), PP_OK);
+	assert_int_equal(pp_sketch_subtract(ab, b), PP_OK);
+	assert_int_equal(pp_sketch_acc_add_sketch(acc, ab), PP_OK);
+	assert_int_equal(pp_sketch_acc_add_sketch(acc, b), PP_OK);
+	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, b), PP_OK);
 	assert_int_equal(pp_sketch_acc_count(acc), 60);
 	for (i = 0; i < NQ; i++)
 		assert_true(pp_sketch_acc_quantile(acc, q_at(i)) == qa[i]);
-	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, &b),
+	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, b),
 					 PP_ERR_OUT_OF_RANGE);
 	assert_int_equal(pp_sketch_acc_count(acc), 60);
-	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, &ab), PP_OK);
+	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, ab), PP_OK);
 	assert_int_equal(pp_sketch_acc_count(acc), 0);
 
 	pp_sketch_acc_free(acc);
+	free(a);
+	free(b);
+	free(ab);
 	free(x);
 	free(y);
+}
+
+static void
+test_subtract_inverse(void **state)
+{
+	int			c;
+	int			d;
+
+	(void) state;
+	/* 100 values: every capacity >= 128 holds them without collapsing */
+	for (c = 1; c < NCAPS; c++)
+		for (d = 1; d < NCAPS; d++)
+			check_subtract_inverse(caps[c], caps[d]);
 }
 
 /* ---------------------------------------------------------------------
@@ -561,32 +1156,34 @@ test_subtract_inverse(void **state)
  * ---------------------------------------------------------------------
  */
 
+/*
+ * Lognormal (sigma 1 for 4 and 128 slots, 2 for 512) of 10,000 values: the
+ * sketch collapses, the upper quantiles keep the bound, collapsed ones are
+ * upper bounds; add order does not matter; removing everything gives init.
+ */
 static void
-test_collapse(void **state)
+check_collapse(uint16_t cap, double sigma, double max_first_q)
 {
 	size_t		n = 10000;
-	double	   *v = make_values(21, DIST_LOGNORMAL, n);
+	double	   *v = make_lognormal(21, sigma, n);
 	double	   *sorted = sorted_copy(v, n);
-	pp_sketch_t s;
-	pp_sketch_t t;
+	pp_sketch_t *s = sk_new(cap);
+	pp_sketch_t *t = sk_new(cap);
 	int			k;
 	size_t		i;
 	double		first_exact_q = -1;
 
-	(void) state;
-	pp_sketch_init(&s);
 	for (i = 0; i < n; i++)
-		assert_int_equal(pp_sketch_add(&s, v[i]), PP_OK);
-	assert_valid(&s);
-	assert_int_equal(s.nbins, PP_SKETCH_CAPACITY);
-	assert_true(s.collapsed_count > 0);
-	assert_int_equal(pp_sketch_count(&s), n);
+		assert_int_equal(pp_sketch_add(s, v[i]), PP_OK);
+	assert_valid(s);
+	assert_int_equal(s->nbins, cap);
+	assert_true(s->collapsed_count > 0);
+	assert_int_equal(pp_sketch_count(s), n);
 
 	/* add order does not matter: sorted order gives the same bytes */
-	pp_sketch_init(&t);
 	for (i = 0; i < n; i++)
-		assert_int_equal(pp_sketch_add(&t, sorted[n - 1 - i]), PP_OK);
-	assert_memory_equal(&s, &t, sizeof(s));
+		assert_int_equal(pp_sketch_add(t, sorted[n - 1 - i]), PP_OK);
+	assert_sketch_equal(s, t);
 
 	/* upper quantiles keep the bound; collapsed ones are upper bounds */
 	for (k = 0; k < NQ; k++)
@@ -596,7 +1193,7 @@ test_collapse(void **state)
 		double		est;
 		int			flags;
 
-		assert_int_equal(pp_sketch_quantile_ex(&s, q, &est, &flags), PP_OK);
+		assert_int_equal(pp_sketch_quantile_ex(s, q, &est, &flags), PP_OK);
 		if (flags & PP_SKETCH_Q_COLLAPSED)
 		{
 			assert_true(first_exact_q < 0);	/* collapsed ones come first */
@@ -609,50 +1206,85 @@ test_collapse(void **state)
 			assert_true(within_bound(est, exact));
 		}
 	}
-	print_message("lognormal sigma 1, n %zu, capacity %d: %llu collapsed, "
-				  "bound holds from q = %.3f\n", n, PP_SKETCH_CAPACITY,
-				  (unsigned long long) s.collapsed_count, first_exact_q);
-	assert_true(first_exact_q >= 0 && first_exact_q <= 0.95);
+	print_message("lognormal sigma %g, n %zu, capacity %u: %llu collapsed, "
+				  "bound holds from q = %.3f\n", sigma, n, cap,
+				  (unsigned long long) s->collapsed_count, first_exact_q);
+	assert_true(first_exact_q >= 0 && first_exact_q <= max_first_q);
 
 	/* removal of every value, collapsed ones included, gives init */
 	for (i = 0; i < n; i++)
-		assert_int_equal(pp_sketch_remove(&s, v[i]), PP_OK);
-	pp_sketch_init(&t);
-	assert_memory_equal(&s, &t, sizeof(s));
+		assert_int_equal(pp_sketch_remove(s, v[i]), PP_OK);
+	assert_empty(s);
 
+	free(s);
+	free(t);
 	free(sorted);
 	free(v);
 }
 
+static void
+test_collapse(void **state)
+{
+	pp_sketch_t *s;
+	double	   *v;
+	int			k;
+
+	(void) state;
+	check_collapse(4, 1.0, 1.0);	/* only the top 4 values are kept */
+	check_collapse(PP_SKETCH_MINUTE_CAPACITY, 1.0, 0.95);
+	check_collapse(PP_SKETCH_HOUR_CAPACITY, 2.0, 0.75);
+
+	/* the maximal capacity never collapses: every bin, plus wide values */
+	s = sk_new(PP_SKETCH_MAX_CAPACITY);
+	for (k = 1; k <= PP_SKETCH_NBINS; k++)
+		assert_int_equal(pp_sketch_add(s, pp_sketch_index_value(k)), PP_OK);
+	assert_int_equal(s->nbins, PP_SKETCH_MAX_CAPACITY);
+	v = make_values(22, DIST_WIDE, 20000);
+	for (k = 0; k < 20000; k++)
+		assert_int_equal(pp_sketch_add(s, v[k]), PP_OK);
+	assert_int_equal(pp_sketch_add(s, 1e300), PP_OK);
+	assert_int_equal(pp_sketch_add(s, 1e-300), PP_OK);
+	assert_int_equal(s->collapsed_count, 0);
+	assert_int_equal(s->collapse_index, 0);
+	assert_int_equal(pp_sketch_count(s), PP_SKETCH_NBINS + 20002);
+	assert_valid(s);
+	{
+		pp_sketch_t *t = sk_dup(s);
+
+		assert_int_equal(pp_sketch_merge(t, s), PP_OK);
+		assert_int_equal(t->collapsed_count, 0);
+		assert_int_equal(pp_sketch_subtract(t, s), PP_OK);
+		assert_sketch_equal(t, s);
+		free(t);
+	}
+	free(v);
+	free(s);
+}
+
 /* merge then subtract with collapse: counts exact, then empty again */
 static void
-test_collapse_subtract(void **state)
+check_collapse_subtract(uint16_t cap_ab, uint16_t cap_a)
 {
 	double	   *x = make_values(31, DIST_WIDE, 3000);
 	double	   *y = make_values(32, DIST_BIMODAL, 3000);
 	double	   *ys = sorted_copy(y, 3000);
-	pp_sketch_t a;
-	pp_sketch_t b;
-	pp_sketch_t ab;
-	pp_sketch_t empty;
+	pp_sketch_t *a = sk_new(cap_a);
+	pp_sketch_t *b = sk_new(cap_ab);
+	pp_sketch_t *ab;
 	int			i;
 
-	(void) state;
-	pp_sketch_init(&a);
-	pp_sketch_init(&b);
-	pp_sketch_init(&empty);
 	for (i = 0; i < 3000; i++)
 	{
-		assert_int_equal(pp_sketch_add(&a, x[i]), PP_OK);
-		assert_int_equal(pp_sketch_add(&b, y[i]), PP_OK);
+		assert_int_equal(pp_sketch_add(a, x[i]), PP_OK);
+		assert_int_equal(pp_sketch_add(b, y[i]), PP_OK);
 	}
-	ab = b;
-	assert_int_equal(pp_sketch_merge(&ab, &a), PP_OK);
-	assert_valid(&ab);
-	assert_int_equal(pp_sketch_subtract(&ab, &a), PP_OK);
-	assert_valid(&ab);
-	assert_int_equal(pp_sketch_count(&ab), 3000);
-	assert_true(ab.collapse_index >= b.collapse_index);
+	ab = sk_dup(b);
+	assert_int_equal(pp_sketch_merge(ab, a), PP_OK);
+	assert_valid(ab);
+	assert_int_equal(pp_sketch_subtract(ab, a), PP_OK);
+	assert_valid(ab);
+	assert_int_equal(pp_sketch_count(ab), 3000);
+	assert_true(ab->collapse_index >= b->collapse_index);
 	/* what is not collapsed is still b's distribution within the bound */
 	for (i = 0; i < NQ; i++)
 	{
@@ -660,59 +1292,88 @@ test_collapse_subtract(void **state)
 		int			flags;
 		double		exact = exact_quantile(ys, 3000, q_at(i));
 
-		assert_int_equal(pp_sketch_quantile_ex(&ab, q_at(i), &est, &flags),
+		assert_int_equal(pp_sketch_quantile_ex(ab, q_at(i), &est, &flags),
 						 PP_OK);
 		if (flags & PP_SKETCH_Q_COLLAPSED)
 			assert_true(est >= exact * (1 - PP_SKETCH_ALPHA));
 		else
 			assert_true(within_bound(est, exact));
 	}
-	assert_int_equal(pp_sketch_subtract(&ab, &b), PP_OK);
-	assert_memory_equal(&ab, &empty, sizeof(ab));
+	assert_int_equal(pp_sketch_subtract(ab, b), PP_OK);
+	assert_empty(ab);
 
+	free(a);
+	free(b);
+	free(ab);
 	free(x);
 	free(y);
 	free(ys);
 }
 
+static void
+test_collapse_subtract(void **state)
+{
+	int			c;
+	int			d;
+
+	(void) state;
+	for (c = 0; c < NCAPS; c++)
+		for (d = 0; d < NCAPS; d++)
+			check_collapse_subtract(caps[c], caps[d]);
+}
+
 /*
  * src collapsed further than dst: dst is collapsed up to src's index first.
- * src = {low} + 128 high bins, built so that it still carries the collapse
- * index of a removed set of low values; dst holds the same values, added
- * directly, and has collapsed less.
+ * src = {low} + capacity high bins, built so that it still carries the
+ * collapse index of a removed set of low values; dst holds the same values,
+ * added directly, and has collapsed less.
  */
 static void
-test_subtract_more_collapsed_src(void **state)
+check_subtract_more_collapsed_src(uint16_t cap_src, uint16_t cap_dst)
 {
-	pp_sketch_t src;
-	pp_sketch_t dst;
-	pp_sketch_t empty;
+	pp_sketch_t *src = sk_new(cap_src);
+	pp_sketch_t *dst = sk_new(cap_dst);
 	pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
 	int			i;
 
-	(void) state;
-	pp_sketch_init(&src);
-	pp_sketch_init(&dst);
-	pp_sketch_init(&empty);
 	for (i = 0; i < 50; i++)	/* 50 low bins: 1.0 .. ~1.6 ms */
-		assert_int_equal(pp_sketch_add(&src, exp(i * 0.0101)), PP_OK);
-	for (i = 0; i < PP_SKETCH_CAPACITY; i++)	/* high bins from 100 ms */
-		assert_int_equal(pp_sketch_add(&src, 100 * exp(i * 0.0101)), PP_OK);
+		assert_int_equal(pp_sketch_add(src, exp(i * 0.0101)), PP_OK);
+	for (i = 0; i < cap_src; i++)	/* high bins from 100 ms */
+		assert_int_equal(pp_sketch_add(src, 100 * exp(i * 0.0101)), PP_OK);
 	for (i = 1; i < 50; i++)	/* keep only the lowest value, 1.0 ms */
-		assert_int_equal(pp_sketch_remove(&src, exp(i * 0.0101)), PP_OK);
-	assert_valid(&src);
+		assert_int_equal(pp_sketch_remove(src, exp(i * 0.0101)), PP_OK);
+	assert_valid(src);
 
-	assert_int_equal(pp_sketch_add(&dst, 1.0), PP_OK);
-	for (i = 0; i < PP_SKETCH_CAPACITY; i++)
-		assert_int_equal(pp_sketch_add(&dst, 100 * exp(i * 0.0101)), PP_OK);
-	assert_true(src.collapse_index > dst.collapse_index);
+	assert_int_equal(pp_sketch_add(dst, 1.0), PP_OK);
+	for (i = 0; i < cap_src; i++)
+		assert_int_equal(pp_sketch_add(dst, 100 * exp(i * 0.0101)), PP_OK);
+	assert_true(src->collapse_index > dst->collapse_index);
 
-	assert_int_equal(pp_sketch_acc_add_sketch(acc, &dst), PP_OK);
-	assert_int_equal(pp_sketch_subtract(&dst, &src), PP_OK);
-	assert_memory_equal(&dst, &empty, sizeof(dst));
-	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, &src), PP_OK);
+	assert_int_equal(pp_sketch_acc_add_sketch(acc, dst), PP_OK);
+	assert_int_equal(pp_sketch_subtract(dst, src), PP_OK);
+	assert_empty(dst);
+	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, src), PP_OK);
 	assert_int_equal(pp_sketch_acc_count(acc), 0);
 	pp_sketch_acc_free(acc);
+	free(src);
+	free(dst);
+}
+
+static void
+test_subtract_more_collapsed_src(void **state)
+{
+	(void) state;
+	check_subtract_more_collapsed_src(4, 4);
+	check_subtract_more_collapsed_src(PP_SKETCH_MINUTE_CAPACITY,
+									  PP_SKETCH_MINUTE_CAPACITY);
+	check_subtract_more_collapsed_src(PP_SKETCH_HOUR_CAPACITY,
+									  PP_SKETCH_HOUR_CAPACITY);
+	/* minute sketch out of an hour sketch, and the other way round */
+	check_subtract_more_collapsed_src(PP_SKETCH_MINUTE_CAPACITY,
+									  PP_SKETCH_HOUR_CAPACITY);
+	check_subtract_more_collapsed_src(PP_SKETCH_MINUTE_CAPACITY,
+									  PP_SKETCH_MAX_CAPACITY);
+	check_subtract_more_collapsed_src(4, PP_SKETCH_MINUTE_CAPACITY);
 }
 
 /* ---------------------------------------------------------------------
@@ -720,138 +1381,252 @@ test_subtract_more_collapsed_src(void **state)
  * ---------------------------------------------------------------------
  */
 
-static void
-make_collapsed(pp_sketch_t *s)
+static pp_sketch_t *
+make_collapsed(uint16_t cap)
 {
 	double	   *v = make_values(41, DIST_WIDE, 2000);
+	pp_sketch_t *s = sk_new(cap);
 	int			i;
 
-	pp_sketch_init(s);
 	for (i = 0; i < 2000; i++)
 		assert_int_equal(pp_sketch_add(s, v[i]), PP_OK);
 	assert_int_equal(pp_sketch_add(s, 0.0), PP_OK);
+	if (cap == PP_SKETCH_MAX_CAPACITY)
+	{
+		/* never collapses by itself: inherit a collapse from a tiny one */
+		pp_sketch_t *tiny = sk_new(4);
+
+		for (i = 0; i < 10; i++)
+			assert_int_equal(pp_sketch_add(tiny, v[i]), PP_OK);
+		assert_int_equal(pp_sketch_merge(s, tiny), PP_OK);
+		free(tiny);
+	}
 	free(v);
+	return s;
 }
 
 static void
-expect_invalid(const pp_sketch_t *s, const char *what)
+expect_invalid_size(const pp_sketch_t *s, size_t size, const char *what)
 {
 	pp_error_t	err;
 
 	memset(&err, 0, sizeof(err));
-	if (pp_sketch_validate(s, &err) != PP_ERR_INVALID_VALUE)
-		fail_msg("corruption not detected: %s", what);
+	if (pp_sketch_validate(s, size, &err) != PP_ERR_INVALID_VALUE)
+		fail_msg("corruption not detected (capacity %u): %s",
+				 s ? s->capacity : 0, what);
 	assert_int_equal(err.code, PP_ERR_INVALID_VALUE);
 	assert_true(err.text[0] != '\0');
 }
 
 static void
-test_validate_corruptions(void **state)
+expect_invalid(const pp_sketch_t *s, const char *what)
 {
-	pp_sketch_t good;
-	pp_sketch_t s;
-
-	(void) state;
-	make_collapsed(&good);
-	assert_valid(&good);
-	pp_sketch_init(&s);
-	assert_valid(&s);
-
-	s = good; s.reserved = 1;
-	expect_invalid(&s, "reserved");
-	s = good; s.nbins = PP_SKETCH_CAPACITY + 1;
-	expect_invalid(&s, "nbins");
-	s = good; s.nbins--;
-	expect_invalid(&s, "nbins short");
-	s = good; s.count++;
-	expect_invalid(&s, "count");
-	s = good; s.zero_count--;
-	expect_invalid(&s, "zero count");
-	s = good; s.collapse_index = 0;
-	expect_invalid(&s, "collapse index without count");
-	s = good; s.collapse_index = s.bin_index[0];
-	expect_invalid(&s, "bin at collapse index");
-	s = good; s.collapse_index = PP_SKETCH_NBINS + 1;
-	expect_invalid(&s, "collapse index range");
-	s = good; s.bin_index[5] = s.bin_index[4];
-	expect_invalid(&s, "duplicate index");
-	s = good; s.bin_index[PP_SKETCH_CAPACITY - 1] = PP_SKETCH_NBINS + 1;
-	expect_invalid(&s, "index range");
-	s = good; s.bin_count[7] = 0; s.count -= good.bin_count[7];
-	expect_invalid(&s, "zero count in a used bin");
-
-	pp_sketch_init(&s);
-	s.bin_index[3] = 9;
-	expect_invalid(&s, "unused slot");
-	pp_sketch_init(&s);
-	s.collapsed_count = 4; s.count = 4;
-	expect_invalid(&s, "collapsed count without index");
-	pp_sketch_init(&s);
-	s.zero_count = UINT64_MAX; s.collapsed_count = 2; s.collapse_index = 1;
-	expect_invalid(&s, "overflow");
+	expect_invalid_size(s, PP_SKETCH_SIZE(s->capacity), what);
 }
 
-/* Exercise every operation on a sketch that validate() accepted */
+static void
+check_validate_corruptions(uint16_t cap)
+{
+	pp_sketch_t *good = make_collapsed(cap);
+	pp_sketch_t *s = sk_new(cap);
+	size_t		size = PP_SKETCH_SIZE(cap);
+
+	assert_true(good->collapsed_count > 0);
+	assert_true(good->nbins == cap || cap == PP_SKETCH_MAX_CAPACITY);
+	assert_valid(good);
+	assert_valid(s);
+	assert_int_equal(pp_sketch_validate(good, size + 100, NULL), PP_OK);
+
+	/* sizes */
+	expect_invalid_size(good, size - 1, "size one byte short");
+	expect_invalid_size(good, size - 8, "size 8 bytes short");
+	expect_invalid_size(good, 31, "size below the header");
+	expect_invalid_size(good, 0, "size 0");
+	expect_invalid_size(NULL, 1000, "NULL sketch");
+	if (cap > 1 && PP_SKETCH_SIZE(cap - 1) < size)
+		expect_invalid_size(good, PP_SKETCH_SIZE(cap - 1), "smaller capacity");
+
+	sk_copy(s, good); s->reserved = 1;
+	expect_invalid(s, "reserved");
+	sk_copy(s, good); s->capacity = 0;
+	expect_invalid_size(s, size, "capacity 0");
+	sk_copy(s, good); s->capacity = PP_SKETCH_MAX_CAPACITY + 1;
+	expect_invalid_size(s, 1 << 20, "capacity above the maximum");
+	sk_copy(s, good); s->capacity = cap + 1;
+	expect_invalid_size(s, size, "capacity larger than the bytes");
+	sk_copy(s, good); s->nbins = cap + 1;
+	expect_invalid(s, "nbins");
+	sk_copy(s, good); s->nbins--;
+	expect_invalid(s, "nbins short");
+	sk_copy(s, good); s->count++;
+	expect_invalid(s, "count");
+	sk_copy(s, good); s->zero_count--;
+	expect_invalid(s, "zero count");
+	sk_copy(s, good); s->collapse_index = 0;
+	expect_invalid(s, "collapse index without count");
+	sk_copy(s, good); s->collapse_index = t_index(s)[0];
+	expect_invalid(s, "bin at collapse index");
+	sk_copy(s, good); s->collapse_index = PP_SKETCH_NBINS + 1;
+	expect_invalid(s, "collapse index range");
+	sk_copy(s, good); t_index(s)[3] = t_index(s)[2];
+	expect_invalid(s, "duplicate index");
+	sk_copy(s, good); t_index(s)[s->nbins - 1] = PP_SKETCH_NBINS + 1;
+	expect_invalid(s, "index range");
+	sk_copy(s, good); s->count -= t_count(s)[1]; t_count(s)[1] = 0;
+	expect_invalid(s, "zero count in a used bin");
+
+	pp_sketch_init(s, cap);
+	t_index(s)[3] = 9;
+	expect_invalid(s, "unused slot index");
+	pp_sketch_init(s, cap);
+	t_count(s)[cap - 1] = 1; s->count = 1;
+	expect_invalid(s, "unused slot count");
+	pp_sketch_init(s, cap);
+	s->collapsed_count = 4; s->count = 4;
+	expect_invalid(s, "collapsed count without index");
+	pp_sketch_init(s, cap);
+	s->zero_count = UINT64_MAX; s->collapsed_count = 2; s->collapse_index = 1;
+	expect_invalid(s, "overflow");
+
+	free(good);
+	free(s);
+}
+
+static void
+test_validate_corruptions(void **state)
+{
+	pp_sketch_t *s;
+	int			c;
+	uint16_t	cap;
+
+	(void) state;
+	for (c = 0; c < NCAPS; c++)
+		check_validate_corruptions(caps[c]);
+
+	/* padding bytes: capacities 1 and 3 have some (2 and 6 bytes) */
+	for (cap = 1; cap <= 3; cap += 2)
+	{
+		size_t		used = 32 + 6 * (size_t) cap;
+
+		s = sk_new(cap);
+		assert_int_equal(pp_sketch_add(s, 2.0), PP_OK);
+		assert_valid(s);
+		((uint8_t *) s)[used] = 1;
+		expect_invalid(s, "padding");
+		((uint8_t *) s)[used] = 0;
+		((uint8_t *) s)[PP_SKETCH_SIZE(cap) - 1] = 0x80;
+		expect_invalid(s, "last padding byte");
+		free(s);
+	}
+
+	/* a capacity above the maximum is lowered by init */
+	s = malloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	assert_non_null(s);
+	pp_sketch_init(s, PP_SKETCH_MAX_CAPACITY + 1);
+	assert_int_equal(s->capacity, PP_SKETCH_MAX_CAPACITY);
+	assert_valid(s);
+	free(s);
+}
+
+/*
+ * Exercise every operation on a sketch that validate() accepted, with
+ * sketches of its own and of other capacities.
+ */
 static void
 use_sketch(const pp_sketch_t *s)
 {
-	pp_sketch_t t;
+	pp_sketch_t *t = sk_dup(s);
 	pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
 	double		v;
 	int			k;
+	int			c;
 
 	assert_non_null(acc);
 	for (k = 0; k <= 10; k++)
 		(void) pp_sketch_quantile_ex(s, k / 10.0, &v, NULL);
-	t = *s;
-	(void) pp_sketch_merge(&t, s);
-	assert_valid(&t);
-	assert_int_equal(pp_sketch_subtract(&t, s), PP_OK);
-	assert_valid(&t);
-	(void) pp_sketch_add(&t, 12.5);
-	assert_valid(&t);
+	(void) pp_sketch_merge(t, s);
+	assert_valid(t);
+	assert_int_equal(pp_sketch_subtract(t, s), PP_OK);
+	assert_valid(t);
+	(void) pp_sketch_add(t, 12.5);
+	assert_valid(t);
+	(void) pp_sketch_merge(t, t);
+	assert_valid(t);
+
+	/* into an empty sketch of each capacity and out again */
+	for (c = 0; c < NCAPS; c++)
+	{
+		pp_sketch_t *o = sk_new(caps[c]);
+
+		assert_int_equal(pp_sketch_add(o, 3.0), PP_OK);
+		if (pp_sketch_merge(o, s) == PP_OK)
+		{
+			assert_valid(o);
+			assert_int_equal(pp_sketch_subtract(o, s), PP_OK);
+			assert_valid(o);
+			assert_int_equal(pp_sketch_count(o), 1);
+		}
+		assert_int_equal(pp_sketch_remove(o, 3.0) == PP_OK ||
+						 o->collapsed_count == 1, true);
+		free(o);
+	}
+
 	assert_int_equal(pp_sketch_acc_add_sketch(acc, s), PP_OK);
 	(void) pp_sketch_acc_quantile(acc, 0.99);
 	assert_int_equal(pp_sketch_acc_subtract_sketch(acc, s), PP_OK);
 	assert_int_equal(pp_sketch_acc_count(acc), 0);
 	pp_sketch_acc_free(acc);
+	free(t);
 }
 
-/* Random byte mutations: validate never crashes, and what it accepts works */
+/*
+ * Random byte mutations of sketches of capacities 4, 128, 512 and 3072, each
+ * in a heap block of exactly its size: validate never reads out of bounds or
+ * crashes, and what it accepts works with every operation.
+ */
 static void
 test_validate_fuzz(void **state)
 {
-	pp_sketch_t seeds[3];
+	pp_sketch_t *seeds[3 * NCAPS];
 	pp_rng_t	rng;
 	int			accepted = 0;
 	int			iter;
+	int			c;
 
 	(void) state;
-	make_collapsed(&seeds[0]);
-	pp_sketch_init(&seeds[1]);
-	for (iter = 0; iter < 20; iter++)
-		assert_int_equal(pp_sketch_add(&seeds[1], 1.0 + iter), PP_OK);
-	pp_sketch_init(&seeds[2]);
+	for (c = 0; c < NCAPS; c++)
+	{
+		seeds[3 * c] = make_collapsed(caps[c]);
+		seeds[3 * c + 1] = sk_new(caps[c]);
+		for (iter = 0; iter < 20; iter++)
+			assert_int_equal(pp_sketch_add(seeds[3 * c + 1], 1.0 + iter),
+							 PP_OK);
+		seeds[3 * c + 2] = sk_new(caps[c]);
+	}
 
 	pp_rng_seed(&rng, 99);
-	for (iter = 0; iter < 20000; iter++)
+	for (iter = 0; iter < 30000; iter++)
 	{
-		pp_sketch_t s = seeds[iter % 3];
-		uint8_t    *p = (uint8_t *) &s;
+		const pp_sketch_t *seed = seeds[iter % (3 * NCAPS)];
+		size_t		size = PP_SKETCH_SIZE(seed->capacity);
+		pp_sketch_t *s = sk_dup(seed);
+		uint8_t    *p = (uint8_t *) s;
 		int			nmut = 1 + (int) (pp_rng_next(&rng) % 4);
-		int			m;
+		size_t		m;
 
 		if (iter % 97 == 0)
 		{
 			/* pure garbage */
-			for (m = 0; m < (int) sizeof(s); m++)
+			for (m = 0; m < size; m++)
 				p[m] = (uint8_t) pp_rng_next(&rng);
 		}
 		else
 		{
-			for (m = 0; m < nmut; m++)
+			for (m = 0; m < (size_t) nmut; m++)
 			{
-				size_t		off = pp_rng_next(&rng) % sizeof(s);
+				/* half of the mutations hit the 32-byte header */
+				size_t		span = (pp_rng_next(&rng) & 1) ? 32 : size;
+				size_t		off = pp_rng_next(&rng) % span;
 
 				if (pp_rng_next(&rng) & 1)
 					p[off] ^= (uint8_t) (1u << (pp_rng_next(&rng) % 8));
@@ -859,14 +1634,17 @@ test_validate_fuzz(void **state)
 					p[off] = (uint8_t) pp_rng_next(&rng);
 			}
 		}
-		if (pp_sketch_validate(&s, NULL) == PP_OK)
+		if (pp_sketch_validate(s, size, NULL) == PP_OK)
 		{
 			accepted++;
-			use_sketch(&s);
+			use_sketch(s);
 		}
+		free(s);
 	}
-	print_message("fuzz: %d of 20000 mutated sketches were still valid\n",
+	print_message("fuzz: %d of 30000 mutated sketches were still valid\n",
 				  accepted);
+	for (c = 0; c < 3 * NCAPS; c++)
+		free(seeds[c]);
 }
 
 int
@@ -874,10 +1652,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bin_map_range),
+		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_accuracy_distributions),
+		cmocka_unit_test(test_accuracy_table),
 		cmocka_unit_test(test_percentile_disc_definition),
 		cmocka_unit_test(test_quantile_edges),
 		cmocka_unit_test(test_merge_equals_add),
+		cmocka_unit_test(test_merge_reference),
+		cmocka_unit_test(test_minute_into_hour),
 		cmocka_unit_test(test_subtract_inverse),
 		cmocka_unit_test(test_collapse),
 		cmocka_unit_test(test_collapse_subtract),
