@@ -157,12 +157,15 @@ BEGIN
 END;
 \$\$;
 EOF
-# The columns of the two tables must be the same, in the same order.
+# plain_profiles must have the seed's columns, in the same order, as
+# performance_profiles has them; columns that ppprof itself adds to
+# performance_profiles (named ppprof_*) are part of what is measured.
 cols() {
 	psql_q -At -c "SELECT string_agg(format('%s %s %s %s', attname, format_type(atttypid, atttypmod),
 	                       attnotnull, pg_get_expr(adbin, adrelid)), ', ' ORDER BY attnum)
 	                 FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
-	                WHERE attrelid = '$1'::regclass AND attnum > 0 AND NOT attisdropped"
+	                WHERE attrelid = '$1'::regclass AND attnum > 0 AND NOT attisdropped
+	                  AND attname NOT LIKE 'ppprof\\_%'"
 }
 if [ "$(cols plain_profiles)" != "$(cols performance_profiles)" ]; then
 	echo "bench: plain_profiles does not match performance_profiles:" >&2
@@ -170,6 +173,11 @@ if [ "$(cols plain_profiles)" != "$(cols performance_profiles)" ]; then
 	cols performance_profiles >&2
 	exit 1
 fi
+PP_COLS=$(psql_q -At -c "SELECT coalesce(string_agg(attname, ', ' ORDER BY attnum), 'none')
+                          FROM pg_attribute WHERE attrelid = 'performance_profiles'::regclass
+                           AND attnum > 0 AND NOT attisdropped AND attname LIKE 'ppprof\\_%'")
+PP_TRIGGERS=$(psql_q -At -c "SELECT string_agg(tgname, ', ' ORDER BY tgname) FROM pg_trigger
+                              WHERE tgrelid = 'performance_profiles'::regclass AND NOT tgisinternal")
 SRC_BYTES=$(psql_q -At -c "SELECT round(avg(octet_length(profile))) FROM bench_src")
 
 # --- pgbench scripts ------------------------------------------------------------
@@ -247,6 +255,8 @@ cat <<EOF
 - load: pgbench -n -M prepared -c $CLIENTS -j $CLIENTS -T $SECONDS_PER_RUN, $ROUNDS round(s),
   plain and ppprof alternating; one INSERT of one profile per transaction,
   picked at random from $NPROFILES generated 10-node profiles (average $SRC_BYTES bytes of JSON)
+- performance_profiles: triggers $PP_TRIGGERS; columns added by ppprof: $PP_COLS
+  (plain_profiles has the seed's columns, defaults and created_at index, no trigger)
 
 EOF
 
