@@ -20,8 +20,8 @@ int			pp_max_name_length = 200;
 int			pp_max_operations = 200;
 int			pp_reservoir_capacity = 1000;
 int			pp_horizon_min = 7 * 24 * 60;
-int			pp_max_minute_buckets = 36000;
-int			pp_max_hour_buckets = 3600;
+int			pp_max_minute_buckets = 30000;
+int			pp_max_hour_buckets = 5000;
 
 void
 pp_guc_init(void)
@@ -76,17 +76,17 @@ pp_guc_init(void)
 
 	DefineCustomIntVariable("ppprof.max_minute_buckets",
 							"Sets the number of one-minute time buckets in shared memory, all operations together.",
-							"Minute buckets cover the last day; when full, the minute region shrinks by an hour.",
+							"Minute buckets cover the last day; when full, the minute region gives up its oldest hour.",
 							&pp_max_minute_buckets,
-							36000, 100, 10000000,
+							30000, 100, 10000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ppprof.max_hour_buckets",
 							"Sets the number of one-hour time buckets in shared memory, all operations together.",
-							"Hour buckets cover the horizon beyond the last day; when full, the horizon shrinks by an hour.",
+							"Every observation is also in an hour bucket; when full, the horizon gives up its oldest hour.",
 							&pp_max_hour_buckets,
-							3600, 10, 1000000,
+							5000, 10, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

@@ -6,11 +6,12 @@
  * Every committed change to performance_profiles adds (or, for DELETE and
  * UPDATE, removes) one observation per node to the entry of its operation,
  * keyed by (database, operation name), and one line per profile to the
- * database's ROOT entry.  An observation goes into the time bucket of the
- * row's created_at:
+ * database's ROOT entry.  Every observation goes into the hour bucket of the
+ * row's created_at and, inside the minute region, into its minute bucket
+ * too:
  *
  *	  minute buckets  created_at >= minute_start (about the last 24-25 hours)
- *	  hour buckets    horizon_start <= created_at < minute_start
+ *	  hour buckets    created_at >= horizon_start (ppprof.horizon)
  *	  nothing         created_at < horizon_start (windows reaching there are
  *	                  read from the table)
  *
@@ -18,22 +19,27 @@
  * with the clock (minute_start = hour_floor(now - 24h), horizon_start =
  * hour_floor(now - ppprof.horizon)), and under memory pressure (a full
  * minute pool moves minute_start an hour on, a full hour pool moves
- * horizon_start an hour on).  Moving minute_start merges the minute buckets
- * it passes into hour buckets; moving horizon_start drops hour buckets.
- * Each bucket holds counters (PPCounters) and a sketch: 128 slots in minute
- * buckets, 512 in hour buckets (see src/core/sketch.h for the accuracy).
- * Bins are plain counts, so removing an observation is exact.
+ * horizon_start an hour on); the buckets they pass are dropped.  Feeding
+ * hour buckets directly, rather than merging minute buckets into them, costs
+ * a second bucket update per observation but keeps hour sketches as accurate
+ * as their 512 slots allow (a merge would inherit the coarsest minute
+ * sketch's collapsed bins) and makes aging free.  Each bucket holds counters
+ * (PPCounters) and a sketch: 128 slots in minute buckets, 512 in hour
+ * buckets (src/core/sketch.h gives the accuracy).  Bins are plain counts, so
+ * removing an observation is exact.
  *
- * A window [t0, t1] is answered from every bucket entirely inside it; the
- * bucket that t0 cuts is read from the table instead (its rows only, through
- * the created_at index), and so is the newest minute when rows newer than
- * t1 have been seen.  A database's statistics are "valid" -- equal to its
- * table -- from CREATE EXTENSION, TRUNCATE or pp_rebuild() on; anything that
- * could make them differ (a prepared transaction, a failed subtraction, a
- * restart) clears the flag and every answer comes from the table until the
- * next rebuild.  An observation that cannot be stored (pools exhausted)
- * moves the database's incomplete_before past it instead: windows that
- * start before that instant are read from the table.
+ * A window [t0, t1] is answered from the buckets entirely inside it: whole
+ * hours from hour buckets, the minutes before the first and after the last
+ * whole hour from minute buckets, so a day merges about 24 + 120 sketches
+ * rather than 1440.  The bucket that t0 cuts is read from the table instead
+ * (its rows only, through the created_at index), and so is t1's minute when
+ * rows newer than t1 have been seen.  A database's statistics are "valid" --
+ * equal to its table -- from CREATE EXTENSION, TRUNCATE or pp_rebuild() on;
+ * anything that could make them differ (a prepared transaction, a failed
+ * subtraction, a restart) clears the flag and every answer comes from the
+ * table until the next rebuild.  An observation that cannot be stored
+ * (pools exhausted) moves the database's incomplete_before past it instead:
+ * windows that start before that instant are read from the table.
  *
  * Operations live in a fixed array of ppprof.max_operations slots, found
  * through a hash on (database, kind, 64-bit hash of the name); the name is
@@ -436,66 +442,59 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 static void regions_advance(TimestampTz minute_start, TimestampTz horizon_start);
 
 /*
- * The bucket of (slot, created_at), created when create is set.  Moves the
- * regions under memory pressure.  Returns NULL when the observation lies
- * beyond the horizon or cannot be stored (*dropped set).
+ * Find the bucket (slot, start) in htab, or create it when create is set.
+ * Returns NULL when it does not exist, or when the pool is full (*full).
  */
 static PPBucket *
-bucket_get(int slot, TimestampTz at, bool create, bool *dropped)
+bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 {
+	bool		minute = htab == minute_hash;
 	PPBucketKey key;
 	PPBucket   *b;
 	bool		found;
-	int			attempt;
 
-	*dropped = false;
-	for (attempt = 0; attempt < 3; attempt++)
+	*full = false;
+	memset(&key, 0, sizeof(key));
+	key.slot = slot;
+	key.generation = ops[slot].generation;
+	key.start = start;
+
+	b = hash_search(htab, &key, HASH_FIND, NULL);
+	if (b != NULL || !create)
+		return b;
+
+	if (minute ? shared->n_minute >= pp_max_minute_buckets
+		: shared->n_hour >= pp_max_hour_buckets)
 	{
-		bool		minute;
-		HTAB	   *htab;
-
-		if (at < shared->horizon_start)
-			return NULL;
-		minute = at >= shared->minute_start;
-		htab = minute ? minute_hash : hour_hash;
-
-		memset(&key, 0, sizeof(key));
-		key.slot = slot;
-		key.generation = ops[slot].generation;
-		key.start = floor_to(at, minute ? USECS_PER_MINUTE : USECS_PER_HOUR_);
-
-		b = hash_search(htab, &key, HASH_FIND, NULL);
-		if (b != NULL || !create)
-			return b;
-
-		if (minute ? shared->n_minute < pp_max_minute_buckets
-			: shared->n_hour < pp_max_hour_buckets)
-		{
-			b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
-			if (b == NULL)
-				break;
-			memset(&b->c, 0, sizeof(PPCounters));
-			b->c.first_at = DT_NOEND;
-			b->c.last_at = DT_NOBEGIN;
-			pp_sketch_init(BUCKET_SKETCH(b), minute ? PP_SKETCH_MINUTE_CAPACITY
-						   : PP_SKETCH_HOUR_CAPACITY);
-			if (minute)
-				shared->n_minute++;
-			else
-				shared->n_hour++;
-			return b;
-		}
-
-		/* a full pool gives up its oldest hour */
-		if (minute)
-			regions_advance(shared->minute_start + USECS_PER_HOUR_,
-							shared->horizon_start);
-		else
-			regions_advance(shared->minute_start,
-							shared->horizon_start + USECS_PER_HOUR_);
+		*full = true;
+		return NULL;
 	}
-	*dropped = true;
-	return NULL;
+	b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
+	if (b == NULL)
+	{
+		*full = true;
+		return NULL;
+	}
+	memset(&b->c, 0, sizeof(PPCounters));
+	b->c.first_at = DT_NOEND;
+	b->c.last_at = DT_NOBEGIN;
+	pp_sketch_init(BUCKET_SKETCH(b), minute ? PP_SKETCH_MINUTE_CAPACITY
+				   : PP_SKETCH_HOUR_CAPACITY);
+	if (minute)
+		shared->n_minute++;
+	else
+		shared->n_hour++;
+	return b;
+}
+
+static void
+bucket_remove(HTAB *htab, PPBucket *b)
+{
+	hash_search(htab, &b->key, HASH_REMOVE, NULL);
+	if (htab == minute_hash)
+		shared->n_minute--;
+	else
+		shared->n_hour--;
 }
 
 static void
@@ -520,31 +519,28 @@ counters_add(PPCounters *c, int sign, double d, double self, bool failed,
 	}
 }
 
-/* Merge counters src into dst (both windows or buckets). */
-static void
-counters_merge(PPCounters *dst, const PPCounters *src)
+/*
+ * Add (sign > 0) or remove one value in a bucket.  Returns false when a
+ * removal finds less than it removes.  An emptied bucket is freed.
+ */
+static bool
+bucket_observe(HTAB *htab, PPBucket *b, int sign, double d, double self,
+			   bool failed, TimestampTz at)
 {
-	if (src->calls == 0)
-		return;
-	if (dst->calls == 0 || src->min_ms < dst->min_ms)
-		dst->min_ms = src->min_ms;
-	if (dst->calls == 0 || src->max_ms > dst->max_ms)
-		dst->max_ms = src->max_ms;
-	if (dst->calls == 0 || src->first_at < dst->first_at)
-		dst->first_at = src->first_at;
-	if (dst->calls == 0 || src->last_at > dst->last_at)
-		dst->last_at = src->last_at;
-	dst->calls += src->calls;
-	dst->errors += src->errors;
-	dst->sum_ms += src->sum_ms;
-	dst->sumsq_ms += src->sumsq_ms;
-	dst->self_sum_ms += src->self_sum_ms;
+	counters_add(&b->c, sign, d, self, failed, at);
+	if (sign > 0)
+		(void) pp_sketch_add(BUCKET_SKETCH(b), d);
+	else if (pp_sketch_remove(BUCKET_SKETCH(b), d) != PP_OK || b->c.calls < 0)
+		return false;
+	if (b->c.calls == 0)
+		bucket_remove(htab, b);
+	return true;
 }
 
 /*
- * Move minute_start and horizon_start forward (never back): merge the
- * minute buckets that leave the minute region into hour buckets and drop
- * the hour buckets that leave the horizon.
+ * Move minute_start and horizon_start forward (never back), dropping the
+ * minute buckets and hour buckets that fall out of their regions.  Every
+ * observation is in its hour bucket too, so nothing needs merging.
  */
 static void
 regions_advance(TimestampTz minute_start, TimestampTz horizon_start)
@@ -557,65 +553,22 @@ regions_advance(TimestampTz minute_start, TimestampTz horizon_start)
 	if (minute_start < shared->minute_start)
 		minute_start = shared->minute_start;
 	if (horizon_start > minute_start)
-		horizon_start = minute_start;
-	if (minute_start == shared->minute_start && horizon_start == shared->horizon_start)
-		return;
+		minute_start = horizon_start;
 
 	if (horizon_start > shared->horizon_start)
 	{
 		hash_seq_init(&status, hour_hash);
 		while ((b = hash_seq_search(&status)) != NULL)
-		{
 			if (b->key.start < horizon_start)
-			{
-				hash_search(hour_hash, &b->key, HASH_REMOVE, NULL);
-				shared->n_hour--;
-			}
-		}
+				bucket_remove(hour_hash, b);
 		shared->horizon_start = horizon_start;
 	}
-
 	if (minute_start > shared->minute_start)
 	{
 		hash_seq_init(&status, minute_hash);
 		while ((b = hash_seq_search(&status)) != NULL)
-		{
-			if (b->key.start >= minute_start)
-				continue;
-			if (b->key.start >= horizon_start)
-			{
-				PPBucketKey hkey = b->key;
-				PPBucket   *h;
-				bool		found;
-
-				hkey.start = floor_to(b->key.start, USECS_PER_HOUR_);
-				h = hash_search(hour_hash, &hkey, HASH_FIND, NULL);
-				if (h == NULL && shared->n_hour < pp_max_hour_buckets)
-				{
-					h = hash_search(hour_hash, &hkey, HASH_ENTER_NULL, &found);
-					if (h != NULL)
-					{
-						memset(&h->c, 0, sizeof(PPCounters));
-						pp_sketch_init(BUCKET_SKETCH(h), PP_SKETCH_HOUR_CAPACITY);
-						shared->n_hour++;
-					}
-				}
-				if (h != NULL)
-				{
-					counters_merge(&h->c, &b->c);
-					(void) pp_sketch_merge(BUCKET_SKETCH(h), BUCKET_SKETCH(b));
-				}
-				else
-				{
-					PPDb	   *db = db_get(ops[b->key.slot].key.dbid, false);
-
-					db_incomplete(db, hkey.start + USECS_PER_HOUR_);
-					shared->obs_dropped += b->c.calls;
-				}
-			}
-			hash_search(minute_hash, &b->key, HASH_REMOVE, NULL);
-			shared->n_minute--;
-		}
+			if (b->key.start < minute_start)
+				bucket_remove(minute_hash, b);
 		shared->minute_start = minute_start;
 	}
 }
@@ -632,46 +585,63 @@ regions_follow_clock(void)
 }
 
 /*
- * Apply one observation to (slot, at).  Returns false when the statistics
- * can no longer be trusted (a removal that finds nothing to remove).
+ * Apply one observation of (slot, at) to its hour bucket and, inside the
+ * minute region, to its minute bucket.  A full pool gives up its oldest hour
+ * and the observation is tried again.  Returns false when the statistics can
+ * no longer be trusted (a removal that finds less than it removes).
  */
 static bool
 observe(PPDb *db, int slot, int sign, double d, double self, bool failed,
 		TimestampTz at)
 {
-	PPBucket   *b;
-	bool		dropped;
-	HTAB	   *htab;
+	int			attempt;
 
-	b = bucket_get(slot, at, sign > 0, &dropped);
-	if (b == NULL)
+	for (attempt = 0; attempt < 4; attempt++)
 	{
-		if (dropped)
+		bool		in_minutes;
+		bool		full;
+		PPBucket   *h;
+		PPBucket   *m = NULL;
+
+		if (at < shared->horizon_start)
+			return true;		/* beyond the horizon: the table answers */
+		in_minutes = at >= shared->minute_start;
+
+		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &full);
+		if (h == NULL && full)
 		{
-			db_incomplete(db, at + 1);
-			shared->obs_dropped++;
-			return true;
+			regions_advance(shared->minute_start, shared->horizon_start + USECS_PER_HOUR_);
+			continue;
 		}
-		/* beyond the horizon, or a removal of what was dropped or evicted */
-		return sign > 0 || at < shared->horizon_start || at < db->incomplete_before;
+		if (h != NULL && in_minutes)
+		{
+			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &full);
+			if (m == NULL && full)
+			{
+				if (h->c.calls == 0)
+					bucket_remove(hour_hash, h);
+				regions_advance(shared->minute_start + USECS_PER_HOUR_, shared->horizon_start);
+				continue;
+			}
+		}
+		if (h == NULL || (in_minutes && m == NULL))
+		{
+			/* a removal of what was never stored (dropped, or evicted) */
+			return sign > 0 || at < db->incomplete_before;
+		}
+		if (m != NULL && !bucket_observe(minute_hash, m, sign, d, self, failed, at))
+			return false;
+		return bucket_observe(hour_hash, h, sign, d, self, failed, at);
 	}
 
-	counters_add(&b->c, sign, d, self, failed, at);
+	/* the pools cannot make room: count the drop, never fail */
 	if (sign > 0)
-		(void) pp_sketch_add(BUCKET_SKETCH(b), d);
-	else if (pp_sketch_remove(BUCKET_SKETCH(b), d) != PP_OK || b->c.calls < 0)
-		return false;
-
-	if (b->c.calls == 0)
 	{
-		htab = b->key.start >= shared->minute_start ? minute_hash : hour_hash;
-		hash_search(htab, &b->key, HASH_REMOVE, NULL);
-		if (htab == minute_hash)
-			shared->n_minute--;
-		else
-			shared->n_hour--;
+		db_incomplete(db, at + 1);
+		shared->obs_dropped++;
+		return true;
 	}
-	return true;
+	return at < db->incomplete_before;
 }
 
 static bool
@@ -892,11 +862,12 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
 {
 	PPDb	   *db;
-	TimestampTz lo;				/* buckets starting at or after lo count */
-	TimestampTz hi;				/* buckets starting at or after hi do not */
+	TimestampTz lo;				/* buckets cover [lo, hi) */
+	TimestampTz hi;
+	TimestampTz h1;				/* hour buckets cover [h1, h2) */
+	TimestampTz h2;
 	HASH_SEQ_STATUS status;
 	PPBucket   *b;
-	int			pass;
 
 	memset(plan, 0, sizeof(*plan));
 	if (shared == NULL)
@@ -928,33 +899,59 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 		plan->edge_lo_to = lo;
 	}
 
-	/* new edge: when rows newer than t1 exist, t1's minute comes from the table */
+	/*
+	 * new edge: buckets hold nothing newer than t1 unless rows newer than t1
+	 * were seen; then t1's minute is read from the table.
+	 */
 	hi = floor_to(t1, USECS_PER_MINUTE) + USECS_PER_MINUTE;
+	if (db->max_at > t1)
+		hi -= USECS_PER_MINUTE;
+	if (hi < lo)
+		hi = lo;
+
+	/*
+	 * Whole hours come from hour buckets, the minutes around them from minute
+	 * buckets: a day merges about 24 + 2 * 60 sketches, not 1440.
+	 */
+	h1 = floor_to(lo, USECS_PER_HOUR_);
+	if (h1 < lo)
+		h1 += USECS_PER_HOUR_;
+	h2 = floor_to(hi, USECS_PER_HOUR_);
+	if (h1 >= h2)
+		h1 = h2 = lo;			/* no whole hour: minutes only */
+	else if (h2 < shared->minute_start)
+	{
+		/* minute buckets of the last partial hour are gone: use the table */
+		hi = h2;
+	}
+	if (h1 == h2 && lo < shared->minute_start && hi > lo)
+	{
+		/* no minute buckets there: read [lo, hi) from the table too */
+		hi = lo;
+	}
 	plan->edge_hi_from = hi;
 	plan->edge_hi_to = t1;
-	if (db->max_at > t1)
+
+	hash_seq_init(&status, hour_hash);
+	while ((b = hash_seq_search(&status)) != NULL)
 	{
-		hi = floor_to(t1, USECS_PER_MINUTE);
-		if (hi < lo)
-			hi = lo;
-		plan->edge_hi_from = hi;
+		const PPOp *op = &ops[b->key.slot];
+
+		if (b->key.start < h1 || b->key.start >= h2 ||
+			op->key.dbid != dbid || op->generation != b->key.generation)
+			continue;
+		visit(arg, op->key.kind, op->name, op->name_len, &b->c, BUCKET_SKETCH(b));
 	}
-
-	for (pass = 0; pass < 2; pass++)
+	hash_seq_init(&status, minute_hash);
+	while ((b = hash_seq_search(&status)) != NULL)
 	{
-		HTAB	   *htab = pass == 0 ? hour_hash : minute_hash;
+		const PPOp *op = &ops[b->key.slot];
 
-		hash_seq_init(&status, htab);
-		while ((b = hash_seq_search(&status)) != NULL)
-		{
-			const PPOp *op = &ops[b->key.slot];
-
-			if (b->key.start < lo || b->key.start >= hi ||
-				op->key.dbid != dbid || op->generation != b->key.generation)
-				continue;
-			visit(arg, op->key.kind, op->name, op->name_len, &b->c,
-				  BUCKET_SKETCH(b));
-		}
+		if (b->key.start < lo || b->key.start >= hi ||
+			(b->key.start >= h1 && b->key.start < h2) ||
+			op->key.dbid != dbid || op->generation != b->key.generation)
+			continue;
+		visit(arg, op->key.kind, op->name, op->name_len, &b->c, BUCKET_SKETCH(b));
 	}
 	LWLockRelease(shared->lock);
 	return true;
