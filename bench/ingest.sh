@@ -332,7 +332,7 @@ awk -v a="$MP" -v b="$MQ" -v la="$MLP" -v lb="$MLQ" \
 	'BEGIN {printf "| **median** | **%.0f** | **%.0f** | **%.3f** | **%.3f** | **%.3f** |\n", a, b, b / a, la, lb}'
 echo
 awk -v a="$MP" -v b="$MQ" -v c="$CLIENTS" -v lt="$LOOKUP_TPS" -v ll="$LOOKUP_LAT" -v mr="$MR" 'BEGIN {
-	printf "- ratio ppprof / plain (medians): **%.3f** (%.1f%% fewer inserts per second);\n", b / a, 100 * (1 - b / a)
+	printf "- ratio ppprof / plain (medians): **%.3f** (%+.1f%% inserts per second);\n", b / a, 100 * (b / a - 1)
 	printf "  median of the per-round ratios: %.3f\n", mr
 	printf "- extra time per profile: %.1f us of wall time per insert per client (%d x (1/%.0f - 1/%.0f) s),\n", c * 1e6 * (1 / b - 1 / a), c, b, a
 	printf "  %.1f us of the whole machine per profile (1/%.0f - 1/%.0f s)\n", 1e6 * (1 / b - 1 / a), b, a
