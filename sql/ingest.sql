@@ -66,6 +66,19 @@ SELECT node, self_ms FROM pp_analyze_profile(
   '{"operation_name": "r", "duration_ms": 10, "children": [
      {"operation_name": "a", "duration_ms": 30}, {"operation_name": "b", "duration_ms": 20}]}');
 
+-- numbers are read as float8in reads their text, whatever their form
+SELECT setseed(0.5);
+WITH v(t) AS (
+  SELECT (random() * 1e6)::float8::text FROM generate_series(1, 2000)
+  UNION ALL SELECT round((random() * 10 ^ (g % 10))::numeric, g % 12)::text FROM generate_series(1, 2000) g
+  UNION ALL SELECT x FROM unnest(ARRAY['0', '0.0', '0.1', '130.50000000000003', '999999999.9999999',
+        '1e9', '0.000001', '1e-7', '5e-324', '2.2250738585072014e-308', '123.456e2', '1E+3',
+        '0.30000000000000004', '123.4560000000000000000000000000000000000000000000000000000000000001',
+        '900719925.4740993', '4.35', '1.7976931348623157e-300', '0.1e1']) x)
+SELECT count(*) AS numbers,
+       count(*) FILTER (WHERE a.duration_ms = v.t::float8) AS read_exactly
+  FROM v, LATERAL pp_analyze_profile(('{"operation_name": "n", "duration_ms": ' || v.t || '}')::jsonb) a;
+
 -- unknown keys are kept and ignored; names are data, stored verbatim
 SELECT pp_ingest(jsonb_build_object(
          'operation_name', 'Ünïcødé 検索 🚀', 'duration_ms', 1, 'extra', jsonb_build_object('k', 1),
