@@ -24,6 +24,19 @@ SELECT count(*) AS profiles,
  WHERE created_at >= now() - :'window'::interval;
 
 \echo
+\echo 'Live statistics per operation (pp_operation_stats, from shared memory)'
+SELECT operation, operation_type, calls, errors,
+       round(avg_ms::numeric, 1) AS avg_ms,
+       round(p50_ms::numeric, 1) AS p50_ms,
+       round(p95_ms::numeric, 1) AS p95_ms,
+       round(p99_ms::numeric, 1) AS p99_ms,
+       round(self_avg_ms::numeric, 1) AS self_avg_ms,
+       round((total_ms / 1000)::numeric, 1) AS total_s
+  FROM pp_operation_stats(:'window'::interval);
+SELECT pp_info()->>'statistics' AS statistics,
+       pg_size_pretty((pp_info()->>'shared_memory_bytes')::bigint) AS shared_memory;
+
+\echo
 \echo 'Bottlenecks per operation type (nodes above their threshold)'
 SELECT b->>'operation_type' AS operation_type,
        count(*) AS occurrences,
