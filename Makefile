@@ -13,14 +13,14 @@ MODULE_big = ppprof
 CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
 	src/core/classify.o src/core/sketch.o src/core/reservoir.o
 OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o \
-	src/ingest.o src/shmem.o src/observe.o src/window.o src/stats.o \
+	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/rebuild.o \
 	$(CORE_OBJS)
 
 DATA = sql/ppprof--1.0.sql
 
 # pg_regress inputs live in sql/ beside the install scripts, so the list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges stats accuracy
+REGRESS = schema ingest ingest_errors config privileges stats settings accuracy
 REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 
@@ -41,6 +41,9 @@ all:
 	@echo "pg_config not found: run 'make demo' or 'make test', which install the dependencies" >&2
 	@false
 endif
+
+# Every object depends on every header (PGXS does not track them).
+$(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/core/*.h)
 
 # The pure-C core is C11 and declares variables where they are used.
 $(CORE_OBJS): override CFLAGS += -std=gnu11 -Wno-declaration-after-statement

@@ -20,6 +20,8 @@ int			pp_max_name_length = 200;
 int			pp_max_operations = 200;
 int			pp_reservoir_capacity = 1000;
 int			pp_horizon_min = 7 * 24 * 60;
+bool		pp_enabled = true;
+double		pp_sample_rate = 1.0;
 int			pp_max_minute_buckets = 30000;
 int			pp_max_hour_buckets = 5000;
 
@@ -49,6 +51,22 @@ pp_guc_init(void)
 							200, 1, PP_NAME_MAX,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.enabled",
+							 "Enables validation, analysis and statistics of profiles.",
+							 "When off, rows are stored as they are; the statistics no longer cover them until pp_rebuild().",
+							 &pp_enabled,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomRealVariable("ppprof.sample_rate",
+							 "Sets the fraction of pp_ingest() calls whose profile is stored.",
+							 "The others return NULL and are counted by pp_info().",
+							 &pp_sample_rate,
+							 1.0, 0.0, 1.0,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ppprof.max_operations",
 							"Sets the number of operations tracked in shared memory, all databases together.",

@@ -28,10 +28,12 @@
 
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
@@ -41,6 +43,7 @@
 #include "utils/uuid.h"
 
 #include "ppprof.h"
+#include "shmem.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_trigger);
 PG_FUNCTION_INFO_V1(pp_ingest);
@@ -426,6 +429,8 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 	int			attnums[4];
 	int			n_replace = 0;
+	instr_time	started;
+	instr_time	elapsed;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
 		!TRIGGER_FIRED_BEFORE(td->tg_event) ||
@@ -435,6 +440,15 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_trigger() must be a BEFORE INSERT OR UPDATE row trigger")));
+
+	if (!pp_enabled)
+	{
+		pp_observe_disabled_write();
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ?
+							   td->tg_newtuple : td->tg_trigtuple);
+	}
+	pp_observe_enabled_write();
+	INSTR_TIME_SET_CURRENT(started);
 
 	desc = RelationGetDescr(td->tg_relation);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
@@ -530,8 +544,13 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		Datum		total = heap_getattr(tuple, att_total, desc, &isnull);
 
 		if (!id_null && !created_null && !isnull)
+		{
+			INSTR_TIME_SET_CURRENT(elapsed);
+			INSTR_TIME_SUBTRACT(elapsed, started);
 			pp_observe_stage(DatumGetUUIDP(id), DatumGetTimestampTz(created),
-							 DatumGetFloat8(total), &pa.tree);
+							 DatumGetFloat8(total), &pa.tree,
+							 INSTR_TIME_GET_MICROSEC(elapsed));
+		}
 	}
 	return PointerGetDatum(tuple);
 }
@@ -634,6 +653,13 @@ pp_ingest(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("profile must not be null")));
+
+	/* sampled out: not stored, counted */
+	if (pp_sample_rate < 1.0 && pg_prng_double(&pg_global_prng_state) >= pp_sample_rate)
+	{
+		pp_shmem_count_sampled_out();
+		PG_RETURN_NULL();
+	}
 
 	cfg = pp_config_get();
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -63,6 +63,9 @@ static Size *name_offsets = NULL;	/* per node: offset into names */
 /* first change the AFTER trigger has not matched yet */
 static int	confirm_cursor = 0;
 
+/* row changes this backend made while ppprof.enabled was off */
+static int64 disabled_writes = 0;
+
 static void *
 grow(void *array, int *cap, int need, Size elem)
 {
@@ -188,7 +191,7 @@ observe_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PREPARE:
 			if (n_changes > 0)
-				pp_shmem_invalidate(MyDatabaseId);
+				pp_shmem_invalidate(MyDatabaseId, true);
 			pending_reset();
 			break;
 		case XACT_EVENT_ABORT:
@@ -234,11 +237,41 @@ pp_observe_init(void)
  */
 void
 pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at, double total_ms,
-				 const pp_tree_t *tree)
+				 const pp_tree_t *tree, double ingest_us)
 {
+	PPRowChange *ch;
+
 	if (!pp_shmem_attached())
 		return;
-	(void) pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree);
+	ch = pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree);
+	ch->ingest_us = ingest_us;
+}
+
+/*
+ * A row written while ppprof.enabled is off: the statistics no longer cover
+ * the table.  They answer from the table until pp_rebuild().
+ */
+void
+pp_observe_disabled_write(void)
+{
+	disabled_writes++;
+	if (pp_shmem_attached())
+		pp_shmem_invalidate(MyDatabaseId, false);
+	else
+		pp_dump_discard();
+}
+
+/* The first write after ppprof.enabled was turned back on says so. */
+void
+pp_observe_enabled_write(void)
+{
+	if (disabled_writes == 0)
+		return;
+	ereport(NOTICE,
+			(errmsg("the statistics do not cover the " INT64_FORMAT " row changes made while ppprof.enabled was off",
+					disabled_writes),
+			 errhint("Run SELECT pp_rebuild(); to include them.")));
+	disabled_writes = 0;
 }
 
 /* The row's id, created_at (false when NULL) and total_duration_ms. */
@@ -282,7 +315,7 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 	if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
 	{
 		/* stored without validation (ppprof was disabled): not countable */
-		pp_shmem_invalidate(MyDatabaseId);
+		pp_shmem_invalidate(MyDatabaseId, false);
 		return;
 	}
 	(void) pending_add(kind, true, &id, created_at, total_ms, &tree);
@@ -354,8 +387,19 @@ pp_profiles_observe(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_observe() must be an AFTER row trigger")));
 
-	if (!pp_shmem_attached())
+	if (!pp_enabled)
+	{
+		/* INSERT and UPDATE were counted by the BEFORE trigger */
+		if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+			pp_observe_disabled_write();
 		return PointerGetDatum(NULL);
+	}
+	if (!pp_shmem_attached())
+	{
+		/* a statistics file on disk no longer matches the table */
+		pp_dump_discard();
+		return PointerGetDatum(NULL);
+	}
 
 	desc = RelationGetDescr(td->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -394,5 +438,7 @@ pp_profiles_truncated(PG_FUNCTION_ARGS)
 				 errmsg("pp_profiles_truncated() must be a trigger")));
 	if (pp_shmem_attached())
 		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL);
+	else
+		pp_dump_discard();
 	return PointerGetDatum(NULL);
 }

@@ -23,6 +23,8 @@
 extern int	pp_max_depth;
 extern int	pp_max_nodes;
 extern int	pp_max_name_length;
+extern bool pp_enabled;
+extern double pp_sample_rate;
 extern int	pp_max_operations;
 extern int	pp_reservoir_capacity;
 extern int	pp_horizon_min;
@@ -61,9 +63,19 @@ extern const void *pp_jsonb_root_handle(Jsonb *jb);
 extern void pp_ingest_init(void);
 extern bool pp_profile_walk(Jsonb *jb, pp_tree_t *tree);
 
+/* stats.c */
+extern void pp_require_shmem(const char *func);
+
+/* rebuild.c */
+extern int64 pp_rebuild_database(void);
+extern void pp_request_rebuild(Oid dbid);
+
 /* observe.c */
 extern void pp_observe_init(void);
 extern void pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at,
-							 double total_ms, const pp_tree_t *tree);
+							 double total_ms, const pp_tree_t *tree,
+							 double ingest_us);
+extern void pp_observe_disabled_write(void);
+extern void pp_observe_enabled_write(void);
 
 #endif							/* PPPROF_H */

@@ -75,6 +75,7 @@
 
 #include "ppprof.h"
 #include "shmem.h"
+#include "port/pg_crc32c.h"
 
 #define USECS_PER_MINUTE	INT64CONST(60000000)
 #define USECS_PER_HOUR_		INT64CONST(3600000000)
@@ -131,6 +132,9 @@ typedef struct PPDb
 									 * table */
 	TimestampTz max_at;			/* latest created_at applied */
 	TimestampTz last_reset;
+	bool		auto_rebuild;	/* when invalid, a read starts a rebuild */
+	TimestampTz rebuild_started;	/* a background rebuild was started; 0 if
+									 * none */
 } PPDb;
 
 typedef struct PPShared
@@ -143,6 +147,12 @@ typedef struct PPShared
 	int32		n_ops;			/* op slots in use */
 	int64		ops_evicted;
 	int64		obs_dropped;
+	int64		profiles;		/* committed profiles applied */
+	int64		nodes;			/* their nodes */
+	int64		timed_profiles; /* profiles whose ingest time was measured */
+	double		ingest_us;		/* their ingest time, microseconds */
+	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
+	char		dump_status[128];	/* what start-up did with the dump file */
 } PPShared;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -229,6 +239,7 @@ pp_shmem_startup(void)
 		shared->minute_start = floor_to(now - MINUTE_REGION, USECS_PER_HOUR_);
 		shared->horizon_start = floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
 										 USECS_PER_HOUR_);
+		strlcpy(shared->dump_status, "none", sizeof(shared->dump_status));
 	}
 
 	ops = ShmemInitStruct("ppprof operations",
@@ -268,6 +279,13 @@ pp_shmem_startup(void)
 							  pp_max_hour_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
 	LWLockRelease(AddinShmemInitLock);
+
+	/* the postmaster reloads the last clean shutdown's statistics */
+	if (!IsUnderPostmaster)
+	{
+		pp_dump_load(shared->dump_status, sizeof(shared->dump_status));
+		on_shmem_exit(pp_dump_save, (Datum) 0);
+	}
 }
 
 /* Called from _PG_init. */
@@ -303,6 +321,8 @@ db_get(Oid dbid, bool create)
 		db->incomplete_before = DT_NOBEGIN;
 		db->max_at = DT_NOBEGIN;
 		db->last_reset = 0;
+		db->auto_rebuild = true;
+		db->rebuild_started = 0;
 	}
 	return db;
 }
@@ -758,6 +778,16 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 		}
 		if (!(db->valid || rebuilding) || !ch->confirmed)
 			continue;
+		if (ch->kind == PP_CHANGE_ADD && !rebuilding)
+		{
+			shared->profiles++;
+			shared->nodes += ch->n_nodes;
+			if (ch->ingest_us > 0)
+			{
+				shared->timed_profiles++;
+				shared->ingest_us += ch->ingest_us;
+			}
+		}
 		if (!apply_change(db, ch, nodes, now))
 		{
 			/* never show numbers that disagree with the table */
@@ -799,24 +829,45 @@ pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 }
 
 void
-pp_shmem_invalidate(Oid dbid)
+pp_shmem_invalidate(Oid dbid, bool auto_rebuild)
 {
 	PPDb	   *db;
+	bool		valid;
 
 	if (shared == NULL)
 		return;
+	/* cheap when already invalid: ppprof.enabled = off calls this per row */
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = hash_search(db_hash, &dbid, HASH_FIND, NULL);
+	valid = db != NULL && db->valid;
+	LWLockRelease(shared->lock);
+	if (!valid)
+		return;
+
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	db = db_get(dbid, false);
 	if (db != NULL)
 	{
 		db_clear(dbid);
 		db->valid = false;
+		db->auto_rebuild = auto_rebuild;
 	}
 	LWLockRelease(shared->lock);
 }
 
+/* sampled out by ppprof.sample_rate */
 void
-pp_shmem_reset(Oid dbid, bool valid)
+pp_shmem_count_sampled_out(void)
+{
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->sampled_out++;
+	LWLockRelease(shared->lock);
+}
+
+void
+pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild)
 {
 	PPDb	   *db;
 
@@ -828,6 +879,7 @@ pp_shmem_reset(Oid dbid, bool valid)
 	if (db != NULL)
 	{
 		db->valid = valid;
+		db->auto_rebuild = auto_rebuild;
 		db->incomplete_before = DT_NOBEGIN;
 		db->max_at = DT_NOBEGIN;
 		db->last_reset = GetCurrentTimestamp();
@@ -845,7 +897,52 @@ pp_shmem_set_valid(Oid dbid)
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	db = db_get(dbid, true);
 	if (db != NULL)
+	{
 		db->valid = true;
+		db->auto_rebuild = true;
+		db->rebuild_started = 0;
+	}
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * Claim the background rebuild of dbid: true when its statistics are invalid,
+ * a rebuild is wanted and none was started in the last minute.
+ */
+bool
+pp_shmem_claim_rebuild(Oid dbid)
+{
+	PPDb	   *db;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		claimed = false;
+
+	if (shared == NULL)
+		return false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db != NULL && !db->valid && db->auto_rebuild &&
+		(db->rebuild_started == 0 ||
+		 now - db->rebuild_started > 60 * USECS_PER_SEC))
+	{
+		db->rebuild_started = now;
+		claimed = true;
+	}
+	LWLockRelease(shared->lock);
+	return claimed;
+}
+
+/* The claimed rebuild did not happen. */
+void
+pp_shmem_release_rebuild(Oid dbid)
+{
+	PPDb	   *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, false);
+	if (db != NULL)
+		db->rebuild_started = 0;
 	LWLockRelease(shared->lock);
 }
 
@@ -877,8 +974,9 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 	db = hash_search(db_hash, &dbid, HASH_FIND, NULL);
 	if (db == NULL || !db->valid)
 	{
+		plan->invalid = true;
 		LWLockRelease(shared->lock);
-		return plan_table(plan, "statistics are being rebuilt or were never built");
+		return plan_table(plan, "statistics are not valid");
 	}
 	if (t0 < shared->horizon_start || t0 < db->incomplete_before)
 	{
@@ -1002,6 +1100,8 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	if (db != NULL)
 	{
 		info->db_valid = db->valid;
+		info->rebuild_started = db->rebuild_started;
+		info->auto_rebuild = db->auto_rebuild;
 		info->incomplete_before = db->incomplete_before;
 		info->last_reset = db->last_reset;
 	}
@@ -1016,5 +1116,351 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->hour_buckets = shared->n_hour;
 	info->operations_evicted = shared->ops_evicted;
 	info->observations_dropped = shared->obs_dropped;
+	info->profiles = shared->profiles;
+	info->nodes = shared->nodes;
+	info->sampled_out = shared->sampled_out;
+	info->mean_ingest_us = shared->timed_profiles > 0 ?
+		shared->ingest_us / shared->timed_profiles : 0;
+	info->shmem_used_bytes = (Size) shared->n_ops * (sizeof(PPOp) + reservoir_bytes) +
+		(Size) shared->n_minute * bucket_entry_size(PP_SKETCH_MINUTE_CAPACITY) +
+		(Size) shared->n_hour * bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
+	strlcpy(info->dump_status, shared->dump_status, sizeof(info->dump_status));
 	LWLockRelease(shared->lock);
+}
+
+/* ---- dump file: serialization (file handling is in dump.c) ---- */
+
+/*
+ * Dump file layout, host byte order (the header pins the platform-dependent
+ * parts: PostgreSQL major version, format versions, capacities):
+ *
+ *	PPDumpHeader
+ *	n_dbs  x PPDb
+ *	n_ops  x (PPOp, reservoir of reservoir_bytes)
+ *	n_minute x (PPDumpBucket, minute sketch)
+ *	n_hour x (PPDumpBucket, hour sketch)
+ *	uint32 CRC-32C of everything before it
+ */
+#define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
+#define PP_DUMP_FORMAT		1
+
+typedef struct PPDumpHeader
+{
+	uint32		magic;
+	uint32		format;
+	uint32		pg_major;
+	uint32		sketch_format;
+	uint32		minute_capacity;
+	uint32		hour_capacity;
+	uint32		reservoir_capacity;
+	uint32		name_max;
+	uint32		db_size;		/* sizeof(PPDb), sizeof(PPOp), sizeof(PPDumpBucket) */
+	uint32		op_size;
+	uint32		bucket_size;
+	uint32		reserved;
+	uint32		n_dbs;
+	uint32		n_ops;
+	uint64		n_minute;
+	uint64		n_hour;
+	TimestampTz minute_start;
+	TimestampTz horizon_start;
+	TimestampTz written_at;
+} PPDumpHeader;
+
+typedef struct PPDumpBucket
+{
+	int32		op;				/* index of the operation in the file */
+	int32		reserved;
+	TimestampTz start;
+	PPCounters	c;
+} PPDumpBucket;
+
+static void
+dump_put(FILE *f, pg_crc32c *crc, const void *p, Size len, bool *ok)
+{
+	if (!*ok)
+		return;
+	COMP_CRC32C(*crc, p, len);
+	if (fwrite(p, 1, len, f) != len)
+		*ok = false;
+}
+
+static void
+dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, int capacity,
+			 const int32 *file_index, bool *ok)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+
+	hash_seq_init(&status, htab);
+	while ((b = hash_seq_search(&status)) != NULL)
+	{
+		PPDumpBucket db;
+
+		if (file_index[b->key.slot] < 0 ||
+			ops[b->key.slot].generation != b->key.generation)
+			continue;
+		memset(&db, 0, sizeof(db));
+		db.op = file_index[b->key.slot];
+		db.start = b->key.start;
+		db.c = b->c;
+		dump_put(f, crc, &db, sizeof(db), ok);
+		dump_put(f, crc, BUCKET_SKETCH(b), PP_SKETCH_SIZE(capacity), ok);
+	}
+}
+
+static uint64
+count_live_buckets(HTAB *htab)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	uint64		n = 0;
+
+	hash_seq_init(&status, htab);
+	while ((b = hash_seq_search(&status)) != NULL)
+		if (ops[b->key.slot].in_use && ops[b->key.slot].generation == b->key.generation)
+			n++;
+	return n;
+}
+
+/*
+ * Write the statistics to f (the postmaster, at shutdown, when no backend
+ * is left).  Returns false on a write error.
+ */
+bool
+pp_shmem_dump(FILE *f)
+{
+	PPDumpHeader h;
+	pg_crc32c	crc;
+	HASH_SEQ_STATUS status;
+	PPDb	   *db;
+	int32	   *file_index;
+	int			i;
+	bool		ok = true;
+
+	if (shared == NULL)
+		return false;
+
+	file_index = palloc(sizeof(int32) * pp_max_operations);
+	memset(&h, 0, sizeof(h));
+	h.magic = PP_DUMP_MAGIC;
+	h.format = PP_DUMP_FORMAT;
+	h.pg_major = PG_VERSION_NUM / 100;
+	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
+	h.minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
+	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
+	h.reservoir_capacity = (uint32) pp_reservoir_capacity;
+	h.name_max = PP_NAME_MAX;
+	h.db_size = sizeof(PPDb);
+	h.op_size = sizeof(PPOp);
+	h.bucket_size = sizeof(PPDumpBucket);
+	h.n_dbs = (uint32) hash_get_num_entries(db_hash);
+	for (i = 0; i < pp_max_operations; i++)
+		file_index[i] = ops[i].in_use ? (int32) h.n_ops++ : -1;
+	h.n_minute = count_live_buckets(minute_hash);
+	h.n_hour = count_live_buckets(hour_hash);
+	h.minute_start = shared->minute_start;
+	h.horizon_start = shared->horizon_start;
+	h.written_at = GetCurrentTimestamp();
+
+	INIT_CRC32C(crc);
+	dump_put(f, &crc, &h, sizeof(h), &ok);
+	hash_seq_init(&status, db_hash);
+	while ((db = hash_seq_search(&status)) != NULL)
+		dump_put(f, &crc, db, sizeof(PPDb), &ok);
+	for (i = 0; i < pp_max_operations; i++)
+	{
+		if (!ops[i].in_use)
+			continue;
+		dump_put(f, &crc, &ops[i], sizeof(PPOp), &ok);
+		dump_put(f, &crc, slot_reservoir(i), reservoir_bytes, &ok);
+	}
+	dump_buckets(f, &crc, minute_hash, PP_SKETCH_MINUTE_CAPACITY, file_index, &ok);
+	dump_buckets(f, &crc, hour_hash, PP_SKETCH_HOUR_CAPACITY, file_index, &ok);
+	FIN_CRC32C(crc);
+	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
+		ok = false;
+	pfree(file_index);
+	return ok;
+}
+
+/* A cursor over the dump's bytes; every read is bounds-checked. */
+typedef struct DumpReader
+{
+	const char *p;
+	const char *end;
+} DumpReader;
+
+static const void *
+dump_take(DumpReader *r, Size len)
+{
+	const char *p = r->p;
+
+	if ((Size) (r->end - r->p) < len)
+		return NULL;
+	r->p += len;
+	return p;
+}
+
+static const char *
+undump_check(const char *buf, Size len, PPDumpHeader *h)
+{
+	DumpReader	r = {buf, buf + len - sizeof(pg_crc32c)};
+	const PPDumpHeader *hp;
+	uint64		i;
+	Size		minute_size = sizeof(PPDumpBucket) + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY);
+	Size		hour_size = sizeof(PPDumpBucket) + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY);
+	pg_crc32c	crc;
+	pg_crc32c	stored;
+
+	if (len < sizeof(PPDumpHeader) + sizeof(pg_crc32c))
+		return "file is truncated";
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, buf, len - sizeof(pg_crc32c));
+	FIN_CRC32C(crc);
+	memcpy(&stored, buf + len - sizeof(pg_crc32c), sizeof(stored));
+
+	hp = dump_take(&r, sizeof(PPDumpHeader));
+	memcpy(h, hp, sizeof(PPDumpHeader));
+	if (h->magic != PP_DUMP_MAGIC)
+		return "not a ppprof statistics file";
+	if (h->format != PP_DUMP_FORMAT || h->sketch_format != PP_SKETCH_FORMAT_VERSION ||
+		h->pg_major != PG_VERSION_NUM / 100 || h->db_size != sizeof(PPDb) ||
+		h->op_size != sizeof(PPOp) || h->bucket_size != sizeof(PPDumpBucket))
+		return "written by another version";
+	if (!EQ_CRC32C(crc, stored))
+		return "checksum mismatch";
+	if (h->minute_capacity != PP_SKETCH_MINUTE_CAPACITY ||
+		h->hour_capacity != PP_SKETCH_HOUR_CAPACITY ||
+		h->reservoir_capacity != (uint32) pp_reservoir_capacity ||
+		h->name_max != PP_NAME_MAX)
+		return "written with other settings";
+	if (h->n_dbs > MAX_DATABASES || h->n_ops > (uint32) pp_max_operations ||
+		h->n_minute > (uint64) pp_max_minute_buckets ||
+		h->n_hour > (uint64) pp_max_hour_buckets)
+		return "more entries than the settings allow";
+
+	for (i = 0; i < h->n_dbs; i++)
+		if (dump_take(&r, sizeof(PPDb)) == NULL)
+			return "file is truncated";
+	for (i = 0; i < h->n_ops; i++)
+	{
+		const PPOp *op = dump_take(&r, sizeof(PPOp));
+		const pp_reservoir_t *res;
+
+		if (op == NULL || (res = dump_take(&r, reservoir_bytes)) == NULL)
+			return "file is truncated";
+		if (!op->in_use || op->name_len < 0 || op->name_len > PP_NAME_MAX)
+			return "corrupt operation entry";
+		if (pp_reservoir_validate(res, reservoir_bytes, NULL) != PP_OK)
+			return "corrupt reservoir";
+	}
+	for (i = 0; i < h->n_minute + h->n_hour; i++)
+	{
+		bool		minute = i < h->n_minute;
+		const PPDumpBucket *b = dump_take(&r, minute ? minute_size - PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)
+										  : hour_size - PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY));
+		const pp_sketch_t *sk;
+		Size		sksize = minute ? PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)
+			: PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY);
+
+		if (b == NULL || (sk = dump_take(&r, sksize)) == NULL)
+			return "file is truncated";
+		if (b->op < 0 || (uint32) b->op >= h->n_ops)
+			return "corrupt bucket entry";
+		if (pp_sketch_validate(sk, sksize, NULL) != PP_OK ||
+			sk->capacity != (minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY))
+			return "corrupt sketch";
+		if (b->c.calls < 0 || (uint64) b->c.calls != pp_sketch_count(sk))
+			return "bucket counters disagree with their sketch";
+	}
+	if (r.p != r.end)
+		return "trailing bytes";
+	return NULL;
+}
+
+/*
+ * Load a dump written by pp_shmem_dump (the postmaster, at start-up, before
+ * any backend).  The whole file is checked before anything is loaded.
+ * Returns NULL on success, else why the file was rejected.
+ */
+const char *
+pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
+{
+	PPDumpHeader h;
+	DumpReader	r;
+	const char *why;
+	uint64		i;
+	int32	   *slot_of;
+
+	*n_ops_loaded = 0;
+	if (shared == NULL)
+		return "shared memory is not initialised";
+	why = undump_check(buf, len, &h);
+	if (why != NULL)
+		return why;
+
+	r.p = buf + sizeof(PPDumpHeader);
+	r.end = buf + len - sizeof(pg_crc32c);
+	shared->minute_start = h.minute_start;
+	shared->horizon_start = h.horizon_start;
+	for (i = 0; i < h.n_dbs; i++)
+	{
+		const PPDb *src = dump_take(&r, sizeof(PPDb));
+		bool		found;
+		PPDb	   *db = hash_search(db_hash, &src->dbid, HASH_ENTER_NULL, &found);
+
+		if (db != NULL)
+			memcpy(db, src, sizeof(PPDb));
+	}
+	slot_of = palloc(sizeof(int32) * Max(h.n_ops, 1));
+	for (i = 0; i < h.n_ops; i++)
+	{
+		const PPOp *src = dump_take(&r, sizeof(PPOp));
+		const void *res = dump_take(&r, reservoir_bytes);
+		PPOpIndex  *idx;
+		bool		found;
+
+		slot_of[i] = -1;
+		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
+		if (idx == NULL || found)
+			continue;
+		idx->slot = (int32) i;
+		memcpy(&ops[i], src, sizeof(PPOp));
+		ops[i].generation = 1;
+		ops[i].name[ops[i].name_len] = '\0';
+		memcpy(slot_reservoir((int) i), res, reservoir_bytes);
+		slot_of[i] = (int32) i;
+		shared->n_ops++;
+	}
+	for (i = 0; i < h.n_minute + h.n_hour; i++)
+	{
+		bool		minute = i < h.n_minute;
+		int			cap = minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		const PPDumpBucket *src = dump_take(&r, sizeof(PPDumpBucket));
+		const pp_sketch_t *sk = dump_take(&r, PP_SKETCH_SIZE(cap));
+		HTAB	   *htab = minute ? minute_hash : hour_hash;
+		PPBucketKey key;
+		PPBucket   *b;
+		bool		found;
+
+		if (slot_of[src->op] < 0)
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.slot = slot_of[src->op];
+		key.generation = 1;
+		key.start = src->start;
+		b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
+		if (b == NULL || found)
+			continue;
+		b->c = src->c;
+		memcpy(BUCKET_SKETCH(b), sk, PP_SKETCH_SIZE(cap));
+		if (minute)
+			shared->n_minute++;
+		else
+			shared->n_hour++;
+	}
+	pfree(slot_of);
+	*n_ops_loaded = shared->n_ops;
+	return NULL;
 }

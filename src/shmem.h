@@ -65,6 +65,7 @@ typedef struct PPRowChange
 	TimestampTz created_at;
 	pg_uuid_t	id;
 	double		total_ms;		/* total_duration_ms column */
+	double		ingest_us;		/* time the BEFORE trigger took, 0 if unknown */
 	bool		failed;			/* any node failed */
 	int			first_node;		/* index into the node array */
 	int			n_nodes;
@@ -74,6 +75,7 @@ typedef struct PPRowChange
 typedef struct PPWindowPlan
 {
 	bool		use_table;		/* whole window from the table */
+	bool		invalid;		/* because the statistics are not valid */
 	const char *why;			/* when use_table: the reason */
 	TimestampTz edge_lo_from;	/* old edge read from the table: */
 	TimestampTz edge_lo_to;		/* [from, to), empty when from == to */
@@ -98,13 +100,18 @@ extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 						  const PPNodeObs *nodes);
 
 /* The statistics of dbid no longer match the table until a rebuild. */
-extern void pp_shmem_invalidate(Oid dbid);
+extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
+extern void pp_shmem_count_sampled_out(void);
 
 /* Forget the statistics of dbid; valid=true when the table is empty. */
-extern void pp_shmem_reset(Oid dbid, bool valid);
+extern void pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild);
 
 /* Mark dbid's statistics as matching the table (end of a rebuild). */
 extern void pp_shmem_set_valid(Oid dbid);
+
+/* Background rebuild bookkeeping (rebuild.c). */
+extern bool pp_shmem_claim_rebuild(Oid dbid);
+extern void pp_shmem_release_rebuild(Oid dbid);
 
 /*
  * Read the window [t0, t1] of dbid: visit every shared bucket entirely
@@ -124,6 +131,8 @@ typedef struct PPShmemInfo
 {
 	bool		attached;
 	bool		db_valid;		/* this database's statistics equal its table */
+	bool		auto_rebuild;	/* a read starts a rebuild when invalid */
+	TimestampTz rebuild_started;	/* a background rebuild is running */
 	TimestampTz incomplete_before;
 	TimestampTz last_reset;
 	TimestampTz minute_start;
@@ -135,8 +144,21 @@ typedef struct PPShmemInfo
 	int64		operations_evicted;
 	int64		observations_dropped;
 	Size		shmem_bytes;	/* requested at start */
+	Size		shmem_used_bytes;	/* operations and buckets in use */
+	int64		profiles;		/* committed profiles applied */
+	int64		nodes;
+	int64		sampled_out;
+	double		mean_ingest_us;
+	char		dump_status[128];	/* what start-up did with the dump */
 } PPShmemInfo;
 
 extern void pp_shmem_info(Oid dbid, PPShmemInfo *info);
+
+/* dump file (dump.c does the file handling) */
+extern bool pp_shmem_dump(FILE *f);
+extern const char *pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded);
+extern void pp_dump_load(char *status, Size status_size);
+extern void pp_dump_save(int code, Datum arg);
+extern void pp_dump_discard(void);
 
 #endif							/* PP_SHMEM_H */

@@ -32,7 +32,6 @@
 PG_FUNCTION_INFO_V1(pp_operation_stats);
 PG_FUNCTION_INFO_V1(pp_operation_samples);
 PG_FUNCTION_INFO_V1(pp_reset);
-PG_FUNCTION_INFO_V1(pp_rebuild);
 PG_FUNCTION_INFO_V1(pp_stats_created);
 PG_FUNCTION_INFO_V1(pp_info);
 
@@ -165,8 +164,8 @@ pp_operation_samples(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-static void
-require_shmem(const char *func)
+void
+pp_require_shmem(const char *func)
 {
 	if (!pp_shmem_attached())
 		ereport(ERROR,
@@ -187,9 +186,9 @@ require_shmem(const char *func)
 Datum
 pp_reset(PG_FUNCTION_ARGS)
 {
-	require_shmem("pp_reset");
+	pp_require_shmem("pp_reset");
 	(void) pp_config_get();
-	pp_shmem_reset(MyDatabaseId, false);
+	pp_shmem_reset(MyDatabaseId, false, false);
 	PG_RETURN_VOID();
 }
 
@@ -228,138 +227,8 @@ pp_stats_created(PG_FUNCTION_ARGS)
 	SPI_finish();
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
-	pp_shmem_reset(MyDatabaseId, empty);
+	pp_shmem_reset(MyDatabaseId, empty, true);
 	PG_RETURN_VOID();
-}
-
-/*
- * pp_rebuild(): recompute the statistics of this database from the table.
- *
- * Takes a SHARE lock on performance_profiles, which waits for the
- * transactions writing it to finish (their commit applies their changes
- * before their locks are released) and keeps new writers waiting until this
- * transaction ends, then reads every row inside the horizon.  While it runs
- * the statistics are marked invalid, so readers get the table's answer.
- * Returns the number of profiles read.
- */
-Datum
-pp_rebuild(PG_FUNCTION_ARGS)
-{
-	PPConfig   *cfg;
-	StringInfoData q;
-	Portal		portal;
-	SPIPlanPtr	plan;
-	int64		total = 0;
-	Oid			save_userid;
-	int			save_sec_context;
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext batchcxt;
-	PPRowChange *changes;
-	PPNodeObs  *nodes;
-
-	require_shmem("pp_rebuild");
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("pp_rebuild() must run at READ COMMITTED isolation"),
-				 errhint("Run it in its own transaction.")));
-
-	cfg = pp_config_get();
-	LockRelationOid(cfg->profiles_relid, ShareLock);
-	pp_shmem_reset(MyDatabaseId, false);
-
-	initStringInfo(&q);
-	appendStringInfo(&q,
-					 "SELECT id, profile_data, total_duration_ms, created_at"
-					 " FROM %s.performance_profiles WHERE created_at IS NOT NULL",
-					 quote_identifier(get_namespace_name(cfg->schema)));
-
-	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",
-									 ALLOCSET_DEFAULT_SIZES);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(pp_config_owner(cfg),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
-	plan = SPI_prepare(q.data, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "ppprof: SPI_prepare failed");
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	for (;;)
-	{
-		uint64		i;
-		int			n_changes = 0;
-		int			n_nodes = 0;
-		int			cap_nodes = 1024;
-
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-
-		MemoryContextReset(batchcxt);
-		changes = MemoryContextAlloc(batchcxt, sizeof(PPRowChange) * SPI_processed);
-		nodes = MemoryContextAlloc(batchcxt, sizeof(PPNodeObs) * cap_nodes);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
-			Datum		profile = SPI_getbinval(tup, desc, 2, &isnull);
-			PPRowChange *ch = &changes[n_changes];
-			pp_tree_t	tree;
-			int32		k;
-			MemoryContext old;
-
-			CHECK_FOR_INTERRUPTS();
-			if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
-				continue;
-			old = MemoryContextSwitchTo(batchcxt);
-			memset(ch, 0, sizeof(*ch));
-			ch->kind = PP_CHANGE_ADD;
-			ch->confirmed = true;
-			memcpy(&ch->id, DatumGetUUIDP(id), sizeof(pg_uuid_t));
-			ch->total_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
-			ch->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-			ch->first_node = n_nodes;
-			ch->n_nodes = tree.n_nodes;
-			if (n_nodes + tree.n_nodes > cap_nodes)
-			{
-				cap_nodes = Max(cap_nodes * 2, n_nodes + tree.n_nodes);
-				nodes = repalloc(nodes, sizeof(PPNodeObs) * cap_nodes);
-			}
-			for (k = 0; k < tree.n_nodes; k++)
-			{
-				const pp_tree_node_t *tn = &tree.nodes[k];
-				PPNodeObs  *o = &nodes[n_nodes + k];
-				char	   *name = palloc(tn->name_len + 1);
-
-				memcpy(name, tn->name, tn->name_len);
-				o->name = name;
-				o->name_len = (int) tn->name_len;
-				o->name_hash = hash_bytes_extended((const unsigned char *) name,
-												   (int) tn->name_len, 0);
-				o->duration_ms = tn->duration_ms;
-				o->self_ms = tn->self_ms;
-				o->failed = tn->failed;
-				ch->failed |= tn->failed;
-			}
-			n_nodes += tree.n_nodes;
-			n_changes++;
-			MemoryContextSwitchTo(old);
-		}
-		pp_shmem_load(MyDatabaseId, changes, n_changes, nodes);
-		total += n_changes;
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	MemoryContextSwitchTo(caller);
-
-	pp_shmem_set_valid(MyDatabaseId);
-	PG_RETURN_INT64(total);
 }
 
 static void
@@ -381,6 +250,17 @@ info_int(JsonbParseState **st, const char *key, int64 n)
 
 	v.type = jbvNumeric;
 	v.val.numeric = int64_to_numeric(n);
+	info_put(st, key, &v);
+}
+
+static void
+info_float(JsonbParseState **st, const char *key, double d)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
+														Float8GetDatum(round(d * 1000) / 1000)));
 	info_put(st, key, &v);
 }
 
@@ -432,6 +312,8 @@ pp_info(PG_FUNCTION_ARGS)
 	if (!info.attached)
 		state = RecoveryInProgress() ? "standby: answers from the table" :
 			"not preloaded: answers from the table";
+	else if (!info.db_valid && info.rebuild_started != 0)
+		state = "rebuilding: answers from the table until the rebuild ends";
 	else if (!info.db_valid)
 		state = "invalid: answers from the table until pp_rebuild()";
 	else
@@ -439,6 +321,7 @@ pp_info(PG_FUNCTION_ARGS)
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	info_bool(&st, "preloaded", info.attached);
+	info_bool(&st, "enabled", pp_enabled);
 	info_text(&st, "statistics", state);
 	info_time(&st, "last_reset", info.last_reset);
 	info_time(&st, "incomplete_before", info.incomplete_before);
@@ -454,6 +337,12 @@ pp_info(PG_FUNCTION_ARGS)
 	info_int(&st, "hour_buckets_max", pp_max_hour_buckets);
 	info_int(&st, "observations_dropped", info.observations_dropped);
 	info_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
+	info_int(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes);
+	info_int(&st, "profiles_ingested", info.profiles);
+	info_int(&st, "nodes_ingested", info.nodes);
+	info_int(&st, "sampled_out", info.sampled_out);
+	info_float(&st, "mean_ingest_us", info.mean_ingest_us);
+	info_text(&st, "statistics_file", info.attached ? info.dump_status : NULL);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }

@@ -248,6 +248,8 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
 	{
 		w->from_table = true;
 		w->why = plan.why;
+		if (plan.invalid)
+			pp_request_rebuild(MyDatabaseId);
 		read_table(w, cfg, t0, t1, true);
 		return;
 	}
