@@ -65,6 +65,21 @@ pfree_hook(void *ptr, void *ctx)
 	pfree(ptr);
 }
 
+static void *
+palloc_current_hook(size_t size, void *ctx)
+{
+	return palloc_extended(size, MCXT_ALLOC_NO_OOM);
+}
+
+/* An allocator for the core that allocates in CurrentMemoryContext. */
+const pp_allocator_t *
+pp_current_allocator(void)
+{
+	static const pp_allocator_t current = {palloc_current_hook, pfree_hook, NULL};
+
+	return &current;
+}
+
 /*
  * An allocator for the core that allocates in cxt.  The returned struct
  * lives in cxt too.

@@ -82,6 +82,49 @@ grow(void *array, int *cap, int need, Size elem)
 	return array;
 }
 
+void
+pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
+					 const char *(*type_of) (void *arg, int32_t i), void *arg)
+{
+	static const pp_allocator_t *allocator = NULL;
+	pp_node_shape_t *shapes = palloc(sizeof(pp_node_shape_t) * Max(tree->n_nodes, 1));
+	int32		i;
+
+	/* one allocator for the backend: pallocs in CurrentMemoryContext */
+	if (allocator == NULL)
+		allocator = pp_current_allocator();
+	if (pp_tree_shapes(tree, type_of, arg, allocator, shapes) != PP_OK)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	for (i = 0; i < tree->n_nodes; i++)
+	{
+		const pp_tree_node_t *tn = &tree->nodes[i];
+		PPNodeObs  *o = &obs[i];
+
+		o->name = NULL;
+		o->name_len = (int) tn->name_len;
+		o->name_hash = hash_bytes_extended((const unsigned char *) tn->name,
+										   (int) tn->name_len, 0);
+		o->duration_ms = tn->duration_ms;
+		o->self_ms = tn->self_ms;
+		o->failed = tn->failed;
+		o->repeated = shapes[i].repeated;
+		o->repeat_first = shapes[i].repeat_first;
+		o->parallel_saving_ms = shapes[i].parallel_saving_ms;
+	}
+	pfree(shapes);
+}
+
+/* The operation type of node i of the tree in arg, from the configuration. */
+const char *
+pp_node_type(void *arg, int32_t i)
+{
+	const pp_tree_t *tree = arg;
+	PPConfig   *cfg = pp_config_get();
+
+	return pp_classifier_type(cfg->classifier, tree->nodes[i].name,
+							  tree->nodes[i].name_len);
+}
+
 static void
 pending_reset(void)
 {
@@ -134,10 +177,11 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 	ch->first_node = n_nodes;
 	ch->n_nodes = n;
 
+	if (n > 0)
+		pp_tree_observations(tree, &nodes[n_nodes], pp_node_type, (void *) tree);
 	for (i = 0; i < n; i++)
 	{
 		const pp_tree_node_t *tn = &tree->nodes[i];
-		PPNodeObs  *o = &nodes[n_nodes + i];
 		Size		need = names_len + tn->name_len;
 
 		if (need > names_cap)
@@ -152,13 +196,7 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 		name_offsets[n_nodes + i] = names_len;
 		names_len = need;
 
-		o->name = NULL;			/* set at commit: names may move */
-		o->name_len = (int) tn->name_len;
-		o->name_hash = hash_bytes_extended((const unsigned char *) tn->name,
-										   (int) tn->name_len, 0);
-		o->duration_ms = tn->duration_ms;
-		o->self_ms = tn->self_ms;
-		o->failed = tn->failed;
+		/* names are pointed at at commit: the buffer may still move */
 		if (tn->failed)
 			ch->failed = true;
 	}

@@ -54,6 +54,7 @@ extern void pp_config_init(void);
 extern PPConfig *pp_config_get(void);
 extern Oid	pp_config_owner(PPConfig *cfg);
 extern const pp_allocator_t *pp_palloc_allocator(MemoryContext cxt);
+extern const pp_allocator_t *pp_current_allocator(void);
 
 /* jsonb_source.c: pp_tree_source_t over a Jsonb walked in place */
 extern void pp_jsonb_source_init(pp_tree_source_t *source);

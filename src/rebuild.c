@@ -142,20 +142,14 @@ pp_rebuild_database(void)
 				cap_nodes = Max(cap_nodes * 2, n_nodes + tree.n_nodes);
 				nodes = repalloc(nodes, sizeof(PPNodeObs) * cap_nodes);
 			}
+			pp_tree_observations(&tree, &nodes[n_nodes], pp_node_type, &tree);
 			for (k = 0; k < tree.n_nodes; k++)
 			{
 				const pp_tree_node_t *tn = &tree.nodes[k];
-				PPNodeObs  *o = &nodes[n_nodes + k];
 				char	   *name = palloc(tn->name_len + 1);
 
 				memcpy(name, tn->name, tn->name_len);
-				o->name = name;
-				o->name_len = (int) tn->name_len;
-				o->name_hash = hash_bytes_extended((const unsigned char *) name,
-												   (int) tn->name_len, 0);
-				o->duration_ms = tn->duration_ms;
-				o->self_ms = tn->self_ms;
-				o->failed = tn->failed;
+				nodes[n_nodes + k].name = name;
 				ch->failed |= tn->failed;
 			}
 			n_nodes += tree.n_nodes;

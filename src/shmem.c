@@ -517,40 +517,19 @@ bucket_remove(HTAB *htab, PPBucket *b)
 		shared->n_hour--;
 }
 
-static void
-counters_add(PPCounters *c, int sign, double d, double self, bool failed,
-			 TimestampTz at)
-{
-	c->calls += sign;
-	c->errors += failed ? sign : 0;
-	c->sum_ms += sign * d;
-	c->sumsq_ms += sign * d * d;
-	c->self_sum_ms += sign * self;
-	if (sign > 0)
-	{
-		if (c->calls == 1 || d < c->min_ms)
-			c->min_ms = d;
-		if (c->calls == 1 || d > c->max_ms)
-			c->max_ms = d;
-		if (at < c->first_at)
-			c->first_at = at;
-		if (at > c->last_at)
-			c->last_at = at;
-	}
-}
-
 /*
  * Add (sign > 0) or remove one value in a bucket.  Returns false when a
  * removal finds less than it removes.  An emptied bucket is freed.
  */
 static bool
-bucket_observe(HTAB *htab, PPBucket *b, int sign, double d, double self,
-			   bool failed, TimestampTz at)
+bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
+			   TimestampTz at)
 {
-	counters_add(&b->c, sign, d, self, failed, at);
+	pp_counters_add(&b->c, sign, o, at);
 	if (sign > 0)
-		(void) pp_sketch_add(BUCKET_SKETCH(b), d);
-	else if (pp_sketch_remove(BUCKET_SKETCH(b), d) != PP_OK || b->c.calls < 0)
+		(void) pp_sketch_add(BUCKET_SKETCH(b), o->duration_ms);
+	else if (pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK ||
+			 b->c.calls < 0)
 		return false;
 	if (b->c.calls == 0)
 		bucket_remove(htab, b);
@@ -611,8 +590,7 @@ regions_follow_clock(void)
  * no longer be trusted (a removal that finds less than it removes).
  */
 static bool
-observe(PPDb *db, int slot, int sign, double d, double self, bool failed,
-		TimestampTz at)
+observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 {
 	int			attempt;
 
@@ -649,9 +627,9 @@ observe(PPDb *db, int slot, int sign, double d, double self, bool failed,
 			/* a removal of what was never stored (dropped, or evicted) */
 			return sign > 0 || at < db->incomplete_before;
 		}
-		if (m != NULL && !bucket_observe(minute_hash, m, sign, d, self, failed, at))
+		if (m != NULL && !bucket_observe(minute_hash, m, sign, o, at))
 			return false;
-		return bucket_observe(hour_hash, h, sign, d, self, failed, at);
+		return bucket_observe(hour_hash, h, sign, o, at);
 	}
 
 	/* the pools cannot make room: count the drop, never fail */
@@ -683,9 +661,14 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 	}
 	else
 	{
+		PPNodeObs	root;
+
+		memset(&root, 0, sizeof(root));
+		root.duration_ms = ch->total_ms;
+		root.self_ms = ch->total_ms;
+		root.failed = ch->failed;
 		ops[slot].last_used = now;
-		if (!observe(db, slot, sign, ch->total_ms, ch->total_ms, ch->failed,
-					 ch->created_at))
+		if (!observe(db, slot, sign, &root, ch->created_at))
 			return false;
 	}
 
@@ -711,8 +694,7 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 		ops[slot].last_used = now;
 		if (sign > 0 && ch->created_at > ops[slot].last_at)
 			ops[slot].last_at = ch->created_at;
-		if (!observe(db, slot, sign, n->duration_ms, n->self_ms, n->failed,
-					 ch->created_at))
+		if (!observe(db, slot, sign, n, ch->created_at))
 			return false;
 
 		if (pp_reservoir_capacity > 0 && ch->created_at >= shared->horizon_start)
@@ -1038,7 +1020,8 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 		if (b->key.start < h1 || b->key.start >= h2 ||
 			op->key.dbid != dbid || op->generation != b->key.generation)
 			continue;
-		visit(arg, op->key.kind, op->name, op->name_len, &b->c, BUCKET_SKETCH(b));
+		visit(arg, op->key.kind, op->name, op->name_len, b->key.start, &b->c,
+			  BUCKET_SKETCH(b));
 	}
 	hash_seq_init(&status, minute_hash);
 	while ((b = hash_seq_search(&status)) != NULL)
@@ -1049,7 +1032,8 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 			(b->key.start >= h1 && b->key.start < h2) ||
 			op->key.dbid != dbid || op->generation != b->key.generation)
 			continue;
-		visit(arg, op->key.kind, op->name, op->name_len, &b->c, BUCKET_SKETCH(b));
+		visit(arg, op->key.kind, op->name, op->name_len, b->key.start, &b->c,
+			  BUCKET_SKETCH(b));
 	}
 	LWLockRelease(shared->lock);
 	return true;

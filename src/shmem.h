@@ -14,6 +14,7 @@
 #include "datatype/timestamp.h"
 #include "utils/uuid.h"
 
+#include "patterns.h"
 #include "reservoir.h"
 #include "sketch.h"
 
@@ -35,6 +36,12 @@ typedef struct PPCounters
 								 * lower it) */
 	TimestampTz first_at;		/* earliest created_at added */
 	TimestampTz last_at;		/* latest created_at added */
+	int64		repeat_calls;	/* nodes in a same-name sibling group of >=
+								 * PP_REPEAT_MIN (n_plus_one) */
+	int64		repeat_groups;	/* such groups */
+	int64		parallel_parents;	/* nodes whose sequential same-type
+									 * children could run at once */
+	double		parallel_saving_ms; /* what that would save, ms */
 } PPCounters;
 
 /* One node of a committed row, as the statistics consume it. */
@@ -46,6 +53,9 @@ typedef struct PPNodeObs
 	double		duration_ms;
 	double		self_ms;
 	bool		failed;
+	bool		repeated;		/* see src/core/patterns.h */
+	bool		repeat_first;
+	double		parallel_saving_ms;
 } PPNodeObs;
 
 /* What one row change does to the statistics. */
@@ -83,9 +93,73 @@ typedef struct PPWindowPlan
 	TimestampTz edge_hi_to;		/* [from, to], empty when from > to */
 } PPWindowPlan;
 
+/* Add one observation (sign +1) or remove it (-1). */
+static inline void
+pp_counters_add(PPCounters *c, int sign, const PPNodeObs *o, TimestampTz at)
+{
+	c->calls += sign;
+	c->errors += o->failed ? sign : 0;
+	c->sum_ms += sign * o->duration_ms;
+	c->sumsq_ms += sign * o->duration_ms * o->duration_ms;
+	c->self_sum_ms += sign * o->self_ms;
+	c->repeat_calls += o->repeated ? sign : 0;
+	c->repeat_groups += o->repeat_first ? sign : 0;
+	c->parallel_parents += o->parallel_saving_ms > 0 ? sign : 0;
+	c->parallel_saving_ms += sign * o->parallel_saving_ms;
+	if (sign > 0)
+	{
+		if (c->calls == 1 || o->duration_ms < c->min_ms)
+			c->min_ms = o->duration_ms;
+		if (c->calls == 1 || o->duration_ms > c->max_ms)
+			c->max_ms = o->duration_ms;
+		if (c->calls == 1 || at < c->first_at)
+			c->first_at = at;
+		if (c->calls == 1 || at > c->last_at)
+			c->last_at = at;
+	}
+}
+
+/* Merge counters src into dst. */
+static inline void
+pp_counters_merge(PPCounters *dst, const PPCounters *src)
+{
+	if (src->calls <= 0)
+		return;
+	if (dst->calls == 0 || src->min_ms < dst->min_ms)
+		dst->min_ms = src->min_ms;
+	if (dst->calls == 0 || src->max_ms > dst->max_ms)
+		dst->max_ms = src->max_ms;
+	if (dst->calls == 0 || src->first_at < dst->first_at)
+		dst->first_at = src->first_at;
+	if (dst->calls == 0 || src->last_at > dst->last_at)
+		dst->last_at = src->last_at;
+	dst->calls += src->calls;
+	dst->errors += src->errors;
+	dst->sum_ms += src->sum_ms;
+	dst->sumsq_ms += src->sumsq_ms;
+	dst->self_sum_ms += src->self_sum_ms;
+	dst->repeat_calls += src->repeat_calls;
+	dst->repeat_groups += src->repeat_groups;
+	dst->parallel_parents += src->parallel_parents;
+	dst->parallel_saving_ms += src->parallel_saving_ms;
+}
+
+/*
+ * The per-node observations of a walked tree, names not set (the caller
+ * points them at memory of its own).  Computes the shape facts of
+ * src/core/patterns.c; type_of gives each node's operation type.
+ */
+extern void pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
+								 const char *(*type_of) (void *arg, int32_t i),
+								 void *arg);
+
+/* The operation type of node i of the pp_tree_t in arg (observe.c). */
+extern const char *pp_node_type(void *arg, int32_t i);
+
 /* Receives the shared buckets of a window, under the shared lock. */
 typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
-								   int name_len, const PPCounters *c,
+								   int name_len, TimestampTz start,
+								   const PPCounters *c,
 								   const pp_sketch_t *sketch);
 
 extern void pp_shmem_init(void);

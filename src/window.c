@@ -62,6 +62,9 @@ agg_get(PPWindow *w, int kind, const char *name, int name_len)
 			return a;
 		a->name_len = name_len;
 		memset(&a->c, 0, sizeof(PPCounters));
+		memset(&a->early, 0, sizeof(PPCounters));
+		memset(&a->late, 0, sizeof(PPCounters));
+		a->n_examples = 0;
 		a->acc = NULL;
 	}
 	if (a->acc == NULL)
@@ -74,52 +77,44 @@ agg_get(PPWindow *w, int kind, const char *name, int name_len)
 	return a;
 }
 
+/* Keep the slowest PP_EXAMPLES profile ids seen from the table. */
 static void
-agg_merge_counters(PPCounters *dst, const PPCounters *src)
+agg_example(PPAgg *a, double d, const pg_uuid_t *id)
 {
-	if (src->calls <= 0)
+	int			i;
+	int			at;
+
+	if (a->n_examples == PP_EXAMPLES && d <= a->example_ms[PP_EXAMPLES - 1])
 		return;
-	if (dst->calls == 0 || src->min_ms < dst->min_ms)
-		dst->min_ms = src->min_ms;
-	if (dst->calls == 0 || src->max_ms > dst->max_ms)
-		dst->max_ms = src->max_ms;
-	if (dst->calls == 0 || src->first_at < dst->first_at)
-		dst->first_at = src->first_at;
-	if (dst->calls == 0 || src->last_at > dst->last_at)
-		dst->last_at = src->last_at;
-	dst->calls += src->calls;
-	dst->errors += src->errors;
-	dst->sum_ms += src->sum_ms;
-	dst->sumsq_ms += src->sumsq_ms;
-	dst->self_sum_ms += src->self_sum_ms;
+	at = a->n_examples < PP_EXAMPLES ? a->n_examples++ : PP_EXAMPLES - 1;
+	for (i = at; i > 0 && a->example_ms[i - 1] < d; i--)
+	{
+		a->example_ms[i] = a->example_ms[i - 1];
+		a->examples[i] = a->examples[i - 1];
+	}
+	a->example_ms[i] = d;
+	a->examples[i] = *id;
 }
 
 static void
-agg_add_value(PPAgg *a, double d, double self, bool failed, TimestampTz at)
+agg_add_obs(PPWindow *w, PPAgg *a, const PPNodeObs *o, TimestampTz at,
+			const pg_uuid_t *id)
 {
-	PPCounters	one;
-
-	one.calls = 1;
-	one.errors = failed ? 1 : 0;
-	one.sum_ms = d;
-	one.sumsq_ms = d * d;
-	one.self_sum_ms = self;
-	one.min_ms = d;
-	one.max_ms = d;
-	one.first_at = at;
-	one.last_at = at;
-	agg_merge_counters(&a->c, &one);
-	(void) pp_sketch_acc_add(a->acc, d);
+	pp_counters_add(&a->c, 1, o, at);
+	pp_counters_add(at < w->mid ? &a->early : &a->late, 1, o, at);
+	(void) pp_sketch_acc_add(a->acc, o->duration_ms);
+	agg_example(a, o->duration_ms, id);
 }
 
 static void
 visit_bucket(void *arg, int kind, const char *name, int name_len,
-			 const PPCounters *c, const pp_sketch_t *sketch)
+			 TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch)
 {
 	PPWindow   *w = arg;
 	PPAgg	   *a = agg_get(w, kind, name, name_len);
 
-	agg_merge_counters(&a->c, c);
+	pp_counters_merge(&a->c, c);
+	pp_counters_merge(start < w->mid ? &a->early : &a->late, c);
 	(void) pp_sketch_acc_add_sketch(a->acc, sketch);
 }
 
@@ -146,7 +141,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
-					 "SELECT profile_data, total_duration_ms, created_at"
+					 "SELECT profile_data, total_duration_ms, created_at, id"
 					 " FROM %s.performance_profiles"
 					 " WHERE created_at >= $1 AND created_at %s $2",
 					 quote_identifier(get_namespace_name(cfg->schema)),
@@ -181,8 +176,10 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 			Datum		profile = SPI_getbinval(tup, desc, 1, &isnull);
 			double		total = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
 			TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+			pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, desc, 4, &isnull));
 			pp_tree_t	tree;
-			bool		failed = false;
+			PPNodeObs  *obs;
+			PPNodeObs	root;
 			int32		k;
 			MemoryContext old;
 
@@ -195,16 +192,21 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 				MemoryContextReset(rowcxt);
 				continue;
 			}
+			obs = palloc(sizeof(PPNodeObs) * tree.n_nodes);
+			pp_tree_observations(&tree, obs, pp_node_type, &tree);
 			MemoryContextSwitchTo(caller);
+			memset(&root, 0, sizeof(root));
+			root.duration_ms = total;
+			root.self_ms = total;
 			for (k = 0; k < tree.n_nodes; k++)
 			{
 				const pp_tree_node_t *n = &tree.nodes[k];
 
-				agg_add_value(agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
-							  n->duration_ms, n->self_ms, n->failed, at);
-				failed |= n->failed;
+				agg_add_obs(w, agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
+							&obs[k], at, id);
+				root.failed |= n->failed;
 			}
-			agg_add_value(agg_get(w, PP_KIND_ROOT, "", 0), total, total, failed, at);
+			agg_add_obs(w, agg_get(w, PP_KIND_ROOT, "", 0), &root, at, id);
 			w->edge_rows++;
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(rowcxt);
@@ -226,6 +228,7 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
 	memset(w, 0, sizeof(*w));
 	w->t0 = t0;
 	w->t1 = t1;
+	w->mid = t0 + (t1 - t0) / 2;
 	memset(&info, 0, sizeof(info));
 	info.keysize = PP_NAME_MAX + 1;
 	info.entrysize = sizeof(PPAgg);

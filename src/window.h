@@ -15,18 +15,26 @@
 
 #include "shmem.h"
 
+#define PP_EXAMPLES 3
+
 typedef struct PPAgg
 {
 	char		name[PP_NAME_MAX + 1];	/* hash key, NUL-terminated */
 	int			name_len;
 	PPCounters	c;
+	PPCounters	early;			/* the older half of the window */
+	PPCounters	late;			/* the newer half */
 	pp_sketch_acc_t *acc;		/* durations */
+	int			n_examples;		/* slowest profiles read from the table */
+	double		example_ms[PP_EXAMPLES];
+	pg_uuid_t	examples[PP_EXAMPLES];
 } PPAgg;
 
 typedef struct PPWindow
 {
 	TimestampTz t0;				/* window is [t0, t1] */
 	TimestampTz t1;
+	TimestampTz mid;			/* splits the window in halves (degrading) */
 	bool		from_table;		/* answered from the table alone */
 	const char *why;			/* why, when from_table */
 	int64		edge_rows;		/* profiles read from the table */

@@ -1035,3 +1035,19 @@ pp_sketch_acc_quantile(const pp_sketch_acc_t *acc, double q)
 	(void) pp_sketch_acc_quantile_ex(acc, q, &v, NULL);
 	return v;
 }
+
+uint64_t
+pp_sketch_acc_count_above(const pp_sketch_acc_t *acc, double threshold_ms)
+{
+	uint64_t	n = 0;
+	int			k;
+
+	if (!(threshold_ms >= 0))
+		return 0;
+	k = pp_sketch_index_of(threshold_ms) + 1;
+	if (k <= acc->collapse_index)
+		k = acc->collapse_index + 1;
+	for (; k <= PP_SKETCH_NBINS; k++)
+		n += acc->bins[k];
+	return n;
+}

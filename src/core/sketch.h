@@ -213,6 +213,14 @@ extern pp_error_code_t pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc,
 													 const pp_sketch_t *s);
 extern uint64_t pp_sketch_acc_count(const pp_sketch_acc_t *acc);
 extern double pp_sketch_acc_quantile(const pp_sketch_acc_t *acc, double q);
+
+/*
+ * Values above threshold_ms: the values of every bin that lies entirely
+ * above it (those of the threshold's own bin, within 1% of it, are not
+ * counted).  Collapsed values are counted as not above.
+ */
+extern uint64_t pp_sketch_acc_count_above(const pp_sketch_acc_t *acc,
+										  double threshold_ms);
 extern pp_error_code_t pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc,
 												 double q, double *value_ms,
 												 int *flags);
