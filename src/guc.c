@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "ppprof.h"
@@ -67,6 +68,18 @@ pp_guc_init(void)
 							 1.0, 0.0, 1.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * The sizes of the shared memory can only be defined while the library
+	 * is preloaded: PostgreSQL refuses (FATAL) a PGC_POSTMASTER variable
+	 * defined later, which would break every session loading ppprof
+	 * without preload.  They mean nothing then anyway.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("ppprof");
+		return;
+	}
 
 	DefineCustomIntVariable("ppprof.max_operations",
 							"Sets the number of operations tracked in shared memory, all databases together.",
