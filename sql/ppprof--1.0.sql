@@ -34,8 +34,11 @@ CREATE TABLE @extschema@.performance_bottlenecks (
     occurrence_count integer NOT NULL,
     impact_score float NOT NULL,
     suggested_optimizations jsonb DEFAULT '[]',
-    detected_at timestamptz DEFAULT pg_catalog.now()
+    detected_at timestamptz DEFAULT pg_catalog.now(),
+    operation text DEFAULT NULL
 );
+COMMENT ON COLUMN @extschema@.performance_bottlenecks.operation IS
+    'The operation name (operation_type is its type); set by pp_detect_bottlenecks()';
 COMMENT ON TABLE @extschema@.performance_bottlenecks IS
     'Bottlenecks detected over a window, one row per operation and detection';
 
@@ -163,6 +166,30 @@ AS 'MODULE_PATHNAME', 'pp_rebuild'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.pp_rebuild() IS
     'Recomputes the shared statistics of this database from performance_profiles; returns the profiles read';
+
+CREATE FUNCTION @extschema@.pp_optimization_report("window" interval DEFAULT '24 hours')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'pp_optimization_report'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_optimization_report(interval) IS
+    'Summary, bottlenecks by impact, prioritised optimizations and patterns of the profiles created in [now() - window, now()]';
+
+CREATE FUNCTION @extschema@.pp_bottlenecks("window" interval DEFAULT '24 hours')
+RETURNS TABLE (operation text, operation_type text, impact_score float, priority text,
+               calls bigint, avg_ms float, p95_ms float, p99_ms float,
+               threshold_ms float, share_of_total_pct float, self_ms float,
+               patterns text[], optimizations jsonb)
+AS 'MODULE_PATHNAME', 'pp_bottlenecks'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_bottlenecks(interval) IS
+    'The bottlenecks of pp_optimization_report as rows, by impact';
+
+CREATE FUNCTION @extschema@.pp_detect_bottlenecks("window" interval DEFAULT '1 hour')
+RETURNS integer
+AS 'MODULE_PATHNAME', 'pp_detect_bottlenecks'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_detect_bottlenecks(interval) IS
+    'Writes one row per bottleneck of the window into performance_bottlenecks; returns how many';
 
 CREATE FUNCTION @extschema@.pp_info()
 RETURNS jsonb
@@ -372,7 +399,8 @@ REVOKE ALL ON FUNCTION @extschema@.pp_profiles_trigger(), @extschema@.pp_config_
     @extschema@.pp_profiles_observe(), @extschema@.pp_profiles_truncated(),
     @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
     @extschema@.pp_reset(), @extschema@.pp_rebuild(), @extschema@.pp_stats_created(),
-    @extschema@.pp_info()
+    @extschema@.pp_info(), @extschema@.pp_optimization_report(interval),
+    @extschema@.pp_bottlenecks(interval), @extschema@.pp_detect_bottlenecks(interval)
     FROM PUBLIC;
 
 DO $$
@@ -393,7 +421,9 @@ BEGIN
                 '@extschema@.pp_profiles_truncated(), @extschema@.pp_operation_stats(interval), '
                 '@extschema@.pp_operation_samples(text), @extschema@.pp_reset(), '
                 '@extschema@.pp_rebuild(), @extschema@.pp_stats_created(), '
-                '@extschema@.pp_info() FROM %I', r);
+                '@extschema@.pp_info(), @extschema@.pp_optimization_report(interval), '
+                '@extschema@.pp_bottlenecks(interval), '
+                '@extschema@.pp_detect_bottlenecks(interval) FROM %I', r);
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
@@ -410,7 +440,8 @@ BEGIN
         GRANT EXECUTE ON FUNCTION @extschema@.pp_ingest(jsonb, text),
             @extschema@.pp_ingest_batch(jsonb), @extschema@.pp_analyze_profile(jsonb),
             @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
-            @extschema@.pp_info()
+            @extschema@.pp_info(), @extschema@.pp_optimization_report(interval),
+            @extschema@.pp_bottlenecks(interval), @extschema@.pp_detect_bottlenecks(interval)
             TO service_role;
     END IF;
 END;

@@ -233,41 +233,6 @@ node_path(const ProfileAnalysis *pa, int32_t i)
 	return buf;
 }
 
-static void
-push_key(JsonbParseState **st, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-static void
-push_string(JsonbParseState **st, const char *key, const char *s, size_t len)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	v.type = jbvString;
-	v.val.string.val = (char *) s;
-	v.val.string.len = len;
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
-static void
-push_number(JsonbParseState **st, const char *key, double d)
-{
-	JsonbValue	v;
-
-	push_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-														Float8GetDatum(d)));
-	pushJsonbValue(st, WJB_VALUE, &v);
-}
-
 /*
  * bottleneck_operations: every node whose duration exceeds its threshold, in
  * document order.
@@ -289,12 +254,12 @@ build_bottlenecks(const ProfileAnalysis *pa)
 			continue;
 		path = node_path(pa, i);
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-		push_string(&st, "path", path, strlen(path));
-		push_string(&st, "operation", n->name, n->name_len);
-		push_string(&st, "operation_type", pa->types[i], strlen(pa->types[i]));
-		push_number(&st, "duration_ms", n->duration_ms);
-		push_number(&st, "self_ms", n->self_ms);
-		push_number(&st, "threshold_ms", pa->thresholds_ms[i]);
+		pp_jb_string_n(&st, "path", path, strlen(path));
+		pp_jb_string_n(&st, "operation", n->name, n->name_len);
+		pp_jb_string_n(&st, "operation_type", pa->types[i], strlen(pa->types[i]));
+		pp_jb_number(&st, "duration_ms", n->duration_ms);
+		pp_jb_number(&st, "self_ms", n->self_ms);
+		pp_jb_number(&st, "threshold_ms", pa->thresholds_ms[i]);
 		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
 	res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
@@ -336,10 +301,10 @@ build_suggestions(const ProfileAnalysis *pa, const PPConfig *cfg)
 			if (strcmp(e->operation_type, type) != 0)
 				continue;
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-			push_string(&st, "operation_type", type, strlen(type));
-			push_string(&st, "suggestion", e->suggestion, strlen(e->suggestion));
-			push_string(&st, "effort", e->effort, strlen(e->effort));
-			push_number(&st, "expected_reduction_pct", e->expected_reduction_pct);
+			pp_jb_string_n(&st, "operation_type", type, strlen(type));
+			pp_jb_string_n(&st, "suggestion", e->suggestion, strlen(e->suggestion));
+			pp_jb_string_n(&st, "effort", e->effort, strlen(e->effort));
+			pp_jb_number(&st, "expected_reduction_pct", e->expected_reduction_pct);
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 	}

@@ -56,6 +56,22 @@ extern Oid	pp_config_owner(PPConfig *cfg);
 extern const pp_allocator_t *pp_palloc_allocator(MemoryContext cxt);
 extern const pp_allocator_t *pp_current_allocator(void);
 
+/* jsonb_build.c: jsonb results built value by value */
+extern void pp_jb_key(JsonbParseState **st, const char *key);
+extern void pp_jb_string(JsonbParseState **st, const char *key, const char *s);
+extern void pp_jb_string_n(JsonbParseState **st, const char *key,
+						   const char *s, size_t len);
+extern void pp_jb_number(JsonbParseState **st, const char *key, double d);
+extern void pp_jb_ms(JsonbParseState **st, const char *key, double d);
+extern void pp_jb_int(JsonbParseState **st, const char *key, int64 n);
+extern void pp_jb_bool(JsonbParseState **st, const char *key, bool b);
+extern void pp_jb_time(JsonbParseState **st, const char *key, TimestampTz t);
+extern void pp_jb_begin_object(JsonbParseState **st, const char *key);
+extern void pp_jb_end_object(JsonbParseState **st);
+extern void pp_jb_begin_array(JsonbParseState **st, const char *key);
+extern void pp_jb_end_array(JsonbParseState **st);
+extern Jsonb *pp_jb_finish(JsonbParseState **st, bool object);
+
 /* jsonb_source.c: pp_tree_source_t over a Jsonb walked in place */
 extern void pp_jsonb_source_init(pp_tree_source_t *source);
 extern const void *pp_jsonb_root_handle(Jsonb *jb);

@@ -997,8 +997,8 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 	if (h1 < lo)
 		h1 += USECS_PER_HOUR_;
 	h2 = floor_to(hi, USECS_PER_HOUR_);
-	if (h1 >= h2)
-		h1 = h2 = lo;			/* no whole hour: minutes only */
+	if (h1 >= h2 || hi - lo < PP_HOUR_BUCKETS_FROM)
+		h1 = h2 = lo;			/* short window: minutes only */
 	else if (h2 < shared->minute_start)
 	{
 		/* minute buckets of the last partial hour are gone: use the table */

@@ -18,6 +18,13 @@
 #include "reservoir.h"
 #include "sketch.h"
 
+/*
+ * Windows at least this long read whole hours from hour buckets; shorter
+ * ones read minute buckets only, so that their middle (window.c) never
+ * falls inside a bucket.
+ */
+#define PP_HOUR_BUCKETS_FROM	(3 * USECS_PER_HOUR)
+
 /* What a tracked entry is */
 #define PP_KIND_OPERATION	0	/* one operation_name of a database */
 #define PP_KIND_ROOT		1	/* the profiles themselves (one per database) */

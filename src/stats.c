@@ -231,71 +231,6 @@ pp_stats_created(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-static void
-info_put(JsonbParseState **st, const char *key, JsonbValue *v)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &k);
-	pushJsonbValue(st, WJB_VALUE, v);
-}
-
-static void
-info_int(JsonbParseState **st, const char *key, int64 n)
-{
-	JsonbValue	v;
-
-	v.type = jbvNumeric;
-	v.val.numeric = int64_to_numeric(n);
-	info_put(st, key, &v);
-}
-
-static void
-info_float(JsonbParseState **st, const char *key, double d)
-{
-	JsonbValue	v;
-
-	v.type = jbvNumeric;
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-														Float8GetDatum(round(d * 1000) / 1000)));
-	info_put(st, key, &v);
-}
-
-static void
-info_bool(JsonbParseState **st, const char *key, bool b)
-{
-	JsonbValue	v;
-
-	v.type = jbvBool;
-	v.val.boolean = b;
-	info_put(st, key, &v);
-}
-
-static void
-info_text(JsonbParseState **st, const char *key, const char *s)
-{
-	JsonbValue	v;
-
-	if (s == NULL)
-		v.type = jbvNull;
-	else
-	{
-		v.type = jbvString;
-		v.val.string.val = (char *) s;
-		v.val.string.len = strlen(s);
-	}
-	info_put(st, key, &v);
-}
-
-static void
-info_time(JsonbParseState **st, const char *key, TimestampTz t)
-{
-	info_text(st, key, (t == 0 || TIMESTAMP_NOT_FINITE(t)) ? NULL : timestamptz_to_str(t));
-}
-
 /*
  * pp_info() RETURNS jsonb: the profiler's own state.
  */
@@ -304,7 +239,6 @@ pp_info(PG_FUNCTION_ARGS)
 {
 	PPShmemInfo info;
 	JsonbParseState *st = NULL;
-	JsonbValue *res;
 	const char *state;
 
 	(void) pp_config_get();
@@ -319,30 +253,29 @@ pp_info(PG_FUNCTION_ARGS)
 	else
 		state = "valid";
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	info_bool(&st, "preloaded", info.attached);
-	info_bool(&st, "enabled", pp_enabled);
-	info_text(&st, "statistics", state);
-	info_time(&st, "last_reset", info.last_reset);
-	info_time(&st, "incomplete_before", info.incomplete_before);
-	info_time(&st, "minute_buckets_from", info.minute_start);
-	info_time(&st, "hour_buckets_from", info.horizon_start);
-	info_int(&st, "operations", info.db_operations);
-	info_int(&st, "operations_all_databases", info.operations);
-	info_int(&st, "operations_max", pp_max_operations);
-	info_int(&st, "operations_evicted", info.operations_evicted);
-	info_int(&st, "minute_buckets", info.minute_buckets);
-	info_int(&st, "minute_buckets_max", pp_max_minute_buckets);
-	info_int(&st, "hour_buckets", info.hour_buckets);
-	info_int(&st, "hour_buckets_max", pp_max_hour_buckets);
-	info_int(&st, "observations_dropped", info.observations_dropped);
-	info_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
-	info_int(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes);
-	info_int(&st, "profiles_ingested", info.profiles);
-	info_int(&st, "nodes_ingested", info.nodes);
-	info_int(&st, "sampled_out", info.sampled_out);
-	info_float(&st, "mean_ingest_us", info.mean_ingest_us);
-	info_text(&st, "statistics_file", info.attached ? info.dump_status : NULL);
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
+	pp_jb_begin_object(&st, NULL);
+	pp_jb_bool(&st, "preloaded", info.attached);
+	pp_jb_bool(&st, "enabled", pp_enabled);
+	pp_jb_string(&st, "statistics", state);
+	pp_jb_time(&st, "last_reset", info.last_reset);
+	pp_jb_time(&st, "incomplete_before", info.incomplete_before);
+	pp_jb_time(&st, "minute_buckets_from", info.minute_start);
+	pp_jb_time(&st, "hour_buckets_from", info.horizon_start);
+	pp_jb_int(&st, "operations", info.db_operations);
+	pp_jb_int(&st, "operations_all_databases", info.operations);
+	pp_jb_int(&st, "operations_max", pp_max_operations);
+	pp_jb_int(&st, "operations_evicted", info.operations_evicted);
+	pp_jb_int(&st, "minute_buckets", info.minute_buckets);
+	pp_jb_int(&st, "minute_buckets_max", pp_max_minute_buckets);
+	pp_jb_int(&st, "hour_buckets", info.hour_buckets);
+	pp_jb_int(&st, "hour_buckets_max", pp_max_hour_buckets);
+	pp_jb_int(&st, "observations_dropped", info.observations_dropped);
+	pp_jb_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
+	pp_jb_int(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes);
+	pp_jb_int(&st, "profiles_ingested", info.profiles);
+	pp_jb_int(&st, "nodes_ingested", info.nodes);
+	pp_jb_int(&st, "sampled_out", info.sampled_out);
+	pp_jb_ms(&st, "mean_ingest_us", info.mean_ingest_us);
+	pp_jb_string(&st, "statistics_file", info.attached ? info.dump_status : NULL);
+	PG_RETURN_JSONB_P(pp_jb_finish(&st, true));
 }

@@ -218,6 +218,21 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/*
+ * The instant that splits the window in an older and a newer half: the
+ * middle, rounded to the hour for windows that read hour buckets and to the
+ * minute otherwise, so that no bucket straddles it and both halves are the
+ * same whether the rows came from buckets or from the table.
+ */
+static TimestampTz
+window_middle(TimestampTz t0, TimestampTz t1)
+{
+	TimestampTz middle = t0 + (t1 - t0) / 2;
+	int64		unit = (t1 - t0 >= PP_HOUR_BUCKETS_FROM) ? USECS_PER_HOUR : USECS_PER_MINUTE;
+
+	return ((middle + unit / 2) / unit) * unit;
+}
+
 void
 pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
 {
@@ -228,7 +243,7 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
 	memset(w, 0, sizeof(*w));
 	w->t0 = t0;
 	w->t1 = t1;
-	w->mid = t0 + (t1 - t0) / 2;
+	w->mid = window_middle(t0, t1);
 	memset(&info, 0, sizeof(info));
 	info.keysize = PP_NAME_MAX + 1;
 	info.entrysize = sizeof(PPAgg);
@@ -276,9 +291,17 @@ pp_counters_stddev(const PPCounters *c)
 double
 pp_agg_quantile(const PPAgg *a, double q)
 {
+	double		v;
+
 	if (a->acc == NULL || a->c.calls <= 0)
 		return NAN;
-	return pp_sketch_acc_quantile(a->acc, q);
+	v = pp_sketch_acc_quantile(a->acc, q);
+	/* a bin's representative may lie outside the values seen: clamp */
+	if (v < a->c.min_ms)
+		v = a->c.min_ms;
+	if (v > a->c.max_ms)
+		v = a->c.max_ms;
+	return v;
 }
 
 void

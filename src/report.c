@@ -1,0 +1,689 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/report.c
+ *	  The optimization engine: pp_optimization_report, pp_bottlenecks,
+ *	  pp_detect_bottlenecks.
+ *
+ * Everything here works on the per-operation aggregates of one window
+ * (window.c), so the report costs what reading the window costs, whatever
+ * the number of profiles.  Per operation it derives:
+ *
+ *	share      self time / total time of the window's profiles (the
+ *	           operation's own contribution, children excluded)
+ *	impact     0-100 from share, p95 against the threshold, p99/p50, error
+ *	           rate and calls per profile (src/core/score.c)
+ *	patterns   n_plus_one, parallelizable (from shape counters gathered at
+ *	           ingest), long_tail, high_variance, error_prone, degrading,
+ *	           threshold_breach (from the aggregates); each with its evidence
+ *	suggestions the catalogue's entries for the operation's type plus one
+ *	           per actionable pattern, each with the time it would save per
+ *	           profile (Amdahl: only the operation's own time shrinks) and
+ *	           its share of the average profile
+ *
+ * The rules and their thresholds are documented in docs/report.md.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "ppprof.h"
+#include "score.h"
+#include "window.h"
+
+PG_FUNCTION_INFO_V1(pp_optimization_report);
+PG_FUNCTION_INFO_V1(pp_bottlenecks);
+PG_FUNCTION_INFO_V1(pp_detect_bottlenecks);
+
+/* Pattern rules (docs/report.md) */
+#define MIN_CALLS_SHAPE			20	/* long_tail, high_variance */
+#define LONG_TAIL_RATIO			5.0 /* p99 / p50 */
+#define HIGH_VARIANCE_CV		1.0 /* stddev / mean */
+#define ERROR_PRONE_RATE		0.05
+#define ERROR_PRONE_MIN			3
+#define DEGRADING_MIN_CALLS		30	/* in each half of the window */
+#define DEGRADING_RATIO			1.2 /* newer half's mean / older half's */
+#define DEGRADING_T				3.0 /* Welch's t */
+#define BREACH_RATE				0.10	/* calls above the threshold */
+#define N_PLUS_ONE_SHARE		0.5 /* repeated calls / calls */
+#define PARALLEL_SHARE			0.2 /* calls with sequential children */
+#define BOTTLENECK_MIN_IMPACT	20.0
+#define MAX_PRIORITIES			20
+
+typedef struct OpAnalysis
+{
+	PPAgg	   *a;
+	const char *type;
+	double		threshold_ms;	/* NaN when none */
+	double		avg_ms;
+	double		p50_ms;
+	double		p95_ms;
+	double		p99_ms;
+	double		self_avg_ms;
+	double		error_rate;
+	double		calls_per_profile;
+	double		share;			/* self time / profiles' total time */
+	double		impact;
+	pp_impact_parts_t parts;
+	double		breach_rate;	/* NaN without threshold */
+	double		degrade_ratio;	/* newer mean / older mean, NaN if unknown */
+	double		degrade_t;
+	double		repeat_group_size;
+	double		parallel_saving_per_profile_ms;
+	bool		long_tail;
+	bool		high_variance;
+	bool		error_prone;
+	bool		degrading;
+	bool		threshold_breach;
+	bool		n_plus_one;
+	bool		parallelizable;
+	bool		bottleneck;
+} OpAnalysis;
+
+typedef struct Suggestion
+{
+	OpAnalysis *op;
+	const char *text;
+	const char *effort;
+	const char *source;			/* "catalog" or a pattern name */
+	double		reduction_pct;
+	double		saving_ms;		/* per profile */
+	double		saving_pct;		/* of the average profile */
+	double		rank;			/* saving_ms / effort weight */
+} Suggestion;
+
+typedef struct Analysis
+{
+	PPWindow	w;
+	PPConfig   *cfg;
+	OpAnalysis *ops;			/* sorted by impact, descending */
+	int			n_ops;
+	double		profiles;
+	double		avg_profile_ms;
+	double		total_ms;		/* sum of the profiles' durations */
+} Analysis;
+
+static int
+op_cmp_impact(const void *a, const void *b)
+{
+	const OpAnalysis *x = a;
+	const OpAnalysis *y = b;
+
+	if (x->impact != y->impact)
+		return x->impact > y->impact ? -1 : 1;
+	return strcmp(x->a->name, y->a->name);
+}
+
+static double
+mean_of(const PPCounters *c)
+{
+	return c->calls > 0 ? c->sum_ms / c->calls : NAN;
+}
+
+static double
+var_of(const PPCounters *c)
+{
+	double		m;
+
+	if (c->calls < 2)
+		return NAN;
+	m = c->sum_ms / c->calls;
+	return Max((c->sumsq_ms - m * c->sum_ms) / (c->calls - 1), 0);
+}
+
+static void
+analyze_op(Analysis *an, OpAnalysis *o, PPAgg *a)
+{
+	const PPCounters *c = &a->c;
+	pp_impact_input_t in;
+	double		stddev;
+
+	o->a = a;
+	o->type = pp_classifier_type(an->cfg->classifier, a->name, a->name_len);
+	if (!pp_classifier_threshold(an->cfg->classifier, a->name, a->name_len,
+								 o->type, &o->threshold_ms))
+		o->threshold_ms = NAN;
+	o->avg_ms = c->sum_ms / c->calls;
+	o->self_avg_ms = c->self_sum_ms / c->calls;
+	o->p50_ms = pp_agg_quantile(a, 0.50);
+	o->p95_ms = pp_agg_quantile(a, 0.95);
+	o->p99_ms = pp_agg_quantile(a, 0.99);
+	o->error_rate = (double) c->errors / c->calls;
+	o->calls_per_profile = an->profiles > 0 ? c->calls / an->profiles : 0;
+	o->share = an->total_ms > 0 ? c->self_sum_ms / an->total_ms : 0;
+
+	in.share = o->share;
+	in.p50_ms = o->p50_ms;
+	in.p95_ms = o->p95_ms;
+	in.p99_ms = o->p99_ms;
+	in.threshold_ms = o->threshold_ms;
+	in.error_rate = o->error_rate;
+	in.calls_per_profile = o->calls_per_profile;
+	o->impact = pp_impact_score(&in, &o->parts);
+
+	/* patterns from the aggregates */
+	stddev = pp_counters_stddev(c);
+	o->long_tail = c->calls >= MIN_CALLS_SHAPE && o->p50_ms > 0 &&
+		o->p99_ms / o->p50_ms >= LONG_TAIL_RATIO;
+	o->high_variance = c->calls >= MIN_CALLS_SHAPE && o->avg_ms > 0 &&
+		stddev / o->avg_ms >= HIGH_VARIANCE_CV;
+	o->error_prone = c->errors >= ERROR_PRONE_MIN && o->error_rate >= ERROR_PRONE_RATE;
+
+	o->breach_rate = NAN;
+	if (!isnan(o->threshold_ms))
+	{
+		o->breach_rate = (double) pp_sketch_acc_count_above(a->acc, o->threshold_ms) / c->calls;
+		o->threshold_breach = o->breach_rate >= BREACH_RATE;
+	}
+
+	o->degrade_ratio = NAN;
+	o->degrade_t = NAN;
+	if (a->early.calls >= DEGRADING_MIN_CALLS && a->late.calls >= DEGRADING_MIN_CALLS)
+	{
+		double		m1 = mean_of(&a->early),
+					m2 = mean_of(&a->late);
+		double		se = sqrt(var_of(&a->early) / a->early.calls +
+							  var_of(&a->late) / a->late.calls);
+
+		o->degrade_ratio = m1 > 0 ? m2 / m1 : NAN;
+		o->degrade_t = se > 0 ? (m2 - m1) / se : NAN;
+		o->degrading = o->degrade_ratio >= DEGRADING_RATIO && o->degrade_t >= DEGRADING_T;
+	}
+
+	/* patterns from the shape counters gathered at ingest */
+	o->repeat_group_size = c->repeat_groups > 0 ?
+		(double) c->repeat_calls / c->repeat_groups : 0;
+	o->n_plus_one = c->repeat_groups > 0 &&
+		c->repeat_calls >= N_PLUS_ONE_SHARE * c->calls;
+	o->parallel_saving_per_profile_ms = an->profiles > 0 ?
+		c->parallel_saving_ms / an->profiles : 0;
+	o->parallelizable = c->parallel_parents >= PARALLEL_SHARE * c->calls &&
+		c->parallel_saving_ms > 0;
+
+	o->bottleneck = o->impact >= BOTTLENECK_MIN_IMPACT ||
+		(!isnan(o->threshold_ms) && o->p95_ms > o->threshold_ms) ||
+		o->n_plus_one || o->parallelizable || o->degrading || o->error_prone;
+}
+
+static void
+analyze_window(Analysis *an, Datum window)
+{
+	TimestampTz t0,
+				t1;
+	PPAgg	  **aggs;
+	int			n,
+				i;
+
+	memset(an, 0, sizeof(*an));
+	pp_window_bounds(window, &t0, &t1);
+	pp_window_read(&an->w, t0, t1);
+	an->cfg = pp_config_get();
+	an->profiles = (double) an->w.root.c.calls;
+	an->total_ms = an->w.root.c.sum_ms;
+	an->avg_profile_ms = an->profiles > 0 ? an->total_ms / an->profiles : 0;
+
+	aggs = pp_window_sorted(&an->w, &n);
+	an->ops = palloc0(sizeof(OpAnalysis) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		analyze_op(an, &an->ops[i], aggs[i]);
+	an->n_ops = n;
+	qsort(an->ops, n, sizeof(OpAnalysis), op_cmp_impact);
+}
+
+static void
+suggestion_set(Analysis *an, Suggestion *s, OpAnalysis *o, const char *text,
+			   const char *effort, const char *source, double reduction_pct,
+			   double saving_ms)
+{
+	s->op = o;
+	s->text = text;
+	s->effort = effort;
+	s->source = source;
+	s->reduction_pct = reduction_pct;
+	s->saving_ms = saving_ms;
+	s->saving_pct = an->avg_profile_ms > 0 ? 100 * saving_ms / an->avg_profile_ms : 0;
+	s->rank = saving_ms / pp_effort_weight(effort);
+}
+
+/* The suggestions for one operation; returns how many were written. */
+static int
+suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
+{
+	int			n = 0;
+	int			k;
+
+	if (o->n_plus_one && n < max)
+	{
+		/* one batched call instead of g: about (g - 1) / g of the calls' time */
+		double		g = o->repeat_group_size;
+		double		pct = g > 1 ? 100 * (g - 1) / g : 0;
+
+		suggestion_set(an, &out[n++], o,
+					   psprintf("Batch the %.1f calls to %s made one after another under one parent into a single call",
+								g, o->a->name),
+					   "medium", "n_plus_one", pct,
+					   pp_expected_saving_ms(o->self_avg_ms,
+											 (double) o->a->c.repeat_calls / Max(an->profiles, 1),
+											 pct));
+	}
+	if (o->parallelizable && n < max)
+	{
+		const PPCounters *c = &o->a->c;
+		double		per_occurrence = c->parallel_saving_ms / c->parallel_parents;
+
+		/* the saving is wall time of the parent: its share of the parent */
+		suggestion_set(an, &out[n++], o,
+					   psprintf("Run the children of %s that wait for one another concurrently",
+								o->a->name),
+					   "medium", "parallelizable",
+					   o->avg_ms > 0 ? Min(100, 100 * per_occurrence / o->avg_ms) : 0,
+					   o->parallel_saving_per_profile_ms);
+	}
+	for (k = 0; k < an->cfg->n_catalog && n < max; k++)
+	{
+		const PPCatalogEntry *e = &an->cfg->catalog[k];
+
+		if (strcmp(e->operation_type, o->type) != 0)
+			continue;
+		suggestion_set(an, &out[n++], o, e->suggestion, e->effort, "catalog",
+					   e->expected_reduction_pct,
+					   pp_expected_saving_ms(o->self_avg_ms, o->calls_per_profile,
+											 e->expected_reduction_pct));
+	}
+	return n;
+}
+
+static int
+suggestion_cmp(const void *a, const void *b)
+{
+	const Suggestion *x = a;
+	const Suggestion *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank > y->rank ? -1 : 1;
+	if (x->op->impact != y->op->impact)
+		return x->op->impact > y->op->impact ? -1 : 1;
+	return strcmp(x->text, y->text);
+}
+
+static void
+push_suggestion(JsonbParseState **st, Analysis *an, const Suggestion *s,
+				bool with_operation)
+{
+	const char *priority = pp_priority_of(s->op->impact);
+
+	pp_jb_begin_object(st, NULL);
+	if (with_operation)
+	{
+		pp_jb_string_n(st, "operation", s->op->a->name, s->op->a->name_len);
+		pp_jb_string(st, "operation_type", s->op->type);
+	}
+	pp_jb_string(st, "suggestion", s->text);
+	pp_jb_string(st, "source", s->source);
+	pp_jb_string(st, "priority", priority);
+	pp_jb_string(st, "timeline", pp_timeline_of(priority));
+	pp_jb_string(st, "effort_estimate", s->effort);
+	pp_jb_begin_object(st, "expected_improvement");
+	pp_jb_ms(st, "ms_per_profile", s->saving_ms);
+	pp_jb_number(st, "pct_of_avg_profile", round(s->saving_pct * 100) / 100);
+	pp_jb_number(st, "operation_reduction_pct", s->reduction_pct);
+	pp_jb_end_object(st);
+	pp_jb_end_object(st);
+}
+
+static int
+sample_slowest_first(const void *a, const void *b)
+{
+	const pp_reservoir_sample_t *x = a;
+	const pp_reservoir_sample_t *y = b;
+
+	if (x->duration_ms != y->duration_ms)
+		return x->duration_ms > y->duration_ms ? -1 : 1;
+	return memcmp(x->profile_id, y->profile_id, PP_PROFILE_ID_SIZE);
+}
+
+static void
+push_uuid(JsonbParseState **st, const uint8 *bytes)
+{
+	pp_jb_string(st, NULL,
+				 DatumGetCString(DirectFunctionCall1(uuid_out,
+													 UUIDPGetDatum((pg_uuid_t *) bytes))));
+}
+
+/* Example profile ids: the reservoir's slowest, else the table's. */
+static void
+push_examples(JsonbParseState **st, OpAnalysis *o)
+{
+	pp_reservoir_t *r = pp_shmem_samples(MyDatabaseId, o->a->name, o->a->name_len);
+	int			i;
+
+	pp_jb_begin_array(st, "example_profile_ids");
+	if (r != NULL && r->nsamples > 0)
+	{
+		qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t), sample_slowest_first);
+		for (i = 0; i < PP_EXAMPLES && (uint32) i < r->nsamples; i++)
+			push_uuid(st, r->samples[i].profile_id);
+	}
+	else
+		for (i = 0; i < o->a->n_examples; i++)
+			push_uuid(st, o->a->examples[i].data);
+	pp_jb_end_array(st);
+}
+
+static void
+push_pattern(JsonbParseState **st, OpAnalysis *o, const char *name,
+			 bool with_operation)
+{
+	const PPCounters *c = &o->a->c;
+
+	pp_jb_begin_object(st, NULL);
+	pp_jb_string(st, "pattern", name);
+	if (with_operation)
+	{
+		pp_jb_string_n(st, "operation", o->a->name, o->a->name_len);
+		pp_jb_string(st, "operation_type", o->type);
+	}
+	pp_jb_begin_object(st, "evidence");
+	if (strcmp(name, "n_plus_one") == 0)
+	{
+		pp_jb_int(st, "repeated_calls", c->repeat_calls);
+		pp_jb_int(st, "groups", c->repeat_groups);
+		pp_jb_number(st, "avg_group_size", round(o->repeat_group_size * 100) / 100);
+		pp_jb_int(st, "calls", c->calls);
+	}
+	else if (strcmp(name, "parallelizable") == 0)
+	{
+		pp_jb_int(st, "occurrences", c->parallel_parents);
+		pp_jb_ms(st, "saving_ms_per_occurrence",
+				 c->parallel_parents > 0 ? c->parallel_saving_ms / c->parallel_parents : 0);
+		pp_jb_ms(st, "saving_ms_per_profile", o->parallel_saving_per_profile_ms);
+	}
+	else if (strcmp(name, "long_tail") == 0)
+	{
+		pp_jb_ms(st, "p50_ms", o->p50_ms);
+		pp_jb_ms(st, "p99_ms", o->p99_ms);
+		pp_jb_number(st, "p99_over_p50", round(o->p99_ms / o->p50_ms * 100) / 100);
+	}
+	else if (strcmp(name, "high_variance") == 0)
+	{
+		pp_jb_ms(st, "avg_ms", o->avg_ms);
+		pp_jb_ms(st, "stddev_ms", pp_counters_stddev(c));
+		pp_jb_number(st, "coefficient_of_variation",
+					 round(pp_counters_stddev(c) / o->avg_ms * 100) / 100);
+	}
+	else if (strcmp(name, "error_prone") == 0)
+	{
+		pp_jb_int(st, "errors", c->errors);
+		pp_jb_int(st, "calls", c->calls);
+		pp_jb_number(st, "error_rate", round(o->error_rate * 10000) / 10000);
+	}
+	else if (strcmp(name, "degrading") == 0)
+	{
+		pp_jb_ms(st, "older_half_avg_ms", mean_of(&o->a->early));
+		pp_jb_ms(st, "newer_half_avg_ms", mean_of(&o->a->late));
+		pp_jb_number(st, "ratio", round(o->degrade_ratio * 100) / 100);
+		pp_jb_number(st, "welch_t", round(o->degrade_t * 100) / 100);
+	}
+	else if (strcmp(name, "threshold_breach") == 0)
+	{
+		pp_jb_ms(st, "threshold_ms", o->threshold_ms);
+		pp_jb_number(st, "breach_rate", round(o->breach_rate * 10000) / 10000);
+		pp_jb_ms(st, "p95_ms", o->p95_ms);
+	}
+	pp_jb_end_object(st);
+	push_examples(st, o);
+	pp_jb_end_object(st);
+}
+
+/* The names of an operation's patterns, in a fixed order. */
+static int
+patterns_of(const OpAnalysis *o, const char **names)
+{
+	int			n = 0;
+
+	if (o->n_plus_one)
+		names[n++] = "n_plus_one";
+	if (o->parallelizable)
+		names[n++] = "parallelizable";
+	if (o->long_tail)
+		names[n++] = "long_tail";
+	if (o->high_variance)
+		names[n++] = "high_variance";
+	if (o->error_prone)
+		names[n++] = "error_prone";
+	if (o->degrading)
+		names[n++] = "degrading";
+	if (o->threshold_breach)
+		names[n++] = "threshold_breach";
+	return n;
+}
+
+#define MAX_PATTERNS 7
+#define MAX_SUGGESTIONS_PER_OP 16
+
+/*
+ * pp_optimization_report(window interval DEFAULT '24 hours') RETURNS jsonb
+ */
+Datum
+pp_optimization_report(PG_FUNCTION_ARGS)
+{
+	Analysis	an;
+	JsonbParseState *st = NULL;
+	Suggestion *all;
+	int			n_all = 0;
+	int			i,
+				k;
+	PPAgg	   *root;
+	char	   *window_text;
+
+	analyze_window(&an, PG_GETARG_DATUM(0));
+	root = &an.w.root;
+	window_text = DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(0)));
+	all = palloc(sizeof(Suggestion) * (an.n_ops * MAX_SUGGESTIONS_PER_OP + 1));
+
+	pp_jb_begin_object(&st, NULL);
+
+	pp_jb_begin_object(&st, "summary");
+	pp_jb_int(&st, "total_profiled_queries", root->c.calls);
+	pp_jb_ms(&st, "avg_query_duration_ms", root->c.calls > 0 ? an.avg_profile_ms : 0);
+	pp_jb_ms(&st, "p50_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.50) : 0);
+	pp_jb_ms(&st, "p95_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.95) : 0);
+	pp_jb_ms(&st, "p99_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.99) : 0);
+	pp_jb_number(&st, "error_rate", root->c.calls > 0 ?
+				 round((double) root->c.errors / root->c.calls * 10000) / 10000 : 0);
+	pp_jb_string(&st, "window", window_text);
+	pp_jb_time(&st, "window_start", an.w.t0);
+	pp_jb_time(&st, "generated_at", GetCurrentTransactionStartTimestamp());
+	pp_jb_int(&st, "operations", an.n_ops);
+	pp_jb_string(&st, "source", an.w.from_table ? "table" : "shared memory");
+	pp_jb_end_object(&st);
+
+	pp_jb_begin_array(&st, "top_bottlenecks");
+	for (i = 0; i < an.n_ops; i++)
+	{
+		OpAnalysis *o = &an.ops[i];
+		const char *names[MAX_PATTERNS];
+		int			np = patterns_of(o, names);
+		Suggestion	own[MAX_SUGGESTIONS_PER_OP];
+		int			ns;
+
+		if (!o->bottleneck)
+			continue;
+		ns = suggestions_for(&an, o, own, MAX_SUGGESTIONS_PER_OP);
+		pp_jb_begin_object(&st, NULL);
+		pp_jb_string_n(&st, "operation", o->a->name, o->a->name_len);
+		pp_jb_string(&st, "operation_type", o->type);
+		pp_jb_number(&st, "impact_score", round(o->impact * 10) / 10);
+		pp_jb_string(&st, "priority", pp_priority_of(o->impact));
+		pp_jb_int(&st, "calls", o->a->c.calls);
+		pp_jb_ms(&st, "avg_ms", o->avg_ms);
+		pp_jb_ms(&st, "p95_ms", o->p95_ms);
+		pp_jb_ms(&st, "p99_ms", o->p99_ms);
+		pp_jb_ms(&st, "threshold_ms", o->threshold_ms);
+		pp_jb_number(&st, "share_of_total_pct", round(o->share * 10000) / 100);
+		pp_jb_ms(&st, "self_ms", o->self_avg_ms);
+		pp_jb_number(&st, "error_rate", round(o->error_rate * 10000) / 10000);
+		pp_jb_begin_array(&st, "patterns");
+		for (k = 0; k < np; k++)
+			pp_jb_string(&st, NULL, names[k]);
+		pp_jb_end_array(&st);
+		pp_jb_begin_array(&st, "optimizations");
+		for (k = 0; k < ns; k++)
+		{
+			push_suggestion(&st, &an, &own[k], false);
+			all[n_all++] = own[k];
+		}
+		pp_jb_end_array(&st);
+		pp_jb_end_object(&st);
+	}
+	pp_jb_end_array(&st);
+
+	qsort(all, n_all, sizeof(Suggestion), suggestion_cmp);
+	pp_jb_begin_array(&st, "optimization_priorities");
+	for (i = 0; i < n_all && i < MAX_PRIORITIES; i++)
+		push_suggestion(&st, &an, &all[i], true);
+	pp_jb_end_array(&st);
+
+	pp_jb_begin_array(&st, "patterns");
+	for (i = 0; i < an.n_ops; i++)
+	{
+		const char *names[MAX_PATTERNS];
+		int			np = patterns_of(&an.ops[i], names);
+
+		for (k = 0; k < np; k++)
+			push_pattern(&st, &an.ops[i], names[k], true);
+	}
+	pp_jb_end_array(&st);
+
+	PG_RETURN_JSONB_P(pp_jb_finish(&st, true));
+}
+
+/* The optimizations of one operation as a jsonb array. */
+static Jsonb *
+optimizations_jsonb(Analysis *an, OpAnalysis *o)
+{
+	JsonbParseState *st = NULL;
+	Suggestion	own[MAX_SUGGESTIONS_PER_OP];
+	int			ns = suggestions_for(an, o, own, MAX_SUGGESTIONS_PER_OP);
+	int			k;
+
+	pp_jb_begin_array(&st, NULL);
+	for (k = 0; k < ns; k++)
+		push_suggestion(&st, an, &own[k], false);
+	return pp_jb_finish(&st, false);
+}
+
+/*
+ * pp_bottlenecks(window interval DEFAULT '24 hours') RETURNS TABLE (...):
+ * the report's top_bottlenecks as rows.
+ */
+Datum
+pp_bottlenecks(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Analysis	an;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	analyze_window(&an, PG_GETARG_DATUM(0));
+	for (i = 0; i < an.n_ops; i++)
+	{
+		OpAnalysis *o = &an.ops[i];
+		const char *names[MAX_PATTERNS];
+		Datum		pattern_datums[MAX_PATTERNS];
+		int			np,
+					k;
+		Datum		values[13];
+		bool		nulls[13] = {false};
+
+		if (!o->bottleneck)
+			continue;
+		np = patterns_of(o, names);
+		for (k = 0; k < np; k++)
+			pattern_datums[k] = CStringGetTextDatum(names[k]);
+		values[0] = PointerGetDatum(cstring_to_text_with_len(o->a->name, o->a->name_len));
+		values[1] = CStringGetTextDatum(o->type);
+		values[2] = Float8GetDatum(round(o->impact * 10) / 10);
+		values[3] = CStringGetTextDatum(pp_priority_of(o->impact));
+		values[4] = Int64GetDatum(o->a->c.calls);
+		values[5] = Float8GetDatum(o->avg_ms);
+		values[6] = Float8GetDatum(o->p95_ms);
+		values[7] = Float8GetDatum(o->p99_ms);
+		if (isnan(o->threshold_ms))
+			nulls[8] = true;
+		else
+			values[8] = Float8GetDatum(o->threshold_ms);
+		values[9] = Float8GetDatum(100 * o->share);
+		values[10] = Float8GetDatum(o->self_avg_ms);
+		values[11] = PointerGetDatum(construct_array(pattern_datums, np, TEXTOID, -1, false, TYPALIGN_INT));
+		values[12] = JsonbPGetDatum(optimizations_jsonb(&an, o));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * pp_detect_bottlenecks(window interval DEFAULT '1 hour') RETURNS integer:
+ * one row per bottleneck into performance_bottlenecks; the job to schedule.
+ */
+Datum
+pp_detect_bottlenecks(PG_FUNCTION_ARGS)
+{
+	Analysis	an;
+	StringInfoData q;
+	SPIPlanPtr	plan;
+	Oid			argtypes[8] = {TEXTOID, TEXTOID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	INT4OID, FLOAT8OID, JSONBOID};
+	int			inserted = 0;
+	int			i;
+
+	analyze_window(&an, PG_GETARG_DATUM(0));
+
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "INSERT INTO %s.performance_bottlenecks (operation, operation_type,"
+					 " avg_duration_ms, p95_duration_ms, p99_duration_ms, occurrence_count,"
+					 " impact_score, suggested_optimizations)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+					 quote_identifier(get_namespace_name(an.cfg->schema)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	plan = SPI_prepare(q.data, 8, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < an.n_ops; i++)
+	{
+		OpAnalysis *o = &an.ops[i];
+		Datum		values[8];
+
+		if (!o->bottleneck)
+			continue;
+		values[0] = PointerGetDatum(cstring_to_text_with_len(o->a->name, o->a->name_len));
+		values[1] = CStringGetTextDatum(o->type);
+		values[2] = Float8GetDatum(o->avg_ms);
+		values[3] = Float8GetDatum(o->p95_ms);
+		values[4] = Float8GetDatum(o->p99_ms);
+		values[5] = Int32GetDatum((int32) Min(o->a->c.calls, PG_INT32_MAX));
+		values[6] = Float8GetDatum(round(o->impact * 10) / 10);
+		values[7] = JsonbPGetDatum(optimizations_jsonb(&an, o));
+		if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "ppprof: could not insert into performance_bottlenecks");
+		inserted++;
+	}
+	SPI_finish();
+	PG_RETURN_INT32(inserted);
+}
