@@ -6,9 +6,15 @@
  * Only committed rows count.  During a transaction, every row change is
  * appended to a backend-local pending list: the per-node observations of
  * an inserted row (added) or of a deleted row (removed; an UPDATE is both),
- * or a TRUNCATE marker.  At COMMIT an XactCallback hands the list to
+ * or a TRUNCATE marker.  At PRE_COMMIT -- before the commit makes the rows
+ * visible, so that a transaction deleting one of them can only commit, and
+ * apply its removal, after the addition -- an XactCallback hands the list to
  * shmem.c, which applies it without raising errors: every allocation
- * happened before, while the trigger ran.  At ABORT the list is dropped;
+ * happened before, while the trigger ran.  Should the commit still fail
+ * after that (a serialization failure at commit), the ABORT callback takes
+ * the changes back.  Readers may thus see a committing transaction's rows
+ * in the statistics a moment before they see them in the table.  At ABORT
+ * the list is dropped;
  * at the abort of a subtransaction (a savepoint, a plpgsql EXCEPTION block)
  * the changes it made -- the tail of the list with a subtransaction id at
  * least its own -- are dropped.  A PREPARE TRANSACTION with pending changes
@@ -62,6 +68,9 @@ static Size *name_offsets = NULL;	/* per node: offset into names */
 
 /* first change the AFTER trigger has not matched yet */
 static int	confirm_cursor = 0;
+
+/* the pending changes were applied at PRE_COMMIT */
+static bool applied = false;
 
 /* row changes this backend made while ppprof.enabled was off */
 static int64 disabled_writes = 0;
@@ -128,6 +137,7 @@ pp_node_type(void *arg, int32_t i)
 static void
 pending_reset(void)
 {
+	applied = false;
 	n_changes = 0;
 	n_nodes = 0;
 	names_len = 0;
@@ -206,6 +216,16 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 }
 
 static void
+pending_undo(void)
+{
+	int			i;
+
+	for (i = 0; i < n_nodes; i++)
+		nodes[i].name = names + name_offsets[i];
+	pp_shmem_undo(MyDatabaseId, changes, n_changes, nodes);
+}
+
+static void
 pending_apply(void)
 {
 	int			i;
@@ -223,8 +243,17 @@ observe_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
-		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PRE_COMMIT:
+
+			/*
+			 * Before the commit makes the rows visible: another transaction
+			 * that sees one of them (and deletes it) commits later, so its
+			 * removal always finds the addition already applied.
+			 */
 			pending_apply();
+			applied = true;
+			break;
+		case XACT_EVENT_COMMIT:
 			pending_reset();
 			break;
 		case XACT_EVENT_PREPARE:
@@ -233,6 +262,11 @@ observe_xact_callback(XactEvent event, void *arg)
 			pending_reset();
 			break;
 		case XACT_EVENT_ABORT:
+			/* the commit failed after PRE_COMMIT: take the changes back */
+			if (applied)
+				pending_undo();
+			pending_reset();
+			break;
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			pending_reset();

@@ -55,7 +55,7 @@
  *	  One LWLock (tranche "ppprof") guards everything here: the shared
  *	  state, the database and operation hashes, the op slots, both bucket
  *	  hashes and the reservoirs.  Committing backends take it exclusively
- *	  to apply their observations (work proportional to the nodes of the
+ *	  (at PRE_COMMIT, see observe.c) to apply their observations (work proportional to the nodes of the
  *	  transaction, plus an occasional region sweep); readers take it shared
  *	  while they merge the buckets of a window.  Writers run at commit, so
  *	  nothing that can raise an ERROR runs while they hold it: insertions
@@ -167,6 +167,7 @@ static HTAB *minute_hash = NULL;
 static HTAB *hour_hash = NULL;
 
 static size_t reservoir_bytes;
+static TimestampTz apply_now;	/* clock of the apply in progress */
 static pp_rng_t rng;
 static bool rng_seeded = false;
 
@@ -608,6 +609,9 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &full);
 		if (h == NULL && full)
 		{
+			/* never give up the current hour: drop the observation instead */
+			if (shared->horizon_start + USECS_PER_HOUR_ > floor_to(apply_now, USECS_PER_HOUR_))
+				break;
 			regions_advance(shared->minute_start, shared->horizon_start + USECS_PER_HOUR_);
 			continue;
 		}
@@ -618,6 +622,8 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 			{
 				if (h->c.calls == 0)
 					bucket_remove(hour_hash, h);
+				if (shared->minute_start + USECS_PER_HOUR_ > floor_to(apply_now, USECS_PER_HOUR_))
+					break;
 				regions_advance(shared->minute_start + USECS_PER_HOUR_, shared->horizon_start);
 				continue;
 			}
@@ -644,9 +650,8 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 
 static bool
 apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
-			 TimestampTz now)
+			 TimestampTz now, int sign)
 {
-	int			sign = ch->kind == PP_CHANGE_ADD ? 1 : -1;
 	int			slot;
 	int			i;
 
@@ -734,9 +739,16 @@ db_clear(Oid dbid)
 
 /* ---- entry points ---- */
 
+typedef enum ApplyMode
+{
+	APPLY_COMMIT,				/* a committing transaction's changes */
+	APPLY_REBUILD,				/* rows read by pp_rebuild (statistics invalid) */
+	APPLY_UNDO					/* take back changes of a failed commit */
+} ApplyMode;
+
 static void
 apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
-		  const PPNodeObs *nodes, bool rebuilding)
+		  const PPNodeObs *nodes, ApplyMode mode)
 {
 	PPDb	   *db;
 	TimestampTz now = GetCurrentTimestamp();
@@ -744,38 +756,46 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	regions_follow_clock();
+	apply_now = now;
 	db = db_get(dbid, true);
 	for (i = 0; db != NULL && i < n_changes; i++)
 	{
-		const PPRowChange *ch = &changes[i];
+		/* an undo takes the changes back in reverse order */
+		const PPRowChange *ch = &changes[mode == APPLY_UNDO ? n_changes - 1 - i : i];
+		int			sign = ch->kind == PP_CHANGE_ADD ? 1 : -1;
 
+		if (mode == APPLY_UNDO)
+			sign = -sign;
 		if (ch->kind == PP_CHANGE_TRUNCATE)
 		{
 			db_clear(dbid);
-			db->valid = true;
+			/* an undone TRUNCATE cannot bring the statistics back */
+			db->valid = mode != APPLY_UNDO;
+			db->auto_rebuild = true;
 			db->incomplete_before = DT_NOBEGIN;
 			db->max_at = DT_NOBEGIN;
 			db->last_reset = now;
 			continue;
 		}
-		if (!(db->valid || rebuilding) || !ch->confirmed)
+		if (!(db->valid || mode == APPLY_REBUILD) || !ch->confirmed)
 			continue;
-		if (ch->kind == PP_CHANGE_ADD && !rebuilding)
+		if (ch->kind == PP_CHANGE_ADD && mode != APPLY_REBUILD)
 		{
-			shared->profiles++;
-			shared->nodes += ch->n_nodes;
+			shared->profiles += sign;
+			shared->nodes += sign * ch->n_nodes;
 			if (ch->ingest_us > 0)
 			{
-				shared->timed_profiles++;
-				shared->ingest_us += ch->ingest_us;
+				shared->timed_profiles += sign;
+				shared->ingest_us += sign * ch->ingest_us;
 			}
 		}
-		if (!apply_change(db, ch, nodes, now))
+		if (!apply_change(db, ch, nodes, now, sign))
 		{
 			/* never show numbers that disagree with the table */
 			db_clear(dbid);
 			db->valid = false;
-			if (rebuilding)
+			db->auto_rebuild = true;
+			if (mode == APPLY_REBUILD)
 				db->incomplete_before = DT_NOEND;
 		}
 	}
@@ -793,7 +813,17 @@ pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
 		pp_rng_seed(&rng, random_seed);
 		rng_seeded = true;
 	}
-	apply_all(dbid, changes, n_changes, nodes, false);
+	apply_all(dbid, changes, n_changes, nodes, APPLY_COMMIT);
+}
+
+/* Take back what pp_shmem_apply applied, for a commit that failed after it. */
+void
+pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
+			  const PPNodeObs *nodes)
+{
+	if (shared == NULL || n_changes == 0)
+		return;
+	apply_all(dbid, changes, n_changes, nodes, APPLY_UNDO);
 }
 
 void
@@ -807,7 +837,7 @@ pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 		pp_rng_seed(&rng, (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp());
 		rng_seeded = true;
 	}
-	apply_all(dbid, changes, n_changes, nodes, true);
+	apply_all(dbid, changes, n_changes, nodes, APPLY_REBUILD);
 }
 
 void

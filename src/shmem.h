@@ -172,9 +172,13 @@ typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
 extern void pp_shmem_init(void);
 extern bool pp_shmem_attached(void);
 
-/* Called at commit; never raises an error. */
+/* Called just before commit; never raises an error. */
 extern void pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
 						   const PPNodeObs *nodes, uint64 random_seed);
+
+/* Take back an apply whose commit then failed; never raises an error. */
+extern void pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
+						  const PPNodeObs *nodes);
 
 /* pp_rebuild: apply committed rows while the statistics are invalid. */
 extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
