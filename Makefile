@@ -61,9 +61,22 @@ demo:
 
 # Ingest benchmark (bench/ingest.sh, results in docs/benchmarks.md):
 # performance_profiles vs an identical plain table; no timing assertions.
+# "bench" and "bench-smoke" run the statistics benchmark too.
 .PHONY: bench bench-smoke
 bench:
 	bash bench/ingest.sh
+	bash bench/stats.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
+	BENCH_SMOKE=1 bash bench/stats.sh
+
+# Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
+# pp_operation_stats from shared memory vs the exact SQL, memory use;
+# no timing assertions.
+.PHONY: bench-stats bench-stats-smoke
+bench-stats:
+	bash bench/stats.sh
+
+bench-stats-smoke:
+	BENCH_SMOKE=1 bash bench/stats.sh
