@@ -5,6 +5,7 @@
 #   unit        cmocka tests of src/core (test/unit), also under ASan/UBSan
 #   regression  pg_regress on a temporary instance with ppprof preloaded
 #   tap         test/t/*.pl with PostgreSQL::Test::Cluster
+#   bench       bench/*.sh in smoke mode (they still run; no timing checked)
 # and ends with one line "N passed, N failed" counting the individual tests
 # of every suite.  Exits non-zero when anything failed.
 set -u
@@ -64,6 +65,18 @@ for t in test/t/*.pl; do
 		cat "$work"/test/t/tmp_check/log/regress_log_* 2>/dev/null | tail -50
 	fi
 	cat "$log"
+done
+
+echo "== benchmark smoke runs (the scripts keep working; no timing is checked)"
+for b in bench/ingest.sh bench/stats.sh; do
+	if BENCH_SMOKE=1 bash "$b" >"$log" 2>&1; then
+		count 1 0
+		echo "$b: ok"
+	else
+		count 0 1
+		echo "$b: FAILED"
+		tail -40 "$log"
+	fi
 done
 
 rm -f "$log"
