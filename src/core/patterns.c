@@ -49,6 +49,9 @@ cmp_type_start(const void *a, const void *b)
 		return c;
 	if (x->node->start_time != y->node->start_time)
 		return x->node->start_time < y->node->start_time ? -1 : 1;
+	/* a zero-length interval before one starting at the same instant */
+	if (x->node->end_time != y->node->end_time)
+		return x->node->end_time < y->node->end_time ? -1 : 1;
 	return x->index < y->index ? -1 : (x->index > y->index);
 }
 
