@@ -1,9 +1,10 @@
 -- test/gen/demo_report.sql -- the result that "make demo" prints.
 --
--- A psql script over the profiles of the last :window (default 24 hours).
--- It stands in for the report function: once pp_optimization_report exists,
--- this file becomes
---     SELECT pp_optimization_report(:'window');
+-- A psql script over the profiles of the last :window (default 24 hours):
+-- the profiles' figures, the live statistics, the bottlenecks and
+-- suggestions stored with each profile, one example profile node by node,
+-- and last the optimization report itself (pp_optimization_report, see
+-- docs/report.md).
 
 \if :{?window}
 \else
@@ -87,3 +88,9 @@ SELECT a.node, repeat('  ', a.depth - 1) || a.operation AS operation, a.operatio
  WHERE p.query_id = :'example_query_id'
    AND p.created_at = :'example_created_at'::timestamptz
  ORDER BY a.node;
+
+\echo
+\echo 'The optimization report (pp_optimization_report)'
+\pset format unaligned
+\pset tuples_only on
+SELECT jsonb_pretty(pp_optimization_report(:'window')) AS report;
