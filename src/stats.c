@@ -243,9 +243,10 @@ pp_info(PG_FUNCTION_ARGS)
 
 	(void) pp_config_get();
 	pp_shmem_info(MyDatabaseId, &info);
-	if (!info.attached)
-		state = RecoveryInProgress() ? "standby: answers from the table" :
-			"not preloaded: answers from the table";
+	if (RecoveryInProgress())
+		state = "standby: answers from the table";
+	else if (!info.attached)
+		state = "not preloaded: answers from the table";
 	else if (!info.db_valid && info.rebuild_started != 0)
 		state = "rebuilding: answers from the table until the rebuild ends";
 	else if (!info.db_valid)
