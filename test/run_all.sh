@@ -3,6 +3,7 @@
 #
 # Installs missing dependencies, builds and installs the extension, then runs
 #   unit        cmocka tests of src/core (test/unit), also under ASan/UBSan
+#   fuzz        libFuzzer targets of src/core (test/fuzz), a short run each
 #   regression  pg_regress on a temporary instance with ppprof preloaded
 #   tap         test/t/*.pl with PostgreSQL::Test::Cluster
 #   bench       bench/*.sh in smoke mode (they still run; no timing checked)
@@ -42,6 +43,13 @@ run_unit() {
 }
 run_unit "(plain)"
 run_unit "(AddressSanitizer)" SANITIZE=1
+
+echo "== fuzz smoke runs (libFuzzer, ASan, UBSan)"
+if make -s -C test/fuzz clean smoke >"$log" 2>&1; then :; fi
+cat "$log"
+p=$(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log")
+f=$(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log")
+count "${p:-0}" "${f:-1}"
 
 echo "== regression tests (pg_regress)"
 pp_as_pg make -s -C "$work" PG_CONFIG="$PG_CONFIG" installcheck >"$log" 2>&1
