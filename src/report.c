@@ -63,6 +63,7 @@ PG_FUNCTION_INFO_V1(pp_detect_bottlenecks);
 #define PARALLEL_SHARE			0.2 /* calls with sequential children */
 #define BOTTLENECK_MIN_IMPACT	20.0
 #define MAX_PRIORITIES			20
+#define MIN_SAVING_PCT			0.1 /* of the average profile, to suggest */
 
 typedef struct OpAnalysis
 {
@@ -273,7 +274,7 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 		double		pct = g > 1 ? 100 * (g - 1) / g : 0;
 
 		suggestion_set(an, &out[n++], o,
-					   psprintf("Batch the %.1f calls to %s made one after another under one parent into a single call",
+					   psprintf("Batch the %.1f calls to %s under one parent into a single call",
 								g, o->a->name),
 					   "medium", "n_plus_one", pct,
 					   pp_expected_saving_ms(o->self_avg_ms,
@@ -299,10 +300,13 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 
 		if (strcmp(e->operation_type, o->type) != 0)
 			continue;
-		suggestion_set(an, &out[n++], o, e->suggestion, e->effort, "catalog",
+		suggestion_set(an, &out[n], o, e->suggestion, e->effort, "catalog",
 					   e->expected_reduction_pct,
 					   pp_expected_saving_ms(o->self_avg_ms, o->calls_per_profile,
 											 e->expected_reduction_pct));
+		/* an operation with next to no time of its own gains next to nothing */
+		if (out[n].saving_pct >= MIN_SAVING_PCT)
+			n++;
 	}
 	return n;
 }
@@ -366,7 +370,7 @@ push_uuid(JsonbParseState **st, const uint8 *bytes)
 
 /* Example profile ids: the reservoir's slowest, else the table's. */
 static void
-push_examples(JsonbParseState **st, OpAnalysis *o)
+push_examples(JsonbParseState **st, const PPWindow *w, OpAnalysis *o)
 {
 	pp_reservoir_t *r = pp_shmem_samples(MyDatabaseId, o->a->name, o->a->name_len);
 	int			i;
@@ -374,9 +378,18 @@ push_examples(JsonbParseState **st, OpAnalysis *o)
 	pp_jb_begin_array(st, "example_profile_ids");
 	if (r != NULL && r->nsamples > 0)
 	{
+		int			n = 0;
+		uint32		j;
+
+		/* the reservoir spans the horizon: keep the window's samples */
 		qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t), sample_slowest_first);
-		for (i = 0; i < PP_EXAMPLES && (uint32) i < r->nsamples; i++)
-			push_uuid(st, r->samples[i].profile_id);
+		for (j = 0; j < r->nsamples && n < PP_EXAMPLES; j++)
+		{
+			if (r->samples[j].created_at < w->t0 || r->samples[j].created_at > w->t1)
+				continue;
+			push_uuid(st, r->samples[j].profile_id);
+			n++;
+		}
 	}
 	else
 		for (i = 0; i < o->a->n_examples; i++)
@@ -385,8 +398,8 @@ push_examples(JsonbParseState **st, OpAnalysis *o)
 }
 
 static void
-push_pattern(JsonbParseState **st, OpAnalysis *o, const char *name,
-			 bool with_operation)
+push_pattern(JsonbParseState **st, const PPWindow *w, OpAnalysis *o,
+			 const char *name, bool with_operation)
 {
 	const PPCounters *c = &o->a->c;
 
@@ -445,7 +458,7 @@ push_pattern(JsonbParseState **st, OpAnalysis *o, const char *name,
 		pp_jb_ms(st, "p95_ms", o->p95_ms);
 	}
 	pp_jb_end_object(st);
-	push_examples(st, o);
+	push_examples(st, w, o);
 	pp_jb_end_object(st);
 }
 
@@ -565,7 +578,7 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 		int			np = patterns_of(&an.ops[i], names);
 
 		for (k = 0; k < np; k++)
-			push_pattern(&st, &an.ops[i], names[k], true);
+			push_pattern(&st, &an.w, &an.ops[i], names[k], true);
 	}
 	pp_jb_end_array(&st);
 

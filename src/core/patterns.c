@@ -62,7 +62,49 @@ same_name(const child_ref_t *a, const child_ref_t *b)
 		memcmp(a->node->name, b->node->name, a->node->name_len) == 0;
 }
 
-/* Mark same-name groups of >= PP_REPEAT_MIN among one parent's children. */
+static int
+cmp_start(const void *a, const void *b)
+{
+	const child_ref_t *x = a;
+	const child_ref_t *y = b;
+
+	if (x->node->start_time != y->node->start_time)
+		return x->node->start_time < y->node->start_time ? -1 : 1;
+	if (x->node->end_time != y->node->end_time)
+		return x->node->end_time < y->node->end_time ? -1 : 1;
+	return x->index < y->index ? -1 : (x->index > y->index);
+}
+
+/*
+ * Did the k calls of a same-name group run at the same time (every one has
+ * start and end, and two of them overlap)?  Then they are already issued
+ * together, not one after another.  Reorders the group.
+ */
+static bool
+ran_together(child_ref_t *group, int32_t k)
+{
+	int32_t		m;
+	double		end;
+
+	for (m = 0; m < k; m++)
+		if (!group[m].node->has_start || !group[m].node->has_end)
+			return false;
+	qsort(group, (size_t) k, sizeof(child_ref_t), cmp_start);
+	end = group[0].node->end_time;
+	for (m = 1; m < k; m++)
+	{
+		if (group[m].node->start_time < end)
+			return true;
+		if (group[m].node->end_time > end)
+			end = group[m].node->end_time;
+	}
+	return false;
+}
+
+/*
+ * Mark same-name groups of >= PP_REPEAT_MIN among one parent's children,
+ * unless the group ran concurrently.
+ */
 static void
 mark_repeats(child_ref_t *kids, int32_t k, pp_node_shape_t *shapes)
 {
@@ -75,13 +117,18 @@ mark_repeats(child_ref_t *kids, int32_t k, pp_node_shape_t *shapes)
 
 		while (j < k && same_name(&kids[i], &kids[j]))
 			j++;
-		if (j - i >= PP_REPEAT_MIN)
+		if (j - i >= PP_REPEAT_MIN && !ran_together(&kids[i], j - i))
 		{
 			int32_t		m;
+			int32_t		first = kids[i].index;
 
 			for (m = i; m < j; m++)
+			{
 				shapes[kids[m].index].repeated = true;
-			shapes[kids[i].index].repeat_first = true;
+				if (kids[m].index < first)
+					first = kids[m].index;
+			}
+			shapes[first].repeat_first = true;	/* first in document order */
 		}
 		i = j;
 	}

@@ -7,7 +7,9 @@
  *
  *	n_plus_one     a node with at least PP_REPEAT_MIN siblings (itself
  *	               included) of the same operation under one parent: a loop
- *	               of calls that could be one batched call.
+ *	               of calls that could be one batched call.  A group whose
+ *	               calls all have start and end times and overlap in time
+ *	               already ran concurrently and is not counted.
  *	parallelizable a parent whose children of one operation type ran one
  *	               after another (their [start_time, end_time] intervals do
  *	               not overlap): running each such group at once would save

@@ -33,7 +33,10 @@ typedef struct pp_impact_parts_t
 	double		frequency;		/* weight 0.05 */
 } pp_impact_parts_t;
 
-/* 0..100; non-finite inputs count as 0.  parts may be NULL. */
+/*
+ * 0..100.  NaN inputs, and infinite percentiles, count as 0; an infinite
+ * share, error rate or frequency counts as full.  parts may be NULL.
+ */
 extern double pp_impact_score(const pp_impact_input_t *in, pp_impact_parts_t *parts);
 
 /* "critical" (>= 70), "high" (>= 45), "medium" (>= 20) or "low". */

@@ -257,15 +257,27 @@ reference_shapes(const pp_tree_t *tree,
 	{
 		int32_t		same = 0;
 		bool		earlier = false;
+		bool		timed = true;
+		bool		concurrent = false;
 
 		for (j = 1; j < n; j++)
 			if (tree->nodes[j].parent == tree->nodes[i].parent &&
 				names_equal(&tree->nodes[i], &tree->nodes[j]))
 			{
+				int32_t		k;
+
 				same++;
 				earlier |= j < i;
+				timed &= tree->nodes[j].has_start && tree->nodes[j].has_end;
+				/* any two of the group overlapping in time */
+				for (k = 1; k < j; k++)
+					if (tree->nodes[k].parent == tree->nodes[i].parent &&
+						names_equal(&tree->nodes[i], &tree->nodes[k]) &&
+						overlap(&tree->nodes[j], &tree->nodes[k]))
+						concurrent = true;
 			}
-		ref[i].repeated = same >= PP_REPEAT_MIN;
+		/* a group that ran concurrently is not a loop of calls */
+		ref[i].repeated = same >= PP_REPEAT_MIN && !(timed && concurrent);
 		ref[i].repeat_first = ref[i].repeated && !earlier;
 	}
 
