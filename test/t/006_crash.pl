@@ -1,0 +1,291 @@
+# test/t/006_crash.pl -- the live statistics after a crash.
+#
+# Four pgbench clients ingest generated profiles (a quarter of their
+# transactions rolled back) while a dedicated session is in the middle of a
+# long INSERT ... SELECT transaction.  Then:
+#
+#  1. that session's backend is killed with SIGKILL: the postmaster
+#     reinitializes shared memory (restart_after_crash);
+#  2. later, the postmaster and every process of the node are killed with
+#     SIGKILL, and the node is started again (crash recovery).
+#
+# Each time: the aborted transaction's rows are absent; no statistics file
+# is loaded and the statistics are invalid; answers come from the table
+# and are exact; the first read starts the background rebuild, which runs
+# while pgbench ingests again; once it is valid, pp_operation_stats equals
+# plain SQL over the table -- every committed profile counted exactly once.
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $root = abs_path(dirname(__FILE__) . '/../..');
+my $generator = "$root/test/gen/rag_profiles.sql";
+
+my $node = PostgreSQL::Test::Cluster->new('crash');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'ppprof'
+restart_after_crash = on
+max_connections = 30
+});
+$node->start;
+
+$ENV{PGHOST} = $node->host;
+$ENV{PGPORT} = $node->port;
+$ENV{PGDATABASE} = 'postgres';
+
+$node->safe_psql('postgres', 'CREATE EXTENSION ppprof');
+my ($out, $err) = ('', '');
+ok(IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $generator ],
+		'>', \$out, '2>', \$err), 'generator installs')
+  or diag($err);
+
+# The exact answer from the table: every node, flattened.
+$node->safe_psql('postgres', q{
+CREATE VIEW exact_nodes AS
+WITH RECURSIVE nodes AS (
+  SELECT id, created_at, profile_data AS n FROM performance_profiles
+  UNION ALL
+  SELECT nodes.id, nodes.created_at, c FROM nodes,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
+SELECT id, created_at, n->>'operation_name' AS operation,
+       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
+       jsonb_typeof(n->'error') = 'string' AS failed
+  FROM nodes;
+});
+
+my @windows = ('1 hour', '1 day');
+
+# pp_operation_stats equals the table: calls and errors per operation
+# compared as text, and every operation whose calls, errors, average,
+# total, first or last created_at differ listed.  One transaction (one
+# now()).
+my $check_sql = q{
+BEGIN;
+CREATE TEMP TABLE en ON COMMIT DROP AS SELECT * FROM exact_nodes;
+WITH w(w) AS (SELECT unnest('{%s}'::interval[])),
+e AS (SELECT w, operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
+             avg(d) AS avg_ms, sum(d) AS total_ms, min(created_at) AS first_seen, max(created_at) AS last_seen
+        FROM w, en WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1, 2),
+s AS (SELECT w, s.* FROM w, pp_operation_stats(w) s)
+SELECT w,
+       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
+          FROM s WHERE s.w = w.w),
+       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
+          FROM e WHERE e.w = w.w),
+       (SELECT coalesce(string_agg(operation || ': ppprof ' || coalesce(s.calls::text, '-') || '/'
+                 || coalesce(s.errors::text, '-') || ' avg ' || coalesce(s.avg_ms::text, '-')
+                 || ' total ' || coalesce(s.total_ms::text, '-')
+                 || ', table ' || coalesce(e.calls::text, '-') || '/' || coalesce(e.errors::text, '-')
+                 || ' avg ' || coalesce(e.avg_ms::text, '-') || ' total ' || coalesce(e.total_ms::text, '-'), '; '), '')
+          FROM (SELECT * FROM e WHERE e.w = w.w) e FULL JOIN (SELECT * FROM s WHERE s.w = w.w) s USING (operation)
+         WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
+            OR NOT abs(s.avg_ms - e.avg_ms) <= 1e-9 * e.avg_ms
+            OR NOT abs(s.total_ms - e.total_ms) <= 1e-9 * e.total_ms
+            OR s.first_seen IS DISTINCT FROM e.first_seen OR s.last_seen IS DISTINCT FROM e.last_seen)
+  FROM w ORDER BY w;
+COMMIT;
+};
+
+sub check_exact
+{
+	my ($how) = @_;
+	my $res = $node->safe_psql('postgres',
+		sprintf($check_sql, join(',', map { qq{"$_"} } @windows)));
+	my @rows = map { [ split /\|/, $_, -1 ] } split /\n/, $res;
+	is(scalar(@rows), scalar(@windows), "$how: one answer per window");
+	for my $r (@rows)
+	{
+		my ($w, $live, $exact, $diff) = @$r;
+		isnt($exact, '', "$how, $w: the window holds profiles");
+		is($live, $exact, "$how, $w: calls and errors per operation equal the table's");
+		is($diff, '', "$how, $w: calls, errors, avg, total, first and last seen equal the table's");
+	}
+	return;
+}
+
+sub info
+{
+	my ($field) = @_;
+	return $node->safe_psql('postgres', "SELECT pp_info()->>'$field'");
+}
+
+sub count_rows
+{
+	my ($where) = @_;
+	return $node->safe_psql('postgres', "SELECT count(*) FROM performance_profiles WHERE $where");
+}
+
+# The pgbench script: two generated profiles per transaction, created in
+# the last two hours; one transaction in four rolls back.
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $script = "$tmp/ingest.sql";
+open my $fh, '>', $script or die;
+print $fh q{
+\set i random(1, 1000000000)
+\set r random(1, 4)
+BEGIN;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+VALUES ('c-' || :i, ppgen.profile(:i), now() - random() * interval '2 hours'),
+       ('c-' || (:i + 1), ppgen.profile(:i + 1), now() - random() * interval '2 hours');
+\if :r = 1
+ROLLBACK;
+\else
+COMMIT;
+\endif
+};
+close $fh;
+
+sub start_pgbench
+{
+	my (@args) = @_;
+	my %h = (out => '', err => '');
+	$h{run} = IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '4', '-j', '2', '-f', $script, @args ],
+		'>', \$h{out}, '2>', \$h{err});
+	return \%h;
+}
+
+# A session in the middle of a long transaction: 200 profiles inserted,
+# then an INSERT ... SELECT that takes a row every 0.2 s.  Returns its
+# IPC::Run handle and its backend pid, once the second INSERT runs.
+sub start_long_transaction
+{
+	my ($tag) = @_;
+	my %h = (out => '', err => '');
+	my $sql = qq{
+BEGIN;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT '$tag-' || g, ppgen.profile(g), now() - g * interval '10 seconds' FROM generate_series(1, 200) g;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT '$tag-slow-' || g, ppgen.profile(g), now() FROM generate_series(1, 1000) g WHERE pg_sleep(0.2) IS NOT NULL;
+COMMIT;
+};
+	# a file, not stdin: IPC::Run feeds a scalar only when pumped
+	my $file = "$tmp/$tag.sql";
+	open my $sf, '>', $file or die;
+	print $sf $sql;
+	close $sf;
+	$h{run} = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', "application_name=$tag", '-f', $file ],
+		'>', \$h{out}, '2>', \$h{err});
+	ok($node->poll_query_until('postgres', qq{
+		SELECT count(*) = 1 FROM pg_stat_activity
+		 WHERE application_name = '$tag' AND state = 'active' AND query LIKE '%$tag-slow-%'}),
+		"$tag: the long transaction is in its second INSERT");
+	$h{pid} = $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE application_name = '$tag'");
+	like($h{pid}, qr/^\d+$/, "$tag: backend pid known");
+	return \%h;
+}
+
+# Wait until pgbench has committed at least $n more profiles.
+sub wait_for_ingest
+{
+	my ($n) = @_;
+	my $start = count_rows(q{query_id LIKE 'c-%'});
+	ok($node->poll_query_until('postgres',
+			"SELECT count(*) >= $start + $n FROM performance_profiles WHERE query_id LIKE 'c-%'"),
+		"pgbench committed $n more profiles");
+	return;
+}
+
+# After a crash: the aborted rows are gone, nothing was loaded, the table
+# answers, the first read starts the rebuild, pgbench ingests while it
+# runs, and the rebuilt statistics are exact.
+sub check_after_crash
+{
+	my ($how, $tag) = @_;
+
+	is(count_rows("query_id LIKE '$tag-%'"), '0', "$how: the killed transaction's rows are absent");
+	cmp_ok(count_rows(q{query_id LIKE 'c-%'}), '>', 0, "$how: pgbench's committed rows are there");
+	is(info('statistics_file'), 'none: no statistics file', "$how: no statistics file loaded");
+	is(info('statistics'), 'invalid: answers from the table until pp_rebuild()',
+		"$how: statistics invalid before any read");
+	check_exact("$how, from the table");
+
+	my $bench = start_pgbench('-t', '40');
+	# reads while pgbench runs start the rebuild (once) and get the table's answer
+	for (1 .. 5)
+	{
+		$node->safe_psql('postgres', q{SELECT count(*) FROM pp_operation_stats('1 day')});
+		usleep(100_000);
+	}
+	ok($bench->{run}->finish, "$how: pgbench during the rebuild succeeds") or diag($bench->{err});
+	like($bench->{out}, qr/number of transactions actually processed: 160\/160/,
+		"$how: every pgbench transaction ran");
+	ok($node->poll_query_until('postgres', "SELECT pp_info()->>'statistics' = 'valid'"),
+		"$how: the background rebuild makes the statistics valid");
+	check_exact("$how, rebuilt");
+	is(info('statistics'), 'valid', "$how: still valid after reading");
+	return;
+}
+
+# some history first
+$node->safe_psql('postgres', q{SELECT ppgen.load(300, '3 hours')});
+check_exact('before any crash');
+
+#
+# 1. a backend killed with SIGKILL
+#
+my $bench = start_pgbench('-T', '60');
+wait_for_ingest(20);
+my $long = start_long_transaction('long1');
+wait_for_ingest(20);
+
+my $offset = -s $node->logfile;
+is(kill('KILL', $long->{pid}), 1, 'SIGKILL sent to the backend of the long transaction');
+ok($node->wait_for_log(qr/all server processes terminated; reinitializing/, $offset),
+	'the postmaster reinitializes');
+ok($node->poll_query_until('postgres', 'SELECT true'), 'the server accepts connections again');
+$long->{run}->finish;
+$bench->{run}->finish;
+like($long->{err}, qr/server closed the connection unexpectedly|terminating connection/,
+	'the long transaction lost its connection');
+note("pgbench: $bench->{err}");
+check_after_crash('backend killed', 'long1');
+
+#
+# 2. the postmaster and every process of the node killed with SIGKILL
+#
+$bench = start_pgbench('-T', '60');
+wait_for_ingest(20);
+$long = start_long_transaction('long2');
+wait_for_ingest(20);
+
+# the postmaster's children, found before the postmaster dies
+my $pm_pid = (split /\n/, slurp_file($node->data_dir . '/postmaster.pid'))[0];
+my @children;
+for my $stat (glob '/proc/[0-9]*/stat')
+{
+	open my $sf, '<', $stat or next;
+	my $line = <$sf>;
+	close $sf;
+	next unless defined $line && $line =~ /^(\d+) \(.*\) \S+ (\d+) /;
+	push @children, $1 if $2 == $pm_pid;
+}
+cmp_ok(scalar(@children), '>=', 6, 'the postmaster has its children (backends, pgbench, workers)');
+$node->kill9;
+kill 'KILL', @children;
+# wait until every one of them is gone
+for my $pid ($pm_pid, @children)
+{
+	usleep(50_000) while kill(0, $pid);
+}
+ok(1, 'every process of the node is gone');
+$long->{run}->finish;
+$bench->{run}->finish;
+ok(!-e $node->data_dir . '/pg_stat/ppprof.stat', 'no statistics file written');
+
+$node->start;
+check_after_crash('postmaster killed', 'long2');
+
+$node->stop;
+done_testing();
