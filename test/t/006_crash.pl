@@ -82,9 +82,11 @@ SELECT w,
           FROM e WHERE e.w = w.w),
        (SELECT coalesce(string_agg(operation || ': ppprof ' || coalesce(s.calls::text, '-') || '/'
                  || coalesce(s.errors::text, '-') || ' avg ' || coalesce(s.avg_ms::text, '-')
-                 || ' total ' || coalesce(s.total_ms::text, '-')
+                 || ' total ' || coalesce(s.total_ms::text, '-') || ' seen ' || coalesce(s.first_seen::text, '-')
+                 || '..' || coalesce(s.last_seen::text, '-')
                  || ', table ' || coalesce(e.calls::text, '-') || '/' || coalesce(e.errors::text, '-')
-                 || ' avg ' || coalesce(e.avg_ms::text, '-') || ' total ' || coalesce(e.total_ms::text, '-'), '; '), '')
+                 || ' avg ' || coalesce(e.avg_ms::text, '-') || ' total ' || coalesce(e.total_ms::text, '-')
+                 || ' seen ' || coalesce(e.first_seen::text, '-') || '..' || coalesce(e.last_seen::text, '-'), '; '), '')
           FROM (SELECT * FROM e WHERE e.w = w.w) e FULL JOIN (SELECT * FROM s WHERE s.w = w.w) s USING (operation)
          WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
             OR NOT abs(s.avg_ms - e.avg_ms) <= 1e-9 * e.avg_ms
