@@ -1,0 +1,280 @@
+# test/t/008_rebuild_concurrent.pl -- pp_reset() and pp_rebuild() in a loop
+# while profiles are written and read.
+#
+# Four pgbench clients run a fixed number of transactions that insert
+# generated profiles, roll back a savepoint, and then roll back, delete an
+# older profile, update one, or commit.  Meanwhile one session loops
+# SELECT pp_reset(); SELECT pp_rebuild(); until the writers are about half
+# way, and another loops SELECT ... FROM pp_operation_stats('1 hour') until
+# they are done.  Nothing may fail: pgbench runs every transaction, and
+# neither session gets an error.  The last pp_rebuild() ran while the
+# writers were writing, and what they wrote after it was applied live: when
+# they are done the statistics must be valid and equal to plain SQL over the
+# table; and again after a final pp_rebuild().
+#
+# The writers delete and update only profiles that are no window's oldest
+# or newest (first_seen and last_seen are not subtracted, like min_ms and
+# max_ms; see 005_restart.pl).
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $root = abs_path(dirname(__FILE__) . '/../..');
+my $generator = "$root/test/gen/rag_profiles.sql";
+
+my $node = PostgreSQL::Test::Cluster->new('rebuild_concurrent');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'ppprof'
+max_connections = 30
+});
+$node->start;
+
+$ENV{PGHOST} = $node->host;
+$ENV{PGPORT} = $node->port;
+$ENV{PGDATABASE} = 'postgres';
+
+$node->safe_psql('postgres', 'CREATE EXTENSION ppprof');
+my ($out, $err) = ('', '');
+ok(IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $generator ],
+		'>', \$out, '2>', \$err), 'generator installs')
+  or diag($err);
+
+# The exact answer from the table: every node, flattened.
+$node->safe_psql('postgres', q{
+CREATE VIEW exact_nodes AS
+WITH RECURSIVE nodes AS (
+  SELECT id, created_at, profile_data AS n FROM performance_profiles
+  UNION ALL
+  SELECT nodes.id, nodes.created_at, c FROM nodes,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
+SELECT id, created_at, n->>'operation_name' AS operation,
+       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
+       jsonb_typeof(n->'error') = 'string' AS failed
+  FROM nodes;
+});
+
+my @windows = ('1 hour', '1 day');
+
+# pp_operation_stats equals the table: calls and errors per operation
+# compared as text, and every operation whose calls, errors, average,
+# total, first or last created_at differ listed.  One transaction (one
+# now()).
+my $check_sql = q{
+BEGIN;
+CREATE TEMP TABLE en ON COMMIT DROP AS SELECT * FROM exact_nodes;
+WITH w(w) AS (SELECT unnest('{%s}'::interval[])),
+e AS (SELECT w, operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
+             avg(d) AS avg_ms, sum(d) AS total_ms, min(created_at) AS first_seen, max(created_at) AS last_seen
+        FROM w, en WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1, 2),
+s AS (SELECT w, s.* FROM w, pp_operation_stats(w) s)
+SELECT w,
+       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
+          FROM s WHERE s.w = w.w),
+       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
+          FROM e WHERE e.w = w.w),
+       (SELECT coalesce(string_agg(operation || ': ppprof ' || coalesce(s.calls::text, '-') || '/'
+                 || coalesce(s.errors::text, '-') || ' avg ' || coalesce(s.avg_ms::text, '-')
+                 || ' total ' || coalesce(s.total_ms::text, '-') || ' seen ' || coalesce(s.first_seen::text, '-')
+                 || '..' || coalesce(s.last_seen::text, '-')
+                 || ', table ' || coalesce(e.calls::text, '-') || '/' || coalesce(e.errors::text, '-')
+                 || ' avg ' || coalesce(e.avg_ms::text, '-') || ' total ' || coalesce(e.total_ms::text, '-')
+                 || ' seen ' || coalesce(e.first_seen::text, '-') || '..' || coalesce(e.last_seen::text, '-'), '; '), '')
+          FROM (SELECT * FROM e WHERE e.w = w.w) e FULL JOIN (SELECT * FROM s WHERE s.w = w.w) s USING (operation)
+         WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
+            OR NOT abs(s.avg_ms - e.avg_ms) <= 1e-9 * e.avg_ms
+            OR NOT abs(s.total_ms - e.total_ms) <= 1e-9 * e.total_ms
+            OR s.first_seen IS DISTINCT FROM e.first_seen OR s.last_seen IS DISTINCT FROM e.last_seen)
+  FROM w ORDER BY w;
+COMMIT;
+};
+
+sub check_exact
+{
+	my ($how) = @_;
+	my $res = $node->safe_psql('postgres',
+		sprintf($check_sql, join(',', map { qq{"$_"} } @windows)));
+	my @rows = map { [ split /\|/, $_, -1 ] } split /\n/, $res;
+	is(scalar(@rows), scalar(@windows), "$how: one answer per window");
+	for my $r (@rows)
+	{
+		my ($w, $live, $exact, $diff) = @$r;
+		isnt($exact, '', "$how, $w: the window holds profiles");
+		is($live, $exact, "$how, $w: calls and errors per operation equal the table's");
+		is($diff, '', "$how, $w: calls, errors, avg, total, first and last seen equal the table's");
+	}
+	return;
+}
+
+sub info
+{
+	my ($field) = @_;
+	return $node->safe_psql('postgres', "SELECT pp_info()->>'$field'");
+}
+
+# older profiles, for the writers to delete and update
+$node->safe_psql('postgres', q{SELECT ppgen.load(400, '20 hours')});
+check_exact('before');
+
+# The writers' script.
+my $tmp = PostgreSQL::Test::Utils::tempdir;
+my $script = "$tmp/ingest.sql";
+open my $fh, '>', $script or die;
+print $fh q{
+\set i random(1, 1000000000)
+\set r random(1, 6)
+\set k random(100, 300)
+BEGIN;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+VALUES ('c-' || :i, ppgen.profile(:i), now() - random() * interval '50 minutes'),
+       ('c-' || (:i + 1), ppgen.profile(:i + 1), now() - random() * interval '20 hours');
+SAVEPOINT s;
+INSERT INTO performance_profiles (query_id, profile_data) VALUES ('sp-' || :i, ppgen.profile(:i + 2));
+ROLLBACK TO SAVEPOINT s;
+\if :r = 1
+ROLLBACK;
+\elif :r = 2
+DELETE FROM performance_profiles WHERE query_id = 'q-' || :k;
+COMMIT;
+\elif :r = 3
+UPDATE performance_profiles SET created_at = created_at - interval '5 minutes',
+       profile_data = ppgen.profile(:k + 7)
+ WHERE query_id = 'q-' || :k;
+COMMIT;
+\else
+COMMIT;
+\endif
+};
+close $fh;
+
+# A psql session fed one command at a time; each command is followed by a
+# marker, so that the test knows when it is done.
+sub session_start
+{
+	my %s = (in => '', out => '', err => '', busy => 0, done => 0);
+	$s{run} = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-q' ],
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err});
+	return \%s;
+}
+
+sub session_send
+{
+	my ($s, $sql) = @_;
+	$s->{in} .= "$sql\n\\echo __done__\n";
+	$s->{busy} = 1;
+	return;
+}
+
+# true when the last command is done
+sub session_poll
+{
+	my ($s) = @_;
+	$s->{run}->pump_nb;
+	if ($s->{busy} && $s->{out} =~ /__done__\n/)
+	{
+		$s->{busy} = 0;
+		$s->{done}++;
+	}
+	return !$s->{busy};
+}
+
+my $clients = 4;
+my $per_client = 120;
+my %bench = (out => '', err => '');
+$bench{run} = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', $clients, '-j', '2', '-t', $per_client, '-f', $script ],
+	'>', \$bench{out}, '2>', \$bench{err});
+
+my $resetter = session_start();
+my $reader = session_start();
+my @reset_steps = ('SELECT pp_reset();', 'SELECT pp_rebuild();');
+my $read_sql = q{SELECT 'read ' || (SELECT count(*) FROM pp_operation_stats('1 hour')) || ' '
+                        || (SELECT count(*) FROM performance_profiles WHERE query_id LIKE 'c-%');};
+my $step = 0;
+my ($rebuilds, $reads, $resetting, $writing, $written) = (0, 0, 1, 1, 0);
+my $written_at_last_rebuild;
+# half the profiles the writers commit (5 transactions in 6 commit 2)
+my $half = $clients * $per_client * 2 * 5 / 6 / 2;
+session_send($resetter, $reset_steps[0]);
+session_send($reader, $read_sql);
+
+# The resetter stops after a pp_rebuild() once the writers have committed
+# about half of their profiles; the reader stops when they are done.
+while ($writing || $resetting)
+{
+	if ($writing)
+	{
+		$bench{run}->pump_nb;
+		$writing = 0 unless $bench{run}->pumpable;
+	}
+	if ($resetting && session_poll($resetter))
+	{
+		if ($step == 1)
+		{
+			$rebuilds++;
+			$resetting = 0 if $written >= $half || !$writing;
+		}
+		if ($resetting)
+		{
+			$step = 1 - $step;
+			session_send($resetter, $reset_steps[$step]);
+		}
+		else
+		{
+			ok($writing, 'the last pp_rebuild() ended while the writers were writing');
+			$written_at_last_rebuild = $written;
+		}
+	}
+	if (session_poll($reader) && $writing)
+	{
+		$reads++;
+		$written = $1 while $reader->{out} =~ /^read \d+ (\d+)$/mg;
+		session_send($reader, $read_sql);
+	}
+	usleep(5_000);
+}
+# the reader's last command
+usleep(5_000) until session_poll($reader);
+
+ok($bench{run}->finish, 'pgbench exits 0') or diag($bench{err});
+my $total = $clients * $per_client;
+like($bench{out}, qr/number of transactions actually processed: $total\/$total/,
+	'pgbench ran every transaction');
+unlike($bench{out} . $bench{err}, qr/ERROR|aborted/, 'pgbench: no error, no client aborted');
+
+for my $s ($resetter, $reader)
+{
+	$s->{in} .= "\\q\n";
+	$s->{run}->finish;
+}
+is($resetter->{err}, '', 'the pp_reset/pp_rebuild session got no error');
+is($reader->{err}, '', 'the pp_operation_stats session got no error');
+cmp_ok($rebuilds, '>=', 3, "pp_reset + pp_rebuild ran $rebuilds times while the writers wrote");
+cmp_ok($reads, '>=', 10, "pp_operation_stats ran $reads times while the writers wrote");
+my @rebuilt = ($resetter->{out} =~ /^(\d+)$/mg);
+is(scalar(@rebuilt), $rebuilds, 'every pp_rebuild returned the number of profiles it read');
+my $committed = $node->safe_psql('postgres', q{SELECT count(*) FROM performance_profiles WHERE query_id LIKE 'c-%'});
+cmp_ok($committed - $written_at_last_rebuild, '>=', $clients * 10,
+	'the writers committed profiles after the last pp_rebuild (about '
+	  . ($committed - $written_at_last_rebuild) . ')');
+
+# the last rebuild ran during the writes, the rest was applied live
+is(info('statistics'), 'valid', 'valid after the loops');
+check_exact('after the loops, without a final rebuild');
+
+my $n = $node->safe_psql('postgres', 'SELECT pp_rebuild()');
+is($n, $node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'),
+	'the final pp_rebuild reads every profile');
+is(info('statistics'), 'valid', 'valid after the final pp_rebuild');
+check_exact('after the final pp_rebuild');
+ok(!$node->log_contains(qr/\bERROR:/), 'no ERROR in the server log');
+
+$node->stop;
+done_testing();
