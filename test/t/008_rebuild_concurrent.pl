@@ -119,8 +119,10 @@ sub info
 	return $node->safe_psql('postgres', "SELECT pp_info()->>'$field'");
 }
 
-# older profiles, for the writers to delete and update
-$node->safe_psql('postgres', q{SELECT ppgen.load(400, '20 hours')});
+# older profiles, for the writers to delete and update; enough of them
+# that each pp_rebuild() lasts long enough for writers to try to commit
+# while it reads the table
+$node->safe_psql('postgres', q{SELECT ppgen.load(3000, '20 hours')});
 check_exact('before');
 
 # The writers' script.
@@ -130,7 +132,7 @@ open my $fh, '>', $script or die;
 print $fh q{
 \set i random(1, 1000000000)
 \set r random(1, 6)
-\set k random(100, 300)
+\set k random(500, 2500)
 BEGIN;
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
 VALUES ('c-' || :i, ppgen.profile(:i), now() - random() * interval '50 minutes'),
@@ -196,7 +198,8 @@ my $resetter = session_start();
 my $reader = session_start();
 my @reset_steps = ('SELECT pp_reset();', 'SELECT pp_rebuild();');
 my $read_sql = q{SELECT 'read ' || (SELECT count(*) FROM pp_operation_stats('1 hour')) || ' '
-                        || (SELECT count(*) FROM performance_profiles WHERE query_id LIKE 'c-%');};
+                        || (SELECT count(*) FROM performance_profiles WHERE query_id LIKE 'c-%')
+                        || ' ' || (pp_info()->>'statistics');};
 my $step = 0;
 my ($rebuilds, $reads, $resetting, $writing, $written) = (0, 0, 1, 1, 0);
 my $written_at_last_rebuild;
@@ -235,7 +238,7 @@ while ($writing || $resetting)
 	if (session_poll($reader) && $writing)
 	{
 		$reads++;
-		$written = $1 while $reader->{out} =~ /^read \d+ (\d+)$/mg;
+		$written = $1 while $reader->{out} =~ /^read \d+ (\d+) /mg;
 		session_send($reader, $read_sql);
 	}
 	usleep(5_000);
@@ -258,6 +261,16 @@ is($resetter->{err}, '', 'the pp_reset/pp_rebuild session got no error');
 is($reader->{err}, '', 'the pp_operation_stats session got no error');
 cmp_ok($rebuilds, '>=', 3, "pp_reset + pp_rebuild ran $rebuilds times while the writers wrote");
 cmp_ok($reads, '>=', 10, "pp_operation_stats ran $reads times while the writers wrote");
+# pp_reset() leaves the statistics invalid until pp_rebuild(), without a
+# background rebuild; only something that went wrong -- a subtraction that
+# found less than it removed, because a rebuild missed or double-counted a
+# concurrent commit -- starts one.
+my %states = map { $_ => 1 } ($reader->{out} =~ /^read \d+ \d+ (.*)$/mg);
+is(join(', ', sort keys %states),
+	'invalid: answers from the table until pp_rebuild(), valid',
+	'the reader saw the statistics valid or invalid (after pp_reset), never rebuilding');
+ok(!$node->log_contains('ppprof rebuilt the statistics'),
+	'no background rebuild was needed (nothing went wrong)');
 my @rebuilt = ($resetter->{out} =~ /^(\d+)$/mg);
 is(scalar(@rebuilt), $rebuilds, 'every pp_rebuild returned the number of profiles it read');
 my $committed = $node->safe_psql('postgres', q{SELECT count(*) FROM performance_profiles WHERE query_id LIKE 'c-%'});
