@@ -296,10 +296,10 @@ like(info('statistics_file'), qr/^loaded: \d+ operations/, 'clean restart after 
 is(info('statistics'), 'valid', 'clean restart after a rebuild: valid');
 check_exact('clean restart after a rebuild');
 
-# Known limitation: like min_ms and max_ms, first_seen and last_seen are not
-# subtracted.  Deleting the oldest profile of a window leaves the window's
-# first_seen at the deleted profile's created_at, although docs/reference.md
-# says "earliest and latest created_at of its profiles in the window".
+# Known limitation (docs/statistics.md, "Only committed data counts"): like
+# min_ms and max_ms, first_seen and last_seen are not subtracted.  Deleting
+# the oldest profile of a window leaves the window's first_seen at the
+# deleted profile's created_at.  A TODO test, so that a fix shows up.
 {
 	my $seen = q{
 		SELECT (SELECT string_agg(operation || '=' || first_seen, ',' ORDER BY operation)
