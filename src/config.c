@@ -294,6 +294,7 @@ pp_config_get(void)
 	PG_TRY();
 	{
 		cfg = MemoryContextAllocZero(cxt, sizeof(PPConfig));
+		cfg->cxt = cxt;
 		cfg->schema = extension_schema(ext);
 		watched_relids[0] = config_relid(cfg->schema, "performance_profiles");
 		watched_relids[1] = config_relid(cfg->schema, "performance_thresholds");

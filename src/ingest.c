@@ -268,21 +268,37 @@ build_bottlenecks(const ProfileAnalysis *pa)
 
 /*
  * optimization_suggestions: the catalogue's entries for each type that has a
- * bottleneck, types in order of their first bottleneck.
+ * bottleneck, types in order of their first bottleneck.  The result depends
+ * only on that sequence of types, so it is built once per sequence and kept
+ * with the configuration (which a change to the catalogue reloads).
  */
+#define SUGGESTION_KEY_MAX 256
+#define SUGGESTION_CACHE_MAX 256
+
+typedef struct SuggestionCacheEntry
+{
+	char		key[SUGGESTION_KEY_MAX];	/* types, separated by \x1f */
+	Jsonb	   *value;
+} SuggestionCacheEntry;
+
 static Jsonb *
-build_suggestions(const ProfileAnalysis *pa, const PPConfig *cfg)
+build_suggestions(const ProfileAnalysis *pa, PPConfig *cfg)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue *res;
 	const char **seen = palloc(sizeof(char *) * (pa->n_bottlenecks + 1));
 	int			n_seen = 0;
+	char		key[SUGGESTION_KEY_MAX];
+	size_t		key_len = 0;
+	bool		cacheable = true;
+	SuggestionCacheEntry *entry = NULL;
+	Jsonb	   *result;
 	int32_t		i;
+	int			t;
 
-	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (i = 0; i < pa->tree.n_nodes; i++)
 	{
 		const char *type = pa->types[i];
+		size_t		len = strlen(type);
 		int			k;
 
 		if (!is_bottleneck(pa, i))
@@ -293,6 +309,49 @@ build_suggestions(const ProfileAnalysis *pa, const PPConfig *cfg)
 		if (k < n_seen)
 			continue;
 		seen[n_seen++] = type;
+		if (key_len + len + 2 > sizeof(key))
+			cacheable = false;
+		else
+		{
+			memcpy(key + key_len, type, len);
+			key_len += len;
+			key[key_len++] = '\x1f';
+		}
+	}
+
+	if (cacheable)
+	{
+		bool		found;
+
+		key[key_len] = '\0';
+		if (cfg->suggestion_cache == NULL)
+		{
+			HASHCTL		info;
+
+			memset(&info, 0, sizeof(info));
+			info.keysize = SUGGESTION_KEY_MAX;
+			info.entrysize = sizeof(SuggestionCacheEntry);
+			info.hcxt = cfg->cxt;
+			cfg->suggestion_cache = hash_create("ppprof suggestions", 32, &info,
+												HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		}
+		entry = hash_search(cfg->suggestion_cache, key, HASH_FIND, NULL);
+		if (entry != NULL && entry->value != NULL)
+			return entry->value;
+		if (entry == NULL &&
+			hash_get_num_entries(cfg->suggestion_cache) < SUGGESTION_CACHE_MAX)
+		{
+			/* value stays NULL until built: an error meanwhile leaves no trap */
+			entry = hash_search(cfg->suggestion_cache, key, HASH_ENTER, &found);
+			entry->value = NULL;
+		}
+	}
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (t = 0; t < n_seen; t++)
+	{
+		const char *type = seen[t];
+		int			k;
 
 		for (k = 0; k < cfg->n_catalog; k++)
 		{
@@ -308,8 +367,15 @@ build_suggestions(const ProfileAnalysis *pa, const PPConfig *cfg)
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
 	}
-	res = pushJsonbValue(&st, WJB_END_ARRAY, NULL);
-	return JsonbValueToJsonb(res);
+	result = pp_jb_finish(&st, false);
+	if (entry != NULL)
+	{
+		Jsonb	   *copy = MemoryContextAlloc(cfg->cxt, VARSIZE(result));
+
+		memcpy(copy, result, VARSIZE(result));
+		entry->value = copy;
+	}
+	return result;
 }
 
 /* NULL or an empty JSON array: the client left the column to us. */

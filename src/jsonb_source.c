@@ -5,10 +5,10 @@
  *
  * src/core/tree.c validates a profile through a pp_tree_source_t and never
  * sees a PostgreSQL type.  This file implements that source over the binary
- * Jsonb format: a node handle is a JsonbValue, keys are found with
- * getKeyJsonValueFromContainer (a binary search over the object's sorted
- * keys) and children with getIthJsonbValueFromContainer.  Nothing is printed
- * to text or parsed again.  Handles are palloc'd in the current memory
+ * Jsonb format: a node handle is a JsonbValue, a node's keys are read in
+ * one pass over its object's entries (see jsonb_read_node) and children
+ * with getIthJsonbValueFromContainer.  Nothing is printed to text or parsed
+ * again.  Handles are palloc'd in the current memory
  * context, which the caller resets after each profile.
  *
  *-------------------------------------------------------------------------
@@ -169,7 +169,24 @@ numeric_to_double_fast(Numeric num, double *result)
 			w[3] = '0' + d % 10;
 			w += 4;
 		}
-		snprintf(w, buf + sizeof(buf) - w, "e%d", exp10);
+		{
+			/* "e<exp10>" without snprintf: |exp10| < 2^16 * 4 */
+			char		digits_rev[8];
+			int			nd = 0;
+			unsigned	e = (unsigned) (exp10 < 0 ? -exp10 : exp10);
+
+			*w++ = 'e';
+			if (exp10 < 0)
+				*w++ = '-';
+			do
+			{
+				digits_rev[nd++] = (char) ('0' + e % 10);
+				e /= 10;
+			} while (e > 0);
+			while (nd > 0)
+				*w++ = digits_rev[--nd];
+			*w = '\0';
+		}
 		*result = strtod(buf, NULL);
 	}
 	if (negative)
@@ -189,55 +206,159 @@ numeric_to_double(Numeric num)
 											  NumericGetDatum(num)));
 }
 
-static void
-read_field(JsonbContainer *obj, const char *key, pp_field_t *field)
+/*
+ * The keys of a node are read in one pass over the object's entries, in the
+ * binary Jsonb layout (src/include/utils/jsonb.h): an object of n pairs has
+ * 2n JEntry words -- the n keys, sorted by length then bytes, then their n
+ * values -- followed by the data they point into; numerics and nested
+ * containers start at an int-aligned offset.  One pass costs a fraction of
+ * seven binary searches through getKeyJsonValueFromContainer.
+ */
+typedef enum NodeKey
 {
-	JsonbValue	buf;
-	JsonbValue *v = getKeyJsonValueFromContainer(obj, key, strlen(key), &buf);
+	KEY_OPERATION_NAME,
+	KEY_START_TIME,
+	KEY_END_TIME,
+	KEY_DURATION_MS,
+	KEY_METADATA,
+	KEY_CHILDREN,
+	KEY_ERROR,
+	KEY_OTHER
+} NodeKey;
 
-	memset(field, 0, sizeof(*field));
-	if (v == NULL)
+static NodeKey
+node_key(const char *k, uint32 len)
+{
+	switch (len)
 	{
-		field->type = PP_JSON_ABSENT;
-		return;
-	}
-	field->type = jsonb_value_type(v);
-	switch (field->type)
-	{
-		case PP_JSON_NUMBER:
-			field->num = numeric_to_double(v->val.numeric);
-			break;
-		case PP_JSON_STRING:
-			/* points into the container, which outlives the walk */
-			field->str = v->val.string.val;
-			field->len = v->val.string.len;
-			break;
-		case PP_JSON_ARRAY:
-			field->len = JsonContainerSize(v->val.binary.data);
-			break;
+		case 5:
+			return memcmp(k, "error", 5) == 0 ? KEY_ERROR : KEY_OTHER;
+		case 8:
+			if (memcmp(k, "children", 8) == 0)
+				return KEY_CHILDREN;
+			if (memcmp(k, "end_time", 8) == 0)
+				return KEY_END_TIME;
+			if (memcmp(k, "metadata", 8) == 0)
+				return KEY_METADATA;
+			return KEY_OTHER;
+		case 10:
+			return memcmp(k, "start_time", 10) == 0 ? KEY_START_TIME : KEY_OTHER;
+		case 11:
+			return memcmp(k, "duration_ms", 11) == 0 ? KEY_DURATION_MS : KEY_OTHER;
+		case 14:
+			return memcmp(k, "operation_name", 14) == 0 ? KEY_OPERATION_NAME : KEY_OTHER;
 		default:
-			break;
+			return KEY_OTHER;
 	}
 }
+
+/* Where the data of a container with nentries JEntry words begins. */
+static const char *
+container_data(const JsonbContainer *c, uint32 nentries)
+{
+	return (const char *) &c->children[nentries];
+}
+
+/* A value whose JEntry is je, at offset (length len) from base. */
+static void
+fill_field(JEntry je, const char *base, uint32 offset, uint32 len,
+		   pp_field_t *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (JBE_ISSTRING(je))
+	{
+		/* points into the container, which outlives the walk */
+		f->type = PP_JSON_STRING;
+		f->str = base + offset;
+		f->len = len;
+	}
+	else if (JBE_ISNUMERIC(je))
+	{
+		f->type = PP_JSON_NUMBER;
+		f->num = numeric_to_double((Numeric) (base + INTALIGN(offset)));
+	}
+	else if (JBE_ISBOOL(je))
+		f->type = PP_JSON_BOOL;
+	else if (JBE_ISNULL(je))
+		f->type = PP_JSON_NULL;
+	else
+	{
+		const JsonbContainer *inner = (const JsonbContainer *) (base + INTALIGN(offset));
+
+		if (JsonContainerIsObject(inner))
+			f->type = PP_JSON_OBJECT;
+		else
+		{
+			f->type = PP_JSON_ARRAY;
+			f->len = JsonContainerSize(inner);
+		}
+	}
+}
+
+static pp_field_t *
+field_of(pp_node_fields_t *fields, NodeKey key)
+{
+	switch (key)
+	{
+		case KEY_OPERATION_NAME:
+			return &fields->operation_name;
+		case KEY_START_TIME:
+			return &fields->start_time;
+		case KEY_END_TIME:
+			return &fields->end_time;
+		case KEY_DURATION_MS:
+			return &fields->duration_ms;
+		case KEY_METADATA:
+			return &fields->metadata;
+		case KEY_CHILDREN:
+			return &fields->children;
+		case KEY_ERROR:
+			return &fields->error;
+		default:
+			return NULL;
+	}
+}
+
+#define INLINE_KEYS 32
 
 static pp_json_type_t
 jsonb_read_node(void *state, const void *node, pp_node_fields_t *fields)
 {
 	const JsonbValue *v = node;
 	pp_json_type_t type = jsonb_value_type(v);
-	JsonbContainer *obj;
+	const JsonbContainer *obj;
+	const char *base;
+	uint8		inline_keys[INLINE_KEYS];
+	uint8	   *keys = inline_keys;
+	uint32		n,
+				i,
+				offset = 0;
 
 	if (type != PP_JSON_OBJECT)
 		return type;
 
+	memset(fields, 0, sizeof(*fields));	/* every key absent */
 	obj = v->val.binary.data;
-	read_field(obj, "operation_name", &fields->operation_name);
-	read_field(obj, "start_time", &fields->start_time);
-	read_field(obj, "end_time", &fields->end_time);
-	read_field(obj, "duration_ms", &fields->duration_ms);
-	read_field(obj, "metadata", &fields->metadata);
-	read_field(obj, "children", &fields->children);
-	read_field(obj, "error", &fields->error);
+	n = JsonContainerSize(obj);
+	base = container_data(obj, 2 * n);
+	if (n > INLINE_KEYS)
+		keys = palloc(n);
+
+	/* the keys, then their values: one pass with a running offset */
+	for (i = 0; i < 2 * n; i++)
+	{
+		JEntry		je = obj->children[i];
+		uint32		start = offset;
+
+		JBE_ADVANCE_OFFSET(offset, je);
+		if (i < n)
+			keys[i] = (uint8) node_key(base + start, offset - start);
+		else if (keys[i - n] != KEY_OTHER)
+			fill_field(je, base, start, offset - start,
+					   field_of(fields, (NodeKey) keys[i - n]));
+	}
+	if (keys != inline_keys)
+		pfree(keys);
 	return type;
 }
 
@@ -245,14 +366,24 @@ static const void *
 jsonb_child(void *state, const void *node, size_t i)
 {
 	const JsonbValue *v = node;
-	JsonbValue	buf;
-	JsonbValue *children;
+	const JsonbContainer *obj = v->val.binary.data;
+	uint32		n = JsonContainerSize(obj);
+	const char *base = container_data(obj, 2 * n);
+	uint32		k;
 
-	children = getKeyJsonValueFromContainer(v->val.binary.data,
-											"children", strlen("children"),
-											&buf);
-	Assert(children != NULL && children->type == jbvBinary);
-	return getIthJsonbValueFromContainer(children->val.binary.data, (uint32) i);
+	for (k = 0; k < n; k++)
+	{
+		uint32		offset = getJsonbOffset(obj, (int) k);
+
+		if (node_key(base + offset, getJsonbLength(obj, (int) k)) == KEY_CHILDREN)
+		{
+			offset = getJsonbOffset(obj, (int) (n + k));
+			return getIthJsonbValueFromContainer((JsonbContainer *) (base + INTALIGN(offset)),
+												 (uint32) i);
+		}
+	}
+	elog(ERROR, "ppprof: node without children asked for a child");
+	return NULL;				/* keep compiler quiet */
 }
 
 void

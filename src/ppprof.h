@@ -48,6 +48,9 @@ typedef struct PPConfig
 	pp_classifier_t *classifier;	/* categories and thresholds */
 	PPCatalogEntry *catalog;	/* enabled entries, by type then reduction */
 	int			n_catalog;
+	MemoryContext cxt;			/* holds all of the above; dropped on reload */
+	struct HTAB *suggestion_cache;	/* bottleneck types -> suggestions
+									 * (ingest.c) */
 } PPConfig;
 
 extern void pp_config_init(void);
