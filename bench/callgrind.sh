@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# bench/callgrind.sh -- instructions per INSERT, plain table vs
+# performance_profiles, counted by valgrind's callgrind.
+#
+# Instruction counts do not depend on what else the machine is doing, so
+# this ratio is repeatable on a shared, noisy machine where tps ratios are
+# not.  It runs `postgres --single` (no client, no network: the harshest
+# case for ppprof, since a real client's round trip is not counted) three
+# times under callgrind on the same prepared cluster:
+#   base   start-up and shut-down only
+#   plain  N single-row INSERTs of a realistic 10-node profile (JSON text
+#          cast to jsonb, as a client sends it) into an identical plain table
+#   ppprof the same N INSERTs into performance_profiles
+# and prints instructions per INSERT and their ratio.
+#
+#   bash bench/callgrind.sh            N=1000
+#   BENCH_SMOKE=1 bash bench/callgrind.sh   N=50
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+N=${BENCH_ROWS:-1000}
+[ "${BENCH_SMOKE:-0}" = 1 ] && N=50
+pp_install_deps
+command -v valgrind >/dev/null || $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+pp_build_install >/dev/null
+
+dir=$(mktemp -d /tmp/ppprof-callgrind.XXXXXX)
+chmod 755 "$dir"
+[ "$(id -u)" = 0 ] && chown postgres "$dir"
+cleanup() { pp_as_pg pg_ctl -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+pp_as_pg initdb -D "$dir/data" -A trust --no-locale -E UTF8 >/dev/null
+cat >> "$dir/data/postgresql.conf" <<CONF
+shared_preload_libraries = 'ppprof'
+listen_addresses = ''
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+CONF
+pp_as_pg pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null
+pp_as_pg psql -h "$dir" -d postgres -X -q -v ON_ERROR_STOP=1 \
+	-c "CREATE EXTENSION ppprof" -f test/gen/rag_profiles.sql \
+	-c "CREATE TABLE src AS SELECT g AS i, ppgen.profile(g)::text AS t FROM generate_series(1, $N) g" \
+	-c "CREATE UNIQUE INDEX ON src (i)" -c "VACUUM ANALYZE src" \
+	-c "CREATE TABLE plain_profiles (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), query_id text NOT NULL, profile_data jsonb NOT NULL, total_duration_ms float NOT NULL, bottleneck_operations jsonb DEFAULT '[]', optimization_suggestions jsonb DEFAULT '[]', created_at timestamptz DEFAULT now())" \
+	-c "CREATE INDEX ON plain_profiles (created_at)"
+pp_as_pg pg_ctl -D "$dir/data" -w stop >/dev/null
+
+echo "SELECT 1" > "$dir/base.sql"
+for k in $(seq 1 "$N"); do
+	echo "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms) SELECT 'q', t::jsonb, 1 FROM src WHERE i = $k"
+done > "$dir/plain.sql"
+for k in $(seq 1 "$N"); do
+	echo "INSERT INTO performance_profiles (query_id, profile_data) SELECT 'q', t::jsonb FROM src WHERE i = $k"
+done > "$dir/ppprof.sql"
+chmod 644 "$dir"/*.sql
+
+count() {
+	pp_as_pg valgrind --tool=callgrind --callgrind-out-file="$dir/cg.$1" \
+		"$PGBIN/postgres" --single -D "$dir/data" postgres < "$dir/$1.sql" > "$dir/$1.log" 2>&1
+	grep -h '^summary:' "$dir/cg.$1" | awk '{print $2}'
+}
+base=$(count base)
+plain=$(count plain)
+pp=$(count ppprof)
+per_plain=$(( (plain - base) / N ))
+per_pp=$(( (pp - base) / N ))
+echo "| INSERTs | plain: instructions / INSERT | ppprof: instructions / INSERT | plain / ppprof |"
+echo "|---:|---:|---:|---:|"
+awk -v n="$N" -v a="$per_plain" -v b="$per_pp" 'BEGIN { printf "| %d | %d | %d | %.3f |\n", n, a, b, a / b }'
