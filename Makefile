@@ -66,10 +66,12 @@ demo:
 bench:
 	bash bench/ingest.sh
 	bash bench/stats.sh
+	bash bench/report.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
 	BENCH_SMOKE=1 bash bench/stats.sh
+	BENCH_SMOKE=1 bash bench/report.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -80,3 +82,13 @@ bench-stats:
 
 bench-stats-smoke:
 	BENCH_SMOKE=1 bash bench/stats.sh
+
+# Report benchmark (bench/report.sh, results in docs/benchmarks.md):
+# pp_optimization_report vs the equivalent SQL at 10k, 100k and 1M profiles,
+# and at 10, 100 and 1000 operations; plots in docs/img; no timing assertions.
+.PHONY: bench-report bench-report-smoke
+bench-report:
+	bash bench/report.sh
+
+bench-report-smoke:
+	BENCH_SMOKE=1 bash bench/report.sh
