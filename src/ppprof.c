@@ -22,7 +22,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 
 #include "ppprof.h"
 #include "shmem.h"
@@ -30,6 +35,28 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * Dropping a database, or the extension, frees its shared statistics (a
+ * rolled-back drop leaves them invalid, rebuilt from the table on first
+ * use).
+ */
+static void
+pp_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (access != OAT_DROP || !pp_shmem_attached())
+		return;
+	if (classId == DatabaseRelationId)
+		pp_shmem_forget(objectId);
+	else if (classId == ExtensionRelationId &&
+			 objectId == get_extension_oid("ppprof", true))
+		pp_shmem_forget(MyDatabaseId);
+}
 
 void
 _PG_init(void)
@@ -39,4 +66,7 @@ _PG_init(void)
 	pp_config_init();
 	pp_ingest_init();
 	pp_observe_init();
+
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = pp_object_access;
 }

@@ -917,6 +917,18 @@ pp_shmem_set_valid(Oid dbid)
 	LWLockRelease(shared->lock);
 }
 
+/* A dropped database, or a dropped extension: free everything of dbid. */
+void
+pp_shmem_forget(Oid dbid)
+{
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db_clear(dbid);
+	hash_search(db_hash, &dbid, HASH_REMOVE, NULL);
+	LWLockRelease(shared->lock);
+}
+
 /*
  * Claim the background rebuild of dbid: true when its statistics are invalid,
  * a rebuild is wanted and none was started in the last minute.
@@ -966,6 +978,29 @@ plan_table(PPWindowPlan *plan, const char *why)
 	return false;
 }
 
+/* Visit the buckets of one operation starting in [from, to), by key. */
+static void
+visit_range(HTAB *htab, const PPOp *op, int slot, TimestampTz from,
+			TimestampTz to, int64 step, pp_bucket_visitor visit, void *arg)
+{
+	PPBucketKey key;
+	TimestampTz t;
+
+	memset(&key, 0, sizeof(key));
+	key.slot = slot;
+	key.generation = op->generation;
+	for (t = from; t < to; t += step)
+	{
+		PPBucket   *b;
+
+		key.start = t;
+		b = hash_search(htab, &key, HASH_FIND, NULL);
+		if (b != NULL)
+			visit(arg, op->key.kind, op->name, op->name_len, t, &b->c,
+				  BUCKET_SKETCH(b));
+	}
+}
+
 bool
 pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
@@ -975,8 +1010,7 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 	TimestampTz hi;
 	TimestampTz h1;				/* hour buckets cover [h1, h2) */
 	TimestampTz h2;
-	HASH_SEQ_STATUS status;
-	PPBucket   *b;
+	int			slot;
 
 	memset(plan, 0, sizeof(*plan));
 	if (shared == NULL)
@@ -1042,28 +1076,24 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 	plan->edge_hi_from = hi;
 	plan->edge_hi_to = t1;
 
-	hash_seq_init(&status, hour_hash);
-	while ((b = hash_seq_search(&status)) != NULL)
+	/*
+	 * Look the window's buckets up by key, operation by operation: the cost
+	 * follows the window and this database's operations, not the pools.
+	 */
+	for (slot = 0; slot < pp_max_operations; slot++)
 	{
-		const PPOp *op = &ops[b->key.slot];
+		const PPOp *op = &ops[slot];
 
-		if (b->key.start < h1 || b->key.start >= h2 ||
-			op->key.dbid != dbid || op->generation != b->key.generation)
+		if (!op->in_use || op->key.dbid != dbid)
 			continue;
-		visit(arg, op->key.kind, op->name, op->name_len, b->key.start, &b->c,
-			  BUCKET_SKETCH(b));
-	}
-	hash_seq_init(&status, minute_hash);
-	while ((b = hash_seq_search(&status)) != NULL)
-	{
-		const PPOp *op = &ops[b->key.slot];
-
-		if (b->key.start < lo || b->key.start >= hi ||
-			(b->key.start >= h1 && b->key.start < h2) ||
-			op->key.dbid != dbid || op->generation != b->key.generation)
-			continue;
-		visit(arg, op->key.kind, op->name, op->name_len, b->key.start, &b->c,
-			  BUCKET_SKETCH(b));
+		visit_range(hour_hash, op, slot, h1, h2, USECS_PER_HOUR_, visit, arg);
+		if (h1 == h2)
+			visit_range(minute_hash, op, slot, lo, hi, USECS_PER_MINUTE, visit, arg);
+		else
+		{
+			visit_range(minute_hash, op, slot, lo, h1, USECS_PER_MINUTE, visit, arg);
+			visit_range(minute_hash, op, slot, h2, hi, USECS_PER_MINUTE, visit, arg);
+		}
 	}
 	LWLockRelease(shared->lock);
 	return true;

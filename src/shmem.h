@@ -191,6 +191,9 @@ extern void pp_shmem_count_sampled_out(void);
 /* Forget the statistics of dbid; valid=true when the table is empty. */
 extern void pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild);
 
+/* Free everything of dbid (its database or the extension was dropped). */
+extern void pp_shmem_forget(Oid dbid);
+
 /* Mark dbid's statistics as matching the table (end of a rebuild). */
 extern void pp_shmem_set_valid(Oid dbid);
 

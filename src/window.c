@@ -111,8 +111,16 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 			 TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch)
 {
 	PPWindow   *w = arg;
-	PPAgg	   *a = agg_get(w, kind, name, name_len);
+	PPAgg	   *a;
 
+	/* buckets arrive operation by operation: look the name up once */
+	if (name != w->last_name || kind != w->last_kind)
+	{
+		w->last_agg = agg_get(w, kind, name, name_len);
+		w->last_name = name;
+		w->last_kind = kind;
+	}
+	a = w->last_agg;
 	pp_counters_merge(&a->c, c);
 	pp_counters_merge(start < w->mid ? &a->early : &a->late, c);
 	(void) pp_sketch_acc_add_sketch(a->acc, sketch);

@@ -40,6 +40,9 @@ typedef struct PPWindow
 	int64		edge_rows;		/* profiles read from the table */
 	HTAB	   *ops;			/* name -> PPAgg, operations */
 	PPAgg		root;			/* the profiles themselves */
+	const char *last_name;		/* the operation visited last (shmem name) */
+	int			last_kind;
+	PPAgg	   *last_agg;
 } PPWindow;
 
 /* Fill w for [t0, t1] of the current database, in CurrentMemoryContext. */
