@@ -67,11 +67,13 @@ bench:
 	bash bench/ingest.sh
 	bash bench/stats.sh
 	bash bench/report.sh
+	bash bench/callgrind.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
 	BENCH_SMOKE=1 bash bench/stats.sh
 	BENCH_SMOKE=1 bash bench/report.sh
+	BENCH_SMOKE=1 bash bench/callgrind.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
