@@ -55,7 +55,9 @@ pp_reservoir_offer(pp_reservoir_t *r, const pp_reservoir_sample_t *sample,
 {
 	uint64_t	j;
 
-	r->seen++;
+	/* saturate: a wrapped count would make the modulo below divide by 0 */
+	if (r->seen < UINT64_MAX)
+		r->seen++;
 	if (r->nsamples < r->capacity)
 	{
 		r->samples[r->nsamples] = *sample;

@@ -346,6 +346,30 @@ test_validate(void **state)
 	free(good);
 }
 
+/*
+ * seen_wraps: a reservoir read from a file with seen = UINT64_MAX passes
+ * validation; offering to it wrapped seen to 0 and divided by zero (found by
+ * test/fuzz/fuzz_sketch).  seen now saturates.
+ */
+static void
+test_seen_wraps(void **state)
+{
+	pp_reservoir_t *r = new_reservoir(4);
+	pp_reservoir_sample_t s;
+	int			i;
+
+	(void) state;
+	memset(&s, 0, sizeof(s));
+	for (i = 0; i < 4; i++)
+		assert_true(pp_reservoir_offer(r, &s, 7) >= 0);
+	r->seen = UINT64_MAX;
+	assert_int_equal(pp_reservoir_validate(r, pp_reservoir_size(4), NULL), PP_OK);
+	(void) pp_reservoir_offer(r, &s, 12345);
+	assert_true(pp_reservoir_seen(r) == UINT64_MAX);
+	assert_int_equal(pp_reservoir_count(r), 4);
+	free(r);
+}
+
 static void
 test_rng(void **state)
 {
@@ -381,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_remove_profile),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_seen_wraps),
 		cmocka_unit_test(test_rng),
 	};
 
