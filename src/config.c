@@ -157,6 +157,27 @@ relation_owner(Oid relid)
 	return owner;
 }
 
+/*
+ * Connect to SPI as role owner, for reading ppprof's own tables whatever the
+ * calling role: security-restricted, restored by pp_spi_finish_as.
+ */
+void
+pp_spi_connect_as(Oid owner, PPSavedUser *saved)
+{
+	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
+	SetUserIdAndSecContext(owner, saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+}
+
+void
+pp_spi_finish_as(const PPSavedUser *saved)
+{
+	SPI_finish();
+	SetUserIdAndSecContext(saved->userid, saved->sec_context);
+}
+
 static Oid
 config_relid(Oid schema, const char *relname)
 {
@@ -207,19 +228,11 @@ static void
 config_load(PPConfig *cfg, MemoryContext cxt)
 {
 	const char *nsp = quote_identifier(get_namespace_name(cfg->schema));
-	Oid			owner_relid = watched_relids[1];
-	Oid			save_userid;
-	int			save_sec_context;
+	PPSavedUser saved;
 	StringInfoData q;
 	uint64		i;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(relation_owner(owner_relid),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
+	pp_spi_connect_as(relation_owner(watched_relids[1]), &saved);
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT pattern, operation_type FROM %s.operation_categories", nsp);
@@ -256,8 +269,7 @@ config_load(PPConfig *cfg, MemoryContext cxt)
 		e->expected_reduction_pct = config_float(i, 4);
 	}
 
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	pp_spi_finish_as(&saved);
 }
 
 /*

@@ -56,6 +56,14 @@ typedef struct PPConfig
 extern void pp_config_init(void);
 extern PPConfig *pp_config_get(void);
 extern Oid	pp_config_owner(PPConfig *cfg);
+
+typedef struct PPSavedUser
+{
+	Oid			userid;
+	int			sec_context;
+} PPSavedUser;
+extern void pp_spi_connect_as(Oid owner, PPSavedUser *saved);
+extern void pp_spi_finish_as(const PPSavedUser *saved);
 extern const pp_allocator_t *pp_palloc_allocator(MemoryContext cxt);
 extern const pp_allocator_t *pp_current_allocator(void);
 

@@ -62,8 +62,7 @@ pp_rebuild_database(void)
 	Portal		portal;
 	SPIPlanPtr	plan;
 	int64		total = 0;
-	Oid			save_userid;
-	int			save_sec_context;
+	PPSavedUser saved;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext batchcxt;
 	PPRowChange *changes;
@@ -88,12 +87,7 @@ pp_rebuild_database(void)
 
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",
 									 ALLOCSET_DEFAULT_SIZES);
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(pp_config_owner(cfg),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
 	plan = SPI_prepare(q.data, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed");
@@ -161,8 +155,7 @@ pp_rebuild_database(void)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	pp_spi_finish_as(&saved);
 	MemoryContextSwitchTo(caller);
 
 	pp_shmem_set_valid(MyDatabaseId);

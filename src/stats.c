@@ -205,8 +205,7 @@ pp_stats_created(PG_FUNCTION_ARGS)
 	StringInfoData q;
 	bool		empty;
 	bool		isnull;
-	Oid			save_userid;
-	int			save_sec_context;
+	PPSavedUser saved;
 
 	if (!pp_shmem_attached())
 		PG_RETURN_VOID();
@@ -214,18 +213,12 @@ pp_stats_created(PG_FUNCTION_ARGS)
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT NOT EXISTS (SELECT 1 FROM %s.performance_profiles)",
 					 quote_identifier(get_namespace_name(cfg->schema)));
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(pp_config_owner(cfg),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
 	if (SPI_execute(q.data, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "ppprof: could not read performance_profiles");
 	empty = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									   SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	pp_spi_finish_as(&saved);
 
 	pp_shmem_reset(MyDatabaseId, empty, true);
 	PG_RETURN_VOID();

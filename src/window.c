@@ -139,8 +139,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 	Datum		args[2];
 	Portal		portal;
 	SPIPlanPtr	plan;
-	Oid			save_userid;
-	int			save_sec_context;
+	PPSavedUser saved;
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext rowcxt;
 
@@ -157,12 +156,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 	args[0] = TimestampTzGetDatum(from);
 	args[1] = TimestampTzGetDatum(to);
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(pp_config_owner(cfg),
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
 	plan = SPI_prepare(q.data, 2, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -222,8 +216,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
-	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	pp_spi_finish_as(&saved);
 }
 
 /*
