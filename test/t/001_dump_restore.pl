@@ -13,25 +13,16 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PPTest;
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
-my $generator = "$root/test/gen/rag_profiles.sql";
-
-my $node = PostgreSQL::Test::Cluster->new('dump_restore');
-$node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'ppprof'");
-$node->start;
+my $node = pp_start_node('dump_restore');
 
 # The client programs talk to this node.
-$ENV{PGHOST} = $node->host;
-$ENV{PGPORT} = $node->port;
-delete $ENV{PGDATABASE};
+pp_client_env($node, undef);
 
 # Run a client program; returns (success, stdout, stderr).
 sub run_client
@@ -64,9 +55,7 @@ $seed_count{$_} = $node->safe_psql('src', "SELECT count(*) FROM $_")
 #
 # Source database
 #
-my ($ok, $out, $err) = run_client(
-	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'src', '-f', $generator ]);
-ok($ok, 'generator installs') or diag($err);
+my ($ok, $out, $err) = pp_install_generator($node, 'src');
 is($err, '', 'generator installs without messages');
 
 # profiles analysed under the seeded configuration

@@ -12,65 +12,31 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $root = abs_path(dirname(__FILE__) . '/../..');
-my $generator = "$root/test/gen/rag_profiles.sql";
+use PPTest;
 
 my $clients = 8;
 my $per_client = 300;
 
-my $node = PostgreSQL::Test::Cluster->new('concurrency');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'ppprof'
+my $node = pp_start_node('concurrency', conf => q{
 max_connections = 50
 });
-$node->start;
-
-$ENV{PGHOST} = $node->host;
-$ENV{PGPORT} = $node->port;
-$ENV{PGDATABASE} = 'postgres';
+pp_client_env($node, 'postgres');
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ppprof');
-my ($out, $err) = ('', '');
-ok(IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $generator ],
-		'>', \$out, '2>', \$err), 'generator installs')
-  or diag($err);
+pp_install_generator($node);
 
 # The exact answer, from the table: every node, flattened.  Returns one line
 # per operation whose calls, errors or average differ.
+pp_create_exact_nodes($node);
+pp_create_stats_mismatches($node);
 $node->safe_psql('postgres', q{
-CREATE VIEW exact_nodes AS
-WITH RECURSIVE nodes AS (
-  SELECT id, created_at, profile_data AS n FROM performance_profiles
-  UNION ALL
-  SELECT nodes.id, nodes.created_at, c FROM nodes,
-         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
-SELECT id, created_at, n->>'operation_name' AS operation,
-       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
-       jsonb_typeof(n->'error') = 'string' AS failed
-  FROM nodes;
-CREATE FUNCTION stats_mismatches(w interval) RETURNS SETOF text LANGUAGE sql AS $$
-  WITH e AS (SELECT operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors, avg(d) AS avg_ms
-               FROM exact_nodes WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1),
-       s AS (SELECT operation, calls, errors, avg_ms FROM pp_operation_stats(w))
-  SELECT format('%s: stats calls=%s errors=%s avg=%s; table calls=%s errors=%s avg=%s',
-                operation, s.calls, s.errors, s.avg_ms, e.calls, e.errors, e.avg_ms)
-    FROM e FULL JOIN s USING (operation)
-   WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
-      OR NOT coalesce(abs(s.avg_ms - e.avg_ms) <= 1e-9 * abs(e.avg_ms), false)
-   ORDER BY 1
-$$;
 CREATE TABLE deleted_log (id uuid PRIMARY KEY, query_id text NOT NULL);
 });
 
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}), 'valid',
+is(pp_info_field($node, 'statistics'), 'valid',
 	'statistics are valid after CREATE EXTENSION');
 
 #
@@ -146,10 +112,9 @@ SELECT pp_info();
 sub start_pgbench
 {
 	my ($name, @opts) = @_;
-	my %h = (name => $name, out => '', err => '');
-	$h{run} = IPC::Run::start([ 'pgbench', '-n', @opts, 'postgres' ],
-		'>', \$h{out}, '2>', \$h{err});
-	return \%h;
+	my $h = pp_start_pgbench(@opts, 'postgres');
+	$h->{name} = $name;
+	return $h;
 }
 
 sub finish_pgbench
@@ -222,15 +187,14 @@ cmp_ok($node->safe_psql('postgres', q{
 #
 # The statistics equal the table
 #
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}), 'valid',
+is(pp_info_field($node, 'statistics'), 'valid',
 	'statistics are still valid');
 for my $w ('1 hour', '3 hours', '1 day')
 {
-	my @bad = split /\n/, $node->safe_psql('postgres', "SELECT * FROM stats_mismatches('$w')");
-	is(scalar(@bad), 0, "pp_operation_stats('$w'): calls, errors and avg of every operation equal the table")
-	  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
+	pp_no_mismatches($node, $w,
+		"pp_operation_stats('$w'): calls, errors and avg of every operation equal the table");
 }
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}), 'valid',
+is(pp_info_field($node, 'statistics'), 'valid',
 	'statistics are valid after the comparisons');
 
 # totals: one rag_pipeline per profile, 9 or 10 nodes per profile (embed_query
@@ -262,9 +226,9 @@ is($node->safe_psql('postgres', q{
 	SELECT string_agg(operation || ':' || calls || ':' || errors, ',' ORDER BY operation)
 	  FROM pp_operation_stats('1 day')}), $before, 'pp_rebuild gives the same calls and errors');
 
-ok(!$node->log_contains(qr/ppprof rebuilt the statistics/),
+pp_log_lacks($node, qr/ppprof rebuilt the statistics/,
 	'no background rebuild was needed (the statistics were never invalidated)');
-ok(!$node->log_contains(qr/PANIC|TRAP:|terminated by signal|server process .* was terminated/),
+pp_log_lacks($node, qr/PANIC|TRAP:|terminated by signal|server process .* was terminated/,
 	'no crash in the server log');
 $node->stop;
 done_testing();

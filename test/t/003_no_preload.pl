@@ -12,24 +12,16 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PPTest;
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
-my $generator = "$root/test/gen/rag_profiles.sql";
 my $notice = 'ppprof is not in shared_preload_libraries: statistics are computed from the table';
 
-my $node = PostgreSQL::Test::Cluster->new('no_preload');
-$node->init;
-$node->start;
-
-$ENV{PGHOST} = $node->host;
-$ENV{PGPORT} = $node->port;
-$ENV{PGDATABASE} = 'postgres';
+my $node = pp_start_node('no_preload', preload => 0);
+pp_client_env($node, 'postgres');
 
 # Run psql in one session; returns (success, stdout, stderr).
 sub psql_session
@@ -46,32 +38,10 @@ is($node->safe_psql('postgres', 'SHOW shared_preload_libraries'), '',
 	'ppprof is not preloaded');
 my ($ok, $out, $err) = psql_session('-c', 'CREATE EXTENSION ppprof');
 ok($ok, 'CREATE EXTENSION works without preload') or diag($err);
-($ok, $out, $err) = psql_session('-q', '-f', $generator);
-ok($ok, 'generator installs') or diag($err);
+pp_install_generator($node);
 
-$node->safe_psql('postgres', q{
-CREATE VIEW exact_nodes AS
-WITH RECURSIVE nodes AS (
-  SELECT id, created_at, profile_data AS n FROM performance_profiles
-  UNION ALL
-  SELECT nodes.id, nodes.created_at, c FROM nodes,
-         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
-SELECT id, created_at, n->>'operation_name' AS operation,
-       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
-       jsonb_typeof(n->'error') = 'string' AS failed
-  FROM nodes;
-CREATE FUNCTION stats_mismatches(w interval) RETURNS SETOF text LANGUAGE sql AS $$
-  WITH e AS (SELECT operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors, avg(d) AS avg_ms
-               FROM exact_nodes WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1),
-       s AS (SELECT operation, calls, errors, avg_ms FROM pp_operation_stats(w))
-  SELECT format('%s: stats calls=%s errors=%s avg=%s; table calls=%s errors=%s avg=%s',
-                operation, s.calls, s.errors, s.avg_ms, e.calls, e.errors, e.avg_ms)
-    FROM e FULL JOIN s USING (operation)
-   WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
-      OR NOT coalesce(abs(s.avg_ms - e.avg_ms) <= 1e-9 * abs(e.avg_ms), false)
-   ORDER BY 1
-$$;
-});
+pp_create_exact_nodes($node);
+pp_create_stats_mismatches($node);
 
 # pp_operation_stats($w) equals the exact SQL, for a window holding rows
 sub check_exact
@@ -133,9 +103,9 @@ check_exact('1 hour', 'not preloaded');
 check_exact('3 hours', 'not preloaded');
 check_exact('1 day', 'not preloaded');
 
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'preloaded'}), 'false',
+is(pp_info_field($node, 'preloaded'), 'false',
 	'pp_info: preloaded = false');
-like($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}), qr/from the table/,
+like(pp_info_field($node, 'statistics'), qr/from the table/,
 	'pp_info: statistics answered from the table');
 
 for my $f ('pp_rebuild', 'pp_reset')
@@ -154,7 +124,7 @@ $node->safe_psql('postgres', q{
 });
 check_exact('1 hour', 'not preloaded, after DELETE and UPDATE');
 
-ok(!$node->log_contains(qr/FATAL|PANIC|TRAP:|terminated by signal/),
+pp_log_lacks($node, qr/FATAL|PANIC|TRAP:|terminated by signal/,
 	'no FATAL or crash in the server log without preload');
 
 #
@@ -162,9 +132,9 @@ ok(!$node->log_contains(qr/FATAL|PANIC|TRAP:|terminated by signal/),
 #
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'ppprof'");
 $node->restart;
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'preloaded'}), 'true',
+is(pp_info_field($node, 'preloaded'), 'true',
 	'after the restart ppprof is preloaded');
-my $state = $node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'});
+my $state = pp_info_field($node, 'statistics');
 isnt($state, 'valid', 'after the restart the statistics are not valid');
 like($state, qr/from the table/, "they answer from the table ($state)");
 ($ok, $out, $err) = psql_session('-c', q{SELECT count(*) FROM pp_operation_stats('1 hour')});
@@ -175,12 +145,12 @@ check_exact('1 day', 'preloaded, before pp_rebuild');
 # a write before the rebuild is not lost either (the first read above may
 # have started a background rebuild: valid or not, the answer is exact)
 $node->safe_psql('postgres', q{SELECT ppgen.load(20, '10 minutes')});
-note('statistics before pp_rebuild(): ' . $node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}));
+note('statistics before pp_rebuild(): ' . pp_info_field($node, 'statistics'));
 check_exact('1 hour', 'preloaded, before pp_rebuild, after more writes');
 
 my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles');
 is($node->safe_psql('postgres', 'SELECT pp_rebuild()'), $rows, 'pp_rebuild() reads every row');
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}), 'valid',
+is(pp_info_field($node, 'statistics'), 'valid',
 	'after pp_rebuild() the statistics are valid');
 check_exact('1 hour', 'after pp_rebuild');
 check_exact('3 hours', 'after pp_rebuild');
@@ -192,12 +162,12 @@ $node->safe_psql('postgres', q{
 	DELETE FROM performance_profiles WHERE query_id IN ('q-4', 'q-5');
 	UPDATE performance_profiles SET profile_data = ppgen.profile(888888) WHERE query_id = 'q-12';
 });
-is($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics'}), 'valid',
+is(pp_info_field($node, 'statistics'), 'valid',
 	'still valid after INSERT, DELETE and UPDATE');
 check_exact('1 hour', 'live');
 check_exact('1 day', 'live');
 
-ok(!$node->log_contains(qr/FATAL|PANIC|TRAP:|terminated by signal/),
+pp_log_lacks($node, qr/FATAL|PANIC|TRAP:|terminated by signal/,
 	'no FATAL or crash in the server log');
 $node->stop;
 done_testing();

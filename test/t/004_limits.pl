@@ -9,17 +9,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PPTest;
 
-my $node = PostgreSQL::Test::Cluster->new('limits');
-$node->init;
 # the minimums of src/guc.c
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'ppprof'
+my $node = pp_start_node('limits', conf => q{
 ppprof.max_operations = 16
 ppprof.max_minute_buckets = 100
 ppprof.max_hour_buckets = 10
 });
-$node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ppprof');
 is($node->safe_psql('postgres', q{
@@ -27,28 +24,9 @@ is($node->safe_psql('postgres', q{
 	       || (pp_info()->>'hour_buckets_max')}),
 	'16 100 10', 'the pools are as configured');
 
+pp_create_exact_nodes($node);
+pp_create_stats_mismatches($node);
 $node->safe_psql('postgres', q{
-CREATE VIEW exact_nodes AS
-WITH RECURSIVE nodes AS (
-  SELECT id, created_at, profile_data AS n FROM performance_profiles
-  UNION ALL
-  SELECT nodes.id, nodes.created_at, c FROM nodes,
-         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
-SELECT id, created_at, n->>'operation_name' AS operation,
-       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
-       jsonb_typeof(n->'error') = 'string' AS failed
-  FROM nodes;
-CREATE FUNCTION stats_mismatches(w interval) RETURNS SETOF text LANGUAGE sql AS $$
-  WITH e AS (SELECT operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors, avg(d) AS avg_ms
-               FROM exact_nodes WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1),
-       s AS (SELECT operation, calls, errors, avg_ms FROM pp_operation_stats(w))
-  SELECT format('%s: stats calls=%s errors=%s avg=%s; table calls=%s errors=%s avg=%s',
-                operation, s.calls, s.errors, s.avg_ms, e.calls, e.errors, e.avg_ms)
-    FROM e FULL JOIN s USING (operation)
-   WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
-      OR NOT coalesce(abs(s.avg_ms - e.avg_ms) <= 1e-9 * abs(e.avg_ms), false)
-   ORDER BY 1
-$$;
 -- profile g: a root and three children named op_000 .. op_199, some failed
 CREATE FUNCTION prof(g int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT jsonb_build_object(
@@ -117,7 +95,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'), '3
 is($node->safe_psql('postgres', 'SELECT count(DISTINCT operation) FROM exact_nodes'), '205',
 	'205 distinct operations in the table');
 
-my $info = sub { $node->safe_psql('postgres', "SELECT pp_info()->>'$_[0]'") };
+my $info = sub { pp_info_field($node, $_[0]) };
 my ($evicted, $dropped) = ($info->('operations_evicted'), $info->('observations_dropped'));
 note("pp_info: " . $node->safe_psql('postgres', 'SELECT pp_info()'));
 cmp_ok($evicted, '>', 0, "operations were evicted ($evicted)");
@@ -133,9 +111,7 @@ sub check_windows
 	my ($what) = @_;
 	for my $w (@windows)
 	{
-		my @bad = split /\n/, $node->safe_psql('postgres', "SELECT * FROM stats_mismatches('$w')");
-		is(scalar(@bad), 0, "$what: pp_operation_stats('$w') equals the table")
-		  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
+		pp_no_mismatches($node, $w, "$what: pp_operation_stats('$w') equals the table");
 	}
 	return;
 }
@@ -162,7 +138,7 @@ is($node->safe_psql('postgres', 'SELECT pp_rebuild()'),
 check_windows('after pp_rebuild');
 
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server is still up');
-ok(!$node->log_contains(qr/PANIC|TRAP:|terminated by signal|segmentation fault|server process .* was terminated/i),
+pp_log_lacks($node, qr/PANIC|TRAP:|terminated by signal|segmentation fault|server process .* was terminated/i,
 	'no PANIC, failed assertion or crash in the server log');
 $node->stop;
 done_testing();

@@ -17,107 +17,26 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PPTest;
 use Time::HiRes qw(usleep);
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
-my $generator = "$root/test/gen/rag_profiles.sql";
-
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'ppprof'
+my $node = pp_start_node('crash', conf => q{
 restart_after_crash = on
 max_connections = 30
 });
-$node->start;
-
-$ENV{PGHOST} = $node->host;
-$ENV{PGPORT} = $node->port;
-$ENV{PGDATABASE} = 'postgres';
+pp_client_env($node, 'postgres');
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ppprof');
-my ($out, $err) = ('', '');
-ok(IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $generator ],
-		'>', \$out, '2>', \$err), 'generator installs')
-  or diag($err);
+pp_install_generator($node);
 
 # The exact answer from the table: every node, flattened.
-$node->safe_psql('postgres', q{
-CREATE VIEW exact_nodes AS
-WITH RECURSIVE nodes AS (
-  SELECT id, created_at, profile_data AS n FROM performance_profiles
-  UNION ALL
-  SELECT nodes.id, nodes.created_at, c FROM nodes,
-         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
-SELECT id, created_at, n->>'operation_name' AS operation,
-       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
-       jsonb_typeof(n->'error') = 'string' AS failed
-  FROM nodes;
-});
+pp_create_exact_nodes($node);
 
 my @windows = ('1 hour', '1 day');
-
-# pp_operation_stats equals the table: calls and errors per operation
-# compared as text, and every operation whose calls, errors, average,
-# total, first or last created_at differ listed.  One transaction (one
-# now()).
-my $check_sql = q{
-BEGIN;
-CREATE TEMP TABLE en ON COMMIT DROP AS SELECT * FROM exact_nodes;
-WITH w(w) AS (SELECT unnest('{%s}'::interval[])),
-e AS (SELECT w, operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
-             avg(d) AS avg_ms, sum(d) AS total_ms, min(created_at) AS first_seen, max(created_at) AS last_seen
-        FROM w, en WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1, 2),
-s AS (SELECT w, s.* FROM w, pp_operation_stats(w) s)
-SELECT w,
-       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
-          FROM s WHERE s.w = w.w),
-       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
-          FROM e WHERE e.w = w.w),
-       (SELECT coalesce(string_agg(operation || ': ppprof ' || coalesce(s.calls::text, '-') || '/'
-                 || coalesce(s.errors::text, '-') || ' avg ' || coalesce(s.avg_ms::text, '-')
-                 || ' total ' || coalesce(s.total_ms::text, '-') || ' seen ' || coalesce(s.first_seen::text, '-')
-                 || '..' || coalesce(s.last_seen::text, '-')
-                 || ', table ' || coalesce(e.calls::text, '-') || '/' || coalesce(e.errors::text, '-')
-                 || ' avg ' || coalesce(e.avg_ms::text, '-') || ' total ' || coalesce(e.total_ms::text, '-')
-                 || ' seen ' || coalesce(e.first_seen::text, '-') || '..' || coalesce(e.last_seen::text, '-'), '; '), '')
-          FROM (SELECT * FROM e WHERE e.w = w.w) e FULL JOIN (SELECT * FROM s WHERE s.w = w.w) s USING (operation)
-         WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
-            OR NOT abs(s.avg_ms - e.avg_ms) <= 1e-9 * e.avg_ms
-            OR NOT abs(s.total_ms - e.total_ms) <= 1e-9 * e.total_ms
-            OR s.first_seen IS DISTINCT FROM e.first_seen OR s.last_seen IS DISTINCT FROM e.last_seen)
-  FROM w ORDER BY w;
-COMMIT;
-};
-
-sub check_exact
-{
-	my ($how) = @_;
-	my $res = $node->safe_psql('postgres',
-		sprintf($check_sql, join(',', map { qq{"$_"} } @windows)));
-	my @rows = map { [ split /\|/, $_, -1 ] } split /\n/, $res;
-	is(scalar(@rows), scalar(@windows), "$how: one answer per window");
-	for my $r (@rows)
-	{
-		my ($w, $live, $exact, $diff) = @$r;
-		isnt($exact, '', "$how, $w: the window holds profiles");
-		is($live, $exact, "$how, $w: calls and errors per operation equal the table's");
-		is($diff, '', "$how, $w: calls, errors, avg, total, first and last seen equal the table's");
-	}
-	return;
-}
-
-sub info
-{
-	my ($field) = @_;
-	return $node->safe_psql('postgres', "SELECT pp_info()->>'$field'");
-}
 
 sub count_rows
 {
@@ -129,8 +48,7 @@ sub count_rows
 # the last two hours; one transaction in four rolls back.
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 my $script = "$tmp/ingest.sql";
-open my $fh, '>', $script or die;
-print $fh q{
+append_to_file($script, q{
 \set i random(1, 1000000000)
 \set r random(1, 4)
 BEGIN;
@@ -142,17 +60,12 @@ ROLLBACK;
 \else
 COMMIT;
 \endif
-};
-close $fh;
+});
 
 sub start_pgbench
 {
 	my (@args) = @_;
-	my %h = (out => '', err => '');
-	$h{run} = IPC::Run::start(
-		[ 'pgbench', '-n', '-c', '4', '-j', '2', '-f', $script, @args ],
-		'>', \$h{out}, '2>', \$h{err});
-	return \%h;
+	return pp_start_pgbench('-c', '4', '-j', '2', '-f', $script, @args);
 }
 
 # A session in the middle of a long transaction: 200 profiles inserted,
@@ -208,10 +121,10 @@ sub check_after_crash
 
 	is(count_rows("query_id LIKE '$tag-%'"), '0', "$how: the killed transaction's rows are absent");
 	cmp_ok(count_rows(q{query_id LIKE 'c-%'}), '>', 0, "$how: pgbench's committed rows are there");
-	is(info('statistics_file'), 'none: no statistics file', "$how: no statistics file loaded");
-	is(info('statistics'), 'invalid: answers from the table until pp_rebuild()',
+	is(pp_info_field($node, 'statistics_file'), 'none: no statistics file', "$how: no statistics file loaded");
+	is(pp_info_field($node, 'statistics'), 'invalid: answers from the table until pp_rebuild()',
 		"$how: statistics invalid before any read");
-	check_exact("$how, from the table");
+	pp_check_exact($node, \@windows, "$how, from the table");
 
 	my $bench = start_pgbench('-t', '40');
 	# reads while pgbench runs start the rebuild (once) and get the table's answer
@@ -223,16 +136,15 @@ sub check_after_crash
 	ok($bench->{run}->finish, "$how: pgbench during the rebuild succeeds") or diag($bench->{err});
 	like($bench->{out}, qr/number of transactions actually processed: 160\/160/,
 		"$how: every pgbench transaction ran");
-	ok($node->poll_query_until('postgres', "SELECT pp_info()->>'statistics' = 'valid'"),
-		"$how: the background rebuild makes the statistics valid");
-	check_exact("$how, rebuilt");
-	is(info('statistics'), 'valid', "$how: still valid after reading");
+	pp_poll_valid($node, $how);
+	pp_check_exact($node, \@windows, "$how, rebuilt");
+	is(pp_info_field($node, 'statistics'), 'valid', "$how: still valid after reading");
 	return;
 }
 
 # some history first
 $node->safe_psql('postgres', q{SELECT ppgen.load(300, '3 hours')});
-check_exact('before any crash');
+pp_check_exact($node, \@windows, 'before any crash');
 
 #
 # 1. a backend killed with SIGKILL

@@ -18,118 +18,34 @@
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
-use File::Basename qw(dirname);
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use PPTest;
 use Time::HiRes qw(usleep);
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
-my $generator = "$root/test/gen/rag_profiles.sql";
-
-my $node = PostgreSQL::Test::Cluster->new('rebuild_concurrent');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'ppprof'
-max_connections = 30
-});
-$node->start;
-
-$ENV{PGHOST} = $node->host;
-$ENV{PGPORT} = $node->port;
-$ENV{PGDATABASE} = 'postgres';
+my $node = pp_start_node('rebuild_concurrent', conf => q{max_connections = 30});
+pp_client_env($node, 'postgres');
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ppprof');
-my ($out, $err) = ('', '');
-ok(IPC::Run::run([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $generator ],
-		'>', \$out, '2>', \$err), 'generator installs')
-  or diag($err);
+pp_install_generator($node);
 
 # The exact answer from the table: every node, flattened.
-$node->safe_psql('postgres', q{
-CREATE VIEW exact_nodes AS
-WITH RECURSIVE nodes AS (
-  SELECT id, created_at, profile_data AS n FROM performance_profiles
-  UNION ALL
-  SELECT nodes.id, nodes.created_at, c FROM nodes,
-         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
-SELECT id, created_at, n->>'operation_name' AS operation,
-       coalesce((n->>'duration_ms')::float8, ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000) AS d,
-       jsonb_typeof(n->'error') = 'string' AS failed
-  FROM nodes;
-});
+pp_create_exact_nodes($node);
 
 my @windows = ('1 hour', '1 day');
-
-# pp_operation_stats equals the table: calls and errors per operation
-# compared as text, and every operation whose calls, errors, average,
-# total, first or last created_at differ listed.  One transaction (one
-# now()).
-my $check_sql = q{
-BEGIN;
-CREATE TEMP TABLE en ON COMMIT DROP AS SELECT * FROM exact_nodes;
-WITH w(w) AS (SELECT unnest('{%s}'::interval[])),
-e AS (SELECT w, operation, count(*) AS calls, count(*) FILTER (WHERE failed) AS errors,
-             avg(d) AS avg_ms, sum(d) AS total_ms, min(created_at) AS first_seen, max(created_at) AS last_seen
-        FROM w, en WHERE created_at >= now() - w AND created_at <= now() GROUP BY 1, 2),
-s AS (SELECT w, s.* FROM w, pp_operation_stats(w) s)
-SELECT w,
-       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
-          FROM s WHERE s.w = w.w),
-       (SELECT coalesce(string_agg(operation || '=' || calls || '/' || errors, ',' ORDER BY operation), '')
-          FROM e WHERE e.w = w.w),
-       (SELECT coalesce(string_agg(operation || ': ppprof ' || coalesce(s.calls::text, '-') || '/'
-                 || coalesce(s.errors::text, '-') || ' avg ' || coalesce(s.avg_ms::text, '-')
-                 || ' total ' || coalesce(s.total_ms::text, '-') || ' seen ' || coalesce(s.first_seen::text, '-')
-                 || '..' || coalesce(s.last_seen::text, '-')
-                 || ', table ' || coalesce(e.calls::text, '-') || '/' || coalesce(e.errors::text, '-')
-                 || ' avg ' || coalesce(e.avg_ms::text, '-') || ' total ' || coalesce(e.total_ms::text, '-')
-                 || ' seen ' || coalesce(e.first_seen::text, '-') || '..' || coalesce(e.last_seen::text, '-'), '; '), '')
-          FROM (SELECT * FROM e WHERE e.w = w.w) e FULL JOIN (SELECT * FROM s WHERE s.w = w.w) s USING (operation)
-         WHERE s.calls IS DISTINCT FROM e.calls OR s.errors IS DISTINCT FROM e.errors
-            OR NOT abs(s.avg_ms - e.avg_ms) <= 1e-9 * e.avg_ms
-            OR NOT abs(s.total_ms - e.total_ms) <= 1e-9 * e.total_ms
-            OR s.first_seen IS DISTINCT FROM e.first_seen OR s.last_seen IS DISTINCT FROM e.last_seen)
-  FROM w ORDER BY w;
-COMMIT;
-};
-
-sub check_exact
-{
-	my ($how) = @_;
-	my $res = $node->safe_psql('postgres',
-		sprintf($check_sql, join(',', map { qq{"$_"} } @windows)));
-	my @rows = map { [ split /\|/, $_, -1 ] } split /\n/, $res;
-	is(scalar(@rows), scalar(@windows), "$how: one answer per window");
-	for my $r (@rows)
-	{
-		my ($w, $live, $exact, $diff) = @$r;
-		isnt($exact, '', "$how, $w: the window holds profiles");
-		is($live, $exact, "$how, $w: calls and errors per operation equal the table's");
-		is($diff, '', "$how, $w: calls, errors, avg, total, first and last seen equal the table's");
-	}
-	return;
-}
-
-sub info
-{
-	my ($field) = @_;
-	return $node->safe_psql('postgres', "SELECT pp_info()->>'$field'");
-}
 
 # older profiles, for the writers to delete and update; enough of them
 # that each pp_rebuild() lasts long enough for writers to try to commit
 # while it reads the table
 $node->safe_psql('postgres', q{SELECT ppgen.load(3000, '20 hours')});
-check_exact('before');
+pp_check_exact($node, \@windows, 'before');
 
 # The writers' script.
 my $tmp = PostgreSQL::Test::Utils::tempdir;
 my $script = "$tmp/ingest.sql";
-open my $fh, '>', $script or die;
-print $fh q{
+append_to_file($script, q{
 \set i random(1, 1000000000)
 \set r random(1, 6)
 \set k random(500, 2500)
@@ -153,8 +69,7 @@ COMMIT;
 \else
 COMMIT;
 \endif
-};
-close $fh;
+});
 
 # A psql session fed one command at a time; each command is followed by a
 # marker, so that the test knows when it is done.
@@ -189,10 +104,7 @@ sub session_poll
 
 my $clients = 4;
 my $per_client = 120;
-my %bench = (out => '', err => '');
-$bench{run} = IPC::Run::start(
-	[ 'pgbench', '-n', '-c', $clients, '-j', '2', '-t', $per_client, '-f', $script ],
-	'>', \$bench{out}, '2>', \$bench{err});
+my $bench = pp_start_pgbench('-c', $clients, '-j', '2', '-t', $per_client, '-f', $script);
 
 my $resetter = session_start();
 my $reader = session_start();
@@ -214,8 +126,8 @@ while ($writing || $resetting)
 {
 	if ($writing)
 	{
-		$bench{run}->pump_nb;
-		$writing = 0 unless $bench{run}->pumpable;
+		$bench->{run}->pump_nb;
+		$writing = 0 unless $bench->{run}->pumpable;
 	}
 	if ($resetting && session_poll($resetter))
 	{
@@ -246,11 +158,11 @@ while ($writing || $resetting)
 # the reader's last command
 usleep(5_000) until session_poll($reader);
 
-ok($bench{run}->finish, 'pgbench exits 0') or diag($bench{err});
+ok($bench->{run}->finish, 'pgbench exits 0') or diag($bench->{err});
 my $total = $clients * $per_client;
-like($bench{out}, qr/number of transactions actually processed: $total\/$total/,
+like($bench->{out}, qr/number of transactions actually processed: $total\/$total/,
 	'pgbench ran every transaction');
-unlike($bench{out} . $bench{err}, qr/ERROR|aborted/, 'pgbench: no error, no client aborted');
+unlike($bench->{out} . $bench->{err}, qr/ERROR|aborted/, 'pgbench: no error, no client aborted');
 
 for my $s ($resetter, $reader)
 {
@@ -269,7 +181,7 @@ my %states = map { $_ => 1 } ($reader->{out} =~ /^read \d+ \d+ (.*)$/mg);
 is(join(', ', sort keys %states),
 	'invalid: answers from the table until pp_rebuild(), valid',
 	'the reader saw the statistics valid or invalid (after pp_reset), never rebuilding');
-ok(!$node->log_contains('ppprof rebuilt the statistics'),
+pp_log_lacks($node, 'ppprof rebuilt the statistics',
 	'no background rebuild was needed (nothing went wrong)');
 my @rebuilt = ($resetter->{out} =~ /^(\d+)$/mg);
 is(scalar(@rebuilt), $rebuilds, 'every pp_rebuild returned the number of profiles it read');
@@ -279,15 +191,15 @@ cmp_ok($committed - $written_at_last_rebuild, '>=', $clients * 10,
 	  . ($committed - $written_at_last_rebuild) . ')');
 
 # the last rebuild ran during the writes, the rest was applied live
-is(info('statistics'), 'valid', 'valid after the loops');
-check_exact('after the loops, without a final rebuild');
+is(pp_info_field($node, 'statistics'), 'valid', 'valid after the loops');
+pp_check_exact($node, \@windows, 'after the loops, without a final rebuild');
 
 my $n = $node->safe_psql('postgres', 'SELECT pp_rebuild()');
 is($n, $node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'),
 	'the final pp_rebuild reads every profile');
-is(info('statistics'), 'valid', 'valid after the final pp_rebuild');
-check_exact('after the final pp_rebuild');
-ok(!$node->log_contains(qr/\bERROR:/), 'no ERROR in the server log');
+is(pp_info_field($node, 'statistics'), 'valid', 'valid after the final pp_rebuild');
+pp_check_exact($node, \@windows, 'after the final pp_rebuild');
+pp_log_lacks($node, qr/\bERROR:/, 'no ERROR in the server log');
 
 $node->stop;
 done_testing();
