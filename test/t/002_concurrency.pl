@@ -132,8 +132,10 @@ sub finish_pgbench
 my $t_start = time;
 my @bench = (
 	start_pgbench('writers', '-c', $clients, '-j', 2, '-t', $per_client, '-f', $writer),
-	start_pgbench('deleters', '-c', 2, '-j', 1, '-t', 300, '-f', $deleter),
-	start_pgbench('updaters', '-c', 2, '-j', 1, '-t', 200, '-f', $updater),
+	# deleters and updaters can deadlock with each other (they lock the
+	# newest rows in whatever order they find them): retry, as clients do
+	start_pgbench('deleters', '-c', 2, '-j', 1, '-t', 300, '--max-tries', 5, '-f', $deleter),
+	start_pgbench('updaters', '-c', 2, '-j', 1, '-t', 200, '--max-tries', 5, '-f', $updater),
 	start_pgbench('readers', '-c', 2, '-j', 1, '-t', 300, '-f', $reader));
 
 # one more reader, in this process: pp_operation_stats answers while the
