@@ -72,9 +72,6 @@ typedef enum IngestCaller
 static IngestCaller ingest_caller = CALLER_SQL;
 static int	batch_element = 0;
 
-/* The saved INSERT used by pp_ingest and pp_ingest_batch. */
-static SPIPlanPtr ingest_plan = NULL;
-static Oid	ingest_plan_schema = InvalidOid;
 
 void
 pp_ingest_init(void)
@@ -586,39 +583,98 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	return PointerGetDatum(tuple);
 }
 
-/* The INSERT behind pp_ingest and pp_ingest_batch, prepared once. */
+/*
+ * A statement on performance_profiles, prepared once per backend and kept
+ * while the extension's schema stays the same.  fmt has one %s, the schema.
+ */
 static SPIPlanPtr
-get_ingest_plan(PPConfig *cfg)
+get_saved_plan(SPIPlanPtr *saved, Oid *saved_schema, PPConfig *cfg,
+			   const char *fmt, int nargs, Oid *argtypes)
 {
 	StringInfoData q;
-	Oid			argtypes[2] = {TEXTOID, JSONBOID};
 	SPIPlanPtr	plan;
 
-	if (ingest_plan != NULL && ingest_plan_schema == cfg->schema)
-		return ingest_plan;
-	if (ingest_plan != NULL)
+	if (*saved != NULL && *saved_schema == cfg->schema)
+		return *saved;
+	if (*saved != NULL)
 	{
-		SPI_freeplan(ingest_plan);
-		ingest_plan = NULL;
+		SPI_freeplan(*saved);
+		*saved = NULL;
 	}
 
 	initStringInfo(&q);
-	appendStringInfo(&q,
-					 "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-					 " VALUES (COALESCE($1, $2 OPERATOR(pg_catalog.->) 'metadata'"
-					 " OPERATOR(pg_catalog.->>) 'query_id',"
-					 " pg_catalog.gen_random_uuid()::pg_catalog.text), $2)"
-					 " RETURNING id",
-					 quote_identifier(get_namespace_name(cfg->schema)));
-	plan = SPI_prepare(q.data, 2, argtypes);
+	appendStringInfo(&q, fmt, quote_identifier(get_namespace_name(cfg->schema)));
+	plan = SPI_prepare(q.data, nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s",
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "ppprof: SPI_keepplan failed");
-	ingest_plan = plan;
-	ingest_plan_schema = cfg->schema;
+	*saved = plan;
+	*saved_schema = cfg->schema;
 	return plan;
+}
+
+/* query_id: the given one, else the root's metadata.query_id, else a uuid */
+#define PP_QUERY_ID_OF(arg, profile) \
+	"COALESCE(" arg ", " profile " OPERATOR(pg_catalog.->) 'metadata'" \
+	" OPERATOR(pg_catalog.->>) 'query_id'," \
+	" pg_catalog.gen_random_uuid()::pg_catalog.text)"
+
+/* The INSERT behind pp_ingest. */
+static SPIPlanPtr
+get_ingest_plan(PPConfig *cfg)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	plan_schema = InvalidOid;
+	Oid			argtypes[2] = {TEXTOID, JSONBOID};
+
+	return get_saved_plan(&plan, &plan_schema, cfg,
+						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
+						  " VALUES (" PP_QUERY_ID_OF("$1", "$2") ", $2) RETURNING id",
+						  2, argtypes);
+}
+
+/* The INSERT behind pp_ingest_batch: every element of the array, in order. */
+static SPIPlanPtr
+get_batch_plan(PPConfig *cfg)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	plan_schema = InvalidOid;
+	Oid			argtypes[1] = {JSONBOID};
+
+	return get_saved_plan(&plan, &plan_schema, cfg,
+						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
+						  " SELECT " PP_QUERY_ID_OF("NULL", "e") ", e"
+						  " FROM pg_catalog.jsonb_array_elements($1) AS e",
+						  1, argtypes);
+}
+
+/*
+ * Execute a saved plan; the error of a rejected profile is the user's
+ * error, not one of an internal statement: drop the "SQL statement"
+ * context SPI adds.
+ */
+static void
+execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, int expected,
+			 MemoryContext cxt)
+{
+	PG_TRY();
+	{
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != expected)
+			elog(ERROR, "ppprof: could not insert the profiles");
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->context = NULL;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 }
 
 /* Insert one profile through the saved plan; returns its id (palloc'd in cxt). */
@@ -637,26 +693,7 @@ ingest_one(SPIPlanPtr plan, Datum query_id, bool query_id_null, Jsonb *profile,
 	values[1] = JsonbPGetDatum(profile);
 	nulls[1] = ' ';
 
-	/*
-	 * The error of a rejected profile is the user's error, not one of an
-	 * internal statement: drop the "SQL statement" context SPI adds.
-	 */
-	PG_TRY();
-	{
-		if (SPI_execute_plan(plan, values, nulls, false, 1) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "ppprof: could not insert the profile");
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		edata->context = NULL;
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
+	execute_plan(plan, values, nulls, SPI_OK_INSERT_RETURNING, cxt);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -728,6 +765,7 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	SPIPlanPtr	plan;
 	MemoryContext element_cxt;
 	MemoryContext old;
+	uint64		stored = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -742,29 +780,45 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	n = JB_ROOT_COUNT(batch);
 
 	cfg = pp_config_get();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
-	plan = get_ingest_plan(cfg);
 
+	/*
+	 * Check every element first, so that a bad one is named by its index
+	 * ($[3].children[0]...); then store them all with one INSERT ... SELECT,
+	 * which costs what a multi-row INSERT costs (a statement per element
+	 * through SPI costs several times more).  The trigger walks each profile
+	 * again; it cannot fail where this pass succeeded.
+	 */
 	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"ppprof batch element",
 										ALLOCSET_DEFAULT_SIZES);
 	ingest_caller = CALLER_BATCH;
 	PG_TRY();
 	{
+		Datum		values[1];
+
 		for (i = 0; i < n; i++)
 		{
-			JsonbValue *elem;
+			ProfileAnalysis pa;
 
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextReset(element_cxt);
 			old = MemoryContextSwitchTo(element_cxt);
-			elem = getIthJsonbValueFromContainer(&batch->root, i);
 			batch_element = (int) i;
-			(void) ingest_one(plan, (Datum) 0, true, JsonbValueToJsonb(elem),
-							  element_cxt);
+			MemoryContextReset(IngestContext);
+			analyze_profile(JsonbValueToJsonb(getIthJsonbValueFromContainer(&batch->root, i)),
+							cfg, NULL, &pa);
 			MemoryContextSwitchTo(old);
 		}
+		MemoryContextDelete(element_cxt);
+
+		ingest_caller = CALLER_INGEST;
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "ppprof: SPI_connect failed");
+		plan = get_batch_plan(cfg);
+		values[0] = JsonbPGetDatum(batch);
+		execute_plan(plan, values, NULL, SPI_OK_INSERT, CurrentMemoryContext);
+		stored = SPI_processed;
+		SPI_finish();
 	}
 	PG_FINALLY();
 	{
@@ -772,7 +826,11 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	SPI_finish();
+	if (stored != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%u of %u profiles were not stored", (unsigned) (n - stored), n),
+				 errdetail("A trigger or a row level security policy skipped the rows.")));
 	PG_RETURN_INT64((int64) n);
 }
 
