@@ -143,58 +143,8 @@ pp_install_deps
 command -v gnuplot >/dev/null || { echo "bench: gnuplot not found (package gnuplot-nox)" >&2; exit 1; }
 pp_build_install
 
-TMP=$(mktemp -d /tmp/ppprof-bench.XXXXXX)
-DATA=$TMP/data
-SOCK=$TMP/sock
-mkdir -p "$SOCK"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$TMP"
-chmod 755 "$TMP"
-
-cleanup() {
-	local rc=$?
-	if [ -f "$DATA/postmaster.pid" ]; then
-		pp_as_pg pg_ctl -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$TMP"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-psql_q() { pp_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -d bench "$@"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-load1() { cut -d' ' -f1 /proc/loadavg; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.0f–%.0f", lo, hi}'; }
-
-start_server() {
-	if ! pp_as_pg pg_ctl -D "$DATA" -l "$TMP/server.log" -w start >/dev/null; then
-		cat "$TMP/server.log" >&2
-		exit 1
-	fi
-}
-stop_server() { pp_as_pg pg_ctl -D "$DATA" -m fast -w stop >/dev/null; }
-
-# The server must run what was just built.  On a shared machine someone may
-# install another build between our install and a server start: then install
-# again and restart, a few times (as bench/stats.sh does).
-PKGLIB=$("$PG_CONFIG" --pkglibdir)
-start_checked() {
-	local attempt
-	for attempt in 1 2 3 4 5; do
-		start_server
-		cmp -s ppprof.so "$PKGLIB/ppprof.so" && return 0
-		stop_server
-		if [ "$attempt" = 5 ]; then
-			echo "bench: $PKGLIB/ppprof.so keeps differing from the ppprof.so just built (installed concurrently)" >&2
-			exit 1
-		fi
-		echo "bench: $PKGLIB/ppprof.so was replaced by another build; installing again" >&2
-		sleep 2
-		pp_build_install
-	done
-}
+. bench/lib.sh
+bench_tmp ppprof-bench
 
 LOAD_START=$(loadavg)
 T_START=$(date +%s)

@@ -92,36 +92,8 @@ esac
 pp_install_deps
 pp_build_install
 
-TMP=$(mktemp -d /tmp/ppprof-bench-stats.XXXXXX)
-DATA=$TMP/data
-SOCK=$TMP/sock
-mkdir -p "$SOCK"
-[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$TMP"
-chmod 755 "$TMP"
-
-cleanup() {
-	local rc=$?
-	if [ -f "$DATA/postmaster.pid" ]; then
-		pp_as_pg pg_ctl -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true
-	fi
-	rm -rf "$TMP"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-psql_q() { pp_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -d bench "$@"; }
-loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
-start_server() {
-	if ! pp_as_pg pg_ctl -D "$DATA" -l "$TMP/server.log" -w start >/dev/null; then
-		cat "$TMP/server.log" >&2
-		exit 1
-	fi
-}
-stop_server() { pp_as_pg pg_ctl -D "$DATA" -m fast -w stop >/dev/null; }
+. bench/lib.sh
+bench_tmp ppprof-bench-stats
 
 LOAD_START=$(loadavg)
 
@@ -143,22 +115,7 @@ start_server
 read -r SHM0_USED SHM0_ANON SHM0_SEG < <(pp_as_pg psql -X -At -F ' ' -h "$SOCK" -p "$PORT" -d postgres -c "$SHMEM_SQL")
 stop_server
 echo "shared_preload_libraries = 'ppprof'" >>"$DATA/postgresql.conf"
-# The server must run what was just built.  On a shared machine someone may
-# install another build between our install and the server start: then
-# install again and restart, a few times.
-PKGLIB=$("$PG_CONFIG" --pkglibdir)
-for attempt in 1 2 3 4 5; do
-	start_server
-	cmp -s ppprof.so "$PKGLIB/ppprof.so" && break
-	stop_server
-	if [ "$attempt" = 5 ]; then
-		echo "bench: $PKGLIB/ppprof.so keeps differing from the ppprof.so just built (installed concurrently)" >&2
-		exit 1
-	fi
-	echo "bench: $PKGLIB/ppprof.so was replaced by another build; installing again" >&2
-	sleep 2
-	pp_build_install
-done
+start_checked
 pp_as_pg createdb -h "$SOCK" -p "$PORT" -U postgres bench
 psql_q -c "CREATE EXTENSION ppprof"
 cmp -s ppprof.so "$PKGLIB/ppprof.so" ||
