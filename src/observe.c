@@ -234,8 +234,7 @@ pending_apply(void)
 		return;
 	for (i = 0; i < n_nodes; i++)
 		nodes[i].name = names + name_offsets[i];
-	pp_shmem_apply(MyDatabaseId, changes, n_changes, nodes,
-				   (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp());
+	pp_shmem_apply(MyDatabaseId, changes, n_changes, nodes);
 }
 
 static void

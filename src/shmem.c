@@ -751,8 +751,18 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 		  const PPNodeObs *nodes, ApplyMode mode)
 {
 	PPDb	   *db;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now;
 	int			i;
+
+	if (shared == NULL || n_changes == 0)
+		return;
+	now = GetCurrentTimestamp();
+	if (!rng_seeded)
+	{
+		/* the reservoirs' random numbers, one stream per backend */
+		pp_rng_seed(&rng, (uint64) MyProcPid ^ (uint64) now);
+		rng_seeded = true;
+	}
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	regions_follow_clock();
@@ -804,15 +814,8 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 
 void
 pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
-			   const PPNodeObs *nodes, uint64 random_seed)
+			   const PPNodeObs *nodes)
 {
-	if (shared == NULL || n_changes == 0)
-		return;
-	if (!rng_seeded)
-	{
-		pp_rng_seed(&rng, random_seed);
-		rng_seeded = true;
-	}
 	apply_all(dbid, changes, n_changes, nodes, APPLY_COMMIT);
 }
 
@@ -821,8 +824,6 @@ void
 pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
 			  const PPNodeObs *nodes)
 {
-	if (shared == NULL || n_changes == 0)
-		return;
 	apply_all(dbid, changes, n_changes, nodes, APPLY_UNDO);
 }
 
@@ -830,13 +831,6 @@ void
 pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 			  const PPNodeObs *nodes)
 {
-	if (shared == NULL || n_changes == 0)
-		return;
-	if (!rng_seeded)
-	{
-		pp_rng_seed(&rng, (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp());
-		rng_seeded = true;
-	}
 	apply_all(dbid, changes, n_changes, nodes, APPLY_REBUILD);
 }
 

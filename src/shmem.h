@@ -174,7 +174,7 @@ extern bool pp_shmem_attached(void);
 
 /* Called just before commit; never raises an error. */
 extern void pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
-						   const PPNodeObs *nodes, uint64 random_seed);
+						   const PPNodeObs *nodes);
 
 /* Take back an apply whose commit then failed; never raises an error. */
 extern void pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
