@@ -576,7 +576,7 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 			INSTR_TIME_SET_CURRENT(elapsed);
 			INSTR_TIME_SUBTRACT(elapsed, started);
 			pp_observe_stage(DatumGetUUIDP(id), DatumGetTimestampTz(created),
-							 DatumGetFloat8(total), &pa.tree,
+							 DatumGetFloat8(total), &pa.tree, pa.types,
 							 INSTR_TIME_GET_MICROSEC(elapsed));
 		}
 	}

@@ -155,10 +155,21 @@ pending_reset(void)
 	}
 }
 
-/* Append one change with the nodes of tree (NULL for TRUNCATE). */
+/* node i's type from an array the caller already classified */
+static const char *
+type_from_array(void *arg, int32_t i)
+{
+	return ((const char *const *) arg)[i];
+}
+
+/*
+ * Append one change with the nodes of tree (NULL for TRUNCATE); types are
+ * the nodes' operation types when the caller has them, else NULL.
+ */
 static PPRowChange *
 pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
-			TimestampTz created_at, double total_ms, const pp_tree_t *tree)
+			TimestampTz created_at, double total_ms, const pp_tree_t *tree,
+			const char *const *types)
 {
 	PPRowChange *ch;
 	int			n = tree ? tree->n_nodes : 0;
@@ -188,7 +199,9 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 	ch->n_nodes = n;
 
 	if (n > 0)
-		pp_tree_observations(tree, &nodes[n_nodes], pp_node_type, (void *) tree);
+		pp_tree_observations(tree, &nodes[n_nodes],
+							 types ? type_from_array : pp_node_type,
+							 types ? (void *) types : (void *) tree);
 	for (i = 0; i < n; i++)
 	{
 		const pp_tree_node_t *tn = &tree->nodes[i];
@@ -308,13 +321,13 @@ pp_observe_init(void)
  */
 void
 pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at, double total_ms,
-				 const pp_tree_t *tree, double ingest_us)
+				 const pp_tree_t *tree, const char *const *types, double ingest_us)
 {
 	PPRowChange *ch;
 
 	if (!pp_shmem_attached())
 		return;
-	ch = pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree);
+	ch = pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree, types);
 	ch->ingest_us = ingest_us;
 }
 
@@ -389,7 +402,7 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 		pp_shmem_invalidate(MyDatabaseId, false);
 		return;
 	}
-	(void) pending_add(kind, true, &id, created_at, total_ms, &tree);
+	(void) pending_add(kind, true, &id, created_at, total_ms, &tree, NULL);
 }
 
 /* Does a staged change match the inserted row?  Confirm it if so. */
@@ -508,7 +521,7 @@ pp_profiles_truncated(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_truncated() must be a trigger")));
 	if (pp_shmem_attached())
-		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL);
+		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL, NULL);
 	else
 		pp_dump_discard();
 	return PointerGetDatum(NULL);

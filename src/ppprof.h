@@ -102,7 +102,7 @@ extern void pp_request_rebuild(Oid dbid);
 extern void pp_observe_init(void);
 extern void pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at,
 							 double total_ms, const pp_tree_t *tree,
-							 double ingest_us);
+							 const char *const *types, double ingest_us);
 extern void pp_observe_disabled_write(void);
 extern void pp_observe_enabled_write(void);
 
