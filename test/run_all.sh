@@ -15,7 +15,15 @@ cd "$(dirname "$0")/.."
 
 pass=0
 fail=0
+failed_suites=
 count() { pass=$((pass + $1)); fail=$((fail + $2)); }
+# count_suite NAME PASSED FAILED: count, and remember NAME when it failed
+count_suite() {
+	count "$2" "$3"
+	[ "$3" = 0 ] && return
+	failed_suites="$failed_suites $1"
+	{ echo "-- $1"; grep -E 'not ok|Failed test|FAILED|ERROR|Sanitizer|panic' "$log" | head -12; } >>"$reasons"
+}
 
 pp_install_deps || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
 if ! pp_build_install; then
@@ -26,6 +34,7 @@ fi
 
 work=$(pp_workdir)
 log=$(mktemp /tmp/ppprof-test-log.XXXXXX)
+reasons=$(mktemp /tmp/ppprof-test-failures.XXXXXX)
 chmod 644 "$log"
 
 # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" per binary
@@ -39,7 +48,7 @@ run_unit() {
 	f=$(grep -E '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
 	# a binary that did not build or crashed counts once
 	if ! grep -q '^unit: [0-9]* passed, 0 failed' "$log" && [ "$f" = 0 ]; then f=1; fi
-	count "$p" "$f"
+	count_suite "unit$label" "$p" "$f"
 }
 run_unit "(plain)"
 run_unit "(AddressSanitizer)" SANITIZE=1
@@ -49,7 +58,7 @@ if make -s -C test/fuzz clean smoke >"$log" 2>&1; then :; fi
 cat "$log"
 p=$(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log")
 f=$(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log")
-count "${p:-0}" "${f:-1}"
+count_suite fuzz "${p:-0}" "${f:-1}"
 
 echo "== regression tests (pg_regress)"
 pp_as_pg make -s -C "$work" PG_CONFIG="$PG_CONFIG" installcheck >"$log" 2>&1
@@ -59,7 +68,7 @@ p=$(grep -cE '^(test| ) *[a-z_0-9]+ +\.\.\. ok' "$log")
 f=$(grep -cE '^(test| ) *[a-z_0-9]+ +\.\.\. FAILED' "$log")
 if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
 [ -f "$work/regression.diffs" ] && cat "$work/regression.diffs"
-count "$p" "$f"
+count_suite pg_regress "$p" "$f"
 
 echo "== TAP tests"
 for t in test/t/*.pl; do
@@ -69,7 +78,7 @@ for t in test/t/*.pl; do
 		TESTDIR="$work/test/t" PG_CONFIG="$PG_CONFIG" prove "$t" >"$log" 2>&1; then
 		count 1 0
 	else
-		count 0 1
+		count_suite "$t" 0 1
 		cat "$work"/test/t/tmp_check/log/regress_log_* 2>/dev/null | tail -50
 	fi
 	cat "$log"
@@ -81,13 +90,20 @@ for b in bench/ingest.sh bench/stats.sh bench/report.sh bench/callgrind.sh; do
 		count 1 0
 		echo "$b: ok"
 	else
-		count 0 1
+		count_suite "$b" 0 1
 		echo "$b: FAILED"
 		tail -40 "$log"
 	fi
 done
 
 rm -f "$log"
+# the failures again, where the last lines of a long log show them
+if [ -n "$failed_suites" ]; then
+	echo "failed suites:$failed_suites"
+	cat "$reasons"
+	[ -f "$work/regression.diffs" ] && head -60 "$work/regression.diffs"
+fi
+rm -f "$reasons"
 [ "$work" != "$(pwd)" ] && [ "$fail" = 0 ] && rm -rf "$work"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
