@@ -2,10 +2,12 @@
  *
  * src/core/sketch.c
  *	  Log-bucketed quantile sketch with exact merge and subtraction: the
- *	  fixed-size sparse pp_sketch_t and the dense pp_sketch_acc_t.
+ *	  fixed-size sparse pp_sketch_t and the dense pp_sketch_acc_t, and the
+ *	  Mann-Whitney test between two accumulators.
  *
  * See sketch.h for the layout and the collapsing rule.  This file holds the
- * bin map, the operations and the proof of the error bound.
+ * bin map, the operations and the proof of the error bound.  The
+ * Mann-Whitney test takes its normal p-value from trend.c.
  *
  * Error bound.  Let gamma = (1 + a) / (1 - a) with a = PP_SKETCH_ALPHA.
  * Bin k holds the values x with gamma^(k-1) < x <= gamma^k and is
@@ -32,6 +34,7 @@
  *-------------------------------------------------------------------------
  */
 #include "sketch.h"
+#include "trend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1050,4 +1053,102 @@ pp_sketch_acc_count_above(const pp_sketch_acc_t *acc, double threshold_ms)
 	for (; k <= PP_SKETCH_NBINS; k++)
 		n += acc->bins[k];
 	return n;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Mann-Whitney test between two accumulators
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Running sums of the test, fed one bin (tie group) at a time in increasing
+ * value order.  For the tie correction, with t the combined count of each
+ * bin,
+ *
+ *	sigma^2 = n_a n_b / 12 * ((N + 1) - sum (t^3 - t) / (N (N - 1)))
+ *	        = n_a n_b / 12 * (N^3 - sum t^3) / (N (N - 1))
+ *
+ * (sum t = N).  N^3 - sum t^3 is accumulated as the increase of (P + t)^3 -
+ * P^3 - t^3 = 3 P t (P + t) per bin, P the count below it: every term is
+ * >= 0, so there is no cancellation between numbers near N^3, and the sum
+ * is exactly 0 when one bin holds every value.
+ */
+typedef struct mw_sums_t
+{
+	double		below_a;		/* values of a in the bins fed so far */
+	double		below;			/* values of both in the bins fed so far */
+	double		u;				/* U of b over the bins fed so far */
+	double		spread;			/* N^3 - sum t^3 over the bins fed so far */
+} mw_sums_t;
+
+static void
+mw_feed(mw_sums_t *sums, uint64_t count_a, uint64_t count_b)
+{
+	double		ca = (double) count_a;
+	double		cb = (double) count_b;
+	double		t = ca + cb;
+
+	sums->u += cb * (sums->below_a + 0.5 * ca);
+	sums->spread += 3.0 * sums->below * t * (sums->below + t);
+	sums->below_a += ca;
+	sums->below += t;
+}
+
+void
+pp_sketch_acc_mann_whitney(const pp_sketch_acc_t *a, const pp_sketch_acc_t *b,
+						   pp_mann_whitney_t *out)
+{
+	mw_sums_t	sums = {0, 0, 0, 0};
+	int			collapse;
+	uint64_t	collapsed_a = a->collapsed_count;
+	uint64_t	collapsed_b = b->collapsed_count;
+	double		n_ab;
+	double		n;
+	double		d;
+	double		sigma2;
+	int			k;
+
+	out->n_a = a->count;
+	out->n_b = b->count;
+	out->u = 0.0;
+	out->effect = 0.5;
+	out->z = 0.0;
+	out->p = 1.0;
+	if (a->count == 0 || b->count == 0)
+		return;
+
+	/* both sides collapse to the higher of the two collapse indexes */
+	collapse = a->collapse_index > b->collapse_index ?
+		a->collapse_index : b->collapse_index;
+	for (k = a->collapse_index + 1; k <= collapse; k++)
+		collapsed_a += a->bins[k];
+	for (k = b->collapse_index + 1; k <= collapse; k++)
+		collapsed_b += b->bins[k];
+
+	mw_feed(&sums, a->zero_count, b->zero_count);
+	mw_feed(&sums, collapsed_a, collapsed_b);
+	for (k = collapse + 1; k <= PP_SKETCH_NBINS; k++)
+	{
+		if (a->bins[k] != 0 || b->bins[k] != 0)
+			mw_feed(&sums, a->bins[k], b->bins[k]);
+	}
+
+	n_ab = (double) a->count * (double) b->count;
+	n = (double) a->count + (double) b->count;
+	out->u = sums.u;
+	out->effect = sums.u / n_ab;
+
+	sigma2 = n_ab / 12.0 * sums.spread / (n * (n - 1));
+	if (!(sigma2 > 0))
+		return;					/* a single bin: every value ties */
+	d = sums.u - 0.5 * n_ab;
+	if (d > 0.5)
+		d -= 0.5;
+	else if (d < -0.5)
+		d += 0.5;
+	else
+		d = 0.0;
+	out->z = d / sqrt(sigma2);
+	out->p = pp_normal_two_sided_p(out->z);
 }

@@ -62,8 +62,9 @@
  *
  * The accumulator (pp_sketch_acc_t) has all 3072 bins with uint64 counts,
  * lives on the heap (pp_allocator_t) and is used at query time to merge
- * many pp_sketch_t of any capacity and answer quantiles; it never
- * collapses by itself.
+ * many pp_sketch_t of any capacity, answer quantiles and compare two
+ * samples (Mann-Whitney U, ties resolved at bin width); it never collapses
+ * by itself.
  *
  * No PostgreSQL headers; allocation through pp_allocator_t.
  *
@@ -224,5 +225,32 @@ extern uint64_t pp_sketch_acc_count_above(const pp_sketch_acc_t *acc,
 extern pp_error_code_t pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc,
 												 double q, double *value_ms,
 												 int *flags);
+
+/*
+ * Mann-Whitney U test between the samples held by two accumulators, values
+ * in the same bin counting as ties (the sketch cannot order them).  The
+ * bins, in increasing value order, are the zero bucket (negatives
+ * included), then one collapsed bin holding every index up to the larger
+ * of the two collapse indexes, then each index above it (the top bin also
+ * holds every larger value).
+ */
+typedef struct pp_mann_whitney_t
+{
+	uint64_t	n_a;			/* values in a */
+	uint64_t	n_b;			/* values in b */
+	double		u;				/* U of b: pairs (a value, b value) with the
+								 * b value higher, ties counting 1/2 */
+	double		effect;			/* u / (n_a n_b) = P(b > a) + P(b = a) / 2,
+								 * 0..1; 0.5 when a sample is empty */
+	double		z;				/* (u - n_a n_b / 2), moved 0.5 toward 0,
+								 * over its tie-corrected standard deviation;
+								 * > 0 when b tends higher; 0 when a sample is
+								 * empty or every value ties */
+	double		p;				/* two-sided p-value of z */
+} pp_mann_whitney_t;
+
+extern void pp_sketch_acc_mann_whitney(const pp_sketch_acc_t *a,
+									   const pp_sketch_acc_t *b,
+									   pp_mann_whitney_t *out);
 
 #endif							/* PP_SKETCH_H */
