@@ -295,6 +295,30 @@ fill_field(JEntry je, const char *base, uint32 offset, uint32 len,
 	}
 }
 
+/*
+ * What a metadata object says of a cache lookup: "cache": "hit" | "miss",
+ * or "cache_hit": true | false.  Two binary searches, only for nodes that
+ * carry metadata.
+ */
+static int
+metadata_cache(const JsonbContainer *meta)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer((JsonbContainer *) meta, "cache", 5, &v) &&
+		v.type == jbvString)
+	{
+		if (v.val.string.len == 3 && memcmp(v.val.string.val, "hit", 3) == 0)
+			return PP_CACHE_HIT;
+		if (v.val.string.len == 4 && memcmp(v.val.string.val, "miss", 4) == 0)
+			return PP_CACHE_MISS;
+	}
+	if (getKeyJsonValueFromContainer((JsonbContainer *) meta, "cache_hit", 9, &v) &&
+		v.type == jbvBool)
+		return v.val.boolean ? PP_CACHE_HIT : PP_CACHE_MISS;
+	return PP_CACHE_UNKNOWN;
+}
+
 static pp_field_t *
 field_of(pp_node_fields_t *fields, NodeKey key)
 {
@@ -354,8 +378,12 @@ jsonb_read_node(void *state, const void *node, pp_node_fields_t *fields)
 		if (i < n)
 			keys[i] = (uint8) node_key(base + start, offset - start);
 		else if (keys[i - n] != KEY_OTHER)
+		{
 			fill_field(je, base, start, offset - start,
 					   field_of(fields, (NodeKey) keys[i - n]));
+			if (keys[i - n] == KEY_METADATA && fields->metadata.type == PP_JSON_OBJECT)
+				fields->cache = metadata_cache((const JsonbContainer *) (base + INTALIGN(start)));
+		}
 	}
 	if (keys != inline_keys)
 		pfree(keys);

@@ -119,6 +119,7 @@ pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
 		o->repeated = shapes[i].repeated;
 		o->repeat_first = shapes[i].repeat_first;
 		o->parallel_saving_ms = shapes[i].parallel_saving_ms;
+		o->cache = tn->cache;
 	}
 	pfree(shapes);
 }

@@ -231,7 +231,7 @@ analyze_window(Analysis *an, Datum window)
 
 	memset(an, 0, sizeof(*an));
 	pp_window_bounds(window, &t0, &t1);
-	pp_window_read(&an->w, t0, t1);
+	pp_window_read(&an->w, t0, t1, false);
 	an->cfg = pp_config_get();
 	an->profiles = (double) an->w.root.c.calls;
 	an->total_ms = an->w.root.c.sum_ms;

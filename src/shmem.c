@@ -996,7 +996,7 @@ visit_range(HTAB *htab, const PPOp *op, int slot, TimestampTz from,
 }
 
 bool
-pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
+pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
 {
 	PPDb	   *db;
@@ -1039,13 +1039,15 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 
 	/*
 	 * new edge: buckets hold nothing newer than t1 unless rows newer than t1
-	 * were seen; then t1's minute is read from the table.
+	 * were seen; then t1's minute is read from the table.  A half-open
+	 * window ending on a minute needs no table read at that end.
 	 */
-	hi = floor_to(t1, USECS_PER_MINUTE) + USECS_PER_MINUTE;
-	if (db->max_at > t1)
-		hi -= USECS_PER_MINUTE;
+	hi = floor_to(t1, USECS_PER_MINUTE);
+	if (!end_open && db->max_at <= t1)
+		hi += USECS_PER_MINUTE;
 	if (hi < lo)
 		hi = lo;
+	plan->edge_hi_open = end_open;
 
 	/*
 	 * Whole hours come from hour buckets, the minutes around them from minute
@@ -1055,8 +1057,9 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 	if (h1 < lo)
 		h1 += USECS_PER_HOUR_;
 	h2 = floor_to(hi, USECS_PER_HOUR_);
-	if (h1 >= h2 || hi - lo < PP_HOUR_BUCKETS_FROM)
-		h1 = h2 = lo;			/* short window: minutes only */
+	if (h1 >= h2 ||
+		(hi - lo < PP_HOUR_BUCKETS_FROM && lo >= shared->minute_start))
+		h1 = h2 = lo;			/* short recent window: minutes only */
 	else if (h2 < shared->minute_start)
 	{
 		/* minute buckets of the last partial hour are gone: use the table */
@@ -1180,7 +1183,7 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		1
+#define PP_DUMP_FORMAT		2
 
 typedef struct PPDumpHeader
 {

@@ -49,6 +49,8 @@ typedef struct PPCounters
 	int64		parallel_parents;	/* nodes whose sequential same-type
 									 * children could run at once */
 	double		parallel_saving_ms; /* what that would save, ms */
+	int64		cache_hits;		/* nodes whose metadata says cache hit */
+	int64		cache_misses;	/* ... says cache miss */
 } PPCounters;
 
 /* One node of a committed row, as the statistics consume it. */
@@ -63,6 +65,7 @@ typedef struct PPNodeObs
 	bool		repeated;		/* see src/core/patterns.h */
 	bool		repeat_first;
 	double		parallel_saving_ms;
+	int8		cache;			/* PP_CACHE_* of src/core/tree.h */
 } PPNodeObs;
 
 /* What one row change does to the statistics. */
@@ -97,7 +100,8 @@ typedef struct PPWindowPlan
 	TimestampTz edge_lo_from;	/* old edge read from the table: */
 	TimestampTz edge_lo_to;		/* [from, to), empty when from == to */
 	TimestampTz edge_hi_from;	/* new edge read from the table: */
-	TimestampTz edge_hi_to;		/* [from, to], empty when from > to */
+	TimestampTz edge_hi_to;		/* [from, to], empty when from > to; */
+	bool		edge_hi_open;	/* [from, to) for a half-open window */
 } PPWindowPlan;
 
 /* Add one observation (sign +1) or remove it (-1). */
@@ -113,6 +117,8 @@ pp_counters_add(PPCounters *c, int sign, const PPNodeObs *o, TimestampTz at)
 	c->repeat_groups += o->repeat_first ? sign : 0;
 	c->parallel_parents += o->parallel_saving_ms > 0 ? sign : 0;
 	c->parallel_saving_ms += sign * o->parallel_saving_ms;
+	c->cache_hits += o->cache == PP_CACHE_HIT ? sign : 0;
+	c->cache_misses += o->cache == PP_CACHE_MISS ? sign : 0;
 	if (sign > 0)
 	{
 		if (c->calls == 1 || o->duration_ms < c->min_ms)
@@ -149,6 +155,8 @@ pp_counters_merge(PPCounters *dst, const PPCounters *src)
 	dst->repeat_groups += src->repeat_groups;
 	dst->parallel_parents += src->parallel_parents;
 	dst->parallel_saving_ms += src->parallel_saving_ms;
+	dst->cache_hits += src->cache_hits;
+	dst->cache_misses += src->cache_misses;
 }
 
 /*
@@ -202,11 +210,13 @@ extern bool pp_shmem_claim_rebuild(Oid dbid);
 extern void pp_shmem_release_rebuild(Oid dbid);
 
 /*
- * Read the window [t0, t1] of dbid: visit every shared bucket entirely
- * inside it and say which edges must come from the table.  Returns false
- * (plan->use_table set) when the shared statistics cannot answer.
+ * Read the window [t0, t1] of dbid -- [t0, t1) when end_open -- : visit
+ * every shared bucket entirely inside it and say which edges must come from
+ * the table.  Returns false (plan->use_table set) when the shared
+ * statistics cannot answer.
  */
 extern bool pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
+							 bool end_open,
 							 pp_bucket_visitor visit, void *arg,
 							 PPWindowPlan *plan);
 

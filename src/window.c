@@ -4,7 +4,8 @@
  *	  Read the per-operation statistics of a window [t0, t1].
  *
  * The window is what `WHERE created_at >= t0 AND created_at <= t1` selects
- * from performance_profiles.  pp_window_read merges the shared buckets that
+ * from performance_profiles (`< t1` for the half-open windows of trends and
+ * comparisons).  pp_window_read merges the shared buckets that
  * lie entirely inside it (shmem.c) and reads the rest -- the bucket t0 cuts,
  * and the newest minute when rows newer than t1 exist -- from the table
  * through the created_at index, walking each profile with the same walker
@@ -235,7 +236,7 @@ window_middle(TimestampTz t0, TimestampTz t1)
 }
 
 void
-pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
+pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 {
 	HASHCTL		info;
 	PPConfig   *cfg = pp_config_get();
@@ -261,19 +262,19 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1)
 		noticed_no_preload = true;
 	}
 
-	if (t0 > t1)
+	if (t0 > t1 || (end_open && t0 == t1))
 		return;
-	if (!pp_shmem_collect(MyDatabaseId, t0, t1, visit_bucket, w, &plan))
+	if (!pp_shmem_collect(MyDatabaseId, t0, t1, end_open, visit_bucket, w, &plan))
 	{
 		w->from_table = true;
 		w->why = plan.why;
 		if (plan.invalid)
 			pp_request_rebuild(MyDatabaseId);
-		read_table(w, cfg, t0, t1, true);
+		read_table(w, cfg, t0, t1, !end_open);
 		return;
 	}
 	read_table(w, cfg, plan.edge_lo_from, plan.edge_lo_to, false);
-	read_table(w, cfg, plan.edge_hi_from, plan.edge_hi_to, true);
+	read_table(w, cfg, plan.edge_hi_from, plan.edge_hi_to, !plan.edge_hi_open);
 }
 
 double

@@ -13,6 +13,7 @@
 
 #include "utils/hsearch.h"
 
+#include "ppprof.h"
 #include "shmem.h"
 
 #define PP_EXAMPLES 3
@@ -45,11 +46,21 @@ typedef struct PPWindow
 	PPAgg	   *last_agg;
 } PPWindow;
 
-/* Fill w for [t0, t1] of the current database, in CurrentMemoryContext. */
-extern void pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1);
+/*
+ * Fill w for [t0, t1] of the current database -- [t0, t1) when end_open --
+ * in CurrentMemoryContext.
+ */
+extern void pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1,
+						   bool end_open);
 
 /* stats.c: the operations of a window with calls, most total time first */
 extern PPAgg **pp_window_sorted(PPWindow *w, int *n);
+
+/* stats.c: the columns of pp_operation_stats for one aggregate */
+#define PP_AGG_COLUMNS 17
+extern void pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values,
+						  bool *nulls);
+extern bool pp_agg_cache_hit_rate(const PPAgg *a, double *rate);
 
 /* Sample standard deviation of a PPCounters, 0 when calls < 2. */
 extern double pp_counters_stddev(const PPCounters *c);

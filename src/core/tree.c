@@ -335,6 +335,9 @@ check_fields(pp_walker_t *w, int32_t idx, const pp_node_fields_t *f,
 						   "expected an object or null, got %s",
 						   pp_json_type_name(f->metadata.type));
 
+	if (f->metadata.type == PP_JSON_OBJECT)
+		n->cache = (int8_t) f->cache;
+
 	/* error: absent, null or a string */
 	if (f->error.type == PP_JSON_STRING)
 		n->failed = true;

@@ -55,7 +55,18 @@ typedef struct pp_node_fields_t
 	pp_field_t	metadata;
 	pp_field_t	children;
 	pp_field_t	error;
+
+	/*
+	 * What metadata says of a cache lookup: PP_CACHE_HIT, PP_CACHE_MISS or
+	 * PP_CACHE_UNKNOWN.  The source reads it (metadata.cache "hit"/"miss",
+	 * or metadata.cache_hit true/false); the walker only carries it.
+	 */
+	int			cache;
 } pp_node_fields_t;
+
+#define PP_CACHE_UNKNOWN 0
+#define PP_CACHE_HIT 1
+#define PP_CACHE_MISS 2
 
 typedef struct pp_tree_source_t
 {
@@ -94,6 +105,7 @@ typedef struct pp_tree_node_t
 	bool		has_start;
 	bool		has_end;
 	bool		failed;			/* error is a string */
+	int8_t		cache;			/* PP_CACHE_*, from metadata */
 	int			depth;			/* root = 1 */
 	int32_t		parent;			/* pre-order index of the parent, -1 for root */
 	int32_t		child_index;	/* index in the parent's children array */

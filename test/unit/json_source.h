@@ -93,6 +93,20 @@ pp_json_source_read_node(void *state, const void *node,
 	pp_json_source_field(obj, "metadata", &fields->metadata);
 	pp_json_source_field(obj, "children", &fields->children);
 	pp_json_source_field(obj, "error", &fields->error);
+	fields->cache = PP_CACHE_UNKNOWN;
+	if (json_is_object(json_object_get(obj, "metadata")))
+	{
+		const json_t *meta = json_object_get(obj, "metadata");
+		const json_t *cache = json_object_get(meta, "cache");
+		const json_t *hit = json_object_get(meta, "cache_hit");
+
+		if (json_is_string(cache) && strcmp(json_string_value(cache), "hit") == 0)
+			fields->cache = PP_CACHE_HIT;
+		else if (json_is_string(cache) && strcmp(json_string_value(cache), "miss") == 0)
+			fields->cache = PP_CACHE_MISS;
+		else if (json_is_boolean(hit))
+			fields->cache = json_is_true(hit) ? PP_CACHE_HIT : PP_CACHE_MISS;
+	}
 	return type;
 }
 
