@@ -69,6 +69,22 @@ pp_guc_init(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomIntVariable("ppprof.snapshot_window",
+							"Sets the span of recent profiles whose mean duration pp_snapshot() reports.",
+							NULL,
+							&pp_snapshot_window_s,
+							300, 1, 7 * 24 * 3600,
+							PGC_USERSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.snapshot_retention",
+							"Sets how long pp_snapshot() keeps rows of performance_snapshots.",
+							"Each pp_snapshot() deletes the rows older than this.",
+							&pp_snapshot_retention_min,
+							7 * 24 * 60, 1, 3650 * 24 * 60,
+							PGC_SUSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
 	/*
 	 * The sizes of the shared memory can only be defined while the library
 	 * is preloaded: PostgreSQL refuses (FATAL) a PGC_POSTMASTER variable

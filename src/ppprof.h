@@ -30,6 +30,8 @@ extern int	pp_reservoir_capacity;
 extern int	pp_horizon_min;
 extern int	pp_max_minute_buckets;
 extern int	pp_max_hour_buckets;
+extern int	pp_snapshot_window_s;	/* snapshot.c */
+extern int	pp_snapshot_retention_min;
 extern void pp_guc_init(void);
 
 /* config.c: the per-backend cache of the configuration tables */

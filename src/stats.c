@@ -82,37 +82,70 @@ pp_operation_stats(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	pp_window_bounds(PG_GETARG_DATUM(0), &t0, &t1);
-	pp_window_read(&w, t0, t1);
+	pp_window_read(&w, t0, t1, false);
 	cfg = pp_config_get();
 	aggs = pp_window_sorted(&w, &n);
 
 	for (i = 0; i < n; i++)
 	{
-		const PPAgg *a = aggs[i];
-		const PPCounters *c = &a->c;
-		Datum		values[17];
-		bool		nulls[17] = {false};
+		Datum		values[PP_AGG_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS];
 
-		values[0] = PointerGetDatum(cstring_to_text_with_len(a->name, a->name_len));
-		values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, a->name, a->name_len));
-		values[2] = Int64GetDatum(c->calls);
-		values[3] = Int64GetDatum(c->errors);
-		values[4] = Float8GetDatum((double) c->errors / c->calls);
-		values[5] = Float8GetDatum(c->sum_ms / c->calls);
-		values[6] = Float8GetDatum(pp_counters_stddev(c));
-		values[7] = Float8GetDatum(c->min_ms);
-		values[8] = Float8GetDatum(pp_agg_quantile(a, 0.50));
-		values[9] = Float8GetDatum(pp_agg_quantile(a, 0.95));
-		values[10] = Float8GetDatum(pp_agg_quantile(a, 0.99));
-		values[11] = Float8GetDatum(c->max_ms);
-		values[12] = Float8GetDatum(c->sum_ms);
-		values[13] = Float8GetDatum(c->self_sum_ms / c->calls);
-		values[14] = Float8GetDatum(c->self_sum_ms);
-		values[15] = TimestampTzGetDatum(c->first_at);
-		values[16] = TimestampTzGetDatum(c->last_at);
+		pp_agg_values(cfg, aggs[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * The PP_AGG_COLUMNS columns of pp_operation_stats for an aggregate with
+ * calls; the profiles themselves (PP_KIND_ROOT) have a NULL operation and
+ * the type 'profile'.
+ */
+void
+pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
+{
+	const PPCounters *c = &a->c;
+	bool		profiles = (a->name_len == 0);
+
+	memset(nulls, 0, sizeof(bool) * PP_AGG_COLUMNS);
+	if (profiles)
+	{
+		nulls[0] = true;
+		values[1] = CStringGetTextDatum("profile");
+	}
+	else
+	{
+		values[0] = PointerGetDatum(cstring_to_text_with_len(a->name, a->name_len));
+		values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, a->name, a->name_len));
+	}
+	values[2] = Int64GetDatum(c->calls);
+	values[3] = Int64GetDatum(c->errors);
+	values[4] = Float8GetDatum((double) c->errors / c->calls);
+	values[5] = Float8GetDatum(c->sum_ms / c->calls);
+	values[6] = Float8GetDatum(pp_counters_stddev(c));
+	values[7] = Float8GetDatum(c->min_ms);
+	values[8] = Float8GetDatum(pp_agg_quantile(a, 0.50));
+	values[9] = Float8GetDatum(pp_agg_quantile(a, 0.95));
+	values[10] = Float8GetDatum(pp_agg_quantile(a, 0.99));
+	values[11] = Float8GetDatum(c->max_ms);
+	values[12] = Float8GetDatum(c->sum_ms);
+	values[13] = Float8GetDatum(c->self_sum_ms / c->calls);
+	values[14] = Float8GetDatum(c->self_sum_ms);
+	values[15] = TimestampTzGetDatum(c->first_at);
+	values[16] = TimestampTzGetDatum(c->last_at);
+}
+
+/* Cache hit rate of an aggregate: NULL (false) when no node said hit or miss. */
+bool
+pp_agg_cache_hit_rate(const PPAgg *a, double *rate)
+{
+	int64		n = a->c.cache_hits + a->c.cache_misses;
+
+	if (n <= 0)
+		return false;
+	*rate = (double) a->c.cache_hits / n;
+	return true;
 }
 
 static int
