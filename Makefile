@@ -22,7 +22,7 @@ DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql
 
 # pg_regress inputs live in sql/ beside the install scripts, so the list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges lint stats settings report fuzz accuracy
+REGRESS = schema ingest ingest_errors config privileges lint stats settings report trends operations upgrade fuzz accuracy
 REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 

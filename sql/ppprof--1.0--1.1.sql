@@ -274,6 +274,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass an interval such as ''7 days''.';
     END IF;
+    IF tolerance_pct IS NULL OR NOT (tolerance_pct > 0 AND tolerance_pct <= 1000) THEN
+        RAISE EXCEPTION 'tolerance_pct must be between 0 and 1000'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is the acceptable deviation from the baseline in percent, 0 excluded.';
+    END IF;
     t0 := t1 - "window";
 
     CREATE TEMP TABLE IF NOT EXISTS pp_baseline_stats ON COMMIT DROP AS
@@ -593,7 +598,11 @@ DECLARE
     n bigint;
     total bigint;
 BEGIN
-    IF older_than IS NULL OR older_than < '0'::interval THEN
+    IF older_than IS NULL THEN
+        RAISE EXCEPTION 'older_than must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF older_than < '0'::interval THEN
         RAISE EXCEPTION 'older_than must not be negative'
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass an interval such as ''30 days''.';
