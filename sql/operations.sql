@@ -3,7 +3,7 @@
 -- pp_purge, and pp_schedule_jobs without pg_cron
 CREATE EXTENSION ppprof;
 
-CREATE FUNCTION n(name text, ms float8, kids jsonb DEFAULT '[]', meta jsonb DEFAULT NULL,
+CREATE FUNCTION opn(name text, ms float8, kids jsonb DEFAULT '[]', meta jsonb DEFAULT NULL,
                   err text DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('operation_name', name, 'duration_ms', ms,
@@ -15,7 +15,7 @@ $$;
 --
 SET ppprof.snapshot_window = '10min';
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-SELECT 's' || g, n('rag', 100 * g, jsonb_build_array(n('vector_search', 10 * g))),
+SELECT 's' || g, opn('rag', 100 * g, jsonb_build_array(opn('vector_search', 10 * g))),
        now() - g * interval '1 minute'
   FROM generate_series(1, 20) g;
 -- the mean root duration of the profiles of the last 10 minutes (g = 1..9)
@@ -50,10 +50,10 @@ TRUNCATE performance_profiles;
 --
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
 SELECT 'b' || g,
-       n('rag', 1000, jsonb_build_array(
-           n('cache_get', 4, '[]', jsonb_build_object('cache_hit', g % 2 = 0)),
-           n('retrieve', 200 + g % 20),
-           n('db_get', 30 + g % 7))),
+       opn('rag', 1000, jsonb_build_array(
+           opn('cache_get', 4, '[]', jsonb_build_object('cache_hit', g % 2 = 0)),
+           opn('retrieve', 200 + g % 20),
+           opn('db_get', 30 + g % 7))),
        now() - interval '49 hours' + g * interval '2 minutes'
   FROM generate_series(1, 1440) g;
 SELECT pp_capture_baseline('normal', '3 days');
@@ -68,11 +68,11 @@ SELECT * FROM pp_baseline_check('normal', '6 hours');
 
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
 SELECT 'd' || g,
-       n('rag', 1000, jsonb_build_array(
-           n('cache_get', 4, '[]', jsonb_build_object('cache_hit', g % 4 = 0)),
-           n('retrieve', 3 * (200 + g % 20)),
-           n('db_get', 30 + g % 7, '[]', NULL, CASE WHEN g % 4 = 0 THEN 'deadlock' END),
-           n('new_step', 1))),
+       opn('rag', 1000, jsonb_build_array(
+           opn('cache_get', 4, '[]', jsonb_build_object('cache_hit', g % 4 = 0)),
+           opn('retrieve', 3 * (200 + g % 20)),
+           opn('db_get', 30 + g % 7, '[]', NULL, CASE WHEN g % 4 = 0 THEN 'deadlock' END),
+           opn('new_step', 1))),
        now() - interval '30 minutes' + g * interval '1 minute'
   FROM generate_series(1, 29) g;
 SELECT operation, metric, round(baseline_value::numeric, 3) AS baseline,
@@ -138,7 +138,7 @@ VALUES ('retrieve slow', 'retrieve', 'p95', 1, 1, 'firing');
 -- statistics stay equal to the table
 --
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-SELECT 'old' || g, n('rag', 50, jsonb_build_array(n('retrieve', 20), n('db_get', 5))),
+SELECT 'old' || g, opn('rag', 50, jsonb_build_array(opn('retrieve', 20), opn('db_get', 5))),
        now() - interval '40 days' + g * interval '1 hour'
   FROM generate_series(1, 30) g;
 INSERT INTO performance_bottlenecks (operation_type, avg_duration_ms, p95_duration_ms,
@@ -175,4 +175,5 @@ SELECT (SELECT count(*) FROM performance_profiles) AS profiles_kept,
 SELECT * FROM pp_schedule_jobs();
 SELECT pp_unschedule_jobs();
 
+DROP FUNCTION opn;
 DROP EXTENSION ppprof;

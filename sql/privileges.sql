@@ -22,7 +22,9 @@ SELECT r.rolname, c.relname,
  CROSS JOIN pg_class c
  WHERE r.rolname IN ('anon', 'authenticated', 'service_role')
    AND c.relname IN ('performance_profiles', 'performance_bottlenecks', 'performance_thresholds',
-                     'operation_categories', 'optimization_catalog')
+                     'operation_categories', 'optimization_catalog', 'performance_snapshots',
+                     'performance_baselines', 'performance_baseline_operations',
+                     'performance_alert_rules', 'performance_alerts')
  ORDER BY 1, 2;
 
 -- function privileges per role

@@ -4,7 +4,7 @@
 CREATE EXTENSION ppprof;
 CREATE TEMP TABLE ref AS SELECT date_trunc('hour', now()) AS h;
 
-CREATE FUNCTION n(name text, ms float8, kids jsonb DEFAULT '[]', meta jsonb DEFAULT NULL,
+CREATE FUNCTION tn(name text, ms float8, kids jsonb DEFAULT '[]', meta jsonb DEFAULT NULL,
                   err text DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('operation_name', name, 'duration_ms', ms,
@@ -16,10 +16,10 @@ $$;
 -- in ten fails during the last 24 hours only.
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
 SELECT 'q' || k || '-' || i,
-       n('rag', 1000, jsonb_build_array(
-           n('cache_get', 5, '[]', jsonb_build_object('cache', CASE WHEN i % 4 = 0 THEN 'hit' ELSE 'miss' END)),
-           n('vector_search', 100 + (48 - k) * 10 + i),
-           n('llm_call', 700 + i, '[]', NULL,
+       tn('rag', 1000, jsonb_build_array(
+           tn('cache_get', 5, '[]', jsonb_build_object('cache', CASE WHEN i % 4 = 0 THEN 'hit' ELSE 'miss' END)),
+           tn('vector_search', 100 + (48 - k) * 10 + i),
+           tn('llm_call', 700 + i, '[]', NULL,
              CASE WHEN k <= 24 AND i % 10 = 0 THEN 'timeout' END))),
        ref.h - k * interval '1 hour' + i * interval '2 minutes'
   FROM ref, generate_series(1, 48) k, generate_series(0, 19) i;
@@ -103,7 +103,7 @@ SELECT c.operation, c.p_value, c.prob_slower, c.verdict
  ORDER BY c.operation NULLS FIRST;
 -- too few calls on a side; an operation only on one side
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-SELECT 'late', n('rag', 10, jsonb_build_array(n('new_step', 3))), ref.h + interval '1 minute' FROM ref;
+SELECT 'late', tn('rag', 10, jsonb_build_array(tn('new_step', 3))), ref.h + interval '1 minute' FROM ref;
 SELECT c.operation, c.calls_before, c.calls_after, c.avg_before_ms, c.avg_after_ms, c.p_value, c.verdict
   FROM ref, pp_compare(tstzrange(ref.h - interval '1 hour', ref.h),
                        tstzrange(ref.h, ref.h + interval '1 hour')) c
@@ -112,4 +112,5 @@ SELECT * FROM pp_compare('empty', tstzrange(now() - interval '1 hour', now()));
 SELECT * FROM pp_compare(tstzrange(now() - interval '1 hour', now()), tstzrange(now(), NULL));
 
 DROP VIEW exact_nodes;
+DROP FUNCTION tn;
 DROP EXTENSION ppprof;

@@ -252,9 +252,10 @@ pp_compare(PG_FUNCTION_ARGS)
 	pp_window_read(&after, a0, a1, a_open);
 	cfg = pp_config_get();
 
-	compare_row(rsinfo, cfg, NULL, 0,
-				before.root.c.calls > 0 ? &before.root : NULL,
-				after.root.c.calls > 0 ? &after.root : NULL);
+	if (before.root.c.calls > 0 || after.root.c.calls > 0)
+		compare_row(rsinfo, cfg, NULL, 0,
+					before.root.c.calls > 0 ? &before.root : NULL,
+					after.root.c.calls > 0 ? &after.root : NULL);
 
 	/* operations of the after range by total time, then those gone since */
 	aggs = pp_window_sorted(&after, &n);
