@@ -1209,6 +1209,36 @@ test_allocation_failure(void **state)
 	json_decref(doc);
 }
 
+/* What metadata says of a cache lookup is carried to the node. */
+static void
+test_cache_flag(void **state)
+{
+	json_t	   *doc;
+	pp_tree_t	tree;
+
+	(void) state;
+	walk_ok("{'operation_name': 'r', 'duration_ms': 9, 'children': ["
+			"{'operation_name': 'a', 'duration_ms': 1, 'metadata': {'cache': 'hit'}},"
+			"{'operation_name': 'b', 'duration_ms': 1, 'metadata': {'cache': 'miss'}},"
+			"{'operation_name': 'c', 'duration_ms': 1, 'metadata': {'cache_hit': true}},"
+			"{'operation_name': 'd', 'duration_ms': 1, 'metadata': {'cache_hit': false}},"
+			"{'operation_name': 'e', 'duration_ms': 1, 'metadata': {'cache': 'warm', 'x': 1}},"
+			"{'operation_name': 'f', 'duration_ms': 1, 'metadata': null},"
+			"{'operation_name': 'g', 'duration_ms': 1}]}",
+			&limits, &doc, &tree);
+	assert_int_equal(tree.n_nodes, 8);
+	assert_int_equal(tree.nodes[0].cache, PP_CACHE_UNKNOWN);
+	assert_int_equal(tree.nodes[1].cache, PP_CACHE_HIT);
+	assert_int_equal(tree.nodes[2].cache, PP_CACHE_MISS);
+	assert_int_equal(tree.nodes[3].cache, PP_CACHE_HIT);
+	assert_int_equal(tree.nodes[4].cache, PP_CACHE_MISS);
+	assert_int_equal(tree.nodes[5].cache, PP_CACHE_UNKNOWN);
+	assert_int_equal(tree.nodes[6].cache, PP_CACHE_UNKNOWN);
+	assert_int_equal(tree.nodes[7].cache, PP_CACHE_UNKNOWN);
+	pp_tree_free(&tree);
+	json_decref(doc);
+}
+
 int
 main(void)
 {
@@ -1227,6 +1257,7 @@ main(void)
 		cmocka_unit_test(test_error_path_truncation),
 		cmocka_unit_test(test_million_nodes),
 		cmocka_unit_test(test_allocation_failure),
+		cmocka_unit_test(test_cache_flag),
 	};
 
 	return cmocka_run_group_tests_name("tree", tests, NULL, NULL);
