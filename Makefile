@@ -69,12 +69,14 @@ bench:
 	bash bench/stats.sh
 	bash bench/report.sh
 	bash bench/callgrind.sh
+	bash bench/purge.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
 	BENCH_SMOKE=1 bash bench/stats.sh
 	BENCH_SMOKE=1 bash bench/report.sh
 	BENCH_SMOKE=1 bash bench/callgrind.sh
+	BENCH_SMOKE=1 bash bench/purge.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -95,3 +97,11 @@ bench-report:
 
 bench-report-smoke:
 	BENCH_SMOKE=1 bash bench/report.sh
+
+# Retention benchmark (bench/purge.sh, results in docs/scaling.md).
+.PHONY: bench-purge bench-purge-smoke
+bench-purge:
+	bash bench/purge.sh
+
+bench-purge-smoke:
+	BENCH_SMOKE=1 bash bench/purge.sh

@@ -394,6 +394,14 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 
 	if (!row_identity(tuple, desc, &id, &created_at, &total_ms))
 		return;					/* a NULL created_at is in no window */
+
+	/*
+	 * A row older than the horizon counts nowhere, and the horizon does not
+	 * move back: removing it changes nothing.  This keeps a purge of old
+	 * rows from walking, and holding until commit, every profile it deletes.
+	 */
+	if (kind == PP_CHANGE_REMOVE && created_at < pp_shmem_horizon_start())
+		return;
 	profile = heap_getattr(tuple, SPI_fnumber(desc, "profile_data"), desc, &isnull);
 	if (isnull)
 		return;

@@ -307,6 +307,19 @@ pp_shmem_attached(void)
 	return shared != NULL;
 }
 
+TimestampTz
+pp_shmem_horizon_start(void)
+{
+	TimestampTz h;
+
+	if (shared == NULL)
+		return DT_NOBEGIN;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	h = shared->horizon_start;
+	LWLockRelease(shared->lock);
+	return h;
+}
+
 /* ---- helpers; the caller holds shared->lock exclusively ---- */
 
 static PPDb *

@@ -180,6 +180,12 @@ typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
 extern void pp_shmem_init(void);
 extern bool pp_shmem_attached(void);
 
+/*
+ * Rows created before this instant are in no bucket and no reservoir; it
+ * only moves forward (DT_NOBEGIN when not preloaded).
+ */
+extern TimestampTz pp_shmem_horizon_start(void);
+
 /* Called just before commit; never raises an error. */
 extern void pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
 						   const PPNodeObs *nodes);
