@@ -23,7 +23,8 @@
 #   part    part_profiles: partitioned by day on created_at (primary key
 #           (id, created_at)), the same rows in one daily partition
 #
-# and times, in the server (clock_timestamp around one statement each):
+# and times, in the server (clock_timestamp around one statement each, a
+# CHECKPOINT before each so that every one starts from clean buffers):
 # pp_purge('2 days') for recent, pp_purge('30 days') for old, the DELETE of
 # the day from plain_profiles, and DROP TABLE of the day's partition.  After
 # the recent purge the statistics must still equal the table (checked; the
@@ -101,7 +102,7 @@ CREATE TABLE part_day PARTITION OF part_profiles
 INSERT INTO part_profiles SELECT * FROM plain_profiles;
 VACUUM ANALYZE performance_profiles, plain_profiles, part_profiles;
 SQL
-	r=$(psql_q -At -c "SELECT bench_ms('SELECT * FROM pp_purge(''2 days'')')")
+	r=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('SELECT * FROM pp_purge(''2 days'')')")
 	bad=$(psql_q -At <<'SQL'
 SELECT count(*) FROM pp_operation_stats('6 days') s
   FULL JOIN (SELECT n->>'operation_name' AS op, count(*) AS calls
@@ -113,9 +114,9 @@ SELECT count(*) FROM pp_operation_stats('6 days') s
 SQL
 )
 	if [ "$bad" != 0 ]; then echo "bench: statistics differ from the table after pp_purge" >&2; exit 1; fi
-	o=$(psql_q -At -c "SELECT bench_ms('SELECT * FROM pp_purge(''30 days'')')")
-	p=$(psql_q -At -c "SELECT bench_ms('DELETE FROM plain_profiles WHERE created_at < now() - interval ''30 days''')")
-	d=$(psql_q -At -c "SELECT bench_ms('DROP TABLE part_day')")
+	o=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('SELECT * FROM pp_purge(''30 days'')')")
+	p=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('DELETE FROM plain_profiles WHERE created_at < now() - interval ''30 days''')")
+	d=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('DROP TABLE part_day')")
 	left=$(psql_q -At -c "SELECT count(*) FROM performance_profiles")
 	if [ "$left" != 0 ]; then echo "bench: $left profiles left after the purges" >&2; exit 1; fi
 	R+=("$r") O+=("$o") P+=("$p") D+=("$d")
