@@ -23,7 +23,8 @@
 #   part    part_profiles: partitioned by day on created_at (primary key
 #           (id, created_at)), the same rows in one daily partition
 #
-# and times, in the server (clock_timestamp around one statement each, a
+# and times, old day first (pp_purge('2 days') would take it too), in the
+# server (clock_timestamp around one statement each, a
 # CHECKPOINT before each so that every one starts from clean buffers):
 # pp_purge('2 days') for recent, pp_purge('30 days') for old, the same
 # batched DELETE as pp_purge's (10,000 rows a statement through the
@@ -117,6 +118,9 @@ CREATE TABLE part_day PARTITION OF part_profiles
 INSERT INTO part_profiles SELECT * FROM plain_profiles;
 VACUUM ANALYZE performance_profiles, plain_profiles, part_profiles;
 SQL
+	o=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('SELECT * FROM pp_purge(''30 days'')')")
+	left=$(psql_q -At -c "SELECT count(*) FROM performance_profiles")
+	if [ "$left" != "$N" ]; then echo "bench: $left profiles left after the old day's purge, not $N" >&2; exit 1; fi
 	r=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('SELECT * FROM pp_purge(''2 days'')')")
 	bad=$(psql_q -At <<'SQL'
 SELECT count(*) FROM pp_operation_stats('6 days') s
@@ -129,7 +133,6 @@ SELECT count(*) FROM pp_operation_stats('6 days') s
 SQL
 )
 	if [ "$bad" != 0 ]; then echo "bench: statistics differ from the table after pp_purge" >&2; exit 1; fi
-	o=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('SELECT * FROM pp_purge(''30 days'')')")
 	p=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('SELECT plain_purge(now() - interval ''30 days'')')")
 	d=$(psql_q -At -c "CHECKPOINT" -c "SELECT bench_ms('DROP TABLE part_day')")
 	left=$(psql_q -At -c "SELECT count(*) FROM performance_profiles")
