@@ -48,6 +48,10 @@ TRUNCATE performance_profiles;
 -- hour where retrieve is three times slower, db_get fails one time in
 -- four and the cache hit rate halves
 --
+-- a baseline of an empty table: zeros and NULLs, and still ranges
+SELECT pp_capture_baseline('empty', '1 hour');
+SELECT name, profiles, profiles_per_hour, avg_ms, p95_ms, error_rate, cache_hit_rate
+  FROM performance_baselines;
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
 SELECT 'b' || g,
        opn('rag', 1000, jsonb_build_array(
@@ -80,6 +84,12 @@ SELECT operation, metric, round(baseline_value::numeric, 3) AS baseline,
        severity, description
   FROM pp_baseline_check('normal', '30 minutes')
  WHERE metric NOT LIKE '%per_hour';
+-- against the empty baseline: traffic appeared, nothing else compares
+SELECT operation, metric, baseline_value, round(current_value::numeric, 3) AS current,
+       acceptable_low, acceptable_high, severity
+  FROM pp_baseline_check('empty', '30 minutes')
+ WHERE metric <> 'new_operation';
+DELETE FROM performance_baselines WHERE name = 'empty';
 -- a capture replaces the baseline of that name
 SELECT pp_capture_baseline('normal', '1 hour', 10);
 SELECT name, profiles, tolerance_pct FROM performance_baselines;

@@ -385,12 +385,15 @@ BEGIN
           ) AS m(metric, bv, cv, worse_up)
          WHERE c.operation IS NULL AND c.calls >= min_calls
     ),
-    -- acceptable ranges: +-tolerance around the baseline; rates (0..1) get
-    -- at least 1 percentage point either side
+    -- acceptable ranges: +-tolerance around the baseline, and at least 1
+    -- percentage point for rates, 1 per hour for traffic, 0.1 ms for
+    -- durations (a baseline of 0 still has a range)
     ranges AS (
         SELECT p.*,
-               CASE WHEN p.metric IN ('error_rate', 'cache_hit_rate')
-                    THEN greatest(p.bv * tol, 0.01) ELSE p.bv * tol END AS slack
+               greatest(abs(p.bv) * tol,
+                        CASE WHEN p.metric IN ('error_rate', 'cache_hit_rate') THEN 0.01
+                             WHEN p.metric LIKE '%per_hour' THEN 1
+                             ELSE 0.1 END) AS slack
           FROM pairs p
          WHERE p.bv IS NOT NULL AND p.cv IS NOT NULL
     ),

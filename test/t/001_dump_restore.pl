@@ -42,8 +42,10 @@ my @tables = split /\n/, $node->safe_psql('src', q{
 	  JOIN pg_class c ON c.oid = r.oid
 	 WHERE e.extname = 'ppprof' ORDER BY 1});
 is_deeply(\@tables,
-	[qw(operation_categories optimization_catalog performance_bottlenecks
-		performance_profiles performance_thresholds)],
+	[qw(operation_categories optimization_catalog performance_alert_rules
+		performance_alerts performance_baseline_operations performance_baselines
+		performance_bottlenecks performance_profiles performance_snapshots
+		performance_thresholds)],
 	'every table of the extension is a configuration table that pg_dump dumps');
 
 # The seeded configuration, to check later that untouched seeded rows are
@@ -75,6 +77,22 @@ $node->safe_psql('src', q{
 # profiles analysed under the edited configuration
 is($node->safe_psql('src', q{SELECT ppgen.load(100, '1 hour')}), '100',
 	'100 more generated profiles');
+
+# rows in the operations tables (1.1), two of them referencing others
+is($node->safe_psql('src', q{
+	SELECT count(*) FROM pp_snapshot();
+	SELECT pp_capture_baseline('before-dump', '1 day');
+	INSERT INTO performance_alert_rules (name, operation, metric, threshold, "window")
+	VALUES ('openai slow', 'openai_chat', 'p95', 1, '1 hour');
+	SELECT count(*) FROM pp_check_alerts();
+	SELECT (SELECT count(*) FROM performance_snapshots) || ',' ||
+	       (SELECT count(*) FROM performance_baselines) || ',' ||
+	       (SELECT count(*) > 5 FROM performance_baseline_operations) || ',' ||
+	       (SELECT count(*) FROM performance_alerts WHERE status = 'firing');
+}), "1
+10
+1
+1,1,true,1", 'a snapshot, a baseline and a firing alert to dump');
 
 # A profile whose analysis depends on every edit: guardrail_check is an
 # api_call (1000 ms) only through the new pattern; vector_search exceeds only
