@@ -15,14 +15,14 @@ CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
 	src/core/score.o src/core/patterns.o src/core/trend.o
 OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o src/jsonb_build.o \
 	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/rebuild.o src/report.o \
-	src/compare.o src/trends.o src/snapshot.o \
+	src/compare.o src/trends.o src/snapshot.o src/span.o \
 	$(CORE_OBJS)
 
 DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql
 
 # pg_regress inputs live in sql/ beside the install scripts, so the list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges lint stats settings report trends operations upgrade fuzz accuracy
+REGRESS = schema ingest ingest_errors config privileges lint stats settings report trends operations spans upgrade fuzz accuracy
 REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 
@@ -70,6 +70,7 @@ bench:
 	bash bench/report.sh
 	bash bench/callgrind.sh
 	bash bench/purge.sh
+	bash bench/spans.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -77,6 +78,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/report.sh
 	BENCH_SMOKE=1 bash bench/callgrind.sh
 	BENCH_SMOKE=1 bash bench/purge.sh
+	BENCH_SMOKE=1 bash bench/spans.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -105,3 +107,8 @@ bench-purge:
 
 bench-purge-smoke:
 	BENCH_SMOKE=1 bash bench/purge.sh
+
+# Span benchmark (bench/spans.sh, results in docs/benchmarks.md).
+.PHONY: bench-spans
+bench-spans:
+	bash bench/spans.sh

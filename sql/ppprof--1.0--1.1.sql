@@ -177,6 +177,40 @@ COMMENT ON FUNCTION @extschema@.pp_snapshot_probe() IS
     'The measurements of pp_snapshot() that come from C: memory, host CPU ticks, operations tracked, recent mean response time';
 
 --
+-- Spans: a profile built by SQL and PL/pgSQL code as it runs (src/span.c)
+--
+
+CREATE FUNCTION @extschema@.pp_begin(operation text, metadata jsonb DEFAULT '{}',
+                                     query_id text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pp_begin'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_begin(text, jsonb, text) IS
+    'Opens a span inside the current one (or a new tree); returns its id';
+
+CREATE FUNCTION @extschema@.pp_end(span bigint DEFAULT NULL, error text DEFAULT NULL)
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'pp_end'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_end(bigint, text) IS
+    'Ends a span (the innermost when NULL) and the spans open inside it; ending the root stores the tree and returns the profile id';
+
+CREATE FUNCTION @extschema@.pp_time(operation text, query text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'pp_time'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_time(text, text) IS
+    'Runs a statement as a span inside the current one; returns the rows it processed';
+
+CREATE FUNCTION @extschema@.pp_spans()
+RETURNS TABLE (span bigint, parent bigint, operation text, depth integer,
+               started_at timestamptz, open boolean, error text)
+AS 'MODULE_PATHNAME', 'pp_spans'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pp_spans() IS
+    'The spans of this session''s unfinished tree, in opening order';
+
+--
 -- Snapshots
 --
 
@@ -793,7 +827,8 @@ REVOKE ALL ON FUNCTION @extschema@.pp_range_stats(tstzrange),
     @extschema@.pp_baseline_check(text, interval, integer),
     @extschema@.pp_check_alerts(), @extschema@.pp_purge(interval, integer),
     @extschema@.pp_schedule_jobs(text, text, text, text, text, interval),
-    @extschema@.pp_unschedule_jobs()
+    @extschema@.pp_unschedule_jobs(), @extschema@.pp_begin(text, jsonb, text),
+    @extschema@.pp_end(bigint, text), @extschema@.pp_time(text, text), @extschema@.pp_spans()
     FROM PUBLIC;
 
 DO $$
@@ -802,10 +837,12 @@ DECLARE
     tables text := '@extschema@.performance_snapshots, @extschema@.performance_baselines, '
         '@extschema@.performance_baseline_operations, @extschema@.performance_alert_rules, '
         '@extschema@.performance_alerts';
-    reads text := '@extschema@.pp_range_stats(tstzrange), '
+    app text := '@extschema@.pp_range_stats(tstzrange), '
         '@extschema@.pp_compare(tstzrange, tstzrange), '
         '@extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval), '
-        '@extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)';
+        '@extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer), '
+        '@extschema@.pp_begin(text, jsonb, text), @extschema@.pp_end(bigint, text), '
+        '@extschema@.pp_time(text, text), @extschema@.pp_spans()';
     admin text := '@extschema@.pp_snapshot_probe(), @extschema@.pp_snapshot(), '
         '@extschema@.pp_capture_baseline(text, interval, float), @extschema@.pp_check_alerts(), '
         '@extschema@.pp_purge(interval, integer), '
@@ -815,13 +852,13 @@ BEGIN
     FOREACH r IN ARRAY ARRAY['anon', 'authenticated'] LOOP
         IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %I', tables, r);
-            EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s, %s FROM %I', reads, admin, r);
+            EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s, %s FROM %I', app, admin, r);
         END IF;
     END LOOP;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'service_role') THEN
         EXECUTE pg_catalog.format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO service_role', tables);
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM service_role', admin);
-        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO service_role', reads);
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO service_role', app);
     END IF;
 END;
 $$;
