@@ -128,5 +128,12 @@ SELECT pp_end(:root) IS NOT NULL AS stored;
 SELECT span_shape(profile_data) FROM performance_profiles;
 SELECT count(*) FROM pp_spans();
 
+-- a session that ends with open spans stores nothing and leaves nothing
+SELECT pp_begin('abandoned') > 0, pp_begin('abandoned_child') > 0;
+SELECT count(*) AS profiles_before FROM performance_profiles;
+\c
+SELECT count(*) AS spans_in_new_session FROM pp_spans();
+SELECT count(*) AS profiles_after FROM performance_profiles;
+
 DROP FUNCTION span_shape, span_times_ok;
 DROP EXTENSION ppprof;
