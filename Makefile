@@ -44,6 +44,21 @@ all:
 	@false
 endif
 
+# The C client library and the ppprof command (client/) build and install
+# with the extension.
+all: client-all
+install: client-install
+clean: client-clean
+.PHONY: client-all client-install client-clean
+client-all:
+	$(MAKE) -C $(srcdir)/client PG_CONFIG=$(PG_CONFIG)
+client-install: client-all
+	$(MAKE) -C $(srcdir)/client PG_CONFIG=$(PG_CONFIG) install
+client-clean:
+	$(MAKE) -C $(srcdir)/client clean
+	$(MAKE) -C $(srcdir)/examples clean
+	$(MAKE) -C $(srcdir)/test/client clean
+
 # Every object depends on every header (PGXS does not track them).
 $(OBJS): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/core/*.h)
 

@@ -5,7 +5,7 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGBIN=/usr/lib/postgresql/15/bin
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 
-PP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 libjansson-dev \
+PP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 libjansson-dev libpq-dev \
 libcmocka-dev libipc-run-perl perl postgresql-client-15 postgresql-15-cron \
 postgresql-15-tdigest gnuplot-nox clang libclang-rt-14-dev valgrind"
 
