@@ -632,6 +632,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cutoff timestamptz;
+    t record;
     n bigint;
     total bigint;
 BEGIN
@@ -650,53 +651,27 @@ BEGIN
     END IF;
     cutoff := now() - older_than;
 
-    -- profiles, oldest first, batch by batch through the created_at index
-    total := 0;
+    -- each table oldest first, batch by batch through its time column; an
+    -- open alert has no resolved_at, so it stays however old
+    FOR t IN SELECT * FROM (VALUES ('performance_profiles', 'created_at'),
+                                   ('performance_bottlenecks', 'detected_at'),
+                                   ('performance_snapshots', 'taken_at'),
+                                   ('performance_alerts', 'resolved_at')) AS v(tab, col)
     LOOP
-        DELETE FROM @extschema@.performance_profiles p
-         WHERE p.id IN (SELECT q.id FROM @extschema@.performance_profiles q
-                         WHERE q.created_at < cutoff
-                         ORDER BY q.created_at LIMIT batch_size);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        total := total + n;
-        EXIT WHEN n < batch_size;
+        total := 0;
+        LOOP
+            EXECUTE format('DELETE FROM %1$I.%2$I WHERE id IN '
+                           '(SELECT id FROM %1$I.%2$I WHERE %3$I < $1 ORDER BY %3$I LIMIT $2)',
+                           '@extschema@', t.tab, t.col)
+              USING cutoff, batch_size;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            total := total + n;
+            EXIT WHEN n < batch_size;
+        END LOOP;
+        table_name := t.tab;
+        deleted := total;
+        RETURN NEXT;
     END LOOP;
-    table_name := 'performance_profiles'; deleted := total; RETURN NEXT;
-
-    total := 0;
-    LOOP
-        DELETE FROM @extschema@.performance_bottlenecks b
-         WHERE b.id IN (SELECT q.id FROM @extschema@.performance_bottlenecks q
-                         WHERE q.detected_at < cutoff LIMIT batch_size);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        total := total + n;
-        EXIT WHEN n < batch_size;
-    END LOOP;
-    table_name := 'performance_bottlenecks'; deleted := total; RETURN NEXT;
-
-    total := 0;
-    LOOP
-        DELETE FROM @extschema@.performance_snapshots s
-         WHERE s.id IN (SELECT q.id FROM @extschema@.performance_snapshots q
-                         WHERE q.taken_at < cutoff LIMIT batch_size);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        total := total + n;
-        EXIT WHEN n < batch_size;
-    END LOOP;
-    table_name := 'performance_snapshots'; deleted := total; RETURN NEXT;
-
-    -- open alerts are kept however old
-    total := 0;
-    LOOP
-        DELETE FROM @extschema@.performance_alerts a
-         WHERE a.id IN (SELECT q.id FROM @extschema@.performance_alerts q
-                         WHERE q.status = 'resolved' AND q.resolved_at < cutoff
-                         LIMIT batch_size);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        total := total + n;
-        EXIT WHEN n < batch_size;
-    END LOOP;
-    table_name := 'performance_alerts'; deleted := total; RETURN NEXT;
 END;
 $$;
 COMMENT ON FUNCTION @extschema@.pp_purge(interval, integer) IS
