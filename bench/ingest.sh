@@ -150,13 +150,8 @@ LOAD_START=$(loadavg)
 T_START=$(date +%s)
 
 # --- cluster ----------------------------------------------------------------
-pp_as_pg initdb -D "$DATA" -A trust -U postgres --no-locale -E UTF8 >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; exit 1; }
+bench_initdb bench/ingest.sh
 cat >>"$DATA/postgresql.conf" <<EOF
-# bench/ingest.sh
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'ppprof'
 synchronous_commit = off
 checkpoint_timeout = 30min

@@ -26,6 +26,19 @@ bench_cleanup() {
 	exit $rc
 }
 
+# bench_initdb NAME: initdb in $DATA, reachable only through $SOCK (no
+# TCP), postgresql.conf headed by NAME; the caller appends its own settings.
+bench_initdb() {
+	pp_as_pg initdb -D "$DATA" -A trust -U postgres --no-locale -E UTF8 >"$TMP/initdb.log" 2>&1 ||
+		{ cat "$TMP/initdb.log" >&2; exit 1; }
+	cat >>"$DATA/postgresql.conf" <<CONF
+# $1
+listen_addresses = ''
+port = $PORT
+unix_socket_directories = '$SOCK'
+CONF
+}
+
 # psql on database $DB (default bench) of the throwaway cluster
 psql_q() { pp_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -d "${DB:-bench}" "$@"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }

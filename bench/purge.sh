@@ -56,13 +56,8 @@ pp_build_install
 . bench/lib.sh
 bench_tmp ppprof-bench-purge
 
-pp_as_pg initdb -D "$DATA" -A trust -U postgres --no-locale -E UTF8 >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; exit 1; }
+bench_initdb bench/purge.sh
 cat >>"$DATA/postgresql.conf" <<CONF
-# bench/purge.sh
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'ppprof'
 CONF
 start_checked

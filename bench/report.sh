@@ -212,13 +212,8 @@ LOAD_START=$(loadavg)
 T_START=$(now_s)
 
 # --- cluster ------------------------------------------------------------------------
-pp_as_pg initdb -D "$DATA" -A trust -U postgres --no-locale -E UTF8 >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; exit 1; }
+bench_initdb bench/report.sh
 cat >>"$DATA/postgresql.conf" <<EOF
-# bench/report.sh
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'ppprof'
 max_wal_size = 8GB
 EOF

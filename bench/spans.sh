@@ -26,12 +26,8 @@ pp_build_install
 . bench/lib.sh
 bench_tmp ppprof-bench-spans
 
-pp_as_pg initdb -D "$DATA" -A trust -U postgres --no-locale -E UTF8 >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; exit 1; }
+bench_initdb bench/spans.sh
 cat >>"$DATA/postgresql.conf" <<CONF
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
 shared_preload_libraries = 'ppprof'
 CONF
 start_checked

@@ -98,14 +98,7 @@ bench_tmp ppprof-bench-stats
 LOAD_START=$(loadavg)
 
 # --- cluster, first without ppprof ----------------------------------------------
-pp_as_pg initdb -D "$DATA" -A trust -U postgres --no-locale -E UTF8 >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; exit 1; }
-cat >>"$DATA/postgresql.conf" <<EOF
-# bench/stats.sh
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
-EOF
+bench_initdb bench/stats.sh
 # used = every allocation (named and anonymous); segment = used + free
 SHMEM_SQL="SELECT sum(allocated_size) FILTER (WHERE name IS NOT NULL),
                   sum(allocated_size) FILTER (WHERE name = '<anonymous>'),

@@ -369,8 +369,9 @@ send_batch(PGconn **conn, char **items, size_t n)
 	return ok;
 }
 
-static void
-wait_ms(int ms)
+/* The CLOCK_REALTIME instant ms from now (pthread_cond_timedwait's clock). */
+static struct timespec
+deadline_in(int ms)
 {
 	struct timespec ts;
 
@@ -382,6 +383,15 @@ wait_ms(int ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
+	return ts;
+}
+
+/* Sleep on 'wake' (lock held) for at most ms. */
+static void
+wait_ms(int ms)
+{
+	struct timespec ts = deadline_in(ms);
+
 	pthread_cond_timedwait(&wake, &lock, &ts);
 }
 
@@ -513,17 +523,9 @@ pp_client_start(const pp_client_config_t *cfg)
 bool
 pp_client_flush(int timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = deadline_in(timeout_ms);
 	bool		empty;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L)
-	{
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&lock);
 	pthread_cond_signal(&wake);
 	while (running && (queue_len > 0 || in_flight))
