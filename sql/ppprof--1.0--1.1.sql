@@ -695,9 +695,16 @@ AS $$
 DECLARE
     s text := quote_ident('@extschema@');
     j record;
-    in_db boolean;
+    cron_db text := current_setting('cron.database_name', true);
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        IF cron_db IS NOT NULL AND cron_db <> current_database() THEN
+            RAISE EXCEPTION 'pg_cron is not installed in this database'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = format('pg_cron keeps its jobs in database "%s".', cron_db),
+                      HINT = format('Register the jobs from database "%s" with cron.schedule_in_database(), giving database => %L (docs/operations.md), or set cron.database_name to this database.',
+                                    cron_db, current_database());
+        END IF;
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'ppprof schedules its jobs through pg_cron.',
@@ -707,9 +714,6 @@ BEGIN
         RAISE EXCEPTION 'retention must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- jobs for another database than pg_cron's need cron.schedule_in_database
-    in_db := current_database() <> current_setting('cron.database_name', true);
-
     FOR j IN
         SELECT * FROM (VALUES
             ('ppprof_snapshot', snapshot, format('SELECT %s.pp_snapshot()', s)),
@@ -729,13 +733,8 @@ BEGIN
         job_name := j.name;
         schedule := j.sched;
         command := j.cmd;
-        IF in_db THEN
-            EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
-               INTO jobid USING j.name, j.sched, j.cmd, current_database();
-        ELSE
-            EXECUTE 'SELECT cron.schedule($1, $2, $3)'
-               INTO jobid USING j.name, j.sched, j.cmd;
-        END IF;
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+           INTO jobid USING j.name, j.sched, j.cmd;
         RETURN NEXT;
     END LOOP;
 END;

@@ -212,6 +212,9 @@ for my $f ('pp_schedule_jobs', 'pp_unschedule_jobs')
 	isnt($rc, 0, "$f() fails in a database without pg_cron");
 	like($err, qr/ERROR:  55000: pg_cron is not installed in this database/,
 		"$f(): 'pg_cron is not installed in this database', SQLSTATE 55000");
+	like($err, qr/DETAIL:  pg_cron keeps its jobs in database "postgres"/,
+		"$f(): the detail names pg_cron's database")
+	  if $f eq 'pp_schedule_jobs';
 }
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname LIKE 'ppprof\_%'}), '0',
 	'the failed call scheduled nothing');
