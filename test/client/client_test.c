@@ -7,6 +7,10 @@
  *		THREADS threads each record TREES trees (root "tN", children
  *		"tN.a", "tN.a.x", "tN.b"), with a random pause inside; then flush
  *		and stop.
+ *	client_test sampling CONNINFO TREES
+ *		TREES trees at sample_rate 0.5, then recording switched off for
+ *		TREES more (whose pp_span_begin must return NULL) and on again for
+ *		one last tree.
  *	client_test outage CONNINFO SECONDS
  *		one tree every 2 ms for SECONDS, while the test stops and restarts
  *		the server; prints "progress sent=N" lines every 200 ms.
@@ -127,6 +131,32 @@ main(int argc, char **argv)
 		}
 		for (i = 0; i < n; i++)
 			pthread_join(th[i], NULL);
+		pp_client_stop(30000);
+	}
+	else if (strcmp(argv[1], "sampling") == 0 && argc == 4)
+	{
+		int			n = atoi(argv[3]);
+		unsigned int seed = 3;
+		int			i;
+		int			not_null = 0;
+
+		cfg.sample_rate = 0.5;
+		cfg.queue_capacity = (size_t) n + 10;
+		if (pp_client_start(&cfg) != 0)
+			return 2;
+		for (i = 0; i < n; i++)
+			record_tree("sampled", &seed);
+		pp_client_set_enabled(false);
+		for (i = 0; i < n; i++)
+		{
+			pp_span_t  *s = pp_span_begin("disabled");
+
+			not_null += s != NULL;
+			pp_span_end(s);
+		}
+		printf("disabled_handles=%d\n", not_null);
+		pp_client_set_enabled(true);
+		record_tree("enabled_again", &seed);
 		pp_client_stop(30000);
 	}
 	else if (strcmp(argv[1], "outage") == 0 && argc == 4)

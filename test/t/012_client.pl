@@ -85,6 +85,24 @@ is($node->safe_psql('postgres', q{
 	'threads: no child lasts longer than its root');
 
 #
+# Sampling, and recording switched off and on
+#
+$node->safe_psql('postgres', 'TRUNCATE performance_profiles');
+($rc, $o, $e) = run_prog($prog, 'sampling', $conninfo, 1000);
+is($rc, 0, 'sampling: the program succeeds') or diag($e);
+like($o, qr/^disabled_handles=0$/m, 'sampling: no span is recorded while switched off');
+$s = stats_of((split /\n/, $o)[-1]);
+is($s->{sent} + $s->{sampled}, 1001, 'sampling: every tree kept or counted as sampled out');
+cmp_ok($s->{sampled}, '>', 350, "sampling: about half sampled out ($s->{sampled})");
+cmp_ok($s->{sampled}, '<', 650, 'sampling: ... and about half kept');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE profile_data->>'operation_name' = 'sampled') || ',' ||
+	       count(*) FILTER (WHERE profile_data->>'operation_name' = 'enabled_again') || ',' ||
+	       count(*) FILTER (WHERE profile_data->>'operation_name' = 'disabled')
+	  FROM performance_profiles}), ($s->{sent} - 1) . ',1,0',
+	'sampling: the kept trees and the one after re-enabling are stored, none while off');
+
+#
 # A server that stops mid-run
 #
 $node->safe_psql('postgres', 'TRUNCATE performance_profiles');
