@@ -487,6 +487,9 @@ DECLARE
     t1 timestamptz := now();
     breach boolean;
     open_id uuid;
+    new_id uuid;
+    changed uuid[] := '{}';
+    ch record;
 BEGIN
     FOR r IN SELECT * FROM @extschema@.performance_alert_rules x
               WHERE x.enabled ORDER BY x.name
@@ -545,73 +548,62 @@ BEGIN
                AND COALESCE(a.operation, '') = COALESCE(m.op, '')
                FOR UPDATE;
             IF breach AND open_id IS NULL THEN
-                INSERT INTO @extschema@.performance_alerts AS a
+                INSERT INTO @extschema@.performance_alerts AS x
                     (rule, operation, metric, value, threshold, status, fired_at, checked_at)
                 VALUES (r.name, m.op, r.metric, m.v, m.limit_value, 'firing', t1, t1)
-                ON CONFLICT DO NOTHING;
-                IF FOUND THEN
-                    rule := r.name; operation := m.op; metric := r.metric;
-                    value := m.v; threshold := m.limit_value; status := 'firing';
-                    PERFORM pg_notify('ppprof_alerts', jsonb_build_object(
-                        'status', 'firing', 'rule', r.name, 'operation', m.op,
-                        'metric', r.metric, 'value', m.v, 'comparator', r.comparator,
-                        'threshold', m.limit_value, 'window', r."window"::text,
-                        'database', current_database(), 'at', t1)::text);
-                    RETURN NEXT;
+                ON CONFLICT DO NOTHING
+                RETURNING x.id INTO new_id;
+                IF new_id IS NOT NULL THEN
+                    changed := changed || new_id;
                 END IF;
             ELSIF breach THEN
-                UPDATE @extschema@.performance_alerts a
+                UPDATE @extschema@.performance_alerts x
                    SET value = m.v, threshold = m.limit_value, checked_at = t1
-                 WHERE a.id = open_id;
+                 WHERE x.id = open_id;
             ELSIF open_id IS NOT NULL THEN
-                UPDATE @extschema@.performance_alerts a
+                UPDATE @extschema@.performance_alerts x
                    SET status = 'resolved', resolved_at = t1, checked_at = t1,
-                       value = COALESCE(m.v, a.value)
-                 WHERE a.id = open_id;
-                rule := r.name; operation := m.op; metric := r.metric;
-                value := m.v; threshold := m.limit_value; status := 'resolved';
-                PERFORM pg_notify('ppprof_alerts', jsonb_build_object(
-                    'status', 'resolved', 'rule', r.name, 'operation', m.op,
-                    'metric', r.metric, 'value', m.v, 'comparator', r.comparator,
-                    'threshold', m.limit_value, 'window', r."window"::text,
-                    'database', current_database(), 'at', t1)::text);
-                RETURN NEXT;
+                       value = COALESCE(m.v, x.value),
+                       threshold = COALESCE(m.limit_value, x.threshold)
+                 WHERE x.id = open_id;
+                changed := changed || open_id;
             END IF;
         END LOOP;
 
         -- open alerts on operations the rule no longer reaches (no calls in
         -- the window, or the rule changed) are resolved
-        FOR m IN
-            UPDATE @extschema@.performance_alerts a
+        WITH u AS (
+            UPDATE @extschema@.performance_alerts x
                SET status = 'resolved', resolved_at = t1, checked_at = t1
-             WHERE a.rule = r.name AND a.status = 'firing' AND a.checked_at < t1
-            RETURNING a.operation AS op, a.value AS v, a.threshold AS limit_value
-        LOOP
-            rule := r.name; operation := m.op; metric := r.metric;
-            value := m.v; threshold := m.limit_value; status := 'resolved';
-            PERFORM pg_notify('ppprof_alerts', jsonb_build_object(
-                'status', 'resolved', 'rule', r.name, 'operation', m.op,
-                'metric', r.metric, 'value', NULL, 'comparator', r.comparator,
-                'threshold', m.limit_value, 'window', r."window"::text,
-                'database', current_database(), 'at', t1)::text);
-            RETURN NEXT;
-        END LOOP;
+             WHERE x.rule = r.name AND x.status = 'firing' AND x.checked_at < t1
+            RETURNING x.id)
+        SELECT changed || COALESCE(array_agg(u.id), '{}') INTO changed FROM u;
     END LOOP;
 
     -- alerts of disabled rules are resolved too
-    FOR m IN
-        UPDATE @extschema@.performance_alerts a
+    WITH u AS (
+        UPDATE @extschema@.performance_alerts x
            SET status = 'resolved', resolved_at = t1, checked_at = t1
-          FROM @extschema@.performance_alert_rules x
-         WHERE x.name = a.rule AND NOT x.enabled AND a.status = 'firing'
-        RETURNING a.rule AS rn, a.operation AS op, a.metric AS met,
-                  a.value AS v, a.threshold AS limit_value
+          FROM @extschema@.performance_alert_rules d
+         WHERE d.name = x.rule AND NOT d.enabled AND x.status = 'firing'
+        RETURNING x.id)
+    SELECT changed || COALESCE(array_agg(u.id), '{}') INTO changed FROM u;
+
+    -- every change: returned, and told to the listeners
+    FOR ch IN
+        SELECT x.rule, x.operation, x.metric, x.value, x.threshold, x.status,
+               d.comparator, d."window"
+          FROM @extschema@.performance_alerts x
+          JOIN @extschema@.performance_alert_rules d ON d.name = x.rule
+         WHERE x.id = ANY (changed)
+         ORDER BY x.rule, x.operation NULLS FIRST
     LOOP
-        rule := m.rn; operation := m.op; metric := m.met;
-        value := m.v; threshold := m.limit_value; status := 'resolved';
+        rule := ch.rule; operation := ch.operation; metric := ch.metric;
+        value := ch.value; threshold := ch.threshold; status := ch.status;
         PERFORM pg_notify('ppprof_alerts', jsonb_build_object(
-            'status', 'resolved', 'rule', m.rn, 'operation', m.op,
-            'metric', m.met, 'value', NULL, 'threshold', m.limit_value,
+            'status', ch.status, 'rule', ch.rule, 'operation', ch.operation,
+            'metric', ch.metric, 'value', ch.value, 'comparator', ch.comparator,
+            'threshold', ch.threshold, 'window', ch."window"::text,
             'database', current_database(), 'at', t1)::text);
         RETURN NEXT;
     END LOOP;
