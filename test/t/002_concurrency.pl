@@ -130,13 +130,18 @@ sub finish_pgbench
 }
 
 my $t_start = time;
-my @bench = (
-	start_pgbench('writers', '-c', $clients, '-j', 2, '-t', $per_client, '-f', $writer),
+my @bench = (start_pgbench('writers', '-c', $clients, '-j', 2, '-t', $per_client, '-f', $writer));
+# The deleters and updaters start once the writers have committed rows: on
+# a slow machine they could otherwise run all their transactions against an
+# empty table.
+ok($node->poll_query_until('postgres', 'SELECT count(*) >= 100 FROM performance_profiles'),
+	'the writers committed rows');
+push @bench,
 	# deleters and updaters can deadlock with each other (they lock the
 	# newest rows in whatever order they find them): retry, as clients do
 	start_pgbench('deleters', '-c', 2, '-j', 1, '-t', 300, '--max-tries', 5, '-f', $deleter),
 	start_pgbench('updaters', '-c', 2, '-j', 1, '-t', 200, '--max-tries', 5, '-f', $updater),
-	start_pgbench('readers', '-c', 2, '-j', 1, '-t', 300, '-f', $reader));
+	start_pgbench('readers', '-c', 2, '-j', 1, '-t', 300, '-f', $reader);
 
 # one more reader, in this process: pp_operation_stats answers while the
 # writers run
