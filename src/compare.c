@@ -146,16 +146,7 @@ compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len
 	int			k;
 
 	memset(nulls, 0, sizeof(nulls));
-	if (name == NULL)
-	{
-		nulls[0] = true;
-		values[1] = CStringGetTextDatum("profile");
-	}
-	else
-	{
-		values[0] = PointerGetDatum(cstring_to_text_with_len(name, name_len));
-		values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, name, name_len));
-	}
+	pp_operation_columns(cfg, name, name_len, values, nulls);
 	values[2] = Int64GetDatum(nb);
 	values[3] = Int64GetDatum(na);
 

@@ -106,19 +106,9 @@ void
 pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 {
 	const PPCounters *c = &a->c;
-	bool		profiles = (a->name_len == 0);
 
 	memset(nulls, 0, sizeof(bool) * PP_AGG_COLUMNS);
-	if (profiles)
-	{
-		nulls[0] = true;
-		values[1] = CStringGetTextDatum("profile");
-	}
-	else
-	{
-		values[0] = PointerGetDatum(cstring_to_text_with_len(a->name, a->name_len));
-		values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, a->name, a->name_len));
-	}
+	pp_operation_columns(cfg, a->name, a->name_len, values, nulls);
 	values[2] = Int64GetDatum(c->calls);
 	values[3] = Int64GetDatum(c->errors);
 	values[4] = Float8GetDatum((double) c->errors / c->calls);
@@ -134,6 +124,22 @@ pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 	values[14] = Float8GetDatum(c->self_sum_ms);
 	values[15] = TimestampTzGetDatum(c->first_at);
 	values[16] = TimestampTzGetDatum(c->last_at);
+}
+
+void
+pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
+					 Datum *values, bool *nulls)
+{
+	if (name_len == 0)
+	{
+		nulls[0] = true;
+		values[0] = (Datum) 0;
+		values[1] = CStringGetTextDatum("profile");
+		return;
+	}
+	nulls[0] = false;
+	values[0] = PointerGetDatum(cstring_to_text_with_len(name, name_len));
+	values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, name, name_len));
 }
 
 /* Cache hit rate of an aggregate: NULL (false) when no node said hit or miss. */

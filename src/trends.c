@@ -132,17 +132,7 @@ trends_bucket(void *arg, TimestampTz start, PPWindow *w)
 		if (c->calls <= 0)
 			continue;
 		values[0] = TimestampTzGetDatum(start);
-		if (i < 0)
-		{
-			nulls[1] = true;
-			values[2] = CStringGetTextDatum("profile");
-		}
-		else
-		{
-			values[1] = PointerGetDatum(cstring_to_text_with_len(a->name, a->name_len));
-			values[2] = CStringGetTextDatum(pp_classifier_type(st->cfg->classifier,
-															   a->name, a->name_len));
-		}
+		pp_operation_columns(st->cfg, a->name, a->name_len, &values[1], &nulls[1]);
 		values[3] = Int64GetDatum(c->calls);
 		values[4] = Int64GetDatum(c->errors);
 		values[5] = Float8GetDatum((double) c->errors / c->calls);
@@ -289,16 +279,7 @@ summary_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const Series *s,
 	int			k;
 
 	memset(nulls, 0, sizeof(nulls));
-	if (s->name_len == 0)
-	{
-		nulls[0] = true;
-		values[1] = CStringGetTextDatum("profile");
-	}
-	else
-	{
-		values[0] = PointerGetDatum(cstring_to_text_with_len(s->name, s->name_len));
-		values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, s->name, s->name_len));
-	}
+	pp_operation_columns(cfg, s->name, s->name_len, values, nulls);
 	values[2] = Int32GetDatum(s->n);
 	values[3] = Int64GetDatum(s->calls);
 

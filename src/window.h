@@ -62,6 +62,13 @@ extern void pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values,
 						  bool *nulls);
 extern bool pp_agg_cache_hit_rate(const PPAgg *a, double *rate);
 
+/*
+ * The operation and operation_type columns (values[0], values[1]) of an
+ * operation; name_len 0 is the profiles themselves: NULL and 'profile'.
+ */
+extern void pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
+								 Datum *values, bool *nulls);
+
 /* Sample standard deviation of a PPCounters, 0 when calls < 2. */
 extern double pp_counters_stddev(const PPCounters *c);
 
