@@ -68,7 +68,9 @@
 # COPY plain_profiles (query_id, profile_data, total_duration_ms) FROM a CSV
 # file; copy_ppprof the same COPY into performance_profiles (the trigger runs
 # per row); batch_ppprof is SELECT pp_ingest_batch(batch::jsonb) FROM
-# bench_batch, the same profiles as one JSON array stored as text.
+# bench_batch, the same profiles as one JSON array stored as text;
+# jsonl_ppprof is SELECT pp_ingest_jsonl(lines) FROM bench_batch, the same
+# profiles one per line.
 # Throughput is profiles per second (transactions per second x BENCH_BATCH).
 #
 # Bulk part.  One INSERT ... SELECT of 20 x BENCH_PROFILES rows in one
@@ -120,7 +122,7 @@ BIG_NODES=${BENCH_BIG_NODES:-10000}
 IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-2}
 PORT=5499	# only names the socket file in our own directory; no TCP
 CONFIGS="plain ppprof_off ppprof"
-BATCH_CONFIGS="copy_plain copy_ppprof batch_ppprof"
+BATCH_CONFIGS="copy_plain copy_ppprof batch_ppprof jsonl_ppprof"
 
 posint() {
 	case $2 in
@@ -201,9 +203,12 @@ INSERT INTO bench_src
 SELECT i, 'q-' || i, p::text, (p->>'duration_ms')::float8
   FROM generate_series(1, $NPROFILES) AS i, LATERAL ppgen.profile(i) AS p;
 VACUUM ANALYZE bench_src;
--- the batch part: profiles 1..$BATCH as one JSON array (text), and as CSV for COPY
+-- the batch part: profiles 1..$BATCH as one JSON array (text), as JSON Lines,
+-- and as CSV for COPY
 CREATE TABLE bench_batch AS
-SELECT json_agg(profile::json ORDER BY id)::text AS batch FROM bench_src WHERE id <= $BATCH;
+SELECT json_agg(profile::json ORDER BY id)::text AS batch,
+       string_agg(profile, E'\n' ORDER BY id) AS lines
+  FROM bench_src WHERE id <= $BATCH;
 COPY (SELECT query_id, profile, total_ms FROM bench_src WHERE id <= $BATCH ORDER BY id)
   TO '$TMP/batch.csv' (FORMAT csv);
 -- the memory part: one profile of $BIG_NODES nodes: a root, (n - 1) / 9 children
@@ -286,6 +291,7 @@ for t in plain_profiles performance_profiles; do
 	echo "COPY $t (query_id, profile_data, total_duration_ms) FROM '$TMP/batch.csv' (FORMAT csv);" >"$TMP/copy_$t.sql"
 done
 echo "SELECT pp_ingest_batch(batch::jsonb) FROM bench_batch;" >"$TMP/batch_ppprof.sql"
+echo "SELECT pp_ingest_jsonl(lines) FROM bench_batch;" >"$TMP/jsonl_ppprof.sql"
 chmod 644 "$TMP"/*.sql "$TMP/batch.csv"
 
 # script, table, PGOPTIONS and rows per transaction of a configuration
@@ -296,11 +302,12 @@ script_of() {
 	copy_plain) echo copy_plain_profiles ;;
 	copy_ppprof) echo copy_performance_profiles ;;
 	batch_ppprof) echo batch_ppprof ;;
+	jsonl_ppprof) echo jsonl_ppprof ;;
 	esac
 }
 table_of() { case $1 in plain | copy_plain) echo plain_profiles ;; *) echo performance_profiles ;; esac; }
 options_of() { case $1 in ppprof_off) echo "-c ppprof.enabled=off" ;; *) echo "" ;; esac; }
-rows_of() { case $1 in copy_* | batch_*) echo "$BATCH" ;; *) echo 1 ;; esac; }
+rows_of() { case $1 in copy_* | batch_* | jsonl_*) echo "$BATCH" ;; *) echo 1 ;; esac; }
 
 # run_pgbench SCRIPT CLIENTS SECONDS [PGOPTIONS [DB [pgbench options]]] -> sets TPS LAT NTX NFAIL
 run_pgbench() {
@@ -478,6 +485,7 @@ if has_part batch; then
 		copy_plain) lbl="COPY into plain_profiles" ;;
 		copy_ppprof) lbl="COPY into performance_profiles (trigger per row)" ;;
 		batch_ppprof) lbl="pp_ingest_batch (one JSON array)" ;;
+		jsonl_ppprof) lbl="pp_ingest_jsonl (one profile per line)" ;;
 		esac
 		awk -v l="$lbl" -v m="$(med_of "batch $cfg $BATCH_CLIENTS")" -v b="$(med_of "batch copy_plain $BATCH_CLIENTS")" \
 			-v rg="$(range ${V[batch $cfg $BATCH_CLIENTS]})" -v rr="$(median ${RR[batch $cfg $BATCH_CLIENTS]})" \
@@ -624,14 +632,14 @@ fi
 # --- plot ------------------------------------------------------------------------------------------
 if has_part insert || has_part batch; then
 	: >"$TMP/plot.dat"
-	# label plain off full (profiles/s medians), one line per group
+	# label plain off full copy_ppprof jsonl (profiles/s medians), one line per group
 	if has_part insert; then
 		for c in $CLIENTS_LIST; do
-			echo "\"INSERT, $c client$([ "$c" = 1 ] || echo s)\" $(med_of "insert plain $c") $(med_of "insert ppprof_off $c") $(med_of "insert ppprof $c") NaN" >>"$TMP/plot.dat"
+			echo "\"INSERT, $c client$([ "$c" = 1 ] || echo s)\" $(med_of "insert plain $c") $(med_of "insert ppprof_off $c") $(med_of "insert ppprof $c") NaN NaN" >>"$TMP/plot.dat"
 		done
 	fi
 	if has_part batch; then
-		echo "\"batch of $BATCH, $BATCH_CLIENTS client$([ "$BATCH_CLIENTS" = 1 ] || echo s)\" $(med_of "batch copy_plain $BATCH_CLIENTS") NaN $(med_of "batch batch_ppprof $BATCH_CLIENTS") $(med_of "batch copy_ppprof $BATCH_CLIENTS")" >>"$TMP/plot.dat"
+		echo "\"batch of $BATCH, $BATCH_CLIENTS client$([ "$BATCH_CLIENTS" = 1 ] || echo s)\" $(med_of "batch copy_plain $BATCH_CLIENTS") NaN $(med_of "batch batch_ppprof $BATCH_CLIENTS") $(med_of "batch copy_ppprof $BATCH_CLIENTS") $(med_of "batch jsonl_ppprof $BATCH_CLIENTS")" >>"$TMP/plot.dat"
 	fi
 	PNG=$PLOT_DIR/ingest-throughput.png
 	gnuplot <<EOF
@@ -650,7 +658,8 @@ set xtics nomirror
 plot '$TMP/plot.dat' using 2:xtic(1) lc rgb '#7f8c8d' title 'plain table (INSERT) / COPY into plain table (batch)', \
      '' using 3 lc rgb '#5dade2' title 'ppprof, ppprof.enabled = off', \
      '' using 4 lc rgb '#1f618d' title 'ppprof (INSERT) / pp_ingest_batch (batch)', \
-     '' using 5 lc rgb '#a569bd' title 'COPY into performance_profiles (batch)'
+     '' using 5 lc rgb '#a569bd' title 'COPY into performance_profiles (batch)', \
+     '' using 6 lc rgb '#27ae60' title 'pp_ingest_jsonl (batch)'
 EOF
 	echo "Plot: $PNG"
 	echo

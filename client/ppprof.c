@@ -51,7 +51,7 @@ usage_ingest(FILE *f)
 	fprintf(f,
 			"Usage: ppprof [--dsn DSN] ingest FILE.jsonl [--batch N]\n\n"
 			"Stores one profile (a TimingRecord JSON object) per line of FILE (\"-\" reads\n"
-			"standard input) through pp_ingest_batch, N profiles per batch (default 500).\n"
+			"standard input) through pp_ingest_jsonl, N profiles per batch (default 500).\n"
 			"Blank lines are skipped.  A line that is not a JSON object stops the run before\n"
 			"anything is sent; a batch the server refuses stops it after the batches already\n"
 			"stored.  Shows a progress bar when standard error is a terminal.\n");
@@ -169,17 +169,22 @@ progress(size_t done_bytes, size_t total_bytes, long profiles)
 			(int) (100.0 * done_bytes / total_bytes), profiles);
 }
 
+/*
+ * Store one batch, lines first_line to last_line of the file (blank ones
+ * kept, so that the server's "line N" is line first_line + N - 1).
+ */
 static int
 send_batch(PGconn *conn, const char *batch, long first_line, long last_line)
 {
 	const char *values[1] = {batch};
-	PGresult   *res = PQexecParams(conn, "SELECT pp_ingest_batch($1::jsonb)", 1, NULL,
+	PGresult   *res = PQexecParams(conn, "SELECT pp_ingest_jsonl($1)", 1, NULL,
 								   values, NULL, NULL, 0);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "\nppprof: the batch of lines %ld to %ld was refused: %s",
-				first_line, last_line, PQerrorMessage(conn));
+		fprintf(stderr, "\nppprof: the batch of lines %ld to %ld was refused"
+				" (its line 1 is line %ld of the file): %s",
+				first_line, last_line, first_line, PQerrorMessage(conn));
 		PQclear(res);
 		return -1;
 	}
@@ -315,10 +320,15 @@ cmd_ingest(int argc, char **argv)
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
 		if (strspn(line, " \t") == (size_t) len)
-			continue;
-		if (batch_len + (size_t) len + 3 > batch_cap)
 		{
-			batch_cap = (batch_len + (size_t) len + 3) * 2;
+			if (in_batch > 0)
+				len = 0;		/* kept empty: the server's line numbers stay right */
+			else
+				continue;
+		}
+		if (batch_len + (size_t) len + 2 > batch_cap)
+		{
+			batch_cap = (batch_len + (size_t) len + 2) * 2;
 			batch = realloc(batch, batch_cap);
 			if (batch == NULL)
 			{
@@ -326,15 +336,16 @@ cmd_ingest(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		}
-		batch[batch_len++] = in_batch == 0 ? '[' : ',';
 		memcpy(batch + batch_len, line, (size_t) len);
 		batch_len += (size_t) len;
+		batch[batch_len++] = '\n';
+		batch[batch_len] = '\0';
+		if (len == 0)
+			continue;
 		if (in_batch++ == 0)
 			first_line = lineno;
 		if (in_batch == batch_size)
 		{
-			batch[batch_len++] = ']';
-			batch[batch_len] = '\0';
 			if (send_batch(conn, batch, first_line, lineno) != 0)
 				goto failed;
 			stored += in_batch;
@@ -346,8 +357,6 @@ cmd_ingest(int argc, char **argv)
 	}
 	if (in_batch > 0)
 	{
-		batch[batch_len++] = ']';
-		batch[batch_len] = '\0';
 		if (send_batch(conn, batch, first_line, lineno) != 0)
 			goto failed;
 		stored += in_batch;

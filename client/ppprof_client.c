@@ -2,7 +2,7 @@
  *
  * client/ppprof_client.c
  *	  libppprof: per-thread span trees, their JSON (jansson), and the
- *	  bounded queue that a background thread ships to pp_ingest_batch()
+ *	  bounded queue that a background thread ships to pp_ingest_jsonl()
  *	  through libpq.
  *
  * The caller's side takes one mutex for a few instructions when a root
@@ -315,40 +315,53 @@ pp_span_meta_bool(const char *key, bool value)
 
 /* ---- the flusher ---- */
 
-/* Send one batch; true when the server stored it. */
+/*
+ * items joined into one malloc'd string: open, the items separated by sep,
+ * close.
+ */
+static char *
+join_items(char **items, size_t n, const char *open, char sep, const char *close)
+{
+	size_t		len = strlen(open) + n + strlen(close) + 1;
+	size_t		i;
+	char	   *out;
+	char	   *p;
+
+	for (i = 0; i < n; i++)
+		len += strlen(items[i]);
+	out = malloc(len);
+	if (out == NULL)
+		return NULL;
+	p = stpcpy(out, open);
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			*p++ = sep;
+		p = stpcpy(p, items[i]);
+	}
+	stpcpy(p, close);
+	return out;
+}
+
+/*
+ * Send one batch; true when the server stored it.  pp_ingest_jsonl (ppprof
+ * 1.2) parses each profile on its own, which costs the server about half
+ * of what pp_ingest_batch's one JSON array does; an extension not yet
+ * updated to 1.2 has only pp_ingest_batch, used from then on.
+ */
 static bool
 send_batch(PGconn **conn, char **items, size_t n)
 {
-	size_t		len = 2;
-	size_t		i;
-	char	   *batch;
-	char	   *p;
+	static bool has_jsonl = true;
 	int			attempt;
 	bool		ok = false;
 
-	for (i = 0; i < n; i++)
-		len += strlen(items[i]) + 1;
-	batch = malloc(len + 1);
-	if (batch == NULL)
-		return false;
-	p = batch;
-	*p++ = '[';
-	for (i = 0; i < n; i++)
-	{
-		size_t		l = strlen(items[i]);
-
-		if (i > 0)
-			*p++ = ',';
-		memcpy(p, items[i], l);
-		p += l;
-	}
-	*p++ = ']';
-	*p = '\0';
-
 	for (attempt = 0; attempt < 2 && !ok; attempt++)
 	{
-		const char *values[1] = {batch};
+		char	   *batch;
+		const char *values[1];
 		PGresult   *res;
+		const char *state;
 
 		if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK)
 		{
@@ -358,14 +371,28 @@ send_batch(PGconn **conn, char **items, size_t n)
 			if (PQstatus(*conn) != CONNECTION_OK)
 				continue;
 		}
-		res = PQexecParams(*conn, "SELECT pp_ingest_batch($1::jsonb)", 1, NULL,
+		batch = has_jsonl ? join_items(items, n, "", '\n', "") :
+			join_items(items, n, "[", ',', "]");
+		if (batch == NULL)
+			return false;
+		values[0] = batch;
+		res = PQexecParams(*conn, has_jsonl ? "SELECT pp_ingest_jsonl($1)" :
+						   "SELECT pp_ingest_batch($1::jsonb)", 1, NULL,
 						   values, NULL, NULL, 0);
+		free(batch);
 		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (!ok && has_jsonl && state != NULL && strcmp(state, "42883") == 0)
+		{
+			has_jsonl = false;	/* undefined_function: again, as a JSON array */
+			PQclear(res);
+			attempt--;
+			continue;
+		}
 		PQclear(res);
 		if (!ok && PQstatus(*conn) == CONNECTION_OK)
 			break;				/* the server refused it: do not resend */
 	}
-	free(batch);
 	return ok;
 }
 

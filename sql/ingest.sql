@@ -95,6 +95,17 @@ SELECT pp_ingest_batch(jsonb_build_array(:'p1'::jsonb, '{"operation_name": "b2",
 SELECT pp_ingest_batch('[]');
 SELECT count(*) FROM performance_profiles WHERE query_id = 'meta-q';
 
+-- pp_ingest_jsonl: one profile per line, blank lines (and CR LF) skipped,
+-- query_id from the root's metadata as above, else a new uuid
+SELECT pp_ingest_jsonl(E'\n{"operation_name": "j1", "duration_ms": 3, "metadata": {"query_id": "jsonl-q"}}\r\n'
+                       '   \n{"operation_name": "j2", "duration_ms": 4, "children": [{"operation_name": "llm_call", "duration_ms": 2}]}\n');
+SELECT CASE WHEN query_id ~ '^[0-9a-f-]{36}$' THEN 'a uuid' ELSE query_id END AS query_id,
+       total_duration_ms, profile_data ->> 'operation_name' AS root, ppprof_analyzed,
+       jsonb_array_length(bottleneck_operations) AS bottlenecks
+  FROM performance_profiles WHERE profile_data ->> 'operation_name' IN ('j1', 'j2')
+ ORDER BY total_duration_ms;
+SELECT pp_ingest_jsonl(''), pp_ingest_jsonl(E'\n \t\n');
+
 -- UPDATE of profile_data recomputes what the client did not set
 UPDATE performance_profiles
    SET profile_data = '{"operation_name": "vector_search", "duration_ms": 900}'

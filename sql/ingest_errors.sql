@@ -11,6 +11,12 @@ SELECT pp_ingest_batch('[{"operation_name": "ok", "duration_ms": 1}, {"operation
 SELECT pp_ingest_batch('{"operation_name": "not an array", "duration_ms": 1}');
 SELECT pp_ingest(NULL);
 SELECT pp_ingest_batch(NULL);
+-- pp_ingest_jsonl names the line (blank lines count), whether the profile is
+-- invalid or the line is not JSON
+SELECT pp_ingest_jsonl(E'{"operation_name": "ok", "duration_ms": 1}\n\n{"operation_name": "bad", "children": [{"operation_name": "c", "duration_ms": "slow"}]}');
+SELECT pp_ingest_jsonl(E'{"operation_name": "ok", "duration_ms": 1}\n{"operation_name": "cut",');
+SELECT pp_ingest_jsonl(E'{"operation_name": "ok", "duration_ms": 1}\n[{"operation_name": "in an array", "duration_ms": 1}]');
+SELECT pp_ingest_jsonl(NULL);
 
 -- Every rule, one input per line: SQLSTATE and message
 CREATE FUNCTION try_ingest(p jsonb) RETURNS text LANGUAGE plpgsql AS $$

@@ -1,5 +1,6 @@
--- upgrade: ALTER EXTENSION ppprof UPDATE from 1.0 to 1.1 keeps the data and
--- the live statistics, and ends with the objects of a fresh install
+-- upgrade: ALTER EXTENSION ppprof UPDATE from 1.0 to 1.1, then to 1.2, keeps
+-- the data and the live statistics, and ends with the objects of a fresh
+-- install
 CREATE EXTENSION ppprof VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'ppprof';
 INSERT INTO performance_profiles (query_id, profile_data)
@@ -15,6 +16,12 @@ SELECT operation, calls, avg_ms FROM pp_operation_stats('1 hour') ORDER BY 1;
 SELECT operation, calls, cache_lookups, cache_hit_rate
   FROM pp_range_stats(tstzrange(now() - interval '1 hour', now(), '[]')) ORDER BY 1 NULLS FIRST;
 SELECT pp_info()->>'statistics' AS statistics;
+SELECT to_regproc('pp_ingest_jsonl') IS NULL AS no_jsonl_in_1_1;
+
+ALTER EXTENSION ppprof UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'ppprof';
+SELECT pp_ingest_jsonl(E'{"operation_name": "rag", "duration_ms": 200}\n{"operation_name": "rag", "duration_ms": 300}');
+SELECT operation, calls, avg_ms FROM pp_operation_stats('1 hour') ORDER BY 1;
 
 CREATE TEMP TABLE upgraded AS
 SELECT pg_describe_object(classid, objid, 0) AS object

@@ -2,7 +2,8 @@
  *
  * src/ingest.c
  *	  Ingest of profiles: the BEFORE INSERT OR UPDATE trigger on
- *	  performance_profiles, pp_ingest, pp_ingest_batch and pp_analyze_profile.
+ *	  performance_profiles, pp_ingest, pp_ingest_batch, pp_ingest_jsonl and
+ *	  pp_analyze_profile.
  *
  * Every path goes through the trigger, so a plain INSERT from a Supabase or
  * psycopg client and pp_ingest give identical rows.  For each profile the
@@ -48,6 +49,7 @@
 PG_FUNCTION_INFO_V1(pp_profiles_trigger);
 PG_FUNCTION_INFO_V1(pp_ingest);
 PG_FUNCTION_INFO_V1(pp_ingest_batch);
+PG_FUNCTION_INFO_V1(pp_ingest_jsonl);
 PG_FUNCTION_INFO_V1(pp_analyze_profile);
 
 /* Analysis of one profile; lives in IngestContext. */
@@ -66,7 +68,8 @@ typedef enum IngestCaller
 {
 	CALLER_SQL,					/* a plain INSERT or UPDATE */
 	CALLER_INGEST,				/* pp_ingest */
-	CALLER_BATCH				/* pp_ingest_batch, at element batch_element */
+	CALLER_BATCH,				/* pp_ingest_batch, at element batch_element */
+	CALLER_JSONL				/* pp_ingest_jsonl, at line batch_element */
 } IngestCaller;
 
 static IngestCaller ingest_caller = CALLER_SQL;
@@ -126,6 +129,12 @@ report_profile_error(const pp_error_t *err, const char *query_id)
 	else
 		path = pstrdup(err->path);
 
+	if (ingest_caller == CALLER_JSONL)
+		ereport(ERROR,
+				(errcode(error_sqlstate(err->code)),
+				 errmsg("invalid profile on line %d at %s: %s", batch_element, path, err->text),
+				 errdetail("No profile of the batch was stored."),
+				 errhint("%s", error_hint(err->code))));
 	ereport(ERROR,
 			(errcode(error_sqlstate(err->code)),
 			 errmsg("invalid profile at %s: %s", path, err->text),
@@ -650,6 +659,21 @@ get_batch_plan(PPConfig *cfg)
 						  1, argtypes);
 }
 
+/* The INSERT behind pp_ingest_jsonl: every element of a jsonb[], in order. */
+static SPIPlanPtr
+get_array_plan(PPConfig *cfg)
+{
+	static SPIPlanPtr plan = NULL;
+	static Oid	plan_schema = InvalidOid;
+	Oid			argtypes[1] = {JSONBARRAYOID};
+
+	return get_saved_plan(&plan, &plan_schema, cfg,
+						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
+						  " SELECT " PP_QUERY_ID_OF("NULL", "e") ", e"
+						  " FROM pg_catalog.unnest($1) AS e",
+						  1, argtypes);
+}
+
 /*
  * Execute a saved plan; the error of a rejected profile is the user's
  * error, not one of an internal statement: drop the "SQL statement"
@@ -704,6 +728,31 @@ ingest_one(SPIPlanPtr plan, Datum query_id, bool query_id_null, Jsonb *profile,
 	result = MemoryContextAlloc(cxt, sizeof(pg_uuid_t));
 	memcpy(result, DatumGetUUIDP(id), sizeof(pg_uuid_t));
 	return result;
+}
+
+/*
+ * Store n profiles with one execution of the batch plan that plan_for
+ * returns, its one argument arg; an ERROR unless all n were stored.
+ */
+static void
+store_checked(SPIPlanPtr (*plan_for) (PPConfig *cfg), PPConfig *cfg,
+			  Datum arg, uint32 n)
+{
+	Datum		values[1];
+	uint64		stored;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	values[0] = arg;
+	execute_plan(plan_for(cfg), values, NULL, SPI_OK_INSERT, CurrentMemoryContext);
+	stored = SPI_processed;
+	SPI_finish();
+
+	if (stored != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%u of %u profiles were not stored", (unsigned) (n - stored), n),
+				 errdetail("A trigger or a row level security policy skipped the rows.")));
 }
 
 /*
@@ -762,10 +811,8 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	uint32		n,
 				i;
 	PPConfig   *cfg;
-	SPIPlanPtr	plan;
 	MemoryContext element_cxt;
 	MemoryContext old;
-	uint64		stored = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -794,8 +841,6 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	ingest_caller = CALLER_BATCH;
 	PG_TRY();
 	{
-		Datum		values[1];
-
 		for (i = 0; i < n; i++)
 		{
 			ProfileAnalysis pa;
@@ -812,25 +857,134 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 		MemoryContextDelete(element_cxt);
 
 		ingest_caller = CALLER_INGEST;
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "ppprof: SPI_connect failed");
-		plan = get_batch_plan(cfg);
-		values[0] = JsonbPGetDatum(batch);
-		execute_plan(plan, values, NULL, SPI_OK_INSERT, CurrentMemoryContext);
-		stored = SPI_processed;
-		SPI_finish();
+		store_checked(get_batch_plan, cfg, JsonbPGetDatum(batch), n);
 	}
 	PG_FINALLY();
 	{
 		ingest_caller = CALLER_SQL;
 	}
 	PG_END_TRY();
+	PG_RETURN_INT64((int64) n);
+}
 
-	if (stored != n)
+/* Error context of a line of pp_ingest_jsonl that is not valid JSON. */
+static void
+jsonl_line_context(void *arg)
+{
+	errcontext("profile on line %d of the batch", *(int *) arg);
+}
+
+/* true when line holds nothing but JSON whitespace */
+static bool
+blank_line(const char *line)
+{
+	for (; *line; line++)
+		if (*line != ' ' && *line != '\t' && *line != '\r')
+			return false;
+	return true;
+}
+
+/*
+ * Check, copy out and store every non-blank line of input (modified in
+ * place); returns how many.  The caller sets ingest_caller = CALLER_JSONL.
+ */
+static uint32
+ingest_lines(char *input, PPConfig *cfg)
+{
+	char	   *line;
+	char	   *next;
+	int			lineno = 0;
+	uint32		n = 0;
+	uint32		capacity = 64;
+	Datum	   *profiles = palloc(sizeof(Datum) * capacity);
+	MemoryContext batch_cxt = CurrentMemoryContext;
+	MemoryContext line_cxt;
+	ErrorContextCallback errcb;
+
+	line_cxt = AllocSetContextCreate(batch_cxt, "ppprof jsonl line",
+									 ALLOCSET_DEFAULT_SIZES);
+	errcb.callback = jsonl_line_context;
+	errcb.arg = &lineno;
+	for (line = input; line != NULL; line = next)
+	{
+		Datum		jb;
+		ProfileAnalysis pa;
+
+		CHECK_FOR_INTERRUPTS();
+		lineno++;
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		if (blank_line(line))
+			continue;
+
+		MemoryContextReset(line_cxt);
+		MemoryContextSwitchTo(line_cxt);
+		errcb.previous = error_context_stack;
+		error_context_stack = &errcb;
+		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(line));
+		error_context_stack = errcb.previous;
+
+		batch_element = lineno;
+		MemoryContextReset(IngestContext);
+		analyze_profile(DatumGetJsonbP(jb), cfg, NULL, &pa);
+
+		MemoryContextSwitchTo(batch_cxt);
+		if (n == capacity)
+		{
+			capacity *= 2;
+			profiles = repalloc(profiles, sizeof(Datum) * capacity);
+		}
+		profiles[n++] = datumCopy(jb, false, -1);
+	}
+	MemoryContextDelete(line_cxt);
+
+	if (n > 0)
+	{
+		ingest_caller = CALLER_INGEST;
+		store_checked(get_array_plan, cfg,
+					  PointerGetDatum(construct_array(profiles, (int) n, JSONBOID,
+													  -1, false, TYPALIGN_INT)),
+					  n);
+	}
+	return n;
+}
+
+/*
+ * pp_ingest_jsonl(profiles text) RETURNS bigint
+ *
+ * One profile per line (JSON Lines; blank lines are skipped), all or
+ * nothing, like pp_ingest_batch.  The reason to have it: the server parses
+ * a jsonb argument whole before pp_ingest_batch runs, and one large JSON
+ * array costs several times what its elements cost parsed one by one in a
+ * context that is reset between them (docs/benchmarks.md).  Here each line
+ * is parsed, checked and copied out on its own; then one INSERT ... SELECT
+ * FROM unnest() stores them.
+ */
+Datum
+pp_ingest_jsonl(PG_FUNCTION_ARGS)
+{
+	char	   *input;
+	PPConfig   *cfg;
+	volatile uint32 n = 0;
+
+	if (PG_ARGISNULL(0))
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("%u of %u profiles were not stored", (unsigned) (n - stored), n),
-				 errdetail("A trigger or a row level security policy skipped the rows.")));
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("profiles must not be null")));
+	input = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	cfg = pp_config_get();
+
+	ingest_caller = CALLER_JSONL;
+	PG_TRY();
+	{
+		n = ingest_lines(input, cfg);
+	}
+	PG_FINALLY();
+	{
+		ingest_caller = CALLER_SQL;
+	}
+	PG_END_TRY();
 	PG_RETURN_INT64((int64) n);
 }
 

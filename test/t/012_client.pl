@@ -103,6 +103,19 @@ is($node->safe_psql('postgres', q{
 	'sampling: the kept trees are stored, none recorded while off');
 
 #
+# An extension not yet updated to 1.2 has no pp_ingest_jsonl: the library
+# falls back to pp_ingest_batch and loses nothing
+#
+$node->safe_psql('postgres', 'CREATE DATABASE old_ppprof');
+$node->safe_psql('old_ppprof', "CREATE EXTENSION ppprof VERSION '1.1'");
+($rc, $o, $e) = run_prog($prog, 'threads', $node->connstr('old_ppprof'), 2, 10);
+is($rc, 0, 'ppprof 1.1: the program succeeds') or diag($e);
+$s = stats_of((split /\n/, $o)[-1]);
+is("$s->{sent},$s->{dropped}", '20,0', 'ppprof 1.1: 20 trees sent, none dropped');
+is($node->safe_psql('old_ppprof', 'SELECT count(*) FROM performance_profiles'), '20',
+	'ppprof 1.1: 20 profiles stored through pp_ingest_batch');
+
+#
 # A server that stops mid-run
 #
 $node->safe_psql('postgres', 'TRUNCATE performance_profiles');
@@ -175,12 +188,12 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'), '2
 
 my $invalid = "$tmp/invalid.jsonl";
 open($fh, '>', $invalid) or die;
-print $fh qq({"operation_name": "ok", "duration_ms": 1}\n{"operation_name": "bad", "duration_ms": "slow"}\n);
+print $fh qq({"operation_name": "ok", "duration_ms": 1}\n\n{"operation_name": "ok", "duration_ms": 1}\n{"operation_name": "bad", "duration_ms": "slow"}\n);
 close $fh;
 ($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'ingest', $invalid, '--batch', 10);
 is($rc, 1, 'a profile the server refuses: exit 1');
-like($e, qr/lines 1 to 2 was refused: ERROR:  invalid profile at \$\[1\]\.duration_ms/,
-	'the refused batch and the server\'s message');
+like($e, qr/lines 1 to 4 was refused \(its line 1 is line 1 of the file\): ERROR:  invalid profile on line 4 at \$\.duration_ms/,
+	'the refused batch and the server\'s message, whose line number counts the blank line');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'), '250',
 	'nothing of the refused batch is stored');
 
