@@ -12,7 +12,7 @@ MODULE_big = ppprof
 
 CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
 	src/core/classify.o src/core/sketch.o src/core/reservoir.o \
-	src/core/score.o src/core/patterns.o src/core/trend.o
+	src/core/score.o src/core/patterns.o src/core/trend.o src/core/dumpfile.o
 OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o src/jsonb_build.o \
 	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/rebuild.o src/report.o \
 	src/compare.o src/trends.o src/snapshot.o src/span.o \
@@ -86,6 +86,7 @@ bench:
 	bash bench/callgrind.sh
 	bash bench/purge.sh
 	bash bench/spans.sh
+	bash bench/tdigest.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -94,6 +95,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/callgrind.sh
 	BENCH_SMOKE=1 bash bench/purge.sh
 	BENCH_SMOKE=1 bash bench/spans.sh
+	BENCH_SMOKE=1 bash bench/tdigest.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -122,6 +124,11 @@ bench-purge:
 
 bench-purge-smoke:
 	BENCH_SMOKE=1 bash bench/purge.sh
+
+# Percentiles against tdigest (bench/tdigest.sh, results in docs/benchmarks.md).
+.PHONY: bench-tdigest
+bench-tdigest:
+	bash bench/tdigest.sh
 
 # Span benchmark (bench/spans.sh, results in docs/benchmarks.md).
 .PHONY: bench-spans

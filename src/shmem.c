@@ -76,6 +76,7 @@
 #include "ppprof.h"
 #include "shmem.h"
 #include "port/pg_crc32c.h"
+#include "dumpfile.h"
 
 #define USECS_PER_MINUTE	INT64CONST(60000000)
 #define USECS_PER_HOUR_		INT64CONST(3600000000)
@@ -1186,9 +1187,10 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 
 /*
  * Dump file layout, host byte order (the header pins the platform-dependent
- * parts: PostgreSQL major version, format versions, capacities):
+ * parts: PostgreSQL major version, format versions, capacities); its check
+ * is src/core/dumpfile.c, the records are these structs:
  *
- *	PPDumpHeader
+ *	pp_dump_header_t
  *	n_dbs  x PPDb
  *	n_ops  x (PPOp, reservoir of reservoir_bytes)
  *	n_minute x (PPDumpBucket, minute sketch)
@@ -1198,28 +1200,10 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
 #define PP_DUMP_FORMAT		2
 
-typedef struct PPDumpHeader
-{
-	uint32		magic;
-	uint32		format;
-	uint32		pg_major;
-	uint32		sketch_format;
-	uint32		minute_capacity;
-	uint32		hour_capacity;
-	uint32		reservoir_capacity;
-	uint32		name_max;
-	uint32		db_size;		/* sizeof(PPDb), sizeof(PPOp), sizeof(PPDumpBucket) */
-	uint32		op_size;
-	uint32		bucket_size;
-	uint32		reserved;
-	uint32		n_dbs;
-	uint32		n_ops;
-	uint64		n_minute;
-	uint64		n_hour;
-	TimestampTz minute_start;
-	TimestampTz horizon_start;
-	TimestampTz written_at;
-} PPDumpHeader;
+StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
+				 "the dump header stores TimestampTz as int64_t");
+StaticAssertDecl(sizeof(pg_crc32c) == sizeof(uint32_t),
+				 "the dump file ends with a 4-byte CRC-32C");
 
 typedef struct PPDumpBucket
 {
@@ -1284,7 +1268,7 @@ count_live_buckets(HTAB *htab)
 bool
 pp_shmem_dump(FILE *f)
 {
-	PPDumpHeader h;
+	pp_dump_header_t h;
 	pg_crc32c	crc;
 	HASH_SEQ_STATUS status;
 	PPDb	   *db;
@@ -1338,99 +1322,43 @@ pp_shmem_dump(FILE *f)
 	return ok;
 }
 
-/* A cursor over the dump's bytes; every read is bounds-checked. */
-typedef struct DumpReader
+static uint32_t
+dump_crc32c(const void *data, size_t len)
 {
-	const char *p;
-	const char *end;
-} DumpReader;
+	pg_crc32c	crc;
 
-static const void *
-dump_take(DumpReader *r, Size len)
-{
-	const char *p = r->p;
-
-	if ((Size) (r->end - r->p) < len)
-		return NULL;
-	r->p += len;
-	return p;
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, data, len);
+	FIN_CRC32C(crc);
+	return crc;
 }
 
-static const char *
-undump_check(const char *buf, Size len, PPDumpHeader *h)
+/* What this build writes and accepts. */
+static void
+dump_layout(pp_dump_layout_t *l)
 {
-	DumpReader	r = {buf, buf + len - sizeof(pg_crc32c)};
-	const PPDumpHeader *hp;
-	uint64		i;
-	Size		minute_size = sizeof(PPDumpBucket) + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY);
-	Size		hour_size = sizeof(PPDumpBucket) + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY);
-	pg_crc32c	crc;
-	pg_crc32c	stored;
-
-	if (len < sizeof(PPDumpHeader) + sizeof(pg_crc32c))
-		return "file is truncated";
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, buf, len - sizeof(pg_crc32c));
-	FIN_CRC32C(crc);
-	memcpy(&stored, buf + len - sizeof(pg_crc32c), sizeof(stored));
-
-	hp = dump_take(&r, sizeof(PPDumpHeader));
-	memcpy(h, hp, sizeof(PPDumpHeader));
-	if (h->magic != PP_DUMP_MAGIC)
-		return "not a ppprof statistics file";
-	if (h->format != PP_DUMP_FORMAT || h->sketch_format != PP_SKETCH_FORMAT_VERSION ||
-		h->pg_major != PG_VERSION_NUM / 100 || h->db_size != sizeof(PPDb) ||
-		h->op_size != sizeof(PPOp) || h->bucket_size != sizeof(PPDumpBucket))
-		return "written by another version";
-	if (!EQ_CRC32C(crc, stored))
-		return "checksum mismatch";
-	if (h->minute_capacity != PP_SKETCH_MINUTE_CAPACITY ||
-		h->hour_capacity != PP_SKETCH_HOUR_CAPACITY ||
-		h->reservoir_capacity != (uint32) pp_reservoir_capacity ||
-		h->name_max != PP_NAME_MAX)
-		return "written with other settings";
-	if (h->n_dbs > MAX_DATABASES || h->n_ops > (uint32) pp_max_operations ||
-		h->n_minute > (uint64) pp_max_minute_buckets ||
-		h->n_hour > (uint64) pp_max_hour_buckets)
-		return "more entries than the settings allow";
-
-	for (i = 0; i < h->n_dbs; i++)
-		if (dump_take(&r, sizeof(PPDb)) == NULL)
-			return "file is truncated";
-	for (i = 0; i < h->n_ops; i++)
-	{
-		const PPOp *op = dump_take(&r, sizeof(PPOp));
-		const pp_reservoir_t *res;
-
-		if (op == NULL || (res = dump_take(&r, reservoir_bytes)) == NULL)
-			return "file is truncated";
-		if (!op->in_use || op->name_len < 0 || op->name_len > PP_NAME_MAX)
-			return "corrupt operation entry";
-		if (pp_reservoir_validate(res, reservoir_bytes, NULL) != PP_OK)
-			return "corrupt reservoir";
-	}
-	for (i = 0; i < h->n_minute + h->n_hour; i++)
-	{
-		bool		minute = i < h->n_minute;
-		const PPDumpBucket *b = dump_take(&r, minute ? minute_size - PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)
-										  : hour_size - PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY));
-		const pp_sketch_t *sk;
-		Size		sksize = minute ? PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)
-			: PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY);
-
-		if (b == NULL || (sk = dump_take(&r, sksize)) == NULL)
-			return "file is truncated";
-		if (b->op < 0 || (uint32) b->op >= h->n_ops)
-			return "corrupt bucket entry";
-		if (pp_sketch_validate(sk, sksize, NULL) != PP_OK ||
-			sk->capacity != (minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY))
-			return "corrupt sketch";
-		if (b->c.calls < 0 || (uint64) b->c.calls != pp_sketch_count(sk))
-			return "bucket counters disagree with their sketch";
-	}
-	if (r.p != r.end)
-		return "trailing bytes";
-	return NULL;
+	StaticAssertStmt(sizeof(PPDb) % 8 == 0 && sizeof(PPOp) % 8 == 0 &&
+					 sizeof(PPDumpBucket) % 8 == 0,
+					 "dump records keep the images after them 8-byte aligned");
+	memset(l, 0, sizeof(*l));
+	l->magic = PP_DUMP_MAGIC;
+	l->format = PP_DUMP_FORMAT;
+	l->pg_major = PG_VERSION_NUM / 100;
+	l->reservoir_capacity = (uint32) pp_reservoir_capacity;
+	l->name_max = PP_NAME_MAX;
+	l->db_size = sizeof(PPDb);
+	l->op_size = sizeof(PPOp);
+	l->bucket_size = sizeof(PPDumpBucket);
+	l->reservoir_bytes = reservoir_bytes;
+	l->op_in_use_offset = offsetof(PPOp, in_use);
+	l->op_name_len_offset = offsetof(PPOp, name_len);
+	l->bucket_op_offset = offsetof(PPDumpBucket, op);
+	l->bucket_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, calls);
+	l->max_dbs = MAX_DATABASES;
+	l->max_ops = (uint32) pp_max_operations;
+	l->max_minute = (uint64) pp_max_minute_buckets;
+	l->max_hour = (uint64) pp_max_hour_buckets;
+	l->crc32c = dump_crc32c;
 }
 
 /*
@@ -1441,8 +1369,9 @@ undump_check(const char *buf, Size len, PPDumpHeader *h)
 const char *
 pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 {
-	PPDumpHeader h;
-	DumpReader	r;
+	pp_dump_header_t h;
+	pp_dump_layout_t layout;
+	pp_dump_reader_t r;
 	const char *why;
 	uint64		i;
 	int32	   *slot_of;
@@ -1450,17 +1379,17 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	*n_ops_loaded = 0;
 	if (shared == NULL)
 		return "shared memory is not initialised";
-	why = undump_check(buf, len, &h);
+	dump_layout(&layout);
+	why = pp_dump_check(buf, len, &layout, &h);
 	if (why != NULL)
 		return why;
 
-	r.p = buf + sizeof(PPDumpHeader);
-	r.end = buf + len - sizeof(pg_crc32c);
+	pp_dump_reader_init(&r, buf, len);
 	shared->minute_start = h.minute_start;
 	shared->horizon_start = h.horizon_start;
 	for (i = 0; i < h.n_dbs; i++)
 	{
-		const PPDb *src = dump_take(&r, sizeof(PPDb));
+		const PPDb *src = pp_dump_take(&r, sizeof(PPDb));
 		bool		found;
 		PPDb	   *db = hash_search(db_hash, &src->dbid, HASH_ENTER_NULL, &found);
 
@@ -1470,8 +1399,8 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	slot_of = palloc(sizeof(int32) * Max(h.n_ops, 1));
 	for (i = 0; i < h.n_ops; i++)
 	{
-		const PPOp *src = dump_take(&r, sizeof(PPOp));
-		const void *res = dump_take(&r, reservoir_bytes);
+		const PPOp *src = pp_dump_take(&r, sizeof(PPOp));
+		const void *res = pp_dump_take(&r, reservoir_bytes);
 		PPOpIndex  *idx;
 		bool		found;
 
@@ -1491,8 +1420,8 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	{
 		bool		minute = i < h.n_minute;
 		int			cap = minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
-		const PPDumpBucket *src = dump_take(&r, sizeof(PPDumpBucket));
-		const pp_sketch_t *sk = dump_take(&r, PP_SKETCH_SIZE(cap));
+		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
+		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
 		HTAB	   *htab = minute ? minute_hash : hour_hash;
 		PPBucketKey key;
 		PPBucket   *b;

@@ -1,0 +1,112 @@
+/*-------------------------------------------------------------------------
+ *
+ * test/fuzz/fuzz_dump.c
+ *	  libFuzzer target: the statistics file check (src/core/dumpfile.c)
+ *	  on untrusted bytes, as the postmaster reads pg_stat/ppprof.stat.
+ *
+ * The input is a whole file in the layout of test/unit/dump_image.h.  Its
+ * last 4 bytes are overwritten with the right CRC-32C first (unless the
+ * first byte is 0xFF), so that the fuzzer gets past the checksum into the
+ * records.  Whatever pp_dump_check accepts is then walked as the loader in
+ * src/shmem.c walks it: every record must be there, every bucket's
+ * operation index in range, every sketch and reservoir usable, and the
+ * walk must end exactly at the CRC.
+ *
+ * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h to path and
+ * exits: the seed corpus (make corpus/dump).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump_image.h"
+
+int			LLVMFuzzerInitialize(int *argc, char ***argv);
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *seed = getenv("FUZZ_DUMP_SEED");
+	char	   *buf;
+	FILE	   *f;
+
+	(void) argc;
+	(void) argv;
+	if (seed == NULL)
+		return 0;
+	buf = aligned_alloc(8, (test_dump_size() + 7) & ~(size_t) 7);
+	if (buf == NULL)
+		abort();
+	memset(buf, 0, test_dump_size());
+	test_dump_image(buf);
+	f = fopen(seed, "wb");
+	if (f == NULL || fwrite(buf, 1, test_dump_size(), f) != test_dump_size() || fclose(f) != 0)
+		abort();
+	free(buf);
+	exit(0);
+}
+
+static void
+walk(const char *buf, size_t len, const pp_dump_layout_t *l, const pp_dump_header_t *h)
+{
+	pp_dump_reader_t r;
+	uint64_t	i;
+
+	pp_dump_reader_init(&r, buf, len);
+	for (i = 0; i < h->n_dbs; i++)
+		if (pp_dump_take(&r, l->db_size) == NULL)
+			__builtin_trap();
+	for (i = 0; i < h->n_ops; i++)
+	{
+		const pp_reservoir_t *res;
+
+		if (pp_dump_take(&r, l->op_size) == NULL ||
+			(res = pp_dump_take(&r, l->reservoir_bytes)) == NULL)
+			__builtin_trap();
+		if (pp_reservoir_count(res) > TEST_RES_CAP)
+			__builtin_trap();
+	}
+	for (i = 0; i < h->n_minute + h->n_hour; i++)
+	{
+		uint16_t	cap = i < h->n_minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
+		int32_t		op;
+
+		if (bucket == NULL || sk == NULL)
+			__builtin_trap();
+		memcpy(&op, bucket + l->bucket_op_offset, sizeof(op));
+		if (op < 0 || (uint32_t) op >= h->n_ops)
+			__builtin_trap();
+		(void) pp_sketch_quantile(sk, 0.5);
+		(void) pp_sketch_quantile(sk, 0.99);
+	}
+	if (r.p != r.end)
+		__builtin_trap();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	pp_dump_layout_t l;
+	pp_dump_header_t h;
+	char	   *buf;
+
+	/* a copy, aligned as the loader's palloc'd buffer is */
+	buf = aligned_alloc(8, (size + 8) & ~(size_t) 7);
+	if (buf == NULL)
+		abort();
+	memcpy(buf, data, size);
+	if (size >= sizeof(uint32_t) && (size == 0 || data[0] != 0xFF))
+		test_dump_fix_crc(buf, size);
+
+	test_dump_layout(&l);
+	if (pp_dump_check(buf, size, &l, &h) == NULL)
+		walk(buf, size, &l, &h);
+	free(buf);
+	return 0;
+}

@@ -1,0 +1,158 @@
+/*-------------------------------------------------------------------------
+ *
+ * test/unit/dump_image.h
+ *	  A small, valid statistics file image for the core check
+ *	  (src/core/dumpfile.c), with made-up record layouts: shared by
+ *	  test_dumpfile.c and test/fuzz/fuzz_dump.c.
+ *
+ * Records: a database is 16 bytes; an operation 48 (in_use at 0, name_len
+ * at 4); a bucket 24 (operation index at 0, calls at 8).  Reservoirs hold
+ * TEST_RES_CAP samples.  The image has 1 database, 2 operations, 2 minute
+ * buckets and 1 hour bucket, then the CRC-32C.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_TEST_DUMP_IMAGE_H
+#define PP_TEST_DUMP_IMAGE_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "dumpfile.h"
+#include "reservoir.h"
+#include "sketch.h"
+
+#define TEST_RES_CAP		4
+#define TEST_NAME_MAX		31
+#define TEST_DB_SIZE		16
+#define TEST_OP_SIZE		48
+#define TEST_BUCKET_SIZE	24
+
+/* CRC-32C (Castagnoli), bit by bit: slow and obviously right */
+static uint32_t
+test_crc32c(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t	crc = 0xFFFFFFFFu;
+
+	while (len--)
+	{
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+	}
+	return crc ^ 0xFFFFFFFFu;
+}
+
+static size_t
+test_reservoir_bytes(void)
+{
+	return (pp_reservoir_size(TEST_RES_CAP) + 7) & ~(size_t) 7;
+}
+
+static void
+test_dump_layout(pp_dump_layout_t *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->magic = 0x50501126;
+	l->format = 2;
+	l->pg_major = 15;
+	l->reservoir_capacity = TEST_RES_CAP;
+	l->name_max = TEST_NAME_MAX;
+	l->db_size = TEST_DB_SIZE;
+	l->op_size = TEST_OP_SIZE;
+	l->bucket_size = TEST_BUCKET_SIZE;
+	l->reservoir_bytes = test_reservoir_bytes();
+	l->op_in_use_offset = 0;
+	l->op_name_len_offset = 4;
+	l->bucket_op_offset = 0;
+	l->bucket_calls_offset = 8;
+	l->max_dbs = 4;
+	l->max_ops = 8;
+	l->max_minute = 16;
+	l->max_hour = 16;
+	l->crc32c = test_crc32c;
+}
+
+/* the image's total size */
+static size_t
+test_dump_size(void)
+{
+	return sizeof(pp_dump_header_t) + TEST_DB_SIZE +
+		2 * (TEST_OP_SIZE + test_reservoir_bytes()) +
+		2 * (TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)) +
+		TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY) + sizeof(uint32_t);
+}
+
+/* Store the CRC of buf[0 .. len - 4) in its last 4 bytes. */
+static void
+test_dump_fix_crc(char *buf, size_t len)
+{
+	uint32_t	crc = test_crc32c(buf, len - sizeof(uint32_t));
+
+	memcpy(buf + len - sizeof(uint32_t), &crc, sizeof(crc));
+}
+
+/* Write the image into buf (test_dump_size() bytes, 8-byte aligned, zeroed). */
+static void
+test_dump_image(char *buf)
+{
+	pp_dump_header_t h;
+	char	   *p = buf + sizeof(h);
+	int			i;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = 0x50501126;
+	h.format = 2;
+	h.pg_major = 15;
+	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
+	h.minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
+	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
+	h.reservoir_capacity = TEST_RES_CAP;
+	h.name_max = TEST_NAME_MAX;
+	h.db_size = TEST_DB_SIZE;
+	h.op_size = TEST_OP_SIZE;
+	h.bucket_size = TEST_BUCKET_SIZE;
+	h.n_dbs = 1;
+	h.n_ops = 2;
+	h.n_minute = 2;
+	h.n_hour = 1;
+	memcpy(buf, &h, sizeof(h));
+
+	p += TEST_DB_SIZE;
+	for (i = 0; i < 2; i++)
+	{
+		int32_t		name_len = 3 + i;
+		pp_reservoir_t *r;
+		pp_reservoir_sample_t s;
+
+		p[0] = 1;
+		memcpy(p + 4, &name_len, sizeof(name_len));
+		memcpy(p + 8, i ? "rerank" : "embed", (size_t) name_len);
+		p += TEST_OP_SIZE;
+		r = pp_reservoir_init(p, TEST_RES_CAP);
+		memset(&s, 0, sizeof(s));
+		s.duration_ms = 10.0 * (i + 1);
+		(void) pp_reservoir_offer(r, &s, 7);
+		p += test_reservoir_bytes();
+	}
+	for (i = 0; i < 3; i++)
+	{
+		uint16_t	cap = i < 2 ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		int32_t		op = i % 2;
+		int64_t		calls;
+		pp_sketch_t *sk = (pp_sketch_t *) (p + TEST_BUCKET_SIZE);
+
+		pp_sketch_init(sk, cap);
+		(void) pp_sketch_add(sk, 1.5 + i);
+		(void) pp_sketch_add(sk, 250.0);
+		(void) pp_sketch_add_n(sk, 0.0, 2);
+		calls = (int64_t) pp_sketch_count(sk);
+		memcpy(p, &op, sizeof(op));
+		memcpy(p + 8, &calls, sizeof(calls));
+		p += TEST_BUCKET_SIZE + PP_SKETCH_SIZE(cap);
+	}
+	test_dump_fix_crc(buf, test_dump_size());
+}
+
+#endif							/* PP_TEST_DUMP_IMAGE_H */

@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * test/unit/test_dumpfile.c
+ *	  cmocka tests of src/core/dumpfile.c: a valid statistics file is
+ *	  accepted and its records read back in order; each way a file can be
+ *	  wrong is rejected with its reason, nothing read out of bounds.
+ *
+ * No PostgreSQL headers.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump_image.h"
+
+/* offsets in the image of test/unit/dump_image.h */
+#define OFF_DBS			sizeof(pp_dump_header_t)
+#define OFF_OP(i)		(OFF_DBS + TEST_DB_SIZE + (i) * (TEST_OP_SIZE + test_reservoir_bytes()))
+#define OFF_RES(i)		(OFF_OP(i) + TEST_OP_SIZE)
+#define OFF_BUCKET(i)	(OFF_OP(2) + (i) * (TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)))
+#define OFF_SKETCH(i)	(OFF_BUCKET(i) + TEST_BUCKET_SIZE)
+
+/* a fresh image in an 8-byte aligned buffer with room for extra bytes */
+static char *
+image(size_t extra)
+{
+	char	   *buf = aligned_alloc(8, (test_dump_size() + extra + 7) & ~(size_t) 7);
+
+	assert_non_null(buf);
+	memset(buf, 0, test_dump_size() + extra);
+	test_dump_image(buf);
+	return buf;
+}
+
+static const char *
+check(const char *buf, size_t len)
+{
+	pp_dump_layout_t l;
+	pp_dump_header_t h;
+
+	test_dump_layout(&l);
+	return pp_dump_check(buf, len, &l, &h);
+}
+
+/* the reason after a change at offset (CRC fixed again unless told not to) */
+static void
+expect_after(size_t offset, const void *bytes, size_t n, const char *reason)
+{
+	char	   *buf = image(0);
+
+	memcpy(buf + offset, bytes, n);
+	test_dump_fix_crc(buf, test_dump_size());
+	assert_string_equal(check(buf, test_dump_size()), reason);
+	free(buf);
+}
+
+static void
+test_valid_file_reads_back(void **state)
+{
+	char	   *buf = image(0);
+	pp_dump_layout_t l;
+	pp_dump_header_t h;
+	pp_dump_reader_t r;
+	const char *op;
+	const char *bucket;
+	int32_t		name_len;
+	int64_t		calls;
+
+	(void) state;
+	/* the CRC-32C check value (RFC 3720's polynomial), as PostgreSQL's */
+	assert_int_equal(test_crc32c("123456789", 9), 0xE3069283u);
+	test_dump_layout(&l);
+	assert_null(pp_dump_check(buf, test_dump_size(), &l, &h));
+	assert_int_equal(h.n_dbs, 1);
+	assert_int_equal(h.n_ops, 2);
+	assert_int_equal(h.n_minute + h.n_hour, 3);
+
+	pp_dump_reader_init(&r, buf, test_dump_size());
+	assert_ptr_equal(pp_dump_take(&r, TEST_DB_SIZE), buf + OFF_DBS);
+	op = pp_dump_take(&r, TEST_OP_SIZE);
+	assert_ptr_equal(op, buf + OFF_OP(0));
+	memcpy(&name_len, op + 4, sizeof(name_len));
+	assert_int_equal(name_len, 3);
+	assert_memory_equal(op + 8, "emb", 3);
+	assert_non_null(pp_dump_take(&r, l.reservoir_bytes));
+	assert_non_null(pp_dump_take(&r, TEST_OP_SIZE));
+	assert_non_null(pp_dump_take(&r, l.reservoir_bytes));
+	bucket = pp_dump_take(&r, TEST_BUCKET_SIZE);
+	memcpy(&calls, bucket + 8, sizeof(calls));
+	assert_int_equal(calls, 4);
+	assert_int_equal(pp_sketch_count(pp_dump_take(&r, PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY))), 4);
+	assert_non_null(pp_dump_take(&r, TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)));
+	assert_non_null(pp_dump_take(&r, TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY)));
+	/* the reader stops at the CRC */
+	assert_null(pp_dump_take(&r, 1));
+	assert_ptr_equal(r.p, buf + test_dump_size() - sizeof(uint32_t));
+	free(buf);
+}
+
+static void
+test_header_reasons(void **state)
+{
+	char	   *buf = image(0);
+	uint32_t	v;
+
+	(void) state;
+	/* shorter than a header and its CRC: nothing else is read */
+	assert_string_equal(check(buf, sizeof(pp_dump_header_t) + 3), "file is truncated");
+	assert_string_equal(check(buf, 0), "file is truncated");
+
+	v = 0x12345678;
+	expect_after(offsetof(pp_dump_header_t, magic), &v, sizeof(v), "not a ppprof statistics file");
+	v = 1;
+	expect_after(offsetof(pp_dump_header_t, format), &v, sizeof(v), "written by another version");
+	v = 16;
+	expect_after(offsetof(pp_dump_header_t, pg_major), &v, sizeof(v), "written by another version");
+	v = 40;
+	expect_after(offsetof(pp_dump_header_t, op_size), &v, sizeof(v), "written by another version");
+	v = TEST_RES_CAP + 1;
+	expect_after(offsetof(pp_dump_header_t, reservoir_capacity), &v, sizeof(v),
+				 "written with other settings");
+	v = 9;
+	expect_after(offsetof(pp_dump_header_t, n_ops), &v, sizeof(v),
+				 "more entries than the settings allow");
+
+	/* one flipped bit anywhere: the checksum */
+	buf[OFF_SKETCH(1) + 20] ^= 0x10;
+	assert_string_equal(check(buf, test_dump_size()), "checksum mismatch");
+	free(buf);
+}
+
+static void
+test_record_reasons(void **state)
+{
+	char		zero = 0;
+	int32_t		i32;
+	int64_t		i64;
+	char		junk[64];
+
+	(void) state;
+	expect_after(OFF_OP(1), &zero, 1, "corrupt operation entry");
+	i32 = TEST_NAME_MAX + 1;
+	expect_after(OFF_OP(0) + 4, &i32, sizeof(i32), "corrupt operation entry");
+	i32 = -1;
+	expect_after(OFF_OP(0) + 4, &i32, sizeof(i32), "corrupt operation entry");
+
+	memset(junk, 0xFF, sizeof(junk));
+	expect_after(OFF_RES(1), junk, 16, "corrupt reservoir");
+
+	i32 = 2;					/* there are two operations: 0 and 1 */
+	expect_after(OFF_BUCKET(1), &i32, sizeof(i32), "corrupt bucket entry");
+	i32 = -1;
+	expect_after(OFF_BUCKET(0), &i32, sizeof(i32), "corrupt bucket entry");
+
+	expect_after(OFF_SKETCH(0), junk, 32, "corrupt sketch");
+
+	i64 = 5;
+	expect_after(OFF_BUCKET(0) + 8, &i64, sizeof(i64), "bucket counters disagree with their sketch");
+	i64 = -4;
+	expect_after(OFF_BUCKET(0) + 8, &i64, sizeof(i64), "bucket counters disagree with their sketch");
+}
+
+static void
+test_length_reasons(void **state)
+{
+	char	   *buf;
+	uint64_t	n;
+
+	(void) state;
+	/* the header promises one more hour bucket than the file holds */
+	n = 2;
+	expect_after(offsetof(pp_dump_header_t, n_hour), &n, sizeof(n), "file is truncated");
+
+	/* the last bucket cut off, the CRC right for what is left */
+	buf = image(0);
+	n = 0;
+	memcpy(buf + offsetof(pp_dump_header_t, n_hour), &n, sizeof(n));
+	test_dump_fix_crc(buf, test_dump_size() - TEST_BUCKET_SIZE - PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY));
+	assert_null(check(buf, test_dump_size() - TEST_BUCKET_SIZE - PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY)));
+	free(buf);
+
+	/* eight bytes more than the records before the CRC */
+	buf = image(8);
+	test_dump_fix_crc(buf, test_dump_size() + 8);
+	assert_string_equal(check(buf, test_dump_size() + 8), "trailing bytes");
+	free(buf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_file_reads_back),
+		cmocka_unit_test(test_header_reasons),
+		cmocka_unit_test(test_record_reasons),
+		cmocka_unit_test(test_length_reasons),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
