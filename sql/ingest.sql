@@ -74,10 +74,26 @@ WITH v(t) AS (
   UNION ALL SELECT x FROM unnest(ARRAY['0', '0.0', '0.1', '130.50000000000003', '999999999.9999999',
         '1e9', '0.000001', '1e-7', '5e-324', '2.2250738585072014e-308', '123.456e2', '1E+3',
         '0.30000000000000004', '123.4560000000000000000000000000000000000000000000000000000000000001',
-        '900719925.4740993', '4.35', '1.7976931348623157e-300', '0.1e1']) x)
+        '900719925.4740993', '4.35', '1.7976931348623157e-300', '0.1e1',
+        '999999999.999999', '90071992.54740993', '0.000000000000000000000001',
+        '0.00000000000000000000000010', '0.000000000000000000000000123400', '176722560.01234567']) x)
 SELECT count(*) AS numbers,
        count(*) FILTER (WHERE a.duration_ms = v.t::float8) AS read_exactly
   FROM v, LATERAL pp_analyze_profile(('{"operation_name": "n", "duration_ms": ' || v.t || '}')::jsonb) a;
+
+-- epoch timestamps as clients write them (microseconds; float8's shortest
+-- text, up to 17 digits): the duration from start_time and end_time is the
+-- one SQL computes from the same text
+WITH s(t) AS (
+  SELECT round((1.7e9 + random() * 1e8)::numeric, 6)::text FROM generate_series(1, 2000)
+  UNION ALL SELECT (1.7e9 + random() * 1e8)::float8::text FROM generate_series(1, 2000)
+  UNION ALL SELECT x FROM unnest(ARRAY['1767225600.123456', '1767225600.1234567', '9007199254.740992',
+        '9007199254.740993', '1700000000', '1700000000.5']) x),
+v(t, e) AS (SELECT t, (t::numeric + round((random() * 2)::numeric, 6))::text FROM s)
+SELECT count(*) AS timestamps,
+       count(*) FILTER (WHERE a.duration_ms = (v.e::float8 - v.t::float8) * 1000) AS read_exactly
+  FROM v, LATERAL pp_analyze_profile(('{"operation_name": "n", "start_time": ' || v.t ||
+                                      ', "end_time": ' || v.e || '}')::jsonb) a;
 
 -- unknown keys are kept and ignored; names are data, stored verbatim
 SELECT pp_ingest(jsonb_build_object(

@@ -60,7 +60,9 @@ jsonb_value_type(const JsonbValue *v)
  * one uint16, used for every value of moderate scale) or a "long" one (a
  * sign-and-scale uint16, then an int16 weight).  This is the on-disk
  * format, fixed by pg_upgrade compatibility.  When the digits form an
- * integer mantissa M below 2^53 and the decimal exponent E is within +-22,
+ * integer mantissa M below 2^53 once the trailing zeros of the last
+ * base-10000 digit are dropped (so an epoch timestamp with microseconds,
+ * 16 significant digits, qualifies) and the decimal exponent E is within +-22,
  * M and 10^|E| are exact doubles and one IEEE operation gives the correctly
  * rounded result; otherwise the digits are written as "<M>e<E>" into a
  * stack buffer for strtod, which rounds correctly too.  Either way the
@@ -135,7 +137,8 @@ numeric_to_double_fast(Numeric num, double *result)
 		uint16		d;
 
 		memcpy(&d, digits + i * sizeof(uint16), sizeof(uint16));
-		if (mantissa >= ((UINT64CONST(1) << 53) / 10000))
+		/* room for one more digit; trailing zeros are stripped below */
+		if (mantissa > (PG_UINT64_MAX - 9999) / 10000)
 			exact = false;
 		else
 			mantissa = mantissa * 10000 + d;
@@ -143,17 +146,20 @@ numeric_to_double_fast(Numeric num, double *result)
 	exp10 = 4 * (weight - ndigits + 1);
 	if (exact)
 	{
-		while (exp10 < 0 && mantissa != 0 && mantissa % 10 == 0)
+		/* the strtod path below still writes every digit with exp10 */
+		int			e = exp10;
+
+		while (e < 0 && mantissa != 0 && mantissa % 10 == 0)
 		{
 			mantissa /= 10;
-			exp10++;
+			e++;
 		}
-		exact = mantissa < (UINT64CONST(1) << 53) && exp10 <= 22 && exp10 >= -22;
+		exact = mantissa < (UINT64CONST(1) << 53) && e <= 22 && e >= -22;
+		if (exact)
+			*result = e >= 0 ? (double) mantissa * pow10[e]
+				: (double) mantissa / pow10[-e];
 	}
-	if (exact)
-		*result = exp10 >= 0 ? (double) mantissa * pow10[exp10]
-			: (double) mantissa / pow10[-exp10];
-	else
+	if (!exact)
 	{
 		char		buf[PP_NUMERIC_MAX_DIGITS * 4 + 16];
 		char	   *w = buf;
