@@ -98,14 +98,20 @@ if [ "${FUZZ_ASAN:-0}" = 1 ]; then
 	case $mapped in
 	0\ * | *\ 0) echo "server_fuzz: the backend has not mapped libasan and ppprof.so ($mapped)" >&2; exit 1 ;;
 	esac
-	nm -D "$("$PG_CONFIG" --pkglibdir)/ppprof.so" | grep -q __asan_report ||
-		{ echo "server_fuzz: the installed ppprof.so is not instrumented" >&2; exit 1; }
+	case $(nm -D "$("$PG_CONFIG" --pkglibdir)/ppprof.so") in
+	*__asan_report*) ;;
+	*) echo "server_fuzz: the installed ppprof.so is not instrumented" >&2; exit 1 ;;
+	esac
 fi
 start=$(date +%s)
+lost=0	# batches whose backend died (a crash, or a sanitizer report)
 for ((b = 0; b < CASES; b += 1000)); do
 	n=$(( CASES - b < 1000 ? CASES - b : 1000 ))
-	psql_ -o /dev/null \
-		-c "INSERT INTO outcomes SELECT g, try_ingest(t) FROM cases WHERE g BETWEEN $b + 1 AND $b + $n ORDER BY g"
+	if ! psql_ -o /dev/null \
+		-c "INSERT INTO outcomes SELECT g, try_ingest(t) FROM cases WHERE g BETWEEN $b + 1 AND $b + $n ORDER BY g"; then
+		lost=$((lost + 1))
+		for _ in $(seq 1 60); do pp_as_pg pg_isready -q -h "$dir" && break; sleep 1; done
+	fi
 done
 elapsed=$(( $(date +%s) - start ))
 
@@ -146,5 +152,5 @@ fi
 echo "cases=$total stored=$stored sqlstate_22=$c22 sqlstate_54=$c54 other=$other" \
 	"operations_differing=$exact crashes=$crashes valgrind=${FUZZ_VALGRIND:-0}" \
 	"valgrind_reports_ppprof=$ours valgrind_reports_other=$theirs asan=${FUZZ_ASAN:-0}" \
-	"asan_reports=$asan seconds=$elapsed"
-[ "$other" = 0 ] && [ "$exact" = 0 ] && [ "$crashes" = 0 ] && [ "$ours" = 0 ] && [ "$asan" = 0 ]
+	"asan_reports=$asan lost_batches=$lost seconds=$elapsed"
+[ "$lost" = 0 ] && [ "$other" = 0 ] && [ "$exact" = 0 ] && [ "$crashes" = 0 ] && [ "$ours" = 0 ] && [ "$asan" = 0 ]
