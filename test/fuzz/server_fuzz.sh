@@ -39,18 +39,6 @@ cleanup() {
 trap cleanup EXIT
 
 pp_build_install >/dev/null
-ASAN_ENV=()
-if [ "${FUZZ_ASAN:-0}" = 1 ]; then
-	mkdir -p "$dir/src" "$dir/asan"
-	git ls-files -z | xargs -0 tar cf - | tar xf - -C "$dir/src"
-	make -s -C "$dir/src" PG_CONFIG="$PG_CONFIG" PG_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" \
-		PG_LDFLAGS="-fsanitize=address" ppprof.so >/dev/null
-	$SUDO install -m 755 "$dir/src/ppprof.so" "$("$PG_CONFIG" --pkglibdir)/ppprof.so"
-	gcc -shared -fPIC -O2 -o "$dir/nointl.so" test/fuzz/nointl.c
-	[ "$(id -u)" = 0 ] && chown postgres "$dir/asan"
-	ASAN_ENV=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $dir/nointl.so"
-		"ASAN_OPTIONS=detect_leaks=0:log_path=$dir/asan/report")
-fi
 
 pp_as_pg initdb -D "$dir/data" -A trust --no-locale -E UTF8 >/dev/null
 cat >> "$dir/data/postgresql.conf" <<CONF
@@ -64,10 +52,11 @@ cp test/gen/rag_profiles.sql test/fuzz/mutate.sql "$dir/"
 chmod 644 "$dir"/*.sql
 psql_() { pp_as_pg psql -h "$dir" -d postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# The cases are generated first, on the server running normally (under
-# valgrind the PL/pgSQL generator would take most of the time); then the
-# server restarts (under valgrind with FUZZ_VALGRIND=1) and only ingest runs.
-pp_as_pg "${ASAN_ENV[@]}" pg_ctl -D "$dir/data" -l "$dir/gen.log" -w start >/dev/null
+# The cases are generated first, on the server running normally with the
+# normal build (under valgrind or ASan the PL/pgSQL generator would take most
+# of the time); then the server restarts (under valgrind with FUZZ_VALGRIND=1,
+# with the ASan build with FUZZ_ASAN=1) and only ingest runs.
+pp_as_pg pg_ctl -D "$dir/data" -l "$dir/gen.log" -w start >/dev/null
 psql_ -c "CREATE EXTENSION ppprof" -f "$dir/rag_profiles.sql" -f "$dir/mutate.sql" \
 	-c "CREATE TABLE cases (g int PRIMARY KEY, t text)" \
 	-c "CREATE TABLE outcomes (g int, outcome text)"
@@ -77,6 +66,20 @@ for ((b = 0; b < CASES; b += 1000)); do
 		-c "INSERT INTO cases SELECT g, mutate(g) FROM generate_series($b + 1, $b + $n) g"
 done
 pp_as_pg pg_ctl -D "$dir/data" -m fast -w stop >/dev/null
+
+# the instrumented build, for the ingest only
+ASAN_ENV=()
+if [ "${FUZZ_ASAN:-0}" = 1 ]; then
+	mkdir -p "$dir/src" "$dir/asan"
+	git ls-files -z | xargs -0 tar cf - | tar xf - -C "$dir/src"
+	make -s -C "$dir/src" PG_CONFIG="$PG_CONFIG" PG_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" \
+		PG_LDFLAGS="-fsanitize=address" ppprof.so >/dev/null
+	$SUDO install -m 755 "$dir/src/ppprof.so" "$("$PG_CONFIG" --pkglibdir)/ppprof.so"
+	gcc -shared -fPIC -O2 -o "$dir/nointl.so" test/fuzz/nointl.c
+	[ "$(id -u)" = 0 ] && chown postgres "$dir/asan"
+	ASAN_ENV=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $dir/nointl.so"
+		"ASAN_OPTIONS=detect_leaks=0:log_path=$dir/asan/report")
+fi
 
 if [ "${FUZZ_VALGRIND:-0}" = 1 ]; then
 	mkdir -p "$dir/vg"
