@@ -123,12 +123,8 @@ IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-2}
 PORT=5499	# only names the socket file in our own directory; no TCP
 CONFIGS="plain ppprof_off ppprof"
 BATCH_CONFIGS="copy_plain copy_ppprof batch_ppprof jsonl_ppprof"
+. bench/lib.sh	# its helpers check the settings below
 
-posint() {
-	case $2 in
-	'' | *[!0-9]* | 0) echo "bench: $1 must be a positive integer, got '$2'" >&2; exit 2 ;;
-	esac
-}
 for v in SECONDS_PER_RUN IDLE_SECONDS ROUNDS NPROFILES BATCH BATCH_CLIENTS BIG_NODES IDLE_SCALE IDLE_CLIENTS; do
 	posint "$v" "${!v}"
 done
@@ -145,7 +141,6 @@ pp_install_deps
 command -v gnuplot >/dev/null || { echo "bench: gnuplot not found (package gnuplot-nox)" >&2; exit 1; }
 pp_build_install
 
-. bench/lib.sh
 bench_tmp ppprof-bench
 
 LOAD_START=$(loadavg)

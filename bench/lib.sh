@@ -3,6 +3,25 @@
 # installed, and a few statistics helpers.  Source it after test/lib.sh and
 # after setting PORT (it only names the socket file; there is no TCP).
 
+# posint NAME VALUE: exit 2 unless VALUE is a positive integer.
+posint() {
+	case $2 in
+	'' | *[!0-9]* | 0) echo "bench: $1 must be a positive integer, got '$2'" >&2; exit 2 ;;
+	esac
+}
+
+# increasing NAME LIST: exit 2 unless LIST is one or more positive integers,
+# each larger than the one before.
+increasing() {
+	local prev=0 v
+	[ -n "$2" ] || { echo "bench: $1 is empty" >&2; exit 2; }
+	for v in $2; do
+		posint "$1" "$v"
+		[ "$v" -gt "$prev" ] || { echo "bench: $1 must increase, got '$2'" >&2; exit 2; }
+		prev=$v
+	done
+}
+
 # bench_tmp NAME: TMP, DATA and SOCK in a new directory /tmp/NAME.XXXXXX,
 # removed (and its server stopped) when the script exits.
 bench_tmp() {

@@ -114,20 +114,10 @@ BUDGET_MS=${BENCH_BUDGET_MS:-2000}
 SQL_BUDGET_S=${BENCH_SQL_BUDGET_S:-240}
 CHUNK=${BENCH_CHUNK:-50000}
 PORT=5495	# only names the socket file in our own directory; no TCP
+. bench/lib.sh	# its helpers check the settings below
 
-posint() {
-	case $2 in
-	'' | *[!0-9]* | 0) echo "bench: $1 must be a positive integer, got '$2'" >&2; exit 2 ;;
-	esac
-}
 for v in OPS_PROFILES ROUNDS CALLS BUDGET_MS SQL_BUDGET_S CHUNK; do posint "$v" "${!v}"; done
-prev=0
-for s in $SIZES; do
-	posint BENCH_SIZES "$s"
-	[ "$s" -gt "$prev" ] || { echo "bench: BENCH_SIZES must increase, got '$SIZES'" >&2; exit 2; }
-	prev=$s
-done
-[ -n "$SIZES" ] || { echo "bench: BENCH_SIZES is empty" >&2; exit 2; }
+increasing BENCH_SIZES "$SIZES"
 MAX_OPS=0
 for n in $OPS_LIST; do
 	posint BENCH_OPS "$n"
@@ -139,7 +129,6 @@ pp_install_deps
 command -v gnuplot >/dev/null || { echo "bench: gnuplot not found (package gnuplot-nox)" >&2; exit 1; }
 pp_build_install
 
-. bench/lib.sh
 bench_tmp ppprof-bench-report
 DB=bench
 now_s() { date +%s.%N; }

@@ -84,27 +84,16 @@ COMPRESSION=${BENCH_COMPRESSION:-100}
 SQL_BUDGET_S=${BENCH_SQL_BUDGET_S:-240}
 CHUNK=${BENCH_CHUNK:-50000}
 PORT=5493	# only names the socket file in our own directory; no TCP
+. bench/lib.sh	# its helpers check the settings below
 
-posint() {
-	case $2 in
-	'' | *[!0-9]* | 0) echo "bench: $1 must be a positive integer, got '$2'" >&2; exit 2 ;;
-	esac
-}
 for v in ROUNDS CALLS BUDGET_MS COMPRESSION SQL_BUDGET_S CHUNK; do posint "$v" "${!v}"; done
-prev=0
-for s in $SIZES; do
-	posint BENCH_SIZES "$s"
-	[ "$s" -gt "$prev" ] || { echo "bench: BENCH_SIZES must increase, got '$SIZES'" >&2; exit 2; }
-	prev=$s
-done
-[ -n "$SIZES" ] || { echo "bench: BENCH_SIZES is empty" >&2; exit 2; }
+increasing BENCH_SIZES "$SIZES"
 if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/tdigest.control" ]; then
 	echo "bench: the tdigest extension is not installed (Debian: apt-get install postgresql-15-tdigest; make deps installs it)" >&2
 	exit 1
 fi
 pp_build_install
 
-. bench/lib.sh
 bench_tmp ppprof-bench-tdigest
 DB=bench
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
