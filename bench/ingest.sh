@@ -627,14 +627,15 @@ fi
 # --- plot ------------------------------------------------------------------------------------------
 if has_part insert || has_part batch; then
 	: >"$TMP/plot.dat"
-	# label plain off full copy_ppprof jsonl (profiles/s medians), one line per group
+	# label plain off full copy_ppprof jsonl (profiles/s medians; 0 where a group has
+	# no such bar: gnuplot refuses a column with no valid point), one line per group
 	if has_part insert; then
 		for c in $CLIENTS_LIST; do
-			echo "\"INSERT, $c client$([ "$c" = 1 ] || echo s)\" $(med_of "insert plain $c") $(med_of "insert ppprof_off $c") $(med_of "insert ppprof $c") NaN NaN" >>"$TMP/plot.dat"
+			echo "\"INSERT, $c client$([ "$c" = 1 ] || echo s)\" $(med_of "insert plain $c") $(med_of "insert ppprof_off $c") $(med_of "insert ppprof $c") 0 0" >>"$TMP/plot.dat"
 		done
 	fi
 	if has_part batch; then
-		echo "\"batch of $BATCH, $BATCH_CLIENTS client$([ "$BATCH_CLIENTS" = 1 ] || echo s)\" $(med_of "batch copy_plain $BATCH_CLIENTS") NaN $(med_of "batch batch_ppprof $BATCH_CLIENTS") $(med_of "batch copy_ppprof $BATCH_CLIENTS") $(med_of "batch jsonl_ppprof $BATCH_CLIENTS")" >>"$TMP/plot.dat"
+		echo "\"batch of $BATCH, $BATCH_CLIENTS client$([ "$BATCH_CLIENTS" = 1 ] || echo s)\" $(med_of "batch copy_plain $BATCH_CLIENTS") 0 $(med_of "batch batch_ppprof $BATCH_CLIENTS") $(med_of "batch copy_ppprof $BATCH_CLIENTS") $(med_of "batch jsonl_ppprof $BATCH_CLIENTS")" >>"$TMP/plot.dat"
 	fi
 	PNG=$PLOT_DIR/ingest-throughput.png
 	gnuplot <<EOF
