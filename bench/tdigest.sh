@@ -22,6 +22,7 @@
 #                       while its calls so far took less than this (default 240)
 #   BENCH_CHUNK         profiles inserted per transaction while loading (default 50000)
 #   BENCH_PLOT_DIR      where tdigest-time.png goes (default docs/img; smoke bench/out)
+#   BENCH_CONF          more postgresql.conf lines, e.g. 'ppprof.minute_sketch_slots = 256'
 #
 # Method.  A throwaway cluster (temp dir, Unix socket only, no TCP) with
 # shared_preload_libraries = 'ppprof' and every ppprof.* setting at its
@@ -110,6 +111,7 @@ cat >>"$DATA/postgresql.conf" <<EOF
 shared_preload_libraries = 'ppprof'
 max_wal_size = 8GB
 work_mem = '64MB'
+${BENCH_CONF:-}
 EOF
 start_checked
 pp_as_pg createdb -h "$SOCK" -p "$PORT" -U postgres bench
@@ -259,7 +261,7 @@ med_of() { median ${T[$1]}; }
 
 echo "## Percentiles: ppprof against the exact SQL and tdigest ($MODE run, $STAMP)"
 echo
-echo "- commit $COMMIT; PostgreSQL $PGVER; tdigest $TDVER, compression $COMPRESSION"
+echo "- commit $COMMIT; PostgreSQL $PGVER; tdigest $TDVER, compression $COMPRESSION; ppprof.minute_sketch_slots = $(psql_q -At -c 'SHOW ppprof.minute_sketch_slots')"
 echo "- $(nproc) CPUs ($CPU_MODEL); load average $LOAD_START at the start, $LOAD_END at the end; $(since "$T_START") s"
 echo "- $ROUNDS round(s) per size; per query the median over rounds of each round's median call"
 echo

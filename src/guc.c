@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "ppprof.h"
+#include "sketch.h"
 
 int			pp_max_depth = 100;
 int			pp_max_nodes = 10000;
@@ -25,6 +26,7 @@ bool		pp_enabled = true;
 double		pp_sample_rate = 1.0;
 int			pp_max_minute_buckets = 30000;
 int			pp_max_hour_buckets = 5000;
+int			pp_minute_sketch_slots = PP_SKETCH_MINUTE_CAPACITY;
 
 void
 pp_guc_init(void)
@@ -134,6 +136,16 @@ pp_guc_init(void)
 							"Every observation is also in an hour bucket; when full, the horizon gives up its oldest hour.",
 							&pp_max_hour_buckets,
 							5000, 10, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.minute_sketch_slots",
+							"Sets the number of 1%-wide bins a minute bucket's quantile sketch keeps.",
+							"A minute of one operation whose values spread over more bins merges its lowest bins; "
+							"low quantiles of busy operations with wide distributions then lose their accuracy. "
+							"Each slot costs 6 bytes in every minute bucket.",
+							&pp_minute_sketch_slots,
+							PP_SKETCH_MINUTE_CAPACITY, 32, PP_SKETCH_HOUR_CAPACITY,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

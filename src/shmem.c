@@ -189,7 +189,7 @@ shmem_size(void)
 	size = add_size(size, hash_estimate_size(MAX_DATABASES, sizeof(PPDb)));
 	size = add_size(size, hash_estimate_size(pp_max_operations, sizeof(PPOpIndex)));
 	size = add_size(size, hash_estimate_size(pp_max_minute_buckets,
-											 bucket_entry_size(PP_SKETCH_MINUTE_CAPACITY)));
+											 bucket_entry_size(pp_minute_sketch_slots)));
 	size = add_size(size, hash_estimate_size(pp_max_hour_buckets,
 											 bucket_entry_size(PP_SKETCH_HOUR_CAPACITY)));
 	return size;
@@ -270,7 +270,7 @@ pp_shmem_startup(void)
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPBucketKey);
-	info.entrysize = bucket_entry_size(PP_SKETCH_MINUTE_CAPACITY);
+	info.entrysize = bucket_entry_size(pp_minute_sketch_slots);
 	minute_hash = ShmemInitHash("ppprof minute buckets", pp_max_minute_buckets,
 								pp_max_minute_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
@@ -513,7 +513,7 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 	memset(&b->c, 0, sizeof(PPCounters));
 	b->c.first_at = DT_NOEND;
 	b->c.last_at = DT_NOBEGIN;
-	pp_sketch_init(BUCKET_SKETCH(b), minute ? PP_SKETCH_MINUTE_CAPACITY
+	pp_sketch_init(BUCKET_SKETCH(b), minute ? pp_minute_sketch_slots
 				   : PP_SKETCH_HOUR_CAPACITY);
 	if (minute)
 		shared->n_minute++;
@@ -1177,7 +1177,7 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->mean_ingest_us = shared->timed_profiles > 0 ?
 		shared->ingest_us / shared->timed_profiles : 0;
 	info->shmem_used_bytes = (Size) shared->n_ops * (sizeof(PPOp) + reservoir_bytes) +
-		(Size) shared->n_minute * bucket_entry_size(PP_SKETCH_MINUTE_CAPACITY) +
+		(Size) shared->n_minute * bucket_entry_size(pp_minute_sketch_slots) +
 		(Size) shared->n_hour * bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
 	strlcpy(info->dump_status, shared->dump_status, sizeof(info->dump_status));
 	LWLockRelease(shared->lock);
@@ -1285,7 +1285,7 @@ pp_shmem_dump(FILE *f)
 	h.format = PP_DUMP_FORMAT;
 	h.pg_major = PG_VERSION_NUM / 100;
 	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
-	h.minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
+	h.minute_capacity = pp_minute_sketch_slots;
 	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
 	h.reservoir_capacity = (uint32) pp_reservoir_capacity;
 	h.name_max = PP_NAME_MAX;
@@ -1313,7 +1313,7 @@ pp_shmem_dump(FILE *f)
 		dump_put(f, &crc, &ops[i], sizeof(PPOp), &ok);
 		dump_put(f, &crc, slot_reservoir(i), reservoir_bytes, &ok);
 	}
-	dump_buckets(f, &crc, minute_hash, PP_SKETCH_MINUTE_CAPACITY, file_index, &ok);
+	dump_buckets(f, &crc, minute_hash, pp_minute_sketch_slots, file_index, &ok);
 	dump_buckets(f, &crc, hour_hash, PP_SKETCH_HOUR_CAPACITY, file_index, &ok);
 	FIN_CRC32C(crc);
 	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
@@ -1345,6 +1345,7 @@ dump_layout(pp_dump_layout_t *l)
 	l->format = PP_DUMP_FORMAT;
 	l->pg_major = PG_VERSION_NUM / 100;
 	l->reservoir_capacity = (uint32) pp_reservoir_capacity;
+	l->minute_capacity = (uint32) pp_minute_sketch_slots;
 	l->name_max = PP_NAME_MAX;
 	l->db_size = sizeof(PPDb);
 	l->op_size = sizeof(PPOp);
@@ -1419,7 +1420,7 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	for (i = 0; i < h.n_minute + h.n_hour; i++)
 	{
 		bool		minute = i < h.n_minute;
-		int			cap = minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		int			cap = minute ? pp_minute_sketch_slots : PP_SKETCH_HOUR_CAPACITY;
 		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
 		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
 		HTAB	   *htab = minute ? minute_hash : hour_hash;

@@ -56,6 +56,9 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	uint32_t	stored;
 	uint64_t	i;
 
+	if (l->minute_capacity < 1 || l->minute_capacity > PP_SKETCH_HOUR_CAPACITY)
+		return "invalid layout";
+
 	if (len < sizeof(pp_dump_header_t) + sizeof(uint32_t))
 		return "file is truncated";
 	memcpy(h, buf, sizeof(pp_dump_header_t));
@@ -69,7 +72,7 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		return "written by another version";
 	if (l->crc32c(buf, len - sizeof(uint32_t)) != stored)
 		return "checksum mismatch";
-	if (h->minute_capacity != PP_SKETCH_MINUTE_CAPACITY ||
+	if (h->minute_capacity != l->minute_capacity ||
 		h->hour_capacity != PP_SKETCH_HOUR_CAPACITY ||
 		h->reservoir_capacity != l->reservoir_capacity ||
 		h->name_max != l->name_max)
@@ -99,7 +102,7 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	}
 	for (i = 0; i < h->n_minute + h->n_hour; i++)
 	{
-		uint16_t	capacity = i < h->n_minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		uint16_t	capacity = i < h->n_minute ? (uint16_t) l->minute_capacity : PP_SKETCH_HOUR_CAPACITY;
 		size_t		sketch_size = PP_SKETCH_SIZE(capacity);
 		const char *bucket = pp_dump_take(&r, l->bucket_size);
 		const pp_sketch_t *sketch;

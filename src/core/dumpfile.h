@@ -10,7 +10,7 @@
  *	pp_dump_header_t
  *	n_dbs   x database record          (layout->db_size bytes)
  *	n_ops   x (operation record, reservoir image of layout->reservoir_bytes)
- *	n_minute x (bucket record, sketch of PP_SKETCH_MINUTE_CAPACITY)
+ *	n_minute x (bucket record, sketch of layout->minute_capacity slots)
  *	n_hour  x (bucket record, sketch of PP_SKETCH_HOUR_CAPACITY)
  *	CRC-32C of everything before it (4 bytes)
  *
@@ -64,6 +64,7 @@ typedef struct pp_dump_layout_t
 	uint32_t	format;
 	uint32_t	pg_major;
 	uint32_t	reservoir_capacity;
+	uint32_t	minute_capacity;	/* slots of a minute bucket's sketch */
 	uint32_t	name_max;
 	uint32_t	db_size;		/* multiples of 8 */
 	uint32_t	op_size;

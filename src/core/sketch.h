@@ -111,7 +111,8 @@
  *
  * (test_accuracy_table checks one of those seeds against this table.)
  *
- * Minute buckets: PP_SKETCH_MINUTE_CAPACITY = 128 slots, 800 bytes.  64
+ * Minute buckets: PP_SKETCH_MINUTE_CAPACITY = 128 slots, 800 bytes, the
+ * default of the server's ppprof.minute_sketch_slots (32 to 512).  64
  * slots (416 bytes) already lose p90 at sigma 0.5, n = 1e3; every minute
  * bucket of every operation pays the size, and a minute rarely holds more
  * than a few hundred values of one operation.

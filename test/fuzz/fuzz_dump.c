@@ -72,7 +72,7 @@ walk(const char *buf, size_t len, const pp_dump_layout_t *l, const pp_dump_heade
 	}
 	for (i = 0; i < h->n_minute + h->n_hour; i++)
 	{
-		uint16_t	cap = i < h->n_minute ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		uint16_t	cap = i < h->n_minute ? (uint16_t) l->minute_capacity : PP_SKETCH_HOUR_CAPACITY;
 		const char *bucket = pp_dump_take(&r, l->bucket_size);
 		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
 		int32_t		op;

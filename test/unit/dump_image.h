@@ -58,6 +58,7 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->format = 2;
 	l->pg_major = 15;
 	l->reservoir_capacity = TEST_RES_CAP;
+	l->minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
 	l->name_max = TEST_NAME_MAX;
 	l->db_size = TEST_DB_SIZE;
 	l->op_size = TEST_OP_SIZE;

@@ -130,6 +130,18 @@ test_header_reasons(void **state)
 	expect_after(offsetof(pp_dump_header_t, n_ops), &v, sizeof(v),
 				 "more entries than the settings allow");
 
+	/* a reader that expects other minute sketches: other settings */
+	{
+		pp_dump_layout_t l;
+		pp_dump_header_t h;
+
+		test_dump_layout(&l);
+		l.minute_capacity = 256;
+		assert_string_equal(pp_dump_check(buf, test_dump_size(), &l, &h), "written with other settings");
+		l.minute_capacity = 0;
+		assert_string_equal(pp_dump_check(buf, test_dump_size(), &l, &h), "invalid layout");
+	}
+
 	/* one flipped bit anywhere: the checksum */
 	buf[OFF_SKETCH(1) + 20] ^= 0x10;
 	assert_string_equal(check(buf, test_dump_size()), "checksum mismatch");
