@@ -18,7 +18,7 @@
 #   BENCH_CLIENTS        client counts of the INSERT part; pgbench -c N -j N (default "1 2 4"; smoke "1 4")
 #   BENCH_PROFILES       distinct generated profiles to pick from (default 1000)
 #   BENCH_PARTS          which parts run, in this order (default "insert batch bulk memory idle"):
-#                        insert  one INSERT per transaction: plain, ppprof_off, ppprof
+#                        insert  one INSERT per transaction: plain, plain_analysed, ppprof_off, ppprof
 #                        batch   BENCH_BATCH profiles per transaction: COPY into plain_profiles,
 #                                COPY into performance_profiles, pp_ingest_batch (1 client)
 #                        bulk    single-backend INSERT ... SELECT cross-check
@@ -46,6 +46,13 @@
 #   SELECT query_id, profile::jsonb, total_ms FROM bench_src WHERE id = :id;
 #
 #   plain       into plain_profiles (performance_profiles' columns, no trigger)
+#   plain_analysed
+#               into plain_profiles, with the two analysis columns written by
+#               the client as well, as the seed application (which analysed
+#               each profile itself) writes them: what a user who moves that
+#               analysis into ppprof stops paying for.  The values are the
+#               ones ppprof computes for the same profile (bench_src keeps
+#               them as JSON text), so both rows store the same bytes.
 #   ppprof_off  into performance_profiles with PGOPTIONS='-c ppprof.enabled=off'
 #               for the pgbench connections: the triggers fire and return at once
 #   ppprof      into performance_profiles, everything on (validation, analysis
@@ -57,8 +64,8 @@
 # (NOT NULL) because an application writing a plain table must.  A one-off
 # reference run per client count of the lookup and the cast alone (a SELECT)
 # shows how much of a transaction they take.  Within a round, for each client
-# count, the configurations run one after the other (plain, ppprof_off,
-# ppprof), so that machine noise hits them alike; before each run the tables
+# count, the configurations run one after the other (plain, plain_analysed,
+# ppprof_off, ppprof), so that machine noise hits them alike; before each run the tables
 # are truncated and a CHECKPOINT is taken, and checkpoint_timeout /
 # max_wal_size are large enough that no checkpoint falls inside a run.
 # pgbench runs with -M prepared.
@@ -121,7 +128,8 @@ BATCH_CLIENTS=${BENCH_BATCH_CLIENTS:-1}
 BIG_NODES=${BENCH_BIG_NODES:-10000}
 IDLE_CLIENTS=${BENCH_IDLE_CLIENTS:-2}
 PORT=5499	# only names the socket file in our own directory; no TCP
-CONFIGS="plain ppprof_off ppprof"
+CONFIGS="plain ppprof_off ppprof"	# bulk part
+INSERT_CONFIGS="plain plain_analysed ppprof_off ppprof"
 BATCH_CONFIGS="copy_plain copy_ppprof batch_ppprof jsonl_ppprof"
 . bench/lib.sh	# its helpers check the settings below
 
@@ -192,11 +200,20 @@ CREATE TABLE bench_src (
     id int PRIMARY KEY,
     query_id text NOT NULL,
     profile text NOT NULL,
-    total_ms float8 NOT NULL
+    total_ms float8 NOT NULL,
+    bottlenecks text,
+    suggestions text
 );
 INSERT INTO bench_src
 SELECT i, 'q-' || i, p::text, (p->>'duration_ms')::float8
   FROM generate_series(1, $NPROFILES) AS i, LATERAL ppgen.profile(i) AS p;
+-- the analysis the client of plain_analysed writes: ppprof's own, as text
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms)
+SELECT query_id, profile::jsonb, total_ms FROM bench_src;
+UPDATE bench_src s SET bottlenecks = p.bottleneck_operations::text,
+                       suggestions = p.optimization_suggestions::text
+  FROM performance_profiles p WHERE p.query_id = s.query_id;
+TRUNCATE performance_profiles;
 VACUUM ANALYZE bench_src;
 -- the batch part: profiles 1..$BATCH as one JSON array (text), as JSON Lines,
 -- and as CSV for COPY
@@ -268,6 +285,18 @@ PP_COLS=$(psql_q -At -c "SELECT coalesce(string_agg(attname, ', ' ORDER BY attnu
 PP_TRIGGERS=$(psql_q -At -c "SELECT string_agg(tgname, ', ' ORDER BY tgname) FROM pg_trigger
                               WHERE tgrelid = 'performance_profiles'::regclass AND NOT tgisinternal")
 SRC_BYTES=$(psql_q -At -c "SELECT round(avg(octet_length(profile))) FROM bench_src")
+# the client of plain_analysed writes an analysis for every profile, and some
+# of them name bottlenecks
+set -- $(psql_q -At -F ' ' -c "SELECT count(*) FILTER (WHERE bottlenecks IS NULL OR suggestions IS NULL),
+                                     count(*) FILTER (WHERE bottlenecks <> '[]'),
+                                     round(avg(octet_length(bottlenecks) + octet_length(suggestions)))
+                                FROM bench_src")
+if [ "$1" != 0 ] || [ "$2" = 0 ]; then
+	echo "bench: bench_src: $1 profiles without an analysis, $2 with bottlenecks" >&2
+	exit 1
+fi
+ANALYSED_SRC="$2 of $NPROFILES"
+ANALYSIS_BYTES=$3
 
 
 # --- pgbench scripts ------------------------------------------------------------
@@ -282,6 +311,13 @@ cat >"$TMP/lookup.sql" <<EOF
 \set id random(1, $NPROFILES)
 SELECT query_id, profile::jsonb IS NOT NULL, total_ms FROM bench_src WHERE id = :id;
 EOF
+cat >"$TMP/plain_analysed.sql" <<EOF
+\set id random(1, $NPROFILES)
+INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms,
+                            bottleneck_operations, optimization_suggestions)
+SELECT query_id, profile::jsonb, total_ms, bottlenecks::jsonb, suggestions::jsonb
+  FROM bench_src WHERE id = :id;
+EOF
 for t in plain_profiles performance_profiles; do
 	echo "COPY $t (query_id, profile_data, total_duration_ms) FROM '$TMP/batch.csv' (FORMAT csv);" >"$TMP/copy_$t.sql"
 done
@@ -293,6 +329,7 @@ chmod 644 "$TMP"/*.sql "$TMP/batch.csv"
 script_of() {
 	case $1 in
 	plain) echo plain_profiles ;;
+	plain_analysed) echo plain_analysed ;;
 	ppprof | ppprof_off) echo performance_profiles ;;
 	copy_plain) echo copy_plain_profiles ;;
 	copy_ppprof) echo copy_performance_profiles ;;
@@ -300,7 +337,7 @@ script_of() {
 	jsonl_ppprof) echo jsonl_ppprof ;;
 	esac
 }
-table_of() { case $1 in plain | copy_plain) echo plain_profiles ;; *) echo performance_profiles ;; esac; }
+table_of() { case $1 in plain | plain_analysed | copy_plain) echo plain_profiles ;; *) echo performance_profiles ;; esac; }
 options_of() { case $1 in ppprof_off) echo "-c ppprof.enabled=off" ;; *) echo "" ;; esac; }
 rows_of() { case $1 in copy_* | batch_* | jsonl_*) echo "$BATCH" ;; *) echo 1 ;; esac; }
 
@@ -382,6 +419,9 @@ cat <<EOF
 - profiles: picked at random from $NPROFILES generated 10-node profiles (average $SRC_BYTES bytes of JSON)
 - performance_profiles: triggers $PP_TRIGGERS; columns added by ppprof: $PP_COLS
   (plain_profiles has the seed's columns, defaults and created_at index, no trigger)
+- plain with the client's analysis: the client also writes bottleneck_operations and
+  optimization_suggestions (ppprof's own values for the profile, average $ANALYSIS_BYTES bytes of JSON;
+  $ANALYSED_SRC profiles have a bottleneck)
 - load average (1, 5, 15 min) at the start: $LOAD_START
 
 EOF
@@ -398,6 +438,13 @@ record() {	# part round config clients baseline_config
 	RR[$key]="${RR[$key]:-} $(awk -v a="${!base}" -v b="$pps" 'BEGIN {printf "%.6f", b / a}')"
 }
 med_of() { median ${V[$1]}; }
+# median over the rounds of (round's value of key $1) / (round's value of key $2)
+round_ratios() {
+	local -a a=(${V[$1]}) b=(${V[$2]})
+	local i out=()
+	for i in "${!a[@]}"; do out+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN {printf "%.6f", x / y}')"); done
+	median "${out[@]}"
+}
 summary_row() {	# part config clients baseline_config
 	local key="$1 $2 $3" m base
 	m=$(med_of "$key")
@@ -416,7 +463,7 @@ if has_part insert; then
 	LOAD_INSERT=$(loadavg)
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for c in $CLIENTS_LIST; do
-			for cfg in $CONFIGS; do
+			for cfg in $INSERT_CONFIGS; do
 				reset_tables >/dev/null
 				run_pgbench "$(script_of "$cfg")" "$c" "$SECONDS_PER_RUN" "$(options_of "$cfg")" bench
 				check_rows "$cfg"
@@ -426,32 +473,35 @@ if has_part insert; then
 			done
 		done
 	done
-	for c in $CLIENTS_LIST; do for cfg in $CONFIGS; do summary_row insert "$cfg" "$c" plain; done; done
+	for c in $CLIENTS_LIST; do for cfg in $INSERT_CONFIGS; do summary_row insert "$cfg" "$c" plain; done; done
 
 	echo "### Single-row INSERTs: profiles per second (pgbench -n -M prepared -c N -j N -T $SECONDS_PER_RUN)"
 	echo
 	echo "Load average at the start of the part: $LOAD_INSERT. Median over $ROUNDS round(s) (range of the rounds)."
 	echo
-	echo "| clients | plain | ppprof, enabled = off | ppprof | off / plain | ppprof / plain | ppprof / plain, median of per-round ratios | latency plain / off / ppprof (ms) | lookup + cast alone (tps) |"
-	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| clients | plain | plain, analysis written by the client | ppprof, enabled = off | ppprof | off / plain | ppprof / plain | ppprof / plain, median of per-round ratios | ppprof / plain with the client's analysis (median of per-round ratios) | latency plain / plain with analysis / off / ppprof (ms) | lookup + cast alone (tps) |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for c in $CLIENTS_LIST; do
-		p=$(med_of "insert plain $c"); o=$(med_of "insert ppprof_off $c"); f=$(med_of "insert ppprof $c")
+		p=$(med_of "insert plain $c"); a=$(med_of "insert plain_analysed $c"); o=$(med_of "insert ppprof_off $c"); f=$(med_of "insert ppprof $c")
 		set -- ${LOOKUP[$c]}
-		awk -v c="$c" -v p="$p" -v o="$o" -v f="$f" -v pr="$(range ${V[insert plain $c]})" -v or="$(range ${V[insert ppprof_off $c]})" \
-			-v fr="$(range ${V[insert ppprof $c]})" -v rr="$(median ${RR[insert ppprof $c]})" \
-			-v lp="$(median ${LATS[insert plain $c]})" -v lo="$(median ${LATS[insert ppprof_off $c]})" -v lf="$(median ${LATS[insert ppprof $c]})" \
-			-v lt="$1" 'BEGIN {printf "| %d | **%.0f** (%s) | **%.0f** (%s) | **%.0f** (%s) | %.3f | **%.3f** | %.3f | %.3f / %.3f / %.3f | %.0f |\n",
-				c, p, pr, o, or, f, fr, o / p, f / p, rr, lp, lo, lf, lt}'
+		awk -v c="$c" -v p="$p" -v a="$a" -v o="$o" -v f="$f" -v pr="$(range ${V[insert plain $c]})" -v ar="$(range ${V[insert plain_analysed $c]})" \
+			-v or="$(range ${V[insert ppprof_off $c]})" -v fr="$(range ${V[insert ppprof $c]})" -v rr="$(median ${RR[insert ppprof $c]})" \
+			-v ra="$(round_ratios "insert ppprof $c" "insert plain_analysed $c")" \
+			-v lp="$(median ${LATS[insert plain $c]})" -v la="$(median ${LATS[insert plain_analysed $c]})" \
+			-v lo="$(median ${LATS[insert ppprof_off $c]})" -v lf="$(median ${LATS[insert ppprof $c]})" \
+			-v lt="$1" 'BEGIN {printf "| %d | **%.0f** (%s) | **%.0f** (%s) | **%.0f** (%s) | **%.0f** (%s) | %.3f | **%.3f** | %.3f | **%.3f** (%.3f) | %.3f / %.3f / %.3f / %.3f | %.0f |\n",
+				c, p, pr, a, ar, o, or, f, fr, o / p, f / p, rr, f / a, ra, lp, la, lo, lf, lt}'
 	done
 	echo
-	echo "Per round (profiles per second; the three configurations of a row ran one after the other):"
+	echo "Per round (profiles per second; the four configurations of a row ran one after the other):"
 	echo
-	echo "| round | clients | plain | ppprof_off | ppprof | ppprof / plain |"
-	echo "|---:|---:|---:|---:|---:|---:|"
+	echo "| round | clients | plain | plain, client's analysis | ppprof_off | ppprof | ppprof / plain | ppprof / plain with the client's analysis |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 	awk -F, '$3 == "insert" && $4 > 0 { v[$4 "," $6 "," $5] = $9; if (!(($4 "," $6) in seen)) { seen[$4 "," $6] = 1; order[n++] = $4 "," $6 } }
 		END { for (i = 0; i < n; i++) { split(order[i], k, ",")
-			printf "| %d | %d | %.0f | %.0f | %.0f | %.3f |\n", k[1], k[2], v[order[i] ",plain"], v[order[i] ",ppprof_off"], v[order[i] ",ppprof"],
-				v[order[i] ",ppprof"] / v[order[i] ",plain"] } }' "$CSV"
+			printf "| %d | %d | %.0f | %.0f | %.0f | %.0f | %.3f | %.3f |\n", k[1], k[2], v[order[i] ",plain"], v[order[i] ",plain_analysed"],
+				v[order[i] ",ppprof_off"], v[order[i] ",ppprof"],
+				v[order[i] ",ppprof"] / v[order[i] ",plain"], v[order[i] ",ppprof"] / v[order[i] ",plain_analysed"] } }' "$CSV"
 	echo
 fi
 
@@ -627,15 +677,15 @@ fi
 # --- plot ------------------------------------------------------------------------------------------
 if has_part insert || has_part batch; then
 	: >"$TMP/plot.dat"
-	# label plain off full copy_ppprof jsonl (profiles/s medians; 0 where a group has
+	# label plain plain_analysed off full copy_ppprof jsonl (profiles/s medians; 0 where a group has
 	# no such bar: gnuplot refuses a column with no valid point), one line per group
 	if has_part insert; then
 		for c in $CLIENTS_LIST; do
-			echo "\"INSERT, $c client$([ "$c" = 1 ] || echo s)\" $(med_of "insert plain $c") $(med_of "insert ppprof_off $c") $(med_of "insert ppprof $c") 0 0" >>"$TMP/plot.dat"
+			echo "\"INSERT, $c client$([ "$c" = 1 ] || echo s)\" $(med_of "insert plain $c") $(med_of "insert plain_analysed $c") $(med_of "insert ppprof_off $c") $(med_of "insert ppprof $c") 0 0" >>"$TMP/plot.dat"
 		done
 	fi
 	if has_part batch; then
-		echo "\"batch of $BATCH, $BATCH_CLIENTS client$([ "$BATCH_CLIENTS" = 1 ] || echo s)\" $(med_of "batch copy_plain $BATCH_CLIENTS") 0 $(med_of "batch batch_ppprof $BATCH_CLIENTS") $(med_of "batch copy_ppprof $BATCH_CLIENTS") $(med_of "batch jsonl_ppprof $BATCH_CLIENTS")" >>"$TMP/plot.dat"
+		echo "\"batch of $BATCH, $BATCH_CLIENTS client$([ "$BATCH_CLIENTS" = 1 ] || echo s)\" $(med_of "batch copy_plain $BATCH_CLIENTS") 0 0 $(med_of "batch batch_ppprof $BATCH_CLIENTS") $(med_of "batch copy_ppprof $BATCH_CLIENTS") $(med_of "batch jsonl_ppprof $BATCH_CLIENTS")" >>"$TMP/plot.dat"
 	fi
 	PNG=$PLOT_DIR/ingest-throughput.png
 	gnuplot <<EOF
@@ -652,10 +702,11 @@ set ylabel 'profiles per second (higher is better)'
 set key outside bottom center horizontal maxrows 2
 set xtics nomirror
 plot '$TMP/plot.dat' using 2:xtic(1) lc rgb '#7f8c8d' title 'plain table (INSERT) / COPY into plain table (batch)', \
-     '' using 3 lc rgb '#5dade2' title 'ppprof, ppprof.enabled = off', \
-     '' using 4 lc rgb '#1f618d' title 'ppprof (INSERT) / pp_ingest_batch (batch)', \
-     '' using 5 lc rgb '#a569bd' title 'COPY into performance_profiles (batch)', \
-     '' using 6 lc rgb '#27ae60' title 'pp_ingest_jsonl (batch)'
+     '' using 3 lc rgb '#d5d8dc' title 'plain table, analysis columns written by the client (INSERT)', \
+     '' using 4 lc rgb '#5dade2' title 'ppprof, ppprof.enabled = off', \
+     '' using 5 lc rgb '#1f618d' title 'ppprof (INSERT) / pp_ingest_batch (batch)', \
+     '' using 6 lc rgb '#a569bd' title 'COPY into performance_profiles (batch)', \
+     '' using 7 lc rgb '#27ae60' title 'pp_ingest_jsonl (batch)'
 EOF
 	echo "Plot: $PNG"
 	echo
