@@ -95,6 +95,34 @@ SELECT count(*) AS timestamps,
   FROM v, LATERAL pp_analyze_profile(('{"operation_name": "n", "start_time": ' || v.t ||
                                       ', "end_time": ' || v.e || '}')::jsonb) a;
 
+-- the numbers ppprof writes (here into bottleneck_operations) are the
+-- numerics SQL's float8 -> numeric cast makes of the same doubles: same
+-- value, same scale; a root with a child gives a self time that is a
+-- difference of doubles, digits to the last bit
+BEGIN;
+INSERT INTO performance_thresholds (operation_type, threshold_ms) VALUES ('numtest', 1e-300);
+CREATE TEMP TABLE numbers AS
+WITH v(t) AS (
+  SELECT (random() * 10 ^ (g % 18 - 8))::float8::text FROM generate_series(1, 3000) g
+  UNION ALL SELECT round((random() * 10 ^ (g % 10))::numeric, g % 9)::text FROM generate_series(1, 2000) g
+  UNION ALL SELECT x FROM unnest(ARRAY['1e-8', '0.00001', '0.0000099999999999999991', '0.1', '0.3',
+        '0.30000000000000004', '0.5', '2.5', '0.1234567890123455', '0.12345678901234549',
+        '0.12345678901234551', '99999999.99999999', '999999999.9999999', '1000000000', '123456789.123456789',
+        '4.35', '1.0000000000000002', '0.9999999999999999', '1e-300', '100', '1200']) x)
+SELECT row_number() OVER () AS i, t, least(random() * t::float8 * 1.2, 1e9)::text AS c FROM v;
+INSERT INTO performance_profiles (query_id, profile_data)
+SELECT 'num-' || i, ('{"operation_name": "numtest", "duration_ms": ' || t ||
+                     ', "children": [{"operation_name": "child", "duration_ms": ' || c || '}]}')::jsonb
+  FROM numbers;
+SELECT count(*) AS numbers,
+       count(*) FILTER (WHERE b ->> 'duration_ms' = (n.t::float8::numeric)::text) AS durations_as_sql,
+       count(*) FILTER (WHERE b ->> 'self_ms' = (greatest(n.t::float8 - n.c::float8, 0)::numeric)::text) AS self_times_as_sql,
+       count(*) FILTER (WHERE b ->> 'threshold_ms' = '1e-300'::float8::numeric::text) AS thresholds_as_sql
+  FROM numbers n JOIN performance_profiles p ON p.query_id = 'num-' || n.i,
+       LATERAL jsonb_array_elements(p.bottleneck_operations) b
+ WHERE b ->> 'path' = '$';
+ROLLBACK;
+
 -- unknown keys are kept and ignored; names are data, stored verbatim
 SELECT pp_ingest(jsonb_build_object(
          'operation_name', 'Ünïcødé 検索 🚀', 'duration_ms', 1, 'extra', jsonb_build_object('k', 1),

@@ -133,6 +133,21 @@ INSERT INTO performance_profiles (query_id, profile_data)
 SELECT 'bulk-' || g, jsonb_build_object('operation_name', 'op', 'duration_ms', 10 - g * 3)
   FROM generate_series(1, 5) g;
 
+-- the triggers find their columns by name: a dropped one is named, one
+-- added again at another position is found there
+BEGIN;
+ALTER TABLE performance_profiles DROP COLUMN ppprof_analyzed;
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('q-columns', '{"operation_name": "a", "duration_ms": 1}');
+ROLLBACK;
+BEGIN;
+ALTER TABLE performance_profiles DROP COLUMN total_duration_ms;
+ALTER TABLE performance_profiles ADD COLUMN total_duration_ms float;
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('q-columns', '{"operation_name": "a", "duration_ms": 7}');
+SELECT query_id, total_duration_ms, ppprof_analyzed FROM performance_profiles WHERE query_id = 'q-columns';
+ROLLBACK;
+
 -- nothing but the baseline and the accepted edge cases were stored
 SELECT query_id, count(*) FROM performance_profiles GROUP BY 1 ORDER BY 1;
 

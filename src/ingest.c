@@ -420,17 +420,49 @@ column_unchanged(HeapTuple a, HeapTuple b, TupleDesc desc, int attnum)
 		memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) == 0;
 }
 
-static int
-required_attnum(TupleDesc desc, const char *name)
+/*
+ * The attribute numbers of performance_profiles' columns in desc, indexed
+ * by PPColumn.  Looked up by name once; later calls only check that each
+ * number still names its column (an ALTER TABLE may have moved one), which
+ * costs a tenth of the lookups.
+ */
+const int *
+pp_profile_columns(TupleDesc desc)
 {
-	int			attnum = SPI_fnumber(desc, name);
+	static const char *const names[PP_NUM_COLUMNS] = {
+		"id", "query_id", "profile_data", "total_duration_ms",
+		"bottleneck_operations", "optimization_suggestions", "created_at",
+		"ppprof_analyzed"
+	};
+	static int	attnums[PP_NUM_COLUMNS];
+	static bool known = false;
+	int			c;
 
-	if (attnum <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("performance_profiles has no column \"%s\"", name),
-				 errhint("Drop and create the extension ppprof again.")));
-	return attnum;
+	for (c = 0; known && c < PP_NUM_COLUMNS; c++)
+	{
+		Form_pg_attribute att;
+
+		if (attnums[c] > desc->natts)
+			break;
+		att = TupleDescAttr(desc, attnums[c] - 1);
+		if (att->attisdropped || strcmp(NameStr(att->attname), names[c]) != 0)
+			break;
+	}
+	if (known && c == PP_NUM_COLUMNS)
+		return attnums;
+
+	known = false;
+	for (c = 0; c < PP_NUM_COLUMNS; c++)
+	{
+		attnums[c] = SPI_fnumber(desc, names[c]);
+		if (attnums[c] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("performance_profiles has no column \"%s\"", names[c]),
+					 errhint("Drop and create the extension ppprof again.")));
+	}
+	known = true;
+	return attnums;
 }
 
 /*
@@ -462,6 +494,7 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	char	   *query_id = NULL;
 	PPConfig   *cfg;
 	ProfileAnalysis pa;
+	const int  *cols;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 	int			attnums[4];
@@ -496,12 +529,13 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	else
 		tuple = td->tg_trigtuple;
 
-	att_query = required_attnum(desc, "query_id");
-	att_profile = required_attnum(desc, "profile_data");
-	att_total = required_attnum(desc, "total_duration_ms");
-	att_bottlenecks = required_attnum(desc, "bottleneck_operations");
-	att_suggestions = required_attnum(desc, "optimization_suggestions");
-	att_analyzed = required_attnum(desc, "ppprof_analyzed");
+	cols = pp_profile_columns(desc);
+	att_query = cols[PP_COL_QUERY_ID];
+	att_profile = cols[PP_COL_PROFILE_DATA];
+	att_total = cols[PP_COL_TOTAL_DURATION_MS];
+	att_bottlenecks = cols[PP_COL_BOTTLENECK_OPERATIONS];
+	att_suggestions = cols[PP_COL_OPTIMIZATION_SUGGESTIONS];
+	att_analyzed = cols[PP_COL_PPPROF_ANALYZED];
 
 	profile = heap_getattr(tuple, att_profile, desc, &isnull);
 	if (isnull)
@@ -575,9 +609,9 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	{
 		bool		id_null;
 		bool		created_null;
-		Datum		id = heap_getattr(tuple, required_attnum(desc, "id"), desc, &id_null);
-		Datum		created = heap_getattr(tuple, required_attnum(desc, "created_at"),
-										   desc, &created_null);
+		Datum		id = heap_getattr(tuple, cols[PP_COL_ID], desc, &id_null);
+		Datum		created = heap_getattr(tuple, cols[PP_COL_CREATED_AT], desc,
+										   &created_null);
 		Datum		total = heap_getattr(tuple, att_total, desc, &isnull);
 
 		if (!id_null && !created_null && !isnull)

@@ -364,19 +364,20 @@ static bool
 row_identity(HeapTuple tuple, TupleDesc desc, pg_uuid_t *id,
 			 TimestampTz *created_at, double *total_ms)
 {
+	const int  *cols = pp_profile_columns(desc);
 	bool		isnull;
 	Datum		d;
 
-	d = heap_getattr(tuple, SPI_fnumber(desc, "created_at"), desc, &isnull);
+	d = heap_getattr(tuple, cols[PP_COL_CREATED_AT], desc, &isnull);
 	if (isnull)
 		return false;
 	*created_at = DatumGetTimestampTz(d);
-	d = heap_getattr(tuple, SPI_fnumber(desc, "id"), desc, &isnull);
+	d = heap_getattr(tuple, cols[PP_COL_ID], desc, &isnull);
 	if (isnull)
 		memset(id, 0, sizeof(*id));
 	else
 		memcpy(id, DatumGetUUIDP(d), sizeof(*id));
-	d = heap_getattr(tuple, SPI_fnumber(desc, "total_duration_ms"), desc, &isnull);
+	d = heap_getattr(tuple, cols[PP_COL_TOTAL_DURATION_MS], desc, &isnull);
 	*total_ms = isnull ? 0 : DatumGetFloat8(d);
 	return true;
 }
@@ -402,7 +403,8 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 	 */
 	if (kind == PP_CHANGE_REMOVE && created_at < pp_shmem_horizon_start())
 		return;
-	profile = heap_getattr(tuple, SPI_fnumber(desc, "profile_data"), desc, &isnull);
+	profile = heap_getattr(tuple, pp_profile_columns(desc)[PP_COL_PROFILE_DATA],
+						   desc, &isnull);
 	if (isnull)
 		return;
 	if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
@@ -443,9 +445,9 @@ confirm_staged(HeapTuple tuple, TupleDesc desc)
 }
 
 static bool
-column_changed(HeapTuple a, HeapTuple b, TupleDesc desc, const char *name)
+column_changed(HeapTuple a, HeapTuple b, TupleDesc desc, PPColumn column)
 {
-	int			attnum = SPI_fnumber(desc, name);
+	int			attnum = pp_profile_columns(desc)[column];
 	bool		anull,
 				bnull;
 	Datum		ad = heap_getattr(a, attnum, desc, &anull);
@@ -507,10 +509,10 @@ pp_profiles_observe(PG_FUNCTION_ARGS)
 		HeapTuple	oldt = td->tg_trigtuple;
 		HeapTuple	newt = td->tg_newtuple;
 
-		if (column_changed(oldt, newt, desc, "profile_data") ||
-			column_changed(oldt, newt, desc, "created_at") ||
-			column_changed(oldt, newt, desc, "total_duration_ms") ||
-			column_changed(oldt, newt, desc, "id"))
+		if (column_changed(oldt, newt, desc, PP_COL_PROFILE_DATA) ||
+			column_changed(oldt, newt, desc, PP_COL_CREATED_AT) ||
+			column_changed(oldt, newt, desc, PP_COL_TOTAL_DURATION_MS) ||
+			column_changed(oldt, newt, desc, PP_COL_ID))
 		{
 			observe_row(PP_CHANGE_REMOVE, oldt, desc);
 			observe_row(PP_CHANGE_ADD, newt, desc);

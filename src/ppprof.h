@@ -12,6 +12,7 @@
 
 #include "classify.h"
 #include "tree.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
@@ -91,7 +92,23 @@ extern void pp_jsonb_source_init(pp_tree_source_t *source);
 extern const void *pp_jsonb_root_handle(Jsonb *jb);
 
 /* ingest.c */
+
+/* columns of performance_profiles that ppprof reads or fills */
+typedef enum PPColumn
+{
+	PP_COL_ID,
+	PP_COL_QUERY_ID,
+	PP_COL_PROFILE_DATA,
+	PP_COL_TOTAL_DURATION_MS,
+	PP_COL_BOTTLENECK_OPERATIONS,
+	PP_COL_OPTIMIZATION_SUGGESTIONS,
+	PP_COL_CREATED_AT,
+	PP_COL_PPPROF_ANALYZED,
+	PP_NUM_COLUMNS
+} PPColumn;
+
 extern void pp_ingest_init(void);
+extern const int *pp_profile_columns(TupleDesc desc);
 extern bool pp_profile_walk(Jsonb *jb, pp_tree_t *tree);
 
 /* stats.c */

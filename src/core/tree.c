@@ -613,7 +613,12 @@ pp_tree_walk(const pp_tree_source_t *source, const void *root,
 	tree->max_depth_seen = w.max_depth_seen;
 	tree->allocator = w.allocator;
 	if (err != NULL)
-		pp_error_set(err, PP_OK, "", "%s", "");
+	{
+		/* what pp_error_set() would leave, without its formatting */
+		err->code = PP_OK;
+		err->path[0] = '\0';
+		err->text[0] = '\0';
+	}
 	return PP_OK;
 }
 
