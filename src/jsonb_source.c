@@ -23,6 +23,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "decimal.h"
 #include "ppprof.h"
 
 static pp_json_type_t
@@ -60,12 +61,12 @@ jsonb_value_type(const JsonbValue *v)
  * one uint16, used for every value of moderate scale) or a "long" one (a
  * sign-and-scale uint16, then an int16 weight).  This is the on-disk
  * format, fixed by pg_upgrade compatibility.  When the digits form an
- * integer mantissa M below 2^53 once the trailing zeros of the last
- * base-10000 digit are dropped (so an epoch timestamp with microseconds,
- * 16 significant digits, qualifies) and the decimal exponent E is within +-22,
- * M and 10^|E| are exact doubles and one IEEE operation gives the correctly
- * rounded result; otherwise the digits are written as "<M>e<E>" into a
- * stack buffer for strtod, which rounds correctly too.  Either way the
+ * integer mantissa M below 2^64 (trailing zeros of the last base-10000
+ * digit dropped) and the decimal exponent E is one pp_decimal_to_double()
+ * covers -- within +-19, which takes in epoch timestamps with up to seven
+ * decimals -- that gives the correctly rounded result; otherwise the digits
+ * are written as "<M>e<E>" into a stack buffer for strtod, which rounds
+ * correctly too.  Either way the
  * result is the double float8in() gives for the same JSON text.  Returns
  * false for special values and very long numbers, which take the general
  * path.
@@ -82,10 +83,6 @@ jsonb_value_type(const JsonbValue *v)
 static bool
 numeric_to_double_fast(Numeric num, double *result)
 {
-	static const double pow10[] = {
-		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-	};
 	const char *p = (const char *) num + VARHDRSZ;
 	Size		body = VARSIZE(num) - VARHDRSZ;
 	uint16		header;
@@ -154,10 +151,7 @@ numeric_to_double_fast(Numeric num, double *result)
 			mantissa /= 10;
 			e++;
 		}
-		exact = mantissa < (UINT64CONST(1) << 53) && e <= 22 && e >= -22;
-		if (exact)
-			*result = e >= 0 ? (double) mantissa * pow10[e]
-				: (double) mantissa / pow10[-e];
+		exact = pp_decimal_to_double(mantissa, e, result);
 	}
 	if (!exact)
 	{
