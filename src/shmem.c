@@ -162,6 +162,27 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static PPShared *shared = NULL;
 static PPOp *ops = NULL;
 static char *reservoirs = NULL;
+
+/*
+ * Per operation slot, the minute and the hour bucket it last observed into
+ * (entries 2 * slot and 2 * slot + 1).  A commit's observations nearly
+ * always fall into them, which spares two hash lookups per node while the
+ * lock is held exclusively.  Dynahash entries never move, and a bucket
+ * leaves this cache when it leaves its table (bucket_remove, slot_free).
+ * Not part of the statistics file.
+ */
+static PPBucket **current_buckets = NULL;
+
+#define CURRENT_BUCKET(slot, minute) \
+	(&current_buckets[2 * (slot) + ((minute) ? 0 : 1)])
+
+/*
+ * Backend-local: the slot an operation key had when this backend last
+ * applied to it, checked against the slot under the lock before use.
+ * Spares the operation index lookup per node.
+ */
+#define SLOT_HINTS 256
+static int32 slot_hints[SLOT_HINTS];	/* slot + 1; 0: none */
 static HTAB *db_hash = NULL;
 static HTAB *op_hash = NULL;
 static HTAB *minute_hash = NULL;
@@ -184,6 +205,7 @@ shmem_size(void)
 	Size		size = MAXALIGN(sizeof(PPShared));
 
 	size = add_size(size, mul_size(pp_max_operations, sizeof(PPOp)));
+	size = add_size(size, mul_size(2 * pp_max_operations, sizeof(PPBucket *)));
 	size = add_size(size, mul_size(pp_max_operations,
 								   MAXALIGN(pp_reservoir_size(pp_reservoir_capacity))));
 	size = add_size(size, hash_estimate_size(MAX_DATABASES, sizeof(PPDb)));
@@ -248,6 +270,12 @@ pp_shmem_startup(void)
 						  mul_size(pp_max_operations, sizeof(PPOp)), &found);
 	if (!found)
 		memset(ops, 0, mul_size(pp_max_operations, sizeof(PPOp)));
+
+	current_buckets = ShmemInitStruct("ppprof current buckets",
+									  mul_size(2 * pp_max_operations, sizeof(PPBucket *)),
+									  &found);
+	if (!found)
+		memset(current_buckets, 0, mul_size(2 * pp_max_operations, sizeof(PPBucket *)));
 
 	reservoirs = ShmemInitStruct("ppprof reservoirs",
 								 mul_size(pp_max_operations, reservoir_bytes), &found);
@@ -382,6 +410,8 @@ slot_free(int slot)
 
 	shared->n_minute -= buckets_drop_slot(minute_hash, slot, op->generation);
 	shared->n_hour -= buckets_drop_slot(hour_hash, slot, op->generation);
+	*CURRENT_BUCKET(slot, true) = NULL;
+	*CURRENT_BUCKET(slot, false) = NULL;
 	hash_search(op_hash, &op->key, HASH_REMOVE, NULL);
 	pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
 	op->in_use = false;
@@ -425,6 +455,16 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	bool		found;
 	int			slot;
 	PPOp	   *op;
+	int32	   *hint = &slot_hints[(hash ^ (uint64) kind ^ db->dbid) % SLOT_HINTS];
+
+	if (*hint > 0)
+	{
+		op = &ops[*hint - 1];
+		if (op->in_use && op->key.dbid == db->dbid && op->key.kind == kind &&
+			op->key.name_hash == hash && op->name_len == name_len &&
+			memcmp(op->name, name, name_len) == 0)
+			return *hint - 1;
+	}
 
 	memset(&key, 0, sizeof(key));
 	key.dbid = db->dbid;
@@ -437,6 +477,7 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 		op = &ops[idx->slot];
 		if (op->name_len != name_len || memcmp(op->name, name, name_len) != 0)
 			return -1;			/* 64-bit hash collision */
+		*hint = idx->slot + 1;
 		return idx->slot;
 	}
 	if (!create)
@@ -471,6 +512,7 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	memcpy(op->name, name, op->name_len);
 	op->name[op->name_len] = '\0';
 	shared->n_ops++;
+	*hint = slot + 1;
 	return slot;
 }
 
@@ -484,17 +526,25 @@ static PPBucket *
 bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 {
 	bool		minute = htab == minute_hash;
+	PPBucket  **current = CURRENT_BUCKET(slot, minute);
 	PPBucketKey key;
 	PPBucket   *b;
 	bool		found;
 
 	*full = false;
+	b = *current;
+	if (b != NULL && b->key.start == start && b->key.slot == slot &&
+		b->key.generation == ops[slot].generation)
+		return b;
+
 	memset(&key, 0, sizeof(key));
 	key.slot = slot;
 	key.generation = ops[slot].generation;
 	key.start = start;
 
 	b = hash_search(htab, &key, HASH_FIND, NULL);
+	if (b != NULL)
+		*current = b;
 	if (b != NULL || !create)
 		return b;
 
@@ -519,12 +569,17 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 		shared->n_minute++;
 	else
 		shared->n_hour++;
+	*current = b;
 	return b;
 }
 
 static void
 bucket_remove(HTAB *htab, PPBucket *b)
 {
+	PPBucket  **current = CURRENT_BUCKET(b->key.slot, htab == minute_hash);
+
+	if (*current == b)
+		*current = NULL;
 	hash_search(htab, &b->key, HASH_REMOVE, NULL);
 	if (htab == minute_hash)
 		shared->n_minute--;
