@@ -5,8 +5,8 @@
 # Instruction counts do not depend on what else the machine is doing, so
 # this ratio is repeatable on a shared, noisy machine where tps ratios are
 # not.  It runs `postgres --single` (no client, no network: the harshest
-# case for ppprof, since a real client's round trip is not counted) three
-# four times under callgrind on the same prepared cluster:
+# case for ppprof, since a real client's round trip is not counted) under
+# callgrind on the same prepared cluster:
 #   base      start-up and shut-down only
 #   plain     N single-row INSERTs of a realistic 10-node profile (JSON text
 #             cast to jsonb, as a client sends it) into an identical plain
@@ -16,7 +16,13 @@
 #             application (which analysed each profile itself) writes them;
 #             the values are ppprof's own for the same profile
 #   ppprof    the same N INSERTs into performance_profiles, profile only
-# and prints instructions per INSERT and the ratios.
+# and prints instructions per INSERT and the ratios, for each statement
+# protocol:
+#   simple    each INSERT sent as text: parsed, analysed and planned
+#   prepared  PREPARE once, then EXECUTE per row, as pgbench -M prepared and
+#             most drivers do: the per-row cost without parsing and
+#             planning, which the longer statement of "analysed" makes
+#             dearer in the simple protocol
 #
 #   bash bench/callgrind.sh            N=1000
 #   BENCH_SMOKE=1 bash bench/callgrind.sh   N=50
@@ -57,15 +63,18 @@ pp_as_pg psql -h "$dir" -d postgres -X -q -v ON_ERROR_STOP=1 \
 pp_as_pg pg_ctl -D "$dir/data" -w stop >/dev/null
 
 echo "SELECT 1" > "$dir/base.sql"
-for k in $(seq 1 "$N"); do
-	echo "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms) SELECT 'q', t::jsonb, 1 FROM src WHERE i = $k"
-done > "$dir/plain.sql"
-for k in $(seq 1 "$N"); do
-	echo "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms, bottleneck_operations, optimization_suggestions) SELECT 'q', t::jsonb, 1, bo::jsonb, os::jsonb FROM src_analysed WHERE i = $k"
-done > "$dir/analysed.sql"
-for k in $(seq 1 "$N"); do
-	echo "INSERT INTO performance_profiles (query_id, profile_data) SELECT 'q', t::jsonb FROM src WHERE i = $k"
-done > "$dir/ppprof.sql"
+# statements NAME INSERT-WITH-$1: N of them in both protocols
+statements() {
+	local k
+	for k in $(seq 1 "$N"); do echo "${2//\$1/$k}"; done > "$dir/simple-$1.sql"
+	{
+		echo "PREPARE ins(int) AS $2"
+		for k in $(seq 1 "$N"); do echo "EXECUTE ins($k)"; done
+	} > "$dir/prepared-$1.sql"
+}
+statements plain "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms) SELECT 'q', t::jsonb, 1 FROM src WHERE i = \$1"
+statements analysed "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms, bottleneck_operations, optimization_suggestions) SELECT 'q', t::jsonb, 1, bo::jsonb, os::jsonb FROM src_analysed WHERE i = \$1"
+statements ppprof "INSERT INTO performance_profiles (query_id, profile_data) SELECT 'q', t::jsonb FROM src WHERE i = \$1"
 chmod 644 "$dir"/*.sql
 
 count() {
@@ -74,13 +83,13 @@ count() {
 	grep -h '^summary:' "$dir/cg.$1" | awk '{print $2}'
 }
 base=$(count base)
-plain=$(count plain)
-analysed=$(count analysed)
-pp=$(count ppprof)
-per_plain=$(( (plain - base) / N ))
-per_analysed=$(( (analysed - base) / N ))
-per_pp=$(( (pp - base) / N ))
-echo "| INSERTs | plain: instructions / INSERT | plain, analysis sent by the client | ppprof | plain / ppprof | plain with the client's analysis / ppprof |"
-echo "|---:|---:|---:|---:|---:|---:|"
-awk -v n="$N" -v a="$per_plain" -v c="$per_analysed" -v b="$per_pp" \
-	'BEGIN { printf "| %d | %d | %d | %d | %.3f | %.3f |\n", n, a, c, b, a / b, c / b }'
+echo "| protocol | INSERTs | plain: instructions / INSERT | plain, analysis sent by the client | ppprof | plain / ppprof | plain with the client's analysis / ppprof |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for protocol in simple prepared; do
+	plain=$(count "$protocol-plain")
+	analysed=$(count "$protocol-analysed")
+	pp=$(count "$protocol-ppprof")
+	awk -v p="$protocol" -v n="$N" -v a="$(( (plain - base) / N ))" -v c="$(( (analysed - base) / N ))" \
+		-v b="$(( (pp - base) / N ))" \
+		'BEGIN { printf "| %s | %d | %d | %d | %d | %.3f | %.3f |\n", p, n, a, c, b, a / b, c / b }'
+done
