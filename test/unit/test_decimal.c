@@ -7,7 +7,7 @@
  *	  seven decimals, exact halfway cases (ties to even), powers of two
  *	  and their neighbours -- and the uncovered cases are refused.
  *
- * Random inputs come from a fixed-seed generator, so a failure reproduces.
+ * Random inputs come from pp_rng with a fixed seed, so a failure reproduces.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,17 +24,9 @@
 #include <string.h>
 
 #include "decimal.h"
+#include "reservoir.h"
 
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-static uint64_t
-rng_next(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
+static pp_rng_t rng;
 
 static int	checked = 0;
 
@@ -64,16 +56,16 @@ test_random_mantissas(void **state)
 	for (i = 0; i < 400000; i++)
 	{
 		/* every length from 1 to 64 bits, every covered exponent */
-		int			bits = 1 + (int) (rng_next() % 64);
-		uint64_t	m = rng_next() >> (64 - bits);
-		int			e = (int) (rng_next() % 39) - 19;
+		int			bits = 1 + (int) (pp_rng_next(&rng) % 64);
+		uint64_t	m = pp_rng_next(&rng) >> (64 - bits);
+		int			e = (int) (pp_rng_next(&rng) % 39) - 19;
 
 		expect_as_strtod(m, e);
 	}
 	for (i = 0; i < 50000; i++)
 	{
-		uint64_t	m = rng_next() >> (11 + rng_next() % 53);	/* below 2^53 */
-		int			e = (int) (rng_next() % 45) - 22;
+		uint64_t	m = pp_rng_next(&rng) >> (11 + pp_rng_next(&rng) % 53);	/* below 2^53 */
+		int			e = (int) (pp_rng_next(&rng) % 45) - 22;
 
 		expect_as_strtod(m, e);
 	}
@@ -88,14 +80,14 @@ test_timestamps(void **state)
 	for (i = 0; i < 200000; i++)
 	{
 		/* 1.7e9 .. 1.8e9 seconds with 0 to 7 decimals */
-		int			decimals = (int) (rng_next() % 8);
+		int			decimals = (int) (pp_rng_next(&rng) % 8);
 		uint64_t	scale = 1;
 		uint64_t	m;
 		int			k;
 
 		for (k = 0; k < decimals; k++)
 			scale *= 10;
-		m = (1700000000ULL + rng_next() % 100000000ULL) * scale + rng_next() % scale;
+		m = (1700000000ULL + pp_rng_next(&rng) % 100000000ULL) * scale + pp_rng_next(&rng) % scale;
 		expect_as_strtod(m, -decimals);
 	}
 }
@@ -172,5 +164,6 @@ main(void)
 		cmocka_unit_test(test_count),
 	};
 
+	pp_rng_seed(&rng, 20261126);
 	return cmocka_run_group_tests_name("decimal", tests, NULL, NULL);
 }
