@@ -183,6 +183,7 @@ static PPBucket **current_buckets = NULL;
  */
 #define SLOT_HINTS 256
 static int32 slot_hints[SLOT_HINTS];	/* slot + 1; 0: none */
+
 static HTAB *db_hash = NULL;
 static HTAB *op_hash = NULL;
 static HTAB *minute_hash = NULL;
