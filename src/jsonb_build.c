@@ -20,6 +20,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "decimal.h"
 #include "ppprof.h"
 
 void
@@ -66,47 +67,18 @@ pp_jb_string(JsonbParseState **st, const char *key, const char *s)
 
 /*
  * The numeric float8_numeric() makes of a finite d -- d printed with DBL_DIG
- * (15) significant digits and read back -- without printing and parsing it,
- * which costs about 4,000 instructions a number.
- *
- * For 1e-5 <= |d| < 1e15, x = |d| * 10^k with 10^14 <= x < 10^15 (10^k is
- * exact for k <= 22, and the product is rounded once, by at most half an
- * ulp of x: 1/16).  The 15 digits are x rounded to an integer, unless x's
- * fraction is within 1/8 of one half, where that rounding error could
- * decide: then, and outside that range, the slow way.  Trailing zeros go,
- * as %g drops them, and the digits left after the point are the scale.
+ * (15) significant digits and read back -- without printing it when
+ * pp_double_to_decimal15() can give the digits.
  */
 static Numeric
 float8_to_numeric(double d)
 {
-	static const double pow10[] = {
-		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19
-	};
-	double		a = fabs(d);
-	double		x;
-	double		frac;
-	int64		m;
-	int			k;
+	int64_t		mantissa;
+	int			scale;
 
-	if (a == 0)
-		return int64_to_numeric(0);
-	if (!(a >= 1e-5 && a < 1e15))
-		return DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(d)));
-
-	for (k = 0; k < 19 && a * pow10[k] < 1e14; k++)
-		;
-	x = a * pow10[k];
-	frac = x - floor(x);
-	if (x >= 1e15 || x < 1e14 || fabs(frac - 0.5) < 0.125)
-		return DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(d)));
-	m = (int64) floor(x) + (frac > 0.5 ? 1 : 0);
-	while (k > 0 && m % 10 == 0)
-	{
-		m /= 10;
-		k--;
-	}
-	return int64_div_fast_to_numeric(d < 0 ? -m : m, k);
+	if (pp_double_to_decimal15(d, &mantissa, &scale))
+		return int64_div_fast_to_numeric(mantissa, scale);
+	return DatumGetNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(d)));
 }
 
 /* A double; NaN and infinities become null. */

@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * test/unit/test_decimal.c
- *	  cmocka tests of src/core/decimal.c: every covered case agrees bit for
- *	  bit with strtod() on the same digits -- random mantissas of every
- *	  length with every covered exponent, epoch timestamps with up to
- *	  seven decimals, exact halfway cases (ties to even), powers of two
- *	  and their neighbours -- and the uncovered cases are refused.
+ *	  cmocka tests of src/core/decimal.c.  Reading: every covered case
+ *	  agrees bit for bit with strtod() on the same digits -- random
+ *	  mantissas of every length with every covered exponent, epoch
+ *	  timestamps with up to seven decimals, exact halfway cases (ties to
+ *	  even), powers of two and their neighbours -- and the uncovered cases
+ *	  are refused.  Writing: every covered double gives the digits and
+ *	  scale printf("%.15g") gives, over random doubles of every magnitude
+ *	  in range and values near a half in the 16th digit.
  *
  * Random inputs come from pp_rng with a fixed seed, so a failure reproduces.
  *
@@ -145,6 +148,123 @@ test_uncovered(void **state)
 	assert_true(d == 42);		/* left alone */
 }
 
+/*
+ * The mantissa and scale of what "%.15g" prints for d: digits without the
+ * point, the exponent applied, trailing zeros after the point dropped.
+ */
+static void
+printed15(double d, int64_t *mantissa, int *scale)
+{
+	char		text[64];
+	char	   *p = text;
+	char	   *e;
+	int64_t		m = 0;
+	int			s = 0;
+	int			exp10 = 0;
+	bool		negative = false;
+
+	snprintf(text, sizeof(text), "%.15g", d);
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	for (; *p != '\0' && *p != 'e'; p++)
+	{
+		if (*p == '.')
+		{
+			s = -1;				/* counting from the next digit */
+			continue;
+		}
+		m = m * 10 + (*p - '0');
+		if (s < 0)
+			s--;
+	}
+	s = s < 0 ? -s - 1 : 0;
+	if (*p == 'e')
+		exp10 = (int) strtol(p + 1, &e, 10);
+	s -= exp10;
+	for (; s < 0; s++)
+		m *= 10;
+	while (s > 0 && m % 10 == 0)
+	{
+		m /= 10;
+		s--;
+	}
+	*mantissa = negative ? -m : m;
+	*scale = s;
+}
+
+static int	written = 0;
+
+static void
+expect_as_printf(double d)
+{
+	int64_t		m = -1;
+	int64_t		want_m;
+	int			scale = -1;
+	int			want_scale;
+
+	if (!pp_double_to_decimal15(d, &m, &scale))
+		return;					/* printed by the caller */
+	printed15(d, &want_m, &want_scale);
+	if (m != want_m || scale != want_scale)
+		fail_msg("%.17g: got %" PRId64 "e-%d, \"%%.15g\" gives %" PRId64 "e-%d",
+				 d, m, scale, want_m, want_scale);
+	written++;
+}
+
+static void
+test_writing(void **state)
+{
+	int			i;
+	int64_t		m = -1;
+	int			scale = -1;
+	int			random_written;
+
+	(void) state;
+	for (i = 0; i < 300000; i++)
+	{
+		/* 1e-6 .. 1e16, every digit count, both signs */
+		double		d = ldexp((double) (pp_rng_next(&rng) >> 11), -53) *
+			pow(10.0, (double) (pp_rng_next(&rng) % 23) - 6);
+
+		expect_as_printf((pp_rng_next(&rng) & 1) ? -d : d);
+	}
+	random_written = written;
+	for (i = 0; i < 100000; i++)
+	{
+		/* 16 digits ending in 5: the 15-digit rounding is a near tie */
+		double		d = (double) (100000000000000ULL * 10 + (pp_rng_next(&rng) % 900000000000000ULL) * 10 + 5) /
+			pow(10.0, (double) (pp_rng_next(&rng) % 20));
+
+		expect_as_printf(d);
+	}
+	expect_as_printf(0.1);
+	expect_as_printf(0.3);
+	expect_as_printf(2.5);
+	expect_as_printf(1200);
+	expect_as_printf(0.00001);
+	expect_as_printf(999999999999999.9);
+	expect_as_printf(-123.456);
+
+	assert_true(pp_double_to_decimal15(0.0, &m, &scale));
+	assert_true(m == 0 && scale == 0);
+	assert_true(pp_double_to_decimal15(-0.0, &m, &scale));
+	assert_true(m == 0 && scale == 0);
+	m = 42;
+	scale = 7;
+	assert_false(pp_double_to_decimal15(1e15, &m, &scale));
+	assert_false(pp_double_to_decimal15(9e-6, &m, &scale));
+	assert_true(m == 42 && scale == 7);	/* left alone */
+	/* most random doubles are covered: the fallback is the exception */
+	/*
+	 * Most random doubles are covered (20 of their 23 decades are in range;
+	 * a quarter of the rest falls near a half): the fallback is the exception.
+	 */
+	assert_true(random_written > 150000);
+}
+
 static void
 test_count(void **state)
 {
@@ -161,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_timestamps),
 		cmocka_unit_test(test_halfway_and_powers_of_two),
 		cmocka_unit_test(test_uncovered),
+		cmocka_unit_test(test_writing),
 		cmocka_unit_test(test_count),
 	};
 
