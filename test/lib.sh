@@ -2,7 +2,9 @@
 # Source it; it sets PG_CONFIG, PGBIN, SUDO and defines the functions below.
 
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PGBIN=/usr/lib/postgresql/15/bin
+# the server's programs sit beside its pg_config (PG_CONFIG may point at a
+# private copy of the server tree, for working on several trees at once)
+PGBIN=$(dirname "$PG_CONFIG")
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 
 PP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 libjansson-dev libpq-dev \
