@@ -65,6 +65,7 @@ typedef struct PPSavedUser
 {
 	Oid			userid;
 	int			sec_context;
+	int			guc_nest;		/* GUC nest level of the pinned search_path */
 } PPSavedUser;
 extern void pp_spi_connect_as(Oid owner, PPSavedUser *saved);
 extern void pp_spi_finish_as(const PPSavedUser *saved);

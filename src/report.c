@@ -663,6 +663,7 @@ pp_detect_bottlenecks(PG_FUNCTION_ARGS)
 	INT4OID, FLOAT8OID, JSONBOID};
 	int			inserted = 0;
 	int			i;
+	PPSavedUser saved;
 
 	analyze_window(&an, PG_GETARG_DATUM(0));
 
@@ -673,8 +674,7 @@ pp_detect_bottlenecks(PG_FUNCTION_ARGS)
 					 " impact_score, suggested_optimizations)"
 					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
 					 quote_identifier(get_namespace_name(an.cfg->schema)));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
+	pp_spi_connect_as(InvalidOid, &saved);
 	plan = SPI_prepare(q.data, 8, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -697,6 +697,6 @@ pp_detect_bottlenecks(PG_FUNCTION_ARGS)
 			elog(ERROR, "ppprof: could not insert into performance_bottlenecks");
 		inserted++;
 	}
-	SPI_finish();
+	pp_spi_finish_as(&saved);
 	PG_RETURN_INT32(inserted);
 }

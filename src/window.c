@@ -151,7 +151,8 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 	appendStringInfo(&q,
 					 "SELECT profile_data, total_duration_ms, created_at, id"
 					 " FROM %s.performance_profiles"
-					 " WHERE created_at >= $1 AND created_at %s $2",
+					 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
+					 " AND created_at OPERATOR(pg_catalog.%s) $2",
 					 quote_identifier(get_namespace_name(cfg->schema)),
 					 inclusive ? "<=" : "<");
 	args[0] = TimestampTzGetDatum(from);
