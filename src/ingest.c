@@ -629,6 +629,12 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 /*
  * A statement on performance_profiles, prepared once per backend and kept
  * while the extension's schema stays the same.  fmt has one %s, the schema.
+ *
+ * These statements run as the caller and name every table, function and
+ * operator with its schema, so the caller's search_path cannot change what
+ * they resolve to; they are not pinned as pp_spi_connect_as pins the
+ * owner's queries, because setting and restoring search_path for every
+ * profile would cost the ingest path more than the statement itself saves.
  */
 static SPIPlanPtr
 get_saved_plan(SPIPlanPtr *saved, Oid *saved_schema, PPConfig *cfg,
