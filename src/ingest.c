@@ -633,8 +633,8 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
  * These statements run as the caller and name every table, function and
  * operator with its schema, so the caller's search_path cannot change what
  * they resolve to; they are not pinned as pp_spi_connect_as pins the
- * owner's queries, because setting and restoring search_path for every
- * profile would cost the ingest path more than the statement itself saves.
+ * owner's queries: that would add a GUC change and its undo, and a new
+ * search path to compute, to every call on the ingest path.
  */
 static SPIPlanPtr
 get_saved_plan(SPIPlanPtr *saved, Oid *saved_schema, PPConfig *cfg,
