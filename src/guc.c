@@ -27,6 +27,7 @@ double		pp_sample_rate = 1.0;
 int			pp_max_minute_buckets = 30000;
 int			pp_max_hour_buckets = 5000;
 int			pp_minute_sketch_slots = PP_SKETCH_MINUTE_CAPACITY;
+int			pp_max_clock_skew_s = 300;
 
 void
 pp_guc_init(void)
@@ -95,7 +96,15 @@ pp_guc_init(void)
 	 */
 	if (!process_shared_preload_libraries_in_progress)
 	{
-		MarkGUCPrefixReserved("ppprof");
+		DefineCustomIntVariable("ppprof.max_clock_skew",
+							"Sets how far ahead of the server's clock a profile's created_at may be.",
+							"A row dated later is refused: it would move the shared statistics past real history.",
+							&pp_max_clock_skew_s,
+							300, 0, 24 * 60 * 60,
+							PGC_SUSET, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("ppprof");
 		return;
 	}
 
@@ -147,6 +156,14 @@ pp_guc_init(void)
 							&pp_minute_sketch_slots,
 							PP_SKETCH_MINUTE_CAPACITY, 32, PP_SKETCH_HOUR_CAPACITY,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_clock_skew",
+							"Sets how far ahead of the server's clock a profile's created_at may be.",
+							"A row dated later is refused: it would move the shared statistics past real history.",
+							&pp_max_clock_skew_s,
+							300, 0, 24 * 60 * 60,
+							PGC_SUSET, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ppprof");

@@ -118,6 +118,21 @@ error_hint(pp_error_code_t code)
 	}
 }
 
+/* errdetail saying what was not stored, for the caller in ingest_caller */
+static int
+errdetail_not_stored(const char *query_id)
+{
+	if (ingest_caller == CALLER_BATCH)
+		return errdetail("Element %d of the batch was rejected; no profile of the batch was stored.",
+						 batch_element);
+	if (ingest_caller == CALLER_JSONL)
+		return errdetail("Line %d was rejected; no profile of the batch was stored.",
+						 batch_element);
+	if (ingest_caller == CALLER_SQL && query_id != NULL)
+		return errdetail("The profile of query_id \"%s\" was not stored.", query_id);
+	return errdetail("The profile was not stored.");
+}
+
 static void
 report_profile_error(const pp_error_t *err, const char *query_id)
 {
@@ -138,12 +153,7 @@ report_profile_error(const pp_error_t *err, const char *query_id)
 	ereport(ERROR,
 			(errcode(error_sqlstate(err->code)),
 			 errmsg("invalid profile at %s: %s", path, err->text),
-			 ingest_caller == CALLER_BATCH ?
-			 errdetail("Element %d of the batch was rejected; no profile of the batch was stored.",
-					   batch_element) :
-			 (ingest_caller == CALLER_SQL && query_id != NULL) ?
-			 errdetail("The profile of query_id \"%s\" was not stored.", query_id) :
-			 errdetail("The profile was not stored."),
+			 errdetail_not_stored(query_id),
 			 errhint("%s", error_hint(err->code))));
 }
 
@@ -465,6 +475,46 @@ pp_profile_columns(TupleDesc desc)
 	return attnums;
 }
 
+/* The latest created_at accepted now: the clock plus ppprof.max_clock_skew. */
+TimestampTz
+pp_created_at_limit(void)
+{
+	return GetCurrentTimestamp() + (int64) pp_max_clock_skew_s * USECS_PER_SEC;
+}
+
+/*
+ * created_at must be finite and no later than pp_created_at_limit(): the
+ * shared statistics follow the newest created_at they see, and a row dated
+ * in the future would move them past real history.  An UPDATE that leaves
+ * created_at as it was is not checked again.
+ */
+static void
+check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
+				 const char *query_id)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, att, desc, &isnull);
+	TimestampTz at;
+
+	if (isnull || (old != NULL && column_unchanged(old, tuple, desc, att)))
+		return;
+	at = DatumGetTimestampTz(d);
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("created_at must be finite, got \"%s\"",
+						TIMESTAMP_IS_NOBEGIN(at) ? "-infinity" : "infinity"),
+				 errdetail_not_stored(query_id),
+				 errhint("Leave created_at out: it defaults to now().")));
+	if (at > pp_created_at_limit())
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("created_at \"%s\" is in the future", timestamptz_to_str(at)),
+				 errdetail_not_stored(query_id),
+				 errhint("A profile may be dated at most ppprof.max_clock_skew (%d s) after the server's clock; "
+						 "leave created_at out to use now().", pp_max_clock_skew_s)));
+}
+
 /*
  * BEFORE INSERT OR UPDATE FOR EACH ROW on performance_profiles.
  *
@@ -541,6 +591,14 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);	/* NOT NULL reports it */
 
+	{
+		Datum		q = heap_getattr(tuple, att_query, desc, &isnull);
+
+		if (!isnull)
+			query_id = TextDatumGetCString(q);
+	}
+	check_created_at(tuple, old, desc, cols[PP_COL_CREATED_AT], query_id);
+
 	(void) heap_getattr(tuple, att_total, desc, &isnull);
 	fill_total = isnull;
 	fill_bottlenecks = jsonb_is_unset(tuple, desc, att_bottlenecks);
@@ -570,12 +628,6 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		}
 	}
 
-	{
-		Datum		q = heap_getattr(tuple, att_query, desc, &isnull);
-
-		if (!isnull)
-			query_id = TextDatumGetCString(q);
-	}
 
 	cfg = pp_config_get();
 	MemoryContextReset(IngestContext);

@@ -32,6 +32,7 @@ extern int	pp_horizon_min;
 extern int	pp_max_minute_buckets;
 extern int	pp_minute_sketch_slots;
 extern int	pp_max_hour_buckets;
+extern int	pp_max_clock_skew_s;
 extern int	pp_snapshot_window_s;	/* snapshot.c */
 extern int	pp_snapshot_retention_min;
 extern void pp_guc_init(void);
@@ -111,6 +112,7 @@ typedef enum PPColumn
 extern void pp_ingest_init(void);
 extern const int *pp_profile_columns(TupleDesc desc);
 extern bool pp_profile_walk(Jsonb *jb, pp_tree_t *tree);
+extern TimestampTz pp_created_at_limit(void);
 
 /* stats.c */
 extern void pp_require_shmem(const char *func);

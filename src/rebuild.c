@@ -67,6 +67,9 @@ pp_rebuild_database(void)
 	MemoryContext batchcxt;
 	PPRowChange *changes;
 	PPNodeObs  *nodes;
+	TimestampTz limit;
+	TimestampTz future_from = DT_NOEND;
+	int64		future_rows = 0;
 
 	pp_require_shmem("pp_rebuild");
 	if (IsolationUsesXactSnapshot())
@@ -78,6 +81,8 @@ pp_rebuild_database(void)
 	cfg = pp_config_get();
 	LockRelationOid(cfg->profiles_relid, ShareRowExclusiveLock);
 	pp_shmem_reset(MyDatabaseId, false, false);
+	/* rows dated later stay out of the statistics (see check_created_at) */
+	limit = pp_created_at_limit();
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
@@ -115,11 +120,20 @@ pp_rebuild_database(void)
 			Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
 			Datum		profile = SPI_getbinval(tup, desc, 2, &isnull);
 			PPRowChange *ch = &changes[n_changes];
+			TimestampTz created_at;
 			pp_tree_t	tree;
 			int32		k;
 			MemoryContext old;
 
 			CHECK_FOR_INTERRUPTS();
+			created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			if (created_at > limit)
+			{
+				/* stored while ppprof was disabled, or before 1.3 */
+				future_from = Min(future_from, created_at);
+				future_rows++;
+				continue;
+			}
 			if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
 				continue;
 			old = MemoryContextSwitchTo(batchcxt);
@@ -128,7 +142,7 @@ pp_rebuild_database(void)
 			ch->confirmed = true;
 			memcpy(&ch->id, DatumGetUUIDP(id), sizeof(pg_uuid_t));
 			ch->total_ms = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
-			ch->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			ch->created_at = created_at;
 			ch->first_node = n_nodes;
 			ch->n_nodes = tree.n_nodes;
 			if (n_nodes + tree.n_nodes > cap_nodes)
@@ -158,7 +172,7 @@ pp_rebuild_database(void)
 	pp_spi_finish_as(&saved);
 	MemoryContextSwitchTo(caller);
 
-	pp_shmem_set_valid(MyDatabaseId);
+	pp_shmem_set_valid(MyDatabaseId, future_from, future_rows);
 	return total;
 }
 

@@ -83,6 +83,16 @@
 #define MINUTE_REGION		(24 * USECS_PER_HOUR_)
 #define MAX_DATABASES		64
 
+/*
+ * When every operation slot is in use, a name not tracked yet is admitted
+ * (evicting another) only the second time it is seen: a single profile of
+ * thousands of unique names cannot push out the operations that every
+ * profile has.  The names seen once are remembered in a direct-mapped table
+ * of this many keys; a name whose entry was overwritten before it came back
+ * waits for a third sighting.
+ */
+#define PP_DOORKEEPER		4096
+
 typedef struct PPOpKey
 {
 	Oid			dbid;
@@ -104,6 +114,8 @@ typedef struct PPOp
 	uint32		generation;		/* bumped at each (re)use of the slot */
 	TimestampTz last_used;		/* wall clock of the last observation */
 	TimestampTz last_at;		/* latest created_at observed */
+	int32		n_minute;		/* minute buckets of this generation */
+	int32		n_hour;			/* hour buckets of this generation */
 	int			name_len;
 	char		name[PP_NAME_MAX + 1];
 } PPOp;
@@ -134,8 +146,13 @@ typedef struct PPDb
 	TimestampTz max_at;			/* latest created_at applied */
 	TimestampTz last_reset;
 	bool		auto_rebuild;	/* when invalid, a read starts a rebuild */
+	int32		n_ops;			/* op slots in use by this database */
 	TimestampTz rebuild_started;	/* a background rebuild was started; 0 if
 									 * none */
+	TimestampTz future_from;	/* the statistics hold the rows before this
+								 * only: the rebuild found rows dated later
+								 * than the clock allowed (DT_NOEND: none) */
+	int64		future_rows;	/* how many */
 } PPDb;
 
 typedef struct PPShared
@@ -145,8 +162,12 @@ typedef struct PPShared
 	TimestampTz horizon_start;	/* hour buckets hold [this, minute_start) */
 	int64		n_minute;		/* minute bucket entries in use */
 	int64		n_hour;			/* hour bucket entries in use */
+	int64		stale_minute;	/* of n_minute, those of freed slots */
+	int64		stale_hour;		/* of n_hour, those of freed slots */
 	int32		n_ops;			/* op slots in use */
 	int64		ops_evicted;
+	int64		ops_refused;	/* new names not admitted (doorkeeper) */
+	uint64		doorkeeper[PP_DOORKEEPER];	/* keys of names seen once */
 	int64		obs_dropped;
 	int64		profiles;		/* committed profiles applied */
 	int64		nodes;			/* their nodes */
@@ -366,7 +387,10 @@ db_get(Oid dbid, bool create)
 		db->max_at = DT_NOBEGIN;
 		db->last_reset = 0;
 		db->auto_rebuild = true;
+		db->n_ops = 0;
 		db->rebuild_started = 0;
+		db->future_from = DT_NOEND;
+		db->future_rows = 0;
 	}
 	return db;
 }
@@ -384,54 +408,90 @@ slot_reservoir(int slot)
 	return (pp_reservoir_t *) (reservoirs + (Size) slot * reservoir_bytes);
 }
 
-/* Remove every bucket of slot from one bucket table. */
-static int64
-buckets_drop_slot(HTAB *htab, int slot, uint32 generation)
+static void bucket_remove(HTAB *htab, PPBucket *b);
+
+/*
+ * Remove the buckets of freed slots from htab.  slot_free leaves them in
+ * place, unreachable (no slot of their generation is in use), so that an
+ * eviction costs the same whatever the pools hold; they are collected here,
+ * in one pass, when a pool is full.
+ */
+static void
+buckets_sweep(HTAB *htab)
 {
 	HASH_SEQ_STATUS status;
 	PPBucket   *b;
-	int64		n = 0;
 
 	hash_seq_init(&status, htab);
 	while ((b = hash_seq_search(&status)) != NULL)
 	{
-		if (b->key.slot == slot && b->key.generation == generation)
-		{
-			hash_search(htab, &b->key, HASH_REMOVE, NULL);
-			n++;
-		}
+		const PPOp *op = &ops[b->key.slot];
+
+		if (!op->in_use || op->generation != b->key.generation)
+			bucket_remove(htab, b);
 	}
-	return n;
 }
 
 static void
 slot_free(int slot)
 {
 	PPOp	   *op = &ops[slot];
+	PPDb	   *db = db_get(op->key.dbid, false);
 
-	shared->n_minute -= buckets_drop_slot(minute_hash, slot, op->generation);
-	shared->n_hour -= buckets_drop_slot(hour_hash, slot, op->generation);
+	shared->stale_minute += op->n_minute;
+	shared->stale_hour += op->n_hour;
+	op->n_minute = op->n_hour = 0;
 	*CURRENT_BUCKET(slot, true) = NULL;
 	*CURRENT_BUCKET(slot, false) = NULL;
 	hash_search(op_hash, &op->key, HASH_REMOVE, NULL);
 	pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
 	op->in_use = false;
 	shared->n_ops--;
+	if (db != NULL)
+		db->n_ops--;
 }
 
-/* Evict the operation slot used least recently; returns it, or -1. */
+/*
+ * Evict, for a new operation of database for_db, the slot used least
+ * recently among those it may take: its own database's, and those of
+ * databases holding more than an equal share of the slots, so that one
+ * database cannot empty another's statistics.  A database's ROOT slot is
+ * never taken.  Returns the freed slot, or -1.
+ */
 static int
-slot_evict(void)
+slot_evict(const PPDb *for_db)
 {
 	int			victim = -1;
 	int			i;
+	int			n_dbs = 0;
+	int			share;
+	HASH_SEQ_STATUS status;
 	PPDb	   *db;
+	Oid			last_dbid = InvalidOid;
+	bool		last_may = false;
+
+	hash_seq_init(&status, db_hash);
+	while ((db = hash_seq_search(&status)) != NULL)
+		if (db->n_ops > 0 || db == for_db)
+			n_dbs++;
+	share = pp_max_operations / Max(n_dbs, 1);
 
 	for (i = 0; i < pp_max_operations; i++)
 	{
-		if (!ops[i].in_use)
+		const PPOp *op = &ops[i];
+
+		if (!op->in_use || op->key.kind == PP_KIND_ROOT)
 			continue;
-		if (victim < 0 || ops[i].last_used < ops[victim].last_used)
+		if (op->key.dbid != last_dbid)
+		{
+			db = db_get(op->key.dbid, false);
+			last_dbid = op->key.dbid;
+			last_may = op->key.dbid == for_db->dbid ||
+				db == NULL || db->n_ops > share;
+		}
+		if (!last_may)
+			continue;
+		if (victim < 0 || op->last_used < ops[victim].last_used)
 			victim = i;
 	}
 	if (victim < 0)
@@ -441,6 +501,24 @@ slot_evict(void)
 	slot_free(victim);
 	shared->ops_evicted++;
 	return victim;
+}
+
+/*
+ * Admit a name not tracked yet while every slot is in use?  Only when it
+ * was seen before (PP_DOORKEEPER); else remember it and refuse.
+ */
+static bool
+slot_admit(const PPDb *db, int kind, uint64 hash)
+{
+	uint64		key = hash ^ ((uint64) db->dbid * UINT64CONST(0x9E3779B97F4A7C15)) ^
+		(uint64) kind;
+	uint64	   *seen = &shared->doorkeeper[key % PP_DOORKEEPER];
+
+	if (kind == PP_KIND_ROOT || *seen == key)
+		return true;
+	*seen = key;
+	shared->ops_refused++;
+	return false;
 }
 
 /*
@@ -486,7 +564,9 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 
 	if (shared->n_ops >= pp_max_operations)
 	{
-		slot = slot_evict();
+		if (!slot_admit(db, kind, hash))
+			return -1;
+		slot = slot_evict(db);
 		if (slot < 0)
 			return -1;
 	}
@@ -509,10 +589,12 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	op->generation++;
 	op->last_used = 0;
 	op->last_at = DT_NOBEGIN;
+	op->n_minute = op->n_hour = 0;
 	op->name_len = Min(name_len, PP_NAME_MAX);
 	memcpy(op->name, name, op->name_len);
 	op->name[op->name_len] = '\0';
 	shared->n_ops++;
+	db->n_ops++;
 	*hint = slot + 1;
 	return slot;
 }
@@ -549,6 +631,10 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 	if (b != NULL || !create)
 		return b;
 
+	if (minute ? shared->n_minute >= pp_max_minute_buckets &&
+		shared->stale_minute > 0
+		: shared->n_hour >= pp_max_hour_buckets && shared->stale_hour > 0)
+		buckets_sweep(htab);
 	if (minute ? shared->n_minute >= pp_max_minute_buckets
 		: shared->n_hour >= pp_max_hour_buckets)
 	{
@@ -567,9 +653,15 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 	pp_sketch_init(BUCKET_SKETCH(b), minute ? pp_minute_sketch_slots
 				   : PP_SKETCH_HOUR_CAPACITY);
 	if (minute)
+	{
 		shared->n_minute++;
+		ops[slot].n_minute++;
+	}
 	else
+	{
 		shared->n_hour++;
+		ops[slot].n_hour++;
+	}
 	*current = b;
 	return b;
 }
@@ -577,15 +669,30 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 static void
 bucket_remove(HTAB *htab, PPBucket *b)
 {
-	PPBucket  **current = CURRENT_BUCKET(b->key.slot, htab == minute_hash);
+	bool		minute = htab == minute_hash;
+	PPOp	   *op = &ops[b->key.slot];
+	bool		live = op->in_use && op->generation == b->key.generation;
+	PPBucket  **current = CURRENT_BUCKET(b->key.slot, minute);
 
 	if (*current == b)
 		*current = NULL;
 	hash_search(htab, &b->key, HASH_REMOVE, NULL);
-	if (htab == minute_hash)
+	if (minute)
+	{
 		shared->n_minute--;
+		if (live)
+			op->n_minute--;
+		else
+			shared->stale_minute--;
+	}
 	else
+	{
 		shared->n_hour--;
+		if (live)
+			op->n_hour--;
+		else
+			shared->stale_hour--;
+	}
 }
 
 /*
@@ -725,6 +832,10 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 	int			slot;
 	int			i;
 
+	/* windows reaching future_from read the table: such rows stay out */
+	if (ch->created_at >= db->future_from)
+		return true;
+
 	slot = slot_get(db, PP_KIND_ROOT, "", 0, 0, sign > 0);
 	if (slot < 0)
 	{
@@ -854,6 +965,8 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 			db->auto_rebuild = true;
 			db->incomplete_before = DT_NOBEGIN;
 			db->max_at = DT_NOBEGIN;
+			db->future_from = DT_NOEND;
+			db->future_rows = 0;
 			db->last_reset = now;
 			continue;
 		}
@@ -958,13 +1071,15 @@ pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild)
 		db->auto_rebuild = auto_rebuild;
 		db->incomplete_before = DT_NOBEGIN;
 		db->max_at = DT_NOBEGIN;
+		db->future_from = DT_NOEND;
+		db->future_rows = 0;
 		db->last_reset = GetCurrentTimestamp();
 	}
 	LWLockRelease(shared->lock);
 }
 
 void
-pp_shmem_set_valid(Oid dbid)
+pp_shmem_set_valid(Oid dbid, TimestampTz future_from, int64 future_rows)
 {
 	PPDb	   *db;
 
@@ -977,6 +1092,8 @@ pp_shmem_set_valid(Oid dbid)
 		db->valid = true;
 		db->auto_rebuild = true;
 		db->rebuild_started = 0;
+		db->future_from = future_from;
+		db->future_rows = future_rows;
 	}
 	LWLockRelease(shared->lock);
 }
@@ -1065,6 +1182,55 @@ visit_range(HTAB *htab, const PPOp *op, int slot, TimestampTz from,
 	}
 }
 
+/*
+ * Visit every bucket of db's operations in htab starting in [from, to).
+ * No bucket starts after db's newest observation, so the range stops
+ * there; then the buckets are looked up by key, operation by operation, or,
+ * when that would take more look-ups than htab has entries, found by one
+ * walk through htab.  Either way the work is bounded by the pools, whatever
+ * range the caller asked for: this runs under the shared lock.
+ */
+static void
+visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
+			 int64 step, pp_bucket_visitor visit, void *arg)
+{
+	int			slot;
+	int64		n_ops = 0;
+
+	if (db->max_at == DT_NOBEGIN)
+		return;
+	to = Min(to, floor_to(db->max_at, step) + step);
+	if (from >= to)
+		return;
+
+	for (slot = 0; slot < pp_max_operations; slot++)
+		if (ops[slot].in_use && ops[slot].key.dbid == db->dbid)
+			n_ops++;
+	if ((to - from) / step * n_ops <= hash_get_num_entries(htab))
+	{
+		for (slot = 0; slot < pp_max_operations; slot++)
+			if (ops[slot].in_use && ops[slot].key.dbid == db->dbid)
+				visit_range(htab, &ops[slot], slot, from, to, step, visit, arg);
+	}
+	else
+	{
+		HASH_SEQ_STATUS status;
+		PPBucket   *b;
+
+		hash_seq_init(&status, htab);
+		while ((b = hash_seq_search(&status)) != NULL)
+		{
+			const PPOp *op = &ops[b->key.slot];
+
+			if (op->in_use && op->key.dbid == db->dbid &&
+				b->key.generation == op->generation &&
+				b->key.start >= from && b->key.start < to)
+				visit(arg, op->key.kind, op->name, op->name_len, b->key.start,
+					  &b->c, BUCKET_SKETCH(b));
+		}
+	}
+}
+
 bool
 pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
@@ -1074,7 +1240,6 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	TimestampTz hi;
 	TimestampTz h1;				/* hour buckets cover [h1, h2) */
 	TimestampTz h2;
-	int			slot;
 
 	memset(plan, 0, sizeof(*plan));
 	if (shared == NULL)
@@ -1092,6 +1257,13 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	{
 		LWLockRelease(shared->lock);
 		return plan_table(plan, "the window reaches beyond the statistics kept in shared memory");
+	}
+	if (t1 >= db->future_from)
+	{
+		/* once the clock allows those rows, a rebuild takes them in */
+		plan->rebuild = pp_created_at_limit() >= db->future_from;
+		LWLockRelease(shared->lock);
+		return plan_table(plan, "the window reaches rows dated after the server's clock");
 	}
 
 	/* old edge: the bucket t0 cuts is read from the table */
@@ -1143,24 +1315,13 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	plan->edge_hi_from = hi;
 	plan->edge_hi_to = t1;
 
-	/*
-	 * Look the window's buckets up by key, operation by operation: the cost
-	 * follows the window and this database's operations, not the pools.
-	 */
-	for (slot = 0; slot < pp_max_operations; slot++)
+	visit_region(hour_hash, db, h1, h2, USECS_PER_HOUR_, visit, arg);
+	if (h1 == h2)
+		visit_region(minute_hash, db, lo, hi, USECS_PER_MINUTE, visit, arg);
+	else
 	{
-		const PPOp *op = &ops[slot];
-
-		if (!op->in_use || op->key.dbid != dbid)
-			continue;
-		visit_range(hour_hash, op, slot, h1, h2, USECS_PER_HOUR_, visit, arg);
-		if (h1 == h2)
-			visit_range(minute_hash, op, slot, lo, hi, USECS_PER_MINUTE, visit, arg);
-		else
-		{
-			visit_range(minute_hash, op, slot, lo, h1, USECS_PER_MINUTE, visit, arg);
-			visit_range(minute_hash, op, slot, h2, hi, USECS_PER_MINUTE, visit, arg);
-		}
+		visit_region(minute_hash, db, lo, h1, USECS_PER_MINUTE, visit, arg);
+		visit_region(minute_hash, db, h2, hi, USECS_PER_MINUTE, visit, arg);
 	}
 	LWLockRelease(shared->lock);
 	return true;
@@ -1215,6 +1376,8 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->auto_rebuild = db->auto_rebuild;
 		info->incomplete_before = db->incomplete_before;
 		info->last_reset = db->last_reset;
+		info->future_from = db->future_from;
+		info->future_rows = db->future_rows;
 	}
 	info->minute_start = shared->minute_start;
 	info->horizon_start = shared->horizon_start;
@@ -1223,9 +1386,10 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		if (ops[i].in_use && ops[i].key.dbid == dbid &&
 			ops[i].key.kind == PP_KIND_OPERATION)
 			info->db_operations++;
-	info->minute_buckets = shared->n_minute;
-	info->hour_buckets = shared->n_hour;
+	info->minute_buckets = shared->n_minute - shared->stale_minute;
+	info->hour_buckets = shared->n_hour - shared->stale_hour;
 	info->operations_evicted = shared->ops_evicted;
+	info->operations_refused = shared->ops_refused;
 	info->observations_dropped = shared->obs_dropped;
 	info->profiles = shared->profiles;
 	info->nodes = shared->nodes;
@@ -1451,7 +1615,10 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 		PPDb	   *db = hash_search(db_hash, &src->dbid, HASH_ENTER_NULL, &found);
 
 		if (db != NULL)
+		{
 			memcpy(db, src, sizeof(PPDb));
+			db->n_ops = 0;		/* counted below, as the slots load */
+		}
 	}
 	slot_of = palloc(sizeof(int32) * Max(h.n_ops, 1));
 	for (i = 0; i < h.n_ops; i++)
@@ -1468,10 +1635,17 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 		idx->slot = (int32) i;
 		memcpy(&ops[i], src, sizeof(PPOp));
 		ops[i].generation = 1;
+		ops[i].n_minute = ops[i].n_hour = 0;	/* counted below */
 		ops[i].name[ops[i].name_len] = '\0';
 		memcpy(slot_reservoir((int) i), res, reservoir_bytes);
 		slot_of[i] = (int32) i;
 		shared->n_ops++;
+		{
+			PPDb	   *db = db_get(ops[i].key.dbid, false);
+
+			if (db != NULL)
+				db->n_ops++;
+		}
 	}
 	for (i = 0; i < h.n_minute + h.n_hour; i++)
 	{
@@ -1496,9 +1670,15 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 		b->c = src->c;
 		memcpy(BUCKET_SKETCH(b), sk, PP_SKETCH_SIZE(cap));
 		if (minute)
+		{
 			shared->n_minute++;
+			ops[key.slot].n_minute++;
+		}
 		else
+		{
 			shared->n_hour++;
+			ops[key.slot].n_hour++;
+		}
 	}
 	pfree(slot_of);
 	*n_ops_loaded = shared->n_ops;

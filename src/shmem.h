@@ -96,6 +96,8 @@ typedef struct PPWindowPlan
 {
 	bool		use_table;		/* whole window from the table */
 	bool		invalid;		/* because the statistics are not valid */
+	bool		rebuild;		/* rows once dated in the future are due:
+								 * invalidate and rebuild */
 	const char *why;			/* when use_table: the reason */
 	TimestampTz edge_lo_from;	/* old edge read from the table: */
 	TimestampTz edge_lo_to;		/* [from, to), empty when from == to */
@@ -209,7 +211,8 @@ extern void pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild);
 extern void pp_shmem_forget(Oid dbid);
 
 /* Mark dbid's statistics as matching the table (end of a rebuild). */
-extern void pp_shmem_set_valid(Oid dbid);
+extern void pp_shmem_set_valid(Oid dbid, TimestampTz future_from,
+							   int64 future_rows);
 
 /* Background rebuild bookkeeping (rebuild.c). */
 extern bool pp_shmem_claim_rebuild(Oid dbid);
@@ -238,6 +241,8 @@ typedef struct PPShmemInfo
 	bool		auto_rebuild;	/* a read starts a rebuild when invalid */
 	TimestampTz rebuild_started;	/* a background rebuild is running */
 	TimestampTz incomplete_before;
+	TimestampTz future_from;	/* rows from here on are read from the table */
+	int64		future_rows;
 	TimestampTz last_reset;
 	TimestampTz minute_start;
 	TimestampTz horizon_start;
@@ -246,6 +251,7 @@ typedef struct PPShmemInfo
 	int64		minute_buckets;
 	int64		hour_buckets;
 	int64		operations_evicted;
+	int64		operations_refused; /* new names not admitted when full */
 	int64		observations_dropped;
 	Size		shmem_bytes;	/* requested at start */
 	Size		shmem_used_bytes;	/* operations and buckets in use */

@@ -292,12 +292,15 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_string(&st, "statistics", state);
 	pp_jb_time(&st, "last_reset", info.last_reset);
 	pp_jb_time(&st, "incomplete_before", info.incomplete_before);
+	pp_jb_time(&st, "future_rows_from", info.future_from);
+	pp_jb_int(&st, "future_rows", info.future_rows);
 	pp_jb_time(&st, "minute_buckets_from", info.minute_start);
 	pp_jb_time(&st, "hour_buckets_from", info.horizon_start);
 	pp_jb_int(&st, "operations", info.db_operations);
 	pp_jb_int(&st, "operations_all_databases", info.operations);
 	pp_jb_int(&st, "operations_max", pp_max_operations);
 	pp_jb_int(&st, "operations_evicted", info.operations_evicted);
+	pp_jb_int(&st, "operations_refused", info.operations_refused);
 	pp_jb_int(&st, "minute_buckets", info.minute_buckets);
 	pp_jb_int(&st, "minute_buckets_max", pp_max_minute_buckets);
 	pp_jb_int(&st, "hour_buckets", info.hour_buckets);

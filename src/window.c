@@ -269,7 +269,9 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	{
 		w->from_table = true;
 		w->why = plan.why;
-		if (plan.invalid)
+		if (plan.rebuild)
+			pp_shmem_invalidate(MyDatabaseId, true);
+		if (plan.invalid || plan.rebuild)
 			pp_request_rebuild(MyDatabaseId);
 		read_table(w, cfg, t0, t1, !end_open);
 		return;
