@@ -1418,7 +1418,7 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		2
+#define PP_DUMP_FORMAT		3	/* 3: PPDb future rows and slot share, PPOp bucket counts */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
