@@ -225,6 +225,11 @@ check_finite(pp_walker_t *w, int32_t idx, const char *field,
 		return walker_fail(w, PP_ERR_OUT_OF_RANGE, n->parent,
 						   (size_t) n->child_index, field,
 						   "expected a finite number, got %g", f->num);
+	if (fabs(f->num) > PP_MAX_EPOCH_SECONDS)
+		return walker_fail(w, PP_ERR_OUT_OF_RANGE, n->parent,
+						   (size_t) n->child_index, field,
+						   "%s must be seconds since the epoch (at most 1e11), got %.17g: milliseconds?",
+						   field + 1, f->num);
 	return PP_OK;
 }
 

@@ -157,6 +157,13 @@ extern size_t pp_tree_node_path(const pp_tree_t *tree, int32_t i,
 
 #define PP_MAX_DURATION_MS 1e9
 
+/*
+ * start_time and end_time are seconds since the epoch (Python's time.time(),
+ * as TimingRecord records them); 1e11 s is the year 5138, while milliseconds
+ * since the epoch are above 1e12 since 2001.
+ */
+#define PP_MAX_EPOCH_SECONDS 1e11
+
 /* The limits pp_tree_walk applies when it is passed NULL limits */
 #define PP_TREE_DEFAULT_MAX_DEPTH 100
 #define PP_TREE_DEFAULT_MAX_NODES 10000

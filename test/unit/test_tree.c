@@ -704,9 +704,34 @@ test_field_errors(void **state)
 	check_error("{'operation_name':'r','start_time':0,'end_time':1000000.001}",
 				PP_ERR_OUT_OF_RANGE, "$.end_time",
 				"duration_ms must be between 0 and 1e9");
-	check_error("{'operation_name':'r','start_time':-1e308,'end_time':1e308}",
+	check_error("{'operation_name':'r','start_time':-1e11,'end_time':1e11}",
 				PP_ERR_OUT_OF_RANGE, "$.end_time",
 				"duration_ms must be between 0 and 1e9");
+
+	/* times in milliseconds where seconds since the epoch are expected */
+	check_error("{'operation_name':'r','start_time':1733300000000,"
+				"'end_time':1733300001200}",
+				PP_ERR_OUT_OF_RANGE, "$.start_time",
+				"start_time must be seconds since the epoch (at most 1e11), "
+				"got 1733300000000: milliseconds?");
+	check_error("{'operation_name':'r','duration_ms':1,'children':["
+				"{'operation_name':'a','start_time':1733300000.5,"
+				"'end_time':1733300001200}]}",
+				PP_ERR_OUT_OF_RANGE, "$.children[0].end_time",
+				"end_time must be seconds since the epoch");
+	check_error("{'operation_name':'r','start_time':-1.5e11,'end_time':1}",
+				PP_ERR_OUT_OF_RANGE, "$.start_time",
+				"start_time must be seconds since the epoch");
+	/* the largest accepted */
+	{
+		json_t	   *doc;
+		pp_tree_t	tree;
+
+		walk_ok("{'operation_name':'r','start_time':99999999999,"
+				"'end_time':1e11}", &limits, &doc, &tree);
+		assert_near(tree.nodes[0].duration_ms, 1000.0);
+		done(doc, &tree);
+	}
 
 	/* metadata */
 	check_error("{'operation_name':'r','duration_ms':1,'metadata':[]}",
