@@ -151,4 +151,49 @@ ROLLBACK;
 -- nothing but the baseline and the accepted edge cases were stored
 SELECT query_id, count(*) FROM performance_profiles GROUP BY 1 ORDER BY 1;
 
+
+-- A plain INSERT fills query_id as pp_ingest does: the root's
+-- metadata.query_id, else a random UUID (issue 16)
+INSERT INTO performance_profiles (profile_data)
+VALUES ('{"operation_name": "qid", "duration_ms": 1, "metadata": {"query_id": "from-metadata"}}');
+INSERT INTO performance_profiles (profile_data)
+VALUES ('{"operation_name": "qid", "duration_ms": 1, "metadata": {"query_id": 42}}');
+INSERT INTO performance_profiles (profile_data)
+VALUES ('{"operation_name": "qid", "duration_ms": 1}');
+SELECT pp_ingest('{"operation_name": "qid", "duration_ms": 1, "metadata": {"query_id": "via-pp_ingest"}}') IS NOT NULL AS stored;
+SELECT pp_ingest('{"operation_name": "qid", "duration_ms": 1}') IS NOT NULL AS stored;
+SELECT query_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' AS uuid,
+       CASE WHEN query_id ~ '^[0-9a-f]{8}-' THEN NULL ELSE query_id END AS query_id
+  FROM performance_profiles WHERE profile_data->>'operation_name' = 'qid' ORDER BY 2, 1;
+-- also with ppprof.enabled off, where nothing else is filled in
+SET ppprof.enabled = off;
+INSERT INTO performance_profiles (profile_data, total_duration_ms)
+VALUES ('{"operation_name": "qid-off", "duration_ms": 1, "metadata": {"query_id": "off"}}', 1);
+RESET ppprof.enabled;
+SELECT query_id FROM performance_profiles WHERE profile_data->>'operation_name' = 'qid-off';
+DELETE FROM performance_profiles WHERE profile_data->>'operation_name' IN ('qid', 'qid-off');
+SELECT pp_rebuild() >= 0 AS rebuilt;
+
+-- pp_ingest's errors name the query_id, given or from the metadata
+SELECT pp_ingest('{"operation_name": "r", "duration_ms": -1}', 'q-named');
+SELECT pp_ingest('{"operation_name": "r", "duration_ms": -1, "metadata": {"query_id": "q-meta"}}');
+
+-- start_time and end_time are seconds since the epoch; milliseconds are
+-- refused rather than stored as durations a million times too long
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('q-ms', '{"operation_name": "r", "start_time": 1733300000000, "end_time": 1733300001200}');
+SELECT pp_ingest('{"operation_name": "r", "duration_ms": 5, "children": [{"operation_name": "c", "start_time": 1733300000.1, "end_time": 1733300001200}]}');
+
+-- total_duration_ms sent by the client must be a duration
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms)
+VALUES ('q-nan', '{"operation_name": "r", "duration_ms": 1}', 'NaN');
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms)
+VALUES ('q-inf', '{"operation_name": "r", "duration_ms": 1}', 'Infinity');
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms)
+VALUES ('q-neg', '{"operation_name": "r", "duration_ms": 1}', -0.5);
+UPDATE performance_profiles SET total_duration_ms = '-Infinity' WHERE query_id = 'baseline';
+SELECT count(*) AS stored FROM performance_profiles
+ WHERE query_id IN ('q-named', 'q-meta', 'q-ms', 'q-nan', 'q-inf', 'q-neg')
+    OR total_duration_ms < 0 OR total_duration_ms = 'Infinity' OR total_duration_ms = 'NaN';
+
 DROP EXTENSION ppprof;

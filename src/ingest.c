@@ -128,7 +128,8 @@ errdetail_not_stored(const char *query_id)
 	if (ingest_caller == CALLER_JSONL)
 		return errdetail("Line %d was rejected; no profile of the batch was stored.",
 						 batch_element);
-	if (ingest_caller == CALLER_SQL && query_id != NULL)
+	if ((ingest_caller == CALLER_SQL || ingest_caller == CALLER_INGEST) &&
+		query_id != NULL)
 		return errdetail("The profile of query_id \"%s\" was not stored.", query_id);
 	return errdetail("The profile was not stored.");
 }
@@ -475,6 +476,76 @@ pp_profile_columns(TupleDesc desc)
 	return attnums;
 }
 
+/*
+ * The root's metadata.query_id as text (what ->> gives), or NULL when there
+ * is none or it is JSON null.
+ */
+static char *
+metadata_query_id(Jsonb *jb)
+{
+	JsonbValue	meta;
+	JsonbValue	v;
+
+	if (!JB_ROOT_IS_OBJECT(jb) ||
+		getKeyJsonValueFromContainer(&jb->root, "metadata", 8, &meta) == NULL ||
+		meta.type != jbvBinary ||
+		!JsonContainerIsObject(meta.val.binary.data) ||
+		getKeyJsonValueFromContainer(meta.val.binary.data, "query_id", 8, &v) == NULL)
+		return NULL;
+	switch (v.type)
+	{
+		case jbvNull:
+			return NULL;
+		case jbvString:
+			return pnstrdup(v.val.string.val, v.val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v.val.numeric)));
+		case jbvBool:
+			return pstrdup(v.val.boolean ? "true" : "false");
+		default:
+			return JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+	}
+}
+
+/* A random (version 4) UUID as text, as gen_random_uuid()::text. */
+static Datum
+random_uuid_text(void)
+{
+	pg_uuid_t	uuid;
+
+	if (!pg_strong_random(uuid.data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	uuid.data[6] = (uuid.data[6] & 0x0f) | 0x40;
+	uuid.data[8] = (uuid.data[8] & 0x3f) | 0x80;
+	return DirectFunctionCall1(textin, DirectFunctionCall1(uuid_out, UUIDPGetDatum(&uuid)));
+}
+
+/*
+ * A row without query_id gets its profile's metadata.query_id, else a
+ * random UUID, whichever way it is inserted (pp_ingest's statements leave
+ * it NULL for this).  Returns the query_id to name in error messages: the
+ * row's or the metadata's, NULL when it had to be generated.  *fill is the
+ * value to store, (Datum) 0 when the row has one.
+ */
+static char *
+fill_query_id(HeapTuple tuple, TupleDesc desc, int att, Jsonb *profile,
+			  Datum *fill)
+{
+	bool		isnull;
+	Datum		q = heap_getattr(tuple, att, desc, &isnull);
+	char	   *query_id;
+
+	*fill = (Datum) 0;
+	if (!isnull)
+		return TextDatumGetCString(q);
+	query_id = metadata_query_id(profile);
+	*fill = query_id != NULL ? CStringGetTextDatum(query_id) : random_uuid_text();
+	return query_id;
+}
+
 /* The latest created_at accepted now: the clock plus ppprof.max_clock_skew. */
 TimestampTz
 pp_created_at_limit(void)
@@ -545,9 +616,11 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	PPConfig   *cfg;
 	ProfileAnalysis pa;
 	const int  *cols;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
-	int			attnums[4];
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			attnums[5];
+	Datum		query_fill;
+	Datum		total;
 	int			n_replace = 0;
 	instr_time	started;
 	instr_time	elapsed;
@@ -561,15 +634,6 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_trigger() must be a BEFORE INSERT OR UPDATE row trigger")));
 
-	if (!pp_enabled)
-	{
-		pp_observe_disabled_write();
-		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(td->tg_event) ?
-							   td->tg_newtuple : td->tg_trigtuple);
-	}
-	pp_observe_enabled_write();
-	INSTR_TIME_SET_CURRENT(started);
-
 	desc = RelationGetDescr(td->tg_relation);
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
@@ -578,10 +642,28 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	}
 	else
 		tuple = td->tg_trigtuple;
-
 	cols = pp_profile_columns(desc);
 	att_query = cols[PP_COL_QUERY_ID];
 	att_profile = cols[PP_COL_PROFILE_DATA];
+
+	if (!pp_enabled)
+	{
+		pp_observe_disabled_write();
+		/* stored as it is, but with a query_id as when enabled */
+		profile = heap_getattr(tuple, att_profile, desc, &isnull);
+		if (!isnull)
+		{
+			(void) fill_query_id(tuple, desc, att_query, DatumGetJsonbP(profile),
+								 &values[0]);
+			if (values[0] != (Datum) 0)
+				tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &att_query,
+												  values, nulls);
+		}
+		return PointerGetDatum(tuple);
+	}
+	pp_observe_enabled_write();
+	INSTR_TIME_SET_CURRENT(started);
+
 	att_total = cols[PP_COL_TOTAL_DURATION_MS];
 	att_bottlenecks = cols[PP_COL_BOTTLENECK_OPERATIONS];
 	att_suggestions = cols[PP_COL_OPTIMIZATION_SUGGESTIONS];
@@ -591,16 +673,25 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);	/* NOT NULL reports it */
 
+	query_id = fill_query_id(tuple, desc, att_query, DatumGetJsonbP(profile),
+							 &query_fill);
+	if (query_fill != (Datum) 0)
 	{
-		Datum		q = heap_getattr(tuple, att_query, desc, &isnull);
-
-		if (!isnull)
-			query_id = TextDatumGetCString(q);
+		attnums[n_replace] = att_query;
+		values[n_replace++] = query_fill;
 	}
 	check_created_at(tuple, old, desc, cols[PP_COL_CREATED_AT], query_id);
 
-	(void) heap_getattr(tuple, att_total, desc, &isnull);
+	total = heap_getattr(tuple, att_total, desc, &isnull);
 	fill_total = isnull;
+	if (!isnull && (old == NULL || !column_unchanged(old, tuple, desc, att_total)) &&
+		!(DatumGetFloat8(total) >= 0 && DatumGetFloat8(total) <= PP_MAX_DURATION_MS))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("total_duration_ms must be between 0 and 1e9, got %g",
+						DatumGetFloat8(total)),
+				 errdetail_not_stored(query_id),
+				 errhint("Leave total_duration_ms out: it is the root's duration_ms.")));
 	fill_bottlenecks = jsonb_is_unset(tuple, desc, att_bottlenecks);
 	fill_suggestions = jsonb_is_unset(tuple, desc, att_suggestions);
 
@@ -716,13 +807,7 @@ get_saved_plan(SPIPlanPtr *saved, Oid *saved_schema, PPConfig *cfg,
 	return plan;
 }
 
-/* query_id: the given one, else the root's metadata.query_id, else a uuid */
-#define PP_QUERY_ID_OF(arg, profile) \
-	"COALESCE(" arg ", " profile " OPERATOR(pg_catalog.->) 'metadata'" \
-	" OPERATOR(pg_catalog.->>) 'query_id'," \
-	" pg_catalog.gen_random_uuid()::pg_catalog.text)"
-
-/* The INSERT behind pp_ingest. */
+/* The INSERT behind pp_ingest; a NULL query_id is filled by the trigger. */
 static SPIPlanPtr
 get_ingest_plan(PPConfig *cfg)
 {
@@ -732,7 +817,7 @@ get_ingest_plan(PPConfig *cfg)
 
 	return get_saved_plan(&plan, &plan_schema, cfg,
 						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-						  " VALUES (" PP_QUERY_ID_OF("$1", "$2") ", $2) RETURNING id",
+						  " VALUES ($1, $2) RETURNING id",
 						  2, argtypes);
 }
 
@@ -746,8 +831,7 @@ get_batch_plan(PPConfig *cfg)
 
 	return get_saved_plan(&plan, &plan_schema, cfg,
 						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-						  " SELECT " PP_QUERY_ID_OF("NULL", "e") ", e"
-						  " FROM pg_catalog.jsonb_array_elements($1) AS e",
+						  " SELECT NULL, e FROM pg_catalog.jsonb_array_elements($1) AS e",
 						  1, argtypes);
 }
 
@@ -761,8 +845,7 @@ get_array_plan(PPConfig *cfg)
 
 	return get_saved_plan(&plan, &plan_schema, cfg,
 						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-						  " SELECT " PP_QUERY_ID_OF("NULL", "e") ", e"
-						  " FROM pg_catalog.unnest($1) AS e",
+						  " SELECT NULL, e FROM pg_catalog.unnest($1) AS e",
 						  1, argtypes);
 }
 

@@ -346,6 +346,13 @@ pp_observe_disabled_write(void)
 		pp_dump_discard();
 }
 
+/* A rebuild read this session's writes made while disabled: nothing to say. */
+void
+pp_observe_rebuilt(void)
+{
+	disabled_writes = 0;
+}
+
 /* The first write after ppprof.enabled was turned back on says so. */
 void
 pp_observe_enabled_write(void)

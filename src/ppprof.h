@@ -128,5 +128,6 @@ extern void pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at,
 							 const char *const *types, double ingest_us);
 extern void pp_observe_disabled_write(void);
 extern void pp_observe_enabled_write(void);
+extern void pp_observe_rebuilt(void);
 
 #endif							/* PPPROF_H */

@@ -173,6 +173,7 @@ pp_rebuild_database(void)
 	MemoryContextSwitchTo(caller);
 
 	pp_shmem_set_valid(MyDatabaseId, future_from, future_rows);
+	pp_observe_rebuilt();
 	return total;
 }
 
