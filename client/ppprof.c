@@ -13,10 +13,26 @@
  * unless --dsn gives a connection string.  Exit status: 0 success, 1 a
  * regression (check) or a failed ingest, 2 a usage or connection error.
  *
+ * The extension's schema is looked up once (connection.c) and every name
+ * the statements use is qualified, so that neither the schema the extension
+ * lives in nor what the search_path holds changes what runs.
+ *
+ * Operation names, baseline names, server messages and everything else
+ * that does not come from this file are printed escaped: a name such as
+ * "llm\e[2J" must show as text, never clear the terminal.  In text output,
+ * C0 controls, DEL and bytes that are not UTF-8 are written \xNN, C1
+ * controls (U+0080 to U+009F) \u00NN, and the backslash \\, so that an
+ * escape is never mistaken for a name that spells one.  JSON output stays
+ * JSON: jansson escapes C0 controls, and DEL and C1 controls, which JSON
+ * allows raw inside strings, are written \u00NN too.
+ *
  *-------------------------------------------------------------------------
  */
+#define _GNU_SOURCE				/* asprintf */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +41,187 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "client_internal.h"
+
 #define EXIT_REGRESSION 1
 #define EXIT_USAGE 2
 
 static const char *dsn = "";
+static pp__extension_t ext;		/* found by connect_db */
+
+/* ---- printing text that does not come from this file ---- */
+
+static void *
+checked(void *p)
+{
+	if (p == NULL)
+	{
+		fprintf(stderr, "ppprof: out of memory\n");
+		exit(EXIT_USAGE);
+	}
+	return p;
+}
+
+/*
+ * The escaped form of the character at s (n > 0 bytes left) into buf (at
+ * least 7 bytes); returns its length, and in *used the bytes of s it stands
+ * for.  layout: newlines and tabs are kept (the layout of a message of
+ * libpq or the server, which holds them).
+ */
+static size_t
+escape_char(const char *s, size_t n, bool layout, char *buf, size_t *used)
+{
+	const unsigned char *u = (const unsigned char *) s;
+	size_t		len = pp__utf8_sequence(u, n);
+
+	*used = len ? len : 1;
+	if (len == 0 || (len == 1 && (u[0] < 0x20 || u[0] == 0x7f) &&
+					 !(layout && (u[0] == '\n' || u[0] == '\t'))))
+		return (size_t) sprintf(buf, "\\x%02x", u[0]);
+	if (len == 1 && u[0] == '\\')
+		return (size_t) sprintf(buf, "\\\\");
+	if (len == 2 && u[0] == 0xC2 && u[1] < 0xA0)
+		return (size_t) sprintf(buf, "\\u%04x", u[1]);	/* C1: U+0080..U+009F */
+	memcpy(buf, s, len);
+	return len;
+}
+
+/*
+ * s escaped (malloc'd), at most max characters of it (an escape counts its
+ * characters and is never cut, nor is a UTF-8 sequence); *width (when not
+ * NULL) receives the characters written.
+ */
+static char *
+escape_text(const char *s, bool layout, size_t max, size_t *width)
+{
+	size_t		len = strlen(s);
+	char	   *out = checked(malloc(6 * len + 1));
+	char	   *p = out;
+	size_t		chars = 0;
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		char		buf[8];
+		size_t		used;
+		size_t		n = escape_char(s + i, len - i, layout, buf, &used);
+		size_t		c = buf[0] == '\\' ? n : 1;	/* an escape is all ASCII */
+
+		if (chars + c > max)
+			break;
+		memcpy(p, buf, n);
+		p += n;
+		chars += c;
+		i += used;
+	}
+	*p = '\0';
+	if (width)
+		*width = chars;
+	return out;
+}
+
+/*
+ * escape_text for a printf argument: the string lives until eight more have
+ * been made, so that a call can print several.
+ */
+static const char *
+keep(char *escaped)
+{
+	static char *ring[8];
+	static int	next;
+
+	free(ring[next]);
+	ring[next] = escaped;
+	next = (next + 1) % 8;
+	return escaped;
+}
+
+/* One line of text from elsewhere: a name, a path, a JSON error. */
+static const char *
+esc(const char *s)
+{
+	return keep(escape_text(s ? s : "", false, SIZE_MAX, NULL));
+}
+
+/* A message of libpq or the server: its lines and tabs stay. */
+static const char *
+esc_msg(const char *s)
+{
+	return keep(escape_text(s ? s : "", true, SIZE_MAX, NULL));
+}
+
+/* s escaped in a column of width characters, cut to fit. */
+static void
+print_cell(const char *s, int width, bool left)
+{
+	size_t		w;
+	char	   *e = escape_text(s ? s : "", false, (size_t) width, &w);
+
+	if (left)
+		printf("%s%*s", e, width - (int) w, "");
+	else
+		printf("%*s%s", width - (int) w, "", e);
+	free(e);
+}
+
+/*
+ * jansson's JSON text (UTF-8, C0 controls escaped) with DEL and the C1
+ * controls as \u escapes: the same JSON values, shown by a terminal rather
+ * than obeyed.  In UTF-8, 0xC2 only ever starts a character, so a C1
+ * control is 0xC2 0x80..0x9F wherever it appears.
+ */
+static char *
+json_terminal_safe(const char *j)
+{
+	size_t		len = strlen(j);
+	char	   *out = checked(malloc(6 * len + 1));
+	char	   *p = out;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		const unsigned char c = (unsigned char) j[i];
+
+		if (c == 0x7f)
+			p += sprintf(p, "\\u007f");
+		else if (c == 0xC2 && i + 1 < len && (unsigned char) j[i + 1] < 0xA0 &&
+				 (unsigned char) j[i + 1] >= 0x80)
+			p += sprintf(p, "\\u%04x", (unsigned char) j[++i]);
+		else
+			*p++ = (char) c;
+	}
+	*p = '\0';
+	return out;
+}
+
+/* A JSON value as terminal-safe compact JSON text (malloc'd). */
+static char *
+json_text(const json_t *v, size_t flags)
+{
+	char	   *raw = checked(json_dumps(v, flags | JSON_ENCODE_ANY));
+	char	   *safe = json_terminal_safe(raw);
+
+	free(raw);
+	return safe;
+}
+
+/* A statement, the extension's schema written in by the caller (malloc'd). */
+static char *
+sql_printf(const char *fmt,...)
+__attribute__((format(printf, 1, 2)));
+
+static char *
+sql_printf(const char *fmt,...)
+{
+	va_list		ap;
+	char	   *out;
+	int			n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&out, fmt, ap);
+	va_end(ap);
+	return checked(n < 0 ? NULL : out);
+}
 
 static void
 usage_main(FILE *f)
@@ -116,21 +309,29 @@ window_interval(const char *w)
 	return out;
 }
 
+/* Connect, and find the extension (ext); exits when either fails. */
 static PGconn *
 connect_db(void)
 {
-	PGconn	   *conn = PQconnectdb(dsn);
+	PGconn	   *conn = pp__connect(dsn);
+	char		why[256];
 
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		fprintf(stderr, "ppprof: could not connect: %s", PQerrorMessage(conn));
+		fprintf(stderr, "ppprof: could not connect: %s", esc_msg(PQerrorMessage(conn)));
+		PQfinish(conn);
+		exit(EXIT_USAGE);
+	}
+	if (!pp__find_extension(conn, &ext, why, sizeof(why)))
+	{
+		fprintf(stderr, "ppprof: %s\n", esc(why));
 		PQfinish(conn);
 		exit(EXIT_USAGE);
 	}
 	return conn;
 }
 
-/* Run a one-parameter query that returns one text value; exits on error. */
+/* Run a one-parameter query that returns one text value; NULL (said) on error. */
 static char *
 query_value(PGconn *conn, const char *sql, const char *param)
 {
@@ -140,12 +341,11 @@ query_value(PGconn *conn, const char *sql, const char *param)
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		fprintf(stderr, "ppprof: %s", PQerrorMessage(conn));
+		fprintf(stderr, "ppprof: %s", esc_msg(PQerrorMessage(conn)));
 		PQclear(res);
-		PQfinish(conn);
-		exit(EXIT_USAGE);
+		return NULL;
 	}
-	v = strdup(PQgetvalue(res, 0, 0));
+	v = checked(strdup(PQgetvalue(res, 0, 0)));
 	PQclear(res);
 	return v;
 }
@@ -174,17 +374,17 @@ progress(size_t done_bytes, size_t total_bytes, long profiles)
  * kept, so that the server's "line N" is line first_line + N - 1).
  */
 static int
-send_batch(PGconn *conn, const char *batch, long first_line, long last_line)
+send_batch(PGconn *conn, const char *sql, const char *batch, long first_line,
+		   long last_line)
 {
 	const char *values[1] = {batch};
-	PGresult   *res = PQexecParams(conn, "SELECT pp_ingest_jsonl($1)", 1, NULL,
-								   values, NULL, NULL, 0);
+	PGresult   *res = PQexecParams(conn, sql, 1, NULL, values, NULL, NULL, 0);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		fprintf(stderr, "\nppprof: the batch of lines %ld to %ld was refused"
 				" (its line 1 is line %ld of the file): %s",
-				first_line, last_line, first_line, PQerrorMessage(conn));
+				first_line, last_line, first_line, esc_msg(PQerrorMessage(conn)));
 		PQclear(res);
 		return -1;
 	}
@@ -212,6 +412,7 @@ cmd_ingest(int argc, char **argv)
 	size_t		batch_len = 0;
 	size_t		batch_cap = 0;
 	char	   *stdin_copy = NULL;
+	char	   *sql;
 	PGconn	   *conn;
 	int			i;
 
@@ -248,7 +449,7 @@ cmd_ingest(int argc, char **argv)
 	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (f == NULL)
 	{
-		fprintf(stderr, "ppprof: could not open \"%s\": %s\n", path, strerror(errno));
+		fprintf(stderr, "ppprof: could not open \"%s\": %s\n", esc(path), strerror(errno));
 		return EXIT_USAGE;
 	}
 	if (f != stdin && fseek(f, 0, SEEK_END) == 0)
@@ -270,7 +471,7 @@ cmd_ingest(int argc, char **argv)
 		if (doc == NULL || !json_is_object(doc))
 		{
 			fprintf(stderr, "ppprof: line %ld of \"%s\" is not a JSON object%s%s\n",
-					lineno, path, doc ? "" : ": ", doc ? "" : jerr.text);
+					lineno, esc(path), doc ? "" : ": ", doc ? "" : esc(jerr.text));
 			json_decref(doc);
 			free(line);
 			if (f != stdin)
@@ -312,6 +513,17 @@ cmd_ingest(int argc, char **argv)
 	batch_len = 0;
 
 	conn = connect_db();
+	if (!ext.has_jsonl)
+	{
+		fprintf(stderr, "ppprof: ingest needs ppprof 1.2 (pp_ingest_jsonl): run ALTER EXTENSION ppprof UPDATE\n");
+		free(batch);
+		free(line);
+		fclose(f);
+		free(stdin_copy);
+		PQfinish(conn);
+		return EXIT_USAGE;
+	}
+	sql = sql_printf("SELECT %s.pp_ingest_jsonl($1::pg_catalog.text)", ext.schema);
 	lineno = 0;
 	while ((len = getline(&line, &cap, f)) >= 0)
 	{
@@ -346,7 +558,7 @@ cmd_ingest(int argc, char **argv)
 			first_line = lineno;
 		if (in_batch == batch_size)
 		{
-			if (send_batch(conn, batch, first_line, lineno) != 0)
+			if (send_batch(conn, sql, batch, first_line, lineno) != 0)
 				goto failed;
 			stored += in_batch;
 			in_batch = 0;
@@ -357,7 +569,7 @@ cmd_ingest(int argc, char **argv)
 	}
 	if (in_batch > 0)
 	{
-		if (send_batch(conn, batch, first_line, lineno) != 0)
+		if (send_batch(conn, sql, batch, first_line, lineno) != 0)
 			goto failed;
 		stored += in_batch;
 	}
@@ -367,6 +579,7 @@ cmd_ingest(int argc, char **argv)
 		fputc('\n', stderr);
 	}
 	printf("stored %ld profiles\n", stored);
+	free(sql);
 	free(batch);
 	free(line);
 	fclose(f);
@@ -376,6 +589,7 @@ cmd_ingest(int argc, char **argv)
 
 failed:
 	fprintf(stderr, "ppprof: %ld profiles were stored before the failure\n", stored);
+	free(sql);
 	free(batch);
 	free(line);
 	fclose(f);
@@ -403,9 +617,11 @@ print_report_text(json_t *r)
 
 		json_object_foreach(summary, key, v)
 		{
-			char	   *s = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			char	   *s = json_is_string(v) ? NULL : json_text(v, JSON_COMPACT);
 
-			printf("  %-28s %s\n", key, s ? s : json_string_value(v));
+			printf("  ");
+			print_cell(key, 28, true);
+			printf(" %s\n", s ? s : esc(json_string_value(v)));
 			free(s);
 		}
 	}
@@ -414,13 +630,15 @@ print_report_text(json_t *r)
 	json_array_foreach(bottlenecks, i, b)
 	{
 		json_t	   *pats = json_object_get(b, "patterns");
-		char	   *p = pats ? json_dumps(pats, JSON_COMPACT) : NULL;
+		char	   *p = pats ? json_text(pats, JSON_COMPACT) : NULL;
 
-		printf("  %-28.28s %-20.20s %7.1f %8s %10.1f %10.1f  %s\n",
-			   json_string_value(json_object_get(b, "operation")) ?: "",
-			   json_string_value(json_object_get(b, "operation_type")) ?: "",
-			   json_number_value(json_object_get(b, "impact_score")),
-			   json_string_value(json_object_get(b, "priority")) ?: "",
+		printf("  ");
+		print_cell(json_string_value(json_object_get(b, "operation")), 28, true);
+		printf(" ");
+		print_cell(json_string_value(json_object_get(b, "operation_type")), 20, true);
+		printf(" %7.1f ", json_number_value(json_object_get(b, "impact_score")));
+		print_cell(json_string_value(json_object_get(b, "priority")), 8, false);
+		printf(" %10.1f %10.1f  %s\n",
 			   json_number_value(json_object_get(b, "avg_ms")),
 			   json_number_value(json_object_get(b, "p95_ms")),
 			   p ? p : "");
@@ -432,9 +650,9 @@ print_report_text(json_t *r)
 	json_array_foreach(priorities, i, b)
 	{
 		printf("  %2zu. %s: %s (%s effort)\n", i + 1,
-			   json_string_value(json_object_get(b, "operation")) ?: "",
-			   json_string_value(json_object_get(b, "suggestion")) ?: "",
-			   json_string_value(json_object_get(b, "effort_estimate")) ?: "?");
+			   esc(json_string_value(json_object_get(b, "operation"))),
+			   esc(json_string_value(json_object_get(b, "suggestion"))),
+			   esc(json_string_value(json_object_get(b, "effort_estimate")) ?: "?"));
 	}
 	if (json_array_size(priorities) == 0)
 		printf("  (none)\n");
@@ -447,6 +665,7 @@ cmd_report(int argc, char **argv)
 	const char *format = "text";
 	char	   *iv;
 	char	   *text;
+	char	   *sql;
 	PGconn	   *conn;
 	json_t	   *r;
 	json_error_t jerr;
@@ -476,17 +695,27 @@ cmd_report(int argc, char **argv)
 	}
 	iv = window_interval(window);
 	conn = connect_db();
-	text = query_value(conn, "SELECT pp_optimization_report($1::interval)::text", iv);
+	sql = sql_printf("SELECT %s.pp_optimization_report($1::pg_catalog.interval)::pg_catalog.text",
+					 ext.schema);
+	text = query_value(conn, sql, iv);
+	free(sql);
 	PQfinish(conn);
+	if (text == NULL)
+	{
+		free(iv);
+		return EXIT_USAGE;
+	}
 	r = json_loads(text, 0, &jerr);
 	if (r == NULL)
 	{
-		fprintf(stderr, "ppprof: the report is not JSON: %s\n", jerr.text);
+		fprintf(stderr, "ppprof: the report is not JSON: %s\n", esc(jerr.text));
+		free(text);
+		free(iv);
 		return EXIT_USAGE;
 	}
 	if (strcmp(format, "json") == 0)
 	{
-		char	   *pretty = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char	   *pretty = json_text(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
 		printf("%s\n", pretty);
 		free(pretty);
@@ -509,7 +738,7 @@ cmd_check(int argc, char **argv)
 	const char *metric = "p95";
 	double		max_pct = 10;
 	char	   *iv;
-	char		sql[1024];
+	char	   *sql;
 	const char *values[2];
 	PGconn	   *conn;
 	PGresult   *res;
@@ -563,32 +792,40 @@ cmd_check(int argc, char **argv)
 
 	/* the baseline must exist */
 	values[0] = baseline;
-	res = PQexecParams(conn, "SELECT 1 FROM performance_baselines WHERE name = $1",
-					   1, NULL, values, NULL, NULL, 0);
+	sql = sql_printf("SELECT 1 FROM %s.performance_baselines"
+					 " WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text",
+					 ext.schema);
+	res = PQexecParams(conn, sql, 1, NULL, values, NULL, NULL, 0);
+	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		fprintf(stderr, "ppprof: baseline \"%s\" does not exist%s%s", baseline,
+		fprintf(stderr, "ppprof: baseline \"%s\" does not exist%s%s", esc(baseline),
 				PQresultStatus(res) == PGRES_TUPLES_OK ? "\n" : ": ",
-				PQresultStatus(res) == PGRES_TUPLES_OK ? "" : PQerrorMessage(conn));
+				PQresultStatus(res) == PGRES_TUPLES_OK ? "" : esc_msg(PQerrorMessage(conn)));
 		PQclear(res);
 		PQfinish(conn);
+		free(iv);
 		return EXIT_USAGE;
 	}
 	PQclear(res);
 
-	snprintf(sql, sizeof(sql),
-			 "SELECT o.operation, o.%s_ms, c.%s_ms, c.calls"
-			 "  FROM performance_baseline_operations o"
-			 "  JOIN pp_operation_stats($2::interval) c ON c.operation = o.operation"
-			 " WHERE o.baseline = $1 ORDER BY o.operation",
-			 metric, metric);
+	/* metric is one of four words checked above */
+	sql = sql_printf("SELECT o.operation, o.%s_ms, c.%s_ms, c.calls"
+					 "  FROM %s.performance_baseline_operations o"
+					 "  JOIN %s.pp_operation_stats($2::pg_catalog.interval) c"
+					 "    ON c.operation OPERATOR(pg_catalog.=) o.operation"
+					 " WHERE o.baseline OPERATOR(pg_catalog.=) $1::pg_catalog.text"
+					 " ORDER BY o.operation",
+					 metric, metric, ext.schema, ext.schema);
 	values[1] = iv;
 	res = PQexecParams(conn, sql, 2, NULL, values, NULL, NULL, 0);
+	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		fprintf(stderr, "ppprof: %s", PQerrorMessage(conn));
+		fprintf(stderr, "ppprof: %s", esc_msg(PQerrorMessage(conn)));
 		PQclear(res);
 		PQfinish(conn);
+		free(iv);
 		return EXIT_USAGE;
 	}
 	n = PQntuples(res);
@@ -601,13 +838,13 @@ cmd_check(int argc, char **argv)
 		bool		bad = pct > max_pct;
 
 		regressions += bad;
-		printf("%-28.28s %12.2f %12.2f %+8.1f%%  %s\n", PQgetvalue(res, i, 0), b, c, pct,
-			   bad ? "REGRESSION" : "ok");
+		print_cell(PQgetvalue(res, i, 0), 28, true);
+		printf(" %12.2f %12.2f %+8.1f%%  %s\n", b, c, pct, bad ? "REGRESSION" : "ok");
 	}
 	PQclear(res);
 	PQfinish(conn);
 	printf("\n%s of %d operations compared: %d over the %g%% limit (%s, window %s, baseline \"%s\")\n",
-		   metric, n, regressions, max_pct, metric, iv, baseline);
+		   metric, n, regressions, max_pct, metric, esc(iv), esc(baseline));
 	free(iv);
 	return regressions > 0 ? EXIT_REGRESSION : 0;
 }
@@ -651,7 +888,7 @@ main(int argc, char **argv)
 		return cmd_report(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "check") == 0)
 		return cmd_check(argc - i - 1, argv + i + 1);
-	fprintf(stderr, "ppprof: unknown command \"%s\"\n\n", argv[i]);
+	fprintf(stderr, "ppprof: unknown command \"%s\"\n\n", esc(argv[i]));
 	usage_main(stderr);
 	return EXIT_USAGE;
 }

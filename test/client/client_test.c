@@ -14,14 +14,28 @@
  *	client_test outage CONNINFO SECONDS
  *		one tree every 2 ms for SECONDS, while the test stops and restarts
  *		the server; prints "progress sent=N" lines every 200 ms.
+ *	client_test names CONNINFO
+ *		span names the library must refuse or accept (a line "name LABEL
+ *		code=CODE handle=set|null text=T" each, for a root span holding a child
+ *		"inside"), then a tree "mixed" with refused children among kept
+ *		ones, a tree whose refused child is left open by hand, and a tree
+ *		"after_unbalanced"; a "last" line (below) after a refused name.
+ *	client_test refused CONNINFO TREES BAD
+ *		TREES trees (root "batch", query_id "r-I"), in one batch of TREES,
+ *		of which those whose index is in the comma-separated list BAD have
+ *		a 300-byte root name: accepted by the library (max_name_length
+ *		1000), refused by the server (200 bytes by default).  Ends with
+ *		"last any=0|1 code=CODE sqlstate=S query_id=Q text=T"
+ *		(pp_client_last_error) before the statistics.
  *
- * Both end with one line: "queued=N sent=N dropped=N failed=N sampled=N
- * max_end_us=N", max_end_us being the slowest root pp_span_end (which
- * queues the tree) seen by the caller.
+ * All end with one line: "queued=N sent=N dropped=N failed=N sampled=N
+ * refused=N spans_dropped=N max_end_us=N", max_end_us being the slowest
+ * root pp_span_end (which queues the tree) seen by the caller.
  *
  *-------------------------------------------------------------------------
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +110,149 @@ print_stats(void)
 	pp_client_stats_t s;
 
 	pp_client_stats(&s);
-	printf("queued=%llu sent=%llu dropped=%llu failed=%llu sampled=%llu max_end_us=%.0f\n",
+	printf("queued=%llu sent=%llu dropped=%llu failed=%llu sampled=%llu refused=%llu"
+		   " spans_dropped=%llu max_end_us=%.0f\n",
 		   (unsigned long long) s.trees_queued, (unsigned long long) s.trees_sent,
 		   (unsigned long long) s.trees_dropped, (unsigned long long) s.batches_failed,
-		   (unsigned long long) s.trees_sampled_out, max_end_us);
+		   (unsigned long long) s.trees_sampled_out, (unsigned long long) s.trees_refused,
+		   (unsigned long long) s.spans_dropped, max_end_us);
+}
+
+static const char *
+code_name(pp_client_error_code_t code)
+{
+	switch (code)
+	{
+		case PP_CLIENT_OK:
+			return "OK";
+		case PP_CLIENT_ERR_NAME_EMPTY:
+			return "NAME_EMPTY";
+		case PP_CLIENT_ERR_NAME_TOO_LONG:
+			return "NAME_TOO_LONG";
+		case PP_CLIENT_ERR_NAME_NOT_UTF8:
+			return "NAME_NOT_UTF8";
+		case PP_CLIENT_ERR_TOO_DEEP:
+			return "TOO_DEEP";
+		case PP_CLIENT_ERR_TOO_MANY_SPANS:
+			return "TOO_MANY_SPANS";
+		case PP_CLIENT_ERR_NO_MEMORY:
+			return "NO_MEMORY";
+		case PP_CLIENT_ERR_QUEUE_FULL:
+			return "QUEUE_FULL";
+		case PP_CLIENT_ERR_REFUSED:
+			return "REFUSED";
+		case PP_CLIENT_ERR_SEND_FAILED:
+			return "SEND_FAILED";
+	}
+	return "?";
+}
+
+static void
+print_last_error(void)
+{
+	pp_client_error_t e;
+	bool		any = pp_client_last_error(&e);
+
+	printf("last any=%d code=%s sqlstate=%s query_id=%s text=%s\n", any, code_name(e.code),
+		   e.sqlstate, e.query_id, e.text);
+}
+
+/* A root span named name holding a child "inside"; prints what begin said. */
+static void
+name_case(const char *label, const char *name)
+{
+	pp_client_error_t err;
+	pp_span_t  *root = pp_span_begin_ex(name, &err);
+
+	printf("name %s code=%s handle=%s text=%s\n", label, code_name(err.code),
+		   root ? "set" : "null", err.text);
+	PP_CALL("inside", usleep(10));
+	pp_span_end(root);
+}
+
+static void
+names(void)
+{
+	char		long_name[202];
+	pp_span_t  *root;
+	pp_span_t  *bad;
+
+	memset(long_name, 'a', 201);
+	long_name[201] = '\0';
+	name_case("a201", long_name);
+	long_name[200] = '\0';
+	name_case("a200", long_name);
+	name_case("empty", "");
+	name_case("null", NULL);
+	name_case("utf8", "caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80");
+	name_case("invalid", "bad\xff");
+	name_case("overlong", "\xc0\xaf");
+	name_case("surrogate", "\xed\xa0\x80");
+	name_case("above_max", "\xf4\x90\x80\x80");
+	name_case("truncated", "x\xe2\x82");
+	name_case("lone_c1_byte", "\x9b");
+	pp_span_end(pp_span_begin("last\xfe"));
+	print_last_error();
+
+	/* refused children among kept ones; bad text in an error and metadata */
+	{
+		PP_SCOPE("mixed");
+		PP_CALL("kept1", usleep(10));
+		{
+			PP_SCOPE("bad\xff child");
+			PP_CALL("lost_inside", usleep(10));
+		}
+		{
+			PP_SCOPE("kept2");
+			pp_span_error("failed \xff");
+			pp_span_meta_str("k\xfe", "v\xfd");
+		}
+		long_name[200] = 'a';
+		PP_CALL(long_name, usleep(10));
+	}
+
+	/* a refused child left open: ending its parent ends it */
+	root = pp_span_begin("unbalanced");
+	bad = pp_span_begin("\xff");
+	pp_span_begin("lost_too");
+	(void) bad;
+	pp_span_end(root);
+	PP_CALL("after_unbalanced", PP_CALL("inside", usleep(10)));
+}
+
+static void
+refused(int n, const char *bad_list)
+{
+	bool	   *bad = calloc((size_t) n, sizeof(bool));
+	char		name[301];
+	const char *p = bad_list;
+	char	   *end;
+	int			i;
+
+	for (;;)
+	{
+		long		b = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (b >= 0 && b < n)
+			bad[b] = true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	memset(name, 'x', 300);
+	name[300] = '\0';
+	for (i = 0; i < n; i++)
+	{
+		char		qid[32];
+
+		snprintf(qid, sizeof(qid), "r-%d", i);
+		{
+			PP_SCOPE(bad[i] ? name : "batch");
+			pp_span_meta_str("query_id", qid);
+			PP_CALL("batch_child", usleep(10));
+		}
+	}
+	free(bad);
 }
 
 int
@@ -107,7 +260,7 @@ main(int argc, char **argv)
 {
 	pp_client_config_t cfg = {0};
 
-	if (argc < 4)
+	if (argc < 3)
 	{
 		fprintf(stderr, "usage: client_test threads CONNINFO THREADS TREES | outage CONNINFO SECONDS\n");
 		return 2;
@@ -131,6 +284,8 @@ main(int argc, char **argv)
 		}
 		for (i = 0; i < n; i++)
 			pthread_join(th[i], NULL);
+		free(th);
+		free(args);
 		pp_client_stop(30000);
 	}
 	else if (strcmp(argv[1], "sampling") == 0 && argc == 4)
@@ -185,6 +340,27 @@ main(int argc, char **argv)
 			}
 		}
 		pp_client_stop(10000);
+	}
+	else if (strcmp(argv[1], "names") == 0 && argc == 3)
+	{
+		if (pp_client_start(&cfg) != 0)
+			return 2;
+		names();
+		pp_client_stop(30000);
+	}
+	else if (strcmp(argv[1], "refused") == 0 && argc == 5)
+	{
+		int			n = atoi(argv[3]);
+
+		cfg.max_name_length = 1000;
+		cfg.batch_size = n;
+		cfg.queue_capacity = (size_t) n;
+		cfg.flush_interval_ms = 60000;	/* one batch: sent when full */
+		if (pp_client_start(&cfg) != 0)
+			return 2;
+		refused(n, argv[4]);
+		pp_client_stop(30000);
+		print_last_error();
 	}
 	else
 	{

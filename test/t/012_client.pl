@@ -7,16 +7,34 @@
 # again: the caller goes on (trees are dropped and counted while the server
 # is away), and trees are stored again once it is back.
 #
+# Names: the library refuses a span whose name the server would refuse
+# (empty, over 200 bytes, not UTF-8) with the reason, and only that span
+# and what it holds are lost.  A tree the server refuses anyway (a 300-byte
+# name let through by max_name_length 1000) is lost alone: the other 97 of
+# its batch of 100 are stored.  A batch refused for another reason
+# (privileges) is not split.
+#
 # The command: --help of each subcommand; ingest of a JSON-lines file in
 # batches, and of a file with a bad line (nothing stored, the line named);
 # report in text and JSON; check against a baseline, passing, then failing
 # on a regression (exit 1), and with an unknown baseline (exit 2).
+#
+# Schema and search_path: the extension in schema "Prof", which is not on
+# the search_path; then a hostile search_path whose first schema holds
+# functions, views, operators and types named as those the client uses
+# (each would count in a sequence and log "ppprof-spy" when run): the
+# library and every command work, and nothing planted runs.
+#
+# Escapes: operation names holding ESC, DEL, C1 controls and backslashes
+# come out of report (text), check and the error messages escaped, and out
+# of report --format json as JSON with the same values.
 use strict;
 use warnings;
 
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use IPC::Run;
+use Encode;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -114,6 +132,80 @@ $s = stats_of((split /\n/, $o)[-1]);
 is("$s->{sent},$s->{dropped}", '20,0', 'ppprof 1.1: 20 trees sent, none dropped');
 is($node->safe_psql('old_ppprof', 'SELECT count(*) FROM performance_profiles'), '20',
 	'ppprof 1.1: 20 profiles stored through pp_ingest_batch');
+
+#
+# Span names the server would refuse are refused by the library, with the
+# reason; only the span and what it holds are lost
+#
+# (a database in UTF8 whatever the environment's locale)
+$node->safe_psql('postgres', q{CREATE DATABASE utf8 ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0});
+$node->safe_psql('utf8', 'CREATE EXTENSION ppprof');
+my $utf8 = $node->connstr('utf8');
+($rc, $o, $e) = run_prog($prog, 'names', $utf8);
+is($rc, 0, 'names: the program succeeds') or diag($e);
+my %code = $o =~ /^name (\w+) code=(\w+) handle=set/mg;
+is_deeply(\%code, {
+		a200 => 'OK', a201 => 'NAME_TOO_LONG', empty => 'NAME_EMPTY', null => 'NAME_EMPTY',
+		utf8 => 'OK', invalid => 'NAME_NOT_UTF8', overlong => 'NAME_NOT_UTF8',
+		surrogate => 'NAME_NOT_UTF8', above_max => 'NAME_NOT_UTF8',
+		truncated => 'NAME_NOT_UTF8', lone_c1_byte => 'NAME_NOT_UTF8' },
+	'names: 200 bytes and UTF-8 accepted; empty, 201 bytes, malformed UTF-8 refused');
+like($o, qr/^name a201 .* text=a span name of 201 bytes was refused: the limit is 200$/m,
+	'names: the error text gives the length and the limit');
+like($o, qr/^name invalid .* text=a span name was refused: byte 3 \(0xff\) is not UTF-8$/m,
+	'names: ... and the offending byte');
+like($o, qr/^last any=1 code=NAME_NOT_UTF8 .*byte 4 \(0xfe\)/m,
+	'names: pp_client_last_error gives the reason of a refusal through pp_span_begin');
+$s = stats_of((split /\n/, $o)[-1]);
+is("$s->{sent},$s->{dropped},$s->{spans_dropped}", '5,0,13',
+	'names: 5 trees sent, none dropped, the 13 refused spans counted');
+is($node->safe_psql('utf8', q{
+	SELECT string_agg(CASE WHEN length(profile_data->>'operation_name') = 200
+	                       THEN 'a*200' ELSE profile_data->>'operation_name' END, ',' ORDER BY query_id)
+	  FROM performance_profiles}),
+	"a*200,caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80,mixed,unbalanced,after_unbalanced",
+	'names: the trees stored are those with good roots; no child of a refused root became a tree');
+is($node->safe_psql('utf8', q{
+	SELECT string_agg(c->>'operation_name', ',' ORDER BY o)
+	  FROM performance_profiles, jsonb_array_elements(profile_data->'children') WITH ORDINALITY AS x(c, o)
+	 WHERE profile_data->>'operation_name' = 'mixed'}), 'kept1,kept2',
+	'names: refused children (and what they held) are missing, their siblings kept');
+is($node->safe_psql('utf8', q{
+	SELECT (c->>'error') || '|' || (c->'metadata')::text
+	  FROM performance_profiles, jsonb_array_elements(profile_data->'children') c
+	 WHERE c->>'operation_name' = 'kept2'}),
+	"failed \xef\xbf\xbd|{\"k\xef\xbf\xbd\": \"v\xef\xbf\xbd\"}",
+	'names: bytes not UTF-8 in an error or metadata become U+FFFD; the span stays failed');
+is($node->safe_psql('utf8', q{
+	SELECT count(*) FROM performance_profiles
+	 WHERE profile_data->>'operation_name' = 'unbalanced' AND profile_data->'children' = '[]'}), '1',
+	'names: a refused child left open ends with its parent; the next tree is recorded');
+
+#
+# A tree the server refuses is lost alone; the rest of its batch is stored
+#
+$node->safe_psql('utf8', 'TRUNCATE performance_profiles');
+($rc, $o, $e) = run_prog($prog, 'refused', $utf8, 100, '0,41,99');
+is($rc, 0, 'refused: the program succeeds') or diag($e);
+$s = stats_of((split /\n/, $o)[-1]);
+is("$s->{queued},$s->{sent},$s->{refused},$s->{dropped},$s->{failed}", '100,97,3,3,0',
+	'refused: of a batch of 100 with 3 trees the server refuses, 97 sent, 3 refused and dropped');
+is($node->safe_psql('utf8', q{
+	SELECT count(*) || ',' || count(*) FILTER (WHERE query_id IN ('r-0', 'r-41', 'r-99'))
+	  FROM performance_profiles}), '97,0', 'refused: the 97 others are stored, once each');
+like($o, qr/^last any=1 code=REFUSED sqlstate=54000 query_id=r-99 text=the server refused the tree of query_id "r-99": invalid profile on line 1 at \$\.operation_name: operation_name is 300 bytes long, the limit is 200$/m,
+	'refused: pp_client_last_error names the tree, the SQLSTATE and the server\'s reason');
+
+$node->safe_psql('postgres', 'CREATE ROLE nopriv LOGIN');
+($rc, $o, $e) = run_prog($prog, 'refused', "$utf8 user=nopriv", 10, '');
+is($rc, 0, 'no privilege: the program succeeds') or diag($e);
+$s = stats_of((split /\n/, $o)[-1]);
+is("$s->{sent},$s->{refused},$s->{dropped},$s->{failed}", '0,0,10,1',
+	'no privilege: the batch is dropped whole, not split');
+like($o, qr/^last any=1 code=SEND_FAILED sqlstate=42501 query_id= text=a batch of 10 trees was not sent: permission denied for function pp_ingest_jsonl$/m,
+	'no privilege: pp_client_last_error says why');
+is($node->safe_psql('utf8', 'SELECT count(*) FROM performance_profiles'), '97',
+	'no privilege: nothing stored');
 
 #
 # A server that stops mid-run
@@ -238,6 +330,178 @@ like($e, qr/baseline "nope" does not exist/, 'and says so');
 ($rc, $o, $e) = run_prog($cli, '--dsn', 'host=/nonexistent', 'report');
 is($rc, 2, 'no server: exit 2');
 like($e, qr/could not connect/, 'and says so');
+($rc, $o, $e) = run_prog($cli, '--dsn', $node->connstr('template1'), 'report');
+is($rc, 2, 'a database without the extension: exit 2');
+like($e, qr/^ppprof: the ppprof extension is not installed in database "template1"$/m, 'and says so');
+($rc, $o, $e) = run_prog($cli, '--dsn', $node->connstr('old_ppprof'), 'ingest', $jsonl);
+is($rc, 2, 'ingest into ppprof 1.1: exit 2');
+like($e, qr/ingest needs ppprof 1\.2 \(pp_ingest_jsonl\)/, 'and says so');
+is($node->safe_psql('old_ppprof', 'SELECT count(*) FROM performance_profiles'), '20',
+	'ingest into ppprof 1.1: nothing stored');
+
+#
+# The extension in schema "Prof", which is not on the search_path; then a
+# search_path whose first schema holds traps named as what the client uses
+#
+$node->safe_psql('postgres', q{CREATE DATABASE prof ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0});
+$node->safe_psql('prof', q{CREATE SCHEMA "Prof"; CREATE EXTENSION ppprof SCHEMA "Prof"});
+is($node->safe_psql('prof', q{
+	SELECT count(*) FROM pg_proc WHERE proname = 'pp_ingest_jsonl' AND pg_function_is_visible(oid)}),
+	'0', '"Prof": the extension is not on the search_path');
+my $prof = $node->connstr('prof');
+my $hostile = qq{$prof options='-csearch_path=evil,pg_catalog,"Prof",public'};
+
+# Everything the command and the library do, against the extension in
+# "Prof".  The first run captures the baseline before the library's trees
+# (whose microsecond timings vary too much to compare).
+sub client_in_prof
+{
+	my ($dsn, $how) = @_;
+	my $before = $node->safe_psql('prof', 'SELECT count(*) FROM "Prof".performance_profiles');
+	my ($rc, $o, $e) = run_prog($cli, '--dsn', $dsn, 'ingest', $jsonl, '--batch', 100);
+	is($rc, 0, "$how: ingest exits 0") or diag($e);
+	like($o, qr/^stored 250 profiles$/m, "$how: ingest stored 250 profiles");
+	is($node->safe_psql('prof', 'SELECT count(*) FROM "Prof".performance_profiles'), $before + 250,
+		"$how: they are in \"Prof\".performance_profiles");
+	($rc, $o, $e) = run_prog($cli, '--dsn', $dsn, 'report', '--window', '1h', '--format', 'json');
+	is($rc, 0, "$how: report --format json exits 0") or diag($e);
+	is(eval { decode_json($o)->{summary}{total_profiled_queries} }, $before + 250,
+		"$how: the report counts them");
+	($rc, $o, $e) = run_prog($cli, '--dsn', $dsn, 'report', '--window', '1h');
+	is($rc, 0, "$how: report exits 0") or diag($e);
+	like($o, qr/Bottlenecks.*llm_generation/s, "$how: the text report lists the bottleneck");
+	$node->safe_psql('prof', q{SELECT "Prof".pp_capture_baseline('ci', '1 hour')}) if $before == 0;
+	($rc, $o, $e) = run_prog($cli, '--dsn', $dsn, 'check', '--baseline', 'ci', '--window', '1h');
+	is($rc, 0, "$how: check exits 0") or diag("$o\n$e");
+	like($o, qr/^llm_generation .* ok$/m, "$how: check compares the operations");
+	($rc, $o, $e) = run_prog($prog, 'threads', $dsn, 2, 10);
+	is($rc, 0, "$how: the library's program succeeds") or diag($e);
+	my $s = stats_of((split /\n/, $o)[-1]);
+	is("$s->{sent},$s->{dropped}", '20,0', "$how: the library sent its 20 trees");
+	is($node->safe_psql('prof', 'SELECT count(*) FROM "Prof".performance_profiles'), $before + 270,
+		"$how: they are stored too");
+	return;
+}
+
+client_in_prof($prof, '"Prof"');
+
+$node->safe_psql('prof', q{
+CREATE SCHEMA evil;
+CREATE SEQUENCE evil.hits;
+CREATE FUNCTION evil.spy(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_catalog.nextval('evil.hits');
+  RAISE LOG 'ppprof-spy: % was called', what;
+  RETURN true;
+END $$;
+CREATE FUNCTION evil.pp_ingest_jsonl(profiles text) RETURNS bigint LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('pp_ingest_jsonl'); RETURN 0; END$$;
+CREATE FUNCTION evil.pp_ingest_batch(profiles jsonb) RETURNS bigint LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('pp_ingest_batch'); RETURN 0; END$$;
+CREATE FUNCTION evil.pp_optimization_report("window" interval) RETURNS jsonb LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('pp_optimization_report'); RETURN '{}'; END$$;
+CREATE FUNCTION evil.pp_operation_stats("window" interval)
+  RETURNS TABLE (operation text, calls bigint, avg_ms float8, p50_ms float8, p95_ms float8, p99_ms float8)
+  LANGUAGE plpgsql AS $$BEGIN PERFORM evil.spy('pp_operation_stats'); END$$;
+CREATE VIEW evil.performance_baselines AS
+  SELECT * FROM "Prof".performance_baselines WHERE evil.spy('performance_baselines');
+CREATE VIEW evil.performance_baseline_operations AS
+  SELECT * FROM "Prof".performance_baseline_operations WHERE evil.spy('performance_baseline_operations');
+CREATE FUNCTION evil.quote_ident(name) RETURNS text LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('quote_ident'); RETURN 'evil'; END$$;
+CREATE FUNCTION evil.text_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('= (text)'); RETURN $1 OPERATOR(pg_catalog.=) $2; END$$;
+CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.text_eq);
+CREATE FUNCTION evil.name_eq(name, name) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('= (name)'); RETURN $1 OPERATOR(pg_catalog.=) $2; END$$;
+CREATE OPERATOR evil.= (LEFTARG = name, RIGHTARG = name, FUNCTION = evil.name_eq);
+CREATE FUNCTION evil.oid_eq(oid, oid) RETURNS boolean LANGUAGE plpgsql AS
+  $$BEGIN PERFORM evil.spy('= (oid)'); RETURN $1 OPERATOR(pg_catalog.=) $2; END$$;
+CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.oid_eq);
+CREATE DOMAIN evil.text AS pg_catalog.text CHECK (evil.spy('domain text'));
+CREATE DOMAIN evil.jsonb AS pg_catalog.jsonb CHECK (evil.spy('domain jsonb'));
+});
+# the traps work: unqualified names under this search_path reach each kind
+my $log_at = -s $node->logfile;
+$node->safe_psql('prof', q{
+	SET search_path = evil, pg_catalog, "Prof", public;
+	SELECT pp_optimization_report('1 hour'), 'a'::text = 'b', '{}'::jsonb,
+	       quote_ident(extname), oid = oid, extname = 'ppprof',
+	       (SELECT count(*) FROM performance_baselines)
+	  FROM pg_extension});
+for my $what ('pp_optimization_report', 'domain text', '= \(text\)', 'domain jsonb',
+	'quote_ident', '= \(oid\)', '= \(name\)', 'performance_baselines')
+{
+	ok($node->log_contains("ppprof-spy: $what was called", $log_at),
+		"hostile search_path: the trap $what works when a name is not qualified");
+}
+$node->safe_psql('prof', q{SELECT setval('evil.hits', 1, false)});
+$log_at = -s $node->logfile;
+
+client_in_prof($hostile, 'hostile search_path');
+is($node->safe_psql('prof', 'SELECT is_called FROM evil.hits'), 'f',
+	'hostile search_path: no trap ran');
+pp_log_lacks($node, qr/ppprof-spy/, 'hostile search_path: no trap in the server log', $log_at);
+
+#
+# Names with control characters are printed escaped
+#
+$node->safe_psql('postgres', q{CREATE DATABASE esc ENCODING 'UTF8' LOCALE 'C' TEMPLATE template0});
+$node->safe_psql('esc', 'CREATE EXTENSION ppprof');
+my $esc = $node->connstr('esc');
+my $escjsonl = "$tmp/escapes.jsonl";
+open($fh, '>', $escjsonl) or die;
+for my $i (1 .. 20)
+{
+	# (JSON escapes: the file itself is plain ASCII)
+	print $fh qq({"operation_name": "rag", "duration_ms": 6000, "metadata": {"query_id": "esc-$i"}, "children": [{"operation_name": "llm\\u001b[2J\\u001b[31mFAKE-OK", "duration_ms": 2500}, {"operation_name": "llm\\u007f\\u009b31m\\\\x1b", "duration_ms": 2000}]}\n);
+}
+close $fh;
+($rc, $o, $e) = run_prog($cli, '--dsn', $esc, 'ingest', $escjsonl);
+is($rc, 0, 'escapes: ingest exits 0') or diag($e);
+my $ansi = "llm\e[2J\e[31mFAKE-OK";
+my $c1 = "llm\x7f\x{9b}31m\\x1b";
+is($node->safe_psql('esc', q{
+	SELECT string_agg(DISTINCT encode(convert_to(c->>'operation_name', 'UTF8'), 'hex'), ','
+	                  ORDER BY encode(convert_to(c->>'operation_name', 'UTF8'), 'hex'))
+	  FROM performance_profiles, jsonb_array_elements(profile_data->'children') c}),
+	join(',', sort map { unpack('H*', $_) } ($ansi, Encode::encode('UTF-8', $c1))),
+	'escapes: the names are stored as they were sent');
+my $bs = chr(92);
+my $ansi_shown = "llm${bs}x1b[2J${bs}x1b[31mFAKE-OK";
+my $c1_shown = "llm${bs}x7f${bs}u009b31m${bs}${bs}x1b";
+my $raw_control = qr/[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]/;
+
+($rc, $o, $e) = run_prog($cli, '--dsn', $esc, 'report', '--window', '1h');
+is($rc, 0, 'escapes: report exits 0') or diag($e);
+unlike($o, $raw_control, 'escapes: report prints no control character');
+like($o, qr/^  \Q$ansi_shown\E +llm_generation /m, 'escapes: a bottleneck\'s name is shown escaped');
+like($o, qr/^  \Q$c1_shown\E +llm_generation /m,
+	'escapes: DEL, C1 and the backslash too (an escape is never mistaken for a name)');
+like($o, qr/^ +\d+\. \Q$ansi_shown\E: /m, 'escapes: and in the optimizations');
+
+($rc, $o, $e) = run_prog($cli, '--dsn', $esc, 'report', '--window', '1h', '--format', 'json');
+is($rc, 0, 'escapes: report --format json exits 0') or diag($e);
+unlike($o, $raw_control, 'escapes: the JSON holds no control character');
+$report = eval { decode_json($o) };
+ok($report, 'escapes: the JSON is still JSON') or diag($@);
+is(join(',', sort map { $_->{operation} } grep { $_->{operation} =~ /^llm/ } @{ $report->{top_bottlenecks} }),
+	join(',', sort ($ansi, $c1)), 'escapes: ... with the names as they are');
+
+$node->safe_psql('esc', q{SELECT pp_capture_baseline('esc', '1 hour')});
+($rc, $o, $e) = run_prog($cli, '--dsn', $esc, 'check', '--baseline', 'esc', '--window', '1h');
+is($rc, 0, 'escapes: check exits 0') or diag("$o\n$e");
+unlike($o, $raw_control, 'escapes: check prints no control character');
+like($o, qr/^\Q$ansi_shown\E +2500\.00 +2500\.00 +\+0\.0%  ok$/m, 'escapes: check shows the names escaped');
+like($o, qr/^\Q$c1_shown\E +2000\.00 /m, 'escapes: ... all of them');
+
+($rc, $o, $e) = run_prog($cli, '--dsn', $esc, 'check', '--baseline', "no\e[2J\xc2\x9b");
+is($rc, 2, 'escapes: an unknown baseline: exit 2');
+is($e, "ppprof: baseline \"no${bs}x1b[2J${bs}u009b\" does not exist\n",
+	'escapes: its name is escaped in the message');
+($rc, $o, $e) = run_prog($cli, '--dsn', $esc, 'ingest', "$tmp/no\e[31m.jsonl");
+is($rc, 2, 'escapes: a file that does not exist: exit 2');
+like($e, qr/^ppprof: could not open ".*\Qno${bs}x1b[31m.jsonl\E": /, 'escapes: its path is escaped');
 
 $node->stop;
 done_testing();
