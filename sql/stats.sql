@@ -53,6 +53,11 @@ SELECT operation, operation_type, calls, errors, error_rate, avg_ms, min_ms, max
 SELECT pp_info()->>'statistics' AS statistics, pp_info()->'operations' AS operations;
 SELECT operation, calls, total_ms FROM pp_operation_stats('3 hours');
 SELECT operation, calls, round(stddev_ms::numeric, 6) AS stddev FROM pp_operation_stats('1 day');
+-- as SQL's stddev(), NULL for an operation called once
+SELECT s.operation, s.calls, s.stddev_ms IS NULL AS stddev_null,
+       (SELECT stddev(d) IS NULL FROM exact_nodes e
+         WHERE e.operation = s.operation AND created_at >= now() - interval '15 minutes') AS sql_stddev_null
+  FROM pp_operation_stats('15 minutes') s ORDER BY 1;
 SELECT * FROM stats_match('15 minutes');
 
 -- a rolled-back transaction adds nothing

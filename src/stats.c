@@ -114,6 +114,7 @@ pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 	values[4] = Float8GetDatum((double) c->errors / c->calls);
 	values[5] = Float8GetDatum(c->sum_ms / c->calls);
 	values[6] = Float8GetDatum(pp_counters_stddev(c));
+	nulls[6] = c->calls < 2;
 	values[7] = Float8GetDatum(c->min_ms);
 	values[8] = Float8GetDatum(pp_agg_quantile(a, 0.50));
 	values[9] = Float8GetDatum(pp_agg_quantile(a, 0.95));

@@ -286,8 +286,9 @@ pp_counters_stddev(const PPCounters *c)
 	double		mean,
 				var;
 
+	/* as SQL's stddev(): undefined for fewer than two values */
 	if (c->calls < 2)
-		return 0;
+		return NAN;
 	mean = c->sum_ms / c->calls;
 	var = (c->sumsq_ms - mean * c->sum_ms) / (c->calls - 1);
 	return var > 0 ? sqrt(var) : 0;
