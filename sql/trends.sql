@@ -79,6 +79,15 @@ SELECT * FROM pp_trends('1 day', '0');
 SELECT * FROM pp_trends('365 days', '1 minute');
 SELECT * FROM pp_trends('-1 day', '1 hour');
 
+-- every bucket counts only rows inside the window: the first one starts at
+-- now() - window, not at its bucket_start (issue 16)
+SELECT count(*) AS buckets,
+       bool_and(t.calls = (SELECT count(*) FROM performance_profiles p
+                            WHERE p.created_at >= greatest(t.bucket_start, now() - interval '30 hours 17 minutes')
+                              AND p.created_at < t.bucket_start + interval '1 day'
+                              AND p.created_at <= now())) AS calls_match_the_window
+  FROM pp_trends('30 hours 17 minutes', '1 day') t WHERE t.operation IS NULL;
+
 -- pp_trend_summary: vector_search rises 10 ms an hour (240 a day) and
 -- crossed its 500 ms threshold about ten hours ago; llm_call is flat
 SELECT t.operation, t.points, round(t.slope_ms_per_day::numeric) AS slope, t.trend,

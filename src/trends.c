@@ -73,7 +73,8 @@ typedef void (*bucket_visitor) (void *arg, TimestampTz start, PPWindow *w);
 
 /*
  * Read the buckets of width 'width' that meet [t0, t1] in time order; the
- * last one stops at t1 (closed).  Each bucket's window lives in a context
+ * first one starts at t0 and the last one stops at t1 (closed), so that no
+ * bucket counts a row outside the window.  Each bucket's window lives in a context
  * reset after its visit.
  */
 static void
@@ -98,7 +99,7 @@ read_buckets(TimestampTz t0, TimestampTz t1, int64 width,
 		bool		last = (b + width > t1);
 
 		CHECK_FOR_INTERRUPTS();
-		pp_window_read(&w, b, last ? t1 : b + width, !last);
+		pp_window_read(&w, Max(b, t0), last ? t1 : b + width, !last);
 		MemoryContextSwitchTo(old);
 		visit(arg, b, &w);
 		MemoryContextReset(cxt);
