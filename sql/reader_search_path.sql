@@ -1,4 +1,4 @@
--- search_path: the C readers of performance_profiles run their queries with
+-- reader_search_path: the C readers of performance_profiles run their queries with
 -- search_path pinned to pg_catalog, pg_temp (issue 15, finding 1).  A role
 -- allowed to read statistics plants a >= operator for timestamptz in a
 -- schema of its own, puts that schema first and calls every function that
