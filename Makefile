@@ -19,7 +19,8 @@ OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o src/jsonb_build.o 
 	src/compare.o src/trends.o src/snapshot.o src/span.o \
 	$(CORE_OBJS)
 
-DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql sql/ppprof--1.1--1.2.sql
+DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql sql/ppprof--1.1--1.2.sql \
+	sql/ppprof--1.2--1.3.sql
 
 # pg_regress inputs live in sql/ beside the install scripts, so the list is
 # explicit (never a wildcard).

@@ -12,30 +12,79 @@ GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 
 CREATE EXTENSION ppprof;
 
--- table privileges per role
-SELECT r.rolname, c.relname,
-       has_table_privilege(r.rolname, c.oid, 'SELECT') AS sel,
-       has_table_privilege(r.rolname, c.oid, 'INSERT') AS ins,
-       has_table_privilege(r.rolname, c.oid, 'UPDATE') AS upd,
-       has_table_privilege(r.rolname, c.oid, 'DELETE') AS del
+-- every privilege a role other than the owner holds on the extension's
+-- relations and functions (a NULL ACL counts as its default): exactly the
+-- list of docs/security.md
+CREATE VIEW ppprof_grants AS
+SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END AS grantee,
+       o.kind, o.object, string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type) AS privileges
+  FROM (SELECT 'table' AS kind, c.relname::text AS object, c.relowner AS owner,
+               coalesce(c.relacl, acldefault('r', c.relowner)) AS acl
+          FROM pg_class c
+         WHERE c.oid IN (SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass
+                            AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof'))
+           AND c.relkind IN ('r', 'S', 'v', 'm', 'p', 'f')
+        UNION ALL
+        SELECT 'function', p.oid::regprocedure::text, p.proowner,
+               coalesce(p.proacl, acldefault('f', p.proowner))
+          FROM pg_proc p
+         WHERE p.oid IN (SELECT objid FROM pg_depend WHERE classid = 'pg_proc'::regclass
+                            AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof'))) o
+ CROSS JOIN LATERAL aclexplode(o.acl) a
+ WHERE a.grantee <> o.owner
+ GROUP BY 1, 2, 3;
+SELECT * FROM ppprof_grants ORDER BY 1, 2, 3;
+
+-- the same through has_*_privilege (role membership included): per role and
+-- privilege, on how many of the ten tables and how many functions
+SELECT r.rolname, p.priv, count(*) FILTER (WHERE has_table_privilege(r.rolname, c.oid, p.priv)) AS tables
   FROM pg_roles r
+ CROSS JOIN (VALUES ('SELECT'), ('INSERT'), ('UPDATE'), ('DELETE'), ('TRUNCATE'),
+                    ('REFERENCES'), ('TRIGGER')) p(priv)
  CROSS JOIN pg_class c
  WHERE r.rolname IN ('anon', 'authenticated', 'service_role')
-   AND c.relname IN ('performance_profiles', 'performance_bottlenecks', 'performance_thresholds',
-                     'operation_categories', 'optimization_catalog', 'performance_snapshots',
-                     'performance_baselines', 'performance_baseline_operations',
-                     'performance_alert_rules', 'performance_alerts')
- ORDER BY 1, 2;
-
--- function privileges per role
-SELECT r.rolname, p.oid::regprocedure AS func, has_function_privilege(r.rolname, p.oid, 'EXECUTE') AS exec
+   AND c.oid IN (SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass
+                    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof'))
+   AND c.relkind = 'r'
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT r.rolname, count(*) FILTER (WHERE has_function_privilege(r.rolname, p.oid, 'EXECUTE')) AS functions,
+       count(*) AS of
   FROM pg_roles r
  CROSS JOIN pg_proc p
  WHERE r.rolname IN ('anon', 'authenticated', 'service_role')
-   AND p.oid IN (SELECT objid FROM pg_depend
-                  WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof')
-                    AND classid = 'pg_proc'::regclass)
- ORDER BY 1, 2;
+   AND p.oid IN (SELECT objid FROM pg_depend WHERE classid = 'pg_proc'::regclass
+                    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof'))
+ GROUP BY 1 ORDER BY 1;
+
+-- the audit's way to the owner's rights: service_role put an AFTER INSERT
+-- trigger on performance_snapshots, which the owner's pp_snapshot() job
+-- fired.  It can no longer create a trigger, a foreign key, or truncate;
+-- nor run pp_time (any statement) or the owner's jobs
+CREATE SCHEMA svc AUTHORIZATION service_role;
+SET ROLE service_role;
+CREATE FUNCTION svc.escalate() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN EXECUTE 'ALTER ROLE service_role SUPERUSER'; RETURN NULL; END $$;
+CREATE TRIGGER escalate AFTER INSERT ON performance_snapshots
+    FOR EACH ROW EXECUTE FUNCTION svc.escalate();
+CREATE TRIGGER escalate AFTER INSERT ON performance_profiles
+    FOR EACH STATEMENT EXECUTE FUNCTION svc.escalate();
+CREATE TABLE svc.pin (snapshot uuid REFERENCES performance_snapshots (id));
+TRUNCATE performance_profiles;
+SELECT pp_time('t', 'SELECT 1');
+SELECT count(*) FROM pp_snapshot();
+SELECT count(*) FROM pp_check_alerts();
+SELECT * FROM pp_purge('1 day');
+RESET ROLE;
+-- nothing was created; the owner's snapshot runs no one else's code
+SELECT tgrelid::regclass, tgname FROM pg_trigger
+ WHERE tgrelid IN (SELECT objid FROM pg_depend WHERE classid = 'pg_class'::regclass
+                      AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof'))
+   AND tgfoid = 'svc.escalate'::regproc;
+SELECT to_regclass('svc.pin') IS NULL AS no_foreign_key_table;
+SELECT count(*) AS snapshots FROM pp_snapshot();
+SELECT rolsuper FROM pg_roles WHERE rolname = 'service_role';
+DROP SCHEMA svc CASCADE;
+DELETE FROM performance_snapshots;
 
 -- a request as PostgREST sends it: anon and authenticated read and write nothing
 SET ROLE anon;
@@ -92,6 +141,7 @@ SELECT query_id FROM performance_profiles;
 RESET ROLE;
 
 -- clean up
+DROP VIEW ppprof_grants;
 DROP EXTENSION ppprof;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM anon, authenticated, service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON FUNCTIONS FROM anon, authenticated, service_role;
