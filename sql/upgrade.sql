@@ -34,18 +34,25 @@ SELECT extversion FROM pg_extension WHERE extname = 'ppprof';
 SELECT pp_ingest_jsonl(E'{"operation_name": "rag", "duration_ms": 200}\n{"operation_name": "rag", "duration_ms": 300}');
 SELECT operation, calls, avg_ms FROM pp_operation_stats('1 hour') ORDER BY 1;
 
--- what 1.2 allowed: service_role put a trigger on a ppprof table (the
--- default privileges gave it TRIGGER)
+-- two things 1.2 allowed: service_role put a trigger on a ppprof table (the
+-- default privileges gave it TRIGGER), and an alert rule named with 8,000
+-- characters made every pp_check_alerts() fail
 CREATE SCHEMA svc AUTHORIZATION service_role;
 SET ROLE service_role;
 CREATE FUNCTION svc.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
 CREATE TRIGGER planted AFTER INSERT ON performance_snapshots
     FOR EACH ROW EXECUTE FUNCTION svc.noop();
+INSERT INTO performance_alert_rules (name, operation, metric, comparator, threshold)
+VALUES (repeat('n', 8000), 'nothing', 'calls', '<', 1);
 RESET ROLE;
+SELECT count(*) FROM pp_check_alerts();
+SELECT count(*) AS alerts FROM performance_alerts;
 
--- 1.3 reports the trigger
+-- 1.3 shortens the name (keeping it unique) and reports the trigger
 ALTER EXTENSION ppprof UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'ppprof';
+SELECT char_length(name) AS name_length, right(name, 14) AS name_end FROM performance_alert_rules;
+SELECT left(rule, 5) AS rule, operation, status FROM pp_check_alerts();
 SELECT operation, calls, avg_ms FROM pp_operation_stats('1 hour') ORDER BY 1;
 DROP SCHEMA svc CASCADE;
 
