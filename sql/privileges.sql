@@ -126,19 +126,72 @@ SELECT count(*) FROM performance_thresholds;
 RESET ROLE;
 SELECT jsonb_array_length(bottleneck_operations) FROM performance_profiles WHERE query_id = 'q-writer';
 
--- the documented way to open profiles to authenticated users: their own rows
--- (here: query_id prefixed with their subject), with a policy
+-- opening profiles to authenticated users, each to the rows whose query_id
+-- starts with their JWT subject and a colon
+DELETE FROM performance_profiles;
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('victim-uuid:1', '{"operation_name": "r", "duration_ms": 1, "metadata": {"prompt": "secret"}}'),
+       (':orphan', '{"operation_name": "r", "duration_ms": 1}');
+-- the policy of the 1.2 documentation took the subject as a LIKE pattern:
+-- subject victim_uuid read victim-uuid's profile ("_" matches "-")
 GRANT SELECT, INSERT ON performance_profiles TO authenticated;
 CREATE POLICY authenticated_own_profiles ON performance_profiles
     FOR ALL TO authenticated
     USING (query_id LIKE (current_setting('request.jwt.claims', true)::jsonb ->> 'sub') || ':%')
     WITH CHECK (query_id LIKE (current_setting('request.jwt.claims', true)::jsonb ->> 'sub') || ':%');
 SET ROLE authenticated;
-SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "6f1b"}', false);
-INSERT INTO performance_profiles (query_id, profile_data) VALUES ('6f1b:1', '{"operation_name": "r", "duration_ms": 1}');
-INSERT INTO performance_profiles (query_id, profile_data) VALUES ('someone-else:1', '{"operation_name": "r", "duration_ms": 1}');
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "victim_uuid"}', false);
+SELECT query_id, profile_data->'metadata' AS leaked FROM performance_profiles;
+RESET ROLE;
+DROP POLICY authenticated_own_profiles ON performance_profiles;
+REVOKE ALL ON performance_profiles FROM authenticated;
+
+-- the recipe of docs/security.md, as it is written there
+GRANT SELECT ON performance_profiles TO authenticated;
+GRANT INSERT (query_id, profile_data) ON performance_profiles TO authenticated;
+CREATE POLICY authenticated_read_own ON performance_profiles
+    FOR SELECT TO authenticated
+    USING (starts_with(query_id,
+        nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '') || ':'));
+CREATE POLICY authenticated_insert_own ON performance_profiles
+    FOR INSERT TO authenticated
+    WITH CHECK (starts_with(query_id,
+        nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '') || ':'));
+
+SET ROLE authenticated;
+-- the same subject now reads nothing of victim-uuid's
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": "victim_uuid"}', false);
+SELECT query_id FROM performance_profiles;
+-- it stores and reads its own
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('victim_uuid:1', '{"operation_name": "vector_search", "duration_ms": 900}');
+SELECT query_id, total_duration_ms, jsonb_array_length(bottleneck_operations) AS b,
+       created_at > now() - interval '1 hour' AS stamped_now
+  FROM performance_profiles;
+-- but neither under another subject, nor a wildcard of it
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('victim-uuid:2', '{"operation_name": "r", "duration_ms": 1}');
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('victim%:3', '{"operation_name": "r", "duration_ms": 1}');
+-- and it cannot forge the columns ppprof fills
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+VALUES ('victim_uuid:2', '{"operation_name": "r", "duration_ms": 1}', '2020-01-01');
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms)
+VALUES ('victim_uuid:3', '{"operation_name": "r", "duration_ms": 1}', 0.001);
+INSERT INTO performance_profiles (query_id, profile_data, bottleneck_operations, ppprof_analyzed)
+VALUES ('victim_uuid:4', '{"operation_name": "r", "duration_ms": 1}', '[]', true);
+INSERT INTO performance_profiles (id, query_id, profile_data)
+VALUES ('00000000-0000-0000-0000-000000000001', 'victim_uuid:5', '{"operation_name": "r", "duration_ms": 1}');
+UPDATE performance_profiles SET created_at = '2020-01-01';
+DELETE FROM performance_profiles;
+-- an empty or missing subject reads nothing (not the rows starting with ":")
+SELECT set_config('request.jwt.claims', '{"role": "authenticated", "sub": ""}', false);
+SELECT query_id FROM performance_profiles;
+SELECT set_config('request.jwt.claims', '', false);
 SELECT query_id FROM performance_profiles;
 RESET ROLE;
+-- what is stored: the two rows from before and the one allowed insert
+SELECT query_id, created_at > now() - interval '1 hour' AS stamped_now FROM performance_profiles ORDER BY 1;
 
 -- clean up
 DROP VIEW ppprof_grants;
