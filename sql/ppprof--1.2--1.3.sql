@@ -185,7 +185,7 @@ BEGIN
             'at', t1)::text;
         -- pg_notify refuses 8000 bytes or more.  Operation names reach 1000
         -- bytes, six times that once escaped in JSON: cut to 200 characters
-        -- (at most 1,200 bytes each), the payload stays under 3,000 bytes,
+        -- (at most 1,200 bytes each), the payload stays under 3,200 bytes,
         -- and the listener reads the rest from performance_alerts by id.
         IF octet_length(payload) >= 8000 THEN
             payload := jsonb_build_object(
