@@ -14,18 +14,19 @@ SELECT c.relname AS table_without_rls
   FROM ppprof_objects o JOIN pg_class c ON c.oid = o.objid
  WHERE o.classid = 'pg_class'::regclass AND c.relkind = 'r' AND NOT c.relrowsecurity;
 
--- no SECURITY DEFINER function without a fixed search_path
-SELECT p.oid::regprocedure AS definer_without_search_path
+-- no SECURITY DEFINER function: each runs as its caller
+SELECT p.oid::regprocedure AS security_definer
   FROM ppprof_objects o JOIN pg_proc p ON p.oid = o.objid
- WHERE o.classid = 'pg_proc'::regclass AND p.prosecdef
-   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+ WHERE o.classid = 'pg_proc'::regclass AND p.prosecdef;
 
--- SQL and plpgsql functions pin their search_path too
-SELECT p.oid::regprocedure AS function_without_search_path
+-- SQL and plpgsql functions pin their search_path to pg_catalog and pg_temp
+-- only (a writable schema on the path could hold a better-matching
+-- operator than pg_catalog's)
+SELECT p.oid::regprocedure AS function_without_pinned_search_path, p.proconfig
   FROM ppprof_objects o JOIN pg_proc p ON p.oid = o.objid
   JOIN pg_language l ON l.oid = p.prolang
  WHERE o.classid = 'pg_proc'::regclass AND l.lanname IN ('sql', 'plpgsql')
-   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%');
+   AND p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}';
 
 -- no function is executable by PUBLIC, and every function is documented
 SELECT p.oid::regprocedure AS public_or_undocumented

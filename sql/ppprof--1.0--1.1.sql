@@ -5,7 +5,8 @@
 \echo Use "ALTER EXTENSION ppprof UPDATE TO '1.1'" to load this file. \quit
 
 --
--- Tables
+-- Tables (a float column compared with an integer constant names
+-- pg_catalog's operator, as in 1.0)
 --
 
 CREATE TABLE @extschema@.performance_snapshots (
@@ -32,7 +33,8 @@ CREATE TABLE @extschema@.performance_baselines (
     window_start timestamptz NOT NULL,
     window_end timestamptz NOT NULL,
     tolerance_pct float NOT NULL DEFAULT 25
-        CHECK (tolerance_pct > 0 AND tolerance_pct <= 1000),
+        CHECK (tolerance_pct OPERATOR(pg_catalog.>) 0
+               AND tolerance_pct OPERATOR(pg_catalog.<=) 1000),
     profiles bigint NOT NULL,
     profiles_per_hour float NOT NULL,
     avg_ms float,
@@ -72,7 +74,7 @@ CREATE TABLE @extschema@.performance_alert_rules (
         CHECK (comparator IN ('>', '>=', '<', '<=')),
     threshold float,
     baseline text,
-    deviation_pct float CHECK (deviation_pct >= 0),
+    deviation_pct float CHECK (deviation_pct OPERATOR(pg_catalog.>=) 0),
     "window" interval NOT NULL DEFAULT '5 minutes'
         CHECK ("window" > '0'::interval),
     min_calls integer NOT NULL DEFAULT 1 CHECK (min_calls >= 1),

@@ -47,11 +47,16 @@ COMMENT ON TABLE @extschema@.performance_bottlenecks IS
 -- take effect in the next statement of every session: a statement trigger
 -- sends a relcache invalidation that drops each backend's cached copy.
 --
+-- A float column compared with an integer constant names pg_catalog's
+-- operator: pg_catalog has no float8 > integer, so one planted in the
+-- target schema would be a better match, bound into the constraint for
+-- good and run by the seed's INSERT below as the installing superuser.
+--
 
 CREATE TABLE @extschema@.performance_thresholds (
     operation_type text PRIMARY KEY CHECK (operation_type <> ''),
     threshold_ms float NOT NULL
-        CHECK (threshold_ms > 0 AND threshold_ms < 'infinity'),
+        CHECK (threshold_ms OPERATOR(pg_catalog.>) 0 AND threshold_ms < 'infinity'),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.performance_thresholds IS
@@ -71,7 +76,8 @@ CREATE TABLE @extschema@.optimization_catalog (
     effort text NOT NULL DEFAULT 'medium'
         CHECK (effort IN ('low', 'medium', 'high')),
     expected_reduction_pct float NOT NULL
-        CHECK (expected_reduction_pct > 0 AND expected_reduction_pct <= 100),
+        CHECK (expected_reduction_pct OPERATOR(pg_catalog.>) 0
+               AND expected_reduction_pct OPERATOR(pg_catalog.<=) 100),
     enabled boolean NOT NULL DEFAULT true,
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (operation_type, suggestion)
