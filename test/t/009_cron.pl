@@ -49,12 +49,13 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'), '5
 	'five profiles inserted');
 
 # the default jobs, by name: schedule and command
+my $pin = 'SET LOCAL search_path = pg_catalog, pg_temp; ';
 my %default = (
-	ppprof_snapshot           => [ '* * * * *',   'SELECT public.pp_snapshot()' ],
-	ppprof_detect_bottlenecks => [ '*/5 * * * *', q{SELECT public.pp_detect_bottlenecks('1 hour')} ],
-	ppprof_check_alerts       => [ '*/5 * * * *', 'SELECT public.pp_check_alerts()' ],
-	ppprof_baseline           => [ '17 3 * * *',  q{SELECT public.pp_capture_baseline('default', '7 days')} ],
-	ppprof_purge              => [ '47 3 * * *',  q{SELECT public.pp_purge('30 days')} ],
+	ppprof_snapshot           => [ '* * * * *',   "${pin}SELECT public.pp_snapshot()" ],
+	ppprof_detect_bottlenecks => [ '*/5 * * * *', $pin . q{SELECT public.pp_detect_bottlenecks('1 hour'::pg_catalog.interval)} ],
+	ppprof_check_alerts       => [ '*/5 * * * *', "${pin}SELECT public.pp_check_alerts()" ],
+	ppprof_baseline           => [ '17 3 * * *',  $pin . q{SELECT public.pp_capture_baseline('default'::pg_catalog.text, '7 days'::pg_catalog.interval)} ],
+	ppprof_purge              => [ '47 3 * * *',  $pin . q{SELECT public.pp_purge('30 days'::pg_catalog.interval)} ],
 );
 my @names = sort keys %default;
 
