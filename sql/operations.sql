@@ -28,6 +28,9 @@ SELECT avg(total_duration_ms) AS exact FROM performance_profiles
 -- a second snapshot has a CPU figure once a CPU-second has passed; here it
 -- may not have, so only its range is checked
 SELECT cpu_percent IS NULL OR cpu_percent BETWEEN 0 AND 100 AS cpu_in_range FROM pp_snapshot();
+-- the seed's field name, timestamp, and taken_at, its alias
+SELECT "timestamp" = taken_at AS same, "timestamp" > now() - interval '1 minute' AS recent
+  FROM pp_snapshots('1 hour') ORDER BY 1, 2;
 SELECT count(*) FROM pp_snapshots('1 hour');
 -- retention: rows older than ppprof.snapshot_retention go at the next snapshot
 INSERT INTO performance_snapshots (taken_at, active_operations, memory_usage_mb,
