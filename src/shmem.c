@@ -84,10 +84,11 @@
 #define MAX_DATABASES		64
 
 /*
- * When every operation slot is in use, a name not tracked yet is admitted
+ * When every operation slot is in use, a name not tracked yet of a
+ * database that holds its equal share of the slots already is admitted
  * (evicting another) only the second time it is seen: a single profile of
  * thousands of unique names cannot push out the operations that every
- * profile has.  The names seen once are remembered in a direct-mapped table
+ * profile has.  A database below its share takes a slot at once.  The names seen once are remembered in a direct-mapped table
  * of this many keys; a name whose entry was overwritten before it came back
  * waits for a third sighting.
  */
@@ -452,29 +453,38 @@ slot_free(int slot)
 }
 
 /*
- * Evict, for a new operation of database for_db, the slot used least
- * recently among those it may take: its own database's, and those of
- * databases holding more than an equal share of the slots, so that one
- * database cannot empty another's statistics.  A database's ROOT slot is
- * never taken.  Returns the freed slot, or -1.
+ * An equal share of the operation slots among the databases that hold any,
+ * for_db counted in.
  */
 static int
-slot_evict(const PPDb *for_db)
+slot_share(const PPDb *for_db)
 {
-	int			victim = -1;
-	int			i;
-	int			n_dbs = 0;
-	int			share;
 	HASH_SEQ_STATUS status;
 	PPDb	   *db;
-	Oid			last_dbid = InvalidOid;
-	bool		last_may = false;
+	int			n_dbs = 0;
 
 	hash_seq_init(&status, db_hash);
 	while ((db = hash_seq_search(&status)) != NULL)
 		if (db->n_ops > 0 || db == for_db)
 			n_dbs++;
-	share = pp_max_operations / Max(n_dbs, 1);
+	return pp_max_operations / Max(n_dbs, 1);
+}
+
+/*
+ * Evict, for a new operation of database for_db, the slot used least
+ * recently among those it may take: its own database's, and those of
+ * databases holding more than share slots, so that one database cannot
+ * empty another's statistics.  A database's ROOT slot is never taken.
+ * Returns the freed slot, or -1.
+ */
+static int
+slot_evict(const PPDb *for_db, int share)
+{
+	int			victim = -1;
+	int			i;
+	PPDb	   *db;
+	Oid			last_dbid = InvalidOid;
+	bool		last_may = false;
 
 	for (i = 0; i < pp_max_operations; i++)
 	{
@@ -504,8 +514,9 @@ slot_evict(const PPDb *for_db)
 }
 
 /*
- * Admit a name not tracked yet while every slot is in use?  Only when it
- * was seen before (PP_DOORKEEPER); else remember it and refuse.
+ * Admit a name not tracked yet while every slot is in use, for a database
+ * that holds its share already?  Only when it was seen before
+ * (PP_DOORKEEPER); else remember it and refuse.
  */
 static bool
 slot_admit(const PPDb *db, int kind, uint64 hash)
@@ -564,9 +575,12 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 
 	if (shared->n_ops >= pp_max_operations)
 	{
-		if (!slot_admit(db, kind, hash))
+		int			share = slot_share(db);
+
+		/* a database below its share takes a slot at once */
+		if (db->n_ops >= share && !slot_admit(db, kind, hash))
 			return -1;
-		slot = slot_evict(db);
+		slot = slot_evict(db, share);
 		if (slot < 0)
 			return -1;
 	}
