@@ -51,15 +51,17 @@ fsync = off
 synchronous_commit = off
 CONF
 pp_as_pg pg_ctl -D "$dir/data" -l "$dir/log" -w start >/dev/null
+# the generator comes on standard input (-f -): as root, psql runs as the
+# postgres OS user, who need not be able to read the source tree
 pp_as_pg psql -h "$dir" -d postgres -X -q -v ON_ERROR_STOP=1 \
-	-c "CREATE EXTENSION ppprof" -f test/gen/rag_profiles.sql \
+	-c "CREATE EXTENSION ppprof" -f - \
 	-c "CREATE TABLE src AS SELECT g AS i, ppgen.profile(g)::text AS t FROM generate_series(1, $N) g" \
 	-c "INSERT INTO performance_profiles (query_id, profile_data) SELECT i::text, t::jsonb FROM src" \
 	-c "CREATE TABLE src_analysed AS SELECT s.i, s.t, p.bottleneck_operations::text AS bo, p.optimization_suggestions::text AS os FROM src s JOIN performance_profiles p ON p.query_id = s.i::text" \
 	-c "TRUNCATE performance_profiles" -c "CREATE UNIQUE INDEX ON src (i)" -c "CREATE UNIQUE INDEX ON src_analysed (i)" \
 	-c "VACUUM ANALYZE src" -c "VACUUM ANALYZE src_analysed" \
 	-c "CREATE TABLE plain_profiles (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), query_id text NOT NULL, profile_data jsonb NOT NULL, total_duration_ms float NOT NULL, bottleneck_operations jsonb DEFAULT '[]', optimization_suggestions jsonb DEFAULT '[]', created_at timestamptz DEFAULT now())" \
-	-c "CREATE INDEX ON plain_profiles (created_at)"
+	-c "CREATE INDEX ON plain_profiles (created_at)" <test/gen/rag_profiles.sql
 pp_as_pg pg_ctl -D "$dir/data" -w stop >/dev/null
 
 echo "SELECT 1" > "$dir/base.sql"

@@ -645,7 +645,7 @@ if has_part idle; then
 		chmod 644 "$DATA/preload.conf"
 		start_checked
 		local got
-		got=$(pp_as_pg psql -X -At -h "$SOCK" -p "$PORT" -d postgres -c "SHOW shared_preload_libraries")
+		got=$(pp_as_pg psql -X -At -h "$SOCK" -p "$PORT" -U postgres -d postgres -c "SHOW shared_preload_libraries")
 		[ "$got" = "$1" ] || { echo "bench: shared_preload_libraries is '$got', expected '$1'" >&2; exit 1; }
 	}
 	LOAD_IDLE=$(loadavg)

@@ -58,8 +58,9 @@ unix_socket_directories = '$SOCK'
 CONF
 }
 
-# psql on database $DB (default bench) of the throwaway cluster
-psql_q() { pp_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -d "${DB:-bench}" "$@"; }
+# psql on database $DB (default bench) of the throwaway cluster, as its
+# superuser "postgres" (bench_initdb), whoever the OS user is
+psql_q() { pp_as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d "${DB:-bench}" "$@"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

@@ -105,7 +105,7 @@ SHMEM_SQL="SELECT sum(allocated_size) FILTER (WHERE name IS NOT NULL),
                   sum(allocated_size)
              FROM pg_shmem_allocations"
 start_server
-read -r SHM0_USED SHM0_ANON SHM0_SEG < <(pp_as_pg psql -X -At -F ' ' -h "$SOCK" -p "$PORT" -d postgres -c "$SHMEM_SQL")
+read -r SHM0_USED SHM0_ANON SHM0_SEG < <(pp_as_pg psql -X -At -F ' ' -h "$SOCK" -p "$PORT" -U postgres -d postgres -c "$SHMEM_SQL")
 stop_server
 echo "shared_preload_libraries = 'ppprof'" >>"$DATA/postgresql.conf"
 start_checked
