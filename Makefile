@@ -23,7 +23,7 @@ DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql sql/ppprof--1.1--1.2.sql
 
 # pg_regress inputs live in sql/ beside the install scripts, so the list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges lint stats settings report trends operations spans upgrade fuzz accuracy
+REGRESS = schema ingest ingest_errors config privileges lint stats settings report trends operations spans upgrade fuzz accuracy bounds
 REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 

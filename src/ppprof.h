@@ -31,6 +31,7 @@ extern int	pp_reservoir_capacity;
 extern int	pp_horizon_min;
 extern int	pp_max_minute_buckets;
 extern int	pp_minute_sketch_slots;
+extern int	pp_max_window_operations;
 extern int	pp_max_hour_buckets;
 extern int	pp_snapshot_window_s;	/* snapshot.c */
 extern int	pp_snapshot_retention_min;

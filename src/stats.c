@@ -94,13 +94,21 @@ pp_operation_stats(PG_FUNCTION_ARGS)
 		pp_agg_values(cfg, aggs[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	if (w.other.c.calls > 0)
+	{
+		Datum		values[PP_AGG_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS];
+
+		pp_agg_values(cfg, &w.other, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 
 /*
  * The PP_AGG_COLUMNS columns of pp_operation_stats for an aggregate with
  * calls; the profiles themselves (PP_KIND_ROOT) have a NULL operation and
- * the type 'profile'.
+ * the type 'profile', the fold row NULL percentiles.
  */
 void
 pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
@@ -108,7 +116,8 @@ pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 	const PPCounters *c = &a->c;
 
 	memset(nulls, 0, sizeof(bool) * PP_AGG_COLUMNS);
-	pp_operation_columns(cfg, a->name, a->name_len, values, nulls);
+	pp_agg_name_columns(cfg, a, values, nulls);
+	nulls[8] = nulls[9] = nulls[10] = (a->acc == NULL);
 	values[2] = Int64GetDatum(c->calls);
 	values[3] = Int64GetDatum(c->errors);
 	values[4] = Float8GetDatum((double) c->errors / c->calls);
@@ -140,6 +149,19 @@ pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
 	nulls[0] = false;
 	values[0] = PointerGetDatum(cstring_to_text_with_len(name, name_len));
 	values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, name, name_len));
+}
+
+void
+pp_agg_name_columns(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
+{
+	if (!a->folded)
+	{
+		pp_operation_columns(cfg, a->name, a->name_len, values, nulls);
+		return;
+	}
+	nulls[0] = nulls[1] = false;
+	values[0] = CStringGetTextDatum(PP_FOLD_NAME);
+	values[1] = CStringGetTextDatum(PP_FOLD_TYPE);
 }
 
 /* Cache hit rate of an aggregate: NULL (false) when no node said hit or miss. */

@@ -1,0 +1,124 @@
+-- bounds: what one caller can make the server spend is bounded
+-- (issue 15): a window's operations, the stored bottlenecks, the
+-- classification patterns, and what pp_info() shows to whom
+CREATE EXTENSION ppprof;
+
+-- wide(prefix, n): a root with n children named prefix1 .. prefixn
+CREATE FUNCTION wide(prefix text, n int) RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT jsonb_build_object('operation_name', prefix || 'root', 'duration_ms', 5000,
+           'children', (SELECT jsonb_agg(jsonb_build_object('operation_name', prefix || g,
+                                                            'duration_ms', 0.5 + g % 7))
+                          FROM generate_series(1, n) g))
+$$;
+-- every node of the table, flattened
+CREATE VIEW exact_nodes AS
+WITH RECURSIVE nodes AS (
+  SELECT created_at, profile_data AS n FROM performance_profiles
+  UNION ALL
+  SELECT nodes.created_at, c FROM nodes,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
+SELECT created_at, n->>'operation_name' AS operation, (n->>'duration_ms')::float8 AS d FROM nodes;
+
+--
+-- 1. A window keeps at most ppprof.max_window_operations operations; the
+--    rest are folded into one row with exact counts and sums.
+--
+-- two profiles of 9,999 unique names each (the audit's case), read from
+-- the table: pp_reset() leaves the statistics invalid until pp_rebuild()
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('wide-a', wide('a', 9999)), ('wide-b', wide('b', 9999));
+SELECT pp_reset();
+SELECT pp_info()->>'statistics' AS statistics;
+SHOW ppprof.max_window_operations;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE operation_type = '(folded)') AS fold_rows,
+       sum(calls) AS calls, (SELECT count(*) FROM exact_nodes) AS table_nodes,
+       abs(sum(total_ms) - (SELECT sum(d) FROM exact_nodes)) < 1e-6 AS total_ms_exact
+  FROM pp_operation_stats('1 hour');
+-- the fold row: exact counts, sums, extremes and times; no percentiles
+SELECT s.operation, s.operation_type, s.calls = e.calls - named.calls AS calls_exact,
+       abs(s.total_ms - (e.total - named.total)) < 1e-6 AS total_exact,
+       s.min_ms, s.max_ms, s.p50_ms, s.p95_ms, s.p99_ms, s.error_rate,
+       s.first_seen <= s.last_seen AS seen_ordered
+  FROM pp_operation_stats('1 hour') s,
+       (SELECT count(*) AS calls, sum(d) AS total FROM exact_nodes) e,
+       (SELECT sum(calls) AS calls, sum(total_ms) AS total
+          FROM pp_operation_stats('1 hour') WHERE operation_type <> '(folded)') named
+ WHERE s.operation_type = '(folded)';
+-- every named row is exact for its operation
+SELECT count(*) AS named_rows,
+       count(*) FILTER (WHERE s.calls = e.calls AND abs(s.total_ms - e.total) < 1e-9) AS exact_rows
+  FROM pp_operation_stats('1 hour') s
+  JOIN (SELECT operation, count(*) AS calls, sum(d) AS total FROM exact_nodes GROUP BY 1) e
+    USING (operation)
+ WHERE s.operation_type <> '(folded)';
+
+-- the other readers of a window are bounded the same way
+SELECT count(*) AS rows, sum(calls) FILTER (WHERE operation IS NOT NULL) AS calls,
+       count(*) FILTER (WHERE operation_type = '(folded)') AS fold_rows
+  FROM pp_range_stats(tstzrange(now() - interval '1 hour', now(), '[]'));
+SELECT count(*) AS rows, sum(calls) FILTER (WHERE operation IS NOT NULL) AS calls
+  FROM pp_trends('1 hour', '1 hour');
+SELECT count(*) AS rows, sum(calls) FILTER (WHERE operation IS NOT NULL) AS calls,
+       count(*) FILTER (WHERE operation_type = '(folded)') AS fold_rows
+  FROM pp_trend_summary('1 hour');
+SELECT r->'summary'->>'operations' AS operations, r->'summary'->>'folded_calls' AS folded_calls
+  FROM pp_optimization_report('1 hour') r;
+SELECT count(*) AS rows, sum(calls_after) AS calls_after,
+       count(*) FILTER (WHERE operation_type = '(folded)') AS fold_rows
+  FROM pp_compare(tstzrange(now() - interval '2 hours', now() - interval '1 hour'),
+                  tstzrange(now() - interval '1 hour', now(), '[]'));
+
+-- a smaller cap, from shared memory this time: the same sums
+SELECT pp_rebuild() AS rebuilt;
+DELETE FROM performance_profiles;
+INSERT INTO performance_profiles (query_id, profile_data, created_at) VALUES
+  ('s1', wide('s', 5), now() - interval '50 minutes'),
+  ('s2', wide('s', 5), now() - interval '40 minutes'),
+  ('t1', wide('t', 3), now() - interval '30 minutes'),
+  ('t2', wide('t', 3), now() - interval '5 minutes');
+SELECT pp_info()->>'statistics' AS statistics;
+SET ppprof.max_window_operations = 4;
+SELECT count(*) AS rows, sum(calls) AS calls, (SELECT count(*) FROM exact_nodes) AS table_nodes,
+       abs(sum(total_ms) - (SELECT sum(d) FROM exact_nodes)) < 1e-9 AS total_ms_exact,
+       count(*) FILTER (WHERE operation_type = '(folded)' AND p95_ms IS NULL) AS fold_rows
+  FROM pp_operation_stats('1 hour');
+SELECT sum(calls) FILTER (WHERE operation IS NOT NULL) AS calls,
+       count(*) FILTER (WHERE operation_type = '(folded)') > 0 AS folded,
+       count(*) FILTER (WHERE operation_type = '(folded)' AND p50_ms IS NULL
+                          AND p95_ms IS NULL AND p99_ms IS NULL) =
+       count(*) FILTER (WHERE operation_type = '(folded)') AS fold_rows_without_percentiles
+  FROM pp_trends('1 hour', '1 hour');
+-- pp_compare with one operation kept per range: before holds s-names,
+-- after t-names, so the operation kept on one side was folded on the other
+-- and its calls there are unknown (NULL), not 0; the fold rows compare
+-- counts and averages only
+SET ppprof.max_window_operations = 1;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE operation IS NULL) AS profiles,
+       count(*) FILTER (WHERE calls_before IS NULL AND calls_after > 0 AND verdict IS NULL) AS unknown_before,
+       count(*) FILTER (WHERE calls_after IS NULL AND calls_before > 0 AND verdict IS NULL) AS unknown_after
+  FROM pp_compare(tstzrange(now() - interval '1 hour', now() - interval '35 minutes'),
+                  tstzrange(now() - interval '35 minutes', now(), '[]'));
+SELECT operation, operation_type, calls_before + calls_after AS calls,
+       avg_before_ms > 0 AND avg_after_ms > 0 AS averages,
+       p95_before_ms, p95_after_ms, p_value, prob_slower, error_p_value, verdict
+  FROM pp_compare(tstzrange(now() - interval '1 hour', now() - interval '35 minutes'),
+                  tstzrange(now() - interval '35 minutes', now(), '[]'))
+ WHERE operation_type = '(folded)';
+RESET ppprof.max_window_operations;
+
+-- the setting: superuser only, at least 1
+SET ppprof.max_window_operations = 0;
+CREATE ROLE pp_bounds_user;
+GRANT EXECUTE ON FUNCTION pp_operation_stats(interval) TO pp_bounds_user;
+SET ROLE pp_bounds_user;
+SET ppprof.max_window_operations = 100000;
+SHOW ppprof.max_window_operations;
+RESET ROLE;
+
+DROP VIEW exact_nodes;
+DROP FUNCTION wide(text, int);
+DROP EXTENSION ppprof;
+DROP ROLE pp_bounds_user;
