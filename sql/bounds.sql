@@ -118,6 +118,48 @@ SET ppprof.max_window_operations = 100000;
 SHOW ppprof.max_window_operations;
 RESET ROLE;
 
+--
+-- 2. Classification rules are bounded: at most 256 patterns with
+--    wildcards, 8192 bytes of them, 10000 exact names.  A statement that
+--    would pass a limit fails and stores nothing.
+--
+SELECT count(*) AS rules,
+       count(*) FILTER (WHERE pattern ~ '(^|[^\\])[%_]') AS patterns,
+       sum(length(pattern)) FILTER (WHERE pattern ~ '(^|[^\\])[%_]') AS pattern_bytes
+  FROM operation_categories;
+CREATE TEMP TABLE rules_before AS SELECT * FROM operation_categories;
+-- 300 more patterns: refused as a whole
+INSERT INTO operation_categories (pattern, operation_type)
+SELECT 'flood' || g || '%', 'flood' FROM generate_series(1, 300) g;
+SELECT count(*) AS rules FROM operation_categories;
+-- up to the limit is fine, one more is not
+INSERT INTO operation_categories (pattern, operation_type)
+SELECT 'flood' || g || '%', 'flood'
+  FROM generate_series(1, 256 - (SELECT count(*) FROM operation_categories
+                                  WHERE pattern ~ '(^|[^\\])[%_]')) g;
+SELECT count(*) FILTER (WHERE pattern ~ '(^|[^\\])[%_]') AS patterns FROM operation_categories;
+SELECT operation_type FROM pp_analyze_profile('{"operation_name": "flood7x", "duration_ms": 1}');
+INSERT INTO operation_categories (pattern, operation_type) VALUES ('one_more%', 'x');
+-- replacing the type of a pattern that exists is no new rule
+INSERT INTO operation_categories (pattern, operation_type) VALUES ('flood7%', 'seven');
+SELECT operation_type FROM pp_analyze_profile('{"operation_name": "flood7x", "duration_ms": 1}');
+DELETE FROM operation_categories WHERE operation_type IN ('flood', 'seven');
+-- bytes: an UPDATE that makes a pattern too long
+UPDATE operation_categories SET pattern = '%' || repeat('z', 9000) || '%'
+ WHERE pattern = '%vector%';
+-- exact names: 10001 of them
+\set VERBOSITY terse
+INSERT INTO operation_categories (pattern, operation_type)
+SELECT 'exact.' || g, 'exact' FROM generate_series(1, 10001) g;
+\set VERBOSITY default
+-- nothing of it was stored, and profiles are classified as before
+SELECT count(*) AS rules_now, (SELECT count(*) FROM rules_before) AS rules_before,
+       NOT EXISTS (SELECT * FROM operation_categories EXCEPT SELECT * FROM rules_before) AS same
+  FROM operation_categories;
+SELECT operation_type FROM pp_analyze_profile('{"operation_name": "my_vector_step", "duration_ms": 1}');
+SELECT pp_ingest('{"operation_name": "vector_lookup", "duration_ms": 3}', 'after-limits') IS NOT NULL AS stored;
+DROP TABLE rules_before;
+
 DROP VIEW exact_nodes;
 DROP FUNCTION wide(text, int);
 DROP EXTENSION ppprof;

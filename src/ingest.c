@@ -178,6 +178,7 @@ analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
 		const pp_tree_node_t *n = &pa->tree.nodes[i];
 		double		t;
 
+		CHECK_FOR_INTERRUPTS();
 		pa->types[i] = pp_classifier_type(cfg->classifier, n->name, n->name_len);
 		if (pp_classifier_threshold(cfg->classifier, n->name, n->name_len,
 									pa->types[i], &t))

@@ -142,6 +142,7 @@ pp_rebuild_database(void)
 				const pp_tree_node_t *tn = &tree.nodes[k];
 				char	   *name = palloc(tn->name_len + 1);
 
+				CHECK_FOR_INTERRUPTS();
 				memcpy(name, tn->name, tn->name_len);
 				nodes[n_nodes + k].name = name;
 				ch->failed |= tn->failed;

@@ -265,6 +265,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 			{
 				const pp_tree_node_t *n = &tree.nodes[k];
 
+				CHECK_FOR_INTERRUPTS();
 				agg_add_obs(w, agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
 							&obs[k], at, id);
 				root.failed |= n->failed;
