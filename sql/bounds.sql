@@ -160,6 +160,66 @@ SELECT operation_type FROM pp_analyze_profile('{"operation_name": "my_vector_ste
 SELECT pp_ingest('{"operation_name": "vector_lookup", "duration_ms": 3}', 'after-limits') IS NOT NULL AS stored;
 DROP TABLE rules_before;
 
+--
+-- 3. bottleneck_operations holds the 100 slowest bottlenecks, each path at
+--    most 256 bytes (docs/profile-format.md)
+--
+INSERT INTO performance_thresholds (operation_type, threshold_ms) VALUES ('deep_step', 0.001);
+-- deep(d): a chain of d deep_step nodes, each with 100 leaf children (the
+-- chain's nodes take longer the higher they are)
+CREATE FUNCTION deep(d int) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  node jsonb := jsonb_build_object('operation_name', 'deep_step', 'duration_ms', 1);
+BEGIN
+  FOR level IN 1 .. d - 1 LOOP
+    node := jsonb_build_object('operation_name', 'deep_step', 'duration_ms', 1 + level,
+              'children', (SELECT jsonb_agg(jsonb_build_object('operation_name', 'deep_step',
+                                                               'duration_ms', 0.5 + (g % 10) / 100.0))
+                             FROM generate_series(1, 99) g) || jsonb_build_array(node));
+  END LOOP;
+  RETURN node;
+END $$;
+INSERT INTO performance_profiles (query_id, profile_data) VALUES ('deep', deep(100));
+SELECT pg_column_size(profile_data) AS profile_bytes,
+       (SELECT count(*) FROM pp_analyze_profile(profile_data) WHERE is_bottleneck) AS bottlenecks,
+       (SELECT sum(length(path)) FROM pp_analyze_profile(profile_data) WHERE is_bottleneck) AS all_path_bytes,
+       jsonb_array_length(bottleneck_operations) AS stored,
+       (SELECT max(length(b->>'path')) FROM jsonb_array_elements(bottleneck_operations) b) AS longest_path,
+       octet_length(bottleneck_operations::text) AS stored_bytes,
+       octet_length(bottleneck_operations::text) <=
+         100 * (406 + length('deep_step') + length(b0->>'operation_type')) AS within_bound
+  FROM performance_profiles, LATERAL (SELECT bottleneck_operations->0 AS b0) x
+ WHERE query_id = 'deep';
+-- the stored ones are the slowest (here the chain, whose nodes are slower
+-- than any leaf), in document order (the chain from the root down, so their
+-- durations fall); a short path is the node's own, a long one is the head
+-- and tail of a bottleneck's path around '...'
+WITH a AS (SELECT * FROM pp_analyze_profile((SELECT profile_data FROM performance_profiles
+                                              WHERE query_id = 'deep')) WHERE is_bottleneck),
+     s AS (SELECT b, ord, (b->>'duration_ms')::float8 AS d
+             FROM performance_profiles, jsonb_array_elements(bottleneck_operations)
+                  WITH ORDINALITY e(b, ord) WHERE query_id = 'deep')
+SELECT (SELECT array_agg(d ORDER BY d DESC) FROM s) =
+       (SELECT array_agg(duration_ms ORDER BY duration_ms DESC)
+          FROM (SELECT duration_ms FROM a ORDER BY duration_ms DESC LIMIT 100) top) AS slowest_kept,
+       (SELECT bool_and(d > next_d) FROM (SELECT d, lead(d) OVER (ORDER BY ord) AS next_d FROM s) x
+         WHERE next_d IS NOT NULL) AS document_order,
+       (SELECT count(*) FROM s WHERE b->>'path' NOT LIKE '%...%') AS short_paths,
+       (SELECT count(*) FROM s JOIN a ON a.path = s.b->>'path' AND a.duration_ms = s.d) AS short_paths_exact,
+       (SELECT count(*) FROM s WHERE b->>'path' LIKE '%...%') AS long_paths,
+       (SELECT count(*) FROM s WHERE EXISTS (
+            SELECT 1 FROM a WHERE a.duration_ms = s.d
+               AND starts_with(a.path, split_part(s.b->>'path', '...', 1) || '.')
+               AND a.path LIKE '%.' || split_part(s.b->>'path', '...', 2))) AS all_paths_match;
+SELECT b->>'path' AS an_elided_path
+  FROM performance_profiles, jsonb_array_elements(bottleneck_operations) b
+ WHERE query_id = 'deep' AND b->>'path' LIKE '%...%'
+ ORDER BY length(b->>'path') DESC, 1 LIMIT 1;
+DELETE FROM performance_profiles WHERE query_id = 'deep';
+DELETE FROM performance_thresholds WHERE operation_type = 'deep_step';
+DROP FUNCTION deep(int);
+
 DROP VIEW exact_nodes;
 DROP FUNCTION wide(text, int);
 DROP EXTENSION ppprof;
