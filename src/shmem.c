@@ -1378,6 +1378,19 @@ pp_shmem_dump(FILE *f)
 	return ok;
 }
 
+/* The key hash slot_get finds an operation record by (0 for the profiles). */
+static uint64_t
+dump_op_hash(const char *record)
+{
+	PPOp		op;
+
+	memcpy(&op, record, offsetof(PPOp, name));
+	if (op.key.kind == PP_KIND_ROOT)
+		return 0;
+	return hash_bytes_extended((const unsigned char *) record + offsetof(PPOp, name),
+							   op.name_len, 0);
+}
+
 static uint32_t
 dump_crc32c(const void *data, size_t len)
 {
@@ -1409,22 +1422,31 @@ dump_layout(pp_dump_layout_t *l)
 	l->reservoir_bytes = reservoir_bytes;
 	l->op_in_use_offset = offsetof(PPOp, in_use);
 	l->op_name_len_offset = offsetof(PPOp, name_len);
+	l->op_hash_offset = offsetof(PPOp, key) + offsetof(PPOpKey, name_hash);
+	l->op_last_used_offset = offsetof(PPOp, last_used);
+	l->db_last_reset_offset = offsetof(PPDb, last_reset);
+	l->db_rebuild_started_offset = offsetof(PPDb, rebuild_started);
 	l->bucket_op_offset = offsetof(PPDumpBucket, op);
 	l->bucket_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, calls);
+	l->bucket_start_offset = offsetof(PPDumpBucket, start);
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
 	l->max_minute = (uint64) pp_max_minute_buckets;
 	l->max_hour = (uint64) pp_max_hour_buckets;
 	l->crc32c = dump_crc32c;
+	l->op_hash = dump_op_hash;
+	l->now = GetCurrentTimestamp();
 }
 
 /*
  * Load a dump written by pp_shmem_dump (the postmaster, at start-up, before
- * any backend).  The whole file is checked before anything is loaded.
- * Returns NULL on success, else why the file was rejected.
+ * any backend).  The whole file is checked before anything is loaded, and
+ * what cannot be taken as it is (name hashes, times in the future) is
+ * corrected in buf first (*n_corrected values).  Returns NULL on success,
+ * else why the file was rejected.
  */
 const char *
-pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
+pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 {
 	pp_dump_header_t h;
 	pp_dump_layout_t layout;
@@ -1434,12 +1456,14 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	int32	   *slot_of;
 
 	*n_ops_loaded = 0;
+	*n_corrected = 0;
 	if (shared == NULL)
 		return "shared memory is not initialised";
 	dump_layout(&layout);
 	why = pp_dump_check(buf, len, &layout, &h);
 	if (why != NULL)
 		return why;
+	*n_corrected = pp_dump_sanitize(buf, len, &layout, &h);
 
 	pp_dump_reader_init(&r, buf, len);
 	shared->minute_start = h.minute_start;

@@ -260,7 +260,8 @@ extern void pp_shmem_info(Oid dbid, PPShmemInfo *info);
 
 /* dump file (dump.c does the file handling) */
 extern bool pp_shmem_dump(FILE *f);
-extern const char *pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded);
+extern const char *pp_shmem_undump(char *buf, Size len, int *n_ops_loaded,
+								   int *n_corrected);
 extern void pp_dump_load(char *status, Size status_size);
 extern void pp_dump_save(int code, Datum arg);
 extern void pp_dump_discard(void);
