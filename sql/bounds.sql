@@ -109,9 +109,37 @@ SELECT operation, operation_type, calls_before + calls_after AS calls,
  WHERE operation_type = '(folded)';
 RESET ppprof.max_window_operations;
 
+--
+-- 4. pp_info(): this database's counters for every caller; what shared
+--    memory holds for all databases only for pg_read_all_stats
+--
+CREATE FUNCTION info_shape() RETURNS TABLE (key text, shown text)
+LANGUAGE sql AS $$
+  SELECT key, CASE WHEN value = 'null' THEN 'null' ELSE jsonb_typeof(value) END
+    FROM jsonb_each(pp_info())
+   WHERE key NOT IN ('preloaded', 'enabled', 'statistics')
+   ORDER BY key
+$$;
+CREATE ROLE pp_bounds_user;
+GRANT EXECUTE ON FUNCTION pp_info() TO pp_bounds_user;
+GRANT EXECUTE ON FUNCTION info_shape() TO pp_bounds_user;
+SELECT (pp_info()->>'profiles_ingested')::bigint > 0 AS own_profiles,
+       (pp_info()->>'profiles_ingested_all_databases')::bigint >=
+       (pp_info()->>'profiles_ingested')::bigint AS all_at_least_own;
+SET ROLE pp_bounds_user;
+SELECT * FROM info_shape();
+SELECT (pp_info()->>'profiles_ingested')::bigint > 0 AS own_profiles_shown;
+RESET ROLE;
+GRANT pg_read_all_stats TO pp_bounds_user;
+SET ROLE pp_bounds_user;
+SELECT key, shown FROM info_shape()
+ WHERE key LIKE '%all_databases' OR key IN ('minute_buckets', 'statistics_file');
+RESET ROLE;
+REVOKE pg_read_all_stats FROM pp_bounds_user;
+DROP FUNCTION info_shape();
+
 -- the setting: superuser only, at least 1
 SET ppprof.max_window_operations = 0;
-CREATE ROLE pp_bounds_user;
 GRANT EXECUTE ON FUNCTION pp_operation_stats(interval) TO pp_bounds_user;
 SET ROLE pp_bounds_user;
 SET ppprof.max_window_operations = 100000;

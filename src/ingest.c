@@ -882,7 +882,7 @@ pp_ingest(PG_FUNCTION_ARGS)
 	/* sampled out: not stored, counted */
 	if (pp_sample_rate < 1.0 && pg_prng_double(&pg_global_prng_state) >= pp_sample_rate)
 	{
-		pp_shmem_count_sampled_out();
+		pp_shmem_count_sampled_out(MyDatabaseId);
 		PG_RETURN_NULL();
 	}
 

@@ -125,6 +125,16 @@ typedef struct PPBucket
 #define BUCKET_SKETCH(b) \
 	((pp_sketch_t *) ((char *) (b) + MAXALIGN(sizeof(PPBucket))))
 
+/* What pp_info() shows every caller of a database (since start-up). */
+typedef struct PPDbCounters
+{
+	int64		profiles;		/* committed profiles applied */
+	int64		nodes;			/* their nodes */
+	int64		timed_profiles; /* profiles whose ingest time was measured */
+	double		ingest_us;		/* their ingest time, microseconds */
+	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
+} PPDbCounters;
+
 typedef struct PPDb
 {
 	Oid			dbid;
@@ -136,6 +146,7 @@ typedef struct PPDb
 	bool		auto_rebuild;	/* when invalid, a read starts a rebuild */
 	TimestampTz rebuild_started;	/* a background rebuild was started; 0 if
 									 * none */
+	PPDbCounters counters;		/* zeroed at start-up, not kept in the file */
 } PPDb;
 
 typedef struct PPShared
@@ -367,6 +378,7 @@ db_get(Oid dbid, bool create)
 		db->last_reset = 0;
 		db->auto_rebuild = true;
 		db->rebuild_started = 0;
+		memset(&db->counters, 0, sizeof(db->counters));
 	}
 	return db;
 }
@@ -863,10 +875,14 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 		{
 			shared->profiles += sign;
 			shared->nodes += sign * ch->n_nodes;
+			db->counters.profiles += sign;
+			db->counters.nodes += sign * ch->n_nodes;
 			if (ch->ingest_us > 0)
 			{
 				shared->timed_profiles += sign;
 				shared->ingest_us += sign * ch->ingest_us;
+				db->counters.timed_profiles += sign;
+				db->counters.ingest_us += sign * ch->ingest_us;
 			}
 		}
 		if (!apply_change(db, ch, nodes, now, sign))
@@ -933,12 +949,17 @@ pp_shmem_invalidate(Oid dbid, bool auto_rebuild)
 
 /* sampled out by ppprof.sample_rate */
 void
-pp_shmem_count_sampled_out(void)
+pp_shmem_count_sampled_out(Oid dbid)
 {
+	PPDb	   *db;
+
 	if (shared == NULL)
 		return;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	shared->sampled_out++;
+	db = db_get(dbid, true);
+	if (db != NULL)
+		db->counters.sampled_out++;
 	LWLockRelease(shared->lock);
 }
 
@@ -1215,6 +1236,11 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->auto_rebuild = db->auto_rebuild;
 		info->incomplete_before = db->incomplete_before;
 		info->last_reset = db->last_reset;
+		info->db_profiles = db->counters.profiles;
+		info->db_nodes = db->counters.nodes;
+		info->db_sampled_out = db->counters.sampled_out;
+		info->db_mean_ingest_us = db->counters.timed_profiles > 0 ?
+			db->counters.ingest_us / db->counters.timed_profiles : 0;
 	}
 	info->minute_start = shared->minute_start;
 	info->horizon_start = shared->horizon_start;
@@ -1475,7 +1501,10 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		PPDb	   *db = hash_search(db_hash, &src->dbid, HASH_ENTER_NULL, &found);
 
 		if (db != NULL)
+		{
 			memcpy(db, src, sizeof(PPDb));
+			memset(&db->counters, 0, sizeof(db->counters));
+		}
 	}
 	slot_of = palloc(sizeof(int32) * Max(h.n_ops, 1));
 	for (i = 0; i < h.n_ops; i++)

@@ -200,7 +200,7 @@ extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 
 /* The statistics of dbid no longer match the table until a rebuild. */
 extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
-extern void pp_shmem_count_sampled_out(void);
+extern void pp_shmem_count_sampled_out(Oid dbid);
 
 /* Forget the statistics of dbid; valid=true when the table is empty. */
 extern void pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild);
@@ -253,6 +253,10 @@ typedef struct PPShmemInfo
 	int64		nodes;
 	int64		sampled_out;
 	double		mean_ingest_us;
+	int64		db_profiles;	/* the same four for this database */
+	int64		db_nodes;
+	int64		db_sampled_out;
+	double		db_mean_ingest_us;
 	char		dump_status[128];	/* what start-up did with the dump */
 } PPShmemInfo;
 

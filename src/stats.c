@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -18,6 +19,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -285,8 +287,25 @@ pp_stats_created(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* A counter of all databases, or null for a caller who may not see them. */
+static void
+jb_int_if(JsonbParseState **st, const char *key, int64 n, bool visible)
+{
+	if (visible)
+		pp_jb_int(st, key, n);
+	else
+		pp_jb_string(st, key, NULL);
+}
+
 /*
  * pp_info() RETURNS jsonb: the profiler's own state.
+ *
+ * Every caller sees this database's state and counters and the settings;
+ * what shared memory holds for all databases together (operations,
+ * buckets, evictions, drops, memory in use, the statistics file's line)
+ * only a role with the privileges of pg_read_all_stats sees (superusers
+ * do), as for pg_stat_statements' other users' queries: a database must
+ * not learn another's activity.  The others get null there.
  */
 Datum
 pp_info(PG_FUNCTION_ARGS)
@@ -294,9 +313,11 @@ pp_info(PG_FUNCTION_ARGS)
 	PPShmemInfo info;
 	JsonbParseState *st = NULL;
 	const char *state;
+	bool		all;
 
 	(void) pp_config_get();
 	pp_shmem_info(MyDatabaseId, &info);
+	all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	if (RecoveryInProgress())
 		state = "standby: answers from the table";
 	else if (!info.attached)
@@ -317,20 +338,23 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_time(&st, "minute_buckets_from", info.minute_start);
 	pp_jb_time(&st, "hour_buckets_from", info.horizon_start);
 	pp_jb_int(&st, "operations", info.db_operations);
-	pp_jb_int(&st, "operations_all_databases", info.operations);
+	jb_int_if(&st, "operations_all_databases", info.operations, all);
 	pp_jb_int(&st, "operations_max", pp_max_operations);
-	pp_jb_int(&st, "operations_evicted", info.operations_evicted);
-	pp_jb_int(&st, "minute_buckets", info.minute_buckets);
+	jb_int_if(&st, "operations_evicted", info.operations_evicted, all);
+	jb_int_if(&st, "minute_buckets", info.minute_buckets, all);
 	pp_jb_int(&st, "minute_buckets_max", pp_max_minute_buckets);
-	pp_jb_int(&st, "hour_buckets", info.hour_buckets);
+	jb_int_if(&st, "hour_buckets", info.hour_buckets, all);
 	pp_jb_int(&st, "hour_buckets_max", pp_max_hour_buckets);
-	pp_jb_int(&st, "observations_dropped", info.observations_dropped);
+	jb_int_if(&st, "observations_dropped", info.observations_dropped, all);
 	pp_jb_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
-	pp_jb_int(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes);
-	pp_jb_int(&st, "profiles_ingested", info.profiles);
-	pp_jb_int(&st, "nodes_ingested", info.nodes);
-	pp_jb_int(&st, "sampled_out", info.sampled_out);
-	pp_jb_ms(&st, "mean_ingest_us", info.mean_ingest_us);
-	pp_jb_string(&st, "statistics_file", info.attached ? info.dump_status : NULL);
+	jb_int_if(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes, all);
+	pp_jb_int(&st, "profiles_ingested", info.db_profiles);
+	pp_jb_int(&st, "nodes_ingested", info.db_nodes);
+	pp_jb_int(&st, "sampled_out", info.db_sampled_out);
+	pp_jb_ms(&st, "mean_ingest_us", info.db_mean_ingest_us);
+	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
+	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
+	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);
+	pp_jb_string(&st, "statistics_file", info.attached && all ? info.dump_status : NULL);
 	PG_RETURN_JSONB_P(pp_jb_finish(&st, true));
 }
