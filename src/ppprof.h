@@ -116,7 +116,7 @@ extern bool pp_profile_walk(Jsonb *jb, pp_tree_t *tree);
 extern void pp_require_shmem(const char *func);
 
 /* rebuild.c */
-extern int64 pp_rebuild_database(void);
+extern int64 pp_rebuild_database(bool background);
 extern void pp_request_rebuild(Oid dbid);
 
 /* observe.c */

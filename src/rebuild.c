@@ -13,6 +13,18 @@
  * database whose statistics were cleared on purpose (pp_reset) waits for
  * an explicit pp_rebuild().
  *
+ * The table lock.  A rebuild needs SHARE ROW EXCLUSIVE on the table, which
+ * waits for the transactions writing it; a lock request that waits makes
+ * every writer that comes after it wait too (PostgreSQL grants in order),
+ * so one open transaction that had written a row would stall every ingest
+ * behind the rebuild.  The rebuild therefore never queues: it asks for the
+ * lock without waiting (ConditionalLockRelationOid) every few milliseconds,
+ * for at most PP_REBUILD_LOCK_WAIT_MS (or lock_timeout, when set and
+ * shorter, for pp_rebuild()).  Then the worker gives up and leaves the
+ * rebuild to the next statistics call, which starts another; pp_rebuild()
+ * fails with 55P03.  Meanwhile every answer still comes from the table.
+ * Once it has the lock, writers wait for it while it reads the table.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,13 +38,16 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "ppprof.h"
@@ -42,20 +57,51 @@ PG_FUNCTION_INFO_V1(pp_rebuild);
 
 PGDLLEXPORT void pp_rebuild_worker_main(Datum arg);
 
+/* How long a rebuild tries to lock the table before it gives up, ms */
+#define PP_REBUILD_LOCK_WAIT_MS		10000
+/* Longest pause between two tries, ms */
+#define PP_REBUILD_LOCK_PAUSE_MS	50
+
+/*
+ * Lock relid in SHARE ROW EXCLUSIVE mode without ever waiting in its queue:
+ * try, pause (1, 2, 4 .. PP_REBUILD_LOCK_PAUSE_MS ms), try again, for up to
+ * wait_ms.  False when the lock could not be had.
+ */
+static bool
+rebuild_lock(Oid relid, int wait_ms)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	long		pause_ms = 1;
+
+	for (;;)
+	{
+		if (ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
+			return true;
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), wait_ms))
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 pause_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		pause_ms = Min(pause_ms * 2, PP_REBUILD_LOCK_PAUSE_MS);
+	}
+}
+
 /*
  * pp_rebuild(): recompute the statistics of this database from the table.
  *
- * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles, which waits for
- * the transactions writing it to finish (their commit applies their changes
- * before their locks are released), keeps new writers -- and any other
- * rebuild -- waiting until this transaction ends, and lets readers read.
- * Then it reads every row with a snapshot taken after the lock was granted.
- * While it runs the statistics are marked invalid, so readers get the
- * table's answer.
- * Returns the number of profiles read.
+ * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles -- once no
+ * transaction writing it holds its lock (their commit applies their changes
+ * before their locks are released), never queueing for it (rebuild_lock) --
+ * which keeps new writers -- and any other rebuild -- waiting until this
+ * transaction ends, and lets readers read.  Then it reads every row with a
+ * snapshot taken after the lock was granted.  While it runs the statistics
+ * are marked invalid, so readers get the table's answer.
+ * Returns the number of profiles read, or -1 when the background worker
+ * (background) could not have the lock; pp_rebuild() raises an error then.
  */
 int64
-pp_rebuild_database(void)
+pp_rebuild_database(bool background)
 {
 	PPConfig   *cfg;
 	StringInfoData q;
@@ -67,6 +113,7 @@ pp_rebuild_database(void)
 	MemoryContext batchcxt;
 	PPRowChange *changes;
 	PPNodeObs  *nodes;
+	int			wait_ms;
 
 	pp_require_shmem("pp_rebuild");
 	if (IsolationUsesXactSnapshot())
@@ -76,7 +123,20 @@ pp_rebuild_database(void)
 				 errhint("Run it in its own transaction.")));
 
 	cfg = pp_config_get();
-	LockRelationOid(cfg->profiles_relid, ShareRowExclusiveLock);
+	wait_ms = PP_REBUILD_LOCK_WAIT_MS;
+	if (!background && LockTimeout > 0)
+		wait_ms = Min(wait_ms, LockTimeout);
+	if (!rebuild_lock(cfg->profiles_relid, wait_ms))
+	{
+		if (background)
+			return -1;
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock performance_profiles to rebuild the statistics"),
+				 errdetail("Transactions writing the table kept it locked for %d ms; pp_rebuild() does not queue behind them, so that writers never wait for it.",
+						   wait_ms),
+				 errhint("Run pp_rebuild() again when the writing transactions have ended.")));
+	}
 	pp_shmem_reset(MyDatabaseId, false, false);
 
 	initStringInfo(&q);
@@ -169,7 +229,7 @@ pp_rebuild_database(void)
 Datum
 pp_rebuild(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(pp_rebuild_database());
+	PG_RETURN_INT64(pp_rebuild_database(false));
 }
 
 /*
@@ -209,6 +269,7 @@ pp_rebuild_worker_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	int64		n = -1;
+	bool		installed;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -218,8 +279,9 @@ pp_rebuild_worker_main(Datum arg)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "ppprof: rebuilding statistics from performance_profiles");
-	if (OidIsValid(get_extension_oid("ppprof", true)))
-		n = pp_rebuild_database();
+	installed = OidIsValid(get_extension_oid("ppprof", true));
+	if (installed)
+		n = pp_rebuild_database(true);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -228,7 +290,16 @@ pp_rebuild_worker_main(Datum arg)
 		ereport(LOG,
 				(errmsg("ppprof rebuilt the statistics of database %u from " INT64_FORMAT " profiles",
 						dbid, n)));
-	else
+	else if (!installed)
 		pp_shmem_release_rebuild(dbid);
+	else
+	{
+		/* the next statistics call of the database starts another */
+		pp_shmem_release_rebuild(dbid);
+		ereport(LOG,
+				(errmsg("ppprof could not lock performance_profiles of database %u for a background rebuild within %d ms",
+						dbid, PP_REBUILD_LOCK_WAIT_MS),
+				 errdetail("Transactions writing the table held it; the rebuild will be tried again at the next statistics call, which answers from the table meanwhile.")));
+	}
 	proc_exit(0);
 }
