@@ -1024,11 +1024,14 @@ acc_collapse_upto(pp_sketch_acc_t *acc, int upto)
 
 		while (n < acc->nbins && acc->index[n] <= upto)
 			acc->collapsed_count += acc->counts[n++];
-		memmove(acc->counts, acc->counts + n,
-				(size_t) (acc->nbins - n) * sizeof(uint64_t));
-		memmove(acc->index, acc->index + n,
-				(size_t) (acc->nbins - n) * sizeof(uint16_t));
-		acc->nbins -= n;
+		if (n > 0)
+		{
+			memmove(acc->counts, acc->counts + n,
+					(size_t) (acc->nbins - n) * sizeof(uint64_t));
+			memmove(acc->index, acc->index + n,
+					(size_t) (acc->nbins - n) * sizeof(uint16_t));
+			acc->nbins -= n;
+		}
 	}
 	acc->collapse_index = upto;
 }
