@@ -17,13 +17,17 @@
  * waits for the transactions writing it; a lock request that waits makes
  * every writer that comes after it wait too (PostgreSQL grants in order),
  * so one open transaction that had written a row would stall every ingest
- * behind the rebuild.  The rebuild therefore never queues: it asks for the
- * lock without waiting (ConditionalLockRelationOid) every few milliseconds,
- * for at most PP_REBUILD_LOCK_WAIT_MS (or lock_timeout, when set and
- * shorter, for pp_rebuild()).  Then the worker gives up and leaves the
- * rebuild to the next statistics call, which starts another; pp_rebuild()
- * fails with 55P03.  Meanwhile every answer still comes from the table.
- * Once it has the lock, writers wait for it while it reads the table.
+ * behind the rebuild.  The rebuild therefore asks for the lock without
+ * waiting (ConditionalLockRelationOid) every few milliseconds, and only
+ * once a second joins the queue, for PP_REBUILD_QUEUE_WAIT_MS (lock_timeout
+ * set in a subtransaction): a stream of short writers that always leaves
+ * one of them holding the table cannot starve it, and a writer waits for
+ * it at most that long.  After PP_REBUILD_LOCK_WAIT_MS (or lock_timeout,
+ * when set and shorter, for pp_rebuild()) the worker gives up and leaves
+ * the rebuild to the next statistics call, which starts another;
+ * pp_rebuild() fails with 55P03.  Meanwhile every answer still comes from
+ * the table.  Once it has the lock, writers wait for it while it reads the
+ * table.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,9 +47,11 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -59,28 +65,95 @@ PGDLLEXPORT void pp_rebuild_worker_main(Datum arg);
 
 /* How long a rebuild tries to lock the table before it gives up, ms */
 #define PP_REBUILD_LOCK_WAIT_MS		10000
-/* Longest pause between two tries, ms */
+/* Longest pause between two tries without waiting, ms */
 #define PP_REBUILD_LOCK_PAUSE_MS	50
+/* Once a second, wait in the lock queue for this long at most, ms */
+#define PP_REBUILD_QUEUE_EVERY_MS	1000
+#define PP_REBUILD_QUEUE_WAIT_MS	100
 
 /*
- * Lock relid in SHARE ROW EXCLUSIVE mode without ever waiting in its queue:
- * try, pause (1, 2, 4 .. PP_REBUILD_LOCK_PAUSE_MS ms), try again, for up to
- * wait_ms.  False when the lock could not be had.
+ * Wait for the lock in its queue for at most timeout_ms (lock_timeout, set
+ * in a subtransaction that a timeout rolls back).  False on the timeout;
+ * any other error (a cancel) is raised again.
+ */
+static bool
+rebuild_lock_queued(Oid relid, int timeout_ms)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char		value[16];
+	volatile bool got = false;
+
+	snprintf(value, sizeof(value), "%d", timeout_ms);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		LockRelationOid(relid, ShareRowExclusiveLock);
+		AtEOXact_GUC(true, nest);
+		/* the lock passes to the transaction */
+		ReleaseCurrentSubTransaction();
+		got = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return got;
+}
+
+/*
+ * Lock relid in SHARE ROW EXCLUSIVE mode for a rebuild, for up to wait_ms:
+ * try without waiting, pause (1, 2, 4 .. PP_REBUILD_LOCK_PAUSE_MS ms), try
+ * again; once a second wait in the queue for PP_REBUILD_QUEUE_WAIT_MS.
+ * False when the lock could not be had.
  */
 static bool
 rebuild_lock(Oid relid, int wait_ms)
 {
 	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz queued = start;
 	long		pause_ms = 1;
 
 	for (;;)
 	{
+		long		secs;
+		int			usecs;
+		long		left_ms;
+
 		if (ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
 			return true;
-		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), wait_ms))
+		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+		left_ms = wait_ms - (secs * 1000 + usecs / 1000);
+		if (left_ms <= 0)
 			return false;
+		if (TimestampDifferenceExceeds(queued, GetCurrentTimestamp(),
+									   PP_REBUILD_QUEUE_EVERY_MS))
+		{
+			if (rebuild_lock_queued(relid, (int) Min(left_ms, PP_REBUILD_QUEUE_WAIT_MS)))
+				return true;
+			queued = GetCurrentTimestamp();
+			continue;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 pause_ms, PG_WAIT_EXTENSION);
+						 Min(pause_ms, left_ms), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		pause_ms = Min(pause_ms * 2, PP_REBUILD_LOCK_PAUSE_MS);
@@ -92,7 +165,8 @@ rebuild_lock(Oid relid, int wait_ms)
  *
  * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles -- once no
  * transaction writing it holds its lock (their commit applies their changes
- * before their locks are released), never queueing for it (rebuild_lock) --
+ * before their locks are released), queueing for it only briefly
+ * (rebuild_lock) --
  * which keeps new writers -- and any other rebuild -- waiting until this
  * transaction ends, and lets readers read.  Then it reads every row with a
  * snapshot taken after the lock was granted.  While it runs the statistics
@@ -133,7 +207,7 @@ pp_rebuild_database(bool background)
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("could not lock performance_profiles to rebuild the statistics"),
-				 errdetail("Transactions writing the table kept it locked for %d ms; pp_rebuild() does not queue behind them, so that writers never wait for it.",
+				 errdetail("Transactions writing the table kept it locked for %d ms; pp_rebuild() does not stay in the lock queue behind them, so that writers do not wait for it.",
 						   wait_ms),
 				 errhint("Run pp_rebuild() again when the writing transactions have ended.")));
 	}
