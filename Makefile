@@ -24,7 +24,7 @@ DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql sql/ppprof--1.1--1.2.sql \
 
 # pg_regress inputs live in sql/ beside the install scripts, so the list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report trends operations alert_long_name quoted_schema spans upgrade fuzz accuracy
+REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report trends operations alert_long_name quoted_schema spans upgrade fuzz accuracy bounds
 REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 

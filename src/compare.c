@@ -91,9 +91,10 @@ pp_range_stats(PG_FUNCTION_ARGS)
 	cfg = pp_config_get();
 	aggs = pp_window_sorted(&w, &n);
 
-	for (i = -1; i < n; i++)
+	/* the profiles, the operations, then the fold row */
+	for (i = -1; i <= n; i++)
 	{
-		const PPAgg *a = i < 0 ? &w.root : aggs[i];
+		const PPAgg *a = i < 0 ? &w.root : i == n ? &w.other : aggs[i];
 		Datum		values[PP_AGG_COLUMNS + 2];
 		bool		nulls[PP_AGG_COLUMNS + 2];
 		double		rate;
@@ -134,9 +135,16 @@ proportion_p(int64 x1, int64 n1, int64 x2, int64 n2)
 
 #define COMPARE_COLUMNS 20
 
+/*
+ * One row of pp_compare.  b or a is NULL when the operation has no calls
+ * on that side, or -- *_unknown -- when that side folded operations it
+ * might be among (its columns are then NULL, not 0).  The fold rows (and
+ * any side without a sketch) get no percentiles, tests or verdict: they
+ * stand for different operations on each side.
+ */
 static void
 compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len,
-			const PPAgg *b, const PPAgg *a)
+			const PPAgg *b, const PPAgg *a, bool b_unknown, bool a_unknown)
 {
 	Datum		values[COMPARE_COLUMNS];
 	bool		nulls[COMPARE_COLUMNS];
@@ -146,7 +154,10 @@ compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len
 	int			k;
 
 	memset(nulls, 0, sizeof(nulls));
-	pp_operation_columns(cfg, name, name_len, values, nulls);
+	if ((b && b->folded) || (a && a->folded))
+		pp_agg_name_columns(cfg, b && b->folded ? b : a, values, nulls);
+	else
+		pp_operation_columns(cfg, name, name_len, values, nulls);
 	values[2] = Int64GetDatum(nb);
 	values[3] = Int64GetDatum(na);
 
@@ -163,9 +174,9 @@ compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len
 		if (na > 0)
 			va = k == 0 ? a->c.sum_ms / na : pp_agg_quantile(a, k == 1 ? 0.95 : 0.99);
 		values[col] = Float8GetDatum(vb);
-		nulls[col] = nb == 0;
+		nulls[col] = nb == 0 || isnan(vb);
 		values[col + 1] = Float8GetDatum(va);
-		nulls[col + 1] = na == 0;
+		nulls[col + 1] = na == 0 || isnan(va);
 		nulls[col + 2] = !change_pct(vb, va, &pct);
 		values[col + 2] = Float8GetDatum(nulls[col + 2] ? 0 : pct);
 	}
@@ -179,7 +190,25 @@ compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len
 								100.0 * ((double) a->c.errors / na - (double) b->c.errors / nb) : 0);
 	nulls[15] = nb == 0 || na == 0;
 
-	if (nb < PP_COMPARE_MIN_CALLS || na < PP_COMPARE_MIN_CALLS)
+	if ((b && b->acc == NULL) || (a && a->acc == NULL) ||
+		b_unknown || a_unknown)
+	{
+		static const int before_cols[] = {2, 4, 7, 10, 13};
+		static const int after_cols[] = {3, 5, 8, 11, 14};
+		static const int change_cols[] = {6, 9, 12, 15};
+
+		/* a side that folded this operation away: unknown, not 0 */
+		for (k = 0; k < lengthof(before_cols); k++)
+		{
+			nulls[before_cols[k]] |= b_unknown;
+			nulls[after_cols[k]] |= a_unknown;
+		}
+		for (k = 0; k < lengthof(change_cols); k++)
+			nulls[change_cols[k]] |= b_unknown || a_unknown;
+		nulls[16] = nulls[17] = nulls[18] = true;
+		verdict = NULL;
+	}
+	else if (nb < PP_COMPARE_MIN_CALLS || na < PP_COMPARE_MIN_CALLS)
 	{
 		nulls[16] = nulls[17] = nulls[18] = true;
 		verdict = "insufficient data";
@@ -207,7 +236,8 @@ compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len
 				verdict = more ? "more errors" : "fewer errors";
 		}
 	}
-	values[19] = CStringGetTextDatum(verdict);
+	nulls[19] = verdict == NULL;
+	values[19] = verdict ? CStringGetTextDatum(verdict) : (Datum) 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -246,24 +276,33 @@ pp_compare(PG_FUNCTION_ARGS)
 	if (before.root.c.calls > 0 || after.root.c.calls > 0)
 		compare_row(rsinfo, cfg, NULL, 0,
 					before.root.c.calls > 0 ? &before.root : NULL,
-					after.root.c.calls > 0 ? &after.root : NULL);
+					after.root.c.calls > 0 ? &after.root : NULL, false, false);
 
-	/* operations of the after range by total time, then those gone since */
+	/*
+	 * operations of the after range by total time, then those gone since,
+	 * then the fold rows
+	 */
 	aggs = pp_window_sorted(&after, &n);
 	for (i = 0; i < n; i++)
 	{
-		PPAgg	   *b = hash_search(before.ops, aggs[i]->name, HASH_FIND, NULL);
+		PPAgg	   *b = pp_window_find(&before, aggs[i]->name, aggs[i]->name_len);
 
 		compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len,
-					b && b->c.calls > 0 ? b : NULL, aggs[i]);
+					b && b->c.calls > 0 ? b : NULL, aggs[i],
+					b == NULL && before.other.c.calls > 0, false);
 	}
 	aggs = pp_window_sorted(&before, &n);
 	for (i = 0; i < n; i++)
 	{
-		PPAgg	   *x = hash_search(after.ops, aggs[i]->name, HASH_FIND, NULL);
+		PPAgg	   *x = pp_window_find(&after, aggs[i]->name, aggs[i]->name_len);
 
 		if (x == NULL || x->c.calls <= 0)
-			compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len, aggs[i], NULL);
+			compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len, aggs[i], NULL,
+						false, x == NULL && after.other.c.calls > 0);
 	}
+	if (before.other.c.calls > 0 || after.other.c.calls > 0)
+		compare_row(rsinfo, cfg, PP_FOLD_NAME, strlen(PP_FOLD_NAME),
+					before.other.c.calls > 0 ? &before.other : NULL,
+					after.other.c.calls > 0 ? &after.other : NULL, false, false);
 	return (Datum) 0;
 }

@@ -19,6 +19,11 @@
  * depend on which role happened to trigger the load (row level security and
  * grants restrict users, not ppprof itself).
  *
+ * The classifier bounds its rules (src/core/classify.h): a configuration
+ * beyond them cannot be loaded, so the statement trigger loads the changed
+ * operation_categories once, throwaway, and an INSERT or UPDATE that would
+ * pass a limit fails with its reason instead of breaking every later load.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -34,6 +39,7 @@
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -41,6 +47,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "ppprof.h"
@@ -211,6 +218,32 @@ config_check_oom(pp_error_code_t rc)
 				 errmsg("out of memory while loading the ppprof configuration")));
 }
 
+/* A row of operation_categories into the classifier, within its limits. */
+static void
+config_add_rule(pp_classifier_t *classifier, const char *pattern,
+				const char *type)
+{
+	pp_error_code_t rc = pp_classifier_add_rule(classifier, pattern, type);
+
+	if (rc == PP_ERR_TOO_MANY_RULES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many classification rules in operation_categories"),
+				 errdetail("ppprof accepts at most %d patterns with wildcards, %d bytes of them in all, and %d exact names; pattern \"%.*s\" is beyond them.",
+						   PP_CLASSIFY_MAX_PATTERNS, PP_CLASSIFY_MAX_PATTERN_BYTES,
+						   PP_CLASSIFY_MAX_EXACT,
+						   pg_mbcliplen(pattern, strlen(pattern), 64), pattern),
+				 errhint("Delete patterns that are not needed, or name operations exactly.")));
+	config_check_oom(rc);
+}
+
+/* The classifier's interrupt check: lets a cancel through a long lookup. */
+static void
+config_check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* Run query through SPI; the caller reads SPI_tuptable. */
 static void
 config_query(const char *query)
@@ -235,23 +268,22 @@ config_float(int row, int col)
 	return isnull ? 0.0 : DatumGetFloat8(d);
 }
 
+/* Load the tables of cfg->schema into cfg (in cxt), read as owner. */
 static void
-config_load(PPConfig *cfg, MemoryContext cxt)
+config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 {
 	const char *nsp = quote_identifier(get_namespace_name(cfg->schema));
 	PPSavedUser saved;
 	StringInfoData q;
 	uint64		i;
 
-	pp_spi_connect_as(relation_owner(watched_relids[1]), &saved);
+	pp_spi_connect_as(owner, &saved);
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT pattern, operation_type FROM %s.operation_categories", nsp);
 	config_query(q.data);
 	for (i = 0; i < SPI_processed; i++)
-		config_check_oom(pp_classifier_add_rule(cfg->classifier,
-												config_text(i, 1),
-												config_text(i, 2)));
+		config_add_rule(cfg->classifier, config_text(i, 1), config_text(i, 2));
 
 	resetStringInfo(&q);
 	appendStringInfo(&q, "SELECT operation_type, threshold_ms FROM %s.performance_thresholds", nsp);
@@ -327,7 +359,8 @@ pp_config_get(void)
 		cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
 		if (cfg->classifier == NULL)
 			config_check_oom(PP_ERR_NO_MEMORY);
-		config_load(cfg, cxt);
+		pp_classifier_set_interrupt(cfg->classifier, config_check_interrupts, NULL);
+		config_load(cfg, cxt, relation_owner(watched_relids[1]));
 	}
 	PG_CATCH();
 	{
@@ -361,8 +394,62 @@ pp_config_owner(PPConfig *cfg)
 }
 
 /*
- * Statement trigger on the configuration tables: tell every backend (this
- * one included) to drop its cached configuration once the change commits.
+ * Load the configuration as it stands after the statement that fired the
+ * trigger on rel, into a context dropped at once: a change that every
+ * backend would refuse to load (too many rules) fails here, on the
+ * statement that made it, and is not stored.  The cached configuration is
+ * left alone (it must not hold rows that may still roll back).
+ */
+static void
+config_validate(Relation rel)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "ppprof configuration check",
+											  ALLOCSET_DEFAULT_SIZES);
+	PPConfig   *cfg = MemoryContextAllocZero(cxt, sizeof(PPConfig));
+
+	cfg->cxt = cxt;
+	cfg->schema = RelationGetNamespace(rel);
+	cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
+	if (cfg->classifier == NULL)
+		config_check_oom(PP_ERR_NO_MEMORY);
+	/* the load's queries are read-only: let them see this statement's rows */
+	CommandCounterIncrement();
+	PushCopiedSnapshot(GetActiveSnapshot());
+	UpdateActiveSnapshotCommandId();
+	config_load(cfg, cxt, relation_owner(RelationGetRelid(rel)));
+	PopActiveSnapshot();
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * Can this statement on operation_categories have added a rule?  An INSERT,
+ * or an UPDATE of the pattern column (not the one pp_config_replace runs
+ * for each replaced row, which sets the type only).
+ */
+static bool
+config_rules_grew(TriggerData *trigdata)
+{
+	Relation	rel = trigdata->tg_relation;
+	int			attnum;
+
+	if (strcmp(RelationGetRelationName(rel), "operation_categories") != 0)
+		return false;
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return true;
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		return false;
+	attnum = SPI_fnumber(RelationGetDescr(rel), "pattern");
+	return attnum <= 0 ||
+		bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber,
+					  trigdata->tg_updatedcols);
+}
+
+/*
+ * Statement trigger on the configuration tables: check that an INSERT or
+ * UPDATE of operation_categories leaves a configuration that can be
+ * loaded, then tell every backend (this one included) to drop its cached
+ * configuration once the change commits.
  */
 Datum
 pp_config_changed(PG_FUNCTION_ARGS)
@@ -374,6 +461,8 @@ pp_config_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_config_changed() must be called as a trigger")));
 
+	if (config_rules_grew(trigdata))
+		config_validate(trigdata->tg_relation);
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }

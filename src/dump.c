@@ -10,7 +10,9 @@
  * unlinks it, so that a later crash can never bring back stale numbers.
  * The file carries a magic number, the PostgreSQL major version, format
  * versions, the capacities it was written with and a CRC-32C; shmem.c
- * checks all of it, and every entry, before loading anything.  A missing,
+ * checks all of it, and every entry and time (src/core/dumpfile.c), before
+ * loading anything, and computes the name hashes again rather than take
+ * the file's.  A missing,
  * truncated, corrupt or foreign file is reported in the server log and
  * ignored: the server always starts, and the statistics are then invalid
  * until rebuilt from the table.
@@ -132,6 +134,7 @@ pp_dump_load(char *status, Size status_size)
 	char	   *buf;
 	const char *why;
 	int			n_ops;
+	int			n_corrected;
 
 	if (stat(PP_DUMP_FILE, &st) != 0)
 	{
@@ -167,11 +170,22 @@ pp_dump_load(char *status, Size status_size)
 	}
 	FreeFile(f);
 
-	why = pp_shmem_undump(buf, (Size) st.st_size, &n_ops);
+	why = pp_shmem_undump(buf, (Size) st.st_size, &n_ops, &n_corrected);
 	pfree(buf);
 	if (why != NULL)
 		goto rejected;
-	snprintf(status, status_size, "loaded: %d operations from the last clean shutdown", n_ops);
+	if (n_corrected > 0)
+	{
+		ereport(LOG,
+				(errmsg("ppprof statistics file \"%s\" had %d values that could not be taken as they were",
+						PP_DUMP_FILE, n_corrected),
+				 errdetail("Name hashes were computed again from the names, and times after now were brought back to now.")));
+		snprintf(status, status_size,
+				 "loaded: %d operations from the last clean shutdown (%d values corrected)",
+				 n_ops, n_corrected);
+	}
+	else
+		snprintf(status, status_size, "loaded: %d operations from the last clean shutdown", n_ops);
 	unlink(PP_DUMP_FILE);
 	return;
 

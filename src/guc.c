@@ -28,6 +28,7 @@ int			pp_max_minute_buckets = 30000;
 int			pp_max_hour_buckets = 5000;
 int			pp_minute_sketch_slots = PP_SKETCH_MINUTE_CAPACITY;
 int			pp_max_clock_skew_s = 300;
+int			pp_max_window_operations = 1000;
 
 void
 pp_guc_init(void)
@@ -71,6 +72,21 @@ pp_guc_init(void)
 							 1.0, 0.0, 1.0,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * 1000: five times the operations shared memory tracks by default, so a
+	 * window answered from shared memory never folds at the defaults; the
+	 * table can hold any number of names, and 1000 operations cost at most
+	 * about 25 MB of backend memory per window (a few hundred KB when each
+	 * has few distinct durations).
+	 */
+	DefineCustomIntVariable("ppprof.max_window_operations",
+							"Sets the number of operations a statistics window keeps apart; the rest are folded into one row.",
+							"Each kept operation costs up to 25 kB of backend memory while the window is read.",
+							&pp_max_window_operations,
+							1000, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ppprof.snapshot_window",
 							"Sets the span of recent profiles whose mean duration pp_snapshot() reports.",

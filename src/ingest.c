@@ -189,6 +189,7 @@ analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
 		const pp_tree_node_t *n = &pa->tree.nodes[i];
 		double		t;
 
+		CHECK_FOR_INTERRUPTS();
 		pa->types[i] = pp_classifier_type(cfg->classifier, n->name, n->name_len);
 		if (pp_classifier_threshold(cfg->classifier, n->name, n->name_len,
 									pa->types[i], &t))
@@ -251,25 +252,98 @@ node_path(const ProfileAnalysis *pa, int32_t i)
 }
 
 /*
- * bottleneck_operations: every node whose duration exceeds its threshold, in
- * document order.
+ * What bottleneck_operations may hold (docs/profile-format.md): the
+ * PP_MAX_STORED_BOTTLENECKS slowest bottlenecks, each path at most
+ * PP_MAX_STORED_PATH bytes.  Without them one deep, wide profile of 531 KB
+ * stored 13.2 MB of paths.  pp_analyze_profile() has every node.
+ */
+#define PP_MAX_STORED_BOTTLENECKS	100
+#define PP_MAX_STORED_PATH			256
+#define PATH_HEAD					96	/* bytes kept before the "..." */
+
+/*
+ * A stored path: the node's JSON path, or when longer than
+ * PP_MAX_STORED_PATH its head and tail, cut between ".children[i]"
+ * segments, around "..": "$.children[0].children[2]...children[7]".
+ */
+static char *
+stored_path(const ProfileAnalysis *pa, int32_t i)
+{
+	char	   *path = node_path(pa, i);
+	size_t		len = strlen(path);
+	size_t		head;
+	size_t		tail;
+
+	if (len <= PP_MAX_STORED_PATH)
+		return path;
+	/* the last segment start at or before PATH_HEAD, the first after */
+	head = PATH_HEAD;
+	while (head > 1 && path[head] != '.')
+		head--;
+	tail = len - (PP_MAX_STORED_PATH - head - 2);
+	while (tail < len && path[tail] != '.')
+		tail++;
+	return psprintf("%.*s..%s", (int) head, path, path + tail);
+}
+
+/* slowest first, then document order */
+static int
+bottleneck_cmp(const void *a, const void *b, void *arg)
+{
+	const ProfileAnalysis *pa = arg;
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+	double		dx = pa->tree.nodes[x].duration_ms;
+	double		dy = pa->tree.nodes[y].duration_ms;
+
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static int
+int32_cmp(const void *a, const void *b)
+{
+	int32_t		x = *(const int32_t *) a;
+	int32_t		y = *(const int32_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * bottleneck_operations: the nodes whose duration exceeds their threshold,
+ * in document order; the PP_MAX_STORED_BOTTLENECKS slowest of them when
+ * there are more.
  */
 static Jsonb *
 build_bottlenecks(const ProfileAnalysis *pa)
 {
 	JsonbParseState *st = NULL;
 	JsonbValue *res;
+	int32_t    *kept = palloc(sizeof(int32_t) * Max(pa->n_bottlenecks, 1));
+	int			n_kept = 0;
+	int			k;
 	int32_t		i;
 
-	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < pa->tree.n_nodes; i++)
+	for (i = 0; i < pa->tree.n_nodes && n_kept < pa->n_bottlenecks; i++)
+		if (is_bottleneck(pa, i))
+			kept[n_kept++] = i;
+	if (n_kept > PP_MAX_STORED_BOTTLENECKS)
 	{
-		const pp_tree_node_t *n = &pa->tree.nodes[i];
+		qsort_arg(kept, n_kept, sizeof(int32_t), bottleneck_cmp, (void *) pa);
+		n_kept = PP_MAX_STORED_BOTTLENECKS;
+		qsort(kept, n_kept, sizeof(int32_t), int32_cmp);
+	}
+
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	for (k = 0; k < n_kept; k++)
+	{
+		const pp_tree_node_t *n = &pa->tree.nodes[kept[k]];
 		char	   *path;
 
-		if (!is_bottleneck(pa, i))
-			continue;
-		path = node_path(pa, i);
+		i = kept[k];
+		CHECK_FOR_INTERRUPTS();
+		path = stored_path(pa, i);
 		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		pp_jb_string_n(&st, "path", path, strlen(path));
 		pp_jb_string_n(&st, "operation", n->name, n->name_len);
@@ -949,7 +1023,7 @@ pp_ingest(PG_FUNCTION_ARGS)
 	/* sampled out: not stored, counted */
 	if (pp_sample_rate < 1.0 && pg_prng_double(&pg_global_prng_state) >= pp_sample_rate)
 	{
-		pp_shmem_count_sampled_out();
+		pp_shmem_count_sampled_out(MyDatabaseId);
 		PG_RETURN_NULL();
 	}
 

@@ -208,6 +208,7 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 		const pp_tree_node_t *tn = &tree->nodes[i];
 		Size		need = names_len + tn->name_len;
 
+		CHECK_FOR_INTERRUPTS();
 		if (need > names_cap)
 		{
 			Size		newcap = Max(need, Max(4096, names_cap * 2));

@@ -31,6 +31,7 @@ extern int	pp_reservoir_capacity;
 extern int	pp_horizon_min;
 extern int	pp_max_minute_buckets;
 extern int	pp_minute_sketch_slots;
+extern int	pp_max_window_operations;
 extern int	pp_max_hour_buckets;
 extern int	pp_max_clock_skew_s;
 extern int	pp_snapshot_window_s;	/* snapshot.c */
@@ -118,7 +119,7 @@ extern TimestampTz pp_created_at_limit(void);
 extern void pp_require_shmem(const char *func);
 
 /* rebuild.c */
-extern int64 pp_rebuild_database(void);
+extern int64 pp_rebuild_database(bool background);
 extern void pp_request_rebuild(Oid dbid);
 
 /* observe.c */

@@ -13,6 +13,22 @@
  * database whose statistics were cleared on purpose (pp_reset) waits for
  * an explicit pp_rebuild().
  *
+ * The table lock.  A rebuild needs SHARE ROW EXCLUSIVE on the table, which
+ * waits for the transactions writing it; a lock request that waits makes
+ * every writer that comes after it wait too (PostgreSQL grants in order),
+ * so one open transaction that had written a row would stall every ingest
+ * behind the rebuild.  The rebuild therefore asks for the lock without
+ * waiting (ConditionalLockRelationOid) every few milliseconds, and only
+ * once a second joins the queue, for PP_REBUILD_QUEUE_WAIT_MS (lock_timeout
+ * set in a subtransaction): a stream of short writers that always leaves
+ * one of them holding the table cannot starve it, and a writer waits for
+ * it at most that long.  After PP_REBUILD_LOCK_WAIT_MS (or lock_timeout,
+ * when set and shorter, for pp_rebuild()) the worker gives up and leaves
+ * the rebuild to the next statistics call, which starts another;
+ * pp_rebuild() fails with 55P03.  Meanwhile every answer still comes from
+ * the table.  Once it has the lock, writers wait for it while it reads the
+ * table.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,13 +42,18 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "ppprof.h"
@@ -42,20 +63,119 @@ PG_FUNCTION_INFO_V1(pp_rebuild);
 
 PGDLLEXPORT void pp_rebuild_worker_main(Datum arg);
 
+/* How long a rebuild tries to lock the table before it gives up, ms */
+#define PP_REBUILD_LOCK_WAIT_MS		10000
+/* Longest pause between two tries without waiting, ms */
+#define PP_REBUILD_LOCK_PAUSE_MS	50
+/* Once a second, wait in the lock queue for this long at most, ms */
+#define PP_REBUILD_QUEUE_EVERY_MS	1000
+#define PP_REBUILD_QUEUE_WAIT_MS	100
+
+/*
+ * Wait for the lock in its queue for at most timeout_ms (lock_timeout, set
+ * in a subtransaction that a timeout rolls back).  False on the timeout;
+ * any other error (a cancel) is raised again.
+ */
+static bool
+rebuild_lock_queued(Oid relid, int timeout_ms)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char		value[16];
+	volatile bool got = false;
+
+	snprintf(value, sizeof(value), "%d", timeout_ms);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		LockRelationOid(relid, ShareRowExclusiveLock);
+		AtEOXact_GUC(true, nest);
+		/* the lock passes to the transaction */
+		ReleaseCurrentSubTransaction();
+		got = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return got;
+}
+
+/*
+ * Lock relid in SHARE ROW EXCLUSIVE mode for a rebuild, for up to wait_ms:
+ * try without waiting, pause (1, 2, 4 .. PP_REBUILD_LOCK_PAUSE_MS ms), try
+ * again; once a second wait in the queue for PP_REBUILD_QUEUE_WAIT_MS.
+ * False when the lock could not be had.
+ */
+static bool
+rebuild_lock(Oid relid, int wait_ms)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz queued = start;
+	long		pause_ms = 1;
+
+	for (;;)
+	{
+		long		secs;
+		int			usecs;
+		long		left_ms;
+
+		if (ConditionalLockRelationOid(relid, ShareRowExclusiveLock))
+			return true;
+		TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+		left_ms = wait_ms - (secs * 1000 + usecs / 1000);
+		if (left_ms <= 0)
+			return false;
+		if (TimestampDifferenceExceeds(queued, GetCurrentTimestamp(),
+									   PP_REBUILD_QUEUE_EVERY_MS))
+		{
+			if (rebuild_lock_queued(relid, (int) Min(left_ms, PP_REBUILD_QUEUE_WAIT_MS)))
+				return true;
+			queued = GetCurrentTimestamp();
+			continue;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Min(pause_ms, left_ms), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		pause_ms = Min(pause_ms * 2, PP_REBUILD_LOCK_PAUSE_MS);
+	}
+}
+
 /*
  * pp_rebuild(): recompute the statistics of this database from the table.
  *
- * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles, which waits for
- * the transactions writing it to finish (their commit applies their changes
- * before their locks are released), keeps new writers -- and any other
- * rebuild -- waiting until this transaction ends, and lets readers read.
- * Then it reads every row with a snapshot taken after the lock was granted.
- * While it runs the statistics are marked invalid, so readers get the
- * table's answer.
- * Returns the number of profiles read.
+ * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles -- once no
+ * transaction writing it holds its lock (their commit applies their changes
+ * before their locks are released), queueing for it only briefly
+ * (rebuild_lock) --
+ * which keeps new writers -- and any other rebuild -- waiting until this
+ * transaction ends, and lets readers read.  Then it reads every row with a
+ * snapshot taken after the lock was granted.  While it runs the statistics
+ * are marked invalid, so readers get the table's answer.
+ * Returns the number of profiles read, or -1 when the background worker
+ * (background) could not have the lock; pp_rebuild() raises an error then.
  */
 int64
-pp_rebuild_database(void)
+pp_rebuild_database(bool background)
 {
 	PPConfig   *cfg;
 	StringInfoData q;
@@ -70,6 +190,7 @@ pp_rebuild_database(void)
 	TimestampTz limit;
 	TimestampTz future_from = DT_NOEND;
 	int64		future_rows = 0;
+	int			wait_ms;
 
 	pp_require_shmem("pp_rebuild");
 	if (IsolationUsesXactSnapshot())
@@ -79,7 +200,20 @@ pp_rebuild_database(void)
 				 errhint("Run it in its own transaction.")));
 
 	cfg = pp_config_get();
-	LockRelationOid(cfg->profiles_relid, ShareRowExclusiveLock);
+	wait_ms = PP_REBUILD_LOCK_WAIT_MS;
+	if (!background && LockTimeout > 0)
+		wait_ms = Min(wait_ms, LockTimeout);
+	if (!rebuild_lock(cfg->profiles_relid, wait_ms))
+	{
+		if (background)
+			return -1;
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock performance_profiles to rebuild the statistics"),
+				 errdetail("Transactions writing the table kept it locked for %d ms; pp_rebuild() does not stay in the lock queue behind them, so that writers do not wait for it.",
+						   wait_ms),
+				 errhint("Run pp_rebuild() again when the writing transactions have ended.")));
+	}
 	pp_shmem_reset(MyDatabaseId, false, false);
 	/* rows dated later stay out of the statistics (see check_created_at) */
 	limit = pp_created_at_limit();
@@ -156,6 +290,7 @@ pp_rebuild_database(void)
 				const pp_tree_node_t *tn = &tree.nodes[k];
 				char	   *name = palloc(tn->name_len + 1);
 
+				CHECK_FOR_INTERRUPTS();
 				memcpy(name, tn->name, tn->name_len);
 				nodes[n_nodes + k].name = name;
 				ch->failed |= tn->failed;
@@ -183,7 +318,7 @@ pp_rebuild_database(void)
 Datum
 pp_rebuild(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(pp_rebuild_database());
+	PG_RETURN_INT64(pp_rebuild_database(false));
 }
 
 /*
@@ -223,6 +358,7 @@ pp_rebuild_worker_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	int64		n = -1;
+	bool		installed;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -232,8 +368,9 @@ pp_rebuild_worker_main(Datum arg)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "ppprof: rebuilding statistics from performance_profiles");
-	if (OidIsValid(get_extension_oid("ppprof", true)))
-		n = pp_rebuild_database();
+	installed = OidIsValid(get_extension_oid("ppprof", true));
+	if (installed)
+		n = pp_rebuild_database(true);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -242,7 +379,16 @@ pp_rebuild_worker_main(Datum arg)
 		ereport(LOG,
 				(errmsg("ppprof rebuilt the statistics of database %u from " INT64_FORMAT " profiles",
 						dbid, n)));
-	else
+	else if (!installed)
 		pp_shmem_release_rebuild(dbid);
+	else
+	{
+		/* the next statistics call of the database starts another */
+		pp_shmem_release_rebuild(dbid);
+		ereport(LOG,
+				(errmsg("ppprof could not lock performance_profiles of database %u for a background rebuild within %d ms",
+						dbid, PP_REBUILD_LOCK_WAIT_MS),
+				 errdetail("Transactions writing the table held it; the rebuild will be tried again at the next statistics call, which answers from the table meanwhile.")));
+	}
 	proc_exit(0);
 }

@@ -522,6 +522,9 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	pp_jb_time(&st, "window_start", an.w.t0);
 	pp_jb_time(&st, "generated_at", GetCurrentTransactionStartTimestamp());
 	pp_jb_int(&st, "operations", an.n_ops);
+	/* beyond ppprof.max_window_operations: counted, not analysed */
+	if (an.w.other.c.calls > 0)
+		pp_jb_int(&st, "folded_calls", an.w.other.c.calls);
 	pp_jb_string(&st, "source", an.w.from_table ? "table" : "shared memory");
 	pp_jb_end_object(&st);
 

@@ -138,6 +138,16 @@ typedef struct PPBucket
 #define BUCKET_SKETCH(b) \
 	((pp_sketch_t *) ((char *) (b) + MAXALIGN(sizeof(PPBucket))))
 
+/* What pp_info() shows every caller of a database (since start-up). */
+typedef struct PPDbCounters
+{
+	int64		profiles;		/* committed profiles applied */
+	int64		nodes;			/* their nodes */
+	int64		timed_profiles; /* profiles whose ingest time was measured */
+	double		ingest_us;		/* their ingest time, microseconds */
+	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
+} PPDbCounters;
+
 typedef struct PPDb
 {
 	Oid			dbid;
@@ -154,6 +164,7 @@ typedef struct PPDb
 								 * only: the rebuild found rows dated later
 								 * than the clock allowed (DT_NOEND: none) */
 	int64		future_rows;	/* how many */
+	PPDbCounters counters;		/* zeroed at start-up, not kept in the file */
 } PPDb;
 
 typedef struct PPShared
@@ -392,6 +403,7 @@ db_get(Oid dbid, bool create)
 		db->rebuild_started = 0;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
+		memset(&db->counters, 0, sizeof(db->counters));
 	}
 	return db;
 }
@@ -990,10 +1002,14 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 		{
 			shared->profiles += sign;
 			shared->nodes += sign * ch->n_nodes;
+			db->counters.profiles += sign;
+			db->counters.nodes += sign * ch->n_nodes;
 			if (ch->ingest_us > 0)
 			{
 				shared->timed_profiles += sign;
 				shared->ingest_us += sign * ch->ingest_us;
+				db->counters.timed_profiles += sign;
+				db->counters.ingest_us += sign * ch->ingest_us;
 			}
 		}
 		if (!apply_change(db, ch, nodes, now, sign))
@@ -1060,12 +1076,17 @@ pp_shmem_invalidate(Oid dbid, bool auto_rebuild)
 
 /* sampled out by ppprof.sample_rate */
 void
-pp_shmem_count_sampled_out(void)
+pp_shmem_count_sampled_out(Oid dbid)
 {
+	PPDb	   *db;
+
 	if (shared == NULL)
 		return;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	shared->sampled_out++;
+	db = db_get(dbid, true);
+	if (db != NULL)
+		db->counters.sampled_out++;
 	LWLockRelease(shared->lock);
 }
 
@@ -1392,6 +1413,11 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->last_reset = db->last_reset;
 		info->future_from = db->future_from;
 		info->future_rows = db->future_rows;
+		info->db_profiles = db->counters.profiles;
+		info->db_nodes = db->counters.nodes;
+		info->db_sampled_out = db->counters.sampled_out;
+		info->db_mean_ingest_us = db->counters.timed_profiles > 0 ?
+			db->counters.ingest_us / db->counters.timed_profiles : 0;
 	}
 	info->minute_start = shared->minute_start;
 	info->horizon_start = shared->horizon_start;
@@ -1556,6 +1582,19 @@ pp_shmem_dump(FILE *f)
 	return ok;
 }
 
+/* The key hash slot_get finds an operation record by (0 for the profiles). */
+static uint64_t
+dump_op_hash(const char *record)
+{
+	PPOp		op;
+
+	memcpy(&op, record, offsetof(PPOp, name));
+	if (op.key.kind == PP_KIND_ROOT)
+		return 0;
+	return hash_bytes_extended((const unsigned char *) record + offsetof(PPOp, name),
+							   op.name_len, 0);
+}
+
 static uint32_t
 dump_crc32c(const void *data, size_t len)
 {
@@ -1587,22 +1626,31 @@ dump_layout(pp_dump_layout_t *l)
 	l->reservoir_bytes = reservoir_bytes;
 	l->op_in_use_offset = offsetof(PPOp, in_use);
 	l->op_name_len_offset = offsetof(PPOp, name_len);
+	l->op_hash_offset = offsetof(PPOp, key) + offsetof(PPOpKey, name_hash);
+	l->op_last_used_offset = offsetof(PPOp, last_used);
+	l->db_last_reset_offset = offsetof(PPDb, last_reset);
+	l->db_rebuild_started_offset = offsetof(PPDb, rebuild_started);
 	l->bucket_op_offset = offsetof(PPDumpBucket, op);
 	l->bucket_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, calls);
+	l->bucket_start_offset = offsetof(PPDumpBucket, start);
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
 	l->max_minute = (uint64) pp_max_minute_buckets;
 	l->max_hour = (uint64) pp_max_hour_buckets;
 	l->crc32c = dump_crc32c;
+	l->op_hash = dump_op_hash;
+	l->now = GetCurrentTimestamp();
 }
 
 /*
  * Load a dump written by pp_shmem_dump (the postmaster, at start-up, before
- * any backend).  The whole file is checked before anything is loaded.
- * Returns NULL on success, else why the file was rejected.
+ * any backend).  The whole file is checked before anything is loaded, and
+ * what cannot be taken as it is (name hashes, times in the future) is
+ * corrected in buf first (*n_corrected values).  Returns NULL on success,
+ * else why the file was rejected.
  */
 const char *
-pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
+pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 {
 	pp_dump_header_t h;
 	pp_dump_layout_t layout;
@@ -1612,12 +1660,14 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	int32	   *slot_of;
 
 	*n_ops_loaded = 0;
+	*n_corrected = 0;
 	if (shared == NULL)
 		return "shared memory is not initialised";
 	dump_layout(&layout);
 	why = pp_dump_check(buf, len, &layout, &h);
 	if (why != NULL)
 		return why;
+	*n_corrected = pp_dump_sanitize(buf, len, &layout, &h);
 
 	pp_dump_reader_init(&r, buf, len);
 	shared->minute_start = h.minute_start;
@@ -1632,6 +1682,7 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 		{
 			memcpy(db, src, sizeof(PPDb));
 			db->n_ops = 0;		/* counted below, as the slots load */
+			memset(&db->counters, 0, sizeof(db->counters));
 		}
 	}
 	slot_of = palloc(sizeof(int32) * Max(h.n_ops, 1));

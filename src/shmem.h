@@ -202,7 +202,7 @@ extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 
 /* The statistics of dbid no longer match the table until a rebuild. */
 extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
-extern void pp_shmem_count_sampled_out(void);
+extern void pp_shmem_count_sampled_out(Oid dbid);
 
 /* Forget the statistics of dbid; valid=true when the table is empty. */
 extern void pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild);
@@ -259,6 +259,10 @@ typedef struct PPShmemInfo
 	int64		nodes;
 	int64		sampled_out;
 	double		mean_ingest_us;
+	int64		db_profiles;	/* the same four for this database */
+	int64		db_nodes;
+	int64		db_sampled_out;
+	double		db_mean_ingest_us;
 	char		dump_status[128];	/* what start-up did with the dump */
 } PPShmemInfo;
 
@@ -266,7 +270,8 @@ extern void pp_shmem_info(Oid dbid, PPShmemInfo *info);
 
 /* dump file (dump.c does the file handling) */
 extern bool pp_shmem_dump(FILE *f);
-extern const char *pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded);
+extern const char *pp_shmem_undump(char *buf, Size len, int *n_ops_loaded,
+								   int *n_corrected);
 extern void pp_dump_load(char *status, Size status_size);
 extern void pp_dump_save(int code, Datum arg);
 extern void pp_dump_discard(void);

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -18,6 +19,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -94,13 +96,21 @@ pp_operation_stats(PG_FUNCTION_ARGS)
 		pp_agg_values(cfg, aggs[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	if (w.other.c.calls > 0)
+	{
+		Datum		values[PP_AGG_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS];
+
+		pp_agg_values(cfg, &w.other, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 
 /*
  * The PP_AGG_COLUMNS columns of pp_operation_stats for an aggregate with
  * calls; the profiles themselves (PP_KIND_ROOT) have a NULL operation and
- * the type 'profile'.
+ * the type 'profile', the fold row NULL percentiles.
  */
 void
 pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
@@ -108,7 +118,8 @@ pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 	const PPCounters *c = &a->c;
 
 	memset(nulls, 0, sizeof(bool) * PP_AGG_COLUMNS);
-	pp_operation_columns(cfg, a->name, a->name_len, values, nulls);
+	pp_agg_name_columns(cfg, a, values, nulls);
+	nulls[8] = nulls[9] = nulls[10] = (a->acc == NULL);
 	values[2] = Int64GetDatum(c->calls);
 	values[3] = Int64GetDatum(c->errors);
 	values[4] = Float8GetDatum((double) c->errors / c->calls);
@@ -141,6 +152,19 @@ pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
 	nulls[0] = false;
 	values[0] = PointerGetDatum(cstring_to_text_with_len(name, name_len));
 	values[1] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, name, name_len));
+}
+
+void
+pp_agg_name_columns(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
+{
+	if (!a->folded)
+	{
+		pp_operation_columns(cfg, a->name, a->name_len, values, nulls);
+		return;
+	}
+	nulls[0] = nulls[1] = false;
+	values[0] = CStringGetTextDatum(PP_FOLD_NAME);
+	values[1] = CStringGetTextDatum(PP_FOLD_TYPE);
 }
 
 /* Cache hit rate of an aggregate: NULL (false) when no node said hit or miss. */
@@ -264,8 +288,25 @@ pp_stats_created(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* A counter of all databases, or null for a caller who may not see them. */
+static void
+jb_int_if(JsonbParseState **st, const char *key, int64 n, bool visible)
+{
+	if (visible)
+		pp_jb_int(st, key, n);
+	else
+		pp_jb_string(st, key, NULL);
+}
+
 /*
  * pp_info() RETURNS jsonb: the profiler's own state.
+ *
+ * Every caller sees this database's state and counters and the settings;
+ * what shared memory holds for all databases together (operations,
+ * buckets, evictions, drops, memory in use, the statistics file's line)
+ * only a role with the privileges of pg_read_all_stats sees (superusers
+ * do), as for pg_stat_statements' other users' queries: a database must
+ * not learn another's activity.  The others get null there.
  */
 Datum
 pp_info(PG_FUNCTION_ARGS)
@@ -273,9 +314,11 @@ pp_info(PG_FUNCTION_ARGS)
 	PPShmemInfo info;
 	JsonbParseState *st = NULL;
 	const char *state;
+	bool		all;
 
 	(void) pp_config_get();
 	pp_shmem_info(MyDatabaseId, &info);
+	all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	if (RecoveryInProgress())
 		state = "standby: answers from the table";
 	else if (!info.attached)
@@ -298,21 +341,24 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_time(&st, "minute_buckets_from", info.minute_start);
 	pp_jb_time(&st, "hour_buckets_from", info.horizon_start);
 	pp_jb_int(&st, "operations", info.db_operations);
-	pp_jb_int(&st, "operations_all_databases", info.operations);
+	jb_int_if(&st, "operations_all_databases", info.operations, all);
 	pp_jb_int(&st, "operations_max", pp_max_operations);
-	pp_jb_int(&st, "operations_evicted", info.operations_evicted);
-	pp_jb_int(&st, "operations_refused", info.operations_refused);
-	pp_jb_int(&st, "minute_buckets", info.minute_buckets);
+	jb_int_if(&st, "operations_evicted", info.operations_evicted, all);
+	jb_int_if(&st, "operations_refused", info.operations_refused, all);
+	jb_int_if(&st, "minute_buckets", info.minute_buckets, all);
 	pp_jb_int(&st, "minute_buckets_max", pp_max_minute_buckets);
-	pp_jb_int(&st, "hour_buckets", info.hour_buckets);
+	jb_int_if(&st, "hour_buckets", info.hour_buckets, all);
 	pp_jb_int(&st, "hour_buckets_max", pp_max_hour_buckets);
-	pp_jb_int(&st, "observations_dropped", info.observations_dropped);
+	jb_int_if(&st, "observations_dropped", info.observations_dropped, all);
 	pp_jb_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
-	pp_jb_int(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes);
-	pp_jb_int(&st, "profiles_ingested", info.profiles);
-	pp_jb_int(&st, "nodes_ingested", info.nodes);
-	pp_jb_int(&st, "sampled_out", info.sampled_out);
-	pp_jb_ms(&st, "mean_ingest_us", info.mean_ingest_us);
-	pp_jb_string(&st, "statistics_file", info.attached ? info.dump_status : NULL);
+	jb_int_if(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes, all);
+	pp_jb_int(&st, "profiles_ingested", info.db_profiles);
+	pp_jb_int(&st, "nodes_ingested", info.db_nodes);
+	pp_jb_int(&st, "sampled_out", info.db_sampled_out);
+	pp_jb_ms(&st, "mean_ingest_us", info.db_mean_ingest_us);
+	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
+	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
+	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);
+	pp_jb_string(&st, "statistics_file", info.attached && all ? info.dump_status : NULL);
 	PG_RETURN_JSONB_P(pp_jb_finish(&st, true));
 }

@@ -35,6 +35,14 @@ PG_FUNCTION_INFO_V1(pp_trends);
 PG_FUNCTION_INFO_V1(pp_trend_summary);
 
 #define PP_TREND_MAX_BUCKETS 10000
+/*
+ * pp_trend_summary keeps at most this many points (bucket, p95) over all
+ * its series, 16 bytes each: 16 MB.  With n buckets it keeps
+ * min(ppprof.max_window_operations, PP_TREND_MAX_POINTS / n) operations
+ * apart (1000 at the defaults for 7 days of hours; 100 for 10,000
+ * buckets) and folds the others into one row.
+ */
+#define PP_TREND_MAX_POINTS 1000000
 /* significance level of the summary's trend verdict */
 #define PP_TREND_ALPHA 0.05
 /* fewest non-empty buckets for a trend */
@@ -121,10 +129,11 @@ trends_bucket(void *arg, TimestampTz start, PPWindow *w)
 	int			n,
 				i;
 
+	/* the profiles, the operations, then the fold row */
 	aggs = pp_window_sorted(w, &n);
-	for (i = -1; i < n; i++)
+	for (i = -1; i <= n; i++)
 	{
-		const PPAgg *a = i < 0 ? &w->root : aggs[i];
+		const PPAgg *a = i < 0 ? &w->root : i == n ? &w->other : aggs[i];
 		const PPCounters *c = &a->c;
 		Datum		values[11];
 		bool		nulls[11] = {false};
@@ -133,7 +142,7 @@ trends_bucket(void *arg, TimestampTz start, PPWindow *w)
 		if (c->calls <= 0)
 			continue;
 		values[0] = TimestampTzGetDatum(start);
-		pp_operation_columns(st->cfg, a->name, a->name_len, &values[1], &nulls[1]);
+		pp_agg_name_columns(st->cfg, a, &values[1], &nulls[1]);
 		values[3] = Int64GetDatum(c->calls);
 		values[4] = Int64GetDatum(c->errors);
 		values[5] = Float8GetDatum((double) c->errors / c->calls);
@@ -141,6 +150,7 @@ trends_bucket(void *arg, TimestampTz start, PPWindow *w)
 		values[7] = Float8GetDatum(pp_agg_quantile(a, 0.50));
 		values[8] = Float8GetDatum(pp_agg_quantile(a, 0.95));
 		values[9] = Float8GetDatum(pp_agg_quantile(a, 0.99));
+		nulls[7] = nulls[8] = nulls[9] = (a->acc == NULL);
 		nulls[10] = !pp_agg_cache_hit_rate(a, &rate);
 		values[10] = Float8GetDatum(nulls[10] ? 0 : rate);
 		tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
@@ -187,9 +197,13 @@ typedef struct SummaryState
 	MemoryContext cxt;			/* outlives the buckets */
 	TimestampTz t0;
 	int64		width;
+	int64		max_series;		/* besides the profiles' */
+	int64		fold_calls;		/* calls of the operations beyond it */
+	int			fold_points;	/* buckets that had some */
 } SummaryState;
 
-static void
+/* Add a bucket's point to its series; false when the series was folded. */
+static bool
 series_add(SummaryState *st, const char *name, int name_len, double x,
 		   const PPAgg *a)
 {
@@ -199,6 +213,13 @@ series_add(SummaryState *st, const char *name, int name_len, double x,
 
 	memset(key, 0, sizeof(key));
 	memcpy(key, name, name_len);
+	s = hash_search(st->series, key, HASH_FIND, NULL);
+	if (s == NULL && name_len > 0 &&
+		hash_get_num_entries(st->series) > st->max_series)
+	{
+		st->fold_calls += a->c.calls;
+		return false;
+	}
 	s = hash_search(st->series, key, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -219,6 +240,7 @@ series_add(SummaryState *st, const char *name, int name_len, double x,
 	s->y[s->n] = pp_agg_quantile(a, 0.95);
 	s->n++;
 	s->calls += a->c.calls;
+	return true;
 }
 
 static void
@@ -226,15 +248,20 @@ summary_bucket(void *arg, TimestampTz start, PPWindow *w)
 {
 	SummaryState *st = arg;
 	double		x = (double) (start - st->t0 + st->width / 2) / USECS_PER_DAY;
-	HASH_SEQ_STATUS seq;
-	PPAgg	   *a;
+	PPAgg	  **aggs;
+	int			n,
+				i;
+	bool		folded = w->other.c.calls > 0;
 
 	if (w->root.c.calls > 0)
-		series_add(st, "", 0, x, &w->root);
-	hash_seq_init(&seq, w->ops);
-	while ((a = hash_seq_search(&seq)) != NULL)
-		if (a->c.calls > 0)
-			series_add(st, a->name, a->name_len, x, a);
+		(void) series_add(st, "", 0, x, &w->root);
+	/* by total time: the busiest operations keep their series */
+	aggs = pp_window_sorted(w, &n);
+	for (i = 0; i < n; i++)
+		folded |= !series_add(st, aggs[i]->name, aggs[i]->name_len, x, aggs[i]);
+	st->fold_calls += w->other.c.calls;
+	if (folded)
+		st->fold_points++;
 }
 
 /* Median of n values (sorts them). */
@@ -384,6 +411,11 @@ pp_trend_summary(PG_FUNCTION_ARGS)
 	else
 		st.width = Max(USECS_PER_MINUTE,
 					   ((t1 - t0) / 24 / USECS_PER_MINUTE) * USECS_PER_MINUTE);
+	st.max_series = Min(pp_max_window_operations,
+						Max(1, PP_TREND_MAX_POINTS /
+							((t1 - floor_to_width(t0, st.width)) / st.width + 1)));
+	st.fold_calls = 0;
+	st.fold_points = 0;
 	memset(&info, 0, sizeof(info));
 	info.keysize = PP_NAME_MAX + 1;
 	info.entrysize = sizeof(Series);
@@ -400,5 +432,20 @@ pp_trend_summary(PG_FUNCTION_ARGS)
 	qsort(all, n, sizeof(Series *), series_cmp);
 	for (i = 0; i < n; i++)
 		summary_row(rsinfo, cfg, all[i], t0, t1);
+	if (st.fold_calls > 0)
+	{
+		Datum		values[SUMMARY_COLUMNS];
+		bool		nulls[SUMMARY_COLUMNS];
+
+		/* the folded operations: how many buckets had some, their calls */
+		for (i = 0; i < SUMMARY_COLUMNS; i++)
+			nulls[i] = true;
+		nulls[0] = nulls[1] = nulls[2] = nulls[3] = false;
+		values[0] = CStringGetTextDatum(PP_FOLD_NAME);
+		values[1] = CStringGetTextDatum(PP_FOLD_TYPE);
+		values[2] = Int32GetDatum(st.fold_points);
+		values[3] = Int64GetDatum(st.fold_calls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }

@@ -14,9 +14,20 @@
  * the whole window is read from the table: slower, same answer.
  *
  * Counts, sums and averages are exact on every path.  Percentiles come from
- * a dense sketch accumulator on every path, so they carry the sketch's
+ * a sketch accumulator on every path, so they carry the sketch's
  * relative-error bound (0.5%) whether the rows came from shared memory or
  * from the table.
+ *
+ * Memory.  A window keeps at most ppprof.max_window_operations operations;
+ * the operations met after that many are folded into one row (w->other,
+ * PP_FOLD_NAME) with exact counts and sums but no sketch, so the memory of
+ * a window is bounded whatever the table holds: an operation costs its
+ * aggregate (about 500 bytes), its name, and an accumulator that is a few
+ * dozen bytes while it has few distinct values and 24.6 KB at most
+ * (src/core/sketch.h).  Which operations keep their own row is decided in
+ * the order they are met: shared memory first (tracked operations, in
+ * slot order), then the table's edges in row order.  An operation that has
+ * its own row has all of its observations in it.
  *
  * The table is read as its owner: access to these statistics is granted
  * through EXECUTE on the SQL functions, and the answer must not depend on
@@ -30,6 +41,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -44,24 +56,69 @@
 
 static bool noticed_no_preload = false;
 
+static void
+check_acc(pp_error_code_t rc)
+{
+	if (rc == PP_ERR_NO_MEMORY)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+						errmsg("out of memory")));
+}
+
+/* The hash key of an aggregate is its (name, name_len). */
+static uint32
+agg_key_hash(const void *key, Size keysize)
+{
+	const PPAgg *k = key;
+
+	return hash_bytes((const unsigned char *) k->name, k->name_len);
+}
+
+static int
+agg_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const PPAgg *a = key1;
+	const PPAgg *b = key2;
+
+	return a->name_len == b->name_len &&
+		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
+}
+
+PPAgg *
+pp_window_find(PPWindow *w, const char *name, int name_len)
+{
+	PPAgg		key;
+
+	key.name = name;
+	key.name_len = name_len;
+	return hash_search(w->ops, &key, HASH_FIND, NULL);
+}
+
 static PPAgg *
 agg_get(PPWindow *w, int kind, const char *name, int name_len)
 {
-	char		key[PP_NAME_MAX + 1];
+	PPAgg		key;
 	PPAgg	   *a;
 	bool		found;
+	char	   *copy;
 
 	if (kind == PP_KIND_ROOT)
 		a = &w->root;
 	else
 	{
-		name_len = Min(name_len, PP_NAME_MAX);
-		memset(key, 0, sizeof(key));
-		memcpy(key, name, name_len);
-		a = hash_search(w->ops, key, HASH_ENTER, &found);
-		if (found)
+		key.name = name;
+		key.name_len = Min(name_len, PP_NAME_MAX);
+		a = hash_search(w->ops, &key, HASH_FIND, NULL);
+		if (a != NULL)
 			return a;
-		a->name_len = name_len;
+		if (hash_get_num_entries(w->ops) >= pp_max_window_operations)
+			return &w->other;
+		a = hash_search(w->ops, &key, HASH_ENTER, &found);
+		/* the key points at the caller's memory until it is copied */
+		copy = palloc(key.name_len + 1);
+		memcpy(copy, name, key.name_len);
+		copy[key.name_len] = '\0';
+		a->name = copy;
+		a->folded = false;
 		memset(&a->c, 0, sizeof(PPCounters));
 		memset(&a->early, 0, sizeof(PPCounters));
 		memset(&a->late, 0, sizeof(PPCounters));
@@ -103,7 +160,9 @@ agg_add_obs(PPWindow *w, PPAgg *a, const PPNodeObs *o, TimestampTz at,
 {
 	pp_counters_add(&a->c, 1, o, at);
 	pp_counters_add(at < w->mid ? &a->early : &a->late, 1, o, at);
-	(void) pp_sketch_acc_add(a->acc, o->duration_ms);
+	if (a->folded)
+		return;
+	check_acc(pp_sketch_acc_add(a->acc, o->duration_ms));
 	agg_example(a, o->duration_ms, id);
 }
 
@@ -124,7 +183,8 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 	a = w->last_agg;
 	pp_counters_merge(&a->c, c);
 	pp_counters_merge(start < w->mid ? &a->early : &a->late, c);
-	(void) pp_sketch_acc_add_sketch(a->acc, sketch);
+	if (!a->folded)
+		check_acc(pp_sketch_acc_add_sketch(a->acc, sketch));
 }
 
 /*
@@ -206,6 +266,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 			{
 				const pp_tree_node_t *n = &tree.nodes[k];
 
+				CHECK_FOR_INTERRUPTS();
 				agg_add_obs(w, agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
 							&obs[k], at, id);
 				root.failed |= n->failed;
@@ -248,12 +309,18 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	w->t1 = t1;
 	w->mid = window_middle(t0, t1);
 	memset(&info, 0, sizeof(info));
-	info.keysize = PP_NAME_MAX + 1;
+	info.keysize = offsetof(PPAgg, name_len) + sizeof(int);
 	info.entrysize = sizeof(PPAgg);
+	info.hash = agg_key_hash;
+	info.match = agg_key_match;
 	info.hcxt = CurrentMemoryContext;
 	w->ops = hash_create("ppprof window", 64, &info,
-						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	w->root.name = "";
 	(void) agg_get(w, PP_KIND_ROOT, "", 0);
+	w->other.name = PP_FOLD_NAME;
+	w->other.name_len = strlen(PP_FOLD_NAME);
+	w->other.folded = true;
 
 	if (!pp_shmem_attached() && !noticed_no_preload && !RecoveryInProgress())
 	{
@@ -300,7 +367,7 @@ pp_agg_quantile(const PPAgg *a, double q)
 	double		v;
 
 	if (a->acc == NULL || a->c.calls <= 0)
-		return NAN;
+		return NAN;				/* the fold row has no percentiles */
 	v = pp_sketch_acc_quantile(a->acc, q);
 	/* a bin's representative may lie outside the values seen: clamp */
 	if (v < a->c.min_ms)

@@ -18,14 +18,24 @@
 
 #define PP_EXAMPLES 3
 
+/*
+ * The row that stands for the operations a window holds beyond
+ * ppprof.max_window_operations (docs/statistics.md): its counts and sums
+ * are exact, it has no sketch (no percentiles) and no examples.
+ */
+#define PP_FOLD_NAME	"(other)"
+#define PP_FOLD_TYPE	"(folded)"
+
 typedef struct PPAgg
 {
-	char		name[PP_NAME_MAX + 1];	/* hash key, NUL-terminated */
+	const char *name;			/* hash key with name_len: NUL-terminated,
+								 * in the window's memory */
 	int			name_len;
+	bool		folded;			/* the fold row (PP_FOLD_NAME) */
 	PPCounters	c;
 	PPCounters	early;			/* the older half of the window */
 	PPCounters	late;			/* the newer half */
-	pp_sketch_acc_t *acc;		/* durations */
+	pp_sketch_acc_t *acc;		/* durations; NULL for the fold row */
 	int			n_examples;		/* slowest profiles read from the table */
 	double		example_ms[PP_EXAMPLES];
 	pg_uuid_t	examples[PP_EXAMPLES];
@@ -39,8 +49,10 @@ typedef struct PPWindow
 	bool		from_table;		/* answered from the table alone */
 	const char *why;			/* why, when from_table */
 	int64		edge_rows;		/* profiles read from the table */
-	HTAB	   *ops;			/* name -> PPAgg, operations */
+	HTAB	   *ops;			/* name -> PPAgg, operations, at most
+								 * ppprof.max_window_operations */
 	PPAgg		root;			/* the profiles themselves */
+	PPAgg		other;			/* the operations beyond the cap, folded */
 	const char *last_name;		/* the operation visited last (shmem name) */
 	int			last_kind;
 	PPAgg	   *last_agg;
@@ -52,6 +64,9 @@ typedef struct PPWindow
  */
 extern void pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1,
 						   bool end_open);
+
+/* The operation name of a window, NULL when absent (or folded). */
+extern PPAgg *pp_window_find(PPWindow *w, const char *name, int name_len);
 
 /* stats.c: the operations of a window with calls, most total time first */
 extern PPAgg **pp_window_sorted(PPWindow *w, int *n);
@@ -65,9 +80,13 @@ extern bool pp_agg_cache_hit_rate(const PPAgg *a, double *rate);
 /*
  * The operation and operation_type columns (values[0], values[1]) of an
  * operation; name_len 0 is the profiles themselves: NULL and 'profile'.
+ * pp_agg_name_columns does the same for an aggregate, the fold row
+ * included (PP_FOLD_NAME, PP_FOLD_TYPE).
  */
 extern void pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
 								 Datum *values, bool *nulls);
+extern void pp_agg_name_columns(PPConfig *cfg, const PPAgg *a, Datum *values,
+								bool *nulls);
 
 /* Sample standard deviation of a PPCounters, 0 when calls < 2. */
 extern double pp_counters_stddev(const PPCounters *c);

@@ -12,10 +12,18 @@
  * (see classify.h).  A rule added again with the same pattern replaces the
  * earlier type.
  *
- * Scanning the patterns costs O(patterns * name length) per lookup, and the
- * same few hundred names come back in every profile, so results are
- * memoized in a bounded table (PP_CLASSIFY_MEMO_MAX entries, names up to
- * PP_CLASSIFY_MEMO_MAX_NAME bytes).  When it is full it is emptied and
+ * Patterns are kept sorted by rank (most literal bytes first, then
+ * bytewise), so the first one that matches is the answer.  Each carries
+ * what any name it matches must have: its literal prefix (up to the first
+ * wildcard), its literal suffix (after the last) and its shortest length
+ * (literal bytes plus '_'), so most patterns cost a length check and a
+ * memcmp or two before pp_like_match runs.  The rules are bounded
+ * (PP_CLASSIFY_MAX_*, classify.h), so a lookup is bounded too, and it calls
+ * the caller's interrupt check every PP_CLASSIFY_CHECK_EVERY patterns.
+ *
+ * Even so, the same few hundred names come back in every profile, so
+ * results are memoized in a bounded table (PP_CLASSIFY_MEMO_MAX entries,
+ * names up to PP_CLASSIFY_MEMO_MAX_NAME bytes).  When it is full it is emptied and
  * starts again: no LRU bookkeeping on the hot path, and a working set that
  * fits is kept forever.  Adding a rule empties it too.  A failure to
  * allocate a memo entry is not an error; the name is just not memoized.
@@ -66,17 +74,24 @@ typedef struct pp_pattern_t
 	char	   *pattern;		/* owned, NUL-terminated */
 	char	   *type;			/* owned */
 	size_t		literal;		/* literal bytes, the rank of the pattern */
+	char	   *affix;			/* owned: the unescaped prefix, then suffix */
+	size_t		prefix_len;		/* literal bytes before the first wildcard */
+	size_t		suffix_len;		/* literal bytes after the last wildcard */
+	size_t		min_len;		/* literal bytes plus '_': shortest match */
 } pp_pattern_t;
 
 struct pp_classifier_t
 {
 	const pp_allocator_t *allocator;
 	pp_map_t	exact;			/* unescaped name -> type */
-	pp_pattern_t *patterns;		/* n_patterns of patterns_cap */
+	pp_pattern_t *patterns;		/* n_patterns of patterns_cap, by rank */
 	size_t		n_patterns;
 	size_t		patterns_cap;
+	size_t		pattern_bytes;	/* strlen of all patterns */
 	pp_map_t	thresholds;		/* name or type -> threshold_ms */
 	pp_map_t	memo;			/* name -> type, at most PP_CLASSIFY_MEMO_MAX */
+	void		(*check) (void *arg);	/* interrupt check, or NULL */
+	void	   *check_arg;
 };
 
 #define PP_MAP_INITIAL	16
@@ -266,6 +281,64 @@ pattern_scan(const char *pattern, size_t *literal, char *unescaped,
 	return wild;
 }
 
+/*
+ * The prefilter of a pattern with wildcards: its unescaped literal prefix
+ * and suffix into p->affix (one allocation), and its shortest match.
+ */
+static pp_error_code_t
+pattern_affixes(const pp_allocator_t *a, pp_pattern_t *p)
+{
+	const char *s = p->pattern;
+	size_t		plen = strlen(s);
+	char	   *prefix = pp_alloc(a, plen + 1);
+	char	   *suffix = pp_alloc(a, plen + 1);
+	size_t		n_prefix = 0;
+	size_t		n_suffix = 0;
+	bool		wild = false;
+
+	if (prefix == NULL || suffix == NULL)
+	{
+		pp_free(a, prefix);
+		pp_free(a, suffix);
+		return PP_ERR_NO_MEMORY;
+	}
+	p->min_len = 0;
+	while (*s != '\0')
+	{
+		char		c = *s++;
+
+		if (c == '%' || c == '_')
+		{
+			wild = true;
+			n_suffix = 0;		/* the suffix starts after it */
+			if (c == '_')
+				p->min_len++;
+			continue;
+		}
+		if (c == '\\' && *s != '\0')
+			c = *s++;
+		if (!wild)
+			prefix[n_prefix++] = c;
+		suffix[n_suffix++] = c;
+		p->min_len++;
+	}
+	memcpy(prefix + n_prefix, suffix, n_suffix);
+	pp_free(a, suffix);
+	p->affix = prefix;
+	p->prefix_len = n_prefix;
+	p->suffix_len = n_suffix;
+	return PP_OK;
+}
+
+/* Rank order: most literal bytes first, then bytewise. */
+static int
+pattern_rank_cmp(const pp_pattern_t *p, size_t literal, const char *pattern)
+{
+	if (p->literal != literal)
+		return p->literal > literal ? -1 : 1;
+	return strcmp(p->pattern, pattern);
+}
+
 pp_classifier_t *
 pp_classifier_create(const pp_allocator_t *allocator)
 {
@@ -297,9 +370,18 @@ pp_classifier_free(pp_classifier_t *c)
 	{
 		pp_free(a, c->patterns[i].pattern);
 		pp_free(a, c->patterns[i].type);
+		pp_free(a, c->patterns[i].affix);
 	}
 	pp_free(a, c->patterns);
 	pp_free(a, c);
+}
+
+void
+pp_classifier_set_interrupt(pp_classifier_t *c, void (*check) (void *arg),
+							void *arg)
+{
+	c->check = check;
+	c->check_arg = arg;
 }
 
 pp_error_code_t
@@ -310,14 +392,12 @@ pp_classifier_add_rule(pp_classifier_t *c, const char *pattern,
 	size_t		plen = strlen(pattern);
 	size_t		literal;
 	char	   *type;
-	size_t		i;
+	size_t		lo;
+	size_t		hi;
+	pp_pattern_t p;
 
 	/* every cached answer may change */
 	map_clear(a, &c->memo);
-
-	type = copy_bytes(a, operation_type, strlen(operation_type));
-	if (type == NULL)
-		return PP_ERR_NO_MEMORY;
 
 	if (!pattern_scan(pattern, &literal, NULL, NULL))
 	{
@@ -326,12 +406,16 @@ pp_classifier_add_rule(pp_classifier_t *c, const char *pattern,
 		pp_map_entry_t *e;
 
 		if (name == NULL)
-		{
-			pp_free(a, type);
 			return PP_ERR_NO_MEMORY;
-		}
 		pattern_scan(pattern, &literal, name, &len);
-		e = map_insert(a, &c->exact, name, len);
+		if (c->exact.count >= PP_CLASSIFY_MAX_EXACT &&
+			map_find(&c->exact, name, len) == NULL)
+		{
+			pp_free(a, name);
+			return PP_ERR_TOO_MANY_RULES;
+		}
+		type = copy_bytes(a, operation_type, strlen(operation_type));
+		e = type != NULL ? map_insert(a, &c->exact, name, len) : NULL;
 		pp_free(a, name);
 		if (e == NULL)
 		{
@@ -343,42 +427,60 @@ pp_classifier_add_rule(pp_classifier_t *c, const char *pattern,
 		return PP_OK;
 	}
 
-	for (i = 0; i < c->n_patterns; i++)
+	/* the pattern's place in rank order, or the pattern itself */
+	lo = 0;
+	hi = c->n_patterns;
+	while (lo < hi)
 	{
-		if (strcmp(c->patterns[i].pattern, pattern) == 0)
-		{
-			pp_free(a, c->patterns[i].type);
-			c->patterns[i].type = type;
-			return PP_OK;
-		}
+		size_t		mid = (lo + hi) / 2;
+
+		if (pattern_rank_cmp(&c->patterns[mid], literal, pattern) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo < c->n_patterns && strcmp(c->patterns[lo].pattern, pattern) == 0)
+	{
+		type = copy_bytes(a, operation_type, strlen(operation_type));
+		if (type == NULL)
+			return PP_ERR_NO_MEMORY;
+		pp_free(a, c->patterns[lo].type);
+		c->patterns[lo].type = type;
+		return PP_OK;
+	}
+	if (c->n_patterns >= PP_CLASSIFY_MAX_PATTERNS ||
+		c->pattern_bytes + plen > PP_CLASSIFY_MAX_PATTERN_BYTES)
+		return PP_ERR_TOO_MANY_RULES;
 
 	if (c->n_patterns == c->patterns_cap)
 	{
 		size_t		cap = c->patterns_cap ? c->patterns_cap * 2 : 8;
 		pp_pattern_t *grown;
 
-		if (cap > SIZE_MAX / sizeof(pp_pattern_t) ||
-			(grown = pp_alloc(a, cap * sizeof(pp_pattern_t))) == NULL)
-		{
-			pp_free(a, type);
+		if ((grown = pp_alloc(a, cap * sizeof(pp_pattern_t))) == NULL)
 			return PP_ERR_NO_MEMORY;
-		}
 		if (c->n_patterns > 0)
 			memcpy(grown, c->patterns, c->n_patterns * sizeof(pp_pattern_t));
 		pp_free(a, c->patterns);
 		c->patterns = grown;
 		c->patterns_cap = cap;
 	}
-	c->patterns[c->n_patterns].pattern = copy_bytes(a, pattern, plen);
-	if (c->patterns[c->n_patterns].pattern == NULL)
+	memset(&p, 0, sizeof(p));
+	p.literal = literal;
+	p.pattern = copy_bytes(a, pattern, plen);
+	p.type = copy_bytes(a, operation_type, strlen(operation_type));
+	if (p.pattern == NULL || p.type == NULL ||
+		pattern_affixes(a, &p) != PP_OK)
 	{
-		pp_free(a, type);
+		pp_free(a, p.pattern);
+		pp_free(a, p.type);
 		return PP_ERR_NO_MEMORY;
 	}
-	c->patterns[c->n_patterns].type = type;
-	c->patterns[c->n_patterns].literal = literal;
+	memmove(&c->patterns[lo + 1], &c->patterns[lo],
+			(c->n_patterns - lo) * sizeof(pp_pattern_t));
+	c->patterns[lo] = p;
 	c->n_patterns++;
+	c->pattern_bytes += plen;
 	return PP_OK;
 }
 
@@ -395,12 +497,15 @@ pp_classifier_add_threshold(pp_classifier_t *c, const char *name_or_type,
 	return PP_OK;
 }
 
-/* The rule itself, without the memo. */
+/*
+ * The rule itself, without the memo: the exact name, else the first
+ * pattern in rank order that matches.  Changes nothing (the interrupt
+ * check may not return).
+ */
 static const char *
 classify_uncached(const pp_classifier_t *c, const char *name, size_t len)
 {
 	const pp_map_entry_t *e = map_find(&c->exact, name, len);
-	const pp_pattern_t *best = NULL;
 	size_t		i;
 
 	if (e != NULL)
@@ -410,15 +515,17 @@ classify_uncached(const pp_classifier_t *c, const char *name, size_t len)
 	{
 		const pp_pattern_t *p = &c->patterns[i];
 
-		if (best != NULL &&
-			(p->literal < best->literal ||
-			 (p->literal == best->literal &&
-			  strcmp(p->pattern, best->pattern) > 0)))
+		if (c->check != NULL && i % PP_CLASSIFY_CHECK_EVERY == PP_CLASSIFY_CHECK_EVERY - 1)
+			c->check(c->check_arg);
+		if (len < p->min_len ||
+			memcmp(name, p->affix, p->prefix_len) != 0 ||
+			memcmp(name + len - p->suffix_len, p->affix + p->prefix_len,
+				   p->suffix_len) != 0)
 			continue;
 		if (pp_like_match(p->pattern, name, len))
-			best = p;
+			return p->type;
 	}
-	return best != NULL ? best->type : PP_TYPE_OTHER;
+	return PP_TYPE_OTHER;
 }
 
 const char *

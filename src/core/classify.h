@@ -25,10 +25,42 @@ typedef struct pp_classifier_t pp_classifier_t;
 extern pp_classifier_t *pp_classifier_create(const pp_allocator_t *allocator);
 extern void pp_classifier_free(pp_classifier_t *c);
 
-/* Copies both strings.  Returns PP_OK or PP_ERR_NO_MEMORY. */
+/*
+ * Limits on the rules, so that classifying a name the memo has not seen
+ * costs a bounded amount of work and a classifier a bounded amount of
+ * memory.  An exact name is one hash lookup, whatever their number; a
+ * pattern with wildcards is tried against every name that passes its
+ * literal prefix, suffix and length, and pp_like_match costs up to
+ * O(pattern length x name length).  So per new name the work is at most
+ * PP_CLASSIFY_MAX_PATTERN_BYTES x name length steps (8192 x 200 at the
+ * default ppprof.max_name_length: about 1.6 million, a few milliseconds)
+ * whatever the patterns, and about PP_CLASSIFY_MAX_PATTERNS cheap prefix
+ * and suffix comparisons for patterns that do not apply.  ppprof's own
+ * configuration has 20 patterns of 5 to 12 bytes.
+ */
+#define PP_CLASSIFY_MAX_PATTERNS		256		/* rules with wildcards */
+#define PP_CLASSIFY_MAX_PATTERN_BYTES	8192	/* their bytes, all together */
+#define PP_CLASSIFY_MAX_EXACT			10000	/* exact names */
+
+/*
+ * Copies both strings.  Returns PP_OK, PP_ERR_NO_MEMORY, or
+ * PP_ERR_TOO_MANY_RULES when a new rule would exceed a limit above
+ * (replacing the type of an existing rule never does); on an error the
+ * classifier is unchanged.
+ */
 extern pp_error_code_t pp_classifier_add_rule(pp_classifier_t *c,
 											  const char *pattern,
 											  const char *operation_type);
+
+/*
+ * Calls check(arg) every PP_CLASSIFY_CHECK_EVERY patterns a lookup tries
+ * (the server passes a function that runs CHECK_FOR_INTERRUPTS, which may
+ * not return: a lookup changes nothing before it has its answer).  NULL
+ * turns it off.
+ */
+#define PP_CLASSIFY_CHECK_EVERY	32
+extern void pp_classifier_set_interrupt(pp_classifier_t *c,
+										void (*check) (void *arg), void *arg);
 
 /* Copies the key.  A later value for the same key replaces the earlier. */
 extern pp_error_code_t pp_classifier_add_threshold(pp_classifier_t *c,

@@ -2,7 +2,9 @@
  *
  * src/core/dumpfile.c
  *	  The statistics file's check (see dumpfile.h): bounds, version,
- *	  checksum, settings, and every record, before anything is loaded.
+ *	  checksum, settings, times, and every record, before anything is
+ *	  loaded; then the correction of what the loader must not take as it
+ *	  is (name hashes, times).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +50,39 @@ read_int64(const char *record, size_t offset)
 	return v;
 }
 
+/* Store v at offset; true when that changed the record. */
+static bool
+write_int64(char *record, size_t offset, int64_t v)
+{
+	if (read_int64(record, offset) == v)
+		return false;
+	memcpy(record + offset, &v, sizeof(v));
+	return true;
+}
+
+/* t rounded down to a multiple of unit (t may be negative) */
+static int64_t
+floor_to(int64_t t, int64_t unit)
+{
+	int64_t		r = t - t % unit;
+
+	return r > t ? r - unit : r;
+}
+
+/* The header's times: NULL when sane, else why not. */
+static const char *
+check_header_times(const pp_dump_header_t *h, int64_t now)
+{
+	if (h->written_at > now)
+		return "written in the future";
+	if (h->minute_start % PP_DUMP_USECS_PER_HOUR != 0 ||
+		h->horizon_start % PP_DUMP_USECS_PER_HOUR != 0 ||
+		h->horizon_start > h->minute_start ||
+		h->minute_start > floor_to(now, PP_DUMP_USECS_PER_HOUR))
+		return "region starts out of range";
+	return NULL;
+}
+
 const char *
 pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 			  pp_dump_header_t *h)
@@ -56,7 +91,13 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	uint32_t	stored;
 	uint64_t	i;
 
-	if (l->minute_capacity < 1 || l->minute_capacity > PP_SKETCH_HOUR_CAPACITY)
+	if (l->minute_capacity < 1 || l->minute_capacity > PP_SKETCH_HOUR_CAPACITY ||
+		l->op_hash_offset + sizeof(uint64_t) > l->op_size ||
+		l->op_last_used_offset + sizeof(int64_t) > l->op_size ||
+		l->db_last_reset_offset + sizeof(int64_t) > l->db_size ||
+		l->db_rebuild_started_offset + sizeof(int64_t) > l->db_size ||
+		l->bucket_start_offset + sizeof(int64_t) > l->bucket_size ||
+		l->op_hash == NULL)
 		return "invalid layout";
 
 	if (len < sizeof(pp_dump_header_t) + sizeof(uint32_t))
@@ -80,6 +121,12 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	if (h->n_dbs > l->max_dbs || h->n_ops > l->max_ops ||
 		h->n_minute > l->max_minute || h->n_hour > l->max_hour)
 		return "more entries than the settings allow";
+	{
+		const char *why = check_header_times(h, l->now);
+
+		if (why != NULL)
+			return why;
+	}
 
 	pp_dump_reader_init(&r, buf, len);
 	for (i = 0; i < h->n_dbs; i++)
@@ -108,12 +155,18 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		const pp_sketch_t *sketch;
 		int32_t		op;
 		int64_t		calls;
+		int64_t		start;
+		bool		minute = i < h->n_minute;
 
 		if (bucket == NULL || (sketch = pp_dump_take(&r, sketch_size)) == NULL)
 			return "file is truncated";
 		op = read_int32(bucket, l->bucket_op_offset);
 		if (op < 0 || (uint32_t) op >= h->n_ops)
 			return "corrupt bucket entry";
+		start = read_int64(bucket, l->bucket_start_offset);
+		if (start % (minute ? PP_DUMP_USECS_PER_MINUTE : PP_DUMP_USECS_PER_HOUR) != 0 ||
+			start < (minute ? h->minute_start : h->horizon_start))
+			return "bucket outside its region";
 		if (pp_sketch_validate(sketch, sketch_size, NULL) != PP_OK ||
 			sketch->capacity != capacity)
 			return "corrupt sketch";
@@ -124,4 +177,41 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	if (r.p != r.end)
 		return "trailing bytes";
 	return NULL;
+}
+
+int
+pp_dump_sanitize(char *buf, size_t len, const pp_dump_layout_t *l,
+				 const pp_dump_header_t *h)
+{
+	pp_dump_reader_t r;
+	int			changed = 0;
+	uint64_t	i;
+
+	pp_dump_reader_init(&r, buf, len);
+	for (i = 0; i < h->n_dbs; i++)
+	{
+		char	   *db = (char *) pp_dump_take(&r, l->db_size);
+		int64_t		reset = read_int64(db, l->db_last_reset_offset);
+
+		changed += write_int64(db, l->db_rebuild_started_offset, 0);
+		if (reset > l->now)
+			changed += write_int64(db, l->db_last_reset_offset, l->now);
+	}
+	for (i = 0; i < h->n_ops; i++)
+	{
+		char	   *op = (char *) pp_dump_take(&r, l->op_size);
+		uint64_t	hash = l->op_hash(op);
+		uint64_t	stored;
+
+		(void) pp_dump_take(&r, l->reservoir_bytes);
+		memcpy(&stored, op + l->op_hash_offset, sizeof(stored));
+		if (stored != hash)
+		{
+			memcpy(op + l->op_hash_offset, &hash, sizeof(hash));
+			changed++;
+		}
+		if (read_int64(op, l->op_last_used_offset) > l->now)
+			changed += write_int64(op, l->op_last_used_offset, l->now);
+	}
+	return changed;
 }

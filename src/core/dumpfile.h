@@ -26,6 +26,19 @@
  * below n_ops, and every reservoir and sketch image passed its validator.
  * The buffer must be 8-byte aligned (the images are read in place).
  *
+ * Times.  The file's times are PostgreSQL timestamps (microseconds since
+ * 2000-01-01), checked against the loader's clock (layout->now).  The
+ * checker rejects what cannot be corrected without making the statistics
+ * claim rows they do not hold: region starts that are not whole hours,
+ * that lie after the current hour, or out of order (horizon after minute
+ * start); a file written in the future; buckets not aligned to their width
+ * or outside their region.  pp_dump_sanitize then corrects, in place, what
+ * can be: it recomputes every operation's name hash (layout->op_hash, from
+ * the record's name and kind: the server finds operations by that hash), lowers last-use times and reset
+ * times to now (a last use in the future would keep an operation from ever
+ * being evicted), and clears the rebuild-started times (no rebuild survives
+ * a restart, and one in the future would block every automatic rebuild).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PP_DUMPFILE_H
@@ -57,6 +70,9 @@ typedef struct pp_dump_header_t
 	int64_t		written_at;
 } pp_dump_header_t;
 
+#define PP_DUMP_USECS_PER_MINUTE	INT64_C(60000000)
+#define PP_DUMP_USECS_PER_HOUR		INT64_C(3600000000)
+
 /* What the reader expects: the writer's values, sizes, offsets and limits. */
 typedef struct pp_dump_layout_t
 {
@@ -72,13 +88,22 @@ typedef struct pp_dump_layout_t
 	size_t		reservoir_bytes;	/* a multiple of 8 */
 	size_t		op_in_use_offset;	/* a bool (one byte): must be true */
 	size_t		op_name_len_offset; /* an int32_t: 0 .. name_max */
+	size_t		op_hash_offset; /* a uint64_t: recomputed by op_hash */
+	size_t		op_last_used_offset;	/* an int64_t time: at most now */
+	size_t		db_last_reset_offset;	/* an int64_t time: at most now */
+	size_t		db_rebuild_started_offset;	/* an int64_t time: cleared */
 	size_t		bucket_op_offset;	/* an int32_t: 0 .. n_ops - 1 */
 	size_t		bucket_calls_offset;	/* an int64_t: the sketch's count */
+	size_t		bucket_start_offset;	/* an int64_t time: aligned, in its
+										 * region */
 	uint32_t	max_dbs;
 	uint32_t	max_ops;
 	uint64_t	max_minute;
 	uint64_t	max_hour;
 	uint32_t	(*crc32c) (const void *data, size_t len);
+	uint64_t	(*op_hash) (const char *op);	/* the hash an operation
+												 * record is found by */
+	int64_t		now;			/* the loader's clock */
 } pp_dump_layout_t;
 
 typedef struct pp_dump_reader_t
@@ -91,6 +116,15 @@ typedef struct pp_dump_reader_t
 extern const char *pp_dump_check(const char *buf, size_t len,
 								 const pp_dump_layout_t *layout,
 								 pp_dump_header_t *header);
+
+/*
+ * Correct in place the values of a file pp_dump_check accepted (with the
+ * same layout and header) that the loader must not take as they are; see
+ * "Times" above.  Returns how many values it changed.
+ */
+extern int	pp_dump_sanitize(char *buf, size_t len,
+							 const pp_dump_layout_t *layout,
+							 const pp_dump_header_t *header);
 
 /* A cursor over the records of a file pp_dump_check accepted. */
 extern void pp_dump_reader_init(pp_dump_reader_t *r, const char *buf, size_t len);

@@ -57,6 +57,16 @@ _Static_assert(PP_SKETCH_NBINS <= UINT16_MAX, "bin index must fit uint16");
 _Static_assert(PP_SKETCH_MAX_CAPACITY == PP_SKETCH_NBINS,
 			   "a sketch of the maximal capacity never collapses");
 
+/*
+ * The accumulator starts sparse: counts[] and index[] hold nbins (count,
+ * bin index) pairs with strictly increasing indexes, in one block of cap
+ * pairs (the counts, then the indexes) that doubles as needed.  When a bin
+ * would make more than PP_SKETCH_ACC_SPARSE_MAX pairs it turns dense for
+ * good: counts[] becomes the PP_SKETCH_NBINS + 1 counts indexed by bin
+ * ([0] unused) and index is NULL.  Either way no bin at or below
+ * collapse_index holds a count (a sparse one has no pair there), and a
+ * pair's count may be 0 after a removal.
+ */
 struct pp_sketch_acc_t
 {
 	pp_allocator_t alloc;		/* copy of the allocator it came from */
@@ -64,7 +74,11 @@ struct pp_sketch_acc_t
 	uint64_t	zero_count;		/* values in the zero bucket */
 	uint64_t	collapsed_count;	/* values with index <= collapse_index */
 	int			collapse_index; /* 0 = none */
-	uint64_t	bins[PP_SKETCH_NBINS + 1];	/* values per index; [0] unused */
+	bool		dense;			/* counts[] is indexed by bin */
+	int			nbins;			/* sparse: pairs in use */
+	int			cap;			/* sparse: pairs allocated */
+	uint64_t   *counts;			/* sparse: per pair; dense: per index */
+	uint16_t   *index;			/* sparse: per pair; dense: NULL */
 };
 
 
@@ -772,9 +786,16 @@ pp_sketch_validate(const pp_sketch_t *s, size_t size, pp_error_t *err)
 
 
 /* ---------------------------------------------------------------------
- * Dense accumulator
+ * Accumulator: sparse while small, dense beyond PP_SKETCH_ACC_SPARSE_MAX
  * ---------------------------------------------------------------------
  */
+
+/* Bytes of a sparse block of cap pairs: the counts, then the indexes. */
+static size_t
+acc_block_size(int cap)
+{
+	return (size_t) cap * (sizeof(uint64_t) + sizeof(uint16_t));
+}
 
 pp_sketch_acc_t *
 pp_sketch_acc_create(const pp_allocator_t *a)
@@ -783,11 +804,10 @@ pp_sketch_acc_create(const pp_allocator_t *a)
 
 	if (a == NULL)
 		a = &pp_default_allocator;
-	acc = pp_alloc(a, sizeof(pp_sketch_acc_t));
+	acc = pp_alloc0(a, sizeof(pp_sketch_acc_t));
 	if (acc == NULL)
 		return NULL;
 	acc->alloc = *a;
-	pp_sketch_acc_reset(acc);
 	return acc;
 }
 
@@ -799,6 +819,7 @@ pp_sketch_acc_free(pp_sketch_acc_t *acc)
 	if (acc == NULL)
 		return;
 	a = acc->alloc;
+	pp_free(&a, acc->counts);
 	pp_free(&a, acc);
 }
 
@@ -809,21 +830,210 @@ pp_sketch_acc_reset(pp_sketch_acc_t *acc)
 	acc->zero_count = 0;
 	acc->collapsed_count = 0;
 	acc->collapse_index = 0;
-	memset(acc->bins, 0, sizeof(acc->bins));
+	if (acc->dense)
+		memset(acc->counts, 0, (PP_SKETCH_NBINS + 1) * sizeof(uint64_t));
+	acc->nbins = 0;
+}
+
+/* Turn a sparse accumulator dense; PP_ERR_NO_MEMORY leaves it as it was. */
+static pp_error_code_t
+acc_make_dense(pp_sketch_acc_t *acc)
+{
+	uint64_t   *bins = pp_alloc0(&acc->alloc,
+								 (PP_SKETCH_NBINS + 1) * sizeof(uint64_t));
+	int			i;
+
+	if (bins == NULL)
+		return PP_ERR_NO_MEMORY;
+	for (i = 0; i < acc->nbins; i++)
+		bins[acc->index[i]] = acc->counts[i];
+	pp_free(&acc->alloc, acc->counts);
+	acc->counts = bins;
+	acc->index = NULL;
+	acc->dense = true;
+	acc->nbins = 0;
+	acc->cap = 0;
+	return PP_OK;
+}
+
+/*
+ * Room for `more` new pairs: a larger sparse block, or the dense form when
+ * they would make more than PP_SKETCH_ACC_SPARSE_MAX.  PP_ERR_NO_MEMORY
+ * leaves the accumulator as it was.
+ */
+static pp_error_code_t
+acc_reserve(pp_sketch_acc_t *acc, int more)
+{
+	int			need = acc->nbins + more;
+	int			cap;
+	uint64_t   *counts;
+	uint16_t   *index;
+
+	if (acc->dense || need <= acc->cap)
+		return PP_OK;
+	if (need > PP_SKETCH_ACC_SPARSE_MAX)
+		return acc_make_dense(acc);
+	cap = acc->cap > 0 ? acc->cap : 4;
+	while (cap < need)
+		cap *= 2;
+	if (cap > PP_SKETCH_ACC_SPARSE_MAX)
+		cap = PP_SKETCH_ACC_SPARSE_MAX;
+	counts = pp_alloc(&acc->alloc, acc_block_size(cap));
+	if (counts == NULL)
+		return PP_ERR_NO_MEMORY;
+	index = (uint16_t *) (counts + cap);
+	if (acc->nbins > 0)
+	{
+		memcpy(counts, acc->counts, (size_t) acc->nbins * sizeof(uint64_t));
+		memcpy(index, acc->index, (size_t) acc->nbins * sizeof(uint16_t));
+	}
+	pp_free(&acc->alloc, acc->counts);
+	acc->counts = counts;
+	acc->index = index;
+	acc->cap = cap;
+	return PP_OK;
+}
+
+/* Sparse: binary search; true if found; *pos = pair or insertion point */
+static bool
+acc_find(const pp_sketch_acc_t *acc, int index, int *pos)
+{
+	int			lo = 0;
+	int			hi = acc->nbins;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (acc->index[mid] < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return lo < acc->nbins && acc->index[lo] == index;
+}
+
+/* The count of bin index, or NULL when a sparse accumulator has no pair. */
+static uint64_t *
+acc_bin_find(pp_sketch_acc_t *acc, int index)
+{
+	int			pos;
+
+	if (acc->dense)
+		return &acc->counts[index];
+	return acc_find(acc, index, &pos) ? &acc->counts[pos] : NULL;
+}
+
+static uint64_t
+acc_bin_get(const pp_sketch_acc_t *acc, int index)
+{
+	int			pos;
+
+	if (acc->dense)
+		return acc->counts[index];
+	return acc_find(acc, index, &pos) ? acc->counts[pos] : 0;
+}
+
+/* The count of bin index, created at 0 if absent; NULL when out of memory. */
+static uint64_t *
+acc_bin(pp_sketch_acc_t *acc, int index)
+{
+	int			pos;
+
+	if (!acc->dense && !acc_find(acc, index, &pos))
+	{
+		if (acc_reserve(acc, 1) != PP_OK)
+			return NULL;
+		if (!acc->dense)
+		{
+			memmove(&acc->counts[pos + 1], &acc->counts[pos],
+					(size_t) (acc->nbins - pos) * sizeof(uint64_t));
+			memmove(&acc->index[pos + 1], &acc->index[pos],
+					(size_t) (acc->nbins - pos) * sizeof(uint16_t));
+			acc->counts[pos] = 0;
+			acc->index[pos] = (uint16_t) index;
+			acc->nbins++;
+			return &acc->counts[pos];
+		}
+	}
+	return acc_bin_find(acc, index);
+}
+
+/*
+ * Bins in increasing index order with a non-zero count: index 0 once they
+ * are exhausted.
+ */
+typedef struct acc_iter_t
+{
+	const pp_sketch_acc_t *acc;
+	int			pos;			/* dense: last index seen; sparse: pair */
+	int			index;
+	uint64_t	count;
+} acc_iter_t;
+
+static void
+acc_iter_next(acc_iter_t *it)
+{
+	const pp_sketch_acc_t *acc = it->acc;
+	int			p = it->pos + 1;
+
+	if (acc->dense)
+	{
+		while (p <= PP_SKETCH_NBINS && acc->counts[p] == 0)
+			p++;
+		it->index = p <= PP_SKETCH_NBINS ? p : 0;
+	}
+	else
+	{
+		while (p < acc->nbins && acc->counts[p] == 0)
+			p++;
+		it->index = p < acc->nbins ? acc->index[p] : 0;
+	}
+	it->pos = p;
+	it->count = it->index != 0 ? acc->counts[p] : 0;
 }
 
 static void
+acc_iter_init(acc_iter_t *it, const pp_sketch_acc_t *acc)
+{
+	it->acc = acc;
+	it->pos = acc->dense ? 0 : -1;
+	acc_iter_next(it);
+}
+
+/* Fold every bin up to index upto into the collapsed count. */
+static void
 acc_collapse_upto(pp_sketch_acc_t *acc, int upto)
 {
-	int			k;
-
-	for (k = acc->collapse_index + 1; k <= upto; k++)
+	if (upto <= acc->collapse_index)
+		return;
+	if (acc->dense)
 	{
-		acc->collapsed_count += acc->bins[k];
-		acc->bins[k] = 0;
+		int			k;
+
+		for (k = acc->collapse_index + 1; k <= upto; k++)
+		{
+			acc->collapsed_count += acc->counts[k];
+			acc->counts[k] = 0;
+		}
 	}
-	if (upto > acc->collapse_index)
-		acc->collapse_index = upto;
+	else
+	{
+		int			n = 0;
+
+		while (n < acc->nbins && acc->index[n] <= upto)
+			acc->collapsed_count += acc->counts[n++];
+		if (n > 0)
+		{
+			memmove(acc->counts, acc->counts + n,
+					(size_t) (acc->nbins - n) * sizeof(uint64_t));
+			memmove(acc->index, acc->index + n,
+					(size_t) (acc->nbins - n) * sizeof(uint16_t));
+			acc->nbins -= n;
+		}
+	}
+	acc->collapse_index = upto;
 }
 
 pp_error_code_t
@@ -839,7 +1049,13 @@ pp_sketch_acc_add(pp_sketch_acc_t *acc, double value_ms)
 	else if (index <= acc->collapse_index)
 		acc->collapsed_count++;
 	else
-		acc->bins[index]++;
+	{
+		uint64_t   *bin = acc_bin(acc, index);
+
+		if (bin == NULL)
+			return PP_ERR_NO_MEMORY;
+		(*bin)++;
+	}
 	acc->count++;
 	return PP_OK;
 }
@@ -858,8 +1074,8 @@ pp_sketch_acc_remove(pp_sketch_acc_t *acc, double value_ms)
 	else if (index <= acc->collapse_index)
 		c = &acc->collapsed_count;
 	else
-		c = &acc->bins[index];
-	if (*c == 0)
+		c = acc_bin_find(acc, index);
+	if (c == NULL || *c == 0)
 		return PP_ERR_OUT_OF_RANGE;
 	(*c)--;
 	acc->count--;
@@ -887,31 +1103,92 @@ acc_sketch_in_range(const pp_sketch_t *s)
 }
 
 /*
- * acc += s, s of any capacity.  uint64 counts do not overflow in practice (2^64 values); the
- * sketch's indexes are range-checked (PP_ERR_INVALID_VALUE) before any
- * change.
+ * acc += s, s of any capacity.  uint64 counts do not overflow in practice
+ * (2^64 values).  The sketch's indexes are range-checked
+ * (PP_ERR_INVALID_VALUE) and the room for its new bins is made
+ * (PP_ERR_NO_MEMORY) before any change.  A sparse accumulator merges the
+ * sorted pairs in place from the back, O(its bins + the sketch's).
  */
 pp_error_code_t
 pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 {
 	const uint32_t *cnt = sk_ccount(s);
 	const uint16_t *idx = sk_cindex(s);
+	int			collapse;
+	int			first;			/* s's first slot above collapse */
+	int			more = 0;		/* s's bins above collapse without a pair */
 	int			i;
 
 	if (!acc_sketch_in_range(s))
 		return PP_ERR_INVALID_VALUE;
-	if (s->collapse_index > acc->collapse_index)
-		acc_collapse_upto(acc, s->collapse_index);
+	collapse = acc->collapse_index > s->collapse_index ?
+		acc->collapse_index : s->collapse_index;
+	for (first = 0; first < s->nbins && idx[first] <= collapse; first++)
+		;
+
+	if (!acc->dense)
+	{
+		int			a = 0;
+		pp_error_code_t rc;
+
+		/* a collapse below removes pairs at or below collapse only */
+		for (i = first; i < s->nbins; i++)
+		{
+			while (a < acc->nbins && acc->index[a] < idx[i])
+				a++;
+			if (a == acc->nbins || acc->index[a] != idx[i])
+				more++;
+		}
+		rc = acc_reserve(acc, more);
+		if (rc != PP_OK)
+			return rc;
+	}
+
+	acc_collapse_upto(acc, s->collapse_index);
 	acc->zero_count += s->zero_count;
 	acc->collapsed_count += s->collapsed_count;
 	acc->count += s->zero_count + s->collapsed_count;
-	for (i = 0; i < s->nbins; i++)
+	for (i = 0; i < first; i++)
 	{
-		if (idx[i] <= acc->collapse_index)
-			acc->collapsed_count += cnt[i];
-		else
-			acc->bins[idx[i]] += cnt[i];
+		acc->collapsed_count += cnt[i];
 		acc->count += cnt[i];
+	}
+	if (acc->dense)
+	{
+		for (i = first; i < s->nbins; i++)
+		{
+			acc->counts[idx[i]] += cnt[i];
+			acc->count += cnt[i];
+		}
+		return PP_OK;
+	}
+	else
+	{
+		/* a merge from the back into the room made above */
+		int			a = acc->nbins - 1;
+		int			j = s->nbins - 1;
+		int			n = acc->nbins + more;
+		int			w = n - 1;
+
+		while (j >= first)
+		{
+			uint64_t	c;
+
+			if (a >= 0 && acc->index[a] > idx[j])
+			{
+				acc->index[w] = acc->index[a];
+				acc->counts[w--] = acc->counts[a--];
+				continue;
+			}
+			/* w may be a: read the pair before writing over it */
+			c = cnt[j];
+			if (a >= 0 && acc->index[a] == idx[j])
+				c += acc->counts[a--];
+			acc->index[w] = idx[j];
+			acc->counts[w--] = c;
+			acc->count += cnt[j--];
+		}
+		acc->nbins = n;
 	}
 	return PP_OK;
 }
@@ -930,7 +1207,7 @@ pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 	uint64_t	have_collapsed;
 	uint64_t	need_collapsed;
 	uint64_t	total;
-	int			k;
+	acc_iter_t	it;
 	int			i;
 
 	if (!acc_sketch_in_range(s))
@@ -940,8 +1217,9 @@ pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 
 	/* check pass */
 	have_collapsed = acc->collapsed_count;
-	for (k = acc->collapse_index + 1; k <= collapse; k++)
-		have_collapsed += acc->bins[k];
+	for (acc_iter_init(&it, acc); it.index != 0 && it.index <= collapse;
+		 acc_iter_next(&it))
+		have_collapsed += it.count;
 	need_collapsed = s->collapsed_count;
 	total = s->zero_count + s->collapsed_count;
 	if (acc->zero_count < s->zero_count)
@@ -952,21 +1230,21 @@ pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 
 		if (index <= collapse)
 			need_collapsed += cnt[i];
-		else if (acc->bins[index] < cnt[i])
+		else if (acc_bin_get(acc, index) < cnt[i])
 			return PP_ERR_OUT_OF_RANGE;
 		total += cnt[i];
 	}
 	if (have_collapsed < need_collapsed || acc->count < total)
 		return PP_ERR_OUT_OF_RANGE;
 
-	/* apply */
+	/* apply: every bin above collapse was found above */
 	acc_collapse_upto(acc, collapse);
 	acc->zero_count -= s->zero_count;
 	acc->collapsed_count -= need_collapsed;
 	for (i = 0; i < s->nbins; i++)
 	{
 		if (idx[i] > collapse)
-			acc->bins[idx[i]] -= cnt[i];
+			*acc_bin_find(acc, idx[i]) -= cnt[i];
 	}
 	acc->count -= total;
 	if (acc->collapsed_count == 0)
@@ -987,7 +1265,7 @@ pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc, double q,
 {
 	uint64_t	rank;
 	uint64_t	cum;
-	int			k;
+	acc_iter_t	it;
 	int			last = 0;
 
 	*value_ms = NAN;
@@ -1015,12 +1293,10 @@ pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc, double q,
 			*flags = PP_SKETCH_Q_COLLAPSED;
 		return PP_OK;
 	}
-	for (k = acc->collapse_index + 1; k <= PP_SKETCH_NBINS; k++)
+	for (acc_iter_init(&it, acc); it.index != 0; acc_iter_next(&it))
 	{
-		if (acc->bins[k] == 0)
-			continue;
-		last = k;
-		cum += acc->bins[k];
+		last = it.index;
+		cum += it.count;
 		if (rank <= cum)
 			break;
 	}
@@ -1043,15 +1319,15 @@ uint64_t
 pp_sketch_acc_count_above(const pp_sketch_acc_t *acc, double threshold_ms)
 {
 	uint64_t	n = 0;
+	acc_iter_t	it;
 	int			k;
 
 	if (!(threshold_ms >= 0))
 		return 0;
 	k = pp_sketch_index_of(threshold_ms) + 1;
-	if (k <= acc->collapse_index)
-		k = acc->collapse_index + 1;
-	for (; k <= PP_SKETCH_NBINS; k++)
-		n += acc->bins[k];
+	for (acc_iter_init(&it, acc); it.index != 0; acc_iter_next(&it))
+		if (it.index >= k)
+			n += it.count;
 	return n;
 }
 
@@ -1107,7 +1383,8 @@ pp_sketch_acc_mann_whitney(const pp_sketch_acc_t *a, const pp_sketch_acc_t *b,
 	double		n;
 	double		d;
 	double		sigma2;
-	int			k;
+	acc_iter_t	ia;
+	acc_iter_t	ib;
 
 	out->n_a = a->count;
 	out->n_b = b->count;
@@ -1121,17 +1398,34 @@ pp_sketch_acc_mann_whitney(const pp_sketch_acc_t *a, const pp_sketch_acc_t *b,
 	/* both sides collapse to the higher of the two collapse indexes */
 	collapse = a->collapse_index > b->collapse_index ?
 		a->collapse_index : b->collapse_index;
-	for (k = a->collapse_index + 1; k <= collapse; k++)
-		collapsed_a += a->bins[k];
-	for (k = b->collapse_index + 1; k <= collapse; k++)
-		collapsed_b += b->bins[k];
+	for (acc_iter_init(&ia, a); ia.index != 0 && ia.index <= collapse;
+		 acc_iter_next(&ia))
+		collapsed_a += ia.count;
+	for (acc_iter_init(&ib, b); ib.index != 0 && ib.index <= collapse;
+		 acc_iter_next(&ib))
+		collapsed_b += ib.count;
 
 	mw_feed(&sums, a->zero_count, b->zero_count);
 	mw_feed(&sums, collapsed_a, collapsed_b);
-	for (k = collapse + 1; k <= PP_SKETCH_NBINS; k++)
+	/* the bins above collapse of both, in increasing index order */
+	while (ia.index != 0 || ib.index != 0)
 	{
-		if (a->bins[k] != 0 || b->bins[k] != 0)
-			mw_feed(&sums, a->bins[k], b->bins[k]);
+		if (ib.index == 0 || (ia.index != 0 && ia.index < ib.index))
+		{
+			mw_feed(&sums, ia.count, 0);
+			acc_iter_next(&ia);
+		}
+		else if (ia.index == 0 || ib.index < ia.index)
+		{
+			mw_feed(&sums, 0, ib.count);
+			acc_iter_next(&ib);
+		}
+		else
+		{
+			mw_feed(&sums, ia.count, ib.count);
+			acc_iter_next(&ia);
+			acc_iter_next(&ib);
+		}
 	}
 
 	n_ab = (double) a->count * (double) b->count;

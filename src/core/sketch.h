@@ -3,8 +3,8 @@
  * src/core/sketch.h
  *	  Mergeable, subtractable quantile sketch over durations in milliseconds
  *	  (DDSketch-style log-bucketed histogram with a 0.5% relative-error
- *	  guarantee), in a fixed-size form for shared memory and a dense form
- *	  for query time.
+ *	  guarantee), in a fixed-size form for shared memory and an
+ *	  accumulator (sparse while small, then dense) for query time.
  *
  * Bins.  With alpha = PP_SKETCH_ALPHA = 0.005 and gamma = (1 + alpha) /
  * (1 - alpha), a value x > 0 falls into the bin with key
@@ -60,11 +60,14 @@
  * Every function but pp_sketch_validate assumes a valid sketch (one made
  * by these functions, or one pp_sketch_validate accepted).
  *
- * The accumulator (pp_sketch_acc_t) has all 3072 bins with uint64 counts,
- * lives on the heap (pp_allocator_t) and is used at query time to merge
- * many pp_sketch_t of any capacity, answer quantiles and compare two
- * samples (Mann-Whitney U, ties resolved at bin width); it never collapses
- * by itself.
+ * The accumulator (pp_sketch_acc_t) holds uint64 counts for any of the
+ * 3072 bins, lives on the heap (pp_allocator_t) and is used at query time
+ * to merge many pp_sketch_t of any capacity, answer quantiles and compare
+ * two samples (Mann-Whitney U, ties resolved at bin width); it never
+ * collapses by itself.  It is sparse -- sorted (bin, count) pairs, 10 bytes
+ * each -- up to PP_SKETCH_ACC_SPARSE_MAX bins, and dense (all 3072 bins,
+ * about 24.6 KB) beyond: an operation seen a few times in a window costs a
+ * few dozen bytes, a busy one what it always did.
  *
  * No PostgreSQL headers; allocation through pp_allocator_t.
  *
@@ -199,7 +202,19 @@ extern pp_error_code_t pp_sketch_quantile_ex(const pp_sketch_t *s, double q,
 extern pp_error_code_t pp_sketch_validate(const pp_sketch_t *s, size_t size,
 										  pp_error_t *err);
 
-/* Dense accumulator (query time) */
+/*
+ * Accumulator (query time).  PP_SKETCH_ACC_SPARSE_MAX: the most bins kept
+ * as sparse pairs.  256 pairs (2.5 KB) are a tenth of the dense form; past
+ * that the dense form's O(1) bin lookup and O(m) merge of an m-bin sketch
+ * beat the pairs' binary search, O(n) insertion and O(n + m) merge, and a
+ * 512-slot hour sketch from shared memory (merged under the shared lock)
+ * makes an accumulator dense at once, as before.
+ *
+ * Adding a value or a sketch can need memory: PP_ERR_NO_MEMORY then leaves
+ * the accumulator as it was.
+ */
+#define PP_SKETCH_ACC_SPARSE_MAX	256
+
 typedef struct pp_sketch_acc_t pp_sketch_acc_t;
 
 extern pp_sketch_acc_t *pp_sketch_acc_create(const pp_allocator_t *a);

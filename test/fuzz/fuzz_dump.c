@@ -7,8 +7,8 @@
  * The input is a whole file in the layout of test/unit/dump_image.h.  Its
  * last 4 bytes are overwritten with the right CRC-32C first (unless the
  * first byte is 0xFF), so that the fuzzer gets past the checksum into the
- * records.  Whatever pp_dump_check accepts is then walked as the loader in
- * src/shmem.c walks it: every record must be there, every bucket's
+ * records.  Whatever pp_dump_check accepts is then corrected with
+ * pp_dump_sanitize and walked as the loader in src/shmem.c walks it: every record must be there, every bucket's
  * operation index in range, every sketch and reservoir usable, and the
  * walk must end exactly at the CRC.
  *
@@ -106,7 +106,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	test_dump_layout(&l);
 	if (pp_dump_check(buf, size, &l, &h) == NULL)
+	{
+		(void) pp_dump_sanitize(buf, size, &l, &h);
 		walk(buf, size, &l, &h);
+	}
 	free(buf);
 	return 0;
 }

@@ -5,10 +5,14 @@
  *	  (src/core/dumpfile.c), with made-up record layouts: shared by
  *	  test_dumpfile.c and test/fuzz/fuzz_dump.c.
  *
- * Records: a database is 16 bytes; an operation 48 (in_use at 0, name_len
- * at 4); a bucket 24 (operation index at 0, calls at 8).  Reservoirs hold
- * TEST_RES_CAP samples.  The image has 1 database, 2 operations, 2 minute
- * buckets and 1 hour bucket, then the CRC-32C.
+ * Records: a database is 16 bytes (last reset at 0, rebuild started at
+ * 8); an operation 56 (in_use at 0, name_len at 4, name at 8, name hash at
+ * 40, last use at 48); a bucket 24 (operation index at 0, calls at 8,
+ * start at 16).  Reservoirs hold TEST_RES_CAP samples.  The image has 1
+ * database, 2 operations, 2 minute buckets and 1 hour bucket, then the
+ * CRC-32C; it was written at TEST_WRITTEN and is read at TEST_NOW, with
+ * the minute region from TEST_MINUTE_START and the hour region from
+ * TEST_HORIZON_START.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,8 +29,28 @@
 #define TEST_RES_CAP		4
 #define TEST_NAME_MAX		31
 #define TEST_DB_SIZE		16
-#define TEST_OP_SIZE		48
+#define TEST_OP_SIZE		56
 #define TEST_BUCKET_SIZE	24
+
+/* times, microseconds since 2000-01-01: 2025-06-01 12:34:56 and around */
+#define TEST_NOW			INT64_C(802010096000000)
+#define TEST_WRITTEN		(TEST_NOW - INT64_C(600000000))
+#define TEST_MINUTE_START	(TEST_NOW - TEST_NOW % PP_DUMP_USECS_PER_HOUR - 24 * PP_DUMP_USECS_PER_HOUR)
+#define TEST_HORIZON_START	(TEST_MINUTE_START - 6 * 24 * PP_DUMP_USECS_PER_HOUR)
+
+/* FNV-1a, standing in for the server's hash of a name */
+static uint64_t
+test_name_hash(const char *name, size_t len)
+{
+	uint64_t	h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < len; i++)
+	{
+		h ^= (unsigned char) name[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
 
 /* CRC-32C (Castagnoli), bit by bit: slow and obviously right */
 static uint32_t
@@ -50,6 +74,16 @@ test_reservoir_bytes(void)
 	return (pp_reservoir_size(TEST_RES_CAP) + 7) & ~(size_t) 7;
 }
 
+/* an operation record's hash: its name's (name_len at 4, name at 8) */
+static uint64_t
+test_op_hash(const char *op)
+{
+	int32_t		name_len;
+
+	memcpy(&name_len, op + 4, sizeof(name_len));
+	return test_name_hash(op + 8, (size_t) name_len);
+}
+
 static void
 test_dump_layout(pp_dump_layout_t *l)
 {
@@ -66,13 +100,20 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->reservoir_bytes = test_reservoir_bytes();
 	l->op_in_use_offset = 0;
 	l->op_name_len_offset = 4;
+	l->op_hash_offset = 40;
+	l->op_last_used_offset = 48;
+	l->db_last_reset_offset = 0;
+	l->db_rebuild_started_offset = 8;
 	l->bucket_op_offset = 0;
 	l->bucket_calls_offset = 8;
+	l->bucket_start_offset = 16;
 	l->max_dbs = 4;
 	l->max_ops = 8;
 	l->max_minute = 16;
 	l->max_hour = 16;
 	l->crc32c = test_crc32c;
+	l->op_hash = test_op_hash;
+	l->now = TEST_NOW;
 }
 
 /* the image's total size */
@@ -118,18 +159,31 @@ test_dump_image(char *buf)
 	h.n_ops = 2;
 	h.n_minute = 2;
 	h.n_hour = 1;
+	h.minute_start = TEST_MINUTE_START;
+	h.horizon_start = TEST_HORIZON_START;
+	h.written_at = TEST_WRITTEN;
 	memcpy(buf, &h, sizeof(h));
 
+	{
+		int64_t		reset = TEST_WRITTEN - INT64_C(86400000000);
+
+		memcpy(p, &reset, sizeof(reset));
+	}
 	p += TEST_DB_SIZE;
 	for (i = 0; i < 2; i++)
 	{
 		int32_t		name_len = 3 + i;
+		const char *name = i ? "rerank" : "embed";
+		uint64_t	hash = test_name_hash(name, (size_t) name_len);
+		int64_t		last_used = TEST_WRITTEN - 1000 * i;
 		pp_reservoir_t *r;
 		pp_reservoir_sample_t s;
 
 		p[0] = 1;
 		memcpy(p + 4, &name_len, sizeof(name_len));
-		memcpy(p + 8, i ? "rerank" : "embed", (size_t) name_len);
+		memcpy(p + 8, name, (size_t) name_len);
+		memcpy(p + 40, &hash, sizeof(hash));
+		memcpy(p + 48, &last_used, sizeof(last_used));
 		p += TEST_OP_SIZE;
 		r = pp_reservoir_init(p, TEST_RES_CAP);
 		memset(&s, 0, sizeof(s));
@@ -142,6 +196,8 @@ test_dump_image(char *buf)
 		uint16_t	cap = i < 2 ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
 		int32_t		op = i % 2;
 		int64_t		calls;
+		int64_t		start = i < 2 ? TEST_MINUTE_START + 7 * PP_DUMP_USECS_PER_MINUTE :
+			TEST_HORIZON_START + 3 * PP_DUMP_USECS_PER_HOUR;
 		pp_sketch_t *sk = (pp_sketch_t *) (p + TEST_BUCKET_SIZE);
 
 		pp_sketch_init(sk, cap);
@@ -151,6 +207,7 @@ test_dump_image(char *buf)
 		calls = (int64_t) pp_sketch_count(sk);
 		memcpy(p, &op, sizeof(op));
 		memcpy(p + 8, &calls, sizeof(calls));
+		memcpy(p + 16, &start, sizeof(start));
 		p += TEST_BUCKET_SIZE + PP_SKETCH_SIZE(cap);
 	}
 	test_dump_fix_crc(buf, test_dump_size());

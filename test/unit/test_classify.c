@@ -2,7 +2,9 @@
  *
  * test/unit/test_classify.c
  *	  cmocka tests of src/core/classify.c: the LIKE matcher, the rule
- *	  precedence, thresholds, the memo and allocation failure.
+ *	  precedence (also against a brute force over random patterns), the
+ *	  limits on the rules, the interrupt check, thresholds, the memo and
+ *	  allocation failure.
  *
  * pp_like_match is checked on hand-picked cases and then against a naive
  * recursive matcher on every pattern and subject of up to five bytes over a
@@ -432,6 +434,8 @@ test_many_rules(void **state)
 		snprintf(name, sizeof(name), "op.%d", i);
 		snprintf(type, sizeof(type), "type%d", i % 7);
 		assert_int_equal(pp_classifier_add_rule(c, name, type), PP_OK);
+		if (i >= PP_CLASSIFY_MAX_PATTERNS)
+			continue;
 		snprintf(name, sizeof(name), "pat.%d.%%", i);
 		assert_int_equal(pp_classifier_add_rule(c, name, type), PP_OK);
 	}
@@ -441,9 +445,240 @@ test_many_rules(void **state)
 		snprintf(type, sizeof(type), "type%d", i % 7);
 		assert_string_equal(type_of(c, name), type);
 		snprintf(name, sizeof(name), "pat.%d.x", i);
-		assert_string_equal(type_of(c, name), type);
+		assert_string_equal(type_of(c, name),
+							i < PP_CLASSIFY_MAX_PATTERNS ? type : "other");
 	}
 	assert_string_equal(type_of(c, "op.2000"), "other");
+	free_classifier(c);
+}
+
+/*
+ * The limits: the 257th pattern, a pattern that would pass 8192 bytes and
+ * the 10001st exact name are refused with PP_ERR_TOO_MANY_RULES and leave
+ * the classifier as it was; replacing the type of a rule that exists is
+ * always accepted.
+ */
+static void
+test_rule_limits(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+	char		name[64];
+	char	   *big;
+	int			i;
+	long		live;
+
+	(void) state;
+	for (i = 0; i < PP_CLASSIFY_MAX_PATTERNS; i++)
+	{
+		snprintf(name, sizeof(name), "p%d%%", i);
+		assert_int_equal(pp_classifier_add_rule(c, name, "p"), PP_OK);
+	}
+	live = counts.live;
+	assert_int_equal(pp_classifier_add_rule(c, "q%", "q"), PP_ERR_TOO_MANY_RULES);
+	assert_int_equal(counts.live, live);
+	assert_string_equal(type_of(c, "qx"), "other");
+	assert_string_equal(type_of(c, "p7x"), "p");
+	assert_int_equal(pp_classifier_add_rule(c, "p7%", "seven"), PP_OK);
+	assert_string_equal(type_of(c, "p7x"), "seven");
+	/* exact names do not count against the patterns */
+	assert_int_equal(pp_classifier_add_rule(c, "qx", "q"), PP_OK);
+	assert_string_equal(type_of(c, "qx"), "q");
+	free_classifier(c);
+
+	/* bytes: one pattern of 8192 bytes fits, one more byte does not */
+	c = new_classifier();
+	big = malloc(PP_CLASSIFY_MAX_PATTERN_BYTES + 2);
+	assert_non_null(big);
+	memset(big, 'b', PP_CLASSIFY_MAX_PATTERN_BYTES);
+	big[0] = '%';
+	big[PP_CLASSIFY_MAX_PATTERN_BYTES] = '\0';
+	assert_int_equal(pp_classifier_add_rule(c, big, "big"), PP_OK);
+	assert_int_equal(pp_classifier_add_rule(c, "%", "any"), PP_ERR_TOO_MANY_RULES);
+	assert_string_equal(type_of(c, "x"), "other");
+	free_classifier(c);
+	c = new_classifier();
+	big[PP_CLASSIFY_MAX_PATTERN_BYTES] = 'b';
+	big[PP_CLASSIFY_MAX_PATTERN_BYTES + 1] = '\0';
+	assert_int_equal(pp_classifier_add_rule(c, big, "big"), PP_ERR_TOO_MANY_RULES);
+	free(big);
+	assert_int_equal(pp_classifier_add_rule(c, "%", "any"), PP_OK);
+	free_classifier(c);
+
+	/* exact names */
+	c = new_classifier();
+	for (i = 0; i < PP_CLASSIFY_MAX_EXACT; i++)
+	{
+		snprintf(name, sizeof(name), "e%d", i);
+		assert_int_equal(pp_classifier_add_rule(c, name, "e"), PP_OK);
+	}
+	live = counts.live;
+	assert_int_equal(pp_classifier_add_rule(c, "one more", "e"), PP_ERR_TOO_MANY_RULES);
+	assert_int_equal(counts.live, live);
+	assert_string_equal(type_of(c, "one more"), "other");
+	assert_int_equal(pp_classifier_add_rule(c, "e5", "five"), PP_OK);
+	assert_string_equal(type_of(c, "e5"), "five");
+	assert_int_equal(pp_classifier_add_rule(c, "x%", "x"), PP_OK);
+	free_classifier(c);
+}
+
+/* The rule of classify.h over the patterns given, by brute force. */
+static const char *
+reference_type(const char *const *patterns, const char *const *types, int n,
+			   const char *name)
+{
+	int			best = -1;
+	size_t		best_literal = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		size_t		literal = 0;
+
+		for (const char *p = patterns[i]; *p; p++)
+		{
+			if (*p == '%' || *p == '_')
+				continue;
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			literal++;
+		}
+		if (!naive_like(patterns[i], name, strlen(name)))
+			continue;
+		if (best < 0 || literal > best_literal ||
+			(literal == best_literal && strcmp(patterns[i], patterns[best]) < 0))
+		{
+			best = i;
+			best_literal = literal;
+		}
+	}
+	return best < 0 ? PP_TYPE_OTHER : types[best];
+}
+
+/*
+ * Patterns sorted by rank and filtered by prefix, suffix and length give
+ * the rule's answer: random patterns with wildcards (and escapes) over a
+ * small alphabet against random names, compared with a brute force over
+ * the same patterns.
+ */
+static void
+test_prefilter_random(void **state)
+{
+	const char	alphabet[] = "ab%_\\";
+	unsigned	seed = 12345;
+	int			round;
+
+	(void) state;
+	for (round = 0; round < 300; round++)
+	{
+		pp_classifier_t *c = new_classifier();
+		char		pbuf[24][10];
+		char		tbuf[24][16];
+		const char *patterns[24];
+		const char *types[24];
+		int			n = 0;
+
+		while (n < 24)
+		{
+			int			len = 1 + (int) ((seed = seed * 1103515245u + 12345u) >> 16) % 7;
+			bool		wild = false;
+
+			for (int k = 0; k < len; k++)
+			{
+				seed = seed * 1103515245u + 12345u;
+				pbuf[n][k] = alphabet[(seed >> 16) % 5];
+			}
+			pbuf[n][len] = '\0';
+			/* an unescaped wildcard */
+			for (const char *q = pbuf[n]; *q; q++)
+			{
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				else if (*q == '%' || *q == '_')
+					wild = true;
+			}
+			/* exact names take the other path: keep patterns, no repeats */
+			if (!wild)
+				continue;
+			for (int k = 0; k < n; k++)
+				if (strcmp(pbuf[k], pbuf[n]) == 0)
+					wild = false;
+			if (!wild)
+				continue;
+			snprintf(tbuf[n], sizeof(tbuf[n]), "t%d", n);
+			patterns[n] = pbuf[n];
+			types[n] = tbuf[n];
+			assert_int_equal(pp_classifier_add_rule(c, pbuf[n], tbuf[n]), PP_OK);
+			n++;
+		}
+		for (int k = 0; k < 200; k++)
+		{
+			char		name[10];
+			int			len = (int) ((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+
+			for (int j = 0; j < len; j++)
+			{
+				seed = seed * 1103515245u + 12345u;
+				name[j] = alphabet[(seed >> 16) % 5];
+			}
+			name[len] = '\0';
+			assert_string_equal(type_of(c, name),
+								reference_type(patterns, types, n, name));
+		}
+		free_classifier(c);
+	}
+}
+
+/* An interrupt check that counts, and one that jumps out as an ERROR does. */
+static int	checks;
+static jmp_buf check_jump;
+
+static void
+count_check(void *arg)
+{
+	(void) arg;
+	checks++;
+}
+
+static void
+jump_check(void *arg)
+{
+	(void) arg;
+	longjmp(check_jump, 1);
+}
+
+static void
+test_interrupt(void **state)
+{
+	pp_classifier_t *c = new_classifier();
+	char		name[32];
+	int			i;
+
+	(void) state;
+	for (i = 0; i < PP_CLASSIFY_MAX_PATTERNS; i++)
+	{
+		snprintf(name, sizeof(name), "%%x%d%%", i);
+		assert_int_equal(pp_classifier_add_rule(c, name, "x"), PP_OK);
+	}
+	/* a name no pattern matches tries them all */
+	checks = 0;
+	pp_classifier_set_interrupt(c, count_check, NULL);
+	assert_string_equal(type_of(c, "nothing"), "other");
+	assert_int_equal(checks, PP_CLASSIFY_MAX_PATTERNS / PP_CLASSIFY_CHECK_EVERY);
+	/* a memoized answer needs no check */
+	assert_string_equal(type_of(c, "nothing"), "other");
+	assert_int_equal(checks, PP_CLASSIFY_MAX_PATTERNS / PP_CLASSIFY_CHECK_EVERY);
+
+	/* a check that does not return leaves the classifier as it was */
+	pp_classifier_set_interrupt(c, jump_check, NULL);
+	if (setjmp(check_jump) == 0)
+	{
+		(void) pp_classifier_type(c, "cancelled", 9);
+		fail_msg("the check did not run");
+	}
+	assert_int_equal(pp_classifier_memo_size(c), 1);
+	pp_classifier_set_interrupt(c, NULL, NULL);
+	assert_string_equal(type_of(c, "cancelled"), "other");
+	assert_string_equal(type_of(c, "ax17a"), "x");
+	assert_int_equal(pp_classifier_memo_size(c), 3);
 	free_classifier(c);
 }
 
@@ -676,6 +911,9 @@ main(void)
 		cmocka_unit_test(test_tie_bytewise),
 		cmocka_unit_test(test_replace_rule),
 		cmocka_unit_test(test_many_rules),
+		cmocka_unit_test(test_rule_limits),
+		cmocka_unit_test(test_prefilter_random),
+		cmocka_unit_test(test_interrupt),
 		cmocka_unit_test(test_memo),
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test(test_allocation_failure),

@@ -3,7 +3,8 @@
  * test/unit/test_dumpfile.c
  *	  cmocka tests of src/core/dumpfile.c: a valid statistics file is
  *	  accepted and its records read back in order; each way a file can be
- *	  wrong is rejected with its reason, nothing read out of bounds.
+ *	  wrong is rejected with its reason, nothing read out of bounds;
+ *	  hostile times are rejected or corrected and name hashes recomputed.
  *
  * No PostgreSQL headers.
  *
@@ -57,7 +58,10 @@ expect_after(size_t offset, const void *bytes, size_t n, const char *reason)
 
 	memcpy(buf + offset, bytes, n);
 	test_dump_fix_crc(buf, test_dump_size());
-	assert_string_equal(check(buf, test_dump_size()), reason);
+	if (reason == NULL)
+		assert_null(check(buf, test_dump_size()));
+	else
+		assert_string_equal(check(buf, test_dump_size()), reason);
 	free(buf);
 }
 
@@ -205,6 +209,120 @@ test_length_reasons(void **state)
 	free(buf);
 }
 
+/* Hostile header and bucket times: rejected, each with its reason. */
+static void
+test_hostile_times(void **state)
+{
+	int64_t		t;
+
+	(void) state;
+	/* region starts in the next hour, not whole hours, out of order */
+	t = TEST_MINUTE_START + 25 * PP_DUMP_USECS_PER_HOUR;
+	expect_after(offsetof(pp_dump_header_t, minute_start), &t, sizeof(t), "region starts out of range");
+	t = INT64_MAX - INT64_MAX % PP_DUMP_USECS_PER_HOUR;
+	expect_after(offsetof(pp_dump_header_t, minute_start), &t, sizeof(t), "region starts out of range");
+	t = TEST_MINUTE_START + 1;
+	expect_after(offsetof(pp_dump_header_t, minute_start), &t, sizeof(t), "region starts out of range");
+	t = TEST_HORIZON_START - 60;
+	expect_after(offsetof(pp_dump_header_t, horizon_start), &t, sizeof(t), "region starts out of range");
+	t = TEST_MINUTE_START + PP_DUMP_USECS_PER_HOUR;
+	expect_after(offsetof(pp_dump_header_t, horizon_start), &t, sizeof(t), "region starts out of range");
+	/* written after the loader's now (a clock set back, or forged) */
+	t = TEST_NOW + 1;
+	expect_after(offsetof(pp_dump_header_t, written_at), &t, sizeof(t), "written in the future");
+	t = INT64_MAX;
+	expect_after(offsetof(pp_dump_header_t, written_at), &t, sizeof(t), "written in the future");
+
+	/* ancient region starts are fine: the server moves them with its clock */
+	t = TEST_HORIZON_START - 1000 * PP_DUMP_USECS_PER_HOUR;
+	expect_after(offsetof(pp_dump_header_t, horizon_start), &t, sizeof(t), NULL);
+
+	/* a minute bucket not on a minute, before the minute region; an hour
+	 * bucket not on an hour, before the horizon */
+	t = TEST_MINUTE_START + 7 * PP_DUMP_USECS_PER_MINUTE + 1;
+	expect_after(OFF_BUCKET(0) + 16, &t, sizeof(t), "bucket outside its region");
+	t = TEST_MINUTE_START - PP_DUMP_USECS_PER_MINUTE;
+	expect_after(OFF_BUCKET(1) + 16, &t, sizeof(t), "bucket outside its region");
+	t = TEST_HORIZON_START + 90 * PP_DUMP_USECS_PER_MINUTE;
+	expect_after(OFF_BUCKET(2) + 16, &t, sizeof(t), "bucket outside its region");
+	t = TEST_HORIZON_START - PP_DUMP_USECS_PER_HOUR;
+	expect_after(OFF_BUCKET(2) + 16, &t, sizeof(t), "bucket outside its region");
+	t = INT64_MIN;
+	expect_after(OFF_BUCKET(2) + 16, &t, sizeof(t), "bucket outside its region");
+}
+
+/*
+ * Values the loader corrects: wrong name hashes are recomputed from the
+ * names, last uses and resets in the future come back to now, rebuild
+ * times are cleared; everything else is left as it was.
+ */
+static void
+test_sanitize(void **state)
+{
+	char	   *buf = image(0);
+	char	   *orig = image(0);
+	pp_dump_layout_t l;
+	pp_dump_header_t h;
+	uint64_t	hash;
+	int64_t		t;
+	size_t		k;
+
+	(void) state;
+	test_dump_layout(&l);
+
+	/* a clean file: nothing to correct but nothing either */
+	assert_null(pp_dump_check(buf, test_dump_size(), &l, &h));
+	assert_int_equal(pp_dump_sanitize(buf, test_dump_size(), &l, &h), 0);
+	assert_memory_equal(buf, orig, test_dump_size());
+
+	/* the second operation claims the first's hash, the first a made-up one */
+	memcpy(&hash, buf + OFF_OP(0) + 40, sizeof(hash));
+	memcpy(buf + OFF_OP(1) + 40, &hash, sizeof(hash));
+	hash = 42;
+	memcpy(buf + OFF_OP(0) + 40, &hash, sizeof(hash));
+	t = INT64_MAX;				/* used "last" at the end of time */
+	memcpy(buf + OFF_OP(1) + 48, &t, sizeof(t));
+	t = TEST_NOW + 3600;		/* reset in the future */
+	memcpy(buf + OFF_DBS, &t, sizeof(t));
+	t = TEST_NOW + 100 * PP_DUMP_USECS_PER_HOUR;	/* rebuild "started" */
+	memcpy(buf + OFF_DBS + 8, &t, sizeof(t));
+	test_dump_fix_crc(buf, test_dump_size());
+	assert_null(pp_dump_check(buf, test_dump_size(), &l, &h));
+	assert_int_equal(pp_dump_sanitize(buf, test_dump_size(), &l, &h), 5);
+
+	memcpy(&hash, buf + OFF_OP(0) + 40, sizeof(hash));
+	assert_true(hash == test_name_hash("emb", 3));
+	memcpy(&hash, buf + OFF_OP(1) + 40, sizeof(hash));
+	assert_true(hash == test_name_hash("rera", 4));
+	memcpy(&t, buf + OFF_OP(1) + 48, sizeof(t));
+	assert_true(t == TEST_NOW);
+	memcpy(&t, buf + OFF_DBS, sizeof(t));
+	assert_true(t == TEST_NOW);
+	memcpy(&t, buf + OFF_DBS + 8, sizeof(t));
+	assert_true(t == 0);
+	/* the other bytes (the CRC aside) are the original file's */
+	for (k = 0; k < test_dump_size() - sizeof(uint32_t); k++)
+	{
+		if ((k >= OFF_OP(0) + 40 && k < OFF_OP(0) + 48) ||
+			(k >= OFF_OP(1) + 40 && k < OFF_OP(1) + 56) ||
+			(k >= OFF_DBS && k < OFF_DBS + 16))
+			continue;
+		if (buf[k] != orig[k])
+			fail_msg("byte %zu changed", k);
+	}
+	/* sanitizing twice changes nothing more */
+	assert_int_equal(pp_dump_sanitize(buf, test_dump_size(), &l, &h), 0);
+
+	/* a layout whose offsets do not fit its records is refused */
+	l.op_hash_offset = TEST_OP_SIZE - 4;
+	assert_string_equal(pp_dump_check(buf, test_dump_size(), &l, &h), "invalid layout");
+	test_dump_layout(&l);
+	l.op_hash = NULL;
+	assert_string_equal(pp_dump_check(buf, test_dump_size(), &l, &h), "invalid layout");
+	free(buf);
+	free(orig);
+}
+
 int
 main(void)
 {
@@ -213,6 +331,8 @@ main(void)
 		cmocka_unit_test(test_header_reasons),
 		cmocka_unit_test(test_record_reasons),
 		cmocka_unit_test(test_length_reasons),
+		cmocka_unit_test(test_hostile_times),
+		cmocka_unit_test(test_sanitize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,9 @@
  * test/unit/test_sketch.c
  *	  cmocka tests of src/core/sketch.c: the relative-error bound against
  *	  exact percentile_disc order statistics, exact merge and subtraction
- *	  (also between capacities), collapsing, and validation of corrupted
- *	  sketches.
+ *	  (also between capacities), collapsing, validation of corrupted
+ *	  sketches, and the accumulator's sparse and dense forms (same answers,
+ *	  their memory, running out of it).
  *
  * Every random input comes from pp_rng with a fixed seed, so a failure
  * reproduces.  The bound checked is the documented one: for a quantile not
@@ -1647,6 +1648,288 @@ test_validate_fuzz(void **state)
 		free(seeds[c]);
 }
 
+
+/* ---------------------------------------------------------------------
+ * Sparse and dense accumulators
+ * ---------------------------------------------------------------------
+ */
+
+/* An allocator that counts the bytes it holds and can fail from call k on */
+typedef struct counting_t
+{
+	size_t		held;			/* bytes allocated and not freed */
+	size_t		peak;
+	int			calls;			/* allocations so far */
+	int			fail_from;		/* fail from this allocation on; -1 never */
+} counting_t;
+
+static void *
+counting_malloc(size_t size, void *ctx)
+{
+	counting_t *c = ctx;
+	size_t	   *p;
+
+	if (c->fail_from >= 0 && c->calls >= c->fail_from)
+		return NULL;
+	c->calls++;
+	p = malloc(size + sizeof(size_t) * 2);
+	assert_non_null(p);
+	p[0] = size;
+	c->held += size;
+	if (c->held > c->peak)
+		c->peak = c->held;
+	return p + 2;
+}
+
+static void
+counting_free(void *ptr, void *ctx)
+{
+	counting_t *c = ctx;
+	size_t	   *p = (size_t *) ptr - 2;
+
+	c->held -= p[0];
+	free(p);
+}
+
+/* Same quantiles, counts above and Mann-Whitney against ref. */
+static void
+assert_acc_same(const pp_sketch_acc_t *a, const pp_sketch_acc_t *b,
+				const pp_sketch_acc_t *ref)
+{
+	static const double thresholds[] = {0, 0.5, 1, 3, 10, 50, 100, 1e3, 1e5};
+	pp_mann_whitney_t ma;
+	pp_mann_whitney_t mb;
+	int			k;
+
+	assert_int_equal(pp_sketch_acc_count(a), pp_sketch_acc_count(b));
+	for (k = 0; k < NQ; k++)
+	{
+		double		x;
+		double		y;
+		int			fx;
+		int			fy;
+
+		if (pp_sketch_acc_count(a) == 0)
+			break;
+		assert_int_equal(pp_sketch_acc_quantile_ex(a, q_at(k), &x, &fx), PP_OK);
+		assert_int_equal(pp_sketch_acc_quantile_ex(b, q_at(k), &y, &fy), PP_OK);
+		assert_true(x == y);
+		assert_int_equal(fx, fy);
+	}
+	for (k = 0; k < (int) (sizeof(thresholds) / sizeof(thresholds[0])); k++)
+		assert_int_equal(pp_sketch_acc_count_above(a, thresholds[k]),
+						 pp_sketch_acc_count_above(b, thresholds[k]));
+	pp_sketch_acc_mann_whitney(ref, a, &ma);
+	pp_sketch_acc_mann_whitney(ref, b, &mb);
+	assert_true(ma.u == mb.u && ma.z == mb.z && ma.p == mb.p);
+	pp_sketch_acc_mann_whitney(a, ref, &ma);
+	pp_sketch_acc_mann_whitney(b, ref, &mb);
+	assert_true(ma.u == mb.u && ma.z == mb.z && ma.p == mb.p);
+}
+
+/*
+ * An accumulator that stays sparse and one made dense before (300 values in
+ * 300 bins added and removed again) get the same random mix of values,
+ * removals, sketches (capacities 4 to 512, so with collapses) and
+ * subtractions, and must answer everything alike, also against a third
+ * accumulator in the Mann-Whitney test.  While the sparse one has at most
+ * PP_SKETCH_ACC_SPARSE_MAX bins it holds under a ninth of the dense one's
+ * memory.
+ */
+static void
+test_acc_sparse_dense(void **state)
+{
+	counting_t	cs = {0, 0, 0, -1};
+	counting_t	cd = {0, 0, 0, -1};
+	pp_allocator_t as = {counting_malloc, counting_free, &cs};
+	pp_allocator_t ad = {counting_malloc, counting_free, &cd};
+	pp_rng_t	rng;
+	int			round;
+	int			went_dense = 0;
+
+	(void) state;
+	pp_rng_seed(&rng, 4242);
+	for (round = 0; round < 300; round++)
+	{
+		pp_sketch_acc_t *sparse = pp_sketch_acc_create(&as);
+		pp_sketch_acc_t *dense = pp_sketch_acc_create(&ad);
+		pp_sketch_acc_t *ref = pp_sketch_acc_create(NULL);
+		pp_sketch_t *added[8];
+		int			n_added = 0;
+		double		values[64];
+		int			n_values = 0;
+		double		spread = 0.02 + 0.5 * pp_rng_double(&rng);
+		int			step;
+		int			i;
+
+		assert_non_null(sparse);
+		assert_non_null(dense);
+		for (i = 0; i < 300; i++)
+			assert_int_equal(pp_sketch_acc_add(dense, pp_sketch_index_value(100 + 3 * i)), PP_OK);
+		for (i = 0; i < 300; i++)
+			assert_int_equal(pp_sketch_acc_remove(dense, pp_sketch_index_value(100 + 3 * i)), PP_OK);
+		assert_int_equal(pp_sketch_acc_count(dense), 0);
+		assert_true(cd.held >= (PP_SKETCH_NBINS + 1) * sizeof(uint64_t));
+
+		for (i = 0; i < 200; i++)
+			assert_int_equal(pp_sketch_acc_add(ref, 50.0 * exp(gauss(&rng))), PP_OK);
+
+		for (step = 0; step < 40; step++)
+		{
+			int			what = (int) (pp_rng_next(&rng) % 4);
+
+			if (what == 0 && n_values < 64)
+			{
+				double		v = pp_rng_next(&rng) % 17 == 0 ? 0.0 :
+					20.0 * exp(spread * 10 * gauss(&rng));
+
+				values[n_values++] = v;
+				assert_int_equal(pp_sketch_acc_add(sparse, v), PP_OK);
+				assert_int_equal(pp_sketch_acc_add(dense, v), PP_OK);
+			}
+			else if (what == 1 && n_values > 0)
+			{
+				double		v = values[--n_values];
+				pp_error_code_t rs = pp_sketch_acc_remove(sparse, v);
+
+				/* a value folded by a collapse since is still removed */
+				assert_int_equal(rs, pp_sketch_acc_remove(dense, v));
+			}
+			else if (what == 2 && n_added < 8)
+			{
+				static const uint16_t caps_mix[] = {4, 16, 128, 512};
+				pp_sketch_t *sk = sk_new(caps_mix[pp_rng_next(&rng) % 4]);
+				int			m = 1 + (int) (pp_rng_next(&rng) % 250);
+
+				for (i = 0; i < m; i++)
+					assert_int_equal(pp_sketch_add(sk, 20.0 * exp(spread * 10 * gauss(&rng))), PP_OK);
+				added[n_added++] = sk;
+				assert_int_equal(pp_sketch_acc_add_sketch(sparse, sk), PP_OK);
+				assert_int_equal(pp_sketch_acc_add_sketch(dense, sk), PP_OK);
+			}
+			else if (what == 3 && n_added > 0)
+			{
+				pp_sketch_t *sk = added[--n_added];
+
+				assert_int_equal(pp_sketch_acc_subtract_sketch(sparse, sk),
+								 pp_sketch_acc_subtract_sketch(dense, sk));
+				free(sk);
+			}
+			assert_acc_same(sparse, dense, ref);
+		}
+		if (cs.held >= (PP_SKETCH_NBINS + 1) * sizeof(uint64_t))
+			went_dense++;
+		else
+			assert_true(cs.held * 9 < cd.held);
+		while (n_added > 0)
+			free(added[--n_added]);
+		pp_sketch_acc_free(sparse);
+		pp_sketch_acc_free(dense);
+		pp_sketch_acc_free(ref);
+		assert_int_equal(cs.held, 0);
+		assert_int_equal(cd.held, 0);
+	}
+	print_message("sparse vs dense: %d of 300 rounds outgrew %d sparse bins\n",
+				  went_dense, PP_SKETCH_ACC_SPARSE_MAX);
+	assert_true(went_dense > 0 && went_dense < 300);
+}
+
+/*
+ * Memory: one value costs a header and four pairs, 256 distinct bins stay
+ * sparse (under 3 KB), the 257th makes the accumulator dense.
+ */
+static void
+test_acc_memory(void **state)
+{
+	counting_t	c = {0, 0, 0, -1};
+	pp_allocator_t a = {counting_malloc, counting_free, &c};
+	pp_sketch_acc_t *acc = pp_sketch_acc_create(&a);
+	size_t		header = c.held;
+	int			i;
+
+	(void) state;
+	assert_true(header < 128);
+	assert_int_equal(pp_sketch_acc_add(acc, 12.5), PP_OK);
+	assert_int_equal(pp_sketch_acc_add(acc, 12.5), PP_OK);
+	assert_int_equal(pp_sketch_acc_add(acc, 0.0), PP_OK);
+	assert_true(c.held - header <= 4 * (sizeof(uint64_t) + sizeof(uint16_t)));
+	for (i = 0; i < PP_SKETCH_ACC_SPARSE_MAX; i++)
+		assert_int_equal(pp_sketch_acc_add(acc, pp_sketch_index_value(1100 + i)), PP_OK);
+	/* 12.5 ms lies in one of those bins */
+	assert_true(pp_sketch_index_of(12.5) >= 1100 &&
+				pp_sketch_index_of(12.5) < 1100 + PP_SKETCH_ACC_SPARSE_MAX);
+	assert_true(c.held - header <= PP_SKETCH_ACC_SPARSE_MAX * (sizeof(uint64_t) + sizeof(uint16_t)));
+	assert_int_equal(pp_sketch_acc_add(acc, pp_sketch_index_value(1100 + PP_SKETCH_ACC_SPARSE_MAX)), PP_OK);
+	assert_true(c.held - header >= (PP_SKETCH_NBINS + 1) * sizeof(uint64_t));
+	assert_int_equal(pp_sketch_acc_count(acc), 3 + PP_SKETCH_ACC_SPARSE_MAX + 1);
+	assert_true(pp_sketch_acc_quantile(acc, 0.0) == 0.0);
+	assert_true(pp_sketch_acc_quantile(acc, 1.0) ==
+				pp_sketch_index_value(1100 + PP_SKETCH_ACC_SPARSE_MAX));
+	pp_sketch_acc_reset(acc);
+	assert_int_equal(pp_sketch_acc_count(acc), 0);
+	assert_int_equal(pp_sketch_acc_add(acc, 3.0), PP_OK);
+	assert_true(within_bound(pp_sketch_acc_quantile(acc, 0.5), 3.0));
+	pp_sketch_acc_free(acc);
+	assert_int_equal(c.held, 0);
+}
+
+/*
+ * Out of memory: an add or a merge that needs a new block returns
+ * PP_ERR_NO_MEMORY and leaves the accumulator as it was (the growth of the
+ * pairs and the move to the dense form both fail cleanly).
+ */
+static void
+test_acc_no_memory(void **state)
+{
+	int			fail_at;
+	int			failures = 0;
+
+	(void) state;
+	for (fail_at = 1; fail_at < 12; fail_at++)
+	{
+		counting_t	c = {0, 0, 0, -1};
+		pp_allocator_t a = {counting_malloc, counting_free, &c};
+		pp_sketch_acc_t *acc = pp_sketch_acc_create(&a);
+		pp_sketch_t *wide = sk_new(512);
+		uint64_t	before;
+		double		p50;
+		int			i;
+
+		for (i = 0; i < 400; i++)
+			assert_int_equal(pp_sketch_add(wide, pp_sketch_index_value(500 + i)), PP_OK);
+		c.fail_from = fail_at;
+		for (i = 0; i < 300; i++)
+		{
+			pp_error_code_t rc;
+
+			before = pp_sketch_acc_count(acc);
+			p50 = before > 0 ? pp_sketch_acc_quantile(acc, 0.5) : NAN;
+			rc = pp_sketch_acc_add(acc, pp_sketch_index_value(100 + i));
+			if (rc == PP_OK)
+				continue;
+			assert_int_equal(rc, PP_ERR_NO_MEMORY);
+			assert_int_equal(pp_sketch_acc_count(acc), before);
+			if (before > 0)
+				assert_true(pp_sketch_acc_quantile(acc, 0.5) == p50);
+			failures++;
+			break;
+		}
+		before = pp_sketch_acc_count(acc);
+		p50 = before > 0 ? pp_sketch_acc_quantile(acc, 0.5) : NAN;
+		if (pp_sketch_acc_add_sketch(acc, wide) == PP_ERR_NO_MEMORY)
+		{
+			assert_int_equal(pp_sketch_acc_count(acc), before);
+			if (before > 0)
+				assert_true(pp_sketch_acc_quantile(acc, 0.5) == p50);
+			failures++;
+		}
+		pp_sketch_acc_free(acc);
+		free(wide);
+		assert_int_equal(c.held, 0);
+	}
+	assert_true(failures >= 11);
+}
+
 int
 main(void)
 {
@@ -1666,6 +1949,9 @@ main(void)
 		cmocka_unit_test(test_subtract_more_collapsed_src),
 		cmocka_unit_test(test_validate_corruptions),
 		cmocka_unit_test(test_validate_fuzz),
+		cmocka_unit_test(test_acc_sparse_dense),
+		cmocka_unit_test(test_acc_memory),
+		cmocka_unit_test(test_acc_no_memory),
 	};
 
 	return cmocka_run_group_tests_name("sketch", tests, NULL, NULL);
