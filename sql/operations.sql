@@ -97,6 +97,17 @@ DELETE FROM performance_baselines WHERE name = 'empty';
 SELECT pp_capture_baseline('normal', '1 hour', 10);
 SELECT name, profiles, tolerance_pct FROM performance_baselines;
 
+-- a window that folds operations (beyond ppprof.max_window_operations):
+-- the fold row is neither captured nor reported as a new operation
+SET ppprof.max_window_operations = 2;
+SELECT pp_capture_baseline('folded', '1 hour');
+SELECT operation, operation_type FROM performance_baseline_operations
+ WHERE baseline = 'folded' ORDER BY 1;
+SELECT count(*) AS folded_reported FROM pp_baseline_check('folded', '1 hour')
+ WHERE operation = '(other)';
+RESET ppprof.max_window_operations;
+DELETE FROM performance_baselines WHERE name = 'folded';
+
 SELECT * FROM pp_baseline_check('missing');
 SELECT pp_capture_baseline('', '1 day');
 SELECT pp_capture_baseline('x', '-1 day');
