@@ -186,6 +186,27 @@ extern pp_error_code_t pp_sketch_add(pp_sketch_t *s, double value_ms);
 extern pp_error_code_t pp_sketch_add_n(pp_sketch_t *s, double value_ms,
 									   uint32_t n);
 extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
+
+/*
+ * Add n copies of a value without ever collapsing: when the value needs a
+ * new bin and all `capacity` slots are taken, return PP_ERR_FULL and leave
+ * the sketch unchanged (the caller copies it into a larger capacity and
+ * adds again).  Values of an already collapsed range still count there.
+ */
+extern pp_error_code_t pp_sketch_add_exact(pp_sketch_t *s, double value_ms,
+										   uint32_t n);
+
+/*
+ * Copy src into the PP_SKETCH_SIZE(capacity) bytes at dst (not overlapping
+ * src) as a sketch of that capacity, the same values in the same bins:
+ * PP_ERR_FULL when capacity < src->nbins, PP_ERR_INVALID_VALUE when it is
+ * not 1 .. PP_SKETCH_MAX_CAPACITY; dst is untouched then.
+ */
+extern pp_error_code_t pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity,
+									  const pp_sketch_t *src);
+
+/* Largest capacity whose PP_SKETCH_SIZE fits in bytes; 0 when none does. */
+extern uint16_t pp_sketch_capacity_in(size_t bytes);
 extern pp_error_code_t pp_sketch_remove_n(pp_sketch_t *s, double value_ms,
 										  uint32_t n);
 extern pp_error_code_t pp_sketch_merge(pp_sketch_t *dst,
