@@ -76,6 +76,7 @@
 #include "ppprof.h"
 #include "shmem.h"
 #include "port/pg_crc32c.h"
+#include "arena.h"
 #include "dumpfile.h"
 
 #define USECS_PER_MINUTE	INT64CONST(60000000)
@@ -127,15 +128,28 @@ typedef struct PPBucketKey
 	TimestampTz start;			/* bucket start, minute or hour aligned */
 } PPBucketKey;
 
-/* followed by a pp_sketch_t of the table's capacity */
 typedef struct PPBucket
 {
 	PPBucketKey key;
 	PPCounters	c;
+	pp_arena_off_t sketch;		/* its pp_sketch_t in the arena, which fills
+								 * its block (capacity grows with the block) */
 } PPBucket;
 
-#define BUCKET_SKETCH(b) \
-	((pp_sketch_t *) ((char *) (b) + MAXALIGN(sizeof(PPBucket))))
+#define BUCKET_SKETCH(b)	((pp_sketch_t *) pp_arena_ptr(arena, (b)->sketch))
+
+/* What gave way under memory pressure, in increasing severity */
+typedef enum PPDegradation
+{
+	DEGRADED_NONE = 0,
+	DEGRADED_MINUTES,			/* minute buckets of old hours given up */
+	DEGRADED_HOURS,				/* hour buckets given up: the horizon moved */
+	DEGRADED_OBSERVATIONS		/* observations dropped: incomplete_before */
+} PPDegradation;
+
+static const char *const degradation_names[] = {
+	"none", "minute_buckets", "hour_buckets", "observations"
+};
 
 typedef struct PPDb
 {
@@ -169,6 +183,9 @@ typedef struct PPShared
 	int64		ops_refused;	/* new names not admitted (doorkeeper) */
 	uint64		doorkeeper[PP_DOORKEEPER];	/* keys of names seen once */
 	int64		obs_dropped;
+	int32		degraded;		/* PPDegradation: the worst since start */
+	TimestampTz degraded_since; /* first time anything gave way; 0 if never */
+	TimestampTz degraded_last;	/* latest time */
 	int64		profiles;		/* committed profiles applied */
 	int64		nodes;			/* their nodes */
 	int64		timed_profiles; /* profiles whose ingest time was measured */
@@ -182,6 +199,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static PPShared *shared = NULL;
 static PPOp *ops = NULL;
+static pp_arena_t *arena = NULL;	/* the bucket sketches */
 static char *reservoirs = NULL;
 
 /*
@@ -216,9 +234,9 @@ static pp_rng_t rng;
 static bool rng_seeded = false;
 
 static Size
-bucket_entry_size(int capacity)
+arena_bytes(void)
 {
-	return MAXALIGN(sizeof(PPBucket)) + PP_SKETCH_SIZE(capacity);
+	return mul_size((Size) pp_sketch_memory_kb, 1024);
 }
 
 static Size
@@ -233,9 +251,10 @@ shmem_size(void)
 	size = add_size(size, hash_estimate_size(MAX_DATABASES, sizeof(PPDb)));
 	size = add_size(size, hash_estimate_size(pp_max_operations, sizeof(PPOpIndex)));
 	size = add_size(size, hash_estimate_size(pp_max_minute_buckets,
-											 bucket_entry_size(pp_minute_sketch_slots)));
+											 sizeof(PPBucket)));
 	size = add_size(size, hash_estimate_size(pp_max_hour_buckets,
-											 bucket_entry_size(PP_SKETCH_HOUR_CAPACITY)));
+											 sizeof(PPBucket)));
+	size = add_size(size, arena_bytes());
 	return size;
 }
 
@@ -270,6 +289,7 @@ pp_shmem_startup(void)
 
 	shared = NULL;
 	ops = NULL;
+	arena = NULL;
 	reservoirs = NULL;
 	reservoir_bytes = MAXALIGN(pp_reservoir_size(pp_reservoir_capacity));
 
@@ -306,6 +326,10 @@ pp_shmem_startup(void)
 			pp_reservoir_init(reservoirs + (Size) i * reservoir_bytes,
 							  (uint32) pp_reservoir_capacity);
 
+	arena = ShmemInitStruct("ppprof sketches", arena_bytes(), &found);
+	if (!found && pp_arena_init(arena, arena_bytes()) == NULL)
+		elog(FATAL, "ppprof: ppprof.sketch_memory is too small");
+
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(Oid);
 	info.entrysize = sizeof(PPDb);
@@ -320,13 +344,13 @@ pp_shmem_startup(void)
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPBucketKey);
-	info.entrysize = bucket_entry_size(pp_minute_sketch_slots);
+	info.entrysize = sizeof(PPBucket);
 	minute_hash = ShmemInitHash("ppprof minute buckets", pp_max_minute_buckets,
 								pp_max_minute_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPBucketKey);
-	info.entrysize = bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
+	info.entrysize = sizeof(PPBucket);
 	hour_hash = ShmemInitHash("ppprof hour buckets", pp_max_hour_buckets,
 							  pp_max_hour_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
@@ -601,20 +625,31 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 
 static void regions_advance(TimestampTz minute_start, TimestampTz horizon_start);
 
+/* Why an observation could not be stored, and what must give way */
+typedef enum PPShortage
+{
+	SHORT_NONE = 0,
+	SHORT_MINUTE_POOL,			/* ppprof.max_minute_buckets reached */
+	SHORT_HOUR_POOL,			/* ppprof.max_hour_buckets reached */
+	SHORT_SKETCH_MEMORY			/* the arena has no block of the size */
+} PPShortage;
+
 /*
  * Find the bucket (slot, start) in htab, or create it when create is set.
- * Returns NULL when it does not exist, or when the pool is full (*full).
+ * Returns NULL when it does not exist, or when it cannot be created
+ * (*full says why).
  */
 static PPBucket *
-bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
+bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
+		   PPShortage *full)
 {
 	bool		minute = htab == minute_hash;
 	PPBucket  **current = CURRENT_BUCKET(slot, minute);
 	PPBucketKey key;
 	PPBucket   *b;
 	bool		found;
+	pp_arena_off_t sketch;
 
-	*full = false;
 	b = *current;
 	if (b != NULL && b->key.start == start && b->key.slot == slot &&
 		b->key.generation == ops[slot].generation)
@@ -638,20 +673,27 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 	if (minute ? shared->n_minute >= pp_max_minute_buckets
 		: shared->n_hour >= pp_max_hour_buckets)
 	{
-		*full = true;
+		*full = minute ? SHORT_MINUTE_POOL : SHORT_HOUR_POOL;
+		return NULL;
+	}
+	sketch = pp_arena_alloc(arena, 0);
+	if (sketch == 0)
+	{
+		*full = SHORT_SKETCH_MEMORY;
 		return NULL;
 	}
 	b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
 	if (b == NULL)
 	{
-		*full = true;
+		pp_arena_free(arena, sketch);
+		*full = minute ? SHORT_MINUTE_POOL : SHORT_HOUR_POOL;
 		return NULL;
 	}
 	memset(&b->c, 0, sizeof(PPCounters));
 	b->c.first_at = DT_NOEND;
 	b->c.last_at = DT_NOBEGIN;
-	pp_sketch_init(BUCKET_SKETCH(b), minute ? pp_minute_sketch_slots
-				   : PP_SKETCH_HOUR_CAPACITY);
+	b->sketch = sketch;
+	pp_sketch_init(BUCKET_SKETCH(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
 	if (minute)
 	{
 		shared->n_minute++;
@@ -676,6 +718,7 @@ bucket_remove(HTAB *htab, PPBucket *b)
 
 	if (*current == b)
 		*current = NULL;
+	pp_arena_free(arena, b->sketch);
 	hash_search(htab, &b->key, HASH_REMOVE, NULL);
 	if (minute)
 	{
@@ -696,18 +739,54 @@ bucket_remove(HTAB *htab, PPBucket *b)
 }
 
 /*
- * Add (sign > 0) or remove one value in a bucket.  Returns false when a
- * removal finds less than it removes.  An emptied bucket is freed.
+ * Make sure the sketch of b can take value_ms: when the value needs a new
+ * bin and every slot is taken, move the sketch into a block of the next
+ * class (twice the bytes, about twice the slots).  Returns false when the
+ * arena has no such block; b is unchanged then.
+ */
+static bool
+bucket_make_room(PPBucket *b, double value_ms)
+{
+	pp_sketch_t *s = BUCKET_SKETCH(b);
+	int			c;
+	pp_arena_off_t grown;
+
+	if (likely(pp_sketch_has_room(s, value_ms)))
+		return true;
+	c = pp_arena_class_of(arena, b->sketch) + 1;
+	Assert(c > 0 && c < PP_ARENA_NCLASSES);
+	grown = pp_arena_alloc(arena, c);
+	if (grown == 0)
+		return false;
+	if (pp_sketch_copy(pp_arena_ptr(arena, grown),
+					   pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), s) != PP_OK)
+	{
+		pp_arena_free(arena, grown);
+		return false;
+	}
+	pp_arena_free(arena, b->sketch);
+	b->sketch = grown;
+	return true;
+}
+
+/*
+ * Add (sign > 0; bucket_make_room said yes) or remove one value in a
+ * bucket.  Returns false when a removal finds less than it removes, or the
+ * sketch refuses the value.  An emptied bucket is freed.
  */
 static bool
 bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
 			   TimestampTz at)
 {
-	pp_counters_add(&b->c, sign, o, at);
 	if (sign > 0)
-		(void) pp_sketch_add(BUCKET_SKETCH(b), o->duration_ms);
-	else if (pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK ||
-			 b->c.calls < 0)
+	{
+		if (pp_sketch_add_exact(BUCKET_SKETCH(b), o->duration_ms, 1) != PP_OK)
+			return false;
+	}
+	else if (pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
+		return false;
+	pp_counters_add(&b->c, sign, o, at);
+	if (b->c.calls < 0)
 		return false;
 	if (b->c.calls == 0)
 		bucket_remove(htab, b);
@@ -761,21 +840,95 @@ regions_follow_clock(void)
 							 USECS_PER_HOUR_));
 }
 
+/* Remember that something gave way under memory pressure. */
+static void
+degraded(PPDegradation what)
+{
+	if (shared->degraded_since == 0)
+		shared->degraded_since = apply_now;
+	shared->degraded_last = apply_now;
+	if ((int32) what > shared->degraded)
+		shared->degraded = (int32) what;
+}
+
+/* The start of the oldest bucket in htab; DT_NOEND when it is empty. */
+static TimestampTz
+oldest_start(HTAB *htab)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	TimestampTz oldest = DT_NOEND;
+
+	hash_seq_init(&status, htab);
+	while ((b = hash_seq_search(&status)) != NULL)
+		if (b->key.start < oldest)
+			oldest = b->key.start;
+	return oldest;
+}
+
+/*
+ * Make room after a shortage, giving up time resolution, never accuracy:
+ * a full pool of minute (hour) buckets gives up its oldest hour; the arena,
+ * after the buckets of freed operations are swept, gives up the minute
+ * buckets of the oldest hour that has any, and once only the current hour
+ * has minutes, the oldest hour buckets (the horizon moves).  The current
+ * hour is never given up.  Returns false when nothing more may go: the
+ * caller drops the observation.
+ */
+static bool
+make_room(PPShortage why)
+{
+	TimestampTz current_hour = floor_to(apply_now, USECS_PER_HOUR_);
+	TimestampTz oldest;
+
+	if (why == SHORT_SKETCH_MEMORY && shared->stale_minute + shared->stale_hour > 0)
+	{
+		if (shared->stale_minute > 0)
+			buckets_sweep(minute_hash);
+		if (shared->stale_hour > 0)
+			buckets_sweep(hour_hash);
+		return true;
+	}
+	if (why != SHORT_HOUR_POOL)
+	{
+		oldest = floor_to(Max(oldest_start(minute_hash), shared->minute_start),
+						  USECS_PER_HOUR_);
+		if (oldest < current_hour)
+		{
+			regions_advance(oldest + USECS_PER_HOUR_, shared->horizon_start);
+			degraded(DEGRADED_MINUTES);
+			return true;
+		}
+	}
+	if (why != SHORT_MINUTE_POOL)
+	{
+		oldest = floor_to(Max(oldest_start(hour_hash), shared->horizon_start),
+						  USECS_PER_HOUR_);
+		if (oldest < current_hour)
+		{
+			regions_advance(shared->minute_start, oldest + USECS_PER_HOUR_);
+			degraded(DEGRADED_HOURS);
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Apply one observation of (slot, at) to its hour bucket and, inside the
- * minute region, to its minute bucket.  A full pool gives up its oldest hour
- * and the observation is tried again.  Returns false when the statistics can
- * no longer be trusted (a removal that finds less than it removes).
+ * minute region, to its minute bucket.  When a bucket or its sketch cannot
+ * get the memory, make_room gives up old buckets and the observation is
+ * tried again; when nothing more may go, it is dropped.  Returns false when
+ * the statistics can no longer be trusted (a removal that finds less than
+ * it removes).
  */
 static bool
 observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 {
-	int			attempt;
-
-	for (attempt = 0; attempt < 4; attempt++)
+	for (;;)
 	{
 		bool		in_minutes;
-		bool		full;
+		PPShortage	why = SHORT_NONE;
 		PPBucket   *h;
 		PPBucket   *m = NULL;
 
@@ -783,27 +936,23 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 			return true;		/* beyond the horizon: the table answers */
 		in_minutes = at >= shared->minute_start;
 
-		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &full);
-		if (h == NULL && full)
-		{
-			/* never give up the current hour: drop the observation instead */
-			if (shared->horizon_start + USECS_PER_HOUR_ > floor_to(apply_now, USECS_PER_HOUR_))
-				break;
-			regions_advance(shared->minute_start, shared->horizon_start + USECS_PER_HOUR_);
-			continue;
-		}
+		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &why);
 		if (h != NULL && in_minutes)
+			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &why);
+		if (why == SHORT_NONE && sign > 0 &&
+			!((m == NULL || bucket_make_room(m, o->duration_ms)) &&
+			  bucket_make_room(h, o->duration_ms)))
+			why = SHORT_SKETCH_MEMORY;
+		if (why != SHORT_NONE)
 		{
-			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &full);
-			if (m == NULL && full)
-			{
-				if (h->c.calls == 0)
-					bucket_remove(hour_hash, h);
-				if (shared->minute_start + USECS_PER_HOUR_ > floor_to(apply_now, USECS_PER_HOUR_))
-					break;
-				regions_advance(shared->minute_start + USECS_PER_HOUR_, shared->horizon_start);
+			/* take back the buckets just created for it */
+			if (m != NULL && m->c.calls == 0)
+				bucket_remove(minute_hash, m);
+			if (h != NULL && h->c.calls == 0)
+				bucket_remove(hour_hash, h);
+			if (make_room(why))
 				continue;
-			}
+			break;
 		}
 		if (h == NULL || (in_minutes && m == NULL))
 		{
@@ -815,11 +964,12 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 		return bucket_observe(hour_hash, h, sign, o, at);
 	}
 
-	/* the pools cannot make room: count the drop, never fail */
+	/* nothing more may give way: count the drop, never fail */
 	if (sign > 0)
 	{
 		db_incomplete(db, at + 1);
 		shared->obs_dropped++;
+		degraded(DEGRADED_OBSERVATIONS);
 		return true;
 	}
 	return at < db->incomplete_before;
@@ -1396,9 +1546,19 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->sampled_out = shared->sampled_out;
 	info->mean_ingest_us = shared->timed_profiles > 0 ?
 		shared->ingest_us / shared->timed_profiles : 0;
+	{
+		pp_arena_stats_t st;
+
+		pp_arena_stats(arena, &st);
+		info->sketch_bytes = st.total_bytes;
+		info->sketch_used_bytes = st.used_bytes;
+	}
+	info->degradation = degradation_names[shared->degraded];
+	info->degraded_since = shared->degraded_since;
+	info->degraded_last = shared->degraded_last;
 	info->shmem_used_bytes = (Size) shared->n_ops * (sizeof(PPOp) + reservoir_bytes) +
-		(Size) shared->n_minute * bucket_entry_size(pp_minute_sketch_slots) +
-		(Size) shared->n_hour * bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
+		(Size) (shared->n_minute + shared->n_hour) * sizeof(PPBucket) +
+		info->sketch_used_bytes;
 	strlcpy(info->dump_status, shared->dump_status, sizeof(info->dump_status));
 	LWLockRelease(shared->lock);
 }
@@ -1413,12 +1573,14 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	pp_dump_header_t
  *	n_dbs  x PPDb
  *	n_ops  x (PPOp, reservoir of reservoir_bytes)
- *	n_minute x (PPDumpBucket, minute sketch)
- *	n_hour x (PPDumpBucket, hour sketch)
+ *	n_minute x (PPDumpBucket, sketch of its own capacity)
+ *	n_hour x (PPDumpBucket, sketch of its own capacity)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		3	/* 3: PPDb future rows and slot share, PPOp bucket counts */
+#define PP_DUMP_FORMAT		4	/* 3: PPDb future rows and slot share, PPOp
+								 * bucket counts; 4: sketches of any
+								 * capacity */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
@@ -1444,8 +1606,8 @@ dump_put(FILE *f, pg_crc32c *crc, const void *p, Size len, bool *ok)
 }
 
 static void
-dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, int capacity,
-			 const int32 *file_index, bool *ok)
+dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
+			 bool *ok)
 {
 	HASH_SEQ_STATUS status;
 	PPBucket   *b;
@@ -1463,7 +1625,8 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, int capacity,
 		db.start = b->key.start;
 		db.c = b->c;
 		dump_put(f, crc, &db, sizeof(db), ok);
-		dump_put(f, crc, BUCKET_SKETCH(b), PP_SKETCH_SIZE(capacity), ok);
+		dump_put(f, crc, BUCKET_SKETCH(b),
+				 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
 	}
 }
 
@@ -1505,8 +1668,7 @@ pp_shmem_dump(FILE *f)
 	h.format = PP_DUMP_FORMAT;
 	h.pg_major = PG_VERSION_NUM / 100;
 	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
-	h.minute_capacity = pp_minute_sketch_slots;
-	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
+	h.sketch_max_capacity = PP_SKETCH_MAX_CAPACITY;
 	h.reservoir_capacity = (uint32) pp_reservoir_capacity;
 	h.name_max = PP_NAME_MAX;
 	h.db_size = sizeof(PPDb);
@@ -1533,8 +1695,8 @@ pp_shmem_dump(FILE *f)
 		dump_put(f, &crc, &ops[i], sizeof(PPOp), &ok);
 		dump_put(f, &crc, slot_reservoir(i), reservoir_bytes, &ok);
 	}
-	dump_buckets(f, &crc, minute_hash, pp_minute_sketch_slots, file_index, &ok);
-	dump_buckets(f, &crc, hour_hash, PP_SKETCH_HOUR_CAPACITY, file_index, &ok);
+	dump_buckets(f, &crc, minute_hash, file_index, &ok);
+	dump_buckets(f, &crc, hour_hash, file_index, &ok);
 	FIN_CRC32C(crc);
 	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
 		ok = false;
@@ -1565,7 +1727,6 @@ dump_layout(pp_dump_layout_t *l)
 	l->format = PP_DUMP_FORMAT;
 	l->pg_major = PG_VERSION_NUM / 100;
 	l->reservoir_capacity = (uint32) pp_reservoir_capacity;
-	l->minute_capacity = (uint32) pp_minute_sketch_slots;
 	l->name_max = PP_NAME_MAX;
 	l->db_size = sizeof(PPDb);
 	l->op_size = sizeof(PPOp);
@@ -1650,13 +1811,13 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 	for (i = 0; i < h.n_minute + h.n_hour; i++)
 	{
 		bool		minute = i < h.n_minute;
-		int			cap = minute ? pp_minute_sketch_slots : PP_SKETCH_HOUR_CAPACITY;
 		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
-		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
 		HTAB	   *htab = minute ? minute_hash : hour_hash;
 		PPBucketKey key;
 		PPBucket   *b;
 		bool		found;
+		int			c;
 
 		if (slot_of[src->op] < 0)
 			continue;
@@ -1668,7 +1829,21 @@ pp_shmem_undump(const char *buf, Size len, int *n_ops_loaded)
 		if (b == NULL || found)
 			continue;
 		b->c = src->c;
-		memcpy(BUCKET_SKETCH(b), sk, PP_SKETCH_SIZE(cap));
+		/* into the smallest block that holds its bins */
+		for (c = 0; c < PP_ARENA_NCLASSES - 1; c++)
+			if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) >= sk->nbins)
+				break;
+		b->sketch = pp_arena_alloc(arena, c);
+		if (b->sketch == 0)
+		{
+			/* a smaller ppprof.sketch_memory: the table answers before */
+			hash_search(htab, &key, HASH_REMOVE, NULL);
+			db_incomplete(db_get(ops[key.slot].key.dbid, false),
+						  src->start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR_));
+			continue;
+		}
+		(void) pp_sketch_copy(BUCKET_SKETCH(b),
+							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
 		if (minute)
 		{
 			shared->n_minute++;

@@ -308,6 +308,11 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_int(&st, "observations_dropped", info.observations_dropped);
 	pp_jb_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
 	pp_jb_int(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes);
+	pp_jb_int(&st, "sketch_memory_bytes", (int64) info.sketch_bytes);
+	pp_jb_int(&st, "sketch_memory_used_bytes", (int64) info.sketch_used_bytes);
+	pp_jb_string(&st, "degradation", info.degradation);
+	pp_jb_time(&st, "degraded_since", info.degraded_since);
+	pp_jb_time(&st, "degraded_last", info.degraded_last);
 	pp_jb_int(&st, "profiles_ingested", info.profiles);
 	pp_jb_int(&st, "nodes_ingested", info.nodes);
 	pp_jb_int(&st, "sampled_out", info.sampled_out);

@@ -311,6 +311,19 @@ pp_sketch_add_exact(pp_sketch_t *s, double value_ms, uint32_t n)
 	return sketch_add(s, value_ms, n, false);
 }
 
+bool
+pp_sketch_has_room(const pp_sketch_t *s, double value_ms)
+{
+	int			index;
+	int			pos;
+
+	if (s->nbins < s->capacity)
+		return true;
+	index = pp_sketch_index_of(value_ms);
+	return index == 0 || index <= s->collapse_index ||
+		sketch_find(s, index, &pos);
+}
+
 pp_error_code_t
 pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity, const pp_sketch_t *src)
 {

@@ -196,6 +196,9 @@ extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
 extern pp_error_code_t pp_sketch_add_exact(pp_sketch_t *s, double value_ms,
 										   uint32_t n);
 
+/* Would pp_sketch_add_exact take the value without PP_ERR_FULL? */
+extern bool pp_sketch_has_room(const pp_sketch_t *s, double value_ms);
+
 /*
  * Copy src into the PP_SKETCH_SIZE(capacity) bytes at dst (not overlapping
  * src) as a sketch of that capacity, the same values in the same bins:

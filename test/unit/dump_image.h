@@ -8,7 +8,8 @@
  * Records: a database is 16 bytes; an operation 48 (in_use at 0, name_len
  * at 4); a bucket 24 (operation index at 0, calls at 8).  Reservoirs hold
  * TEST_RES_CAP samples.  The image has 1 database, 2 operations, 2 minute
- * buckets and 1 hour bucket, then the CRC-32C.
+ * buckets and 1 hour bucket, each sketch at its own capacity
+ * (test_sketch_caps), then the CRC-32C.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +28,9 @@
 #define TEST_DB_SIZE		16
 #define TEST_OP_SIZE		48
 #define TEST_BUCKET_SIZE	24
+
+/* the capacities of the three buckets' sketches, in file order */
+static const uint16_t test_sketch_caps[3] = {8, 128, 512};
 
 /* CRC-32C (Castagnoli), bit by bit: slow and obviously right */
 static uint32_t
@@ -55,10 +59,9 @@ test_dump_layout(pp_dump_layout_t *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->magic = 0x50501126;
-	l->format = 2;
+	l->format = 4;
 	l->pg_major = 15;
 	l->reservoir_capacity = TEST_RES_CAP;
-	l->minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
 	l->name_max = TEST_NAME_MAX;
 	l->db_size = TEST_DB_SIZE;
 	l->op_size = TEST_OP_SIZE;
@@ -75,14 +78,24 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->crc32c = test_crc32c;
 }
 
+/* offset of bucket record i (0 .. 3; 3 is where the CRC starts) */
+static size_t
+test_bucket_offset(int i)
+{
+	size_t		off = sizeof(pp_dump_header_t) + TEST_DB_SIZE +
+		2 * (TEST_OP_SIZE + test_reservoir_bytes());
+	int			k;
+
+	for (k = 0; k < i; k++)
+		off += TEST_BUCKET_SIZE + PP_SKETCH_SIZE(test_sketch_caps[k]);
+	return off;
+}
+
 /* the image's total size */
 static size_t
 test_dump_size(void)
 {
-	return sizeof(pp_dump_header_t) + TEST_DB_SIZE +
-		2 * (TEST_OP_SIZE + test_reservoir_bytes()) +
-		2 * (TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)) +
-		TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY) + sizeof(uint32_t);
+	return test_bucket_offset(3) + sizeof(uint32_t);
 }
 
 /* Store the CRC of buf[0 .. len - 4) in its last 4 bytes. */
@@ -104,11 +117,10 @@ test_dump_image(char *buf)
 
 	memset(&h, 0, sizeof(h));
 	h.magic = 0x50501126;
-	h.format = 2;
+	h.format = 4;
 	h.pg_major = 15;
 	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
-	h.minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
-	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
+	h.sketch_max_capacity = PP_SKETCH_MAX_CAPACITY;
 	h.reservoir_capacity = TEST_RES_CAP;
 	h.name_max = TEST_NAME_MAX;
 	h.db_size = TEST_DB_SIZE;
@@ -139,7 +151,7 @@ test_dump_image(char *buf)
 	}
 	for (i = 0; i < 3; i++)
 	{
-		uint16_t	cap = i < 2 ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		uint16_t	cap = test_sketch_caps[i];
 		int32_t		op = i % 2;
 		int64_t		calls;
 		pp_sketch_t *sk = (pp_sketch_t *) (p + TEST_BUCKET_SIZE);

@@ -1669,6 +1669,9 @@ test_add_exact_full(void **state)
 	before = sk_dup(s);
 
 	/* a fifth bin: full, nothing changed (no collapse) */
+	assert_false(pp_sketch_has_room(s, 1.0));
+	assert_true(pp_sketch_has_room(s, 10.0));
+	assert_true(pp_sketch_has_room(s, 0.0));
 	assert_int_equal(pp_sketch_add_exact(s, 1.0, 1), PP_ERR_FULL);
 	assert_int_equal(pp_sketch_add_exact(s, 1000.0, 3), PP_ERR_FULL);
 	assert_sketch_equal(s, before);
@@ -1764,8 +1767,10 @@ test_grow_never_collapses(void **state)
 
 		for (i = 0; i < n; i++)
 		{
+			bool		room = pp_sketch_has_room(s, v[i]);
 			pp_error_code_t rc = pp_sketch_add_exact(s, v[i], 1);
 
+			assert_int_equal(room, rc != PP_ERR_FULL);
 			if (rc == PP_ERR_FULL)
 			{
 				uint16_t	cap = s->capacity * 2 > PP_SKETCH_MAX_CAPACITY ?
