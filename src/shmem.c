@@ -17,16 +17,31 @@
  *
  * minute_start and horizon_start are hour-aligned and only move forward:
  * with the clock (minute_start = hour_floor(now - 24h), horizon_start =
- * hour_floor(now - ppprof.horizon)), and under memory pressure (a full
- * minute pool moves minute_start an hour on, a full hour pool moves
- * horizon_start an hour on); the buckets they pass are dropped.  Feeding
- * hour buckets directly, rather than merging minute buckets into them, costs
- * a second bucket update per observation but keeps hour sketches as accurate
- * as their 512 slots allow (a merge would inherit the coarsest minute
- * sketch's collapsed bins) and makes aging free.  Each bucket holds counters
- * (PPCounters) and a sketch: 128 slots in minute buckets, 512 in hour
- * buckets (src/core/sketch.h gives the accuracy).  Bins are plain counts, so
- * removing an observation is exact.
+ * hour_floor(now - ppprof.horizon)), and under memory pressure (below); the
+ * buckets they pass are dropped.  Feeding hour buckets directly, rather than
+ * merging minute buckets into them, costs a second bucket update per
+ * observation but makes aging free and lets memory pressure take minute
+ * buckets without losing an observation.  Each bucket entry holds counters
+ * (PPCounters) and the offset of its sketch in the sketch arena.  Bins are
+ * plain counts, so removing an observation is exact.
+ *
+ * Sketch arena.  Every bucket sketch lives in one block of the arena of
+ * ppprof.sketch_memory bytes (src/core/arena.c: power-of-two blocks of 80
+ * to 20,480 bytes, binary buddies), in the smallest that holds its bins: a
+ * new bucket gets 8 slots, and before a value that needs one bin more is
+ * added, the sketch moves to a block of twice the size (bucket_sketch_add).
+ * Bucket sketches therefore never collapse, and every percentile keeps the
+ * 0.5% bound of src/core/sketch.h.
+ *
+ * Memory pressure.  When a pool is full or the arena has no block of the
+ * size needed, make_room gives up time resolution, never accuracy: the
+ * buckets of freed slots are swept (arena); the minute buckets of the oldest
+ * hour that has any are dropped (minute_start moves on: those minutes remain
+ * in their hour buckets, and windows cutting them read that edge from the
+ * table); once only the current hour has minutes, the oldest hour buckets
+ * are dropped (horizon_start moves on).  The current hour is never given up;
+ * when nothing more may go, the observation is dropped (below).
+ * PPShared.degraded records the worst step taken and when, for pp_info().
  *
  * A window [t0, t1] is answered from the buckets entirely inside it: whole
  * hours from hour buckets, the minutes before the first and after the last
@@ -38,8 +53,9 @@
  * anything that could make them differ (a prepared transaction, a failed
  * subtraction, a restart) clears the flag and every answer comes from the
  * table until the next rebuild.  An observation that cannot be stored
- * (pools exhausted) moves the database's incomplete_before past it instead:
- * windows that start before that instant are read from the table.
+ * (pools and arena exhausted) moves the database's incomplete_before past
+ * it instead: windows that start before that instant are read from the
+ * table.
  *
  * Operations live in a fixed array of ppprof.max_operations slots, found
  * through a hash on (database, kind, 64-bit hash of the name); the name is
@@ -54,7 +70,7 @@
  * Locking
  *	  One LWLock (tranche "ppprof") guards everything here: the shared
  *	  state, the database and operation hashes, the op slots, both bucket
- *	  hashes and the reservoirs.  Committing backends take it exclusively
+ *	  hashes, the sketch arena and the reservoirs.  Committing backends take it exclusively
  *	  (at PRE_COMMIT, see observe.c) to apply their observations (work proportional to the nodes of the
  *	  transaction, plus an occasional region sweep); readers take it shared
  *	  while they merge the buckets of a window.  Writers run at commit, so
@@ -64,6 +80,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -739,51 +757,84 @@ bucket_remove(HTAB *htab, PPBucket *b)
 }
 
 /*
- * Make sure the sketch of b can take value_ms: when the value needs a new
- * bin and every slot is taken, move the sketch into a block of the next
- * class (twice the bytes, about twice the slots).  Returns false when the
- * arena has no such block; b is unchanged then.
+ * The rare path of bucket_sketch_add: the sketch of b is full and value_ms
+ * needs a new bin (about log2(bins / 8) times in a bucket's life).  Move
+ * the sketch into a block of the next class (twice the bytes, about twice
+ * the slots) and add the value there.  PP_ERR_FULL, b unchanged, when the
+ * arena has no such block.
  */
-static bool
-bucket_make_room(PPBucket *b, double value_ms)
+static pg_noinline pp_error_code_t
+bucket_sketch_grow(PPBucket *b, int index)
 {
 	pp_sketch_t *s = BUCKET_SKETCH(b);
-	int			c;
+	int			c = pp_arena_class_of(arena, b->sketch) + 1;
 	pp_arena_off_t grown;
 
-	if (likely(pp_sketch_has_room(s, value_ms)))
-		return true;
-	c = pp_arena_class_of(arena, b->sketch) + 1;
 	Assert(c > 0 && c < PP_ARENA_NCLASSES);
 	grown = pp_arena_alloc(arena, c);
 	if (grown == 0)
-		return false;
+		return PP_ERR_FULL;
 	if (pp_sketch_copy(pp_arena_ptr(arena, grown),
 					   pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), s) != PP_OK)
 	{
 		pp_arena_free(arena, grown);
-		return false;
+		return PP_ERR_FULL;
 	}
 	pp_arena_free(arena, b->sketch);
 	b->sketch = grown;
-	return true;
+	return pp_sketch_add_index_exact(BUCKET_SKETCH(b), index, 1);
 }
 
 /*
- * Add (sign > 0; bucket_make_room said yes) or remove one value in a
- * bucket.  Returns false when a removal finds less than it removes, or the
- * sketch refuses the value.  An emptied bucket is freed.
+ * Add a value (its bin index: pp_sketch_index_of) to the sketch of b,
+ * growing it when full.  Returns PP_OK; PP_ERR_FULL when the arena has no
+ * larger block (b unchanged); another code when the sketch refuses it.
+ */
+static inline pp_error_code_t
+bucket_sketch_add(PPBucket *b, int index)
+{
+	pp_error_code_t rc = pp_sketch_add_index_exact(BUCKET_SKETCH(b), index, 1);
+
+	if (likely(rc != PP_ERR_FULL))
+		return rc;
+	return bucket_sketch_grow(b, index);
+}
+
+/*
+ * Add one value to the minute bucket m (NULL outside the minute region)
+ * and the hour bucket h, both sketches or neither: when the hour's cannot
+ * take it, the minute's gets it removed again (removal is exact).
+ */
+static inline pp_error_code_t
+buckets_sketch_add(PPBucket *m, PPBucket *h, double value_ms)
+{
+	int			index;
+	pp_error_code_t rc;
+
+	if (!isfinite(value_ms))
+		return PP_ERR_INVALID_VALUE;
+	/* the logarithm once for both sketches */
+	index = pp_sketch_index_of(value_ms);
+	rc = m != NULL ? bucket_sketch_add(m, index) : PP_OK;
+	if (rc == PP_OK)
+	{
+		rc = bucket_sketch_add(h, index);
+		if (rc != PP_OK && m != NULL)
+			(void) pp_sketch_remove(BUCKET_SKETCH(m), value_ms);
+	}
+	return rc;
+}
+
+/*
+ * The counters of one value added to a bucket (its sketch has it already:
+ * buckets_sketch_add), or the value removed from both.  Returns false when
+ * a removal finds less than it removes.  An emptied bucket is freed.
  */
 static bool
 bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
 			   TimestampTz at)
 {
-	if (sign > 0)
-	{
-		if (pp_sketch_add_exact(BUCKET_SKETCH(b), o->duration_ms, 1) != PP_OK)
-			return false;
-	}
-	else if (pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
+	if (sign < 0 && pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
 		return false;
 	pp_counters_add(&b->c, sign, o, at);
 	if (b->c.calls < 0)
@@ -939,10 +990,15 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &why);
 		if (h != NULL && in_minutes)
 			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &why);
-		if (why == SHORT_NONE && sign > 0 &&
-			!((m == NULL || bucket_make_room(m, o->duration_ms)) &&
-			  bucket_make_room(h, o->duration_ms)))
-			why = SHORT_SKETCH_MEMORY;
+		if (why == SHORT_NONE && sign > 0)
+		{
+			pp_error_code_t rc = buckets_sketch_add(m, h, o->duration_ms);
+
+			if (rc == PP_ERR_FULL)
+				why = SHORT_SKETCH_MEMORY;
+			else if (rc != PP_OK)
+				return false;
+		}
 		if (why != SHORT_NONE)
 		{
 			/* take back the buckets just created for it */

@@ -244,22 +244,18 @@ sketch_normalize(pp_sketch_t *s)
  * taken, collapse (the lowest bins fold into the collapsed counter) or,
  * without collapse, return PP_ERR_FULL leaving the sketch unchanged.
  */
-static pp_error_code_t
-sketch_add(pp_sketch_t *s, double value_ms, uint32_t n, bool collapse)
+static inline __attribute__((always_inline)) pp_error_code_t
+sketch_add_index(pp_sketch_t *s, int index, uint32_t n, bool collapse)
 {
 	uint32_t   *cnt = sk_count(s);
 	uint16_t   *idx = sk_index(s);
-	int			index;
 	int			pos;
 
-	if (!isfinite(value_ms))
-		return PP_ERR_INVALID_VALUE;
 	if (n == 0)
 		return PP_OK;
 	if (add_overflows(s->count, n))
 		return PP_ERR_OUT_OF_RANGE;
 
-	index = pp_sketch_index_of(value_ms);
 	if (index == 0)
 		s->zero_count += n;
 	else if (index <= s->collapse_index)
@@ -302,26 +298,25 @@ sketch_add(pp_sketch_t *s, double value_ms, uint32_t n, bool collapse)
 pp_error_code_t
 pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
 {
-	return sketch_add(s, value_ms, n, true);
+	if (!isfinite(value_ms))
+		return PP_ERR_INVALID_VALUE;
+	return sketch_add_index(s, pp_sketch_index_of(value_ms), n, true);
 }
 
 pp_error_code_t
 pp_sketch_add_exact(pp_sketch_t *s, double value_ms, uint32_t n)
 {
-	return sketch_add(s, value_ms, n, false);
+	if (!isfinite(value_ms))
+		return PP_ERR_INVALID_VALUE;
+	return sketch_add_index(s, pp_sketch_index_of(value_ms), n, false);
 }
 
-bool
-pp_sketch_has_room(const pp_sketch_t *s, double value_ms)
+pp_error_code_t
+pp_sketch_add_index_exact(pp_sketch_t *s, int index, uint32_t n)
 {
-	int			index;
-	int			pos;
-
-	if (s->nbins < s->capacity)
-		return true;
-	index = pp_sketch_index_of(value_ms);
-	return index == 0 || index <= s->collapse_index ||
-		sketch_find(s, index, &pos);
+	if (index < 0 || index > PP_SKETCH_NBINS)
+		return PP_ERR_INVALID_VALUE;
+	return sketch_add_index(s, index, n, false);
 }
 
 pp_error_code_t

@@ -7,7 +7,9 @@
 #           hit/miss, log-uniform 0.001 ms .. 1e6 ms);
 #   volume  the density of 1M profiles a day (694 a minute), back-filled
 #           over 3 hours with lognormal durations (sigma 0.35 .. 1);
-#   small   ppprof.sketch_memory = 256kB: the minute buckets of old hours
+#   small   ppprof.sketch_memory = 256kB (and the removed
+#           ppprof.minute_sketch_slots left in postgresql.conf, which only
+#           warns): the minute buckets of old hours
 #           give way, then old hour buckets; the bound still holds (the
 #           table answers the windows that reach what was given up) and
 #           pp_info() says what gave way and since when.
@@ -189,7 +191,13 @@ note('volume: sketch memory used ' . pp_info_field($node, 'sketch_memory_used_by
 $node->stop;
 
 # ---- (c) a small arena runs out ----
-my $small = pp_start_node('accuracy_small', conf => 'ppprof.sketch_memory = 256kB');
+# (the removed ppprof.minute_sketch_slots of 1.2, left in the file, only warns)
+my $small = pp_start_node('accuracy_small',
+	conf => "ppprof.sketch_memory = 256kB\nppprof.minute_sketch_slots = 128");
+ok(-s $small->logfile && slurp_file($small->logfile) =~ /ppprof\.minute_sketch_slots/,
+	'a leftover ppprof.minute_sketch_slots is named in the log');
+is($small->safe_psql('postgres', q{SELECT count(*) FROM pg_settings WHERE name = 'ppprof.minute_sketch_slots'}),
+	'0', '... and is not a setting');
 $small->safe_psql('postgres', 'CREATE EXTENSION ppprof');
 $small->safe_psql('postgres', $setup);
 is($small->safe_psql('postgres', 'SHOW ppprof.sketch_memory'), '256kB', 'a small sketch memory');

@@ -1669,9 +1669,6 @@ test_add_exact_full(void **state)
 	before = sk_dup(s);
 
 	/* a fifth bin: full, nothing changed (no collapse) */
-	assert_false(pp_sketch_has_room(s, 1.0));
-	assert_true(pp_sketch_has_room(s, 10.0));
-	assert_true(pp_sketch_has_room(s, 0.0));
 	assert_int_equal(pp_sketch_add_exact(s, 1.0, 1), PP_ERR_FULL);
 	assert_int_equal(pp_sketch_add_exact(s, 1000.0, 3), PP_ERR_FULL);
 	assert_sketch_equal(s, before);
@@ -1684,6 +1681,25 @@ test_add_exact_full(void **state)
 	assert_int_equal(pp_sketch_add_exact(s, 1.0, 0), PP_OK);
 	assert_int_equal(pp_sketch_count(s), 7);
 	assert_valid(s);
+
+	/* by bin index: the same as by value; an index out of range refused */
+	{
+		pp_sketch_t *a = sk_new(16);
+		pp_sketch_t *b = sk_new(16);
+		const double vals[] = {0.0, -1.0, 1e-4, 0.5, 3.0, 3.01, 250.0, 1e12};
+
+		for (i = 0; i < (int) (sizeof(vals) / sizeof(vals[0])); i++)
+		{
+			assert_int_equal(pp_sketch_add_exact(a, vals[i], 2), PP_OK);
+			assert_int_equal(pp_sketch_add_index_exact(b, pp_sketch_index_of(vals[i]), 2), PP_OK);
+		}
+		assert_sketch_equal(a, b);
+		assert_int_equal(pp_sketch_add_index_exact(b, -1, 1), PP_ERR_INVALID_VALUE);
+		assert_int_equal(pp_sketch_add_index_exact(b, PP_SKETCH_NBINS + 1, 1), PP_ERR_INVALID_VALUE);
+		assert_sketch_equal(a, b);
+		free(a);
+		free(b);
+	}
 
 	/* copy into a larger capacity, then the new bin fits */
 	big = sk_new(8);
@@ -1767,10 +1783,8 @@ test_grow_never_collapses(void **state)
 
 		for (i = 0; i < n; i++)
 		{
-			bool		room = pp_sketch_has_room(s, v[i]);
 			pp_error_code_t rc = pp_sketch_add_exact(s, v[i], 1);
 
-			assert_int_equal(room, rc != PP_ERR_FULL);
 			if (rc == PP_ERR_FULL)
 			{
 				uint16_t	cap = s->capacity * 2 > PP_SKETCH_MAX_CAPACITY ?
