@@ -7,6 +7,8 @@
 #           hit/miss, log-uniform 0.001 ms .. 1e6 ms);
 #   volume  the density of 1M profiles a day (694 a minute), back-filled
 #           over 3 hours with lognormal durations (sigma 0.35 .. 1);
+#   reload  the statistics file of the volume case loaded into 128kB: what
+#           does not fit is left out and read from the table;
 #   small   ppprof.sketch_memory = 256kB (and the removed
 #           ppprof.minute_sketch_slots left in postgresql.conf, which only
 #           warns): the minute buckets of old hours
@@ -188,6 +190,17 @@ is($node->safe_psql('postgres', q{SELECT count(*) >= 2 FROM pp_trends('24 hours'
 	WHERE operation = 'embed' AND bucket_start >= now() - interval '24 hours'
 	  AND bucket_start + interval '1 hour' <= now()}), 't', 'volume: whole hours were compared');
 note('volume: sketch memory used ' . pp_info_field($node, 'sketch_memory_used_bytes') . ' bytes');
+
+# the statistics file loaded into a sketch memory too small for it: the
+# buckets that fit are loaded, incomplete_before moves past the others
+$node->stop;
+$node->append_conf('postgresql.conf', 'ppprof.sketch_memory = 128kB');
+$node->start;
+like(pp_info_field($node, 'statistics_file'), qr/^loaded: /, 'smaller sketch memory: the file is loaded');
+is($node->safe_psql('postgres', q{SELECT pp_info()->>'statistics', (pp_info()->>'incomplete_before') IS NOT NULL}),
+	'valid|t', 'smaller sketch memory: valid, incomplete_before set past the buckets left out');
+no_misses($node, q{SELECT stats_misses('24 hours') UNION ALL SELECT stats_misses('30 minutes')},
+	'smaller sketch memory: every p50/p95/p99 within 1%');
 $node->stop;
 
 # ---- (c) a small arena runs out ----
