@@ -22,7 +22,7 @@
 #                       while its calls so far took less than this (default 240)
 #   BENCH_CHUNK         profiles inserted per transaction while loading (default 50000)
 #   BENCH_PLOT_DIR      where tdigest-time.png goes (default docs/img; smoke bench/out)
-#   BENCH_CONF          more postgresql.conf lines, e.g. 'ppprof.minute_sketch_slots = 256'
+#   BENCH_CONF          more postgresql.conf lines, e.g. 'ppprof.sketch_memory = 128MB'
 #
 # Method.  A throwaway cluster (temp dir, Unix socket only, no TCP) with
 # shared_preload_libraries = 'ppprof' and every ppprof.* setting at its
@@ -261,7 +261,7 @@ med_of() { median ${T[$1]}; }
 
 echo "## Percentiles: ppprof against the exact SQL and tdigest ($MODE run, $STAMP)"
 echo
-echo "- commit $COMMIT; PostgreSQL $PGVER; tdigest $TDVER, compression $COMPRESSION; ppprof.minute_sketch_slots = $(psql_q -At -c 'SHOW ppprof.minute_sketch_slots')"
+echo "- commit $COMMIT; PostgreSQL $PGVER; tdigest $TDVER, compression $COMPRESSION; ppprof.sketch_memory = $(psql_q -At -c 'SHOW ppprof.sketch_memory')"
 echo "- $(nproc) CPUs ($CPU_MODEL); load average $LOAD_START at the start, $LOAD_END at the end; $(since "$T_START") s"
 echo "- $ROUNDS round(s) per size; per query the median over rounds of each round's median call"
 echo

@@ -10,11 +10,12 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "ppprof.h"
-#include "sketch.h"
 
 int			pp_max_depth = 100;
 int			pp_max_nodes = 10000;
@@ -26,7 +27,7 @@ bool		pp_enabled = true;
 double		pp_sample_rate = 1.0;
 int			pp_max_minute_buckets = 30000;
 int			pp_max_hour_buckets = 5000;
-int			pp_minute_sketch_slots = PP_SKETCH_MINUTE_CAPACITY;
+int			pp_sketch_memory_kb = PP_SKETCH_MEMORY_DEFAULT_KB;
 int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
 
@@ -164,14 +165,14 @@ pp_guc_init(void)
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("ppprof.minute_sketch_slots",
-							"Sets the number of 1%-wide bins a minute bucket's quantile sketch keeps.",
-							"A minute of one operation whose values spread over more bins merges its lowest bins; "
-							"low quantiles of busy operations with wide distributions then lose their accuracy. "
-							"Each slot costs 6 bytes in every minute bucket.",
-							&pp_minute_sketch_slots,
-							PP_SKETCH_MINUTE_CAPACITY, 32, PP_SKETCH_HOUR_CAPACITY,
-							PGC_POSTMASTER, 0,
+	DefineCustomIntVariable("ppprof.sketch_memory",
+							"Sets the shared memory that holds the quantile sketches of the time buckets.",
+							"Sketches grow with the distinct durations of their bucket and never lose accuracy; "
+							"when this memory runs short, the oldest minute buckets, then the oldest hour buckets "
+							"are given up (their windows are read from the table), as pp_info() reports.",
+							&pp_sketch_memory_kb,
+							PP_SKETCH_MEMORY_DEFAULT_KB, 128, MAX_KILOBYTES,
+							PGC_POSTMASTER, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ppprof.max_clock_skew",

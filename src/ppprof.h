@@ -30,8 +30,10 @@ extern int	pp_max_operations;
 extern int	pp_reservoir_capacity;
 extern int	pp_horizon_min;
 extern int	pp_max_minute_buckets;
-extern int	pp_minute_sketch_slots;
 extern int	pp_max_window_operations;
+extern int	pp_sketch_memory_kb;	/* ppprof.sketch_memory, kB */
+/* its default: see "Memory" in docs/statistics.md */
+#define PP_SKETCH_MEMORY_DEFAULT_KB	(48 * 1024)
 extern int	pp_max_hour_buckets;
 extern int	pp_max_clock_skew_s;
 extern int	pp_snapshot_window_s;	/* snapshot.c */

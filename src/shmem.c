@@ -17,16 +17,31 @@
  *
  * minute_start and horizon_start are hour-aligned and only move forward:
  * with the clock (minute_start = hour_floor(now - 24h), horizon_start =
- * hour_floor(now - ppprof.horizon)), and under memory pressure (a full
- * minute pool moves minute_start an hour on, a full hour pool moves
- * horizon_start an hour on); the buckets they pass are dropped.  Feeding
- * hour buckets directly, rather than merging minute buckets into them, costs
- * a second bucket update per observation but keeps hour sketches as accurate
- * as their 512 slots allow (a merge would inherit the coarsest minute
- * sketch's collapsed bins) and makes aging free.  Each bucket holds counters
- * (PPCounters) and a sketch: 128 slots in minute buckets, 512 in hour
- * buckets (src/core/sketch.h gives the accuracy).  Bins are plain counts, so
- * removing an observation is exact.
+ * hour_floor(now - ppprof.horizon)), and under memory pressure (below); the
+ * buckets they pass are dropped.  Feeding hour buckets directly, rather than
+ * merging minute buckets into them, costs a second bucket update per
+ * observation but makes aging free and lets memory pressure take minute
+ * buckets without losing an observation.  Each bucket entry holds counters
+ * (PPCounters) and the offset of its sketch in the sketch arena.  Bins are
+ * plain counts, so removing an observation is exact.
+ *
+ * Sketch arena.  Every bucket sketch lives in one block of the arena of
+ * ppprof.sketch_memory bytes (src/core/arena.c: power-of-two blocks of 80
+ * to 20,480 bytes, binary buddies), in the smallest that holds its bins: a
+ * new bucket gets 8 slots, and before a value that needs one bin more is
+ * added, the sketch moves to a block of twice the size (bucket_sketch_add).
+ * Bucket sketches therefore never collapse, and every percentile keeps the
+ * 0.5% bound of src/core/sketch.h.
+ *
+ * Memory pressure.  When a pool is full or the arena has no block of the
+ * size needed, make_room gives up time resolution, never accuracy: the
+ * buckets of freed slots are swept (arena); the minute buckets of the oldest
+ * hour that has any are dropped (minute_start moves on: those minutes remain
+ * in their hour buckets, and windows cutting them read that edge from the
+ * table); once only the current hour has minutes, the oldest hour buckets
+ * are dropped (horizon_start moves on).  The current hour is never given up;
+ * when nothing more may go, the observation is dropped (below).
+ * PPShared.degraded records the worst step taken and when, for pp_info().
  *
  * A window [t0, t1] is answered from the buckets entirely inside it: whole
  * hours from hour buckets, the minutes before the first and after the last
@@ -38,8 +53,9 @@
  * anything that could make them differ (a prepared transaction, a failed
  * subtraction, a restart) clears the flag and every answer comes from the
  * table until the next rebuild.  An observation that cannot be stored
- * (pools exhausted) moves the database's incomplete_before past it instead:
- * windows that start before that instant are read from the table.
+ * (pools and arena exhausted) moves the database's incomplete_before past
+ * it instead: windows that start before that instant are read from the
+ * table.
  *
  * Operations live in a fixed array of ppprof.max_operations slots, found
  * through a hash on (database, kind, 64-bit hash of the name); the name is
@@ -54,7 +70,7 @@
  * Locking
  *	  One LWLock (tranche "ppprof") guards everything here: the shared
  *	  state, the database and operation hashes, the op slots, both bucket
- *	  hashes and the reservoirs.  Committing backends take it exclusively
+ *	  hashes, the sketch arena and the reservoirs.  Committing backends take it exclusively
  *	  (at PRE_COMMIT, see observe.c) to apply their observations (work proportional to the nodes of the
  *	  transaction, plus an occasional region sweep); readers take it shared
  *	  while they merge the buckets of a window.  Writers run at commit, so
@@ -64,6 +80,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "common/hashfn.h"
 #include "miscadmin.h"
@@ -76,6 +94,7 @@
 #include "ppprof.h"
 #include "shmem.h"
 #include "port/pg_crc32c.h"
+#include "arena.h"
 #include "dumpfile.h"
 
 #define USECS_PER_MINUTE	INT64CONST(60000000)
@@ -128,15 +147,28 @@ typedef struct PPBucketKey
 	TimestampTz start;			/* bucket start, minute or hour aligned */
 } PPBucketKey;
 
-/* followed by a pp_sketch_t of the table's capacity */
 typedef struct PPBucket
 {
 	PPBucketKey key;
 	PPCounters	c;
+	pp_arena_off_t sketch;		/* its pp_sketch_t in the arena, which fills
+								 * its block (capacity grows with the block) */
 } PPBucket;
 
-#define BUCKET_SKETCH(b) \
-	((pp_sketch_t *) ((char *) (b) + MAXALIGN(sizeof(PPBucket))))
+#define BUCKET_SKETCH(b)	((pp_sketch_t *) pp_arena_ptr(arena, (b)->sketch))
+
+/* What gave way under memory pressure, in increasing severity */
+typedef enum PPDegradation
+{
+	DEGRADED_NONE = 0,
+	DEGRADED_MINUTES,			/* minute buckets of old hours given up */
+	DEGRADED_HOURS,				/* hour buckets given up: the horizon moved */
+	DEGRADED_OBSERVATIONS		/* observations dropped: incomplete_before */
+} PPDegradation;
+
+static const char *const degradation_names[] = {
+	"none", "minute_buckets", "hour_buckets", "observations"
+};
 
 /* What pp_info() shows every caller of a database (since start-up). */
 typedef struct PPDbCounters
@@ -181,6 +213,9 @@ typedef struct PPShared
 	int64		ops_refused;	/* new names not admitted (doorkeeper) */
 	uint64		doorkeeper[PP_DOORKEEPER];	/* keys of names seen once */
 	int64		obs_dropped;
+	int32		degraded;		/* PPDegradation: the worst since start */
+	TimestampTz degraded_since; /* first time anything gave way; 0 if never */
+	TimestampTz degraded_last;	/* latest time */
 	int64		profiles;		/* committed profiles applied */
 	int64		nodes;			/* their nodes */
 	int64		timed_profiles; /* profiles whose ingest time was measured */
@@ -194,6 +229,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 static PPShared *shared = NULL;
 static PPOp *ops = NULL;
+static pp_arena_t *arena = NULL;	/* the bucket sketches */
 static char *reservoirs = NULL;
 
 /*
@@ -228,9 +264,9 @@ static pp_rng_t rng;
 static bool rng_seeded = false;
 
 static Size
-bucket_entry_size(int capacity)
+arena_bytes(void)
 {
-	return MAXALIGN(sizeof(PPBucket)) + PP_SKETCH_SIZE(capacity);
+	return mul_size((Size) pp_sketch_memory_kb, 1024);
 }
 
 static Size
@@ -245,9 +281,10 @@ shmem_size(void)
 	size = add_size(size, hash_estimate_size(MAX_DATABASES, sizeof(PPDb)));
 	size = add_size(size, hash_estimate_size(pp_max_operations, sizeof(PPOpIndex)));
 	size = add_size(size, hash_estimate_size(pp_max_minute_buckets,
-											 bucket_entry_size(pp_minute_sketch_slots)));
+											 sizeof(PPBucket)));
 	size = add_size(size, hash_estimate_size(pp_max_hour_buckets,
-											 bucket_entry_size(PP_SKETCH_HOUR_CAPACITY)));
+											 sizeof(PPBucket)));
+	size = add_size(size, arena_bytes());
 	return size;
 }
 
@@ -282,6 +319,7 @@ pp_shmem_startup(void)
 
 	shared = NULL;
 	ops = NULL;
+	arena = NULL;
 	reservoirs = NULL;
 	reservoir_bytes = MAXALIGN(pp_reservoir_size(pp_reservoir_capacity));
 
@@ -318,6 +356,10 @@ pp_shmem_startup(void)
 			pp_reservoir_init(reservoirs + (Size) i * reservoir_bytes,
 							  (uint32) pp_reservoir_capacity);
 
+	arena = ShmemInitStruct("ppprof sketches", arena_bytes(), &found);
+	if (!found && pp_arena_init(arena, arena_bytes()) == NULL)
+		elog(FATAL, "ppprof: ppprof.sketch_memory is too small");
+
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(Oid);
 	info.entrysize = sizeof(PPDb);
@@ -332,13 +374,13 @@ pp_shmem_startup(void)
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPBucketKey);
-	info.entrysize = bucket_entry_size(pp_minute_sketch_slots);
+	info.entrysize = sizeof(PPBucket);
 	minute_hash = ShmemInitHash("ppprof minute buckets", pp_max_minute_buckets,
 								pp_max_minute_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPBucketKey);
-	info.entrysize = bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
+	info.entrysize = sizeof(PPBucket);
 	hour_hash = ShmemInitHash("ppprof hour buckets", pp_max_hour_buckets,
 							  pp_max_hour_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
@@ -627,20 +669,31 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 
 static void regions_advance(TimestampTz minute_start, TimestampTz horizon_start);
 
+/* Why an observation could not be stored, and what must give way */
+typedef enum PPShortage
+{
+	SHORT_NONE = 0,
+	SHORT_MINUTE_POOL,			/* ppprof.max_minute_buckets reached */
+	SHORT_HOUR_POOL,			/* ppprof.max_hour_buckets reached */
+	SHORT_SKETCH_MEMORY			/* the arena has no block of the size */
+} PPShortage;
+
 /*
  * Find the bucket (slot, start) in htab, or create it when create is set.
- * Returns NULL when it does not exist, or when the pool is full (*full).
+ * Returns NULL when it does not exist, or when it cannot be created
+ * (*full says why).
  */
 static PPBucket *
-bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
+bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
+		   PPShortage *full)
 {
 	bool		minute = htab == minute_hash;
 	PPBucket  **current = CURRENT_BUCKET(slot, minute);
 	PPBucketKey key;
 	PPBucket   *b;
 	bool		found;
+	pp_arena_off_t sketch;
 
-	*full = false;
 	b = *current;
 	if (b != NULL && b->key.start == start && b->key.slot == slot &&
 		b->key.generation == ops[slot].generation)
@@ -664,20 +717,27 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create, bool *full)
 	if (minute ? shared->n_minute >= pp_max_minute_buckets
 		: shared->n_hour >= pp_max_hour_buckets)
 	{
-		*full = true;
+		*full = minute ? SHORT_MINUTE_POOL : SHORT_HOUR_POOL;
+		return NULL;
+	}
+	sketch = pp_arena_alloc(arena, 0);
+	if (sketch == 0)
+	{
+		*full = SHORT_SKETCH_MEMORY;
 		return NULL;
 	}
 	b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
 	if (b == NULL)
 	{
-		*full = true;
+		pp_arena_free(arena, sketch);
+		*full = minute ? SHORT_MINUTE_POOL : SHORT_HOUR_POOL;
 		return NULL;
 	}
 	memset(&b->c, 0, sizeof(PPCounters));
 	b->c.first_at = DT_NOEND;
 	b->c.last_at = DT_NOBEGIN;
-	pp_sketch_init(BUCKET_SKETCH(b), minute ? pp_minute_sketch_slots
-				   : PP_SKETCH_HOUR_CAPACITY);
+	b->sketch = sketch;
+	pp_sketch_init(BUCKET_SKETCH(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
 	if (minute)
 	{
 		shared->n_minute++;
@@ -702,6 +762,7 @@ bucket_remove(HTAB *htab, PPBucket *b)
 
 	if (*current == b)
 		*current = NULL;
+	pp_arena_free(arena, b->sketch);
 	hash_search(htab, &b->key, HASH_REMOVE, NULL);
 	if (minute)
 	{
@@ -722,18 +783,87 @@ bucket_remove(HTAB *htab, PPBucket *b)
 }
 
 /*
- * Add (sign > 0) or remove one value in a bucket.  Returns false when a
- * removal finds less than it removes.  An emptied bucket is freed.
+ * The rare path of bucket_sketch_add: the sketch of b is full and value_ms
+ * needs a new bin (about log2(bins / 8) times in a bucket's life).  Move
+ * the sketch into a block of the next class (twice the bytes, about twice
+ * the slots) and add the value there.  PP_ERR_FULL, b unchanged, when the
+ * arena has no such block.
+ */
+static pg_noinline pp_error_code_t
+bucket_sketch_grow(PPBucket *b, int index)
+{
+	pp_sketch_t *s = BUCKET_SKETCH(b);
+	int			c = pp_arena_class_of(arena, b->sketch) + 1;
+	pp_arena_off_t grown;
+
+	Assert(c > 0 && c < PP_ARENA_NCLASSES);
+	grown = pp_arena_alloc(arena, c);
+	if (grown == 0)
+		return PP_ERR_FULL;
+	if (pp_sketch_copy(pp_arena_ptr(arena, grown),
+					   pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), s) != PP_OK)
+	{
+		pp_arena_free(arena, grown);
+		return PP_ERR_FULL;
+	}
+	pp_arena_free(arena, b->sketch);
+	b->sketch = grown;
+	return pp_sketch_add_index_exact(BUCKET_SKETCH(b), index, 1);
+}
+
+/*
+ * Add a value (its bin index: pp_sketch_index_of) to the sketch of b,
+ * growing it when full.  Returns PP_OK; PP_ERR_FULL when the arena has no
+ * larger block (b unchanged); another code when the sketch refuses it.
+ */
+static inline pp_error_code_t
+bucket_sketch_add(PPBucket *b, int index)
+{
+	pp_error_code_t rc = pp_sketch_add_index_exact(BUCKET_SKETCH(b), index, 1);
+
+	if (likely(rc != PP_ERR_FULL))
+		return rc;
+	return bucket_sketch_grow(b, index);
+}
+
+/*
+ * Add one value to the minute bucket m (NULL outside the minute region)
+ * and the hour bucket h, both sketches or neither: when the hour's cannot
+ * take it, the minute's gets it removed again (removal is exact).
+ */
+static inline pp_error_code_t
+buckets_sketch_add(PPBucket *m, PPBucket *h, double value_ms)
+{
+	int			index;
+	pp_error_code_t rc;
+
+	if (!isfinite(value_ms))
+		return PP_ERR_INVALID_VALUE;
+	/* the logarithm once for both sketches */
+	index = pp_sketch_index_of(value_ms);
+	rc = m != NULL ? bucket_sketch_add(m, index) : PP_OK;
+	if (rc == PP_OK)
+	{
+		rc = bucket_sketch_add(h, index);
+		if (rc != PP_OK && m != NULL)
+			(void) pp_sketch_remove(BUCKET_SKETCH(m), value_ms);
+	}
+	return rc;
+}
+
+/*
+ * The counters of one value added to a bucket (its sketch has it already:
+ * buckets_sketch_add), or the value removed from both.  Returns false when
+ * a removal finds less than it removes.  An emptied bucket is freed.
  */
 static bool
 bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
 			   TimestampTz at)
 {
+	if (sign < 0 && pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
+		return false;
 	pp_counters_add(&b->c, sign, o, at);
-	if (sign > 0)
-		(void) pp_sketch_add(BUCKET_SKETCH(b), o->duration_ms);
-	else if (pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK ||
-			 b->c.calls < 0)
+	if (b->c.calls < 0)
 		return false;
 	if (b->c.calls == 0)
 		bucket_remove(htab, b);
@@ -787,21 +917,95 @@ regions_follow_clock(void)
 							 USECS_PER_HOUR_));
 }
 
+/* Remember that something gave way under memory pressure. */
+static void
+degraded(PPDegradation what)
+{
+	if (shared->degraded_since == 0)
+		shared->degraded_since = apply_now;
+	shared->degraded_last = apply_now;
+	if ((int32) what > shared->degraded)
+		shared->degraded = (int32) what;
+}
+
+/* The start of the oldest bucket in htab; DT_NOEND when it is empty. */
+static TimestampTz
+oldest_start(HTAB *htab)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	TimestampTz oldest = DT_NOEND;
+
+	hash_seq_init(&status, htab);
+	while ((b = hash_seq_search(&status)) != NULL)
+		if (b->key.start < oldest)
+			oldest = b->key.start;
+	return oldest;
+}
+
+/*
+ * Make room after a shortage, giving up time resolution, never accuracy:
+ * a full pool of minute (hour) buckets gives up its oldest hour; the arena,
+ * after the buckets of freed operations are swept, gives up the minute
+ * buckets of the oldest hour that has any, and once only the current hour
+ * has minutes, the oldest hour buckets (the horizon moves).  The current
+ * hour is never given up.  Returns false when nothing more may go: the
+ * caller drops the observation.
+ */
+static bool
+make_room(PPShortage why)
+{
+	TimestampTz current_hour = floor_to(apply_now, USECS_PER_HOUR_);
+	TimestampTz oldest;
+
+	if (why == SHORT_SKETCH_MEMORY && shared->stale_minute + shared->stale_hour > 0)
+	{
+		if (shared->stale_minute > 0)
+			buckets_sweep(minute_hash);
+		if (shared->stale_hour > 0)
+			buckets_sweep(hour_hash);
+		return true;
+	}
+	if (why != SHORT_HOUR_POOL)
+	{
+		oldest = floor_to(Max(oldest_start(minute_hash), shared->minute_start),
+						  USECS_PER_HOUR_);
+		if (oldest < current_hour)
+		{
+			regions_advance(oldest + USECS_PER_HOUR_, shared->horizon_start);
+			degraded(DEGRADED_MINUTES);
+			return true;
+		}
+	}
+	if (why != SHORT_MINUTE_POOL)
+	{
+		oldest = floor_to(Max(oldest_start(hour_hash), shared->horizon_start),
+						  USECS_PER_HOUR_);
+		if (oldest < current_hour)
+		{
+			regions_advance(shared->minute_start, oldest + USECS_PER_HOUR_);
+			degraded(DEGRADED_HOURS);
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Apply one observation of (slot, at) to its hour bucket and, inside the
- * minute region, to its minute bucket.  A full pool gives up its oldest hour
- * and the observation is tried again.  Returns false when the statistics can
- * no longer be trusted (a removal that finds less than it removes).
+ * minute region, to its minute bucket.  When a bucket or its sketch cannot
+ * get the memory, make_room gives up old buckets and the observation is
+ * tried again; when nothing more may go, it is dropped.  Returns false when
+ * the statistics can no longer be trusted (a removal that finds less than
+ * it removes).
  */
 static bool
 observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 {
-	int			attempt;
-
-	for (attempt = 0; attempt < 4; attempt++)
+	for (;;)
 	{
 		bool		in_minutes;
-		bool		full;
+		PPShortage	why = SHORT_NONE;
 		PPBucket   *h;
 		PPBucket   *m = NULL;
 
@@ -809,27 +1013,28 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 			return true;		/* beyond the horizon: the table answers */
 		in_minutes = at >= shared->minute_start;
 
-		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &full);
-		if (h == NULL && full)
-		{
-			/* never give up the current hour: drop the observation instead */
-			if (shared->horizon_start + USECS_PER_HOUR_ > floor_to(apply_now, USECS_PER_HOUR_))
-				break;
-			regions_advance(shared->minute_start, shared->horizon_start + USECS_PER_HOUR_);
-			continue;
-		}
+		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &why);
 		if (h != NULL && in_minutes)
+			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &why);
+		if (why == SHORT_NONE && sign > 0)
 		{
-			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &full);
-			if (m == NULL && full)
-			{
-				if (h->c.calls == 0)
-					bucket_remove(hour_hash, h);
-				if (shared->minute_start + USECS_PER_HOUR_ > floor_to(apply_now, USECS_PER_HOUR_))
-					break;
-				regions_advance(shared->minute_start + USECS_PER_HOUR_, shared->horizon_start);
+			pp_error_code_t rc = buckets_sketch_add(m, h, o->duration_ms);
+
+			if (rc == PP_ERR_FULL)
+				why = SHORT_SKETCH_MEMORY;
+			else if (rc != PP_OK)
+				return false;
+		}
+		if (why != SHORT_NONE)
+		{
+			/* take back the buckets just created for it */
+			if (m != NULL && m->c.calls == 0)
+				bucket_remove(minute_hash, m);
+			if (h != NULL && h->c.calls == 0)
+				bucket_remove(hour_hash, h);
+			if (make_room(why))
 				continue;
-			}
+			break;
 		}
 		if (h == NULL || (in_minutes && m == NULL))
 		{
@@ -841,11 +1046,12 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 		return bucket_observe(hour_hash, h, sign, o, at);
 	}
 
-	/* the pools cannot make room: count the drop, never fail */
+	/* nothing more may give way: count the drop, never fail */
 	if (sign > 0)
 	{
 		db_incomplete(db, at + 1);
 		shared->obs_dropped++;
+		degraded(DEGRADED_OBSERVATIONS);
 		return true;
 	}
 	return at < db->incomplete_before;
@@ -1436,9 +1642,19 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->sampled_out = shared->sampled_out;
 	info->mean_ingest_us = shared->timed_profiles > 0 ?
 		shared->ingest_us / shared->timed_profiles : 0;
+	{
+		pp_arena_stats_t st;
+
+		pp_arena_stats(arena, &st);
+		info->sketch_bytes = st.total_bytes;
+		info->sketch_used_bytes = st.used_bytes;
+	}
+	info->degradation = degradation_names[shared->degraded];
+	info->degraded_since = shared->degraded_since;
+	info->degraded_last = shared->degraded_last;
 	info->shmem_used_bytes = (Size) shared->n_ops * (sizeof(PPOp) + reservoir_bytes) +
-		(Size) shared->n_minute * bucket_entry_size(pp_minute_sketch_slots) +
-		(Size) shared->n_hour * bucket_entry_size(PP_SKETCH_HOUR_CAPACITY);
+		(Size) (shared->n_minute + shared->n_hour) * sizeof(PPBucket) +
+		info->sketch_used_bytes;
 	strlcpy(info->dump_status, shared->dump_status, sizeof(info->dump_status));
 	LWLockRelease(shared->lock);
 }
@@ -1453,12 +1669,14 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	pp_dump_header_t
  *	n_dbs  x PPDb
  *	n_ops  x (PPOp, reservoir of reservoir_bytes)
- *	n_minute x (PPDumpBucket, minute sketch)
- *	n_hour x (PPDumpBucket, hour sketch)
+ *	n_minute x (PPDumpBucket, sketch of its own capacity)
+ *	n_hour x (PPDumpBucket, sketch of its own capacity)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		3	/* 3: PPDb future rows and slot share, PPOp bucket counts */
+#define PP_DUMP_FORMAT		4	/* 3: PPDb future rows and slot share, PPOp
+								 * bucket counts; 4: sketches of any
+								 * capacity */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
@@ -1484,8 +1702,8 @@ dump_put(FILE *f, pg_crc32c *crc, const void *p, Size len, bool *ok)
 }
 
 static void
-dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, int capacity,
-			 const int32 *file_index, bool *ok)
+dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
+			 bool *ok)
 {
 	HASH_SEQ_STATUS status;
 	PPBucket   *b;
@@ -1503,7 +1721,8 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, int capacity,
 		db.start = b->key.start;
 		db.c = b->c;
 		dump_put(f, crc, &db, sizeof(db), ok);
-		dump_put(f, crc, BUCKET_SKETCH(b), PP_SKETCH_SIZE(capacity), ok);
+		dump_put(f, crc, BUCKET_SKETCH(b),
+				 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
 	}
 }
 
@@ -1545,8 +1764,7 @@ pp_shmem_dump(FILE *f)
 	h.format = PP_DUMP_FORMAT;
 	h.pg_major = PG_VERSION_NUM / 100;
 	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
-	h.minute_capacity = pp_minute_sketch_slots;
-	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
+	h.sketch_max_capacity = PP_SKETCH_MAX_CAPACITY;
 	h.reservoir_capacity = (uint32) pp_reservoir_capacity;
 	h.name_max = PP_NAME_MAX;
 	h.db_size = sizeof(PPDb);
@@ -1573,8 +1791,8 @@ pp_shmem_dump(FILE *f)
 		dump_put(f, &crc, &ops[i], sizeof(PPOp), &ok);
 		dump_put(f, &crc, slot_reservoir(i), reservoir_bytes, &ok);
 	}
-	dump_buckets(f, &crc, minute_hash, pp_minute_sketch_slots, file_index, &ok);
-	dump_buckets(f, &crc, hour_hash, PP_SKETCH_HOUR_CAPACITY, file_index, &ok);
+	dump_buckets(f, &crc, minute_hash, file_index, &ok);
+	dump_buckets(f, &crc, hour_hash, file_index, &ok);
 	FIN_CRC32C(crc);
 	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
 		ok = false;
@@ -1618,7 +1836,6 @@ dump_layout(pp_dump_layout_t *l)
 	l->format = PP_DUMP_FORMAT;
 	l->pg_major = PG_VERSION_NUM / 100;
 	l->reservoir_capacity = (uint32) pp_reservoir_capacity;
-	l->minute_capacity = (uint32) pp_minute_sketch_slots;
 	l->name_max = PP_NAME_MAX;
 	l->db_size = sizeof(PPDb);
 	l->op_size = sizeof(PPOp);
@@ -1715,13 +1932,13 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 	for (i = 0; i < h.n_minute + h.n_hour; i++)
 	{
 		bool		minute = i < h.n_minute;
-		int			cap = minute ? pp_minute_sketch_slots : PP_SKETCH_HOUR_CAPACITY;
 		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
-		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
 		HTAB	   *htab = minute ? minute_hash : hour_hash;
 		PPBucketKey key;
 		PPBucket   *b;
 		bool		found;
+		int			c;
 
 		if (slot_of[src->op] < 0)
 			continue;
@@ -1733,7 +1950,21 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		if (b == NULL || found)
 			continue;
 		b->c = src->c;
-		memcpy(BUCKET_SKETCH(b), sk, PP_SKETCH_SIZE(cap));
+		/* into the smallest block that holds its bins */
+		for (c = 0; c < PP_ARENA_NCLASSES - 1; c++)
+			if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) >= sk->nbins)
+				break;
+		b->sketch = pp_arena_alloc(arena, c);
+		if (b->sketch == 0)
+		{
+			/* a smaller ppprof.sketch_memory: the table answers before */
+			hash_search(htab, &key, HASH_REMOVE, NULL);
+			db_incomplete(db_get(ops[key.slot].key.dbid, false),
+						  src->start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR_));
+			continue;
+		}
+		(void) pp_sketch_copy(BUCKET_SKETCH(b),
+							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
 		if (minute)
 		{
 			shared->n_minute++;

@@ -255,6 +255,11 @@ typedef struct PPShmemInfo
 	int64		observations_dropped;
 	Size		shmem_bytes;	/* requested at start */
 	Size		shmem_used_bytes;	/* operations and buckets in use */
+	Size		sketch_bytes;	/* the arena of bucket sketches */
+	Size		sketch_used_bytes;	/* its blocks in use */
+	const char *degradation;	/* what gave way under memory pressure */
+	TimestampTz degraded_since; /* first time; 0 if never */
+	TimestampTz degraded_last;	/* latest time */
 	int64		profiles;		/* committed profiles applied */
 	int64		nodes;
 	int64		sampled_out;

@@ -352,6 +352,11 @@ pp_info(PG_FUNCTION_ARGS)
 	jb_int_if(&st, "observations_dropped", info.observations_dropped, all);
 	pp_jb_int(&st, "shared_memory_bytes", (int64) info.shmem_bytes);
 	jb_int_if(&st, "shared_memory_used_bytes", (int64) info.shmem_used_bytes, all);
+	pp_jb_int(&st, "sketch_memory_bytes", (int64) info.sketch_bytes);
+	jb_int_if(&st, "sketch_memory_used_bytes", (int64) info.sketch_used_bytes, all);
+	pp_jb_string(&st, "degradation", info.degradation);
+	pp_jb_time(&st, "degraded_since", info.degraded_since);
+	pp_jb_time(&st, "degraded_last", info.degraded_last);
 	pp_jb_int(&st, "profiles_ingested", info.db_profiles);
 	pp_jb_int(&st, "nodes_ingested", info.db_nodes);
 	pp_jb_int(&st, "sampled_out", info.db_sampled_out);

@@ -32,6 +32,19 @@ pp_dump_take(pp_dump_reader_t *r, size_t len)
 	return p;
 }
 
+const pp_sketch_t *
+pp_dump_take_sketch(pp_dump_reader_t *r)
+{
+	pp_sketch_t head;
+
+	if ((size_t) (r->end - r->p) < sizeof(head))
+		return NULL;
+	memcpy(&head, r->p, sizeof(head));
+	if (head.capacity < 1 || head.capacity > PP_SKETCH_MAX_CAPACITY)
+		return NULL;
+	return pp_dump_take(r, PP_SKETCH_SIZE(head.capacity));
+}
+
 static int32_t
 read_int32(const char *record, size_t offset)
 {
@@ -91,8 +104,7 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	uint32_t	stored;
 	uint64_t	i;
 
-	if (l->minute_capacity < 1 || l->minute_capacity > PP_SKETCH_HOUR_CAPACITY ||
-		l->op_hash_offset + sizeof(uint64_t) > l->op_size ||
+	if (l->op_hash_offset + sizeof(uint64_t) > l->op_size ||
 		l->op_last_used_offset + sizeof(int64_t) > l->op_size ||
 		l->db_last_reset_offset + sizeof(int64_t) > l->db_size ||
 		l->db_rebuild_started_offset + sizeof(int64_t) > l->db_size ||
@@ -109,13 +121,12 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		return "not a ppprof statistics file";
 	if (h->format != l->format || h->sketch_format != PP_SKETCH_FORMAT_VERSION ||
 		h->pg_major != l->pg_major || h->db_size != l->db_size ||
-		h->op_size != l->op_size || h->bucket_size != l->bucket_size)
+		h->op_size != l->op_size || h->bucket_size != l->bucket_size ||
+		h->sketch_max_capacity != PP_SKETCH_MAX_CAPACITY)
 		return "written by another version";
 	if (l->crc32c(buf, len - sizeof(uint32_t)) != stored)
 		return "checksum mismatch";
-	if (h->minute_capacity != l->minute_capacity ||
-		h->hour_capacity != PP_SKETCH_HOUR_CAPACITY ||
-		h->reservoir_capacity != l->reservoir_capacity ||
+	if (h->reservoir_capacity != l->reservoir_capacity ||
 		h->name_max != l->name_max)
 		return "written with other settings";
 	if (h->n_dbs > l->max_dbs || h->n_ops > l->max_ops ||
@@ -149,16 +160,20 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	}
 	for (i = 0; i < h->n_minute + h->n_hour; i++)
 	{
-		uint16_t	capacity = i < h->n_minute ? (uint16_t) l->minute_capacity : PP_SKETCH_HOUR_CAPACITY;
-		size_t		sketch_size = PP_SKETCH_SIZE(capacity);
 		const char *bucket = pp_dump_take(&r, l->bucket_size);
 		const pp_sketch_t *sketch;
+		pp_sketch_t head;
 		int32_t		op;
 		int64_t		calls;
 		int64_t		start;
 		bool		minute = i < h->n_minute;
 
-		if (bucket == NULL || (sketch = pp_dump_take(&r, sketch_size)) == NULL)
+		if (bucket == NULL || (size_t) (r.end - r.p) < sizeof(head))
+			return "file is truncated";
+		memcpy(&head, r.p, sizeof(head));
+		if (head.capacity < 1 || head.capacity > PP_SKETCH_MAX_CAPACITY)
+			return "corrupt sketch";
+		if ((sketch = pp_dump_take_sketch(&r)) == NULL)
 			return "file is truncated";
 		op = read_int32(bucket, l->bucket_op_offset);
 		if (op < 0 || (uint32_t) op >= h->n_ops)
@@ -167,8 +182,7 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		if (start % (minute ? PP_DUMP_USECS_PER_MINUTE : PP_DUMP_USECS_PER_HOUR) != 0 ||
 			start < (minute ? h->minute_start : h->horizon_start))
 			return "bucket outside its region";
-		if (pp_sketch_validate(sketch, sketch_size, NULL) != PP_OK ||
-			sketch->capacity != capacity)
+		if (pp_sketch_validate(sketch, PP_SKETCH_SIZE(sketch->capacity), NULL) != PP_OK)
 			return "corrupt sketch";
 		calls = read_int64(bucket, l->bucket_calls_offset);
 		if (calls < 0 || (uint64_t) calls != pp_sketch_count(sketch))

@@ -10,8 +10,8 @@
  *	pp_dump_header_t
  *	n_dbs   x database record          (layout->db_size bytes)
  *	n_ops   x (operation record, reservoir image of layout->reservoir_bytes)
- *	n_minute x (bucket record, sketch of layout->minute_capacity slots)
- *	n_hour  x (bucket record, sketch of PP_SKETCH_HOUR_CAPACITY)
+ *	n_minute x (bucket record, sketch image)
+ *	n_hour  x (bucket record, sketch image)
  *	CRC-32C of everything before it (4 bytes)
  *
  * The records are the server's own structs; the layout names their sizes
@@ -22,8 +22,11 @@
  *
  * pp_dump_check reads only inside [buf, buf + len).  When it returns NULL,
  * a reader started with pp_dump_reader_init returns every record in file
- * order with pp_dump_take, never NULL, each bucket's operation index is
- * below n_ops, and every reservoir and sketch image passed its validator.
+ * order with pp_dump_take (pp_dump_take_sketch for a sketch image), never
+ * NULL, each bucket's operation index is below n_ops, and every reservoir
+ * and sketch image passed its validator.  A sketch image is
+ * PP_SKETCH_SIZE(capacity) bytes, its capacity (1 .. PP_SKETCH_MAX_CAPACITY)
+ * read from its own header, so each bucket is written at the size it has.
  * The buffer must be 8-byte aligned (the images are read in place).
  *
  * Times.  The file's times are PostgreSQL timestamps (microseconds since
@@ -53,8 +56,8 @@ typedef struct pp_dump_header_t
 	uint32_t	format;
 	uint32_t	pg_major;
 	uint32_t	sketch_format;
-	uint32_t	minute_capacity;
-	uint32_t	hour_capacity;
+	uint32_t	sketch_max_capacity;	/* PP_SKETCH_MAX_CAPACITY */
+	uint32_t	reserved2;
 	uint32_t	reservoir_capacity;
 	uint32_t	name_max;
 	uint32_t	db_size;		/* sizes of the three record kinds */
@@ -80,7 +83,6 @@ typedef struct pp_dump_layout_t
 	uint32_t	format;
 	uint32_t	pg_major;
 	uint32_t	reservoir_capacity;
-	uint32_t	minute_capacity;	/* slots of a minute bucket's sketch */
 	uint32_t	name_max;
 	uint32_t	db_size;		/* multiples of 8 */
 	uint32_t	op_size;
@@ -131,5 +133,11 @@ extern void pp_dump_reader_init(pp_dump_reader_t *r, const char *buf, size_t len
 
 /* The next len bytes, or NULL when fewer are left. */
 extern const void *pp_dump_take(pp_dump_reader_t *r, size_t len);
+
+/*
+ * The next sketch image (its size from its header), or NULL when fewer
+ * bytes are left or its capacity is out of range.
+ */
+extern const struct pp_sketch_t *pp_dump_take_sketch(pp_dump_reader_t *r);
 
 #endif							/* PP_DUMPFILE_H */

@@ -51,7 +51,9 @@ typedef enum pp_error_code_t
 	PP_ERR_TOO_DEEP,			/* nesting over the depth limit: 54000 */
 	PP_ERR_TOO_MANY_NODES,		/* more nodes than the limit: 54000 */
 	PP_ERR_NO_MEMORY,			/* the allocator returned NULL: 53200 */
-	PP_ERR_TOO_MANY_RULES		/* classification rules over a limit: 54000 */
+	PP_ERR_TOO_MANY_RULES,		/* classification rules over a limit: 54000 */
+	PP_ERR_FULL					/* a fixed-capacity store has no room for it
+								 * (the caller grows it; never an SQL error) */
 } pp_error_code_t;
 
 #define PP_ERROR_PATH_SIZE	512

@@ -253,22 +253,23 @@ sketch_normalize(pp_sketch_t *s)
 		s->collapse_index = 0;
 }
 
-pp_error_code_t
-pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
+/*
+ * Add n copies of a value.  When it needs a new bin and every slot is
+ * taken, collapse (the lowest bins fold into the collapsed counter) or,
+ * without collapse, return PP_ERR_FULL leaving the sketch unchanged.
+ */
+static inline __attribute__((always_inline)) pp_error_code_t
+sketch_add_index(pp_sketch_t *s, int index, uint32_t n, bool collapse)
 {
 	uint32_t   *cnt = sk_count(s);
 	uint16_t   *idx = sk_index(s);
-	int			index;
 	int			pos;
 
-	if (!isfinite(value_ms))
-		return PP_ERR_INVALID_VALUE;
 	if (n == 0)
 		return PP_OK;
 	if (add_overflows(s->count, n))
 		return PP_ERR_OUT_OF_RANGE;
 
-	index = pp_sketch_index_of(value_ms);
 	if (index == 0)
 		s->zero_count += n;
 	else if (index <= s->collapse_index)
@@ -283,6 +284,8 @@ pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
 	{
 		if (s->nbins >= s->capacity)
 		{
+			if (!collapse)
+				return PP_ERR_FULL;
 			if (pos == 0)
 			{
 				/* the new bin is the lowest of capacity + 1: collapse it */
@@ -304,6 +307,63 @@ pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
 	}
 	s->count += n;
 	return PP_OK;
+}
+
+pp_error_code_t
+pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
+{
+	if (!isfinite(value_ms))
+		return PP_ERR_INVALID_VALUE;
+	return sketch_add_index(s, pp_sketch_index_of(value_ms), n, true);
+}
+
+pp_error_code_t
+pp_sketch_add_exact(pp_sketch_t *s, double value_ms, uint32_t n)
+{
+	if (!isfinite(value_ms))
+		return PP_ERR_INVALID_VALUE;
+	return sketch_add_index(s, pp_sketch_index_of(value_ms), n, false);
+}
+
+pp_error_code_t
+pp_sketch_add_index_exact(pp_sketch_t *s, int index, uint32_t n)
+{
+	if (index < 0 || index > PP_SKETCH_NBINS)
+		return PP_ERR_INVALID_VALUE;
+	return sketch_add_index(s, index, n, false);
+}
+
+pp_error_code_t
+pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity, const pp_sketch_t *src)
+{
+	if (capacity < 1 || capacity > PP_SKETCH_MAX_CAPACITY)
+		return PP_ERR_INVALID_VALUE;
+	if (capacity < src->nbins)
+		return PP_ERR_FULL;
+	pp_sketch_init(dst, capacity);
+	dst->count = src->count;
+	dst->zero_count = src->zero_count;
+	dst->collapsed_count = src->collapsed_count;
+	dst->collapse_index = src->collapse_index;
+	dst->nbins = src->nbins;
+	memcpy(sk_count(dst), sk_ccount(src), (size_t) src->nbins * sizeof(uint32_t));
+	memcpy(sk_index(dst), sk_cindex(src), (size_t) src->nbins * sizeof(uint16_t));
+	return PP_OK;
+}
+
+uint16_t
+pp_sketch_capacity_in(size_t bytes)
+{
+	size_t		c;
+
+	if (bytes < PP_SKETCH_SIZE(1))
+		return 0;
+	c = (bytes - sizeof(pp_sketch_t)) / (sizeof(uint32_t) + sizeof(uint16_t));
+	if (c > PP_SKETCH_MAX_CAPACITY)
+		c = PP_SKETCH_MAX_CAPACITY;
+	while (PP_SKETCH_SIZE(c) > bytes)
+		c--;
+	return (uint16_t) c;
 }
 
 pp_error_code_t

@@ -29,9 +29,10 @@
  * thousands of time buckets per operation in shared memory.  pp_sketch_t
  * therefore keeps at most `capacity` non-empty bins as a sorted array of
  * (uint16 index, uint32 count) pairs.  The capacity is a runtime property
- * of each sketch (set by pp_sketch_init, 1 .. PP_SKETCH_MAX_CAPACITY), so
- * minute buckets can hold PP_SKETCH_MINUTE_CAPACITY slots and hour buckets
- * PP_SKETCH_HOUR_CAPACITY; a sketch occupies PP_SKETCH_SIZE(capacity)
+ * of each sketch (set by pp_sketch_init, 1 .. PP_SKETCH_MAX_CAPACITY): the
+ * server's bucket sketches live in blocks of src/core/arena.c and move to
+ * a larger block (pp_sketch_copy) when pp_sketch_add_exact says they are
+ * full, so they never collapse.  A sketch occupies PP_SKETCH_SIZE(capacity)
  * bytes: a 32-byte header, then the count array, then the index array,
  * then zero padding to a multiple of 8 bytes.  It contains no pointer, can
  * be memcpy'd, kept in shared memory (fixed size per table) and written to
@@ -39,7 +40,8 @@
  * PP_SKETCH_FORMAT_VERSION).  Unused slots and padding are always zero, so
  * equal contents compare equal with memcmp over PP_SKETCH_SIZE(capacity).
  *
- * Collapsing.  When a value needs a new bin and all `capacity` slots are
+ * Collapsing (pp_sketch_add, pp_sketch_merge; never pp_sketch_add_exact).
+ * When a value needs a new bin and all `capacity` slots are
  * taken, the lowest bin is folded into a "collapsed" counter and
  * collapse_index records the highest folded index: from then on every value
  * with index <= collapse_index is counted there.  The upper quantiles (the
@@ -114,14 +116,13 @@
  *
  * (test_accuracy_table checks one of those seeds against this table.)
  *
- * Minute buckets: PP_SKETCH_MINUTE_CAPACITY = 128 slots, 800 bytes, the
- * default of the server's ppprof.minute_sketch_slots (32 to 512).  64
- * slots (416 bytes) already lose p90 at sigma 0.5, n = 1e3; every minute
- * bucket of every operation pays the size, and a minute rarely holds more
- * than a few hundred values of one operation.
+ * PP_SKETCH_MINUTE_CAPACITY = 128 slots (800 bytes) and
+ * PP_SKETCH_HOUR_CAPACITY = 512 slots (3104 bytes) were the fixed minute
+ * and hour bucket sketches of ppprof 1.2; they remain the reference
+ * capacities of the collapsing tests.  64 slots (416 bytes) already lose
+ * p90 at sigma 0.5, n = 1e3.
  *
- * Hour buckets: PP_SKETCH_HOUR_CAPACITY = 512 slots, 3104 bytes, about 4x a
- * minute bucket for 60x the time.  60 minutes of up to 128 values each
+ * A 512-slot hour fed by 128-slot minutes: 60 minutes of up to 128 values each
  * (7680 values) never collapse in the minutes, and measured (50 seeds) not
  * in the merged hour either up to sigma 0.75 (at most 450 bins); a 512-slot
  * sketch fed 1e5 values directly keeps p50 up to sigma 1.  When minutes do
@@ -189,6 +190,34 @@ extern pp_error_code_t pp_sketch_add(pp_sketch_t *s, double value_ms);
 extern pp_error_code_t pp_sketch_add_n(pp_sketch_t *s, double value_ms,
 									   uint32_t n);
 extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
+
+/*
+ * Add n copies of a value without ever collapsing: when the value needs a
+ * new bin and all `capacity` slots are taken, return PP_ERR_FULL and leave
+ * the sketch unchanged (the caller copies it into a larger capacity and
+ * adds again).  Values of an already collapsed range still count there.
+ */
+extern pp_error_code_t pp_sketch_add_exact(pp_sketch_t *s, double value_ms,
+										   uint32_t n);
+
+/*
+ * The same for a value already mapped by pp_sketch_index_of (0 .. NBINS;
+ * PP_ERR_INVALID_VALUE otherwise): one mapping serves several sketches.
+ */
+extern pp_error_code_t pp_sketch_add_index_exact(pp_sketch_t *s, int index,
+												 uint32_t n);
+
+/*
+ * Copy src into the PP_SKETCH_SIZE(capacity) bytes at dst (not overlapping
+ * src) as a sketch of that capacity, the same values in the same bins:
+ * PP_ERR_FULL when capacity < src->nbins, PP_ERR_INVALID_VALUE when it is
+ * not 1 .. PP_SKETCH_MAX_CAPACITY; dst is untouched then.
+ */
+extern pp_error_code_t pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity,
+									  const pp_sketch_t *src);
+
+/* Largest capacity whose PP_SKETCH_SIZE fits in bytes; 0 when none does. */
+extern uint16_t pp_sketch_capacity_in(size_t bytes);
 extern pp_error_code_t pp_sketch_remove_n(pp_sketch_t *s, double value_ms,
 										  uint32_t n);
 extern pp_error_code_t pp_sketch_merge(pp_sketch_t *dst,

@@ -72,9 +72,8 @@ walk(const char *buf, size_t len, const pp_dump_layout_t *l, const pp_dump_heade
 	}
 	for (i = 0; i < h->n_minute + h->n_hour; i++)
 	{
-		uint16_t	cap = i < h->n_minute ? (uint16_t) l->minute_capacity : PP_SKETCH_HOUR_CAPACITY;
 		const char *bucket = pp_dump_take(&r, l->bucket_size);
-		const pp_sketch_t *sk = pp_dump_take(&r, PP_SKETCH_SIZE(cap));
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
 		int32_t		op;
 
 		if (bucket == NULL || sk == NULL)

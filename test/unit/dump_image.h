@@ -9,8 +9,8 @@
  * 8); an operation 56 (in_use at 0, name_len at 4, name at 8, name hash at
  * 40, last use at 48); a bucket 24 (operation index at 0, calls at 8,
  * start at 16).  Reservoirs hold TEST_RES_CAP samples.  The image has 1
- * database, 2 operations, 2 minute buckets and 1 hour bucket, then the
- * CRC-32C; it was written at TEST_WRITTEN and is read at TEST_NOW, with
+ * database, 2 operations, 2 minute buckets and 1 hour bucket, each sketch
+ * at its own capacity (test_sketch_caps), then the CRC-32C; it was written at TEST_WRITTEN and is read at TEST_NOW, with
  * the minute region from TEST_MINUTE_START and the hour region from
  * TEST_HORIZON_START.
  *
@@ -31,6 +31,9 @@
 #define TEST_DB_SIZE		16
 #define TEST_OP_SIZE		56
 #define TEST_BUCKET_SIZE	24
+
+/* the capacities of the three buckets' sketches, in file order */
+static const uint16_t test_sketch_caps[3] = {8, 128, 512};
 
 /* times, microseconds since 2000-01-01: 2025-06-01 12:34:56 and around */
 #define TEST_NOW			INT64_C(802010096000000)
@@ -89,10 +92,9 @@ test_dump_layout(pp_dump_layout_t *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->magic = 0x50501126;
-	l->format = 2;
+	l->format = 4;
 	l->pg_major = 15;
 	l->reservoir_capacity = TEST_RES_CAP;
-	l->minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
 	l->name_max = TEST_NAME_MAX;
 	l->db_size = TEST_DB_SIZE;
 	l->op_size = TEST_OP_SIZE;
@@ -116,14 +118,24 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->now = TEST_NOW;
 }
 
+/* offset of bucket record i (0 .. 3; 3 is where the CRC starts) */
+static size_t
+test_bucket_offset(int i)
+{
+	size_t		off = sizeof(pp_dump_header_t) + TEST_DB_SIZE +
+		2 * (TEST_OP_SIZE + test_reservoir_bytes());
+	int			k;
+
+	for (k = 0; k < i; k++)
+		off += TEST_BUCKET_SIZE + PP_SKETCH_SIZE(test_sketch_caps[k]);
+	return off;
+}
+
 /* the image's total size */
 static size_t
 test_dump_size(void)
 {
-	return sizeof(pp_dump_header_t) + TEST_DB_SIZE +
-		2 * (TEST_OP_SIZE + test_reservoir_bytes()) +
-		2 * (TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)) +
-		TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY) + sizeof(uint32_t);
+	return test_bucket_offset(3) + sizeof(uint32_t);
 }
 
 /* Store the CRC of buf[0 .. len - 4) in its last 4 bytes. */
@@ -145,11 +157,10 @@ test_dump_image(char *buf)
 
 	memset(&h, 0, sizeof(h));
 	h.magic = 0x50501126;
-	h.format = 2;
+	h.format = 4;
 	h.pg_major = 15;
 	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
-	h.minute_capacity = PP_SKETCH_MINUTE_CAPACITY;
-	h.hour_capacity = PP_SKETCH_HOUR_CAPACITY;
+	h.sketch_max_capacity = PP_SKETCH_MAX_CAPACITY;
 	h.reservoir_capacity = TEST_RES_CAP;
 	h.name_max = TEST_NAME_MAX;
 	h.db_size = TEST_DB_SIZE;
@@ -193,7 +204,7 @@ test_dump_image(char *buf)
 	}
 	for (i = 0; i < 3; i++)
 	{
-		uint16_t	cap = i < 2 ? PP_SKETCH_MINUTE_CAPACITY : PP_SKETCH_HOUR_CAPACITY;
+		uint16_t	cap = test_sketch_caps[i];
 		int32_t		op = i % 2;
 		int64_t		calls;
 		int64_t		start = i < 2 ? TEST_MINUTE_START + 7 * PP_DUMP_USECS_PER_MINUTE :

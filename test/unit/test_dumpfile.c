@@ -25,7 +25,7 @@
 #define OFF_DBS			sizeof(pp_dump_header_t)
 #define OFF_OP(i)		(OFF_DBS + TEST_DB_SIZE + (i) * (TEST_OP_SIZE + test_reservoir_bytes()))
 #define OFF_RES(i)		(OFF_OP(i) + TEST_OP_SIZE)
-#define OFF_BUCKET(i)	(OFF_OP(2) + (i) * (TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)))
+#define OFF_BUCKET(i)	test_bucket_offset(i)
 #define OFF_SKETCH(i)	(OFF_BUCKET(i) + TEST_BUCKET_SIZE)
 
 /* a fresh image in an 8-byte aligned buffer with room for extra bytes */
@@ -99,9 +99,20 @@ test_valid_file_reads_back(void **state)
 	bucket = pp_dump_take(&r, TEST_BUCKET_SIZE);
 	memcpy(&calls, bucket + 8, sizeof(calls));
 	assert_int_equal(calls, 4);
-	assert_int_equal(pp_sketch_count(pp_dump_take(&r, PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY))), 4);
-	assert_non_null(pp_dump_take(&r, TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY)));
-	assert_non_null(pp_dump_take(&r, TEST_BUCKET_SIZE + PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY)));
+	{
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
+
+		/* each sketch is read at its own capacity */
+		assert_ptr_equal(sk, buf + OFF_SKETCH(0));
+		assert_int_equal(sk->capacity, test_sketch_caps[0]);
+		assert_int_equal(pp_sketch_count(sk), 4);
+		assert_ptr_equal(pp_dump_take(&r, TEST_BUCKET_SIZE), buf + OFF_BUCKET(1));
+		sk = pp_dump_take_sketch(&r);
+		assert_int_equal(sk->capacity, test_sketch_caps[1]);
+		assert_ptr_equal(pp_dump_take(&r, TEST_BUCKET_SIZE), buf + OFF_BUCKET(2));
+		sk = pp_dump_take_sketch(&r);
+		assert_int_equal(sk->capacity, test_sketch_caps[2]);
+	}
 	/* the reader stops at the CRC */
 	assert_null(pp_dump_take(&r, 1));
 	assert_ptr_equal(r.p, buf + test_dump_size() - sizeof(uint32_t));
@@ -134,17 +145,10 @@ test_header_reasons(void **state)
 	expect_after(offsetof(pp_dump_header_t, n_ops), &v, sizeof(v),
 				 "more entries than the settings allow");
 
-	/* a reader that expects other minute sketches: other settings */
-	{
-		pp_dump_layout_t l;
-		pp_dump_header_t h;
-
-		test_dump_layout(&l);
-		l.minute_capacity = 256;
-		assert_string_equal(pp_dump_check(buf, test_dump_size(), &l, &h), "written with other settings");
-		l.minute_capacity = 0;
-		assert_string_equal(pp_dump_check(buf, test_dump_size(), &l, &h), "invalid layout");
-	}
+	/* sketches of another bin count: another version */
+	v = PP_SKETCH_MAX_CAPACITY + 1;
+	expect_after(offsetof(pp_dump_header_t, sketch_max_capacity), &v, sizeof(v),
+				 "written by another version");
 
 	/* one flipped bit anywhere: the checksum */
 	buf[OFF_SKETCH(1) + 20] ^= 0x10;
@@ -177,6 +181,25 @@ test_record_reasons(void **state)
 
 	expect_after(OFF_SKETCH(0), junk, 32, "corrupt sketch");
 
+	/*
+	 * The capacity in a sketch's header sizes its image: out of range is
+	 * corrupt; a smaller or larger one in range misplaces every record after
+	 * it, which the check sees (the next sketch, or the file's end).
+	 */
+	{
+		uint16_t	cap;
+		size_t		cap_at = offsetof(pp_sketch_t, capacity);
+
+		cap = 0;
+		expect_after(OFF_SKETCH(1) + cap_at, &cap, sizeof(cap), "corrupt sketch");
+		cap = PP_SKETCH_MAX_CAPACITY + 1;
+		expect_after(OFF_SKETCH(1) + cap_at, &cap, sizeof(cap), "corrupt sketch");
+		cap = PP_SKETCH_MAX_CAPACITY;
+		expect_after(OFF_SKETCH(2) + cap_at, &cap, sizeof(cap), "file is truncated");
+		cap = 1;
+		expect_after(OFF_SKETCH(2) + cap_at, &cap, sizeof(cap), "corrupt sketch");
+	}
+
 	i64 = 5;
 	expect_after(OFF_BUCKET(0) + 8, &i64, sizeof(i64), "bucket counters disagree with their sketch");
 	i64 = -4;
@@ -198,8 +221,8 @@ test_length_reasons(void **state)
 	buf = image(0);
 	n = 0;
 	memcpy(buf + offsetof(pp_dump_header_t, n_hour), &n, sizeof(n));
-	test_dump_fix_crc(buf, test_dump_size() - TEST_BUCKET_SIZE - PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY));
-	assert_null(check(buf, test_dump_size() - TEST_BUCKET_SIZE - PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY)));
+	test_dump_fix_crc(buf, test_dump_size() - TEST_BUCKET_SIZE - PP_SKETCH_SIZE(test_sketch_caps[2]));
+	assert_null(check(buf, test_dump_size() - TEST_BUCKET_SIZE - PP_SKETCH_SIZE(test_sketch_caps[2])));
 	free(buf);
 
 	/* eight bytes more than the records before the CRC */

@@ -3,9 +3,10 @@
  * test/unit/test_sketch.c
  *	  cmocka tests of src/core/sketch.c: the relative-error bound against
  *	  exact percentile_disc order statistics, exact merge and subtraction
- *	  (also between capacities), collapsing, validation of corrupted
- *	  sketches, and the accumulator's sparse and dense forms (same answers,
- *	  their memory, running out of it).
+ *	  (also between capacities), collapsing, adding without collapse and
+ *	  growing by copy into a larger capacity (what the server's bucket
+ *	  sketches do), validation of corrupted sketches, and the accumulator's
+ *	  sparse and dense forms (same answers, their memory, running out of it).
  *
  * Every random input comes from pp_rng with a fixed seed, so a failure
  * reproduces.  The bound checked is the documented one: for a quantile not
@@ -1930,6 +1931,189 @@ test_acc_no_memory(void **state)
 	assert_true(failures >= 11);
 }
 
+/* ---------------------------------------------------------------------
+ * Growing instead of collapsing (the server's bucket sketches)
+ * ---------------------------------------------------------------------
+ */
+
+static void
+test_add_exact_full(void **state)
+{
+	pp_sketch_t *s = sk_new(4);
+	pp_sketch_t *before;
+	pp_sketch_t *big;
+	pp_sketch_t *tiny = sk_new(2);
+	int			i;
+
+	(void) state;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pp_sketch_add_exact(s, 10.0 * (i + 1), 1), PP_OK);
+	assert_int_equal(s->nbins, 4);
+	before = sk_dup(s);
+
+	/* a fifth bin: full, nothing changed (no collapse) */
+	assert_int_equal(pp_sketch_add_exact(s, 1.0, 1), PP_ERR_FULL);
+	assert_int_equal(pp_sketch_add_exact(s, 1000.0, 3), PP_ERR_FULL);
+	assert_sketch_equal(s, before);
+	assert_int_equal(s->collapse_index, 0);
+
+	/* existing bins, the zero bucket and bad input behave as in add_n */
+	assert_int_equal(pp_sketch_add_exact(s, 10.0, 2), PP_OK);
+	assert_int_equal(pp_sketch_add_exact(s, 0.0, 1), PP_OK);
+	assert_int_equal(pp_sketch_add_exact(s, NAN, 1), PP_ERR_INVALID_VALUE);
+	assert_int_equal(pp_sketch_add_exact(s, 1.0, 0), PP_OK);
+	assert_int_equal(pp_sketch_count(s), 7);
+	assert_valid(s);
+
+	/* by bin index: the same as by value; an index out of range refused */
+	{
+		pp_sketch_t *a = sk_new(16);
+		pp_sketch_t *b = sk_new(16);
+		const double vals[] = {0.0, -1.0, 1e-4, 0.5, 3.0, 3.01, 250.0, 1e12};
+
+		for (i = 0; i < (int) (sizeof(vals) / sizeof(vals[0])); i++)
+		{
+			assert_int_equal(pp_sketch_add_exact(a, vals[i], 2), PP_OK);
+			assert_int_equal(pp_sketch_add_index_exact(b, pp_sketch_index_of(vals[i]), 2), PP_OK);
+		}
+		assert_sketch_equal(a, b);
+		assert_int_equal(pp_sketch_add_index_exact(b, -1, 1), PP_ERR_INVALID_VALUE);
+		assert_int_equal(pp_sketch_add_index_exact(b, PP_SKETCH_NBINS + 1, 1), PP_ERR_INVALID_VALUE);
+		assert_sketch_equal(a, b);
+		free(a);
+		free(b);
+	}
+
+	/* copy into a larger capacity, then the new bin fits */
+	big = sk_new(8);
+	memset(big, 0xA5, PP_SKETCH_SIZE(8));
+	assert_int_equal(pp_sketch_copy(big, 8, s), PP_OK);
+	assert_valid(big);
+	assert_int_equal(big->capacity, 8);
+	assert_int_equal(pp_sketch_count(big), 7);
+	assert_int_equal(pp_sketch_add_exact(big, 1.0, 1), PP_OK);
+	assert_int_equal(big->nbins, 5);
+	assert_int_equal(big->collapse_index, 0);
+	/* values: 0, 1, 10 x 3, 20, 30, 40; rank 2 of 8 is the new bin */
+	assert_true(within_bound(pp_sketch_quantile(big, 0.25), 1.0));
+
+	/* too small, or an invalid capacity: refused, dst untouched */
+	memset(tiny, 0xA5, PP_SKETCH_SIZE(2));
+	assert_int_equal(pp_sketch_copy(tiny, 2, s), PP_ERR_FULL);
+	assert_int_equal(pp_sketch_copy(tiny, 0, s), PP_ERR_INVALID_VALUE);
+	assert_int_equal(((unsigned char *) tiny)[0], 0xA5);
+
+	/* a copy to the same capacity is byte-identical */
+	{
+		pp_sketch_t *same = sk_new(4);
+
+		assert_int_equal(pp_sketch_copy(same, 4, s), PP_OK);
+		assert_sketch_equal(same, s);
+		free(same);
+	}
+	free(s);
+	free(before);
+	free(big);
+	free(tiny);
+}
+
+static void
+test_capacity_in(void **state)
+{
+	size_t		b;
+
+	(void) state;
+	assert_int_equal(pp_sketch_capacity_in(0), 0);
+	assert_int_equal(pp_sketch_capacity_in(39), 0);
+	assert_int_equal(pp_sketch_capacity_in(40), 1);
+	assert_int_equal(pp_sketch_capacity_in(80), 8);
+	assert_int_equal(pp_sketch_capacity_in(800), PP_SKETCH_MINUTE_CAPACITY);
+	assert_int_equal(pp_sketch_capacity_in(18464), PP_SKETCH_MAX_CAPACITY);
+	assert_int_equal(pp_sketch_capacity_in(1 << 20), PP_SKETCH_MAX_CAPACITY);
+	for (b = 40; b < 20000; b++)
+	{
+		uint16_t	c = pp_sketch_capacity_in(b);
+
+		assert_true(PP_SKETCH_SIZE(c) <= b);
+		assert_true(c == PP_SKETCH_MAX_CAPACITY || PP_SKETCH_SIZE(c + 1) > b);
+	}
+}
+
+/*
+ * What the server does: start at 8 slots and, whenever a value needs a new
+ * bin, copy into twice the capacity.  For every distribution, 20,000 values
+ * (a burst minute) end in a sketch that never collapsed, whose every
+ * quantile keeps the bound, and whose bins equal those of a sketch of the
+ * maximal capacity fed the same values.
+ */
+static void
+test_grow_never_collapses(void **state)
+{
+	const size_t n = 20000;
+	int			d;
+
+	(void) state;
+	for (d = 0; d < NDIST; d++)
+	{
+		double	   *v = make_values(1000 + d, (dist_t) d, n);
+		double	   *sorted = sorted_copy(v, n);
+		pp_sketch_t *s = sk_new(8);
+		pp_sketch_t *full = sk_new(PP_SKETCH_MAX_CAPACITY);
+		pp_sketch_t *cmp = sk_new(PP_SKETCH_MAX_CAPACITY);
+		int			grows = 0;
+		size_t		i;
+		int			k;
+
+		for (i = 0; i < n; i++)
+		{
+			pp_error_code_t rc = pp_sketch_add_exact(s, v[i], 1);
+
+			if (rc == PP_ERR_FULL)
+			{
+				uint16_t	cap = s->capacity * 2 > PP_SKETCH_MAX_CAPACITY ?
+					PP_SKETCH_MAX_CAPACITY : (uint16_t) (s->capacity * 2);
+				pp_sketch_t *t = sk_new(cap);
+
+				assert_int_equal(pp_sketch_copy(t, cap, s), PP_OK);
+				free(s);
+				s = t;
+				grows++;
+				rc = pp_sketch_add_exact(s, v[i], 1);
+			}
+			assert_int_equal(rc, PP_OK);
+			assert_int_equal(pp_sketch_add(full, v[i]), PP_OK);
+		}
+		assert_valid(s);
+		assert_int_equal(s->collapse_index, 0);
+		assert_int_equal(s->collapsed_count, 0);
+		assert_int_equal(pp_sketch_count(s), n);
+		assert_true(grows > 0);
+		assert_int_equal(pp_sketch_copy(cmp, PP_SKETCH_MAX_CAPACITY, s), PP_OK);
+		assert_sketch_equal(cmp, full);
+		for (k = 0; k < NQ; k++)
+		{
+			double		est;
+			int			flags;
+
+			assert_int_equal(pp_sketch_quantile_ex(s, q_at(k), &est, &flags), PP_OK);
+			assert_false(flags & PP_SKETCH_Q_COLLAPSED);
+			if (!within_bound(est, exact_quantile(sorted, n, q_at(k))))
+				fail_msg("%s q=%g: %.17g for %.17g", dist_name[d], q_at(k), est,
+						 exact_quantile(sorted, n, q_at(k)));
+		}
+		/* removal stays exact: take every value out again */
+		for (i = 0; i < n; i++)
+			assert_int_equal(pp_sketch_remove(s, v[i]), PP_OK);
+		assert_int_equal(pp_sketch_count(s), 0);
+		assert_int_equal(s->nbins, 0);
+		free(v);
+		free(sorted);
+		free(s);
+		free(full);
+		free(cmp);
+	}
+}
+
 int
 main(void)
 {
@@ -1952,6 +2136,9 @@ main(void)
 		cmocka_unit_test(test_acc_sparse_dense),
 		cmocka_unit_test(test_acc_memory),
 		cmocka_unit_test(test_acc_no_memory),
+		cmocka_unit_test(test_add_exact_full),
+		cmocka_unit_test(test_capacity_in),
+		cmocka_unit_test(test_grow_never_collapses),
 	};
 
 	return cmocka_run_group_tests_name("sketch", tests, NULL, NULL);
