@@ -177,10 +177,14 @@ cmp_ok($reads, '>=', 10, "pp_operation_stats ran $reads times while the writers 
 # background rebuild; only something that went wrong -- a subtraction that
 # found less than it removed, because a rebuild missed or double-counted a
 # concurrent commit -- starts one.
+# (Which of the two it saw depends on timing: the rebuild takes the table's
+# lock only between writers, so under load it may see only the first.)
 my %states = map { $_ => 1 } ($reader->{out} =~ /^read \d+ \d+ (.*)$/mg);
-is(join(', ', sort keys %states),
-	'invalid: answers from the table until pp_rebuild(), valid',
-	'the reader saw the statistics valid or invalid (after pp_reset), never rebuilding');
+my @other = grep { $_ ne 'invalid: answers from the table until pp_rebuild()' && $_ ne 'valid' }
+	sort keys %states;
+ok(%states && !@other,
+	'the reader saw the statistics valid or invalid (after pp_reset), never rebuilding')
+	or diag('states seen: ' . join(', ', sort keys %states));
 pp_log_lacks($node, 'ppprof rebuilt the statistics',
 	'no background rebuild was needed (nothing went wrong)');
 my @rebuilt = ($resetter->{out} =~ /^(\d+)$/mg);
