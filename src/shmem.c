@@ -1436,7 +1436,6 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 			 int64 step, pp_bucket_visitor visit, void *arg)
 {
 	int			slot;
-	int64		n_ops = 0;
 
 	if (db->max_at == DT_NOBEGIN)
 		return;
@@ -1444,10 +1443,7 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 	if (from >= to)
 		return;
 
-	for (slot = 0; slot < pp_max_operations; slot++)
-		if (ops[slot].in_use && ops[slot].key.dbid == db->dbid)
-			n_ops++;
-	if ((to - from) / step * n_ops <= hash_get_num_entries(htab))
+	if ((to - from) / step * db->n_ops <= hash_get_num_entries(htab))
 	{
 		for (slot = 0; slot < pp_max_operations; slot++)
 			if (ops[slot].in_use && ops[slot].key.dbid == db->dbid)
