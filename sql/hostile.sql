@@ -5,31 +5,31 @@
 CREATE EXTENSION ppprof;
 SELECT pp_reset();
 SELECT pp_rebuild();
-CREATE FUNCTION p(name text, ms float8) RETURNS jsonb
+CREATE FUNCTION hp(name text, ms float8) RETURNS jsonb
 LANGUAGE sql AS $$ SELECT jsonb_build_object('operation_name', name, 'duration_ms', ms) $$;
 INSERT INTO performance_profiles (query_id, profile_data)
 SELECT 'h' || g, jsonb_build_object('operation_name', 'rag', 'duration_ms', 20 + g,
-                                    'children', jsonb_build_array(p('vector_search', 5 + g)))
+                                    'children', jsonb_build_array(hp('vector_search', 5 + g)))
   FROM generate_series(1, 50) g;
 
 -- Finding 6: created_at later than the clock plus ppprof.max_clock_skew,
 -- or infinite, is refused (class 22) and nothing is stored
 SHOW ppprof.max_clock_skew;
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-VALUES ('future', p('rag', 1), '2990-01-01 12:00:00+00');
+VALUES ('future', hp('rag', 1), '2990-01-01 12:00:00+00');
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-VALUES ('inf', p('rag', 1), 'infinity');
+VALUES ('inf', hp('rag', 1), 'infinity');
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-VALUES ('-inf', p('rag', 1), '-infinity');
+VALUES ('-inf', hp('rag', 1), '-infinity');
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-SELECT 'batch' || g, p('rag', 1),
+SELECT 'batch' || g, hp('rag', 1),
        CASE WHEN g = 0 THEN now() ELSE '2990-01-01 12:00:00+00'::timestamptz + g * interval '1 hour' END
   FROM generate_series(0, 3) g;
 SELECT count(*) AS stored FROM performance_profiles WHERE query_id IN ('future', 'inf', '-inf')
     OR query_id LIKE 'batch%';
 -- within the skew: stored
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-VALUES ('skewed', p('rag', 1), now() + interval '2 minutes');
+VALUES ('skewed', hp('rag', 1), now() + interval '2 minutes');
 -- an UPDATE that moves created_at into the future is refused too; one that
 -- leaves it alone is not checked again
 UPDATE performance_profiles SET created_at = '2990-01-01 12:00:00+00' WHERE query_id = 'h1';
@@ -47,7 +47,7 @@ DROP ROLE hostile_user;
 -- read from the table, and pp_info() says so
 SET ppprof.enabled = off;
 INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms, created_at)
-VALUES ('legacy-future', p('rag', 7), 7, '2999-01-01');
+VALUES ('legacy-future', hp('rag', 7), 7, '2999-01-01');
 RESET ppprof.enabled;
 SELECT pp_rebuild();
 SELECT pp_info()->>'statistics' AS statistics, pp_info()->>'future_rows' AS future_rows,
@@ -72,7 +72,7 @@ SELECT pp_info()->>'statistics' AS statistics_after_delete;
 SELECT (pp_info()->>'operations_max')::int AS max_ops \gset
 INSERT INTO performance_profiles (query_id, profile_data)
 SELECT 'flood', jsonb_build_object('operation_name', 'rag', 'duration_ms', 1,
-         'children', jsonb_agg(p('unique_' || g, 0.5)))
+         'children', jsonb_agg(hp('unique_' || g, 0.5)))
   FROM generate_series(1, :max_ops + 200) g;
 SELECT (pp_info()->>'operations_all_databases')::int = :max_ops AS slots_full,
        (pp_info()->>'operations_evicted')::int AS evicted,
@@ -89,5 +89,5 @@ SELECT 'flood2', profile_data FROM performance_profiles WHERE query_id = 'flood'
 SELECT (pp_info()->>'operations_evicted')::int > 0 AS evicted_on_return;
 SELECT count(*) AS unique_ops FROM pp_operation_stats('1 hour') WHERE operation LIKE 'unique%';
 
-DROP FUNCTION p(text, float8);
+DROP FUNCTION hp(text, float8);
 DROP EXTENSION ppprof;
