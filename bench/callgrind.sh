@@ -15,6 +15,9 @@
 #             columns also sent by the client as JSON text, as the seed
 #             application (which analysed each profile itself) writes them;
 #             the values are ppprof's own for the same profile
+#   lz4       the plain INSERTs into a copy of the plain table whose
+#             profile_data is compressed with lz4, as performance_profiles'
+#             is: ppprof's own work, without the difference in compression
 #   ppprof    the same N INSERTs into performance_profiles, profile only
 # and prints instructions per INSERT and the ratios, for each statement
 # protocol:
@@ -61,7 +64,9 @@ pp_as_pg psql -h "$dir" -d postgres -X -q -v ON_ERROR_STOP=1 \
 	-c "TRUNCATE performance_profiles" -c "CREATE UNIQUE INDEX ON src (i)" -c "CREATE UNIQUE INDEX ON src_analysed (i)" \
 	-c "VACUUM ANALYZE src" -c "VACUUM ANALYZE src_analysed" \
 	-c "CREATE TABLE plain_profiles (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), query_id text NOT NULL, profile_data jsonb NOT NULL, total_duration_ms float NOT NULL, bottleneck_operations jsonb DEFAULT '[]', optimization_suggestions jsonb DEFAULT '[]', created_at timestamptz DEFAULT now())" \
-	-c "CREATE INDEX ON plain_profiles (created_at)" <test/gen/rag_profiles.sql
+	-c "CREATE INDEX ON plain_profiles (created_at)" \
+	-c "CREATE TABLE plain_lz4 (LIKE plain_profiles INCLUDING ALL)" \
+	-c "ALTER TABLE plain_lz4 ALTER COLUMN profile_data SET COMPRESSION lz4" <test/gen/rag_profiles.sql
 pp_as_pg pg_ctl -D "$dir/data" -w stop >/dev/null
 
 echo "SELECT 1" > "$dir/base.sql"
@@ -76,6 +81,7 @@ statements() {
 }
 statements plain "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms) SELECT 'q', t::jsonb, 1 FROM src WHERE i = \$1"
 statements analysed "INSERT INTO plain_profiles (query_id, profile_data, total_duration_ms, bottleneck_operations, optimization_suggestions) SELECT 'q', t::jsonb, 1, bo::jsonb, os::jsonb FROM src_analysed WHERE i = \$1"
+statements lz4 "INSERT INTO plain_lz4 (query_id, profile_data, total_duration_ms) SELECT 'q', t::jsonb, 1 FROM src WHERE i = \$1"
 statements ppprof "INSERT INTO performance_profiles (query_id, profile_data) SELECT 'q', t::jsonb FROM src WHERE i = \$1"
 chmod 644 "$dir"/*.sql
 
@@ -85,13 +91,14 @@ count() {
 	grep -h '^summary:' "$dir/cg.$1" | awk '{print $2}'
 }
 base=$(count base)
-echo "| protocol | INSERTs | plain: instructions / INSERT | plain, analysis sent by the client | ppprof | plain / ppprof | plain with the client's analysis / ppprof |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| protocol | INSERTs | plain: instructions / INSERT | plain, analysis sent by the client | plain, lz4 | ppprof | plain / ppprof | plain with the client's analysis / ppprof | plain, lz4 / ppprof |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for protocol in simple prepared; do
 	plain=$(count "$protocol-plain")
 	analysed=$(count "$protocol-analysed")
+	lz4=$(count "$protocol-lz4")
 	pp=$(count "$protocol-ppprof")
 	awk -v p="$protocol" -v n="$N" -v a="$(( (plain - base) / N ))" -v c="$(( (analysed - base) / N ))" \
-		-v b="$(( (pp - base) / N ))" \
-		'BEGIN { printf "| %s | %d | %d | %d | %d | %.3f | %.3f |\n", p, n, a, c, b, a / b, c / b }'
+		-v l="$(( (lz4 - base) / N ))" -v b="$(( (pp - base) / N ))" \
+		'BEGIN { printf "| %s | %d | %d | %d | %d | %d | %.3f | %.3f | %.3f |\n", p, n, a, c, l, b, a / b, c / b, l / b }'
 done
