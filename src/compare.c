@@ -23,6 +23,8 @@
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 
+#include "config.h"
+#include "stats.h"
 #include "trend.h"
 #include "window.h"
 

@@ -50,7 +50,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "ppprof.h"
+#include "allocator.h"
+#include "config.h"
+#include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_config_changed);
 
@@ -60,48 +62,6 @@ static PPConfig *config = NULL;
 /* relations whose invalidation drops the cache; valid while config != NULL */
 #define N_WATCHED 4
 static Oid	watched_relids[N_WATCHED];
-
-static void *
-palloc_hook(size_t size, void *ctx)
-{
-	return MemoryContextAllocExtended((MemoryContext) ctx, size, MCXT_ALLOC_NO_OOM);
-}
-
-static void
-pfree_hook(void *ptr, void *ctx)
-{
-	pfree(ptr);
-}
-
-static void *
-palloc_current_hook(size_t size, void *ctx)
-{
-	return palloc_extended(size, MCXT_ALLOC_NO_OOM);
-}
-
-/* An allocator for the core that allocates in CurrentMemoryContext. */
-const pp_allocator_t *
-pp_current_allocator(void)
-{
-	static const pp_allocator_t current = {palloc_current_hook, pfree_hook, NULL};
-
-	return &current;
-}
-
-/*
- * An allocator for the core that allocates in cxt.  The returned struct
- * lives in cxt too.
- */
-const pp_allocator_t *
-pp_palloc_allocator(MemoryContext cxt)
-{
-	pp_allocator_t *a = MemoryContextAlloc(cxt, sizeof(pp_allocator_t));
-
-	a->malloc_fn = palloc_hook;
-	a->free_fn = pfree_hook;
-	a->ctx = cxt;
-	return a;
-}
 
 static void
 config_invalidate(Datum arg, Oid relid)
@@ -163,37 +123,6 @@ relation_owner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 	return owner;
-}
-
-/*
- * Connect to SPI for a query of ppprof's own, as role owner (InvalidOid: as
- * the caller), security-restricted, with search_path pinned to pg_catalog,
- * pg_temp until pp_spi_finish_as: whatever the caller's search_path, no
- * object of a schema the caller can write (an operator, a function, a
- * collation) can be resolved by the query, and so none runs with the
- * owner's rights.  The queries name ppprof's tables with their schema.
- */
-void
-pp_spi_connect_as(Oid owner, PPSavedUser *saved)
-{
-	GetUserIdAndSecContext(&saved->userid, &saved->sec_context);
-	SetUserIdAndSecContext(OidIsValid(owner) ? owner : saved->userid,
-						   saved->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	saved->guc_nest = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "ppprof: SPI_connect failed");
-}
-
-void
-pp_spi_finish_as(const PPSavedUser *saved)
-{
-	SPI_finish();
-	AtEOXact_GUC(true, saved->guc_nest);
-	SetUserIdAndSecContext(saved->userid, saved->sec_context);
 }
 
 static Oid

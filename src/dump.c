@@ -37,8 +37,9 @@
 #include "catalog/pg_control.h"
 #include "common/controldata_utils.h"
 #include "storage/fd.h"
+#include "storage/ipc.h"
 
-#include "ppprof.h"
+#include "dump.h"
 #include "shmem.h"
 
 #define PP_DUMP_FILE		PGSTAT_STAT_PERMANENT_DIRECTORY "/ppprof.stat"
@@ -48,6 +49,8 @@
 #define PP_DUMP_MAX_BYTES	((Size) 1 << 30)
 
 static bool dump_discarded = false;
+
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* standby.signal or recovery.signal: replication changes the table */
 static bool
@@ -88,8 +91,8 @@ shut_down_cleanly(void)
 }
 
 /* on_shmem_exit callback of the postmaster. */
-void
-pp_dump_save(int code, Datum arg)
+static void
+dump_save(int code, Datum arg)
 {
 	FILE	   *f;
 	bool		ok;
@@ -122,12 +125,9 @@ pp_dump_save(int code, Datum arg)
 	(void) durable_rename(PP_DUMP_FILE_TMP, PP_DUMP_FILE, LOG);
 }
 
-/*
- * Called by the postmaster after creating the shared memory.  Writes what
- * it did into status (shown by pp_info()).
- */
-void
-pp_dump_load(char *status, Size status_size)
+/* Load the file into the shared statistics; writes what it did into status. */
+static void
+dump_load(char *status, Size status_size)
 {
 	FILE	   *f;
 	struct stat st;
@@ -195,6 +195,34 @@ rejected:
 			 errdetail("Statistics will be answered from the table until pp_rebuild().")));
 	snprintf(status, status_size, "rejected: %s", why);
 	unlink(PP_DUMP_FILE);
+}
+
+/*
+ * Run after shmem.c's start-up hook: the postmaster reloads the last clean
+ * shutdown's statistics, and writes them at its own exit.
+ */
+static void
+dump_shmem_startup(void)
+{
+	char		status[128];
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	if (IsUnderPostmaster || !pp_shmem_attached())
+		return;
+	dump_load(status, sizeof(status));
+	pp_shmem_set_dump_status(status);
+	on_shmem_exit(dump_save, (Datum) 0);
+}
+
+/* Called from _PG_init, after pp_shmem_init. */
+void
+pp_dump_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = dump_shmem_startup;
 }
 
 /*

@@ -15,7 +15,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-#include "ppprof.h"
+#include "guc.h"
 
 int			pp_max_depth = 100;
 int			pp_max_nodes = 10000;
@@ -30,6 +30,8 @@ int			pp_max_hour_buckets = 5000;
 int			pp_sketch_memory_kb = PP_SKETCH_MEMORY_DEFAULT_KB;
 int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
+int			pp_snapshot_window_s = 300;
+int			pp_snapshot_retention_min = 7 * 24 * 60;
 
 void
 pp_guc_init(void)

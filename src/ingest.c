@@ -43,8 +43,14 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "ppprof.h"
+#include "config.h"
+#include "guc.h"
+#include "ingest.h"
+#include "jsonb_build.h"
+#include "observe.h"
+#include "profile.h"
 #include "shmem.h"
+#include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_trigger);
 PG_FUNCTION_INFO_V1(pp_ingest);
@@ -167,19 +173,11 @@ analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
 				ProfileAnalysis *pa)
 {
 	MemoryContext old = MemoryContextSwitchTo(IngestContext);
-	pp_tree_source_t source;
-	pp_tree_limits_t limits;
 	pp_error_t	err;
 	int32_t		i;
 
-	limits.max_depth = pp_max_depth;
-	limits.max_nodes = pp_max_nodes;
-	limits.max_name_length = (size_t) pp_max_name_length;
-
-	pp_jsonb_source_init(&source);
 	memset(pa, 0, sizeof(*pa));
-	if (pp_tree_walk(&source, pp_jsonb_root_handle(jb), &limits,
-					 pp_palloc_allocator(IngestContext), &pa->tree, &err) != PP_OK)
+	if (!pp_profile_tree(jb, IngestContext, &pa->tree, &err))
 		report_profile_error(&err, query_id);
 
 	pa->types = palloc(sizeof(char *) * pa->tree.n_nodes);
@@ -202,31 +200,6 @@ analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
 			pa->thresholds_ms[i] = NAN;
 	}
 	MemoryContextSwitchTo(old);
-}
-
-/*
- * Walk a stored profile into tree (in IngestContext, which this resets).
- * Returns false instead of raising an error when it is not valid.
- */
-bool
-pp_profile_walk(Jsonb *jb, pp_tree_t *tree)
-{
-	pp_tree_source_t source;
-	pp_tree_limits_t limits;
-	pp_error_t	err;
-	MemoryContext old;
-	bool		ok;
-
-	MemoryContextReset(IngestContext);
-	old = MemoryContextSwitchTo(IngestContext);
-	limits.max_depth = pp_max_depth;
-	limits.max_nodes = pp_max_nodes;
-	limits.max_name_length = (size_t) pp_max_name_length;
-	pp_jsonb_source_init(&source);
-	ok = pp_tree_walk(&source, pp_jsonb_root_handle(jb), &limits,
-					  pp_palloc_allocator(IngestContext), tree, &err) == PP_OK;
-	MemoryContextSwitchTo(old);
-	return ok;
 }
 
 static inline bool
@@ -483,73 +456,6 @@ jsonb_is_unset(HeapTuple tuple, TupleDesc desc, int attnum)
 	return JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb) && JB_ROOT_COUNT(jb) == 0;
 }
 
-/* Same value in both tuples (binary comparison after detoasting). */
-static bool
-column_unchanged(HeapTuple a, HeapTuple b, TupleDesc desc, int attnum)
-{
-	bool		anull,
-				bnull;
-	Datum		ad = heap_getattr(a, attnum, desc, &anull);
-	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-	struct varlena *av,
-			   *bv;
-
-	if (anull || bnull)
-		return anull == bnull;
-	if (att->attlen != -1)
-		return datumIsEqual(ad, bd, att->attbyval, att->attlen);
-	av = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(ad));
-	bv = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(bd));
-	return VARSIZE_ANY_EXHDR(av) == VARSIZE_ANY_EXHDR(bv) &&
-		memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) == 0;
-}
-
-/*
- * The attribute numbers of performance_profiles' columns in desc, indexed
- * by PPColumn.  Looked up by name once; later calls only check that each
- * number still names its column (an ALTER TABLE may have moved one), which
- * costs a tenth of the lookups.
- */
-const int *
-pp_profile_columns(TupleDesc desc)
-{
-	static const char *const names[PP_NUM_COLUMNS] = {
-		"id", "query_id", "profile_data", "total_duration_ms",
-		"bottleneck_operations", "optimization_suggestions", "created_at",
-		"ppprof_analyzed"
-	};
-	static int	attnums[PP_NUM_COLUMNS];
-	static bool known = false;
-	int			c;
-
-	for (c = 0; known && c < PP_NUM_COLUMNS; c++)
-	{
-		Form_pg_attribute att;
-
-		if (attnums[c] > desc->natts)
-			break;
-		att = TupleDescAttr(desc, attnums[c] - 1);
-		if (att->attisdropped || strcmp(NameStr(att->attname), names[c]) != 0)
-			break;
-	}
-	if (known && c == PP_NUM_COLUMNS)
-		return attnums;
-
-	known = false;
-	for (c = 0; c < PP_NUM_COLUMNS; c++)
-	{
-		attnums[c] = SPI_fnumber(desc, names[c]);
-		if (attnums[c] <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("performance_profiles has no column \"%s\"", names[c]),
-					 errhint("Drop and create the extension ppprof again.")));
-	}
-	known = true;
-	return attnums;
-}
-
 /*
  * The root's metadata.query_id as text (what ->> gives), or NULL when there
  * is none or it is JSON null.
@@ -620,13 +526,6 @@ fill_query_id(HeapTuple tuple, TupleDesc desc, int att, Jsonb *profile,
 	return query_id;
 }
 
-/* The latest created_at accepted now: the clock plus ppprof.max_clock_skew. */
-TimestampTz
-pp_created_at_limit(void)
-{
-	return GetCurrentTimestamp() + (int64) pp_max_clock_skew_s * USECS_PER_SEC;
-}
-
 /*
  * created_at must be finite and no later than pp_created_at_limit(): the
  * shared statistics follow the newest created_at they see, and a row dated
@@ -634,14 +533,16 @@ pp_created_at_limit(void)
  * created_at as it was is not checked again.
  */
 static void
-check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
+check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc,
 				 const char *query_id)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, att, desc, &isnull);
+	Datum		d = heap_getattr(tuple, pp_profile_columns(desc)[PP_COL_CREATED_AT],
+								 desc, &isnull);
 	TimestampTz at;
 
-	if (isnull || (old != NULL && column_unchanged(old, tuple, desc, att)))
+	if (isnull ||
+		(old != NULL && pp_profile_column_equal(old, tuple, desc, PP_COL_CREATED_AT)))
 		return;
 	at = DatumGetTimestampTz(d);
 	if (TIMESTAMP_NOT_FINITE(at))
@@ -754,11 +655,13 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		attnums[n_replace] = att_query;
 		values[n_replace++] = query_fill;
 	}
-	check_created_at(tuple, old, desc, cols[PP_COL_CREATED_AT], query_id);
+	check_created_at(tuple, old, desc, query_id);
 
 	total = heap_getattr(tuple, att_total, desc, &isnull);
 	fill_total = isnull;
-	if (!isnull && (old == NULL || !column_unchanged(old, tuple, desc, att_total)) &&
+	if (!isnull &&
+		(old == NULL ||
+		 !pp_profile_column_equal(old, tuple, desc, PP_COL_TOTAL_DURATION_MS)) &&
 		!(DatumGetFloat8(total) >= 0 && DatumGetFloat8(total) <= PP_MAX_DURATION_MS))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -780,19 +683,21 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 
 	if (old != NULL)
 	{
-		if (column_unchanged(old, tuple, desc, att_profile))
+		if (pp_profile_column_equal(old, tuple, desc, PP_COL_PROFILE_DATA))
 		{
 			if (!fill_total && !fill_bottlenecks && !fill_suggestions)
 				return PointerGetDatum(tuple);
 		}
 		else
 		{
-			fill_total |= column_unchanged(old, tuple, desc, att_total);
-			fill_bottlenecks |= column_unchanged(old, tuple, desc, att_bottlenecks);
-			fill_suggestions |= column_unchanged(old, tuple, desc, att_suggestions);
+			fill_total |= pp_profile_column_equal(old, tuple, desc,
+												  PP_COL_TOTAL_DURATION_MS);
+			fill_bottlenecks |= pp_profile_column_equal(old, tuple, desc,
+														PP_COL_BOTTLENECK_OPERATIONS);
+			fill_suggestions |= pp_profile_column_equal(old, tuple, desc,
+														PP_COL_OPTIMIZATION_SUGGESTIONS);
 		}
 	}
-
 
 	cfg = pp_config_get();
 	MemoryContextReset(IngestContext);

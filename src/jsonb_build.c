@@ -21,7 +21,7 @@
 #include "utils/timestamp.h"
 
 #include "decimal.h"
-#include "ppprof.h"
+#include "jsonb_build.h"
 
 void
 pp_jb_key(JsonbParseState **st, const char *key)
@@ -101,7 +101,7 @@ pp_jb_number(JsonbParseState **st, const char *key, double d)
 
 /* A double rounded to 3 decimals (ms to the microsecond). */
 void
-pp_jb_ms(JsonbParseState **st, const char *key, double d)
+pp_jb_rounded(JsonbParseState **st, const char *key, double d)
 {
 	pp_jb_number(st, key, isfinite(d) ? round(d * 1000) / 1000 : d);
 }

@@ -24,7 +24,7 @@
 #include "utils/numeric.h"
 
 #include "decimal.h"
-#include "ppprof.h"
+#include "jsonb_source.h"
 
 static pp_json_type_t
 jsonb_value_type(const JsonbValue *v)

@@ -35,17 +35,18 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "ppprof.h"
+#include "dump.h"
+#include "guc.h"
+#include "observe.h"
+#include "profile.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_observe);
@@ -91,50 +92,6 @@ grow(void *array, int *cap, int need, Size elem)
 	return array;
 }
 
-void
-pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
-					 const char *(*type_of) (void *arg, int32_t i), void *arg)
-{
-	static const pp_allocator_t *allocator = NULL;
-	pp_node_shape_t *shapes = palloc(sizeof(pp_node_shape_t) * Max(tree->n_nodes, 1));
-	int32		i;
-
-	/* one allocator for the backend: pallocs in CurrentMemoryContext */
-	if (allocator == NULL)
-		allocator = pp_current_allocator();
-	if (pp_tree_shapes(tree, type_of, arg, allocator, shapes) != PP_OK)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	for (i = 0; i < tree->n_nodes; i++)
-	{
-		const pp_tree_node_t *tn = &tree->nodes[i];
-		PPNodeObs  *o = &obs[i];
-
-		o->name = NULL;
-		o->name_len = (int) tn->name_len;
-		o->name_hash = hash_bytes_extended((const unsigned char *) tn->name,
-										   (int) tn->name_len, 0);
-		o->duration_ms = tn->duration_ms;
-		o->self_ms = tn->self_ms;
-		o->failed = tn->failed;
-		o->repeated = shapes[i].repeated;
-		o->repeat_first = shapes[i].repeat_first;
-		o->parallel_saving_ms = shapes[i].parallel_saving_ms;
-		o->cache = tn->cache;
-	}
-	pfree(shapes);
-}
-
-/* The operation type of node i of the tree in arg, from the configuration. */
-const char *
-pp_node_type(void *arg, int32_t i)
-{
-	const pp_tree_t *tree = arg;
-	PPConfig   *cfg = pp_config_get();
-
-	return pp_classifier_type(cfg->classifier, tree->nodes[i].name,
-							  tree->nodes[i].name_len);
-}
-
 static void
 pending_reset(void)
 {
@@ -164,13 +121,14 @@ type_from_array(void *arg, int32_t i)
 }
 
 /*
- * Append one change with the nodes of tree (NULL for TRUNCATE); types are
- * the nodes' operation types when the caller has them, else NULL.
+ * Append one change with the nodes of tree (NULL for TRUNCATE): their
+ * observations obs when the caller has them (a stored row), else computed
+ * here from types, the nodes' operation types (a staged walk).
  */
 static PPRowChange *
 pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 			TimestampTz created_at, double total_ms, const pp_tree_t *tree,
-			const char *const *types)
+			const PPNodeObs *obs, const char *const *types)
 {
 	PPRowChange *ch;
 	int			n = tree ? tree->n_nodes : 0;
@@ -199,10 +157,11 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 	ch->first_node = n_nodes;
 	ch->n_nodes = n;
 
-	if (n > 0)
-		pp_tree_observations(tree, &nodes[n_nodes],
-							 types ? type_from_array : pp_node_type,
-							 types ? (void *) types : (void *) tree);
+	if (obs != NULL)
+		memcpy(&nodes[n_nodes], obs, sizeof(PPNodeObs) * n);
+	else if (n > 0)
+		pp_tree_observations(tree, &nodes[n_nodes], type_from_array,
+							 (void *) types);
 	for (i = 0; i < n; i++)
 	{
 		const pp_tree_node_t *tn = &tree->nodes[i];
@@ -329,7 +288,8 @@ pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at, double total_ms,
 
 	if (!pp_shmem_attached())
 		return;
-	ch = pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree, types);
+	ch = pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree, NULL,
+					 types);
 	ch->ingest_us = ingest_us;
 }
 
@@ -400,6 +360,7 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 	bool		isnull;
 	Datum		profile;
 	pp_tree_t	tree;
+	PPNodeObs  *obs;
 
 	if (!row_identity(tuple, desc, &id, &created_at, &total_ms))
 		return;					/* a NULL created_at is in no window */
@@ -415,13 +376,13 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 						   desc, &isnull);
 	if (isnull)
 		return;
-	if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
+	if (!pp_profile_observations(profile, &tree, &obs))
 	{
 		/* stored without validation (ppprof was disabled): not countable */
 		pp_shmem_invalidate(MyDatabaseId, false);
 		return;
 	}
-	(void) pending_add(kind, true, &id, created_at, total_ms, &tree, NULL);
+	(void) pending_add(kind, true, &id, created_at, total_ms, &tree, obs, NULL);
 }
 
 /* Does a staged change match the inserted row?  Confirm it if so. */
@@ -450,29 +411,6 @@ confirm_staged(HeapTuple tuple, TupleDesc desc)
 		}
 	}
 	return false;
-}
-
-static bool
-column_changed(HeapTuple a, HeapTuple b, TupleDesc desc, PPColumn column)
-{
-	int			attnum = pp_profile_columns(desc)[column];
-	bool		anull,
-				bnull;
-	Datum		ad = heap_getattr(a, attnum, desc, &anull);
-	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-
-	if (anull || bnull)
-		return anull != bnull;
-	if (att->attlen == -1)
-	{
-		struct varlena *av = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(ad));
-		struct varlena *bv = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(bd));
-
-		return VARSIZE_ANY_EXHDR(av) != VARSIZE_ANY_EXHDR(bv) ||
-			memcmp(VARDATA_ANY(av), VARDATA_ANY(bv), VARSIZE_ANY_EXHDR(av)) != 0;
-	}
-	return !datumIsEqual(ad, bd, att->attbyval, att->attlen);
 }
 
 /*
@@ -517,10 +455,10 @@ pp_profiles_observe(PG_FUNCTION_ARGS)
 		HeapTuple	oldt = td->tg_trigtuple;
 		HeapTuple	newt = td->tg_newtuple;
 
-		if (column_changed(oldt, newt, desc, PP_COL_PROFILE_DATA) ||
-			column_changed(oldt, newt, desc, PP_COL_CREATED_AT) ||
-			column_changed(oldt, newt, desc, PP_COL_TOTAL_DURATION_MS) ||
-			column_changed(oldt, newt, desc, PP_COL_ID))
+		if (!pp_profile_column_equal(oldt, newt, desc, PP_COL_PROFILE_DATA) ||
+			!pp_profile_column_equal(oldt, newt, desc, PP_COL_CREATED_AT) ||
+			!pp_profile_column_equal(oldt, newt, desc, PP_COL_TOTAL_DURATION_MS) ||
+			!pp_profile_column_equal(oldt, newt, desc, PP_COL_ID))
 		{
 			observe_row(PP_CHANGE_REMOVE, oldt, desc);
 			observe_row(PP_CHANGE_ADD, newt, desc);
@@ -540,7 +478,7 @@ pp_profiles_truncated(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_truncated() must be a trigger")));
 	if (pp_shmem_attached())
-		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL, NULL);
+		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL, NULL, NULL);
 	else
 		pp_dump_discard();
 	return PointerGetDatum(NULL);

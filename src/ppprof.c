@@ -29,7 +29,11 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
-#include "ppprof.h"
+#include "config.h"
+#include "dump.h"
+#include "guc.h"
+#include "ingest.h"
+#include "observe.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -63,6 +67,7 @@ _PG_init(void)
 {
 	pp_guc_init();
 	pp_shmem_init();
+	pp_dump_init();
 	pp_config_init();
 	pp_ingest_init();
 	pp_observe_init();

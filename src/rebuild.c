@@ -56,8 +56,12 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "ppprof.h"
+#include "config.h"
+#include "observe.h"
+#include "profile.h"
+#include "rebuild.h"
 #include "shmem.h"
+#include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_rebuild);
 
@@ -174,8 +178,8 @@ rebuild_lock(Oid relid, int wait_ms)
  * Returns the number of profiles read, or -1 when the background worker
  * (background) could not have the lock; pp_rebuild() raises an error then.
  */
-int64
-pp_rebuild_database(bool background)
+static int64
+rebuild_database(bool background)
 {
 	PPConfig   *cfg;
 	StringInfoData q;
@@ -192,7 +196,7 @@ pp_rebuild_database(bool background)
 	int64		future_rows = 0;
 	int			wait_ms;
 
-	pp_require_shmem("pp_rebuild");
+	pp_shmem_require_writable("pp_rebuild");
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -256,6 +260,7 @@ pp_rebuild_database(bool background)
 			PPRowChange *ch = &changes[n_changes];
 			TimestampTz created_at;
 			pp_tree_t	tree;
+			PPNodeObs  *obs;
 			int32		k;
 			MemoryContext old;
 
@@ -268,7 +273,7 @@ pp_rebuild_database(bool background)
 				future_rows++;
 				continue;
 			}
-			if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
+			if (!pp_profile_observations(profile, &tree, &obs))
 				continue;
 			old = MemoryContextSwitchTo(batchcxt);
 			memset(ch, 0, sizeof(*ch));
@@ -284,7 +289,7 @@ pp_rebuild_database(bool background)
 				cap_nodes = Max(cap_nodes * 2, n_nodes + tree.n_nodes);
 				nodes = repalloc(nodes, sizeof(PPNodeObs) * cap_nodes);
 			}
-			pp_tree_observations(&tree, &nodes[n_nodes], pp_node_type, &tree);
+			memcpy(&nodes[n_nodes], obs, sizeof(PPNodeObs) * tree.n_nodes);
 			for (k = 0; k < tree.n_nodes; k++)
 			{
 				const pp_tree_node_t *tn = &tree.nodes[k];
@@ -318,7 +323,7 @@ pp_rebuild_database(bool background)
 Datum
 pp_rebuild(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(pp_rebuild_database(false));
+	PG_RETURN_INT64(rebuild_database(false));
 }
 
 /*
@@ -370,7 +375,7 @@ pp_rebuild_worker_main(Datum arg)
 	pgstat_report_activity(STATE_RUNNING, "ppprof: rebuilding statistics from performance_profiles");
 	installed = OidIsValid(get_extension_oid("ppprof", true));
 	if (installed)
-		n = pp_rebuild_database(true);
+		n = rebuild_database(true);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -41,8 +41,12 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "ppprof.h"
+#include "config.h"
+#include "jsonb_build.h"
 #include "score.h"
+#include "shmem.h"
+#include "spi_owner.h"
+#include "stats.h"
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_optimization_report);
@@ -342,7 +346,7 @@ push_suggestion(JsonbParseState **st, Analysis *an, const Suggestion *s,
 	pp_jb_string(st, "timeline", pp_timeline_of(priority));
 	pp_jb_string(st, "effort_estimate", s->effort);
 	pp_jb_begin_object(st, "expected_improvement");
-	pp_jb_ms(st, "ms_per_profile", s->saving_ms);
+	pp_jb_rounded(st, "ms_per_profile", s->saving_ms);
 	pp_jb_number(st, "pct_of_avg_profile", round(s->saving_pct * 100) / 100);
 	pp_jb_number(st, "operation_reduction_pct", s->reduction_pct);
 	pp_jb_end_object(st);
@@ -421,20 +425,20 @@ push_pattern(JsonbParseState **st, const PPWindow *w, OpAnalysis *o,
 	else if (strcmp(name, "parallelizable") == 0)
 	{
 		pp_jb_int(st, "occurrences", c->parallel_parents);
-		pp_jb_ms(st, "saving_ms_per_occurrence",
+		pp_jb_rounded(st, "saving_ms_per_occurrence",
 				 c->parallel_parents > 0 ? c->parallel_saving_ms / c->parallel_parents : 0);
-		pp_jb_ms(st, "saving_ms_per_profile", o->parallel_saving_per_profile_ms);
+		pp_jb_rounded(st, "saving_ms_per_profile", o->parallel_saving_per_profile_ms);
 	}
 	else if (strcmp(name, "long_tail") == 0)
 	{
-		pp_jb_ms(st, "p50_ms", o->p50_ms);
-		pp_jb_ms(st, "p99_ms", o->p99_ms);
+		pp_jb_rounded(st, "p50_ms", o->p50_ms);
+		pp_jb_rounded(st, "p99_ms", o->p99_ms);
 		pp_jb_number(st, "p99_over_p50", round(o->p99_ms / o->p50_ms * 100) / 100);
 	}
 	else if (strcmp(name, "high_variance") == 0)
 	{
-		pp_jb_ms(st, "avg_ms", o->avg_ms);
-		pp_jb_ms(st, "stddev_ms", pp_counters_stddev(c));
+		pp_jb_rounded(st, "avg_ms", o->avg_ms);
+		pp_jb_rounded(st, "stddev_ms", pp_counters_stddev(c));
 		pp_jb_number(st, "coefficient_of_variation",
 					 round(pp_counters_stddev(c) / o->avg_ms * 100) / 100);
 	}
@@ -446,16 +450,16 @@ push_pattern(JsonbParseState **st, const PPWindow *w, OpAnalysis *o,
 	}
 	else if (strcmp(name, "degrading") == 0)
 	{
-		pp_jb_ms(st, "older_half_avg_ms", mean_of(&o->a->early));
-		pp_jb_ms(st, "newer_half_avg_ms", mean_of(&o->a->late));
+		pp_jb_rounded(st, "older_half_avg_ms", mean_of(&o->a->early));
+		pp_jb_rounded(st, "newer_half_avg_ms", mean_of(&o->a->late));
 		pp_jb_number(st, "ratio", round(o->degrade_ratio * 100) / 100);
 		pp_jb_number(st, "welch_t", round(o->degrade_t * 100) / 100);
 	}
 	else if (strcmp(name, "threshold_breach") == 0)
 	{
-		pp_jb_ms(st, "threshold_ms", o->threshold_ms);
+		pp_jb_rounded(st, "threshold_ms", o->threshold_ms);
 		pp_jb_number(st, "breach_rate", round(o->breach_rate * 10000) / 10000);
-		pp_jb_ms(st, "p95_ms", o->p95_ms);
+		pp_jb_rounded(st, "p95_ms", o->p95_ms);
 	}
 	pp_jb_end_object(st);
 	push_examples(st, w, o);
@@ -512,10 +516,10 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 
 	pp_jb_begin_object(&st, "summary");
 	pp_jb_int(&st, "total_profiled_queries", root->c.calls);
-	pp_jb_ms(&st, "avg_query_duration_ms", root->c.calls > 0 ? an.avg_profile_ms : 0);
-	pp_jb_ms(&st, "p50_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.50) : 0);
-	pp_jb_ms(&st, "p95_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.95) : 0);
-	pp_jb_ms(&st, "p99_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.99) : 0);
+	pp_jb_rounded(&st, "avg_query_duration_ms", root->c.calls > 0 ? an.avg_profile_ms : 0);
+	pp_jb_rounded(&st, "p50_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.50) : 0);
+	pp_jb_rounded(&st, "p95_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.95) : 0);
+	pp_jb_rounded(&st, "p99_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.99) : 0);
 	pp_jb_number(&st, "error_rate", root->c.calls > 0 ?
 				 round((double) root->c.errors / root->c.calls * 10000) / 10000 : 0);
 	pp_jb_string(&st, "window", window_text);
@@ -546,12 +550,12 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 		pp_jb_number(&st, "impact_score", round(o->impact * 10) / 10);
 		pp_jb_string(&st, "priority", pp_priority_of(o->impact));
 		pp_jb_int(&st, "calls", o->a->c.calls);
-		pp_jb_ms(&st, "avg_ms", o->avg_ms);
-		pp_jb_ms(&st, "p95_ms", o->p95_ms);
-		pp_jb_ms(&st, "p99_ms", o->p99_ms);
-		pp_jb_ms(&st, "threshold_ms", o->threshold_ms);
+		pp_jb_rounded(&st, "avg_ms", o->avg_ms);
+		pp_jb_rounded(&st, "p95_ms", o->p95_ms);
+		pp_jb_rounded(&st, "p99_ms", o->p99_ms);
+		pp_jb_rounded(&st, "threshold_ms", o->threshold_ms);
 		pp_jb_number(&st, "share_of_total_pct", round(o->share * 10000) / 100);
-		pp_jb_ms(&st, "self_ms", o->self_avg_ms);
+		pp_jb_rounded(&st, "self_ms", o->self_avg_ms);
 		pp_jb_number(&st, "error_rate", round(o->error_rate * 10000) / 10000);
 		pp_jb_begin_array(&st, "patterns");
 		for (k = 0; k < np; k++)

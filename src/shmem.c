@@ -83,19 +83,21 @@
 
 #include <math.h>
 
+#include "access/xlog.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
+#include "port/pg_crc32c.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
-#include "ppprof.h"
-#include "shmem.h"
-#include "port/pg_crc32c.h"
 #include "arena.h"
 #include "dumpfile.h"
+#include "guc.h"
+#include "profile.h"
+#include "shmem.h"
 
 #define USECS_PER_MINUTE	INT64CONST(60000000)
 #define USECS_PER_HOUR_		INT64CONST(3600000000)
@@ -385,13 +387,13 @@ pp_shmem_startup(void)
 							  pp_max_hour_buckets, &info, HASH_ELEM | HASH_BLOBS);
 
 	LWLockRelease(AddinShmemInitLock);
+}
 
-	/* the postmaster reloads the last clean shutdown's statistics */
-	if (!IsUnderPostmaster)
-	{
-		pp_dump_load(shared->dump_status, sizeof(shared->dump_status));
-		on_shmem_exit(pp_dump_save, (Datum) 0);
-	}
+/* What start-up did with the statistics file (dump.c), for pp_info(). */
+void
+pp_shmem_set_dump_status(const char *status)
+{
+	strlcpy(shared->dump_status, status, sizeof(shared->dump_status));
 }
 
 /* Called from _PG_init. */
@@ -410,6 +412,25 @@ bool
 pp_shmem_attached(void)
 {
 	return shared != NULL;
+}
+
+/*
+ * Raise an ERROR unless func may change the statistics here: the library
+ * is preloaded and the server is not in recovery.
+ */
+void
+pp_shmem_require_writable(const char *func)
+{
+	if (!pp_shmem_attached())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s() needs ppprof in shared_preload_libraries", func),
+				 errhint("Add ppprof to shared_preload_libraries in postgresql.conf and restart the server.")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s() cannot run during recovery", func),
+				 errhint("A standby answers every ppprof function from the replicated table.")));
 }
 
 TimestampTz

@@ -161,18 +161,6 @@ pp_counters_merge(PPCounters *dst, const PPCounters *src)
 	dst->cache_misses += src->cache_misses;
 }
 
-/*
- * The per-node observations of a walked tree, names not set (the caller
- * points them at memory of its own).  Computes the shape facts of
- * src/core/patterns.c; type_of gives each node's operation type.
- */
-extern void pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
-								 const char *(*type_of) (void *arg, int32_t i),
-								 void *arg);
-
-/* The operation type of node i of the pp_tree_t in arg (observe.c). */
-extern const char *pp_node_type(void *arg, int32_t i);
-
 /* Receives the shared buckets of a window, under the shared lock. */
 typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
 								   int name_len, TimestampTz start,
@@ -181,6 +169,9 @@ typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
 
 extern void pp_shmem_init(void);
 extern bool pp_shmem_attached(void);
+
+/* ERROR unless func may change the statistics (preloaded, not in recovery) */
+extern void pp_shmem_require_writable(const char *func);
 
 /*
  * Rows created before this instant are in no bucket and no reservoir; it
@@ -273,12 +264,10 @@ typedef struct PPShmemInfo
 
 extern void pp_shmem_info(Oid dbid, PPShmemInfo *info);
 
-/* dump file (dump.c does the file handling) */
+/* The statistics as a dump image (dump.c reads and writes the file). */
 extern bool pp_shmem_dump(FILE *f);
 extern const char *pp_shmem_undump(char *buf, Size len, int *n_ops_loaded,
 								   int *n_corrected);
-extern void pp_dump_load(char *status, Size status_size);
-extern void pp_dump_save(int code, Datum arg);
-extern void pp_dump_discard(void);
+extern void pp_shmem_set_dump_status(const char *status);
 
 #endif							/* PP_SHMEM_H */

@@ -22,12 +22,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "config.h"
+#include "guc.h"
+#include "shmem.h"
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_snapshot_probe);
-
-int			pp_snapshot_window_s = 300;
-int			pp_snapshot_retention_min = 7 * 24 * 60;
 
 /*
  * Busy and total CPU time of the host in clock ticks, from the first line of

@@ -38,7 +38,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "ppprof.h"
+#include "config.h"
+#include "guc.h"
+#include "jsonb_build.h"
 
 PG_FUNCTION_INFO_V1(pp_begin);
 PG_FUNCTION_INFO_V1(pp_end);
@@ -268,7 +270,7 @@ push_span(JsonbParseState **st, int i)
 	pp_jb_string(st, "operation_name", s->name);
 	pp_jb_number(st, "start_time", epoch_seconds(s->start));
 	pp_jb_number(st, "end_time", epoch_seconds(s->end));
-	pp_jb_ms(st, "duration_ms", (double) (s->end - s->start) / 1000.0);
+	pp_jb_rounded(st, "duration_ms", (double) (s->end - s->start) / 1000.0);
 	pp_jb_key(st, "metadata");
 	if (s->metadata != NULL)
 	{

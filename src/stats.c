@@ -28,7 +28,12 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
-#include "ppprof.h"
+#include "config.h"
+#include "guc.h"
+#include "jsonb_build.h"
+#include "shmem.h"
+#include "spi_owner.h"
+#include "stats.h"
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_operation_stats);
@@ -228,21 +233,6 @@ pp_operation_samples(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-void
-pp_require_shmem(const char *func)
-{
-	if (!pp_shmem_attached())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("%s() needs ppprof in shared_preload_libraries", func),
-				 errhint("Add ppprof to shared_preload_libraries in postgresql.conf and restart the server.")));
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("%s() cannot run during recovery", func),
-				 errhint("A standby answers every ppprof function from the replicated table.")));
-}
-
 /*
  * pp_reset(): forget the statistics of this database.  The table is not
  * touched; until pp_rebuild() every answer is read from it.
@@ -250,7 +240,7 @@ pp_require_shmem(const char *func)
 Datum
 pp_reset(PG_FUNCTION_ARGS)
 {
-	pp_require_shmem("pp_reset");
+	pp_shmem_require_writable("pp_reset");
 	(void) pp_config_get();
 	pp_shmem_reset(MyDatabaseId, false, false);
 	PG_RETURN_VOID();
@@ -360,7 +350,7 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_int(&st, "profiles_ingested", info.db_profiles);
 	pp_jb_int(&st, "nodes_ingested", info.db_nodes);
 	pp_jb_int(&st, "sampled_out", info.db_sampled_out);
-	pp_jb_ms(&st, "mean_ingest_us", info.db_mean_ingest_us);
+	pp_jb_rounded(&st, "mean_ingest_us", info.db_mean_ingest_us);
 	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
 	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
 	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);

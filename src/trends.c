@@ -28,6 +28,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "allocator.h"
+#include "config.h"
+#include "guc.h"
+#include "shmem.h"
+#include "stats.h"
 #include "trend.h"
 #include "window.h"
 

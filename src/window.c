@@ -51,7 +51,13 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "ppprof.h"
+#include "allocator.h"
+#include "config.h"
+#include "guc.h"
+#include "profile.h"
+#include "rebuild.h"
+#include "shmem.h"
+#include "spi_owner.h"
 #include "window.h"
 
 static bool noticed_no_preload = false;
@@ -202,7 +208,6 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 	SPIPlanPtr	plan;
 	PPSavedUser saved;
 	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext rowcxt;
 
 	if (from > to || (!inclusive && from == to))
 		return;
@@ -223,8 +228,6 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof window rows",
-								   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		uint64		i;
@@ -248,17 +251,10 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 			MemoryContext old;
 
 			CHECK_FOR_INTERRUPTS();
-			old = MemoryContextSwitchTo(rowcxt);
-			if (!pp_profile_walk(DatumGetJsonbP(profile), &tree))
-			{
-				/* stored while ppprof was disabled, and not a valid profile */
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(rowcxt);
+			/* false: stored while ppprof was disabled, and not a valid profile */
+			if (!pp_profile_observations(profile, &tree, &obs))
 				continue;
-			}
-			obs = palloc(sizeof(PPNodeObs) * tree.n_nodes);
-			pp_tree_observations(&tree, obs, pp_node_type, &tree);
-			MemoryContextSwitchTo(caller);
+			old = MemoryContextSwitchTo(caller);
 			memset(&root, 0, sizeof(root));
 			root.duration_ms = total;
 			root.self_ms = total;
@@ -272,9 +268,7 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 				root.failed |= n->failed;
 			}
 			agg_add_obs(w, agg_get(w, PP_KIND_ROOT, "", 0), &root, at, id);
-			w->edge_rows++;
 			MemoryContextSwitchTo(old);
-			MemoryContextReset(rowcxt);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}

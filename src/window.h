@@ -13,7 +13,6 @@
 
 #include "utils/hsearch.h"
 
-#include "ppprof.h"
 #include "shmem.h"
 
 #define PP_EXAMPLES 3
@@ -48,7 +47,6 @@ typedef struct PPWindow
 	TimestampTz mid;			/* splits the window in halves (degrading) */
 	bool		from_table;		/* answered from the table alone */
 	const char *why;			/* why, when from_table */
-	int64		edge_rows;		/* profiles read from the table */
 	HTAB	   *ops;			/* name -> PPAgg, operations, at most
 								 * ppprof.max_window_operations */
 	PPAgg		root;			/* the profiles themselves */
@@ -67,26 +65,6 @@ extern void pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1,
 
 /* The operation name of a window, NULL when absent (or folded). */
 extern PPAgg *pp_window_find(PPWindow *w, const char *name, int name_len);
-
-/* stats.c: the operations of a window with calls, most total time first */
-extern PPAgg **pp_window_sorted(PPWindow *w, int *n);
-
-/* stats.c: the columns of pp_operation_stats for one aggregate */
-#define PP_AGG_COLUMNS 17
-extern void pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values,
-						  bool *nulls);
-extern bool pp_agg_cache_hit_rate(const PPAgg *a, double *rate);
-
-/*
- * The operation and operation_type columns (values[0], values[1]) of an
- * operation; name_len 0 is the profiles themselves: NULL and 'profile'.
- * pp_agg_name_columns does the same for an aggregate, the fold row
- * included (PP_FOLD_NAME, PP_FOLD_TYPE).
- */
-extern void pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
-								 Datum *values, bool *nulls);
-extern void pp_agg_name_columns(PPConfig *cfg, const PPAgg *a, Datum *values,
-								bool *nulls);
 
 /* Sample standard deviation of a PPCounters, 0 when calls < 2. */
 extern double pp_counters_stddev(const PPCounters *c);

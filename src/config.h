@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/config.h
+ *	  The per-backend cache of ppprof's configuration tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_CONFIG_H
+#define PP_CONFIG_H
+
+#include "postgres.h"
+
+#include "classify.h"
+
+typedef struct PPCatalogEntry
+{
+	char	   *operation_type;
+	char	   *suggestion;
+	char	   *effort;			/* low, medium or high */
+	double		expected_reduction_pct;
+} PPCatalogEntry;
+
+typedef struct PPConfig
+{
+	Oid			schema;			/* the extension's schema */
+	Oid			profiles_relid; /* performance_profiles */
+	pp_classifier_t *classifier;	/* categories and thresholds */
+	PPCatalogEntry *catalog;	/* enabled entries, by type then reduction */
+	int			n_catalog;
+	MemoryContext cxt;			/* holds all of the above; dropped on reload */
+	struct HTAB *suggestion_cache;	/* bottleneck types -> suggestions
+									 * (ingest.c) */
+} PPConfig;
+
+extern void pp_config_init(void);
+
+/* The configuration of the current database, loaded when it changed. */
+extern PPConfig *pp_config_get(void);
+
+/* The owner of performance_profiles, as whom ppprof reads its tables. */
+extern Oid	pp_config_owner(PPConfig *cfg);
+
+#endif							/* PP_CONFIG_H */

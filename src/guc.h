@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/guc.h
+ *	  ppprof's settings (the ppprof.* GUCs).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_GUC_H
+#define PP_GUC_H
+
+#include "postgres.h"
+
+/* Longest operation name accepted (ppprof.max_name_length's upper bound) */
+#define PP_NAME_MAX 1000
+
+/* ppprof.sketch_memory's default, kB: see "Memory" in docs/statistics.md */
+#define PP_SKETCH_MEMORY_DEFAULT_KB	(48 * 1024)
+
+extern int	pp_max_depth;
+extern int	pp_max_nodes;
+extern int	pp_max_name_length;
+extern bool pp_enabled;
+extern double pp_sample_rate;
+extern int	pp_max_operations;
+extern int	pp_reservoir_capacity;
+extern int	pp_horizon_min;
+extern int	pp_max_minute_buckets;
+extern int	pp_max_window_operations;
+extern int	pp_sketch_memory_kb;	/* ppprof.sketch_memory, kB */
+extern int	pp_max_hour_buckets;
+extern int	pp_max_clock_skew_s;
+extern int	pp_snapshot_window_s;
+extern int	pp_snapshot_retention_min;
+
+extern void pp_guc_init(void);
+
+#endif							/* PP_GUC_H */
