@@ -69,17 +69,14 @@ typedef struct ProfileAnalysis
 
 static MemoryContext IngestContext = NULL;
 
-/* Who is inserting: error messages say what was not stored. */
-typedef enum IngestCaller
+/* The statements of the pp_ingest functions (get_plan) */
+typedef enum IngestStatement
 {
-	CALLER_SQL,					/* a plain INSERT or UPDATE */
-	CALLER_INGEST,				/* pp_ingest */
-	CALLER_BATCH,				/* pp_ingest_batch, at element batch_element */
-	CALLER_JSONL				/* pp_ingest_jsonl, at line batch_element */
-} IngestCaller;
-
-static IngestCaller ingest_caller = CALLER_SQL;
-static int	batch_element = 0;
+	STMT_ONE,					/* pp_ingest: one profile */
+	STMT_ARRAY_ELEMENTS,		/* pp_ingest_batch: a jsonb array's elements */
+	STMT_UNNEST,				/* pp_ingest_jsonl: a jsonb[]'s elements */
+	NUM_STATEMENTS
+} IngestStatement;
 
 
 void
@@ -124,42 +121,39 @@ error_hint(pp_error_code_t code)
 	}
 }
 
-/* errdetail saying what was not stored, for the caller in ingest_caller */
+/* errdetail saying what was not stored */
 static int
 errdetail_not_stored(const char *query_id)
 {
-	if (ingest_caller == CALLER_BATCH)
-		return errdetail("Element %d of the batch was rejected; no profile of the batch was stored.",
-						 batch_element);
-	if (ingest_caller == CALLER_JSONL)
-		return errdetail("Line %d was rejected; no profile of the batch was stored.",
-						 batch_element);
-	if ((ingest_caller == CALLER_SQL || ingest_caller == CALLER_INGEST) &&
-		query_id != NULL)
+	if (query_id != NULL)
 		return errdetail("The profile of query_id \"%s\" was not stored.", query_id);
 	return errdetail("The profile was not stored.");
+}
+
+/*
+ * Error context of the profile a batch function is checking: which one
+ * failed, and that the batch was stored whole or not at all.
+ */
+static void
+batch_element_context(void *arg)
+{
+	errcontext("profile $[%d] of the batch; no profile of the batch was stored",
+			   *(int *) arg);
+}
+
+static void
+jsonl_line_context(void *arg)
+{
+	errcontext("profile on line %d of the batch; no profile of the batch was stored",
+			   *(int *) arg);
 }
 
 static void
 report_profile_error(const pp_error_t *err, const char *query_id)
 {
-	char	   *path;
-
-	/* inside a batch, "$" is element batch_element of the array */
-	if (ingest_caller == CALLER_BATCH)
-		path = psprintf("$[%d]%s", batch_element, err->path + 1);
-	else
-		path = pstrdup(err->path);
-
-	if (ingest_caller == CALLER_JSONL)
-		ereport(ERROR,
-				(errcode(error_sqlstate(err->code)),
-				 errmsg("invalid profile on line %d at %s: %s", batch_element, path, err->text),
-				 errdetail("No profile of the batch was stored."),
-				 errhint("%s", error_hint(err->code))));
 	ereport(ERROR,
 			(errcode(error_sqlstate(err->code)),
-			 errmsg("invalid profile at %s: %s", path, err->text),
+			 errmsg("invalid profile at %s: %s", err->path, err->text),
 			 errdetail_not_stored(query_id),
 			 errhint("%s", error_hint(err->code))));
 }
@@ -749,83 +743,67 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * A statement on performance_profiles, prepared once per backend and kept
- * while the extension's schema stays the same.  fmt has one %s, the schema.
+ * The statement which of the pp_ingest functions, prepared once per backend
+ * and kept while the extension's schema stays the same.
  *
  * These statements run as the caller and name every table, function and
  * operator with its schema, so the caller's search_path cannot change what
  * they resolve to; they are not pinned as pp_spi_connect_as pins the
  * owner's queries: that would add a GUC change and its undo, and a new
- * search path to compute, to every call on the ingest path.
+ * search path to compute, to every call on the ingest path.  A NULL
+ * query_id is filled in by the trigger.
  */
 static SPIPlanPtr
-get_saved_plan(SPIPlanPtr *saved, Oid *saved_schema, PPConfig *cfg,
-			   const char *fmt, int nargs, Oid *argtypes)
+get_plan(PPConfig *cfg, IngestStatement which)
 {
+	static const struct
+	{
+		const char *sql;		/* one %s: the schema */
+		Oid			argtypes[2];
+		int			nargs;
+	}			statements[NUM_STATEMENTS] = {
+		[STMT_ONE] = {
+			"INSERT INTO %s.performance_profiles (query_id, profile_data)"
+			" VALUES ($1, $2) RETURNING id",
+			{TEXTOID, JSONBOID}, 2
+		},
+		[STMT_ARRAY_ELEMENTS] = {
+			"INSERT INTO %s.performance_profiles (query_id, profile_data)"
+			" SELECT NULL, e FROM pg_catalog.jsonb_array_elements($1) AS e",
+			{JSONBOID}, 1
+		},
+		[STMT_UNNEST] = {
+			"INSERT INTO %s.performance_profiles (query_id, profile_data)"
+			" SELECT NULL, e FROM pg_catalog.unnest($1) AS e",
+			{JSONBARRAYOID}, 1
+		},
+	};
+	static SPIPlanPtr plans[NUM_STATEMENTS];
+	static Oid	plan_schemas[NUM_STATEMENTS];
 	StringInfoData q;
 	SPIPlanPtr	plan;
 
-	if (*saved != NULL && *saved_schema == cfg->schema)
-		return *saved;
-	if (*saved != NULL)
+	if (plans[which] != NULL && plan_schemas[which] == cfg->schema)
+		return plans[which];
+	if (plans[which] != NULL)
 	{
-		SPI_freeplan(*saved);
-		*saved = NULL;
+		SPI_freeplan(plans[which]);
+		plans[which] = NULL;
 	}
 
 	initStringInfo(&q);
-	appendStringInfo(&q, fmt, quote_identifier(get_namespace_name(cfg->schema)));
-	plan = SPI_prepare(q.data, nargs, argtypes);
+	appendStringInfo(&q, statements[which].sql,
+					 quote_identifier(get_namespace_name(cfg->schema)));
+	plan = SPI_prepare(q.data, statements[which].nargs,
+					   (Oid *) statements[which].argtypes);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s",
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "ppprof: SPI_keepplan failed");
-	*saved = plan;
-	*saved_schema = cfg->schema;
+	plans[which] = plan;
+	plan_schemas[which] = cfg->schema;
 	return plan;
-}
-
-/* The INSERT behind pp_ingest; a NULL query_id is filled by the trigger. */
-static SPIPlanPtr
-get_ingest_plan(PPConfig *cfg)
-{
-	static SPIPlanPtr plan = NULL;
-	static Oid	plan_schema = InvalidOid;
-	Oid			argtypes[2] = {TEXTOID, JSONBOID};
-
-	return get_saved_plan(&plan, &plan_schema, cfg,
-						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-						  " VALUES ($1, $2) RETURNING id",
-						  2, argtypes);
-}
-
-/* The INSERT behind pp_ingest_batch: every element of the array, in order. */
-static SPIPlanPtr
-get_batch_plan(PPConfig *cfg)
-{
-	static SPIPlanPtr plan = NULL;
-	static Oid	plan_schema = InvalidOid;
-	Oid			argtypes[1] = {JSONBOID};
-
-	return get_saved_plan(&plan, &plan_schema, cfg,
-						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-						  " SELECT NULL, e FROM pg_catalog.jsonb_array_elements($1) AS e",
-						  1, argtypes);
-}
-
-/* The INSERT behind pp_ingest_jsonl: every element of a jsonb[], in order. */
-static SPIPlanPtr
-get_array_plan(PPConfig *cfg)
-{
-	static SPIPlanPtr plan = NULL;
-	static Oid	plan_schema = InvalidOid;
-	Oid			argtypes[1] = {JSONBARRAYOID};
-
-	return get_saved_plan(&plan, &plan_schema, cfg,
-						  "INSERT INTO %s.performance_profiles (query_id, profile_data)"
-						  " SELECT NULL, e FROM pg_catalog.unnest($1) AS e",
-						  1, argtypes);
 }
 
 /*
@@ -885,12 +863,11 @@ ingest_one(SPIPlanPtr plan, Datum query_id, bool query_id_null, Jsonb *profile,
 }
 
 /*
- * Store n profiles with one execution of the batch plan that plan_for
- * returns, its one argument arg; an ERROR unless all n were stored.
+ * Store n profiles with one execution of statement which, its one argument
+ * arg; an ERROR unless all n were stored.
  */
 static void
-store_checked(SPIPlanPtr (*plan_for) (PPConfig *cfg), PPConfig *cfg,
-			  Datum arg, uint32 n)
+store_checked(IngestStatement which, PPConfig *cfg, Datum arg, uint32 n)
 {
 	Datum		values[1];
 	uint64		stored;
@@ -898,7 +875,8 @@ store_checked(SPIPlanPtr (*plan_for) (PPConfig *cfg), PPConfig *cfg,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ppprof: SPI_connect failed");
 	values[0] = arg;
-	execute_plan(plan_for(cfg), values, NULL, SPI_OK_INSERT, CurrentMemoryContext);
+	execute_plan(get_plan(cfg, which), values, NULL, SPI_OK_INSERT,
+				 CurrentMemoryContext);
 	stored = SPI_processed;
 	SPI_finish();
 
@@ -935,18 +913,9 @@ pp_ingest(PG_FUNCTION_ARGS)
 	cfg = pp_config_get();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "ppprof: SPI_connect failed");
-	plan = get_ingest_plan(cfg);
-	ingest_caller = CALLER_INGEST;
-	PG_TRY();
-	{
-		id = ingest_one(plan, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
-						PG_ARGISNULL(1), PG_GETARG_JSONB_P(0), cxt);
-	}
-	PG_FINALLY();
-	{
-		ingest_caller = CALLER_SQL;
-	}
-	PG_END_TRY();
+	plan = get_plan(cfg, STMT_ONE);
+	id = ingest_one(plan, PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+					PG_ARGISNULL(1), PG_GETARG_JSONB_P(0), cxt);
 	SPI_finish();
 	PG_RETURN_UUID_P(id);
 }
@@ -954,9 +923,9 @@ pp_ingest(PG_FUNCTION_ARGS)
 /*
  * pp_ingest_batch(profiles jsonb) RETURNS bigint
  *
- * All or nothing: the first bad element raises an ERROR whose JSON path
- * starts with its index, "$[3].children[0].duration_ms", and the statement's
- * rollback removes the elements already inserted.
+ * All or nothing: the first bad element raises an ERROR whose context names
+ * its index ("profile $[3] of the batch"), and the statement's rollback
+ * removes the elements already inserted.
  */
 Datum
 pp_ingest_batch(PG_FUNCTION_ARGS)
@@ -967,6 +936,8 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	PPConfig   *cfg;
 	MemoryContext element_cxt;
 	MemoryContext old;
+	int			element = 0;
+	ErrorContextCallback errcb;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -984,7 +955,7 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 
 	/*
 	 * Check every element first, so that a bad one is named by its index
-	 * ($[3].children[0]...); then store them all with one INSERT ... SELECT,
+	 * (the error context); then store them all with one INSERT ... SELECT,
 	 * which costs what a multi-row INSERT costs (a statement per element
 	 * through SPI costs several times more).  The trigger walks each profile
 	 * again; it cannot fail where this pass succeeded.
@@ -992,40 +963,28 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"ppprof batch element",
 										ALLOCSET_DEFAULT_SIZES);
-	ingest_caller = CALLER_BATCH;
-	PG_TRY();
+	errcb.callback = batch_element_context;
+	errcb.arg = &element;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (i = 0; i < n; i++)
 	{
-		for (i = 0; i < n; i++)
-		{
-			ProfileAnalysis pa;
+		ProfileAnalysis pa;
 
-			CHECK_FOR_INTERRUPTS();
-			MemoryContextReset(element_cxt);
-			old = MemoryContextSwitchTo(element_cxt);
-			batch_element = (int) i;
-			MemoryContextReset(IngestContext);
-			analyze_profile(JsonbValueToJsonb(getIthJsonbValueFromContainer(&batch->root, i)),
-							cfg, NULL, &pa);
-			MemoryContextSwitchTo(old);
-		}
-		MemoryContextDelete(element_cxt);
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(element_cxt);
+		old = MemoryContextSwitchTo(element_cxt);
+		element = (int) i;
+		MemoryContextReset(IngestContext);
+		analyze_profile(JsonbValueToJsonb(getIthJsonbValueFromContainer(&batch->root, i)),
+						cfg, NULL, &pa);
+		MemoryContextSwitchTo(old);
+	}
+	error_context_stack = errcb.previous;
+	MemoryContextDelete(element_cxt);
 
-		ingest_caller = CALLER_INGEST;
-		store_checked(get_batch_plan, cfg, JsonbPGetDatum(batch), n);
-	}
-	PG_FINALLY();
-	{
-		ingest_caller = CALLER_SQL;
-	}
-	PG_END_TRY();
+	store_checked(STMT_ARRAY_ELEMENTS, cfg, JsonbPGetDatum(batch), n);
 	PG_RETURN_INT64((int64) n);
-}
-
-/* Error context of a line of pp_ingest_jsonl that is not valid JSON. */
-static void
-jsonl_line_context(void *arg)
-{
-	errcontext("profile on line %d of the batch", *(int *) arg);
 }
 
 /* true when line holds nothing but JSON whitespace */
@@ -1040,7 +999,7 @@ blank_line(const char *line)
 
 /*
  * Check, copy out and store every non-blank line of input (modified in
- * place); returns how many.  The caller sets ingest_caller = CALLER_JSONL.
+ * place); returns how many.
  */
 static uint32
 ingest_lines(char *input, PPConfig *cfg)
@@ -1059,6 +1018,8 @@ ingest_lines(char *input, PPConfig *cfg)
 									 ALLOCSET_DEFAULT_SIZES);
 	errcb.callback = jsonl_line_context;
 	errcb.arg = &lineno;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 	for (line = input; line != NULL; line = next)
 	{
 		Datum		jb;
@@ -1074,12 +1035,7 @@ ingest_lines(char *input, PPConfig *cfg)
 
 		MemoryContextReset(line_cxt);
 		MemoryContextSwitchTo(line_cxt);
-		errcb.previous = error_context_stack;
-		error_context_stack = &errcb;
 		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(line));
-		error_context_stack = errcb.previous;
-
-		batch_element = lineno;
 		MemoryContextReset(IngestContext);
 		analyze_profile(DatumGetJsonbP(jb), cfg, NULL, &pa);
 
@@ -1091,16 +1047,14 @@ ingest_lines(char *input, PPConfig *cfg)
 		}
 		profiles[n++] = datumCopy(jb, false, -1);
 	}
+	error_context_stack = errcb.previous;
 	MemoryContextDelete(line_cxt);
 
 	if (n > 0)
-	{
-		ingest_caller = CALLER_INGEST;
-		store_checked(get_array_plan, cfg,
+		store_checked(STMT_UNNEST, cfg,
 					  PointerGetDatum(construct_array(profiles, (int) n, JSONBOID,
 													  -1, false, TYPALIGN_INT)),
 					  n);
-	}
 	return n;
 }
 
@@ -1120,7 +1074,6 @@ pp_ingest_jsonl(PG_FUNCTION_ARGS)
 {
 	char	   *input;
 	PPConfig   *cfg;
-	volatile uint32 n = 0;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1128,18 +1081,7 @@ pp_ingest_jsonl(PG_FUNCTION_ARGS)
 				 errmsg("profiles must not be null")));
 	input = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	cfg = pp_config_get();
-
-	ingest_caller = CALLER_JSONL;
-	PG_TRY();
-	{
-		n = ingest_lines(input, cfg);
-	}
-	PG_FINALLY();
-	{
-		ingest_caller = CALLER_SQL;
-	}
-	PG_END_TRY();
-	PG_RETURN_INT64((int64) n);
+	PG_RETURN_INT64((int64) ingest_lines(input, cfg));
 }
 
 /*

@@ -193,7 +193,7 @@ is("$s->{queued},$s->{sent},$s->{refused},$s->{dropped},$s->{failed}", '100,97,3
 is($node->safe_psql('utf8', q{
 	SELECT count(*) || ',' || count(*) FILTER (WHERE query_id IN ('r-0', 'r-41', 'r-99'))
 	  FROM performance_profiles}), '97,0', 'refused: the 97 others are stored, once each');
-like($o, qr/^last any=1 code=REFUSED sqlstate=54000 query_id=r-99 text=the server refused the tree of query_id "r-99": invalid profile on line 1 at \$\.operation_name: operation_name is 300 bytes long, the limit is 200$/m,
+like($o, qr/^last any=1 code=REFUSED sqlstate=54000 query_id=r-99 text=the server refused the tree of query_id "r-99": invalid profile at \$\.operation_name: operation_name is 300 bytes long, the limit is 200$/m,
 	'refused: pp_client_last_error names the tree, the SQLSTATE and the server\'s reason');
 
 $node->safe_psql('postgres', 'CREATE ROLE nopriv LOGIN');
@@ -284,7 +284,7 @@ print $fh qq({"operation_name": "ok", "duration_ms": 1}\n\n{"operation_name": "o
 close $fh;
 ($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'ingest', $invalid, '--batch', 10);
 is($rc, 1, 'a profile the server refuses: exit 1');
-like($e, qr/lines 1 to 4 was refused \(its line 1 is line 1 of the file\): ERROR:  invalid profile on line 4 at \$\.duration_ms/,
+like($e, qr/lines 1 to 4 was refused \(its line 1 is line 1 of the file\): ERROR:  invalid profile at \$\.duration_ms: .*\nCONTEXT:  profile on line 4 of the batch; no profile of the batch was stored$/ms,
 	'the refused batch and the server\'s message, whose line number counts the blank line');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'), '250',
 	'nothing of the refused batch is stored');
