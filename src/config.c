@@ -288,6 +288,7 @@ pp_config_get(void)
 		cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
 		if (cfg->classifier == NULL)
 			config_check_oom(PP_ERR_NO_MEMORY);
+		pp_classifier_set_utf8(cfg->classifier, GetDatabaseEncoding() == PG_UTF8);
 		pp_classifier_set_interrupt(cfg->classifier, config_check_interrupts, NULL);
 		config_load(cfg, cxt, relation_owner(watched_relids[1]));
 	}
@@ -342,6 +343,7 @@ config_validate(Relation rel)
 	cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
 	if (cfg->classifier == NULL)
 		config_check_oom(PP_ERR_NO_MEMORY);
+	pp_classifier_set_utf8(cfg->classifier, GetDatabaseEncoding() == PG_UTF8);
 	/* the load's queries are read-only: let them see this statement's rows */
 	CommandCounterIncrement();
 	PushCopiedSnapshot(GetActiveSnapshot());

@@ -100,8 +100,7 @@
 #include "shmem.h"
 
 #define USECS_PER_MINUTE	INT64CONST(60000000)
-#define USECS_PER_HOUR_		INT64CONST(3600000000)
-#define MINUTE_REGION		(24 * USECS_PER_HOUR_)
+#define MINUTE_REGION		(24 * USECS_PER_HOUR)
 #define MAX_DATABASES		64
 
 /*
@@ -334,9 +333,9 @@ pp_shmem_startup(void)
 
 		memset(shared, 0, sizeof(PPShared));
 		shared->lock = &(GetNamedLWLockTranche("ppprof"))->lock;
-		shared->minute_start = floor_to(now - MINUTE_REGION, USECS_PER_HOUR_);
+		shared->minute_start = floor_to(now - MINUTE_REGION, USECS_PER_HOUR);
 		shared->horizon_start = floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
-										 USECS_PER_HOUR_);
+										 USECS_PER_HOUR);
 		strlcpy(shared->dump_status, "none", sizeof(shared->dump_status));
 	}
 
@@ -933,9 +932,9 @@ regions_follow_clock(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	regions_advance(floor_to(now - MINUTE_REGION, USECS_PER_HOUR_),
+	regions_advance(floor_to(now - MINUTE_REGION, USECS_PER_HOUR),
 					floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
-							 USECS_PER_HOUR_));
+							 USECS_PER_HOUR));
 }
 
 /* Remember that something gave way under memory pressure. */
@@ -976,7 +975,7 @@ oldest_start(HTAB *htab)
 static bool
 make_room(PPShortage why)
 {
-	TimestampTz current_hour = floor_to(apply_now, USECS_PER_HOUR_);
+	TimestampTz current_hour = floor_to(apply_now, USECS_PER_HOUR);
 	TimestampTz oldest;
 
 	if (why == SHORT_SKETCH_MEMORY && shared->stale_minute + shared->stale_hour > 0)
@@ -990,10 +989,10 @@ make_room(PPShortage why)
 	if (why != SHORT_HOUR_POOL)
 	{
 		oldest = floor_to(Max(oldest_start(minute_hash), shared->minute_start),
-						  USECS_PER_HOUR_);
+						  USECS_PER_HOUR);
 		if (oldest < current_hour)
 		{
-			regions_advance(oldest + USECS_PER_HOUR_, shared->horizon_start);
+			regions_advance(oldest + USECS_PER_HOUR, shared->horizon_start);
 			degraded(DEGRADED_MINUTES);
 			return true;
 		}
@@ -1001,10 +1000,10 @@ make_room(PPShortage why)
 	if (why != SHORT_MINUTE_POOL)
 	{
 		oldest = floor_to(Max(oldest_start(hour_hash), shared->horizon_start),
-						  USECS_PER_HOUR_);
+						  USECS_PER_HOUR);
 		if (oldest < current_hour)
 		{
-			regions_advance(shared->minute_start, oldest + USECS_PER_HOUR_);
+			regions_advance(shared->minute_start, oldest + USECS_PER_HOUR);
 			degraded(DEGRADED_HOURS);
 			return true;
 		}
@@ -1021,7 +1020,7 @@ make_room(PPShortage why)
  * it removes).
  */
 static bool
-observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
+bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 {
 	for (;;)
 	{
@@ -1034,7 +1033,7 @@ observe(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 			return true;		/* beyond the horizon: the table answers */
 		in_minutes = at >= shared->minute_start;
 
-		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR_), sign > 0, &why);
+		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR), sign > 0, &why);
 		if (h != NULL && in_minutes)
 			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &why);
 		if (why == SHORT_NONE && sign > 0)
@@ -1107,7 +1106,7 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 		root.self_ms = ch->total_ms;
 		root.failed = ch->failed;
 		ops[slot].last_used = now;
-		if (!observe(db, slot, sign, &root, ch->created_at))
+		if (!bucket_apply(db, slot, sign, &root, ch->created_at))
 			return false;
 	}
 
@@ -1133,7 +1132,7 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 		ops[slot].last_used = now;
 		if (sign > 0 && ch->created_at > ops[slot].last_at)
 			ops[slot].last_at = ch->created_at;
-		if (!observe(db, slot, sign, n, ch->created_at))
+		if (!bucket_apply(db, slot, sign, n, ch->created_at))
 			return false;
 
 		if (pp_reservoir_capacity > 0 && ch->created_at >= shared->horizon_start)
@@ -1528,12 +1527,12 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	if (t0 >= shared->minute_start)
 		lo = floor_to(t0, USECS_PER_MINUTE);
 	else
-		lo = floor_to(t0, USECS_PER_HOUR_);
+		lo = floor_to(t0, USECS_PER_HOUR);
 	plan->edge_lo_from = t0;
 	plan->edge_lo_to = t0;
 	if (lo != t0)
 	{
-		lo += t0 >= shared->minute_start ? USECS_PER_MINUTE : USECS_PER_HOUR_;
+		lo += t0 >= shared->minute_start ? USECS_PER_MINUTE : USECS_PER_HOUR;
 		plan->edge_lo_to = lo;
 	}
 
@@ -1553,10 +1552,10 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	 * Whole hours come from hour buckets, the minutes around them from minute
 	 * buckets: a day merges about 24 + 2 * 60 sketches, not 1440.
 	 */
-	h1 = floor_to(lo, USECS_PER_HOUR_);
+	h1 = floor_to(lo, USECS_PER_HOUR);
 	if (h1 < lo)
-		h1 += USECS_PER_HOUR_;
-	h2 = floor_to(hi, USECS_PER_HOUR_);
+		h1 += USECS_PER_HOUR;
+	h2 = floor_to(hi, USECS_PER_HOUR);
 	if (h1 >= h2 ||
 		(hi - lo < PP_HOUR_BUCKETS_FROM && lo >= shared->minute_start))
 		h1 = h2 = lo;			/* short recent window: minutes only */
@@ -1573,7 +1572,7 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	plan->edge_hi_from = hi;
 	plan->edge_hi_to = t1;
 
-	visit_region(hour_hash, db, h1, h2, USECS_PER_HOUR_, visit, arg);
+	visit_region(hour_hash, db, h1, h2, USECS_PER_HOUR, visit, arg);
 	if (h1 == h2)
 		visit_region(minute_hash, db, lo, hi, USECS_PER_MINUTE, visit, arg);
 	else
@@ -1977,7 +1976,7 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 			/* a smaller ppprof.sketch_memory: the table answers before */
 			hash_search(htab, &key, HASH_REMOVE, NULL);
 			db_incomplete(db_get(ops[key.slot].key.dbid, false),
-						  src->start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR_));
+						  src->start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR));
 			continue;
 		}
 		(void) pp_sketch_copy(BUCKET_SKETCH(b),

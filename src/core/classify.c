@@ -37,8 +37,11 @@
  * pp_classifier_add_rule or pp_classifier_free.
  *
  * pp_like_match is the classic two-pointer wildcard matcher: on a mismatch
- * it backtracks only to the last '%' seen, one byte further into the
- * subject, so it runs in O(pattern * subject) time and constant space.
+ * it backtracks only to the last '%' seen, one character further into the
+ * subject, so it runs in O(pattern * subject) time and constant space.  As
+ * SQL's LIKE in a UTF-8 database, '_' matches one character and '%' any
+ * number of them; literal bytes match bytes.  In a database of another
+ * encoding (pp_classifier_set_utf8(false)) '_' matches one byte.
  *
  * No PostgreSQL headers; allocation through pp_allocator_t.
  *
@@ -92,13 +95,14 @@ struct pp_classifier_t
 	pp_map_t	memo;			/* name -> type, at most PP_CLASSIFY_MEMO_MAX */
 	void		(*check) (void *arg);	/* interrupt check, or NULL */
 	void	   *check_arg;
+	bool		utf8;			/* names are UTF-8: '_' is one character */
 };
 
 #define PP_MAP_INITIAL	16
 
 /* FNV-1a, 64 bits */
 static uint64_t
-hash_bytes(const char *s, size_t len)
+fnv1a64(const char *s, size_t len)
 {
 	uint64_t	h = UINT64_C(14695981039346656037);
 	size_t		i;
@@ -152,7 +156,7 @@ map_find(const pp_map_t *m, const char *key, size_t len)
 
 	if (m->count == 0)
 		return NULL;
-	e = map_slot(m, key, len, hash_bytes(key, len));
+	e = map_slot(m, key, len, fnv1a64(key, len));
 	return e->key != NULL ? e : NULL;
 }
 
@@ -192,7 +196,7 @@ map_free(const pp_allocator_t *a, pp_map_t *m)
 static pp_map_entry_t *
 map_insert(const pp_allocator_t *a, pp_map_t *m, const char *key, size_t len)
 {
-	uint64_t	hash = hash_bytes(key, len);
+	uint64_t	hash = fnv1a64(key, len);
 	pp_map_entry_t *e;
 	char	   *copy;
 
@@ -352,6 +356,13 @@ pp_classifier_create(const pp_allocator_t *allocator)
 	c->allocator = allocator;
 	c->exact.owns_values = true;
 	return c;
+}
+
+void
+pp_classifier_set_utf8(pp_classifier_t *c, bool utf8)
+{
+	c->utf8 = utf8;
+	map_clear(c->allocator, &c->memo);
 }
 
 void
@@ -522,7 +533,7 @@ classify_uncached(const pp_classifier_t *c, const char *name, size_t len)
 			memcmp(name + len - p->suffix_len, p->affix + p->prefix_len,
 				   p->suffix_len) != 0)
 			continue;
-		if (pp_like_match(p->pattern, name, len))
+		if (pp_like_match(p->pattern, name, len, c->utf8))
 			return p->type;
 	}
 	return PP_TYPE_OTHER;
@@ -571,8 +582,32 @@ pp_classifier_memo_size(const pp_classifier_t *c)
 	return c->memo.count;
 }
 
+/*
+ * The length of the character at s[0] of a UTF-8 string of len bytes: the
+ * length its lead byte announces when that many bytes follow and they are
+ * continuation bytes, else 1 (a byte that does not start a character
+ * counts as one, as it cannot be in a name stored in a UTF-8 database).
+ */
+static size_t
+utf8_char_len(const char *s, size_t len)
+{
+	unsigned char c = (unsigned char) s[0];
+	size_t		n;
+	size_t		k;
+
+	if (c < 0xC2 || c > 0xF4)
+		return 1;
+	n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+	if (n > len)
+		return 1;
+	for (k = 1; k < n; k++)
+		if (((unsigned char) s[k] & 0xC0) != 0x80)
+			return 1;
+	return n;
+}
+
 bool
-pp_like_match(const char *pattern, const char *s, size_t len)
+pp_like_match(const char *pattern, const char *s, size_t len, bool utf8)
 {
 	const char *p = pattern;
 	const char *star_p = NULL;	/* pattern just after the last '%' */
@@ -594,7 +629,7 @@ pp_like_match(const char *pattern, const char *s, size_t len)
 		if (*p == '_')
 		{
 			p++;
-			i++;
+			i += utf8 ? utf8_char_len(s + i, len - i) : 1;
 			continue;
 		}
 		if (*p != '\0')
@@ -614,11 +649,12 @@ pp_like_match(const char *pattern, const char *s, size_t len)
 				continue;
 			}
 		}
-		/* mismatch: let the last '%' swallow one more byte */
+		/* mismatch: let the last '%' swallow one more character */
 		if (star_p == NULL)
 			return false;
 		p = star_p;
-		i = ++star_i;
+		star_i += utf8 ? utf8_char_len(s + star_i, len - star_i) : 1;
+		i = star_i;
 	}
 	while (*p == '%')
 		p++;

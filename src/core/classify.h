@@ -23,6 +23,12 @@
 typedef struct pp_classifier_t pp_classifier_t;
 
 extern pp_classifier_t *pp_classifier_create(const pp_allocator_t *allocator);
+
+/*
+ * Names are UTF-8 (the database's encoding): '_' in a pattern matches one
+ * character, as SQL's LIKE does; otherwise one byte.  Off at creation.
+ */
+extern void pp_classifier_set_utf8(pp_classifier_t *c, bool utf8);
 extern void pp_classifier_free(pp_classifier_t *c);
 
 /*
@@ -89,7 +95,11 @@ extern bool pp_classifier_threshold(pp_classifier_t *c,
 #define PP_CLASSIFY_MEMO_MAX_NAME	1024
 extern size_t pp_classifier_memo_size(const pp_classifier_t *c);
 
-/* Pure LIKE matcher used by the classifier; exposed for tests. */
-extern bool pp_like_match(const char *pattern, const char *s, size_t len);
+/*
+ * LIKE matcher used by the classifier ('_' one character of UTF-8 when
+ * utf8, else one byte); exposed for tests.
+ */
+extern bool pp_like_match(const char *pattern, const char *s, size_t len,
+						  bool utf8);
 
 #endif							/* PP_CLASSIFY_H */

@@ -92,64 +92,78 @@ typedef struct like_case_t
 {
 	const char *pattern;
 	const char *subject;
-	bool		match;
+	bool		match;			/* in both modes, unless utf8_match differs */
+	int			utf8_match;		/* -1: as match; else the answer when utf8 */
 } like_case_t;
 
 static void
 test_like_cases(void **state)
 {
 	static const like_case_t cases[] = {
-		{"", "", true},
-		{"", "a", false},
-		{"a", "", false},
-		{"%", "", true},
-		{"%", "anything", true},
-		{"%%%", "", true},
-		{"_", "", false},
-		{"_", "a", true},
-		{"_", "ab", false},
-		{"__", "ab", true},
-		{"a_c", "abc", true},
-		{"a_c", "ac", false},
-		{"abc", "abc", true},
-		{"abc", "abd", false},
-		{"abc", "abcd", false},
-		{"a%", "a", true},
-		{"a%", "abc", true},
-		{"a%", "ba", false},
-		{"%a", "bca", true},
-		{"%a", "ab", false},
-		{"%b%", "abc", true},
-		{"%b%", "ac", false},
-		{"a%b%c", "aXbYc", true},
-		{"a%b%c", "abbbc", true},
-		{"a%b%c", "acb", false},
-		{"%a%a", "aa", true},
-		{"%a%a", "a", false},
-		{"_%", "", false},
-		{"_%", "x", true},
-		{"%_", "x", true},
-		{"%_%_%", "x", false},
-		{"%_%_%", "xy", true},
-		{"db.%", "db.query", true},
-		{"db.%", "db", false},
+		{"", "", true, -1},
+		{"", "a", false, -1},
+		{"a", "", false, -1},
+		{"%", "", true, -1},
+		{"%", "anything", true, -1},
+		{"%%%", "", true, -1},
+		{"_", "", false, -1},
+		{"_", "a", true, -1},
+		{"_", "ab", false, -1},
+		{"__", "ab", true, -1},
+		{"a_c", "abc", true, -1},
+		{"a_c", "ac", false, -1},
+		{"abc", "abc", true, -1},
+		{"abc", "abd", false, -1},
+		{"abc", "abcd", false, -1},
+		{"a%", "a", true, -1},
+		{"a%", "abc", true, -1},
+		{"a%", "ba", false, -1},
+		{"%a", "bca", true, -1},
+		{"%a", "ab", false, -1},
+		{"%b%", "abc", true, -1},
+		{"%b%", "ac", false, -1},
+		{"a%b%c", "aXbYc", true, -1},
+		{"a%b%c", "abbbc", true, -1},
+		{"a%b%c", "acb", false, -1},
+		{"%a%a", "aa", true, -1},
+		{"%a%a", "a", false, -1},
+		{"_%", "", false, -1},
+		{"_%", "x", true, -1},
+		{"%_", "x", true, -1},
+		{"%_%_%", "x", false, -1},
+		{"%_%_%", "xy", true, -1},
+		{"db.%", "db.query", true, -1},
+		{"db.%", "db", false, -1},
 		/* backslash escapes the next byte */
-		{"a\\%b", "a%b", true},
-		{"a\\%b", "axb", false},
-		{"a\\_b", "a_b", true},
-		{"a\\_b", "axb", false},
-		{"\\\\", "\\", true},
-		{"\\\\%", "\\abc", true},
-		{"\\a", "a", true},
-		{"%\\%", "100%", true},
-		{"%\\%", "100", false},
+		{"a\\%b", "a%b", true, -1},
+		{"a\\%b", "axb", false, -1},
+		{"a\\_b", "a_b", true, -1},
+		{"a\\_b", "axb", false, -1},
+		{"\\\\", "\\", true, -1},
+		{"\\\\%", "\\abc", true, -1},
+		{"\\a", "a", true, -1},
+		{"%\\%", "100%", true, -1},
+		{"%\\%", "100", false, -1},
 		/* a trailing backslash stands for itself */
-		{"a\\", "a\\", true},
-		{"a\\", "a", false},
-		/* bytes, not characters */
-		{"_", "\xc3\xa9", false},
-		{"__", "\xc3\xa9", true},
-		{"%\xc3\xa9", "caf\xc3\xa9", true},
+		{"a\\", "a\\", true, -1},
+		{"a\\", "a", false, -1},
+		/* '_' is one byte, or one character of UTF-8 as SQL's LIKE has it */
+		{"_", "\xc3\xa9", false, true},
+		{"__", "\xc3\xa9", true, false},
+		{"%\xc3\xa9", "caf\xc3\xa9", true, -1},
+		{"caf_", "caf\xc3\xa9", false, true},
+		{"_\xa9", "\xc3\xa9", true, false},
+		{"%_", "\xc3\xa9", true, -1},
+		{"_", "\xe2\x82\xac", false, true},	/* 3 bytes */
+		{"_", "\xf0\x9f\x98\x80", false, true},	/* 4 bytes */
+		{"a_b", "a\xf0\x9f\x98\x80" "b", false, true},
+		{"%_b", "\xf0\x9f\x98\x80" "b", true, -1},
+		{"%\x80" "b", "\xf0\x9f\x98\x80" "b", true, false},
+		/* bytes that do not form a character count one each */
+		{"__", "\xc3x", true, -1},
+		{"_", "\xc3", true, -1},
+		{"_", "\xa9", true, -1},
+		{"__", "\xe2\x82", true, -1},
 	};
 	size_t		i;
 
@@ -157,10 +171,14 @@ test_like_cases(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
 		const like_case_t *k = &cases[i];
+		bool		utf8_match = k->utf8_match < 0 ? k->match : k->utf8_match;
 
-		if (pp_like_match(k->pattern, k->subject, strlen(k->subject)) != k->match)
-			fail_msg("'%s' LIKE '%s' should be %s", k->subject, k->pattern,
+		if (pp_like_match(k->pattern, k->subject, strlen(k->subject), false) != k->match)
+			fail_msg("'%s' LIKE '%s' (bytes) should be %s", k->subject, k->pattern,
 					 k->match ? "true" : "false");
+		if (pp_like_match(k->pattern, k->subject, strlen(k->subject), true) != utf8_match)
+			fail_msg("'%s' LIKE '%s' (UTF-8) should be %s", k->subject, k->pattern,
+					 utf8_match ? "true" : "false");
 	}
 }
 
@@ -169,15 +187,15 @@ test_like_length(void **state)
 {
 	(void) state;
 	/* the subject is bounded by len, not by a NUL */
-	assert_true(pp_like_match("abc", "abcdef", 3));
-	assert_false(pp_like_match("abcd", "abcdef", 3));
-	assert_true(pp_like_match("%c", "abcdef", 3));
-	assert_true(pp_like_match("", "abcdef", 0));
-	assert_true(pp_like_match("%", NULL, 0));
+	assert_true(pp_like_match("abc", "abcdef", 3, true));
+	assert_false(pp_like_match("abcd", "abcdef", 3, true));
+	assert_true(pp_like_match("%c", "abcdef", 3, true));
+	assert_true(pp_like_match("", "abcdef", 0, true));
+	assert_true(pp_like_match("%", NULL, 0, true));
 	/* NUL bytes inside the subject are ordinary bytes */
-	assert_true(pp_like_match("a_b", "a\0b", 3));
-	assert_true(pp_like_match("a%", "a\0b", 3));
-	assert_false(pp_like_match("a", "a\0b", 3));
+	assert_true(pp_like_match("a_b", "a\0b", 3, true));
+	assert_true(pp_like_match("a%", "a\0b", 3, true));
+	assert_false(pp_like_match("a", "a\0b", 3, true));
 }
 
 static void
@@ -191,93 +209,157 @@ test_like_no_blowup(void **state)
 	assert_non_null(s);
 	memset(s, 'a', n);
 	/* exponential for a naive backtracking matcher */
-	assert_false(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%b", s, n));
-	assert_false(pp_like_match("%aaaaaaaaaaaaaaaaaaaab%", s, n));
-	assert_true(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%", s, n));
-	assert_true(pp_like_match("%a_a%", s, n));
+	assert_false(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%b", s, n, true));
+	assert_false(pp_like_match("%aaaaaaaaaaaaaaaaaaaab%", s, n, true));
+	assert_true(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%", s, n, true));
+	assert_true(pp_like_match("%a_a%", s, n, true));
 	s[n - 1] = 'b';
-	assert_true(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%b", s, n));
+	assert_true(pp_like_match("%a%a%a%a%a%a%a%a%a%a%a%a%b", s, n, true));
 	/* generous: each call is linear here, and tiny even under ASan */
 	assert_true((double) (clock() - t0) / CLOCKS_PER_SEC < 10.0);
 	free(s);
 }
 
-/* The definition, as a naive recursion (fine on short inputs). */
+/*
+ * A character of UTF-8 in the definition's own words: a lead byte
+ * C2..DF, E0..EF or F0..F4 with 1, 2 or 3 continuation bytes (80..BF) after
+ * it; any other byte, or a lead byte without its continuation bytes, is a
+ * character of one byte.
+ */
+static size_t
+definition_char_len(const char *s, size_t len, bool utf8)
+{
+	unsigned char c = (unsigned char) s[0];
+	size_t		want;
+
+	if (!utf8)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		want = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		want = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		want = 4;
+	else
+		return 1;
+	if (len < want)
+		return 1;
+	for (size_t k = 1; k < want; k++)
+		if ((unsigned char) s[k] < 0x80 || (unsigned char) s[k] > 0xBF)
+			return 1;
+	return want;
+}
+
+/*
+ * The definition, as a naive recursion (fine on short inputs): '%' any
+ * number of characters, '_' one, a literal (or escaped) byte itself.
+ */
 static bool
-naive_like(const char *p, const char *s, size_t len)
+naive_like(const char *p, const char *s, size_t len, bool utf8)
 {
 	if (*p == '\0')
 		return len == 0;
 	if (*p == '%')
 	{
-		size_t		k;
+		size_t		k = 0;
 
-		for (k = 0; k <= len; k++)
-			if (naive_like(p + 1, s + k, len - k))
+		for (;;)
+		{
+			if (naive_like(p + 1, s + k, len - k, utf8))
 				return true;
-		return false;
+			if (k == len)
+				return false;
+			k += definition_char_len(s + k, len - k, utf8);
+		}
 	}
 	if (len == 0)
 		return false;
 	if (*p == '_')
-		return naive_like(p + 1, s + 1, len - 1);
+	{
+		size_t		c = definition_char_len(s, len, utf8);
+
+		return naive_like(p + 1, s + c, len - c, utf8);
+	}
 	if (*p == '\\' && p[1] != '\0')
-		return p[1] == *s && naive_like(p + 2, s + 1, len - 1);
-	return *p == *s && naive_like(p + 1, s + 1, len - 1);
+		return p[1] == *s && naive_like(p + 2, s + 1, len - 1, utf8);
+	return *p == *s && naive_like(p + 1, s + 1, len - 1, utf8);
 }
 
-/* Fill buf with the k-th string over alphabet (length from k too). */
+/*
+ * Fill buf with the k-th string of at most max_len symbols of alphabet (n
+ * symbols, each a string of bytes); returns its length in bytes.
+ */
 static size_t
-nth_string(const char *alphabet, size_t k, size_t max_len, char *buf)
+nth_string(const char *const *alphabet, size_t n, size_t k, size_t max_len,
+		   char *buf)
 {
-	size_t		a = strlen(alphabet);
 	size_t		len = 0;
 	size_t		count = 1;
+	size_t		bytes = 0;
 
 	/* strings of length 0, then 1, ... */
 	while (len <= max_len && k >= count)
 	{
 		k -= count;
 		len++;
-		count *= a;
+		count *= n;
 	}
 	for (size_t i = 0; i < len; i++)
 	{
-		buf[i] = alphabet[k % a];
-		k /= a;
+		size_t		l = strlen(alphabet[k % n]);
+
+		memcpy(buf + bytes, alphabet[k % n], l);
+		bytes += l;
+		k /= n;
 	}
-	buf[len] = '\0';
-	return len;
+	buf[bytes] = '\0';
+	return bytes;
+}
+
+/* Every pattern of up to 5 symbols against every subject of up to 4. */
+static void
+like_exhaustive(const char *const *palpha, size_t np,
+				const char *const *salpha, size_t ns, bool utf8)
+{
+	size_t		n_patterns = 1 + np + np * np + np * np * np +
+		np * np * np * np + np * np * np * np * np;
+	size_t		n_subjects = 1 + ns + ns * ns + ns * ns * ns + ns * ns * ns * ns;
+
+	for (size_t pi = 0; pi < n_patterns; pi++)
+	{
+		char		pattern[32];
+
+		nth_string(palpha, np, pi, 5, pattern);
+		for (size_t si = 0; si < n_subjects; si++)
+		{
+			char		subject[32];
+			size_t		len = nth_string(salpha, ns, si, 4, subject);
+			bool		got = pp_like_match(pattern, subject, len, utf8);
+
+			if (got != naive_like(pattern, subject, len, utf8))
+				fail_msg("'%s' LIKE '%s' (%s): matcher %d, definition %d",
+						 subject, pattern, utf8 ? "UTF-8" : "bytes", got, !got);
+		}
+	}
 }
 
 static void
 test_like_exhaustive(void **state)
 {
-	const char *palpha = "ab%_\\";
-	const char *salpha = "ab%_\\";
-	size_t		n_strings = 1 + 5 + 25 + 125 + 625 + 3125;	/* up to 5 */
-	size_t		pi,
-				si;
+	static const char *const ascii[] = {"a", "b", "%", "_", "\\"};
+	/* characters of 1 to 4 bytes, and bytes that are no character alone */
+	static const char *const utf8_subjects[] = {
+		"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xa9"
+	};
+	static const char *const utf8_patterns[] = {
+		"a", "%", "_", "\xc3\xa9", "\xa9"
+	};
 
 	(void) state;
-	for (pi = 0; pi < n_strings; pi++)
-	{
-		char		pattern[8];
-
-		nth_string(palpha, pi, 5, pattern);
-		for (si = 0; si < 1 + 5 + 25 + 125 + 625; si++)	/* up to 4 */
-		{
-			char		subject[8];
-			size_t		len = nth_string(salpha, si, 4, subject);
-
-			if (pp_like_match(pattern, subject, len) !=
-				naive_like(pattern, subject, len))
-				fail_msg("'%s' LIKE '%s': matcher %d, definition %d",
-						 subject, pattern,
-						 pp_like_match(pattern, subject, len),
-						 naive_like(pattern, subject, len));
-		}
-	}
+	like_exhaustive(ascii, 5, ascii, 5, false);
+	like_exhaustive(ascii, 5, ascii, 5, true);
+	like_exhaustive(utf8_patterns, 5, utf8_subjects, 6, true);
+	like_exhaustive(utf8_patterns, 5, utf8_subjects, 6, false);
 }
 
 /* ---------------------------------------------------------------------
@@ -541,7 +623,7 @@ reference_type(const char *const *patterns, const char *const *types, int n,
 				p++;
 			literal++;
 		}
-		if (!naive_like(patterns[i], name, strlen(name)))
+		if (!naive_like(patterns[i], name, strlen(name), false))
 			continue;
 		if (best < 0 || literal > best_literal ||
 			(literal == best_literal && strcmp(patterns[i], patterns[best]) < 0))
