@@ -22,10 +22,11 @@ OBJS = src/ppprof.o src/guc.o src/config.o src/jsonb_source.o src/jsonb_build.o 
 DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql sql/ppprof--1.1--1.2.sql \
 	sql/ppprof--1.2--1.3.sql
 
-# pg_regress inputs live in sql/ beside the install scripts, so the list is
+# pg_regress inputs are test/sql/*.sql, their outputs test/expected/*.out
+# (--inputdir); results/ and regression.diffs stay at the top.  The list is
 # explicit (never a wildcard).
 REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report trends operations alert_long_name quoted_schema spans upgrade fuzz accuracy bounds
-REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out \
