@@ -20,13 +20,21 @@ OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 	src/compare.o src/trends.o src/snapshot.o src/span.o \
 	$(CORE_OBJS)
 
-DATA = sql/ppprof--1.0.sql sql/ppprof--1.0--1.1.sql sql/ppprof--1.1--1.2.sql \
-	sql/ppprof--1.2--1.3.sql
+# The install script is built from topic files, concatenated in this order
+# (a file names only objects of the files before it), and installed by PGXS
+# as DATA_built.  No version has been released, so there are no upgrade
+# scripts (CHANGELOG.md, docs/design.md).  EXTVERSION is ppprof.control's
+# default_version.
+EXTVERSION = 1.3
+SQL_SRC = header profiles config ingest stats report spans snapshots \
+	baselines alerts jobs privileges finish
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-# pg_regress inputs live in sql/ beside the install scripts, so the list is
+# pg_regress inputs are test/sql/*.sql, their outputs test/expected/*.out
+# (--inputdir); results/ and regression.diffs stay at the top.  The list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report trends operations alert_long_name quoted_schema spans upgrade fuzz accuracy bounds
-REGRESS_OPTS = --temp-config=$(srcdir)/ppprof.conf \
+REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report trends operations alert_long_name quoted_schema spans install fuzz accuracy bounds
+REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 
 EXTRA_CLEAN = tmp_check results regression.diffs regression.out \
@@ -46,6 +54,9 @@ all:
 	@echo "pg_config not found: run 'make demo' or 'make test', which install the dependencies" >&2
 	@false
 endif
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(patsubst %,$(srcdir)/sql/src/%.sql,$(SQL_SRC))
+	awk 'FNR == 1 && NR > 1 { print "" } { print }' $^ > $@
 
 # The C client library and the ppprof command (client/) build and install
 # with the extension.

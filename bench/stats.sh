@@ -142,7 +142,7 @@ psql_q -c "VACUUM ANALYZE performance_profiles"
 psql_q <bench/bench_time.sql >/dev/null
 psql_q <<'EOF'
 -- Every node of the profiles created in [now() - w, now()], flattened as in
--- sql/stats.sql's exact_nodes, but with the window applied to the profiles
+-- test/sql/stats.sql's exact_nodes, but with the window applied to the profiles
 -- before the recursion (as a user would write it for one window).
 CREATE FUNCTION exact_nodes(w interval)
 RETURNS TABLE (created_at timestamptz, operation text, d float8, failed boolean)

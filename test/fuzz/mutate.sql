@@ -5,7 +5,7 @@
 --                    array, non-object node, broken JSON text) drawn from
 --                    random(): set the seed first for a repeatable run
 --   try_ingest(t)    'stored', or the SQLSTATE pp_ingest raised
--- Used by sql/fuzz.sql (3,000 cases in make test) and test/fuzz/server_fuzz.sh
+-- Used by test/sql/fuzz.sql (3,000 cases in make test) and test/fuzz/server_fuzz.sh
 -- (the long run).  Needs test/gen/rag_profiles.sql.
 
 CREATE FUNCTION odd_value(r float8) RETURNS jsonb LANGUAGE sql AS $$

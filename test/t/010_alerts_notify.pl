@@ -2,7 +2,7 @@
 # channel ppprof_alerts, with a JSON payload, when an alert fires and when
 # it resolves, and stays quiet while an open alert keeps firing.
 #
-# The regression test (sql/operations.sql) checks what is stored; psql
+# The regression test (test/sql/operations.sql) checks what is stored; psql
 # prints notifications with the sender's PID, which pg_regress cannot
 # compare, so the payloads are checked here: one psql session LISTENs and
 # runs the checks, and its output is parsed.

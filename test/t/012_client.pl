@@ -121,17 +121,21 @@ is($node->safe_psql('postgres', q{
 	'sampling: the kept trees are stored, none recorded while off');
 
 #
-# An extension not yet updated to 1.2 has no pp_ingest_jsonl: the library
-# falls back to pp_ingest_batch and loses nothing
+# An extension without pp_ingest_jsonl (as 1.1 was; its script is gone, so
+# the function is taken out of an install): the library falls back to
+# pp_ingest_batch and loses nothing
 #
 $node->safe_psql('postgres', 'CREATE DATABASE old_ppprof');
-$node->safe_psql('old_ppprof', "CREATE EXTENSION ppprof VERSION '1.1'");
+$node->safe_psql('old_ppprof', q{
+	CREATE EXTENSION ppprof;
+	ALTER EXTENSION ppprof DROP FUNCTION pp_ingest_jsonl(text);
+	DROP FUNCTION pp_ingest_jsonl(text)});
 ($rc, $o, $e) = run_prog($prog, 'threads', $node->connstr('old_ppprof'), 2, 10);
-is($rc, 0, 'ppprof 1.1: the program succeeds') or diag($e);
+is($rc, 0, 'no pp_ingest_jsonl: the program succeeds') or diag($e);
 $s = stats_of((split /\n/, $o)[-1]);
-is("$s->{sent},$s->{dropped}", '20,0', 'ppprof 1.1: 20 trees sent, none dropped');
+is("$s->{sent},$s->{dropped}", '20,0', 'no pp_ingest_jsonl: 20 trees sent, none dropped');
 is($node->safe_psql('old_ppprof', 'SELECT count(*) FROM performance_profiles'), '20',
-	'ppprof 1.1: 20 profiles stored through pp_ingest_batch');
+	'no pp_ingest_jsonl: 20 profiles stored through pp_ingest_batch');
 
 #
 # Span names the server would refuse are refused by the library, with the

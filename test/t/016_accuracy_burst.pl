@@ -18,7 +18,7 @@
 #
 # Each p50/p95/p99 of pp_operation_stats, pp_range_stats and the hourly
 # buckets of pp_trends must lie within 1% of the exact percentile_disc over
-# the same rows (the rule of sql/accuracy.sql).  The node count is what is
+# the same rows (the rule of test/sql/accuracy.sql).  The node count is what is
 # scaled down for the run time (4 nodes a profile), never the density.
 use strict;
 use warnings;

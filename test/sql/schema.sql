@@ -44,13 +44,14 @@ SELECT p.oid::regprocedure AS func
    AND has_function_privilege('public', p.oid, 'EXECUTE')
  ORDER BY 1;
 
--- the SQL-visible functions, with volatility and strictness
+-- the SQL-visible functions, with volatility and strictness (by name: a
+-- regprocedure sorts by OID, the order of the install script)
 SELECT p.oid::regprocedure AS func, p.provolatile, p.proisstrict, p.proparallel,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
   FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'ppprof')
    AND d.classid = 'pg_proc'::regclass
- ORDER BY 1;
+ ORDER BY p.oid::regprocedure::text;
 
 -- the GUCs
 SELECT name, setting, context FROM pg_settings WHERE name LIKE 'ppprof.%' ORDER BY 1;

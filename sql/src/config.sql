@@ -1,0 +1,200 @@
+--
+-- sql/src/config.sql -- the configuration tables (thresholds, operation
+-- categories, optimization catalog), the triggers that keep every session's
+-- cached copy current and turn a restored key into an update, and the seed
+--
+
+--
+-- Configuration, seeded with the defaults and edited with plain SQL.  Edits
+-- take effect in the next statement of every session: a statement trigger
+-- sends a relcache invalidation that drops each backend's cached copy.
+--
+-- A float column compared with an integer constant names pg_catalog's
+-- operator: pg_catalog has no float8 > integer, so one planted in the
+-- target schema would be a better match, bound into the constraint for
+-- good and run by the seed's INSERT below as the installing superuser.
+--
+
+CREATE TABLE @extschema@.performance_thresholds (
+    operation_type text PRIMARY KEY CHECK (operation_type <> ''),
+    threshold_ms float NOT NULL
+        CHECK (threshold_ms OPERATOR(pg_catalog.>) 0 AND threshold_ms < 'infinity'),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.performance_thresholds IS
+    'Duration above which a node is a bottleneck, per operation type or exact operation name (the name wins)';
+
+CREATE TABLE @extschema@.operation_categories (
+    pattern text PRIMARY KEY CHECK (pattern <> ''),
+    operation_type text NOT NULL CHECK (operation_type <> ''),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.operation_categories IS
+    'Operation name -> type: an exact name wins, then the LIKE pattern with the most literal characters; unmatched names are "other"';
+
+CREATE TABLE @extschema@.optimization_catalog (
+    operation_type text NOT NULL CHECK (operation_type <> ''),
+    suggestion text NOT NULL CHECK (suggestion <> ''),
+    effort text NOT NULL DEFAULT 'medium'
+        CHECK (effort IN ('low', 'medium', 'high')),
+    expected_reduction_pct float NOT NULL
+        CHECK (expected_reduction_pct OPERATOR(pg_catalog.>) 0
+               AND expected_reduction_pct OPERATOR(pg_catalog.<=) 100),
+    enabled boolean NOT NULL DEFAULT true,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (operation_type, suggestion)
+);
+COMMENT ON TABLE @extschema@.optimization_catalog IS
+    'Suggestions per operation type, with effort and the expected reduction of the operation''s time';
+
+CREATE FUNCTION @extschema@.pp_config_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'pp_config_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.pp_config_changed() IS
+    'Invalidates every session''s cached copy of the configuration tables';
+
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.performance_thresholds
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.operation_categories
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.optimization_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+
+--
+-- Inserting a configuration row whose key exists replaces that row.  This is
+-- what lets pg_dump / pg_restore carry users' edits of seeded rows: the
+-- restore's CREATE EXTENSION seeds the defaults, then the dumped rows
+-- replace them.
+--
+
+CREATE FUNCTION @extschema@.pp_config_replace()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'performance_thresholds' THEN
+        UPDATE @extschema@.performance_thresholds t
+           SET threshold_ms = NEW.threshold_ms, updated_at = NEW.updated_at
+         WHERE t.operation_type = NEW.operation_type;
+    ELSIF TG_TABLE_NAME = 'operation_categories' THEN
+        UPDATE @extschema@.operation_categories c
+           SET operation_type = NEW.operation_type, updated_at = NEW.updated_at
+         WHERE c.pattern = NEW.pattern;
+    ELSE
+        UPDATE @extschema@.optimization_catalog o
+           SET effort = NEW.effort,
+               expected_reduction_pct = NEW.expected_reduction_pct,
+               enabled = NEW.enabled, updated_at = NEW.updated_at
+         WHERE o.operation_type = NEW.operation_type
+           AND o.suggestion = NEW.suggestion;
+    END IF;
+    IF FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+COMMENT ON FUNCTION @extschema@.pp_config_replace() IS
+    'Turns the insert of an existing configuration key into an update of that row';
+
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.performance_thresholds
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.operation_categories
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.optimization_catalog
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+
+--
+-- Seed
+--
+
+INSERT INTO @extschema@.performance_thresholds (operation_type, threshold_ms) VALUES
+    ('retrieval', 500),
+    ('embedding_generation', 200),
+    ('llm_generation', 2000),
+    ('cache_lookup', 50),
+    ('database_query', 100),
+    ('api_call', 1000);
+
+INSERT INTO @extschema@.operation_categories (pattern, operation_type) VALUES
+    -- exact names
+    ('retrieval', 'retrieval'),
+    ('vector_search', 'retrieval'),
+    ('semantic_search', 'retrieval'),
+    ('hybrid_search', 'retrieval'),
+    ('keyword_search', 'retrieval'),
+    ('similarity_search', 'retrieval'),
+    ('document_retrieval', 'retrieval'),
+    ('match_documents', 'retrieval'),
+    ('reranking', 'retrieval'),
+    ('rerank', 'retrieval'),
+    ('embedding_generation', 'embedding_generation'),
+    ('embedding', 'embedding_generation'),
+    ('embed_query', 'embedding_generation'),
+    ('embed_documents', 'embedding_generation'),
+    ('llm_generation', 'llm_generation'),
+    ('llm_call', 'llm_generation'),
+    ('openai_chat', 'llm_generation'),
+    ('chat_completion', 'llm_generation'),
+    ('generate_answer', 'llm_generation'),
+    ('cache_lookup', 'cache_lookup'),
+    ('cache_get', 'cache_lookup'),
+    ('cache_set', 'cache_lookup'),
+    ('database_query', 'database_query'),
+    ('db_query', 'database_query'),
+    ('sql_query', 'database_query'),
+    ('api_call', 'api_call'),
+    ('http_request', 'api_call'),
+    -- patterns: the one with the most literal characters wins
+    ('%retriev%', 'retrieval'),
+    ('%search%', 'retrieval'),
+    ('%rerank%', 'retrieval'),
+    ('%vector%', 'retrieval'),
+    ('%embed%', 'embedding_generation'),
+    ('%embedding%', 'embedding_generation'),
+    ('%llm%', 'llm_generation'),
+    ('%gpt%', 'llm_generation'),
+    ('%openai%', 'llm_generation'),
+    ('%anthropic%', 'llm_generation'),
+    ('%chat%', 'llm_generation'),
+    ('%completion%', 'llm_generation'),
+    ('%cache%', 'cache_lookup'),
+    ('%sql%', 'database_query'),
+    ('%database%', 'database_query'),
+    ('%db\_%', 'database_query'),
+    ('%http%', 'api_call'),
+    ('%api%', 'api_call');
+
+INSERT INTO @extschema@.optimization_catalog
+    (operation_type, suggestion, effort, expected_reduction_pct) VALUES
+    ('retrieval', 'Cache results of semantically similar queries', 'medium', 40),
+    ('retrieval', 'Use hybrid dense + sparse search', 'medium', 25),
+    ('retrieval', 'Tune chunk size and overlap', 'low', 15),
+    ('retrieval', 'Retrieve chunks in parallel', 'medium', 30),
+    ('embedding_generation', 'Batch texts per embedding API call', 'low', 40),
+    ('embedding_generation', 'Cache embeddings of frequent texts', 'low', 50),
+    ('embedding_generation', 'Use a local embedding model', 'high', 60),
+    ('llm_generation', 'Stream responses to the client', 'low', 30),
+    ('llm_generation', 'Route simple queries to a smaller model', 'medium', 40),
+    ('llm_generation', 'Use prompt caching', 'low', 25),
+    ('llm_generation', 'Send fewer prompt tokens', 'medium', 20),
+    ('cache_lookup', 'Make cache key generation cheaper', 'low', 30),
+    ('cache_lookup', 'Keep hot data in an in-memory cache', 'medium', 60),
+    ('cache_lookup', 'Warm the cache ahead of traffic', 'medium', 40),
+    ('database_query', 'Add indexes for common queries', 'low', 50),
+    ('database_query', 'Simplify query structure and joins', 'medium', 30),
+    ('database_query', 'Use read replicas for high traffic', 'high', 25),
+    ('api_call', 'Run independent API calls concurrently', 'medium', 40),
+    ('api_call', 'Cache idempotent responses', 'medium', 50),
+    ('api_call', 'Set timeouts and retry with backoff', 'low', 10);
