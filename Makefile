@@ -25,7 +25,7 @@ OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 # as DATA_built.  No version has been released, so there are no upgrade
 # scripts (CHANGELOG.md, docs/design.md).  EXTVERSION is ppprof.control's
 # default_version.
-EXTVERSION = 1.3
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/$(EXTENSION).control)
 SQL_SRC = header profiles config ingest stats report spans snapshots \
 	baselines alerts jobs privileges finish
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
@@ -57,6 +57,16 @@ endif
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(patsubst %,$(srcdir)/sql/src/%.sql,$(SQL_SRC))
 	awk 'FNR == 1 && NR > 1 { print "" } { print }' $^ > $@
+
+# The scripts of the pre-release versions (1.0 to 1.2 and their updates),
+# left by an install from an earlier checkout, would offer versions and
+# update paths that no longer exist: install removes them.
+PRE_RELEASE_SCRIPTS = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql \
+	$(EXTENSION)--1.1--1.2.sql $(EXTENSION)--1.2--1.3.sql
+install: remove-pre-release-scripts
+.PHONY: remove-pre-release-scripts
+remove-pre-release-scripts:
+	rm -f $(addprefix '$(DESTDIR)$(datadir)/extension/,$(addsuffix ',$(PRE_RELEASE_SCRIPTS)))
 
 # The C client library and the ppprof command (client/) build and install
 # with the extension.

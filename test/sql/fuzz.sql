@@ -46,4 +46,7 @@ SELECT pp_info()->>'statistics' AS statistics;
 
 DROP VIEW exact_nodes;
 DROP SCHEMA ppgen CASCADE;
+-- its helpers too, so that a later test's try_ingest(jsonb) is not
+-- outbid by try_ingest(text) for an untyped literal
+DROP FUNCTION try_ingest(text), mutate(int);
 DROP EXTENSION ppprof;
