@@ -515,7 +515,7 @@ cmd_ingest(int argc, char **argv)
 	conn = connect_db();
 	if (!ext.has_jsonl)
 	{
-		fprintf(stderr, "ppprof: ingest needs ppprof 1.2 (pp_ingest_jsonl): run ALTER EXTENSION ppprof UPDATE\n");
+		fprintf(stderr, "ppprof: ingest needs pp_ingest_jsonl, which this ppprof does not have: install ppprof 1.3 (docs/install.md, \"Upgrading\")\n");
 		free(batch);
 		free(line);
 		fclose(f);

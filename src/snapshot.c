@@ -4,7 +4,7 @@
  *	  The measurements behind pp_snapshot() that only C can take: memory,
  *	  host CPU counters, the operations tracked and the mean response time
  *	  of the last ppprof.snapshot_window.  The SQL function pp_snapshot()
- *	  (sql/ppprof--1.0--1.1.sql) adds what SQL sees (backends, locks),
+ *	  (sql/src/snapshots.sql) adds what SQL sees (backends, locks),
  *	  computes CPU use against the previous snapshot and stores the row.
  *
  *-------------------------------------------------------------------------
