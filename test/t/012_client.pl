@@ -339,7 +339,7 @@ is($rc, 2, 'a database without the extension: exit 2');
 like($e, qr/^ppprof: the ppprof extension is not installed in database "template1"$/m, 'and says so');
 ($rc, $o, $e) = run_prog($cli, '--dsn', $node->connstr('old_ppprof'), 'ingest', $jsonl);
 is($rc, 2, 'ingest into ppprof 1.1: exit 2');
-like($e, qr/ingest needs ppprof 1\.2 \(pp_ingest_jsonl\)/, 'and says so');
+like($e, qr/ingest needs pp_ingest_jsonl, which this ppprof does not have: install ppprof 1\.3/, 'and says so');
 is($node->safe_psql('old_ppprof', 'SELECT count(*) FROM performance_profiles'), '20',
 	'ingest into ppprof 1.1: nothing stored');
 
