@@ -527,12 +527,11 @@ fill_query_id(HeapTuple tuple, TupleDesc desc, int att, Jsonb *profile,
  * created_at as it was is not checked again.
  */
 static void
-check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc,
+check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
 				 const char *query_id)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, pp_profile_columns(desc)[PP_COL_CREATED_AT],
-								 desc, &isnull);
+	Datum		d = heap_getattr(tuple, att, desc, &isnull);
 	TimestampTz at;
 
 	if (isnull ||
@@ -649,7 +648,7 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		attnums[n_replace] = att_query;
 		values[n_replace++] = query_fill;
 	}
-	check_created_at(tuple, old, desc, query_id);
+	check_created_at(tuple, old, desc, cols[PP_COL_CREATED_AT], query_id);
 
 	total = heap_getattr(tuple, att_total, desc, &isnull);
 	fill_total = isnull;
