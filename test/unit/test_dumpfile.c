@@ -105,7 +105,7 @@ test_valid_file_reads_back(void **state)
 		/* each sketch is read at its own capacity */
 		assert_ptr_equal(sk, buf + OFF_SKETCH(0));
 		assert_int_equal(sk->capacity, test_sketch_caps[0]);
-		assert_int_equal(pp_sketch_count(sk), 4);
+		assert_int_equal(sk->count, 4);
 		assert_ptr_equal(pp_dump_take(&r, TEST_BUCKET_SIZE), buf + OFF_BUCKET(1));
 		sk = pp_dump_take_sketch(&r);
 		assert_int_equal(sk->capacity, test_sketch_caps[1]);
