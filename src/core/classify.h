@@ -23,7 +23,6 @@
 typedef struct pp_classifier_t pp_classifier_t;
 
 extern pp_classifier_t *pp_classifier_create(const pp_allocator_t *allocator);
-extern void pp_classifier_free(pp_classifier_t *c);
 
 /*
  * Limits on the rules, so that classifying a name the memo has not seen

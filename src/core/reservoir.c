@@ -70,18 +70,6 @@ pp_reservoir_offer(pp_reservoir_t *r, const pp_reservoir_sample_t *sample,
 	return (int) j;
 }
 
-uint64_t
-pp_reservoir_seen(const pp_reservoir_t *r)
-{
-	return r->seen;
-}
-
-uint32_t
-pp_reservoir_count(const pp_reservoir_t *r)
-{
-	return r->nsamples;
-}
-
 uint32_t
 pp_reservoir_remove_profile(pp_reservoir_t *r, const uint8_t *profile_id)
 {
@@ -153,10 +141,4 @@ pp_rng_next(pp_rng_t *rng)
 	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
 	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
 	return z ^ (z >> 31);
-}
-
-double
-pp_rng_double(pp_rng_t *rng)
-{
-	return (double) (pp_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
 }

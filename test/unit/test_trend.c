@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "helpers.h"
 #include "reservoir.h"
 #include "trend.h"
 
@@ -186,7 +187,7 @@ test_theil_sen_outlier(void **state)
 	for (i = 0; i < 20; i++)
 	{
 		x[i] = i;
-		y[i] = 1.5 * i + 10 + 0.2 * (pp_rng_double(&rng) - 0.5);
+		y[i] = 1.5 * i + 10 + 0.2 * (uniform(&rng) - 0.5);
 	}
 	y[13] += 1000;
 
@@ -515,13 +516,13 @@ test_mann_kendall_edges(void **state)
 
 	pp_rng_seed(&rng, 99);
 	for (i = 0; i < 200; i++)
-		series[i] = 0.02 * i + pp_rng_double(&rng);
+		series[i] = 0.02 * i + uniform(&rng);
 	assert_int_equal(mann_kendall(series, 200, &mk), PP_OK);
 	assert_true(mk.s > 0 && mk.tau > 0.5 && mk.p < 1e-10);
 	assert_true(fabs(mk.tau) <= 1.0);
 
 	for (i = 0; i < 200; i++)
-		series[i] = pp_rng_double(&rng);
+		series[i] = uniform(&rng);
 	assert_int_equal(mann_kendall(series, 200, &mk), PP_OK);
 	assert_true(mk.p > 0.01);
 }
