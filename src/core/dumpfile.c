@@ -73,15 +73,6 @@ write_int64(char *record, size_t offset, int64_t v)
 	return true;
 }
 
-/* t rounded down to a multiple of unit (t may be negative) */
-static int64_t
-floor_to(int64_t t, int64_t unit)
-{
-	int64_t		r = t - t % unit;
-
-	return r > t ? r - unit : r;
-}
-
 /* The header's times: NULL when sane, else why not. */
 static const char *
 check_header_times(const pp_dump_header_t *h, int64_t now)
@@ -91,7 +82,7 @@ check_header_times(const pp_dump_header_t *h, int64_t now)
 	if (h->minute_start % PP_DUMP_USECS_PER_HOUR != 0 ||
 		h->horizon_start % PP_DUMP_USECS_PER_HOUR != 0 ||
 		h->horizon_start > h->minute_start ||
-		h->minute_start > floor_to(now, PP_DUMP_USECS_PER_HOUR))
+		h->minute_start > pp_time_floor(now, PP_DUMP_USECS_PER_HOUR))
 		return "region starts out of range";
 	return NULL;
 }

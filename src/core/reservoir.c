@@ -15,6 +15,7 @@
  */
 #include "reservoir.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(sizeof(pp_reservoir_sample_t) == 40,
@@ -68,6 +69,24 @@ pp_reservoir_offer(pp_reservoir_t *r, const pp_reservoir_sample_t *sample,
 		return -1;
 	r->samples[j] = *sample;
 	return (int) j;
+}
+
+static int
+sample_slowest_first(const void *a, const void *b)
+{
+	const pp_reservoir_sample_t *x = a;
+	const pp_reservoir_sample_t *y = b;
+
+	if (x->duration_ms != y->duration_ms)
+		return x->duration_ms > y->duration_ms ? -1 : 1;
+	return memcmp(x->profile_id, y->profile_id, PP_PROFILE_ID_SIZE);
+}
+
+void
+pp_reservoir_sort_slowest(pp_reservoir_t *r)
+{
+	qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t),
+		  sample_slowest_first);
 }
 
 uint32_t

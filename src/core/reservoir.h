@@ -70,6 +70,12 @@ extern int	pp_reservoir_offer(pp_reservoir_t *r,
 							   const pp_reservoir_sample_t *sample,
 							   uint64_t random_u64);
 
+/*
+ * Sort the samples slowest first, ties by profile id (a total order, so
+ * every caller lists them alike).
+ */
+extern void pp_reservoir_sort_slowest(pp_reservoir_t *r);
+
 /* Remove every sample of profile_id; returns how many were removed */
 extern uint32_t pp_reservoir_remove_profile(pp_reservoir_t *r,
 											const uint8_t *profile_id);

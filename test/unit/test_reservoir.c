@@ -396,6 +396,44 @@ test_rng(void **state)
 	assert_true(fabs(sum / 100000 - 0.5) < 0.005);
 }
 
+/* Slowest first, equal durations by profile id */
+static void
+test_sort_slowest(void **state)
+{
+	void	   *mem = malloc(pp_reservoir_size(8));
+	pp_reservoir_t *r = pp_reservoir_init(mem, 8);
+	static const double d[] = {3, 9, 3, 1, 9, 5};
+	static const uint8_t id0[] = {4, 0, 2, 9, 1, 7};
+	uint32_t	i;
+
+	(void) state;
+	assert_non_null(mem);
+	for (i = 0; i < 6; i++)
+	{
+		pp_reservoir_sample_t s;
+
+		memset(&s, 0, sizeof(s));
+		s.duration_ms = d[i];
+		s.profile_id[0] = id0[i];
+		assert_true(pp_reservoir_offer(r, &s, 0) >= 0);
+	}
+	pp_reservoir_sort_slowest(r);
+	assert_int_equal(r->nsamples, 6);
+	for (i = 1; i < r->nsamples; i++)
+	{
+		const pp_reservoir_sample_t *a = &r->samples[i - 1];
+		const pp_reservoir_sample_t *b = &r->samples[i];
+
+		assert_true(a->duration_ms > b->duration_ms ||
+					(a->duration_ms == b->duration_ms &&
+					 memcmp(a->profile_id, b->profile_id, PP_PROFILE_ID_SIZE) < 0));
+	}
+	assert_true(r->samples[0].duration_ms == 9 && r->samples[0].profile_id[0] == 0);
+	assert_true(r->samples[1].duration_ms == 9 && r->samples[1].profile_id[0] == 1);
+	assert_true(r->samples[5].duration_ms == 1);
+	free(mem);
+}
+
 int
 main(void)
 {
@@ -408,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_seen_wraps),
 		cmocka_unit_test(test_rng),
+		cmocka_unit_test(test_sort_slowest),
 	};
 
 	return cmocka_run_group_tests_name("reservoir", tests, NULL, NULL);
