@@ -15,12 +15,15 @@
  *	patterns   n_plus_one, parallelizable (from shape counters gathered at
  *	           ingest), long_tail, high_variance, error_prone, degrading,
  *	           threshold_breach (from the aggregates); each with its evidence
+ *	           (the rules: src/core/rules.c)
  *	suggestions the catalogue's entries for the operation's type plus one
  *	           per actionable pattern, each with the time it would save per
  *	           profile (Amdahl: only the operation's own time shrinks) and
  *	           its share of the average profile
  *
- * The rules and their thresholds are documented in docs/report.md.
+ * The rules and their thresholds are decided in src/core/rules.c and
+ * documented in docs/report.md; this file gathers their facts and writes
+ * their verdicts.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +46,7 @@
 
 #include "config.h"
 #include "jsonb_build.h"
+#include "rules.h"
 #include "score.h"
 #include "shmem.h"
 #include "spi_owner.h"
@@ -53,19 +57,6 @@ PG_FUNCTION_INFO_V1(pp_optimization_report);
 PG_FUNCTION_INFO_V1(pp_bottlenecks);
 PG_FUNCTION_INFO_V1(pp_detect_bottlenecks);
 
-/* Pattern rules (docs/report.md) */
-#define MIN_CALLS_SHAPE			20	/* long_tail, high_variance */
-#define LONG_TAIL_RATIO			5.0 /* p99 / p50 */
-#define HIGH_VARIANCE_CV		1.0 /* stddev / mean */
-#define ERROR_PRONE_RATE		0.05
-#define ERROR_PRONE_MIN			3
-#define DEGRADING_MIN_CALLS		30	/* in each half of the window */
-#define DEGRADING_RATIO			1.2 /* newer half's mean / older half's */
-#define DEGRADING_T				3.0 /* Welch's t */
-#define BREACH_RATE				0.10	/* calls above the threshold */
-#define N_PLUS_ONE_SHARE		0.5 /* repeated calls / calls */
-#define PARALLEL_SHARE			0.2 /* calls with sequential children */
-#define BOTTLENECK_MIN_IMPACT	20.0
 #define MAX_PRIORITIES			20
 #define MIN_SAVING_PCT			0.1 /* of the average profile, to suggest */
 
@@ -84,20 +75,11 @@ typedef struct OpAnalysis
 	double		share;			/* self time / profiles' total time */
 	double		impact;
 	pp_impact_parts_t parts;
-	double		breach_rate;	/* NaN without threshold */
-	double		degrade_ratio;	/* newer mean / older mean, NaN if unknown */
-	double		degrade_t;
-	double		repeat_group_size;
-	double		parallel_saving_per_profile_ms;
-	bool		long_tail;
-	bool		high_variance;
-	bool		error_prone;
-	bool		degrading;
-	bool		threshold_breach;
-	bool		n_plus_one;
-	bool		parallelizable;
-	bool		bottleneck;
+	pp_op_facts_t facts;		/* what the rules read */
+	pp_op_verdict_t verdict;	/* their patterns and bottleneck flag */
 } OpAnalysis;
+
+#define HAS_PATTERN(o, p)	(((o)->verdict.patterns & (1u << (p))) != 0)
 
 typedef struct Suggestion
 {
@@ -133,21 +115,12 @@ op_cmp_impact(const void *a, const void *b)
 	return strcmp(x->a->name, y->a->name);
 }
 
-static double
-mean_of(const PPCounters *c)
+static pp_moments_t
+moments_of(const PPCounters *c)
 {
-	return c->calls > 0 ? c->sum_ms / c->calls : NAN;
-}
+	pp_moments_t m = {c->calls, c->sum_ms, c->sumsq_ms};
 
-static double
-var_of(const PPCounters *c)
-{
-	double		m;
-
-	if (c->calls < 2)
-		return NAN;
-	m = c->sum_ms / c->calls;
-	return Max((c->sumsq_ms - m * c->sum_ms) / (c->calls - 1), 0);
+	return m;
 }
 
 static void
@@ -155,7 +128,6 @@ analyze_op(Analysis *an, OpAnalysis *o, PPAgg *a)
 {
 	const PPCounters *c = &a->c;
 	pp_impact_input_t in;
-	double		stddev;
 
 	o->a = a;
 	o->type = pp_classifier_type(an->cfg->classifier, a->name, a->name_len);
@@ -180,48 +152,27 @@ analyze_op(Analysis *an, OpAnalysis *o, PPAgg *a)
 	in.calls_per_profile = o->calls_per_profile;
 	o->impact = pp_impact_score(&in, &o->parts);
 
-	/* patterns from the aggregates */
-	stddev = pp_counters_stddev(c);
-	o->long_tail = c->calls >= MIN_CALLS_SHAPE && o->p50_ms > 0 &&
-		o->p99_ms / o->p50_ms >= LONG_TAIL_RATIO;
-	o->high_variance = c->calls >= MIN_CALLS_SHAPE && o->avg_ms > 0 &&
-		stddev / o->avg_ms >= HIGH_VARIANCE_CV;
-	o->error_prone = c->errors >= ERROR_PRONE_MIN && o->error_rate >= ERROR_PRONE_RATE;
-
-	o->breach_rate = NAN;
-	if (!isnan(o->threshold_ms))
-	{
-		o->breach_rate = (double) pp_sketch_acc_count_above(a->acc, o->threshold_ms) / c->calls;
-		o->threshold_breach = o->breach_rate >= BREACH_RATE;
-	}
-
-	o->degrade_ratio = NAN;
-	o->degrade_t = NAN;
-	if (a->early.calls >= DEGRADING_MIN_CALLS && a->late.calls >= DEGRADING_MIN_CALLS)
-	{
-		double		m1 = mean_of(&a->early),
-					m2 = mean_of(&a->late);
-		double		se = sqrt(var_of(&a->early) / a->early.calls +
-							  var_of(&a->late) / a->late.calls);
-
-		o->degrade_ratio = m1 > 0 ? m2 / m1 : NAN;
-		o->degrade_t = se > 0 ? (m2 - m1) / se : NAN;
-		o->degrading = o->degrade_ratio >= DEGRADING_RATIO && o->degrade_t >= DEGRADING_T;
-	}
-
-	/* patterns from the shape counters gathered at ingest */
-	o->repeat_group_size = c->repeat_groups > 0 ?
-		(double) c->repeat_calls / c->repeat_groups : 0;
-	o->n_plus_one = c->repeat_groups > 0 &&
-		c->repeat_calls >= N_PLUS_ONE_SHARE * c->calls;
-	o->parallel_saving_per_profile_ms = an->profiles > 0 ?
-		c->parallel_saving_ms / an->profiles : 0;
-	o->parallelizable = c->parallel_parents >= PARALLEL_SHARE * c->calls &&
-		c->parallel_saving_ms > 0;
-
-	o->bottleneck = o->impact >= BOTTLENECK_MIN_IMPACT ||
-		(!isnan(o->threshold_ms) && o->p95_ms > o->threshold_ms) ||
-		o->n_plus_one || o->parallelizable || o->degrading || o->error_prone;
+	/* the rules (src/core/rules.c) */
+	o->facts.calls = c->calls;
+	o->facts.errors = c->errors;
+	o->facts.avg_ms = o->avg_ms;
+	o->facts.p50_ms = o->p50_ms;
+	o->facts.p95_ms = o->p95_ms;
+	o->facts.p99_ms = o->p99_ms;
+	o->facts.stddev_ms = pp_counters_stddev(c);
+	o->facts.error_rate = o->error_rate;
+	o->facts.threshold_ms = o->threshold_ms;
+	o->facts.breach_rate = isnan(o->threshold_ms) ? NAN :
+		(double) pp_sketch_acc_count_above(a->acc, o->threshold_ms) / c->calls;
+	o->facts.early = moments_of(&a->early);
+	o->facts.late = moments_of(&a->late);
+	o->facts.repeat_calls = c->repeat_calls;
+	o->facts.repeat_groups = c->repeat_groups;
+	o->facts.parallel_parents = c->parallel_parents;
+	o->facts.parallel_saving_ms = c->parallel_saving_ms;
+	o->facts.profiles = an->profiles;
+	o->facts.impact = o->impact;
+	pp_rules_apply(&o->facts, &o->verdict);
 }
 
 static void
@@ -271,21 +222,21 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 	int			n = 0;
 	int			k;
 
-	if (o->n_plus_one && n < max)
+	if (HAS_PATTERN(o, PP_PATTERN_N_PLUS_ONE) && n < max)
 	{
 		/* one batched call instead of g: about (g - 1) / g of the calls' time */
-		double		g = o->repeat_group_size;
+		double		g = o->verdict.repeat_group_size;
 		double		pct = g > 1 ? 100 * (g - 1) / g : 0;
 
 		suggestion_set(an, &out[n++], o,
 					   psprintf("Batch the %.1f calls to %s under one parent into a single call",
 								g, o->a->name),
-					   "medium", "n_plus_one", pct,
+					   "medium", pp_pattern_name(PP_PATTERN_N_PLUS_ONE), pct,
 					   pp_expected_saving_ms(o->self_avg_ms,
 											 (double) o->a->c.repeat_calls / Max(an->profiles, 1),
 											 pct));
 	}
-	if (o->parallelizable && n < max)
+	if (HAS_PATTERN(o, PP_PATTERN_PARALLELIZABLE) && n < max)
 	{
 		const PPCounters *c = &o->a->c;
 		double		per_occurrence = c->parallel_saving_ms / c->parallel_parents;
@@ -294,9 +245,9 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 		suggestion_set(an, &out[n++], o,
 					   psprintf("Run the children of %s that wait for one another concurrently",
 								o->a->name),
-					   "medium", "parallelizable",
+					   "medium", pp_pattern_name(PP_PATTERN_PARALLELIZABLE),
 					   o->avg_ms > 0 ? Min(100, 100 * per_occurrence / o->avg_ms) : 0,
-					   o->parallel_saving_per_profile_ms);
+					   o->verdict.parallel_saving_per_profile_ms);
 	}
 	for (k = 0; k < an->cfg->n_catalog && n < max; k++)
 	{
@@ -353,17 +304,6 @@ push_suggestion(JsonbParseState **st, Analysis *an, const Suggestion *s,
 	pp_jb_end_object(st);
 }
 
-static int
-sample_slowest_first(const void *a, const void *b)
-{
-	const pp_reservoir_sample_t *x = a;
-	const pp_reservoir_sample_t *y = b;
-
-	if (x->duration_ms != y->duration_ms)
-		return x->duration_ms > y->duration_ms ? -1 : 1;
-	return memcmp(x->profile_id, y->profile_id, PP_PROFILE_ID_SIZE);
-}
-
 static void
 push_uuid(JsonbParseState **st, const uint8 *bytes)
 {
@@ -386,7 +326,7 @@ push_examples(JsonbParseState **st, const PPWindow *w, OpAnalysis *o)
 		uint32		j;
 
 		/* the reservoir spans the horizon: keep the window's samples */
-		qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t), sample_slowest_first);
+		pp_reservoir_sort_slowest(r);
 		for (j = 0; j < r->nsamples && n < PP_EXAMPLES; j++)
 		{
 			if (r->samples[j].created_at < w->t0 || r->samples[j].created_at > w->t1)
@@ -403,93 +343,53 @@ push_examples(JsonbParseState **st, const PPWindow *w, OpAnalysis *o)
 
 static void
 push_pattern(JsonbParseState **st, const PPWindow *w, OpAnalysis *o,
-			 const char *name, bool with_operation)
+			 pp_pattern_t pattern, bool with_operation)
 {
-	const PPCounters *c = &o->a->c;
+	pp_evidence_t ev[PP_EVIDENCE_MAX];
+	int			n = pp_pattern_evidence(pattern, &o->facts, &o->verdict, ev);
+	int			k;
 
 	pp_jb_begin_object(st, NULL);
-	pp_jb_string(st, "pattern", name);
+	pp_jb_string(st, "pattern", pp_pattern_name(pattern));
 	if (with_operation)
 	{
 		pp_jb_string_n(st, "operation", o->a->name, o->a->name_len);
 		pp_jb_string(st, "operation_type", o->type);
 	}
 	pp_jb_begin_object(st, "evidence");
-	if (strcmp(name, "n_plus_one") == 0)
+	for (k = 0; k < n; k++)
 	{
-		pp_jb_int(st, "repeated_calls", c->repeat_calls);
-		pp_jb_int(st, "groups", c->repeat_groups);
-		pp_jb_number(st, "avg_group_size", round(o->repeat_group_size * 100) / 100);
-		pp_jb_int(st, "calls", c->calls);
-	}
-	else if (strcmp(name, "parallelizable") == 0)
-	{
-		pp_jb_int(st, "occurrences", c->parallel_parents);
-		pp_jb_rounded(st, "saving_ms_per_occurrence",
-				 c->parallel_parents > 0 ? c->parallel_saving_ms / c->parallel_parents : 0);
-		pp_jb_rounded(st, "saving_ms_per_profile", o->parallel_saving_per_profile_ms);
-	}
-	else if (strcmp(name, "long_tail") == 0)
-	{
-		pp_jb_rounded(st, "p50_ms", o->p50_ms);
-		pp_jb_rounded(st, "p99_ms", o->p99_ms);
-		pp_jb_number(st, "p99_over_p50", round(o->p99_ms / o->p50_ms * 100) / 100);
-	}
-	else if (strcmp(name, "high_variance") == 0)
-	{
-		pp_jb_rounded(st, "avg_ms", o->avg_ms);
-		pp_jb_rounded(st, "stddev_ms", pp_counters_stddev(c));
-		pp_jb_number(st, "coefficient_of_variation",
-					 round(pp_counters_stddev(c) / o->avg_ms * 100) / 100);
-	}
-	else if (strcmp(name, "error_prone") == 0)
-	{
-		pp_jb_int(st, "errors", c->errors);
-		pp_jb_int(st, "calls", c->calls);
-		pp_jb_number(st, "error_rate", round(o->error_rate * 10000) / 10000);
-	}
-	else if (strcmp(name, "degrading") == 0)
-	{
-		pp_jb_rounded(st, "older_half_avg_ms", mean_of(&o->a->early));
-		pp_jb_rounded(st, "newer_half_avg_ms", mean_of(&o->a->late));
-		pp_jb_number(st, "ratio", round(o->degrade_ratio * 100) / 100);
-		pp_jb_number(st, "welch_t", round(o->degrade_t * 100) / 100);
-	}
-	else if (strcmp(name, "threshold_breach") == 0)
-	{
-		pp_jb_rounded(st, "threshold_ms", o->threshold_ms);
-		pp_jb_number(st, "breach_rate", round(o->breach_rate * 10000) / 10000);
-		pp_jb_rounded(st, "p95_ms", o->p95_ms);
+		switch (ev[k].kind)
+		{
+			case PP_EVIDENCE_COUNT:
+				pp_jb_int(st, ev[k].key, ev[k].count);
+				break;
+			case PP_EVIDENCE_MS:
+				pp_jb_rounded(st, ev[k].key, ev[k].value);
+				break;
+			case PP_EVIDENCE_NUMBER:
+				pp_jb_number(st, ev[k].key, ev[k].value);
+				break;
+		}
 	}
 	pp_jb_end_object(st);
 	push_examples(st, w, o);
 	pp_jb_end_object(st);
 }
 
-/* The names of an operation's patterns, in a fixed order. */
+/* An operation's patterns, in the rules' order. */
 static int
-patterns_of(const OpAnalysis *o, const char **names)
+patterns_of(const OpAnalysis *o, pp_pattern_t *patterns)
 {
 	int			n = 0;
+	int			p;
 
-	if (o->n_plus_one)
-		names[n++] = "n_plus_one";
-	if (o->parallelizable)
-		names[n++] = "parallelizable";
-	if (o->long_tail)
-		names[n++] = "long_tail";
-	if (o->high_variance)
-		names[n++] = "high_variance";
-	if (o->error_prone)
-		names[n++] = "error_prone";
-	if (o->degrading)
-		names[n++] = "degrading";
-	if (o->threshold_breach)
-		names[n++] = "threshold_breach";
+	for (p = 0; p < PP_N_PATTERNS; p++)
+		if (HAS_PATTERN(o, p))
+			patterns[n++] = (pp_pattern_t) p;
 	return n;
 }
 
-#define MAX_PATTERNS 7
 #define MAX_SUGGESTIONS_PER_OP 16
 
 /*
@@ -536,12 +436,12 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	for (i = 0; i < an.n_ops; i++)
 	{
 		OpAnalysis *o = &an.ops[i];
-		const char *names[MAX_PATTERNS];
-		int			np = patterns_of(o, names);
+		pp_pattern_t pats[PP_N_PATTERNS];
+		int			np = patterns_of(o, pats);
 		Suggestion	own[MAX_SUGGESTIONS_PER_OP];
 		int			ns;
 
-		if (!o->bottleneck)
+		if (!o->verdict.bottleneck)
 			continue;
 		ns = suggestions_for(&an, o, own, MAX_SUGGESTIONS_PER_OP);
 		pp_jb_begin_object(&st, NULL);
@@ -559,7 +459,7 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 		pp_jb_number(&st, "error_rate", round(o->error_rate * 10000) / 10000);
 		pp_jb_begin_array(&st, "patterns");
 		for (k = 0; k < np; k++)
-			pp_jb_string(&st, NULL, names[k]);
+			pp_jb_string(&st, NULL, pp_pattern_name(pats[k]));
 		pp_jb_end_array(&st);
 		pp_jb_begin_array(&st, "optimizations");
 		for (k = 0; k < ns; k++)
@@ -581,11 +481,11 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	pp_jb_begin_array(&st, "patterns");
 	for (i = 0; i < an.n_ops; i++)
 	{
-		const char *names[MAX_PATTERNS];
-		int			np = patterns_of(&an.ops[i], names);
+		pp_pattern_t pats[PP_N_PATTERNS];
+		int			np = patterns_of(&an.ops[i], pats);
 
 		for (k = 0; k < np; k++)
-			push_pattern(&st, &an.w, &an.ops[i], names[k], true);
+			push_pattern(&st, &an.w, &an.ops[i], pats[k], true);
 	}
 	pp_jb_end_array(&st);
 
@@ -623,18 +523,18 @@ pp_bottlenecks(PG_FUNCTION_ARGS)
 	for (i = 0; i < an.n_ops; i++)
 	{
 		OpAnalysis *o = &an.ops[i];
-		const char *names[MAX_PATTERNS];
-		Datum		pattern_datums[MAX_PATTERNS];
+		pp_pattern_t pats[PP_N_PATTERNS];
+		Datum		pattern_datums[PP_N_PATTERNS];
 		int			np,
 					k;
 		Datum		values[13];
 		bool		nulls[13] = {false};
 
-		if (!o->bottleneck)
+		if (!o->verdict.bottleneck)
 			continue;
-		np = patterns_of(o, names);
+		np = patterns_of(o, pats);
 		for (k = 0; k < np; k++)
-			pattern_datums[k] = CStringGetTextDatum(names[k]);
+			pattern_datums[k] = CStringGetTextDatum(pp_pattern_name(pats[k]));
 		values[0] = PointerGetDatum(cstring_to_text_with_len(o->a->name, o->a->name_len));
 		values[1] = CStringGetTextDatum(o->type);
 		values[2] = Float8GetDatum(round(o->impact * 10) / 10);
@@ -690,7 +590,7 @@ pp_detect_bottlenecks(PG_FUNCTION_ARGS)
 		OpAnalysis *o = &an.ops[i];
 		Datum		values[8];
 
-		if (!o->bottleneck)
+		if (!o->verdict.bottleneck)
 			continue;
 		values[0] = PointerGetDatum(cstring_to_text_with_len(o->a->name, o->a->name_len));
 		values[1] = CStringGetTextDatum(o->type);

@@ -298,16 +298,6 @@ pp_shmem_request(void)
 	RequestNamedLWLockTranche("ppprof", 1);
 }
 
-static TimestampTz
-floor_to(TimestampTz t, int64 unit)
-{
-	TimestampTz r = t - (t % unit);
-
-	if (t < 0 && r != t)
-		r -= unit;
-	return r;
-}
-
 static void
 pp_shmem_startup(void)
 {
@@ -333,8 +323,8 @@ pp_shmem_startup(void)
 
 		memset(shared, 0, sizeof(PPShared));
 		shared->lock = &(GetNamedLWLockTranche("ppprof"))->lock;
-		shared->minute_start = floor_to(now - MINUTE_REGION, USECS_PER_HOUR);
-		shared->horizon_start = floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
+		shared->minute_start = pp_time_floor(now - MINUTE_REGION, USECS_PER_HOUR);
+		shared->horizon_start = pp_time_floor(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
 										 USECS_PER_HOUR);
 		strlcpy(shared->dump_status, "none", sizeof(shared->dump_status));
 	}
@@ -932,8 +922,8 @@ regions_follow_clock(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	regions_advance(floor_to(now - MINUTE_REGION, USECS_PER_HOUR),
-					floor_to(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
+	regions_advance(pp_time_floor(now - MINUTE_REGION, USECS_PER_HOUR),
+					pp_time_floor(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
 							 USECS_PER_HOUR));
 }
 
@@ -975,7 +965,7 @@ oldest_start(HTAB *htab)
 static bool
 make_room(PPShortage why)
 {
-	TimestampTz current_hour = floor_to(apply_now, USECS_PER_HOUR);
+	TimestampTz current_hour = pp_time_floor(apply_now, USECS_PER_HOUR);
 	TimestampTz oldest;
 
 	if (why == SHORT_SKETCH_MEMORY && shared->stale_minute + shared->stale_hour > 0)
@@ -988,7 +978,7 @@ make_room(PPShortage why)
 	}
 	if (why != SHORT_HOUR_POOL)
 	{
-		oldest = floor_to(Max(oldest_start(minute_hash), shared->minute_start),
+		oldest = pp_time_floor(Max(oldest_start(minute_hash), shared->minute_start),
 						  USECS_PER_HOUR);
 		if (oldest < current_hour)
 		{
@@ -999,7 +989,7 @@ make_room(PPShortage why)
 	}
 	if (why != SHORT_MINUTE_POOL)
 	{
-		oldest = floor_to(Max(oldest_start(hour_hash), shared->horizon_start),
+		oldest = pp_time_floor(Max(oldest_start(hour_hash), shared->horizon_start),
 						  USECS_PER_HOUR);
 		if (oldest < current_hour)
 		{
@@ -1033,9 +1023,9 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 			return true;		/* beyond the horizon: the table answers */
 		in_minutes = at >= shared->minute_start;
 
-		h = bucket_get(hour_hash, slot, floor_to(at, USECS_PER_HOUR), sign > 0, &why);
+		h = bucket_get(hour_hash, slot, pp_time_floor(at, USECS_PER_HOUR), sign > 0, &why);
 		if (h != NULL && in_minutes)
-			m = bucket_get(minute_hash, slot, floor_to(at, USECS_PER_MINUTE), sign > 0, &why);
+			m = bucket_get(minute_hash, slot, pp_time_floor(at, USECS_PER_MINUTE), sign > 0, &why);
 		if (why == SHORT_NONE && sign > 0)
 		{
 			pp_error_code_t rc = buckets_sketch_add(m, h, o->duration_ms);
@@ -1459,7 +1449,7 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 
 	if (db->max_at == DT_NOBEGIN)
 		return;
-	to = Min(to, floor_to(db->max_at, step) + step);
+	to = Min(to, pp_time_floor(db->max_at, step) + step);
 	if (from >= to)
 		return;
 
@@ -1525,9 +1515,9 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 
 	/* old edge: the bucket t0 cuts is read from the table */
 	if (t0 >= shared->minute_start)
-		lo = floor_to(t0, USECS_PER_MINUTE);
+		lo = pp_time_floor(t0, USECS_PER_MINUTE);
 	else
-		lo = floor_to(t0, USECS_PER_HOUR);
+		lo = pp_time_floor(t0, USECS_PER_HOUR);
 	plan->edge_lo_from = t0;
 	plan->edge_lo_to = t0;
 	if (lo != t0)
@@ -1541,7 +1531,7 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	 * were seen; then t1's minute is read from the table.  A half-open
 	 * window ending on a minute needs no table read at that end.
 	 */
-	hi = floor_to(t1, USECS_PER_MINUTE);
+	hi = pp_time_floor(t1, USECS_PER_MINUTE);
 	if (!end_open && db->max_at <= t1)
 		hi += USECS_PER_MINUTE;
 	if (hi < lo)
@@ -1552,10 +1542,10 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	 * Whole hours come from hour buckets, the minutes around them from minute
 	 * buckets: a day merges about 24 + 2 * 60 sketches, not 1440.
 	 */
-	h1 = floor_to(lo, USECS_PER_HOUR);
+	h1 = pp_time_floor(lo, USECS_PER_HOUR);
 	if (h1 < lo)
 		h1 += USECS_PER_HOUR;
-	h2 = floor_to(hi, USECS_PER_HOUR);
+	h2 = pp_time_floor(hi, USECS_PER_HOUR);
 	if (h1 >= h2 ||
 		(hi - lo < PP_HOUR_BUCKETS_FROM && lo >= shared->minute_start))
 		h1 = h2 = lo;			/* short recent window: minutes only */

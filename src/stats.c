@@ -184,17 +184,6 @@ pp_agg_cache_hit_rate(const PPAgg *a, double *rate)
 	return true;
 }
 
-static int
-sample_cmp(const void *a, const void *b)
-{
-	const pp_reservoir_sample_t *x = a;
-	const pp_reservoir_sample_t *y = b;
-
-	if (x->duration_ms != y->duration_ms)
-		return x->duration_ms > y->duration_ms ? -1 : 1;
-	return memcmp(x->profile_id, y->profile_id, PP_PROFILE_ID_SIZE);
-}
-
 /*
  * pp_operation_samples(operation text)
  *
@@ -215,7 +204,7 @@ pp_operation_samples(PG_FUNCTION_ARGS)
 	if (r == NULL)
 		return (Datum) 0;
 
-	qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t), sample_cmp);
+	pp_reservoir_sort_slowest(r);
 	for (i = 0; i < r->nsamples; i++)
 	{
 		const pp_reservoir_sample_t *s = &r->samples[i];

@@ -269,29 +269,6 @@ summary_bucket(void *arg, TimestampTz start, PPWindow *w)
 		st->fold_points++;
 }
 
-/* Median of n values (sorts them). */
-static int
-double_cmp(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(const double *v, int n)
-{
-	double	   *c = palloc(sizeof(double) * n);
-	double		m;
-
-	memcpy(c, v, sizeof(double) * n);
-	qsort(c, n, sizeof(double), double_cmp);
-	m = n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
-	pfree(c);
-	return m;
-}
-
 #define SUMMARY_COLUMNS 14
 
 static void
@@ -308,6 +285,7 @@ summary_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const Series *s,
 	const char *trend;
 	bool		regression;
 	const pp_allocator_t *alloc = pp_current_allocator();
+	double	   *ycopy;
 	double		m;
 	int			k;
 
@@ -333,7 +311,11 @@ summary_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const Series *s,
 	values[4] = Float8GetDatum(intercept);
 	values[5] = Float8GetDatum(intercept + slope * span_days);
 	values[6] = Float8GetDatum(slope);
-	m = median(s->y, s->n);
+	/* the series' median, on a copy (pp_median reorders) */
+	ycopy = palloc(sizeof(double) * s->n);
+	memcpy(ycopy, s->y, sizeof(double) * s->n);
+	m = pp_median(ycopy, s->n);
+	pfree(ycopy);
 	nulls[7] = !(m > 0);
 	values[7] = Float8GetDatum(m > 0 ? 100.0 * slope / m : 0);
 	values[8] = Float8GetDatum(mk.tau);

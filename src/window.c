@@ -58,6 +58,7 @@
 #include "rebuild.h"
 #include "shmem.h"
 #include "spi_owner.h"
+#include "trend.h"
 #include "window.h"
 
 static bool noticed_no_preload = false;
@@ -344,15 +345,8 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 double
 pp_counters_stddev(const PPCounters *c)
 {
-	double		mean,
-				var;
-
-	/* as SQL's stddev(): undefined for fewer than two values */
-	if (c->calls < 2)
-		return NAN;
-	mean = c->sum_ms / c->calls;
-	var = (c->sumsq_ms - mean * c->sum_ms) / (c->calls - 1);
-	return var > 0 ? sqrt(var) : 0;
+	/* as SQL's stddev(): undefined (NaN) for fewer than two values */
+	return sqrt(pp_sample_variance(c->calls, c->sum_ms, c->sumsq_ms));
 }
 
 double

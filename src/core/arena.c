@@ -125,12 +125,6 @@ header_bytes(size_t n_pages)
 	return (h + 15) & ~(size_t) 15;
 }
 
-size_t
-pp_arena_overhead(size_t n_pages)
-{
-	return header_bytes(n_pages);
-}
-
 pp_arena_t *
 pp_arena_init(void *mem, size_t size)
 {
@@ -157,17 +151,6 @@ pp_arena_init(void *mem, size_t size)
 		list_push(a, PP_ARENA_NCLASSES - 1,
 				  off_of(a, (i - 1) * UNITS_PER_PAGE));
 	return a;
-}
-
-int
-pp_arena_class_for(size_t bytes)
-{
-	int			c;
-
-	for (c = 0; c < PP_ARENA_NCLASSES; c++)
-		if (PP_ARENA_BLOCK(c) >= bytes)
-			return c;
-	return -1;
 }
 
 pp_arena_off_t

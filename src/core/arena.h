@@ -56,13 +56,6 @@ typedef struct pp_arena_stats_t
 } pp_arena_stats_t;
 
 /*
- * Bytes of overhead (header, tags, alignment) of an arena of n_pages pages;
- * an arena over size bytes holds the largest n_pages with
- * pp_arena_overhead(n_pages) + n_pages * PP_ARENA_PAGE <= size.
- */
-extern size_t pp_arena_overhead(size_t n_pages);
-
-/*
  * Make an empty arena over size bytes at mem (8-byte aligned).  Returns the
  * arena (== mem), or NULL when size cannot hold one page.
  */
@@ -81,9 +74,6 @@ extern bool pp_arena_free(pp_arena_t *a, pp_arena_off_t off);
 extern int	pp_arena_class_of(const pp_arena_t *a, pp_arena_off_t off);
 
 extern void pp_arena_stats(const pp_arena_t *a, pp_arena_stats_t *st);
-
-/* Smallest class whose blocks hold bytes; -1 when bytes > PP_ARENA_PAGE. */
-extern int	pp_arena_class_for(size_t bytes);
 
 static inline void *
 pp_arena_ptr(pp_arena_t *a, pp_arena_off_t off)

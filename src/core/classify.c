@@ -34,7 +34,8 @@
  * by one, so no tombstones are needed.
  *
  * Strings returned by pp_classifier_type stay valid until the next
- * pp_classifier_add_rule or pp_classifier_free.
+ * pp_classifier_add_rule (the classifier is freed with its allocator's
+ * memory: the server's memory context).
  *
  * pp_like_match is the classic two-pointer wildcard matcher: on a mismatch
  * it backtracks only to the last '%' seen, one character further into the
@@ -178,15 +179,6 @@ map_clear(const pp_allocator_t *a, pp_map_t *m)
 		e->key = NULL;
 		m->count--;
 	}
-}
-
-static void
-map_free(const pp_allocator_t *a, pp_map_t *m)
-{
-	map_clear(a, m);
-	pp_free(a, m->slots);
-	m->slots = NULL;
-	m->cap = 0;
 }
 
 /*
@@ -363,28 +355,6 @@ pp_classifier_set_utf8(pp_classifier_t *c, bool utf8)
 {
 	c->utf8 = utf8;
 	map_clear(c->allocator, &c->memo);
-}
-
-void
-pp_classifier_free(pp_classifier_t *c)
-{
-	const pp_allocator_t *a;
-	size_t		i;
-
-	if (c == NULL)
-		return;
-	a = c->allocator;
-	map_free(a, &c->exact);
-	map_free(a, &c->thresholds);
-	map_free(a, &c->memo);
-	for (i = 0; i < c->n_patterns; i++)
-	{
-		pp_free(a, c->patterns[i].pattern);
-		pp_free(a, c->patterns[i].type);
-		pp_free(a, c->patterns[i].affix);
-	}
-	pp_free(a, c->patterns);
-	pp_free(a, c);
 }
 
 void

@@ -29,7 +29,6 @@ extern pp_classifier_t *pp_classifier_create(const pp_allocator_t *allocator);
  * character, as SQL's LIKE does; otherwise one byte.  Off at creation.
  */
 extern void pp_classifier_set_utf8(pp_classifier_t *c, bool utf8);
-extern void pp_classifier_free(pp_classifier_t *c);
 
 /*
  * Limits on the rules, so that classifying a name the memo has not seen

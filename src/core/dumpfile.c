@@ -73,15 +73,6 @@ write_int64(char *record, size_t offset, int64_t v)
 	return true;
 }
 
-/* t rounded down to a multiple of unit (t may be negative) */
-static int64_t
-floor_to(int64_t t, int64_t unit)
-{
-	int64_t		r = t - t % unit;
-
-	return r > t ? r - unit : r;
-}
-
 /* The header's times: NULL when sane, else why not. */
 static const char *
 check_header_times(const pp_dump_header_t *h, int64_t now)
@@ -91,7 +82,7 @@ check_header_times(const pp_dump_header_t *h, int64_t now)
 	if (h->minute_start % PP_DUMP_USECS_PER_HOUR != 0 ||
 		h->horizon_start % PP_DUMP_USECS_PER_HOUR != 0 ||
 		h->horizon_start > h->minute_start ||
-		h->minute_start > floor_to(now, PP_DUMP_USECS_PER_HOUR))
+		h->minute_start > pp_time_floor(now, PP_DUMP_USECS_PER_HOUR))
 		return "region starts out of range";
 	return NULL;
 }
@@ -185,7 +176,7 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		if (pp_sketch_validate(sketch, PP_SKETCH_SIZE(sketch->capacity), NULL) != PP_OK)
 			return "corrupt sketch";
 		calls = read_int64(bucket, l->bucket_calls_offset);
-		if (calls < 0 || (uint64_t) calls != pp_sketch_count(sketch))
+		if (calls < 0 || (uint64_t) calls != sketch->count)
 			return "bucket counters disagree with their sketch";
 	}
 	if (r.p != r.end)

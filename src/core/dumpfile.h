@@ -128,6 +128,19 @@ extern int	pp_dump_sanitize(char *buf, size_t len,
 							 const pp_dump_layout_t *layout,
 							 const pp_dump_header_t *header);
 
+/*
+ * t (a timestamp, microseconds; may be negative) rounded down to a
+ * multiple of unit (> 0): the start of its bucket.  The server sets its
+ * region starts with it, so the check above agrees with them.
+ */
+static inline int64_t
+pp_time_floor(int64_t t, int64_t unit)
+{
+	int64_t		r = t - t % unit;
+
+	return r > t ? r - unit : r;
+}
+
 /* A cursor over the records of a file pp_dump_check accepted. */
 extern void pp_dump_reader_init(pp_dump_reader_t *r, const char *buf, size_t len);
 

@@ -15,6 +15,7 @@
  */
 #include "reservoir.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(sizeof(pp_reservoir_sample_t) == 40,
@@ -70,16 +71,22 @@ pp_reservoir_offer(pp_reservoir_t *r, const pp_reservoir_sample_t *sample,
 	return (int) j;
 }
 
-uint64_t
-pp_reservoir_seen(const pp_reservoir_t *r)
+static int
+sample_slowest_first(const void *a, const void *b)
 {
-	return r->seen;
+	const pp_reservoir_sample_t *x = a;
+	const pp_reservoir_sample_t *y = b;
+
+	if (x->duration_ms != y->duration_ms)
+		return x->duration_ms > y->duration_ms ? -1 : 1;
+	return memcmp(x->profile_id, y->profile_id, PP_PROFILE_ID_SIZE);
 }
 
-uint32_t
-pp_reservoir_count(const pp_reservoir_t *r)
+void
+pp_reservoir_sort_slowest(pp_reservoir_t *r)
 {
-	return r->nsamples;
+	qsort(r->samples, r->nsamples, sizeof(pp_reservoir_sample_t),
+		  sample_slowest_first);
 }
 
 uint32_t
@@ -153,10 +160,4 @@ pp_rng_next(pp_rng_t *rng)
 	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
 	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
 	return z ^ (z >> 31);
-}
-
-double
-pp_rng_double(pp_rng_t *rng)
-{
-	return (double) (pp_rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
 }

@@ -70,8 +70,11 @@ extern int	pp_reservoir_offer(pp_reservoir_t *r,
 							   const pp_reservoir_sample_t *sample,
 							   uint64_t random_u64);
 
-extern uint64_t pp_reservoir_seen(const pp_reservoir_t *r);
-extern uint32_t pp_reservoir_count(const pp_reservoir_t *r);
+/*
+ * Sort the samples slowest first, ties by profile id (a total order, so
+ * every caller lists them alike).
+ */
+extern void pp_reservoir_sort_slowest(pp_reservoir_t *r);
 
 /* Remove every sample of profile_id; returns how many were removed */
 extern uint32_t pp_reservoir_remove_profile(pp_reservoir_t *r,
@@ -92,6 +95,5 @@ typedef struct pp_rng_t
 
 extern void pp_rng_seed(pp_rng_t *rng, uint64_t seed);
 extern uint64_t pp_rng_next(pp_rng_t *rng);
-extern double pp_rng_double(pp_rng_t *rng);	/* uniform in [0, 1) */
 
 #endif							/* PP_RESERVOIR_H */

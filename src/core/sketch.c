@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * src/core/sketch.c
- *	  Log-bucketed quantile sketch with exact merge and subtraction: the
- *	  fixed-size sparse pp_sketch_t and the dense pp_sketch_acc_t, and the
- *	  Mann-Whitney test between two accumulators.
+ *	  Log-bucketed quantile sketch: the fixed-size sparse pp_sketch_t of
+ *	  the shared-memory buckets, the pp_sketch_acc_t that sums them at
+ *	  query time, and the Mann-Whitney test between two accumulators.
  *
- * See sketch.h for the layout and the collapsing rule.  This file holds the
- * bin map, the operations and the proof of the error bound.  The
+ * See sketch.h for the layout.  This file holds the bin map, the
+ * operations the server uses and the proof of the error bound.  The
  * Mann-Whitney test takes its normal p-value from trend.c.
  *
  * Error bound.  Let gamma = (1 + a) / (1 - a) with a = PP_SKETCH_ALPHA.
@@ -20,13 +20,12 @@
  * be the bin of x_(r): every value in a bin below b is < x_(r), hence at
  * most r - 1 values lie below b, while x_(1) .. x_(r) all lie in bins <= b.
  * The first bin whose cumulative count reaches r is therefore exactly b, and
- * the answer v_b is within a relative a of x_(r).  Merging, subtracting or
- * removing changes only integer counts, so the argument holds for the
- * multiset the sketch holds after any sequence of them.  Exceptions: x_(r)
- * in the zero bucket (answer 0, absolute error < 1e-4 ms), above the top bin
- * (answer ~2.17e9 ms, an underestimate), or among collapsed bins (answer
- * v_collapse_index, an upper bound).  In floating point, log() is monotone,
- * so the map stays monotone and the bound holds up to rounding (~1e-15
+ * the answer v_b is within a relative a of x_(r).  Adding a sketch to an
+ * accumulator or removing a value changes only integer counts, so the
+ * argument holds for the multiset held after any sequence of them.
+ * Exceptions: x_(r) in the zero bucket (answer 0, absolute error < 1e-4 ms)
+ * or above the top bin (answer ~2.17e9 ms, an underestimate).  In floating
+ * point, log() is monotone, so the map stays monotone and the bound holds up to rounding (~1e-15
  * relative) for values on a bin edge.
  *
  * No PostgreSQL headers; allocation through pp_allocator_t.
@@ -47,15 +46,13 @@
 _Static_assert(sizeof(pp_sketch_t) == 32, "pp_sketch_t header must be 32 bytes");
 _Static_assert(PP_SKETCH_SIZE(1) == 40 && PP_SKETCH_SIZE(4) == 56,
 			   "PP_SKETCH_SIZE rounds to 8 bytes");
-_Static_assert(PP_SKETCH_SIZE(PP_SKETCH_MINUTE_CAPACITY) == 800,
-			   "minute sketch size as documented");
-_Static_assert(PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY) == 3104,
-			   "hour sketch size as documented");
+_Static_assert(PP_SKETCH_SIZE(128) == 800 && PP_SKETCH_SIZE(512) == 3104,
+			   "sketch sizes as documented");
 _Static_assert(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY) == 18464,
 			   "maximal sketch size as documented");
 _Static_assert(PP_SKETCH_NBINS <= UINT16_MAX, "bin index must fit uint16");
 _Static_assert(PP_SKETCH_MAX_CAPACITY == PP_SKETCH_NBINS,
-			   "a sketch of the maximal capacity never collapses");
+			   "a sketch of the maximal capacity is never full");
 
 /*
  * The accumulator starts sparse: counts[] and index[] hold nbins (count,
@@ -63,17 +60,13 @@ _Static_assert(PP_SKETCH_MAX_CAPACITY == PP_SKETCH_NBINS,
  * pairs (the counts, then the indexes) that doubles as needed.  When a bin
  * would make more than PP_SKETCH_ACC_SPARSE_MAX pairs it turns dense for
  * good: counts[] becomes the PP_SKETCH_NBINS + 1 counts indexed by bin
- * ([0] unused) and index is NULL.  Either way no bin at or below
- * collapse_index holds a count (a sparse one has no pair there), and a
- * pair's count may be 0 after a removal.
+ * ([0] unused) and index is NULL.
  */
 struct pp_sketch_acc_t
 {
 	pp_allocator_t alloc;		/* copy of the allocator it came from */
 	uint64_t	count;			/* values in the accumulator */
 	uint64_t	zero_count;		/* values in the zero bucket */
-	uint64_t	collapsed_count;	/* values with index <= collapse_index */
-	int			collapse_index; /* 0 = none */
 	bool		dense;			/* counts[] is indexed by bin */
 	int			nbins;			/* sparse: pairs in use */
 	int			cap;			/* sparse: pairs allocated */
@@ -230,36 +223,13 @@ sketch_delete_slots(pp_sketch_t *s, int pos, int n)
 	memset(&cnt[s->nbins], 0, n * sizeof(uint32_t));
 }
 
-/* Fold every bin with index <= upto into the collapsed counter */
-static void
-sketch_collapse_upto(pp_sketch_t *s, int upto)
-{
-	const uint32_t *cnt = sk_count(s);
-	const uint16_t *idx = sk_index(s);
-	int			n = 0;
-
-	while (n < s->nbins && idx[n] <= upto)
-		s->collapsed_count += cnt[n++];
-	sketch_delete_slots(s, 0, n);
-	if (upto > s->collapse_index)
-		s->collapse_index = (uint16_t) upto;
-}
-
-/* Keep the invariant collapse_index != 0 <=> collapsed_count != 0 */
-static void
-sketch_normalize(pp_sketch_t *s)
-{
-	if (s->collapsed_count == 0)
-		s->collapse_index = 0;
-}
-
 /*
- * Add n copies of a value.  When it needs a new bin and every slot is
- * taken, collapse (the lowest bins fold into the collapsed counter) or,
- * without collapse, return PP_ERR_FULL leaving the sketch unchanged.
+ * Add n copies of the value of bin index (0 .. NBINS, checked by the
+ * caller).  When it needs a new bin and every slot is taken, return
+ * PP_ERR_FULL leaving the sketch unchanged.
  */
-static inline __attribute__((always_inline)) pp_error_code_t
-sketch_add_index(pp_sketch_t *s, int index, uint32_t n, bool collapse)
+static pp_error_code_t
+sketch_add_index(pp_sketch_t *s, int index, uint32_t n)
 {
 	uint32_t   *cnt = sk_count(s);
 	uint16_t   *idx = sk_index(s);
@@ -272,8 +242,6 @@ sketch_add_index(pp_sketch_t *s, int index, uint32_t n, bool collapse)
 
 	if (index == 0)
 		s->zero_count += n;
-	else if (index <= s->collapse_index)
-		s->collapsed_count += n;
 	else if (sketch_find(s, index, &pos))
 	{
 		if (cnt[pos] > UINT32_MAX - n)
@@ -283,20 +251,7 @@ sketch_add_index(pp_sketch_t *s, int index, uint32_t n, bool collapse)
 	else
 	{
 		if (s->nbins >= s->capacity)
-		{
-			if (!collapse)
-				return PP_ERR_FULL;
-			if (pos == 0)
-			{
-				/* the new bin is the lowest of capacity + 1: collapse it */
-				s->collapse_index = (uint16_t) index;
-				s->collapsed_count += n;
-				s->count += n;
-				return PP_OK;
-			}
-			sketch_collapse_upto(s, idx[0]);
-			pos--;
-		}
+			return PP_ERR_FULL;
 		memmove(&idx[pos + 1], &idx[pos],
 				(s->nbins - pos) * sizeof(uint16_t));
 		memmove(&cnt[pos + 1], &cnt[pos],
@@ -310,27 +265,11 @@ sketch_add_index(pp_sketch_t *s, int index, uint32_t n, bool collapse)
 }
 
 pp_error_code_t
-pp_sketch_add_n(pp_sketch_t *s, double value_ms, uint32_t n)
-{
-	if (!isfinite(value_ms))
-		return PP_ERR_INVALID_VALUE;
-	return sketch_add_index(s, pp_sketch_index_of(value_ms), n, true);
-}
-
-pp_error_code_t
-pp_sketch_add_exact(pp_sketch_t *s, double value_ms, uint32_t n)
-{
-	if (!isfinite(value_ms))
-		return PP_ERR_INVALID_VALUE;
-	return sketch_add_index(s, pp_sketch_index_of(value_ms), n, false);
-}
-
-pp_error_code_t
 pp_sketch_add_index_exact(pp_sketch_t *s, int index, uint32_t n)
 {
 	if (index < 0 || index > PP_SKETCH_NBINS)
 		return PP_ERR_INVALID_VALUE;
-	return sketch_add_index(s, index, n, false);
+	return sketch_add_index(s, index, n);
 }
 
 pp_error_code_t
@@ -343,8 +282,6 @@ pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity, const pp_sketch_t *src)
 	pp_sketch_init(dst, capacity);
 	dst->count = src->count;
 	dst->zero_count = src->zero_count;
-	dst->collapsed_count = src->collapsed_count;
-	dst->collapse_index = src->collapse_index;
 	dst->nbins = src->nbins;
 	memcpy(sk_count(dst), sk_ccount(src), (size_t) src->nbins * sizeof(uint32_t));
 	memcpy(sk_index(dst), sk_cindex(src), (size_t) src->nbins * sizeof(uint16_t));
@@ -366,19 +303,12 @@ pp_sketch_capacity_in(size_t bytes)
 	return (uint16_t) c;
 }
 
-pp_error_code_t
-pp_sketch_add(pp_sketch_t *s, double value_ms)
-{
-	return pp_sketch_add_n(s, value_ms, 1);
-}
-
 /*
- * Remove n copies of a value previously added.  Fails with
- * PP_ERR_OUT_OF_RANGE, leaving the sketch unchanged, when the sketch does
- * not hold them (a count would go negative).
+ * Remove one value previously added.  Fails with PP_ERR_OUT_OF_RANGE,
+ * leaving the sketch unchanged, when the sketch does not hold it.
  */
 pp_error_code_t
-pp_sketch_remove_n(pp_sketch_t *s, double value_ms, uint32_t n)
+pp_sketch_remove(pp_sketch_t *s, double value_ms)
 {
 	uint32_t   *cnt = sk_count(s);
 	int			index;
@@ -386,358 +316,22 @@ pp_sketch_remove_n(pp_sketch_t *s, double value_ms, uint32_t n)
 
 	if (!isfinite(value_ms))
 		return PP_ERR_INVALID_VALUE;
-	if (n == 0)
-		return PP_OK;
-
 	index = pp_sketch_index_of(value_ms);
 	if (index == 0)
 	{
-		if (s->zero_count < n)
+		if (s->zero_count == 0)
 			return PP_ERR_OUT_OF_RANGE;
-		s->zero_count -= n;
-	}
-	else if (index <= s->collapse_index)
-	{
-		if (s->collapsed_count < n)
-			return PP_ERR_OUT_OF_RANGE;
-		s->collapsed_count -= n;
-		sketch_normalize(s);
+		s->zero_count--;
 	}
 	else
 	{
-		if (!sketch_find(s, index, &pos) || cnt[pos] < n)
+		if (!sketch_find(s, index, &pos))
 			return PP_ERR_OUT_OF_RANGE;
-		cnt[pos] -= n;
-		if (cnt[pos] == 0)
+		if (--cnt[pos] == 0)
 			sketch_delete_slots(s, pos, 1);
 	}
-	s->count -= n;
+	s->count--;
 	return PP_OK;
-}
-
-pp_error_code_t
-pp_sketch_remove(pp_sketch_t *s, double value_ms)
-{
-	return pp_sketch_remove_n(s, value_ms, 1);
-}
-
-/* First slot of s whose index is above upto */
-static int
-first_above(const pp_sketch_t *s, int upto)
-{
-	int			pos;
-
-	if (upto <= 0)
-		return 0;
-	if (sketch_find(s, upto, &pos))
-		pos++;
-	return pos;
-}
-
-/*
- * dst += src; the capacities may differ, the result has dst's.  Bins at or
- * below the higher collapse_index are folded, then the lowest bins of the
- * union while more than dst->capacity remain.  On a count overflow dst is
- * left unchanged.  dst and src may be the same sketch.
- *
- * In place, without scratch memory: a read-only pass sizes the union and
- * finds the new collapse index (and checks every overflow), then dst's own
- * low bins are folded and the two bin lists are merged from the top down
- * into dst's arrays.  Once the folded bins are gone, the union has at
- * least as many bins at or below any dst bin as dst has, so a slot is
- * always written at or above the dst slot still to be read.
- */
-pp_error_code_t
-pp_sketch_merge(pp_sketch_t *dst, const pp_sketch_t *src)
-{
-	uint32_t   *dc = sk_count(dst);
-	uint16_t   *di = sk_index(dst);
-	const uint32_t *sc = sk_ccount(src);
-	const uint16_t *si = sk_cindex(src);
-	int			dn = dst->nbins;
-	int			sn = src->nbins;
-	int			collapse;
-	int			m;
-	int			nfold;
-	int			i;
-	int			j;
-	int			k;
-	int			w;
-
-	if (add_overflows(dst->count, src->count) ||
-		add_overflows(dst->zero_count, src->zero_count) ||
-		add_overflows(dst->collapsed_count, src->collapsed_count))
-		return PP_ERR_OUT_OF_RANGE;
-
-	if (dst == src)
-	{
-		/* doubling: same bins, no fold */
-		for (i = 0; i < dn; i++)
-		{
-			if (dc[i] > UINT32_MAX - dc[i])
-				return PP_ERR_OUT_OF_RANGE;
-		}
-		for (i = 0; i < dn; i++)
-			dc[i] *= 2;
-		dst->count *= 2;
-		dst->zero_count *= 2;
-		dst->collapsed_count *= 2;
-		return PP_OK;
-	}
-
-	collapse = dst->collapse_index > src->collapse_index ?
-		dst->collapse_index : src->collapse_index;
-
-	/* pass 1: distinct indexes above collapse */
-	m = 0;
-	i = first_above(dst, collapse);
-	j = first_above(src, collapse);
-	while (i < dn || j < sn)
-	{
-		if (j >= sn || (i < dn && di[i] < si[j]))
-			i++;
-		else if (i >= dn || si[j] < di[i])
-			j++;
-		else
-		{
-			i++;
-			j++;
-		}
-		m++;
-	}
-	nfold = m > dst->capacity ? m - dst->capacity : 0;
-
-	/* pass 2: the nfold lowest are folded; the others must fit uint32 */
-	m = 0;
-	i = first_above(dst, collapse);
-	j = first_above(src, collapse);
-	while (i < dn || j < sn)
-	{
-		int			index;
-		uint64_t	c;
-
-		if (j >= sn || (i < dn && di[i] < si[j]))
-		{
-			index = di[i];
-			c = dc[i++];
-		}
-		else if (i >= dn || si[j] < di[i])
-		{
-			index = si[j];
-			c = sc[j++];
-		}
-		else
-		{
-			index = di[i];
-			c = (uint64_t) dc[i++] + sc[j++];
-		}
-		if (m++ < nfold)
-			collapse = index;
-		else if (c > UINT32_MAX)
-			return PP_ERR_OUT_OF_RANGE;
-	}
-
-	/* apply: fold, then merge from the top */
-	dst->count += src->count;
-	dst->zero_count += src->zero_count;
-	dst->collapsed_count += src->collapsed_count;
-	sketch_collapse_upto(dst, collapse);
-	j = first_above(src, collapse);
-	for (i = 0; i < j; i++)
-		dst->collapsed_count += sc[i];
-
-	i = dst->nbins - 1;
-	w = m - nfold - 1;
-	dst->nbins = (uint16_t) (m - nfold);
-	for (k = sn - 1; k >= j; w--)
-	{
-		if (i >= 0 && di[i] > si[k])
-		{
-			di[w] = di[i];
-			dc[w] = dc[i--];
-		}
-		else if (i >= 0 && di[i] == si[k])
-		{
-			di[w] = di[i];
-			dc[w] = dc[i--] + sc[k--];
-		}
-		else
-		{
-			di[w] = si[k];
-			dc[w] = sc[k--];
-		}
-	}
-	/* what is left of dst (slots 0 .. i) is already in place: w == i */
-	return PP_OK;
-}
-
-/*
- * dst -= src, where src's values were all added to dst before (by add or
- * merge, in any order and grouping; the capacities may differ).  Exact in
- * counts.  If src has collapsed further than dst, dst is first collapsed to
- * the same index (it loses resolution there, never counts).  Everything is
- * checked before dst changes: fails with PP_ERR_OUT_OF_RANGE, leaving dst
- * unchanged, when some count would go negative.
- */
-pp_error_code_t
-pp_sketch_subtract(pp_sketch_t *dst, const pp_sketch_t *src)
-{
-	uint32_t   *dc = sk_count(dst);
-	uint16_t   *di = sk_index(dst);
-	const uint32_t *sc = sk_ccount(src);
-	const uint16_t *si = sk_cindex(src);
-	int			dn = dst->nbins;
-	int			sn = src->nbins;
-	int			collapse;
-	int			i0;
-	int			i;
-	int			j;
-	int			w;
-	uint64_t	have_collapsed;
-	uint64_t	need_collapsed;
-	uint64_t	total;
-
-	collapse = dst->collapse_index > src->collapse_index ?
-		dst->collapse_index : src->collapse_index;
-
-	/* check pass */
-	if (dst->zero_count < src->zero_count)
-		return PP_ERR_OUT_OF_RANGE;
-	have_collapsed = dst->collapsed_count;
-	i0 = first_above(dst, collapse);
-	for (i = 0; i < i0; i++)
-		have_collapsed += dc[i];
-	need_collapsed = src->collapsed_count;
-	if (add_overflows(src->zero_count, src->collapsed_count))
-		return PP_ERR_OUT_OF_RANGE;
-	total = src->zero_count + src->collapsed_count;
-	i = i0;
-	for (j = 0; j < sn; j++)
-	{
-		if (si[j] <= collapse)
-		{
-			if (add_overflows(need_collapsed, sc[j]))
-				return PP_ERR_OUT_OF_RANGE;
-			need_collapsed += sc[j];
-		}
-		else
-		{
-			while (i < dn && di[i] < si[j])
-				i++;
-			if (i >= dn || di[i] != si[j] || dc[i] < sc[j])
-				return PP_ERR_OUT_OF_RANGE;
-		}
-		if (add_overflows(total, sc[j]))
-			return PP_ERR_OUT_OF_RANGE;
-		total += sc[j];
-	}
-	if (have_collapsed < need_collapsed || dst->count < total)
-		return PP_ERR_OUT_OF_RANGE;
-
-	/* apply */
-	sketch_collapse_upto(dst, collapse);
-	dn = dst->nbins;
-	dst->zero_count -= src->zero_count;
-	dst->collapsed_count -= need_collapsed;
-	dst->count -= total;
-	i = 0;
-	for (j = first_above(src, collapse); j < sn; j++)
-	{
-		while (di[i] < si[j])
-			i++;
-		dc[i] -= sc[j];
-	}
-
-	/* drop emptied slots, zero the freed ones */
-	w = 0;
-	for (i = 0; i < dn; i++)
-	{
-		if (dc[i] == 0)
-			continue;
-		di[w] = di[i];
-		dc[w++] = dc[i];
-	}
-	for (i = w; i < dn; i++)
-	{
-		di[i] = 0;
-		dc[i] = 0;
-	}
-	dst->nbins = (uint16_t) w;
-	sketch_normalize(dst);
-	return PP_OK;
-}
-
-uint64_t
-pp_sketch_count(const pp_sketch_t *s)
-{
-	return s->count;
-}
-
-/*
- * percentile_disc estimate: the value of the smallest bin whose cumulative
- * count reaches max(1, ceil(q * n)).  Errors: PP_ERR_OUT_OF_RANGE for q
- * outside [0, 1] or NaN, PP_ERR_MISSING for an empty sketch; *value_ms is
- * then NaN.  *flags (optional) gets PP_SKETCH_Q_* bits.
- */
-pp_error_code_t
-pp_sketch_quantile_ex(const pp_sketch_t *s, double q, double *value_ms,
-					  int *flags)
-{
-	const uint32_t *cnt = sk_ccount(s);
-	const uint16_t *idx = sk_cindex(s);
-	uint64_t	rank;
-	uint64_t	cum;
-	int			nbins;
-	int			i;
-
-	*value_ms = NAN;
-	if (flags)
-		*flags = 0;
-	if (!(q >= 0.0 && q <= 1.0))
-		return PP_ERR_OUT_OF_RANGE;
-	if (s->count == 0)
-		return PP_ERR_MISSING;
-
-	rank = quantile_rank(q, s->count);
-	cum = s->zero_count;
-	if (rank <= cum)
-	{
-		*value_ms = 0.0;
-		if (flags)
-			*flags = PP_SKETCH_Q_ZERO;
-		return PP_OK;
-	}
-	cum += s->collapsed_count;
-	if (rank <= cum)
-	{
-		*value_ms = pp_sketch_index_value(s->collapse_index);
-		if (flags)
-			*flags = PP_SKETCH_Q_COLLAPSED;
-		return PP_OK;
-	}
-	nbins = s->nbins < s->capacity ? s->nbins : s->capacity;
-	for (i = 0; i < nbins; i++)
-	{
-		cum += cnt[i];
-		if (rank <= cum)
-			break;
-	}
-	if (i >= nbins)
-		return PP_ERR_INVALID_VALUE;	/* count exceeds the bins: corrupt */
-	*value_ms = pp_sketch_index_value(idx[i]);
-	if (flags && idx[i] == PP_SKETCH_NBINS)
-		*flags = PP_SKETCH_Q_CLAMPED;
-	return PP_OK;
-}
-
-/* As pp_sketch_quantile_ex; NaN on any error */
-double
-pp_sketch_quantile(const pp_sketch_t *s, double q)
-{
-	double		v;
-
-	(void) pp_sketch_quantile_ex(s, q, &v, NULL);
-	return v;
 }
 
 /*
@@ -764,9 +358,9 @@ pp_sketch_validate(const pp_sketch_t *s, size_t size, pp_error_t *err)
 							"%zu bytes are too few for a sketch header (%zu)",
 							s == NULL ? (size_t) 0 : size,
 							sizeof(pp_sketch_t));
-	if (s->reserved != 0)
+	if (s->reserved_count != 0 || s->reserved_index != 0 || s->reserved != 0)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "reserved",
-							"reserved field is %u, expected 0", s->reserved);
+							"reserved fields are not 0");
 	if (s->capacity < 1 || s->capacity > PP_SKETCH_MAX_CAPACITY)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "capacity",
 							"capacity %u out of range 1 .. %d",
@@ -780,21 +374,11 @@ pp_sketch_validate(const pp_sketch_t *s, size_t size, pp_error_t *err)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "nbins",
 							"%u bins exceed the capacity %u",
 							s->nbins, s->capacity);
-	if (s->collapse_index > PP_SKETCH_NBINS)
-		return pp_error_set(err, PP_ERR_INVALID_VALUE, "collapse_index",
-							"collapse index %u out of range",
-							s->collapse_index);
-	if ((s->collapse_index == 0) != (s->collapsed_count == 0))
-		return pp_error_set(err, PP_ERR_INVALID_VALUE, "collapsed_count",
-							"collapsed count and collapse index disagree");
-	if (add_overflows(s->zero_count, s->collapsed_count))
-		return pp_error_set(err, PP_ERR_INVALID_VALUE, "count",
-							"counts overflow");
-	sum = s->zero_count + s->collapsed_count;
+	sum = s->zero_count;
 
 	cnt = sk_ccount(s);
 	idx = sk_cindex(s);
-	prev = s->collapse_index;
+	prev = 0;
 	for (i = 0; i < s->capacity; i++)
 	{
 		if (i >= s->nbins)
@@ -869,30 +453,6 @@ pp_sketch_acc_create(const pp_allocator_t *a)
 		return NULL;
 	acc->alloc = *a;
 	return acc;
-}
-
-void
-pp_sketch_acc_free(pp_sketch_acc_t *acc)
-{
-	pp_allocator_t a;
-
-	if (acc == NULL)
-		return;
-	a = acc->alloc;
-	pp_free(&a, acc->counts);
-	pp_free(&a, acc);
-}
-
-void
-pp_sketch_acc_reset(pp_sketch_acc_t *acc)
-{
-	acc->count = 0;
-	acc->zero_count = 0;
-	acc->collapsed_count = 0;
-	acc->collapse_index = 0;
-	if (acc->dense)
-		memset(acc->counts, 0, (PP_SKETCH_NBINS + 1) * sizeof(uint64_t));
-	acc->nbins = 0;
 }
 
 /* Turn a sparse accumulator dense; PP_ERR_NO_MEMORY leaves it as it was. */
@@ -985,16 +545,6 @@ acc_bin_find(pp_sketch_acc_t *acc, int index)
 	return acc_find(acc, index, &pos) ? &acc->counts[pos] : NULL;
 }
 
-static uint64_t
-acc_bin_get(const pp_sketch_acc_t *acc, int index)
-{
-	int			pos;
-
-	if (acc->dense)
-		return acc->counts[index];
-	return acc_find(acc, index, &pos) ? acc->counts[pos] : 0;
-}
-
 /* The count of bin index, created at 0 if absent; NULL when out of memory. */
 static uint64_t *
 acc_bin(pp_sketch_acc_t *acc, int index)
@@ -1062,40 +612,6 @@ acc_iter_init(acc_iter_t *it, const pp_sketch_acc_t *acc)
 	acc_iter_next(it);
 }
 
-/* Fold every bin up to index upto into the collapsed count. */
-static void
-acc_collapse_upto(pp_sketch_acc_t *acc, int upto)
-{
-	if (upto <= acc->collapse_index)
-		return;
-	if (acc->dense)
-	{
-		int			k;
-
-		for (k = acc->collapse_index + 1; k <= upto; k++)
-		{
-			acc->collapsed_count += acc->counts[k];
-			acc->counts[k] = 0;
-		}
-	}
-	else
-	{
-		int			n = 0;
-
-		while (n < acc->nbins && acc->index[n] <= upto)
-			acc->collapsed_count += acc->counts[n++];
-		if (n > 0)
-		{
-			memmove(acc->counts, acc->counts + n,
-					(size_t) (acc->nbins - n) * sizeof(uint64_t));
-			memmove(acc->index, acc->index + n,
-					(size_t) (acc->nbins - n) * sizeof(uint16_t));
-			acc->nbins -= n;
-		}
-	}
-	acc->collapse_index = upto;
-}
-
 pp_error_code_t
 pp_sketch_acc_add(pp_sketch_acc_t *acc, double value_ms)
 {
@@ -1106,8 +622,6 @@ pp_sketch_acc_add(pp_sketch_acc_t *acc, double value_ms)
 	index = pp_sketch_index_of(value_ms);
 	if (index == 0)
 		acc->zero_count++;
-	else if (index <= acc->collapse_index)
-		acc->collapsed_count++;
 	else
 	{
 		uint64_t   *bin = acc_bin(acc, index);
@@ -1120,30 +634,6 @@ pp_sketch_acc_add(pp_sketch_acc_t *acc, double value_ms)
 	return PP_OK;
 }
 
-pp_error_code_t
-pp_sketch_acc_remove(pp_sketch_acc_t *acc, double value_ms)
-{
-	int			index;
-	uint64_t   *c;
-
-	if (!isfinite(value_ms))
-		return PP_ERR_INVALID_VALUE;
-	index = pp_sketch_index_of(value_ms);
-	if (index == 0)
-		c = &acc->zero_count;
-	else if (index <= acc->collapse_index)
-		c = &acc->collapsed_count;
-	else
-		c = acc_bin_find(acc, index);
-	if (c == NULL || *c == 0)
-		return PP_ERR_OUT_OF_RANGE;
-	(*c)--;
-	acc->count--;
-	if (acc->collapsed_count == 0)
-		acc->collapse_index = 0;
-	return PP_OK;
-}
-
 /* Capacity and bin indexes of s within range?  (guards the dense array) */
 static bool
 acc_sketch_in_range(const pp_sketch_t *s)
@@ -1151,8 +641,7 @@ acc_sketch_in_range(const pp_sketch_t *s)
 	const uint16_t *idx = sk_cindex(s);
 	int			i;
 
-	if (s->capacity > PP_SKETCH_MAX_CAPACITY || s->nbins > s->capacity ||
-		s->collapse_index > PP_SKETCH_NBINS)
+	if (s->capacity > PP_SKETCH_MAX_CAPACITY || s->nbins > s->capacity)
 		return false;
 	for (i = 0; i < s->nbins; i++)
 	{
@@ -1174,25 +663,18 @@ pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 {
 	const uint32_t *cnt = sk_ccount(s);
 	const uint16_t *idx = sk_cindex(s);
-	int			collapse;
-	int			first;			/* s's first slot above collapse */
-	int			more = 0;		/* s's bins above collapse without a pair */
+	int			more = 0;		/* s's bins without a pair */
 	int			i;
 
 	if (!acc_sketch_in_range(s))
 		return PP_ERR_INVALID_VALUE;
-	collapse = acc->collapse_index > s->collapse_index ?
-		acc->collapse_index : s->collapse_index;
-	for (first = 0; first < s->nbins && idx[first] <= collapse; first++)
-		;
 
 	if (!acc->dense)
 	{
 		int			a = 0;
 		pp_error_code_t rc;
 
-		/* a collapse below removes pairs at or below collapse only */
-		for (i = first; i < s->nbins; i++)
+		for (i = 0; i < s->nbins; i++)
 		{
 			while (a < acc->nbins && acc->index[a] < idx[i])
 				a++;
@@ -1204,18 +686,11 @@ pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 			return rc;
 	}
 
-	acc_collapse_upto(acc, s->collapse_index);
 	acc->zero_count += s->zero_count;
-	acc->collapsed_count += s->collapsed_count;
-	acc->count += s->zero_count + s->collapsed_count;
-	for (i = 0; i < first; i++)
-	{
-		acc->collapsed_count += cnt[i];
-		acc->count += cnt[i];
-	}
+	acc->count += s->zero_count;
 	if (acc->dense)
 	{
-		for (i = first; i < s->nbins; i++)
+		for (i = 0; i < s->nbins; i++)
 		{
 			acc->counts[idx[i]] += cnt[i];
 			acc->count += cnt[i];
@@ -1230,7 +705,7 @@ pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 		int			n = acc->nbins + more;
 		int			w = n - 1;
 
-		while (j >= first)
+		while (j >= 0)
 		{
 			uint64_t	c;
 
@@ -1254,105 +729,24 @@ pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
 }
 
 /*
- * acc -= s, s having been added (as a sketch or value by value) before.
- * Checked before any change: PP_ERR_OUT_OF_RANGE if a count would go
- * negative, PP_ERR_INVALID_VALUE for out-of-range indexes.
+ * percentile_disc estimate: the value of the smallest bin whose cumulative
+ * count reaches max(1, ceil(q * n)); NaN for q outside [0, 1] (or NaN) and
+ * for an empty accumulator.
  */
-pp_error_code_t
-pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc, const pp_sketch_t *s)
-{
-	const uint32_t *cnt = sk_ccount(s);
-	const uint16_t *idx = sk_cindex(s);
-	int			collapse;
-	uint64_t	have_collapsed;
-	uint64_t	need_collapsed;
-	uint64_t	total;
-	acc_iter_t	it;
-	int			i;
-
-	if (!acc_sketch_in_range(s))
-		return PP_ERR_INVALID_VALUE;
-	collapse = acc->collapse_index > s->collapse_index ?
-		acc->collapse_index : s->collapse_index;
-
-	/* check pass */
-	have_collapsed = acc->collapsed_count;
-	for (acc_iter_init(&it, acc); it.index != 0 && it.index <= collapse;
-		 acc_iter_next(&it))
-		have_collapsed += it.count;
-	need_collapsed = s->collapsed_count;
-	total = s->zero_count + s->collapsed_count;
-	if (acc->zero_count < s->zero_count)
-		return PP_ERR_OUT_OF_RANGE;
-	for (i = 0; i < s->nbins; i++)
-	{
-		int			index = idx[i];
-
-		if (index <= collapse)
-			need_collapsed += cnt[i];
-		else if (acc_bin_get(acc, index) < cnt[i])
-			return PP_ERR_OUT_OF_RANGE;
-		total += cnt[i];
-	}
-	if (have_collapsed < need_collapsed || acc->count < total)
-		return PP_ERR_OUT_OF_RANGE;
-
-	/* apply: every bin above collapse was found above */
-	acc_collapse_upto(acc, collapse);
-	acc->zero_count -= s->zero_count;
-	acc->collapsed_count -= need_collapsed;
-	for (i = 0; i < s->nbins; i++)
-	{
-		if (idx[i] > collapse)
-			*acc_bin_find(acc, idx[i]) -= cnt[i];
-	}
-	acc->count -= total;
-	if (acc->collapsed_count == 0)
-		acc->collapse_index = 0;
-	return PP_OK;
-}
-
-uint64_t
-pp_sketch_acc_count(const pp_sketch_acc_t *acc)
-{
-	return acc->count;
-}
-
-/* Same definition and errors as pp_sketch_quantile_ex */
-pp_error_code_t
-pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc, double q,
-						  double *value_ms, int *flags)
+double
+pp_sketch_acc_quantile(const pp_sketch_acc_t *acc, double q)
 {
 	uint64_t	rank;
 	uint64_t	cum;
 	acc_iter_t	it;
 	int			last = 0;
 
-	*value_ms = NAN;
-	if (flags)
-		*flags = 0;
-	if (!(q >= 0.0 && q <= 1.0))
-		return PP_ERR_OUT_OF_RANGE;
-	if (acc->count == 0)
-		return PP_ERR_MISSING;
-
+	if (!(q >= 0.0 && q <= 1.0) || acc->count == 0)
+		return NAN;
 	rank = quantile_rank(q, acc->count);
 	cum = acc->zero_count;
 	if (rank <= cum)
-	{
-		*value_ms = 0.0;
-		if (flags)
-			*flags = PP_SKETCH_Q_ZERO;
-		return PP_OK;
-	}
-	cum += acc->collapsed_count;
-	if (rank <= cum)
-	{
-		*value_ms = pp_sketch_index_value(acc->collapse_index);
-		if (flags)
-			*flags = PP_SKETCH_Q_COLLAPSED;
-		return PP_OK;
-	}
+		return 0.0;
 	for (acc_iter_init(&it, acc); it.index != 0; acc_iter_next(&it))
 	{
 		last = it.index;
@@ -1360,19 +754,7 @@ pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc, double q,
 		if (rank <= cum)
 			break;
 	}
-	*value_ms = pp_sketch_index_value(last);
-	if (flags && last == PP_SKETCH_NBINS)
-		*flags = PP_SKETCH_Q_CLAMPED;
-	return PP_OK;
-}
-
-double
-pp_sketch_acc_quantile(const pp_sketch_acc_t *acc, double q)
-{
-	double		v;
-
-	(void) pp_sketch_acc_quantile_ex(acc, q, &v, NULL);
-	return v;
+	return pp_sketch_index_value(last);
 }
 
 uint64_t
@@ -1436,9 +818,6 @@ pp_sketch_acc_mann_whitney(const pp_sketch_acc_t *a, const pp_sketch_acc_t *b,
 						   pp_mann_whitney_t *out)
 {
 	mw_sums_t	sums = {0, 0, 0, 0};
-	int			collapse;
-	uint64_t	collapsed_a = a->collapsed_count;
-	uint64_t	collapsed_b = b->collapsed_count;
 	double		n_ab;
 	double		n;
 	double		d;
@@ -1455,19 +834,10 @@ pp_sketch_acc_mann_whitney(const pp_sketch_acc_t *a, const pp_sketch_acc_t *b,
 	if (a->count == 0 || b->count == 0)
 		return;
 
-	/* both sides collapse to the higher of the two collapse indexes */
-	collapse = a->collapse_index > b->collapse_index ?
-		a->collapse_index : b->collapse_index;
-	for (acc_iter_init(&ia, a); ia.index != 0 && ia.index <= collapse;
-		 acc_iter_next(&ia))
-		collapsed_a += ia.count;
-	for (acc_iter_init(&ib, b); ib.index != 0 && ib.index <= collapse;
-		 acc_iter_next(&ib))
-		collapsed_b += ib.count;
-
 	mw_feed(&sums, a->zero_count, b->zero_count);
-	mw_feed(&sums, collapsed_a, collapsed_b);
-	/* the bins above collapse of both, in increasing index order */
+	/* the bins of both, in increasing index order */
+	acc_iter_init(&ia, a);
+	acc_iter_init(&ib, b);
 	while (ia.index != 0 || ib.index != 0)
 	{
 		if (ib.index == 0 || (ia.index != 0 && ia.index < ib.index))

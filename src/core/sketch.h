@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * src/core/sketch.h
- *	  Mergeable, subtractable quantile sketch over durations in milliseconds
- *	  (DDSketch-style log-bucketed histogram with a 0.5% relative-error
- *	  guarantee), in a fixed-size form for shared memory and an
- *	  accumulator (sparse while small, then dense) for query time.
+ *	  Quantile sketch over durations in milliseconds (DDSketch-style
+ *	  log-bucketed histogram with a 0.5% relative-error guarantee), in a
+ *	  fixed-size form for shared memory and an accumulator (sparse while
+ *	  small, then dense) for query time.
  *
  * Bins.  With alpha = PP_SKETCH_ALPHA = 0.005 and gamma = (1 + alpha) /
  * (1 - alpha), a value x > 0 falls into the bin with key
@@ -17,13 +17,13 @@
  * top bin are counted in the top bin.  So every value from 0.001 ms to
  * 1e9 ms is resolved with the relative guarantee below.
  *
- * Guarantee (see the proof in sketch.c): for any q, pp_sketch_quantile
+ * Guarantee (see the proof in sketch.c): for any q, pp_sketch_acc_quantile
  * returns v with |v - x| <= alpha * x, where x is the exact percentile_disc
- * value of the multiset of values added (the smallest value whose
+ * value of the multiset of values held (the smallest value whose
  * cumulative count reaches ceil(q * n)) -- provided x lies in the
- * indexable range and its bin has not been collapsed (below).  Because the
- * bins are plain integer counts, merge, subtract and remove are exact: the
- * guarantee survives any sequence of them.
+ * indexable range.  The bins are plain integer counts, so adding sketches
+ * and removing values are exact: the guarantee survives any sequence of
+ * them.
  *
  * Storage.  A dense sketch needs 3072 counters (12-24 KB); there are
  * thousands of time buckets per operation in shared memory.  pp_sketch_t
@@ -31,45 +31,28 @@
  * (uint16 index, uint32 count) pairs.  The capacity is a runtime property
  * of each sketch (set by pp_sketch_init, 1 .. PP_SKETCH_MAX_CAPACITY): the
  * server's bucket sketches live in blocks of src/core/arena.c and move to
- * a larger block (pp_sketch_copy) when pp_sketch_add_exact says they are
- * full, so they never collapse.  A sketch occupies PP_SKETCH_SIZE(capacity)
- * bytes: a 32-byte header, then the count array, then the index array,
- * then zero padding to a multiple of 8 bytes.  It contains no pointer, can
- * be memcpy'd, kept in shared memory (fixed size per table) and written to
- * a dump file as is (host byte order; the dump header carries
- * PP_SKETCH_FORMAT_VERSION).  Unused slots and padding are always zero, so
- * equal contents compare equal with memcmp over PP_SKETCH_SIZE(capacity).
- *
- * Collapsing (pp_sketch_add, pp_sketch_merge; never pp_sketch_add_exact).
- * When a value needs a new bin and all `capacity` slots are
- * taken, the lowest bin is folded into a "collapsed" counter and
- * collapse_index records the highest folded index: from then on every value
- * with index <= collapse_index is counted there.  The upper quantiles (the
- * ones latency reports care about) keep the guarantee; a quantile whose
- * rank falls among the collapsed values is reported as the representative
- * value of bin collapse_index, an upper bound (within alpha) of the true
- * value, and pp_sketch_quantile_ex flags it.  Subtraction stays exact in
- * counts: a value is removed from the collapsed counter when its index is
- * <= collapse_index.  When the collapsed counter drops back to zero,
- * collapse_index is reset.
- *
- * Mixed capacities.  pp_sketch_merge(dst, src) and pp_sketch_subtract work
- * between sketches of any capacities; the result keeps dst's.  A merge
- * folds dst's lowest bins when the union does not fit, and dst inherits
- * src's collapse_index: an hour sketch built from minute sketches is never
- * resolved below the highest minute collapse, however large its capacity.
+ * a larger block (pp_sketch_copy) when pp_sketch_add_index_exact says they
+ * are full, so no value is ever approximated beyond its bin.  A sketch
+ * occupies PP_SKETCH_SIZE(capacity) bytes: a 32-byte header, then the
+ * count array, then the index array, then zero padding to a multiple of 8
+ * bytes.  It contains no pointer, can be memcpy'd, kept in shared memory
+ * and written to a dump file as is (host byte order; the dump header
+ * carries PP_SKETCH_FORMAT_VERSION).  Unused slots, reserved fields and
+ * padding are always zero, so equal contents compare equal with memcmp
+ * over PP_SKETCH_SIZE(capacity).
  *
  * Every function but pp_sketch_validate assumes a valid sketch (one made
  * by these functions, or one pp_sketch_validate accepted).
  *
  * The accumulator (pp_sketch_acc_t) holds uint64 counts for any of the
  * 3072 bins, lives on the heap (pp_allocator_t) and is used at query time
- * to merge many pp_sketch_t of any capacity, answer quantiles and compare
- * two samples (Mann-Whitney U, ties resolved at bin width); it never
- * collapses by itself.  It is sparse -- sorted (bin, count) pairs, 10 bytes
- * each -- up to PP_SKETCH_ACC_SPARSE_MAX bins, and dense (all 3072 bins,
- * about 24.6 KB) beyond: an operation seen a few times in a window costs a
- * few dozen bytes, a busy one what it always did.
+ * to sum many pp_sketch_t of any capacity, answer quantiles and compare
+ * two samples (Mann-Whitney U, ties resolved at bin width).  It is sparse
+ * -- sorted (bin, count) pairs, 10 bytes each -- up to
+ * PP_SKETCH_ACC_SPARSE_MAX bins, and dense (all 3072 bins, about 24.6 KB)
+ * beyond: an operation seen a few times in a window costs a few dozen
+ * bytes, a busy one what it always did.  It is freed with the allocator's
+ * memory (the server's memory context).
  *
  * No PostgreSQL headers; allocation through pp_allocator_t.
  *
@@ -95,55 +78,16 @@
 #define PP_SKETCH_ZERO_MAX_MS	9.90310783e-5
 
 /*
- * Capacities.  PP_SKETCH_MAX_CAPACITY = PP_SKETCH_NBINS: a sketch of that
- * capacity (18464 bytes) has a slot for every bin and never collapses by
- * itself (merging a collapsed sketch into it still inherits that collapse).
- *
- * One bin is 1% wide.  A sketch never collapses while it holds at most
- * `capacity` values (at most one new bin per value), so a minute bucket of
- * up to 128 values keeps the full guarantee for every quantile.  Beyond
- * that, the `capacity` highest bins are kept.  Measured on lognormal
- * latencies (sigma = log-space standard deviation; worst of 5 seeds, values
- * added directly to one sketch), the smallest of p50, p75, p90, p95, p99,
- * p99.9 from which on the guarantee holds:
- *
- *                   128 slots (800 B)       512 slots (3104 B)
- *   n =             1e3    1e4    1e5       1e3    1e4    1e5
- *   sigma 0.25      p50    p50    p50       p50    p50    p50
- *   sigma 0.5       p50    p75    p95       p50    p50    p50
- *   sigma 1         p90    p99    p99.9     p50    p50    p50
- *   sigma 2         p90    p99    p99.9     p50    p75    p90
- *
- * (test_accuracy_table checks one of those seeds against this table.)
- *
- * PP_SKETCH_MINUTE_CAPACITY = 128 slots (800 bytes) and
- * PP_SKETCH_HOUR_CAPACITY = 512 slots (3104 bytes) were the fixed minute
- * and hour bucket sketches of ppprof 1.2; they remain the reference
- * capacities of the collapsing tests.  64 slots (416 bytes) already lose
- * p90 at sigma 0.5, n = 1e3.
- *
- * A 512-slot hour fed by 128-slot minutes: 60 minutes of up to 128 values each
- * (7680 values) never collapse in the minutes, and measured (50 seeds) not
- * in the merged hour either up to sigma 0.75 (at most 450 bins); a 512-slot
- * sketch fed 1e5 values directly keeps p50 up to sigma 1.  When minutes do
- * collapse, the hour inherits their highest collapse: for 60 minutes x 700
- * values (42,000, about one hour of one operation at 1M profiles a day) at
- * sigma 0.5, the merged hour has 35-43% of its values collapsed (50 seeds),
- * so p50, p95 and p99 keep the guarantee and equal those of a 512-slot
- * sketch fed all values directly (test_minute_into_hour, which measured
- * 41.4% collapsed, errors -0.39%, -0.35%, +0.48%).  At sigma 1 the merged
- * hour has about 70% collapsed (only p75 and up hold) while a 512-slot
- * sketch fed directly keeps p50.
+ * PP_SKETCH_MAX_CAPACITY = PP_SKETCH_NBINS: a sketch of that capacity
+ * (18464 bytes) has a slot for every bin and is never full.
  */
 #define PP_SKETCH_MAX_CAPACITY		PP_SKETCH_NBINS
-#define PP_SKETCH_MINUTE_CAPACITY	128
-#define PP_SKETCH_HOUR_CAPACITY		512
 
 /*
  * The header; in memory it is followed by uint32_t bin_count[capacity]
  * (values per slot, > 0 for used slots, 0 otherwise), then uint16_t
- * bin_index[capacity] (strictly increasing, in (collapse_index, NBINS]; 0
- * for unused slots), then zero bytes up to PP_SKETCH_SIZE(capacity).  The
+ * bin_index[capacity] (strictly increasing, in 1 .. NBINS; 0 for unused
+ * slots), then zero bytes up to PP_SKETCH_SIZE(capacity).  The
  * caller provides PP_SKETCH_SIZE(capacity) bytes, 8-byte aligned.
  */
 typedef struct pp_sketch_t
@@ -151,8 +95,8 @@ typedef struct pp_sketch_t
 	uint64_t	count;			/* values in the sketch (all stores) */
 	uint64_t	zero_count;		/* values <= PP_SKETCH_ZERO_MAX_MS, negatives
 								 * included */
-	uint64_t	collapsed_count;	/* values with index <= collapse_index */
-	uint16_t	collapse_index; /* highest collapsed bin index; 0 = none */
+	uint64_t	reserved_count; /* always 0 (formerly collapsed values) */
+	uint16_t	reserved_index; /* always 0 (formerly a bin index) */
 	uint16_t	nbins;			/* slots in use, 0..capacity */
 	uint16_t	capacity;		/* slots, 1..PP_SKETCH_MAX_CAPACITY */
 	uint16_t	reserved;		/* always 0 */
@@ -169,12 +113,6 @@ typedef struct pp_sketch_t
 				(size_t) (capacity) * (sizeof(uint32_t) + sizeof(uint16_t)) + \
 				7) & ~(size_t) 7))
 
-/* Returned through pp_sketch_quantile_ex's flags */
-#define PP_SKETCH_Q_ZERO		0x01	/* rank fell in the zero bucket; 0 */
-#define PP_SKETCH_Q_COLLAPSED	0x02	/* rank fell among collapsed values:
-										 * the value is an upper bound */
-#define PP_SKETCH_Q_CLAMPED		0x04	/* top bin: true value may be higher */
-
 /* Value <-> bin mapping (exposed for tests and the glue) */
 extern int	pp_sketch_index_of(double value_ms);	/* 0 = zero bucket */
 extern double pp_sketch_index_value(int index);	/* representative, ms */
@@ -186,26 +124,19 @@ extern double pp_sketch_index_value(int index);	/* representative, ms */
  * beyond): size >= PP_SKETCH_SIZE(s->capacity) is required.
  */
 extern void pp_sketch_init(pp_sketch_t *s, uint16_t capacity);
-extern pp_error_code_t pp_sketch_add(pp_sketch_t *s, double value_ms);
-extern pp_error_code_t pp_sketch_add_n(pp_sketch_t *s, double value_ms,
-									   uint32_t n);
-extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
 
 /*
- * Add n copies of a value without ever collapsing: when the value needs a
- * new bin and all `capacity` slots are taken, return PP_ERR_FULL and leave
- * the sketch unchanged (the caller copies it into a larger capacity and
- * adds again).  Values of an already collapsed range still count there.
- */
-extern pp_error_code_t pp_sketch_add_exact(pp_sketch_t *s, double value_ms,
-										   uint32_t n);
-
-/*
- * The same for a value already mapped by pp_sketch_index_of (0 .. NBINS;
- * PP_ERR_INVALID_VALUE otherwise): one mapping serves several sketches.
+ * Add n copies of the value of bin index (pp_sketch_index_of's result,
+ * 0 .. NBINS; PP_ERR_INVALID_VALUE otherwise): one mapping serves several
+ * sketches.  When the value needs a new bin and all `capacity` slots are
+ * taken, return PP_ERR_FULL and leave the sketch unchanged (the caller
+ * copies it into a larger capacity and adds again).
  */
 extern pp_error_code_t pp_sketch_add_index_exact(pp_sketch_t *s, int index,
 												 uint32_t n);
+
+/* Remove one value added before; PP_ERR_OUT_OF_RANGE when it is absent. */
+extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
 
 /*
  * Copy src into the PP_SKETCH_SIZE(capacity) bytes at dst (not overlapping
@@ -218,16 +149,6 @@ extern pp_error_code_t pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity,
 
 /* Largest capacity whose PP_SKETCH_SIZE fits in bytes; 0 when none does. */
 extern uint16_t pp_sketch_capacity_in(size_t bytes);
-extern pp_error_code_t pp_sketch_remove_n(pp_sketch_t *s, double value_ms,
-										  uint32_t n);
-extern pp_error_code_t pp_sketch_merge(pp_sketch_t *dst,
-									   const pp_sketch_t *src);
-extern pp_error_code_t pp_sketch_subtract(pp_sketch_t *dst,
-										  const pp_sketch_t *src);
-extern uint64_t pp_sketch_count(const pp_sketch_t *s);
-extern double pp_sketch_quantile(const pp_sketch_t *s, double q);
-extern pp_error_code_t pp_sketch_quantile_ex(const pp_sketch_t *s, double q,
-											 double *value_ms, int *flags);
 extern pp_error_code_t pp_sketch_validate(const pp_sketch_t *s, size_t size,
 										  pp_error_t *err);
 
@@ -247,37 +168,30 @@ extern pp_error_code_t pp_sketch_validate(const pp_sketch_t *s, size_t size,
 typedef struct pp_sketch_acc_t pp_sketch_acc_t;
 
 extern pp_sketch_acc_t *pp_sketch_acc_create(const pp_allocator_t *a);
-extern void pp_sketch_acc_free(pp_sketch_acc_t *acc);
-extern void pp_sketch_acc_reset(pp_sketch_acc_t *acc);
 extern pp_error_code_t pp_sketch_acc_add(pp_sketch_acc_t *acc,
 										 double value_ms);
-extern pp_error_code_t pp_sketch_acc_remove(pp_sketch_acc_t *acc,
-											double value_ms);
 extern pp_error_code_t pp_sketch_acc_add_sketch(pp_sketch_acc_t *acc,
 												const pp_sketch_t *s);
-extern pp_error_code_t pp_sketch_acc_subtract_sketch(pp_sketch_acc_t *acc,
-													 const pp_sketch_t *s);
-extern uint64_t pp_sketch_acc_count(const pp_sketch_acc_t *acc);
+
+/*
+ * percentile_disc estimate (the guarantee above); NaN for q outside
+ * [0, 1] and for an empty accumulator.
+ */
 extern double pp_sketch_acc_quantile(const pp_sketch_acc_t *acc, double q);
 
 /*
  * Values above threshold_ms: the values of every bin that lies entirely
  * above it (those of the threshold's own bin, within 1% of it, are not
- * counted).  Collapsed values are counted as not above.
+ * counted).
  */
 extern uint64_t pp_sketch_acc_count_above(const pp_sketch_acc_t *acc,
 										  double threshold_ms);
-extern pp_error_code_t pp_sketch_acc_quantile_ex(const pp_sketch_acc_t *acc,
-												 double q, double *value_ms,
-												 int *flags);
 
 /*
  * Mann-Whitney U test between the samples held by two accumulators, values
  * in the same bin counting as ties (the sketch cannot order them).  The
  * bins, in increasing value order, are the zero bucket (negatives
- * included), then one collapsed bin holding every index up to the larger
- * of the two collapse indexes, then each index above it (the top bin also
- * holds every larger value).
+ * included), then each index (the top bin also holds every larger value).
  */
 typedef struct pp_mann_whitney_t
 {

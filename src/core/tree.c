@@ -627,15 +627,6 @@ pp_tree_walk(const pp_tree_source_t *source, const void *root,
 	return PP_OK;
 }
 
-void
-pp_tree_free(pp_tree_t *tree)
-{
-	if (tree == NULL)
-		return;
-	pp_free(tree->allocator, tree->nodes);
-	memset(tree, 0, sizeof(*tree));
-}
-
 size_t
 pp_tree_node_path(const pp_tree_t *tree, int32_t i, char *buf, size_t size)
 {

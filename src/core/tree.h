@@ -146,8 +146,6 @@ extern pp_error_code_t pp_tree_walk(const pp_tree_source_t *source,
 									const pp_allocator_t *allocator,
 									pp_tree_t *tree, pp_error_t *err);
 
-extern void pp_tree_free(pp_tree_t *tree);
-
 /*
  * Write the JSON path of node i ("$", "$.children[0].children[3]") into buf
  * (NUL-terminated, truncated to size).  Returns the full length.

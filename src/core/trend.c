@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/core/trend.c
- *	  Robust trend of a time series (Theil-Sen line, Mann-Kendall test) and
- *	  the two-sided normal p-value.
+ *	  Robust trend of a time series (Theil-Sen line, Mann-Kendall test), the
+ *	  two-sided normal p-value, and the median and sample variance the glue
+ *	  shares with them.
  *
  * Theil-Sen.  The slope is the median of all pairwise slopes, so a wild
  * point only moves the n - 1 slopes it takes part in; the breakdown point
@@ -34,6 +35,19 @@ double
 pp_normal_two_sided_p(double z)
 {
 	return erfc(fabs(z) * SQRT1_2);
+}
+
+double
+pp_sample_variance(int64_t n, double sum, double sumsq)
+{
+	double		mean;
+	double		var;
+
+	if (n < 2)
+		return NAN;
+	mean = sum / n;
+	var = (sumsq - mean * sum) / (n - 1);
+	return var > 0 ? var : 0;
 }
 
 /* qsort order of doubles; the callers never pass NaN */
@@ -99,9 +113,8 @@ select_kth(double *a, size_t m, size_t k)
 	return a[k];
 }
 
-/* Median of a[0 .. m-1] (m >= 1, no NaN); reorders a */
-static double
-median_inplace(double *a, size_t m)
+double
+pp_median(double *a, size_t m)
 {
 	size_t		k = m / 2;
 	double		upper = select_kth(a, m, k);
@@ -176,7 +189,7 @@ pp_theil_sen(const double *x, const double *y, int n,
 		pp_free(allocator, buf);
 		return PP_ERR_MISSING;
 	}
-	b = median_inplace(buf, m);
+	b = pp_median(buf, m);
 	if (!isfinite(b))
 	{
 		pp_free(allocator, buf);
@@ -186,7 +199,7 @@ pp_theil_sen(const double *x, const double *y, int n,
 	/* b and x[i] finite, so y[i] - b * x[i] is never NaN */
 	for (i = 0; i < n; i++)
 		buf[i] = y[i] - b * x[i];
-	c = median_inplace(buf, (size_t) n);
+	c = pp_median(buf, (size_t) n);
 	pp_free(allocator, buf);
 	if (!isfinite(c))
 		return PP_ERR_OUT_OF_RANGE;

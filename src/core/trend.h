@@ -3,7 +3,7 @@
  * src/core/trend.h
  *	  Robust trend of a time series: the Theil-Sen line, the Mann-Kendall
  *	  test, and the two-sided normal p-value that these and the sketch's
- *	  Mann-Whitney test share.
+ *	  Mann-Whitney test share; the median and the sample variance.
  *
  * The caller passes clean arrays: points whose value is missing (NaN) are
  * skipped before the call.  x is time (days, as a double), y the value.
@@ -35,6 +35,18 @@ typedef struct pp_mann_kendall_t
  * erfc(|z| / sqrt(2)).  1 for z = 0, NaN for NaN.
  */
 extern double pp_normal_two_sided_p(double z);
+
+/*
+ * Median of a[0 .. m-1] (m >= 1, no NaN), by selection in expected O(m);
+ * the mean of the two middle values when m is even.  Reorders a.
+ */
+extern double pp_median(double *a, size_t m);
+
+/*
+ * Unbiased sample variance of n values from their sum and sum of squares,
+ * as SQL's var_samp(): NaN for fewer than two values, never below 0.
+ */
+extern double pp_sample_variance(int64_t n, double sum, double sumsq);
 
 /*
  * Theil-Sen line through (x[i], y[i]), i < n: *slope is the median of the

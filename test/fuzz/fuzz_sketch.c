@@ -6,9 +6,10 @@
  *
  * The input is cut into a sketch image (its capacity taken from the bytes)
  * and a reservoir image.  Whatever pp_sketch_validate or
- * pp_reservoir_validate accepts must then survive every operation: merge
- * into a fresh sketch and back out, quantiles, accumulator sums; a merge
- * followed by a subtraction must give back the empty sketch.
+ * pp_reservoir_validate accepts must then survive every operation the
+ * server applies: summing into an accumulator and its quantiles, copying
+ * into a larger block and adding there, removing every value it holds
+ * (which must give back the empty sketch).
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "reservoir.h"
 #include "sketch.h"
 
@@ -24,31 +26,39 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 exercise_sketch(const pp_sketch_t *s)
 {
-	size_t		big = PP_SKETCH_SIZE(PP_SKETCH_HOUR_CAPACITY);
-	pp_sketch_t *dst = calloc(1, big);
-	pp_sketch_acc_t *acc = pp_sketch_acc_create(NULL);
+	uint16_t	cap = PP_SKETCH_MAX_CAPACITY;
+	pp_sketch_t *dst = calloc(1, PP_SKETCH_SIZE(cap));
+	pool_t		pool;
+	pp_sketch_acc_t *acc;
+	const uint16_t *idx;
 	double		q;
 
+	pool_init(&pool);
+	acc = pp_sketch_acc_create(&pool.allocator);
 	if (dst == NULL || acc == NULL)
 		abort();
-	pp_sketch_init(dst, PP_SKETCH_HOUR_CAPACITY);
-	if (pp_sketch_merge(dst, s) == PP_OK &&
-		dst->collapse_index == 0 && s->collapse_index == 0)
-	{
-		if (pp_sketch_subtract(dst, s) != PP_OK || pp_sketch_count(dst) != 0)
-			__builtin_trap();	/* merge then subtract gives back nothing */
-	}
+	if (pp_sketch_acc_add_sketch(acc, s) != PP_OK)
+		__builtin_trap();		/* a valid sketch is always accepted */
 	for (q = 0; q <= 1.0; q += 0.25)
-		(void) pp_sketch_quantile(s, q);
-	if (pp_sketch_acc_add_sketch(acc, s) == PP_OK)
-	{
-		if (pp_sketch_acc_count(acc) != pp_sketch_count(s))
+		(void) pp_sketch_acc_quantile(acc, q);
+	(void) pp_sketch_acc_count_above(acc, 100.0);
+
+	if (pp_sketch_copy(dst, cap, s) != PP_OK)
+		__builtin_trap();		/* the maximal capacity holds any sketch */
+	if (pp_sketch_add_index_exact(dst, pp_sketch_index_of(12.5), 1) == PP_OK &&
+		pp_sketch_remove(dst, 12.5) != PP_OK)
+		__builtin_trap();
+	idx = (const uint16_t *) ((const char *) dst + sizeof(pp_sketch_t) +
+							  (size_t) cap * sizeof(uint32_t));
+	while (dst->nbins > 0)
+		if (pp_sketch_remove(dst, pp_sketch_index_value(idx[0])) != PP_OK)
+			__builtin_trap();	/* every value held can be removed */
+	while (dst->zero_count > 0)
+		if (pp_sketch_remove(dst, 0.0) != PP_OK)
 			__builtin_trap();
-		(void) pp_sketch_acc_quantile(acc, 0.99);
-		(void) pp_sketch_acc_count_above(acc, 100.0);
-		(void) pp_sketch_acc_subtract_sketch(acc, s);
-	}
-	pp_sketch_acc_free(acc);
+	if (dst->count != 0)
+		__builtin_trap();		/* removing them all gives back nothing */
+	pool_release(&pool);
 	free(dst);
 }
 
@@ -84,7 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.duration_ms = 1;
 		(void) pp_reservoir_offer(r, &s, 12345);
 		(void) pp_reservoir_remove_profile(r, s.profile_id);
-		(void) pp_reservoir_count(r);
+		if (r->nsamples > r->capacity)
+			__builtin_trap();
 	}
 	free(sk);
 	free(res);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "json_source.h"
 #include "patterns.h"
 
@@ -48,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(shapes);
 		}
 		(void) pp_tree_node_path(&tree, tree.n_nodes - 1, path, sizeof(path));
-		pp_tree_free(&tree);
+		tree_release(&tree);
 	}
 	else if (err.path[0] != '$')
 		__builtin_trap();		/* every error names a JSON path */

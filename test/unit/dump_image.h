@@ -212,10 +212,10 @@ test_dump_image(char *buf)
 		pp_sketch_t *sk = (pp_sketch_t *) (p + TEST_BUCKET_SIZE);
 
 		pp_sketch_init(sk, cap);
-		(void) pp_sketch_add(sk, 1.5 + i);
-		(void) pp_sketch_add(sk, 250.0);
-		(void) pp_sketch_add_n(sk, 0.0, 2);
-		calls = (int64_t) pp_sketch_count(sk);
+		(void) pp_sketch_add_index_exact(sk, pp_sketch_index_of(1.5 + i), 1);
+		(void) pp_sketch_add_index_exact(sk, pp_sketch_index_of(250.0), 1);
+		(void) pp_sketch_add_index_exact(sk, 0, 2);
+		calls = (int64_t) sk->count;
 		memcpy(p, &op, sizeof(op));
 		memcpy(p + 8, &calls, sizeof(calls));
 		memcpy(p + 16, &start, sizeof(start));

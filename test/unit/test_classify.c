@@ -27,55 +27,30 @@
 #include <time.h>
 
 #include "classify.h"
+#include "helpers.h"
 
-typedef struct counting_t
-{
-	long		fail_after;		/* fail once this many succeeded; -1 never */
-	long		allocs;
-	long		live;
-} counting_t;
-
-static void *
-counting_malloc(size_t size, void *ctx)
-{
-	counting_t *c = ctx;
-
-	if (c->fail_after >= 0 && c->allocs >= c->fail_after)
-		return NULL;
-	c->allocs++;
-	c->live++;
-	return malloc(size);
-}
-
-static void
-counting_free(void *ptr, void *ctx)
-{
-	counting_t *c = ctx;
-
-	c->live--;
-	free(ptr);
-}
-
-static counting_t counts;
-static const pp_allocator_t counting = {counting_malloc, counting_free, &counts};
+/* the classifiers' memory context (helpers.h), released between them */
+static pool_t pool;
+static pool_t ref_pool;			/* the reference classifier's */
 
 static pp_classifier_t *
 new_classifier(void)
 {
 	pp_classifier_t *c;
 
-	memset(&counts, 0, sizeof(counts));
-	counts.fail_after = -1;
-	c = pp_classifier_create(&counting);
+	pool_release(&pool);
+	pool_init(&pool);
+	c = pp_classifier_create(&pool.allocator);
 	assert_non_null(c);
 	return c;
 }
 
+/* What the server does: free every block with the memory context */
 static void
 free_classifier(pp_classifier_t *c)
 {
-	pp_classifier_free(c);
-	assert_int_equal(counts.live, 0);
+	(void) c;
+	pool_release(&pool);
 }
 
 static const char *
@@ -378,14 +353,6 @@ test_default_other(void **state)
 	assert_string_equal(type_of(c, "http.get"), "other");
 	assert_string_equal(type_of(c, "db."), "db");
 	free_classifier(c);
-
-	/* the default allocator, and freeing NULL */
-	c = pp_classifier_create(NULL);
-	assert_non_null(c);
-	assert_int_equal(pp_classifier_add_rule(c, "x", "y"), PP_OK);
-	assert_string_equal(type_of(c, "x"), "y");
-	pp_classifier_free(c);
-	pp_classifier_free(NULL);
 }
 
 static void
@@ -547,7 +514,7 @@ test_rule_limits(void **state)
 	char		name[64];
 	char	   *big;
 	int			i;
-	long		live;
+	size_t		live;
 
 	(void) state;
 	for (i = 0; i < PP_CLASSIFY_MAX_PATTERNS; i++)
@@ -555,9 +522,9 @@ test_rule_limits(void **state)
 		snprintf(name, sizeof(name), "p%d%%", i);
 		assert_int_equal(pp_classifier_add_rule(c, name, "p"), PP_OK);
 	}
-	live = counts.live;
+	live = pool.held;
 	assert_int_equal(pp_classifier_add_rule(c, "q%", "q"), PP_ERR_TOO_MANY_RULES);
-	assert_int_equal(counts.live, live);
+	assert_int_equal(pool.held, live);
 	assert_string_equal(type_of(c, "qx"), "other");
 	assert_string_equal(type_of(c, "p7x"), "p");
 	assert_int_equal(pp_classifier_add_rule(c, "p7%", "seven"), PP_OK);
@@ -593,9 +560,9 @@ test_rule_limits(void **state)
 		snprintf(name, sizeof(name), "e%d", i);
 		assert_int_equal(pp_classifier_add_rule(c, name, "e"), PP_OK);
 	}
-	live = counts.live;
+	live = pool.held;
 	assert_int_equal(pp_classifier_add_rule(c, "one more", "e"), PP_ERR_TOO_MANY_RULES);
-	assert_int_equal(counts.live, live);
+	assert_int_equal(pool.held, live);
 	assert_string_equal(type_of(c, "one more"), "other");
 	assert_int_equal(pp_classifier_add_rule(c, "e5", "five"), PP_OK);
 	assert_string_equal(type_of(c, "e5"), "five");
@@ -919,15 +886,16 @@ test_allocation_failure(void **state)
 		bool		all_ok = true;
 		size_t		i;
 
-		memset(&counts, 0, sizeof(counts));
-		counts.fail_after = n;
-		c = pp_classifier_create(&counting);
+		pool_release(&pool);
+		pool_init(&pool);
+		pool.fail_from = (int) n;
+		c = pp_classifier_create(&pool.allocator);
 		if (c == NULL)
 		{
-			assert_int_equal(counts.live, 0);
+			assert_int_equal(pool.held, 0);
 			continue;
 		}
-		ref = pp_classifier_create(NULL);
+		ref = pp_classifier_create(&ref_pool.allocator);
 		assert_non_null(ref);
 
 		for (i = 0; i < N_STEPS; i++)
@@ -970,10 +938,9 @@ test_allocation_failure(void **state)
 			assert_true(t1 == t2);
 		}
 
-		pp_classifier_free(ref);
-		pp_classifier_free(c);
-		assert_int_equal(counts.live, 0);
-		if (all_ok && counts.allocs < n)
+		pool_release(&ref_pool);
+		pool_release(&pool);
+		if (all_ok && pool.calls < (int) n)
 			break;
 	}
 	assert_true(n > 20);
@@ -1001,5 +968,7 @@ main(void)
 		cmocka_unit_test(test_allocation_failure),
 	};
 
+	pool_init(&pool);
+	pool_init(&ref_pool);
 	return cmocka_run_group_tests_name("classify", tests, NULL, NULL);
 }

@@ -105,7 +105,7 @@ test_valid_file_reads_back(void **state)
 		/* each sketch is read at its own capacity */
 		assert_ptr_equal(sk, buf + OFF_SKETCH(0));
 		assert_int_equal(sk->capacity, test_sketch_caps[0]);
-		assert_int_equal(pp_sketch_count(sk), 4);
+		assert_int_equal(sk->count, 4);
 		assert_ptr_equal(pp_dump_take(&r, TEST_BUCKET_SIZE), buf + OFF_BUCKET(1));
 		sk = pp_dump_take_sketch(&r);
 		assert_int_equal(sk->capacity, test_sketch_caps[1]);
@@ -346,6 +346,24 @@ test_sanitize(void **state)
 	free(orig);
 }
 
+/* Bucket starts: rounded down, also before 2000-01-01 (negative) */
+static void
+test_time_floor(void **state)
+{
+	const int64_t h = PP_DUMP_USECS_PER_HOUR;
+
+	(void) state;
+	assert_true(pp_time_floor(0, h) == 0);
+	assert_true(pp_time_floor(h - 1, h) == 0);
+	assert_true(pp_time_floor(h, h) == h);
+	assert_true(pp_time_floor(5 * h + 7, h) == 5 * h);
+	assert_true(pp_time_floor(-1, h) == -h);
+	assert_true(pp_time_floor(-h, h) == -h);
+	assert_true(pp_time_floor(-h - 1, h) == -2 * h);
+	assert_true(pp_time_floor(-61, PP_DUMP_USECS_PER_MINUTE) ==
+				-PP_DUMP_USECS_PER_MINUTE);
+}
+
 int
 main(void)
 {
@@ -356,6 +374,7 @@ main(void)
 		cmocka_unit_test(test_length_reasons),
 		cmocka_unit_test(test_hostile_times),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_time_floor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

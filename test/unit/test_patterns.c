@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "helpers.h"
 #include "json_source.h"
 #include "patterns.h"
 #include "tree.h"
@@ -133,7 +134,7 @@ static void
 json_tree_free(json_tree_t *jt)
 {
 	free(jt->shapes);
-	pp_tree_free(&jt->tree);
+	tree_release(&jt->tree);
 	json_decref(jt->doc);
 }
 

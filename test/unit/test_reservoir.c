@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "reservoir.h"
 
 static pp_reservoir_t *
@@ -59,8 +60,8 @@ test_layout(void **state)
 
 	r = new_reservoir(3);
 	assert_int_equal(r->capacity, 3);
-	assert_int_equal(pp_reservoir_count(r), 0);
-	assert_int_equal(pp_reservoir_seen(r), 0);
+	assert_int_equal(r->nsamples, 0);
+	assert_int_equal(r->seen, 0);
 	assert_int_equal(pp_reservoir_validate(r, pp_reservoir_size(3), NULL),
 					 PP_OK);
 
@@ -68,18 +69,18 @@ test_layout(void **state)
 	assert_int_equal(pp_reservoir_offer(r, &s, UINT64_MAX), 0);
 	assert_int_equal(pp_reservoir_offer(r, &s, 0), 1);
 	assert_int_equal(pp_reservoir_offer(r, &s, 12345), 2);
-	assert_int_equal(pp_reservoir_count(r), 3);
+	assert_int_equal(r->nsamples, 3);
 	/* then slot j = random mod seen, if j < capacity */
 	assert_int_equal(pp_reservoir_offer(r, &s, 3), -1);	/* 3 mod 4 = 3 */
 	assert_int_equal(pp_reservoir_offer(r, &s, 6), 1);	/* 6 mod 5 = 1 */
-	assert_int_equal(pp_reservoir_seen(r), 5);
-	assert_int_equal(pp_reservoir_count(r), 3);
+	assert_int_equal(r->seen, 5);
+	assert_int_equal(r->nsamples, 3);
 	free(r);
 
 	/* capacity 0 counts and never stores */
 	r = new_reservoir(0);
 	assert_int_equal(pp_reservoir_offer(r, &s, 0), -1);
-	assert_int_equal(pp_reservoir_seen(r), 1);
+	assert_int_equal(r->seen, 1);
 	assert_int_equal(pp_reservoir_validate(r, pp_reservoir_size(0), NULL),
 					 PP_OK);
 	free(r);
@@ -123,7 +124,7 @@ inclusion_chi2(bool biased, uint64_t seed, double *max_dev_sd)
 				rnd = rnd % UNI_K;	/* always a hit */
 			(void) pp_reservoir_offer(r, &s, rnd);
 		}
-		assert_int_equal(pp_reservoir_count(r), UNI_K);
+		assert_int_equal(r->nsamples, UNI_K);
 		for (i = 0; i < UNI_K; i++)
 			hits[(int) r->samples[i].created_at / 1000000]++;
 	}
@@ -183,8 +184,8 @@ test_long_stream(void **state)
 
 		(void) pp_reservoir_offer(r, &s, pp_rng_next(&rng));
 	}
-	assert_int_equal(pp_reservoir_count(r), 1000);
-	assert_int_equal(pp_reservoir_seen(r), n);
+	assert_int_equal(r->nsamples, 1000);
+	assert_int_equal(r->seen, n);
 	for (i = 0; i < 1000; i++)
 		if (r->samples[i].created_at < (int64_t) (n / 2) * 1000000)
 			first_half++;
@@ -242,8 +243,8 @@ test_remove_profile(void **state)
 
 	assert_int_equal(pp_reservoir_remove_profile(r, id9), 0);
 	assert_int_equal(pp_reservoir_remove_profile(r, id2), 4);
-	assert_int_equal(pp_reservoir_count(r), 16);
-	assert_int_equal(pp_reservoir_seen(r), 20);
+	assert_int_equal(r->nsamples, 16);
+	assert_int_equal(r->seen, 20);
 	for (i = 0; i < 16; i++)
 	{
 		int			pos = (int) (r->samples[i].created_at / 1000000);
@@ -261,8 +262,8 @@ test_remove_profile(void **state)
 	/* the next offers refill the freed slots unconditionally */
 	s = make_sample(100, 7);
 	assert_int_equal(pp_reservoir_offer(r, &s, UINT64_MAX), 16);
-	assert_int_equal(pp_reservoir_count(r), 17);
-	assert_int_equal(pp_reservoir_seen(r), 21);
+	assert_int_equal(r->nsamples, 17);
+	assert_int_equal(r->seen, 21);
 
 	/* removing everything */
 	for (i = 0; i < 10; i++)
@@ -272,7 +273,7 @@ test_remove_profile(void **state)
 		memset(id, (int) i, sizeof(id));
 		(void) pp_reservoir_remove_profile(r, id);
 	}
-	assert_int_equal(pp_reservoir_count(r), 0);
+	assert_int_equal(r->nsamples, 0);
 	assert_int_equal(pp_reservoir_validate(r, pp_reservoir_size(20), NULL),
 					 PP_OK);
 	free(r);
@@ -365,8 +366,8 @@ test_seen_wraps(void **state)
 	r->seen = UINT64_MAX;
 	assert_int_equal(pp_reservoir_validate(r, pp_reservoir_size(4), NULL), PP_OK);
 	(void) pp_reservoir_offer(r, &s, 12345);
-	assert_true(pp_reservoir_seen(r) == UINT64_MAX);
-	assert_int_equal(pp_reservoir_count(r), 4);
+	assert_true(r->seen == UINT64_MAX);
+	assert_int_equal(r->nsamples, 4);
 	free(r);
 }
 
@@ -386,13 +387,51 @@ test_rng(void **state)
 	pp_rng_seed(&rng, 1);
 	for (i = 0; i < 100000; i++)
 	{
-		double		u = pp_rng_double(&rng);
+		double		u = uniform(&rng);
 
 		assert_true(u >= 0.0 && u < 1.0);
 		sum += u;
 	}
 	/* mean 0.5, sd of the mean 0.0009 */
 	assert_true(fabs(sum / 100000 - 0.5) < 0.005);
+}
+
+/* Slowest first, equal durations by profile id */
+static void
+test_sort_slowest(void **state)
+{
+	void	   *mem = malloc(pp_reservoir_size(8));
+	pp_reservoir_t *r = pp_reservoir_init(mem, 8);
+	static const double d[] = {3, 9, 3, 1, 9, 5};
+	static const uint8_t id0[] = {4, 0, 2, 9, 1, 7};
+	uint32_t	i;
+
+	(void) state;
+	assert_non_null(mem);
+	for (i = 0; i < 6; i++)
+	{
+		pp_reservoir_sample_t s;
+
+		memset(&s, 0, sizeof(s));
+		s.duration_ms = d[i];
+		s.profile_id[0] = id0[i];
+		assert_true(pp_reservoir_offer(r, &s, 0) >= 0);
+	}
+	pp_reservoir_sort_slowest(r);
+	assert_int_equal(r->nsamples, 6);
+	for (i = 1; i < r->nsamples; i++)
+	{
+		const pp_reservoir_sample_t *a = &r->samples[i - 1];
+		const pp_reservoir_sample_t *b = &r->samples[i];
+
+		assert_true(a->duration_ms > b->duration_ms ||
+					(a->duration_ms == b->duration_ms &&
+					 memcmp(a->profile_id, b->profile_id, PP_PROFILE_ID_SIZE) < 0));
+	}
+	assert_true(r->samples[0].duration_ms == 9 && r->samples[0].profile_id[0] == 0);
+	assert_true(r->samples[1].duration_ms == 9 && r->samples[1].profile_id[0] == 1);
+	assert_true(r->samples[5].duration_ms == 1);
+	free(mem);
 }
 
 int
@@ -407,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_seen_wraps),
 		cmocka_unit_test(test_rng),
+		cmocka_unit_test(test_sort_slowest),
 	};
 
 	return cmocka_run_group_tests_name("reservoir", tests, NULL, NULL);

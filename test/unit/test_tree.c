@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "json_source.h"
 #include "tree.h"
 
@@ -129,7 +130,7 @@ check_error_lim(const char *json, const pp_tree_limits_t *lim,
 	assert_int_equal(counts.live, 0);
 
 	/* the same walk without an error struct */
-	pp_tree_free(&tree);
+	tree_release(&tree);
 	counting_reset(-1);
 	{
 		pp_tree_source_t src = pp_json_source();
@@ -165,7 +166,7 @@ walk_ok(const char *json, const pp_tree_limits_t *lim, json_t **doc,
 static void
 done(json_t *doc, pp_tree_t *tree)
 {
-	pp_tree_free(tree);
+	tree_release(tree);
 	assert_true(tree_is_zero(tree));
 	assert_int_equal(counts.live, 0);
 	json_decref(doc);
@@ -473,7 +474,7 @@ test_single_node(void **state)
 						 PP_OK);
 		assert_ptr_equal(tree.allocator, &pp_default_allocator);
 		assert_int_equal(tree.n_nodes, PP_TREE_DEFAULT_MAX_DEPTH);
-		pp_tree_free(&tree);
+		tree_release(&tree);
 		json_decref(doc);
 		doc = deep_json(PP_TREE_DEFAULT_MAX_DEPTH + 1);
 		assert_int_equal(pp_tree_walk(&src, doc, NULL, NULL, &tree, &err),
@@ -1044,7 +1045,7 @@ test_deep_document(void **state)
 						 1 + 12 * 99999);
 		assert_string_equal(buf, "$.children[0].children[0].child");
 	}
-	pp_tree_free(&tree);
+	tree_release(&tree);
 	assert_int_equal(counts.live, 0);
 
 	/* an error at the bottom: the path keeps the key */
@@ -1132,7 +1133,7 @@ test_million_nodes(void **state)
 	assert_int_equal(tree.nodes[999999].child_index, 999998);
 	/* 999999 disjoint half-millisecond intervals */
 	assert_true(fabs(tree.nodes[0].self_ms - 999999 * 0.5) < 1e-3);
-	pp_tree_free(&tree);
+	tree_release(&tree);
 	assert_int_equal(counts.live, 0);
 
 	/* one node too many */
@@ -1196,7 +1197,7 @@ fail_every_allocation(const pp_tree_source_t *src, const void *root,
 		assert_int_equal(counts.live, 0);
 	}
 	assert_true(n >= min_failures);
-	pp_tree_free(&tree);
+	tree_release(&tree);
 	assert_int_equal(counts.live, 0);
 }
 
@@ -1260,7 +1261,7 @@ test_cache_flag(void **state)
 	assert_int_equal(tree.nodes[5].cache, PP_CACHE_UNKNOWN);
 	assert_int_equal(tree.nodes[6].cache, PP_CACHE_UNKNOWN);
 	assert_int_equal(tree.nodes[7].cache, PP_CACHE_UNKNOWN);
-	pp_tree_free(&tree);
+	tree_release(&tree);
 	json_decref(doc);
 }
 

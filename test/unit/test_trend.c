@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "helpers.h"
 #include "reservoir.h"
 #include "trend.h"
 
@@ -186,7 +187,7 @@ test_theil_sen_outlier(void **state)
 	for (i = 0; i < 20; i++)
 	{
 		x[i] = i;
-		y[i] = 1.5 * i + 10 + 0.2 * (pp_rng_double(&rng) - 0.5);
+		y[i] = 1.5 * i + 10 + 0.2 * (uniform(&rng) - 0.5);
 	}
 	y[13] += 1000;
 
@@ -515,15 +516,62 @@ test_mann_kendall_edges(void **state)
 
 	pp_rng_seed(&rng, 99);
 	for (i = 0; i < 200; i++)
-		series[i] = 0.02 * i + pp_rng_double(&rng);
+		series[i] = 0.02 * i + uniform(&rng);
 	assert_int_equal(mann_kendall(series, 200, &mk), PP_OK);
 	assert_true(mk.s > 0 && mk.tau > 0.5 && mk.p < 1e-10);
 	assert_true(fabs(mk.tau) <= 1.0);
 
 	for (i = 0; i < 200; i++)
-		series[i] = pp_rng_double(&rng);
+		series[i] = uniform(&rng);
 	assert_int_equal(mann_kendall(series, 200, &mk), PP_OK);
 	assert_true(mk.p > 0.01);
+}
+
+/* Medians by selection against a sorted copy; odd, even, ties, n = 1 */
+static void
+test_median(void **state)
+{
+	double		one[] = {7};
+	double		odd[] = {5, 1, 4, 2, 3};
+	double		even[] = {10, 1, 4, 3};
+	double		ties[] = {2, 2, 2, 9, 2, 9};
+	double		v[301];
+	double		s[301];
+	pp_rng_t	rng;
+	int			round;
+
+	(void) state;
+	assert_true(pp_median(one, 1) == 7);
+	assert_true(pp_median(odd, 5) == 3);
+	assert_true(pp_median(even, 4) == 3.5);
+	assert_true(pp_median(ties, 6) == 2);
+	pp_rng_seed(&rng, 5);
+	for (round = 0; round < 200; round++)
+	{
+		int			n = 1 + (int) (pp_rng_next(&rng) % 301);
+		double		expect;
+		int			i;
+
+		for (i = 0; i < n; i++)
+			v[i] = s[i] = floor(uniform(&rng) * 50);	/* many ties */
+		qsort(s, n, sizeof(double), cmp_double);
+		expect = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+		assert_true(pp_median(v, (size_t) n) == expect);
+	}
+}
+
+/* var_samp: NaN below two values, exact on small cases, never negative */
+static void
+test_sample_variance(void **state)
+{
+	(void) state;
+	assert_true(isnan(pp_sample_variance(0, 0, 0)));
+	assert_true(isnan(pp_sample_variance(1, 5, 25)));
+	/* {1, 2, 3, 4}: mean 2.5, var_samp 5/3 */
+	assert_true(fabs(pp_sample_variance(4, 10, 30) - 5.0 / 3) < 1e-15);
+	/* equal values: 0; a sum of squares that rounding left too small: 0 */
+	assert_true(pp_sample_variance(3, 6, 12) == 0);
+	assert_true(pp_sample_variance(2, 2, 1.9) == 0);
 }
 
 int
@@ -541,6 +589,8 @@ main(void)
 		cmocka_unit_test(test_mann_kendall_by_hand),
 		cmocka_unit_test(test_mann_kendall_short),
 		cmocka_unit_test(test_mann_kendall_edges),
+		cmocka_unit_test(test_median),
+		cmocka_unit_test(test_sample_variance),
 	};
 
 	return cmocka_run_group_tests_name("trend", tests, NULL, NULL);
