@@ -286,4 +286,27 @@ SELECT * FROM stats_match();
 DELETE FROM performance_profiles WHERE query_id = tid(2);
 SELECT * FROM stats_match();
 
+-- The caller's search_path changes nothing: look-alike operators and
+-- tables planted in a schema searched first are never used.
+CREATE SCHEMA trap;
+CREATE TABLE trap.hits (what text);
+CREATE FUNCTION trap.text_eq(a text, b text) RETURNS boolean LANGUAGE plpgsql
+AS $$ BEGIN INSERT INTO trap.hits VALUES ('text ='); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+CREATE OPERATOR trap.= (LEFTARG = text, RIGHTARG = text, FUNCTION = trap.text_eq);
+CREATE FUNCTION trap.arrow(a jsonb, b text) RETURNS text LANGUAGE plpgsql
+AS $$ BEGIN INSERT INTO trap.hits VALUES ('jsonb ->>'); RETURN a OPERATOR(pg_catalog.->>) b; END $$;
+CREATE OPERATOR trap.->> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = trap.arrow);
+CREATE TABLE trap.performance_otlp_spans (LIKE public.performance_otlp_spans);
+SET search_path = trap, public, pg_catalog;
+-- the plant works: a statement of the caller's own runs it (one hit)
+SELECT 'a'::text = 'a'::text AS planted_ran;
+SELECT pp_ingest_otlp(request(span(13, 2, 1, 'GET', 1, 2, '{"http.request.method": "GET"}', '{"kind": 3}'),
+                              span(13, 1, NULL, 'trapped', 0, 10)));
+SELECT pp_otlp_flush('0');
+RESET search_path;
+SELECT what, count(*) AS planted_runs FROM trap.hits GROUP BY 1;
+SELECT count(*) AS planted_rows FROM trap.performance_otlp_spans;
+SELECT operation FROM tree(13);
+DROP SCHEMA trap CASCADE;
+
 DROP EXTENSION ppprof;
