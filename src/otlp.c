@@ -724,7 +724,7 @@ decode_span(JsonbContainer *span, const char *path, const OtlpMeta *resource,
 	values[COL_START_NS] = Int64GetDatum((int64) start_ns);
 	values[COL_NODE] = JsonbPGetDatum(pp_jb_finish(&st, true));
 	values[COL_NAME_TYPE] = CStringGetTextDatum(pp_classifier_type(cfg->classifier, name, name_len));
-	nulls[COL_TRACE_ID] = nulls[COL_SPAN_ID] = nulls[COL_PARENT_SPAN_ID] = false;
+	nulls[COL_TRACE_ID] = nulls[COL_SPAN_ID] = false;
 	nulls[COL_PARENT_SPAN_ID] = parent_id == NULL;
 	nulls[COL_START_NS] = nulls[COL_NODE] = nulls[COL_NAME_TYPE] = false;
 }
@@ -968,9 +968,6 @@ push_node_keys(JsonbParseState **st, BuildSpan *s, bool root, bool incomplete,
 		{
 			is_metadata = v.val.string.len == 8 &&
 				strncmp(v.val.string.val, "metadata", 8) == 0;
-			if (strncmp(v.val.string.val, "children", Min(8, v.val.string.len)) == 0 &&
-				v.val.string.len == 8)
-				continue;
 			pushJsonbValue(st, WJB_KEY, &v);
 		}
 		else if (tok == WJB_VALUE)
