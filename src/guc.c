@@ -32,6 +32,9 @@ int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
 int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
+int			pp_otlp_grace_period_ms = 60 * 1000;
+int			pp_otlp_max_pending_spans = 100000;
+int			pp_otlp_max_request_spans = 10000;
 
 void
 pp_guc_init(void)
@@ -105,6 +108,31 @@ pp_guc_init(void)
 							&pp_snapshot_retention_min,
 							7 * 24 * 60, 1, 3650 * 24 * 60,
 							PGC_SUSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.otlp_grace_period",
+							"Sets how long the spans of an OpenTelemetry trace are merged into its profile after its first span arrived.",
+							"After it, a flush stores the spans whose root or parent never arrived, marked incomplete, "
+							"and refuses later spans of the trace.",
+							&pp_otlp_grace_period_ms,
+							60 * 1000, 0, 24 * 60 * 60 * 1000,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.otlp_max_pending_spans",
+							"Sets how many OpenTelemetry spans the open traces may hold, all traces together.",
+							"Spans beyond it are rejected (OTLP partial success) until flushes close traces.",
+							&pp_otlp_max_pending_spans,
+							100000, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.otlp_max_request_spans",
+							"Sets the largest number of spans accepted in one pp_ingest_otlp() request.",
+							"A larger request is refused whole.",
+							&pp_otlp_max_request_spans,
+							10000, 1, 1000000,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	/*

@@ -31,6 +31,9 @@ extern int	pp_max_hour_buckets;
 extern int	pp_max_clock_skew_s;
 extern int	pp_snapshot_window_s;
 extern int	pp_snapshot_retention_min;
+extern int	pp_otlp_grace_period_ms;	/* ppprof.otlp_grace_period, ms */
+extern int	pp_otlp_max_pending_spans;
+extern int	pp_otlp_max_request_spans;
 
 extern void pp_guc_init(void);
 

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "guc.h"
 #include "jsonb_build.h"
+#include "otlp.h"
 #include "shmem.h"
 #include "spi_owner.h"
 #include "stats.h"
@@ -344,5 +345,6 @@ pp_info(PG_FUNCTION_ARGS)
 	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
 	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);
 	pp_jb_string(&st, "statistics_file", info.attached && all ? info.dump_status : NULL);
+	pp_otlp_info(&st);
 	PG_RETURN_JSONB_P(pp_jb_finish(&st, true));
 }

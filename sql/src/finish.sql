@@ -15,6 +15,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_baselines', 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_baseline_operations', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_alert_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.operation_attribute_categories', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_otlp_traces', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_otlp_spans', '');
 
 -- The new table is empty: its statistics start empty and exact.
 SELECT @extschema@.pp_stats_created();

@@ -16,6 +16,9 @@ ALTER TABLE @extschema@.performance_baselines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_baseline_operations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_alert_rules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_alerts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.operation_attribute_categories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.performance_otlp_traces ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.performance_otlp_spans ENABLE ROW LEVEL SECURITY;
 
 --
 -- Privileges, from a clean slate.  Default privileges (Supabase's give
@@ -75,7 +78,9 @@ BEGIN
             @extschema@.performance_thresholds, @extschema@.operation_categories,
             @extschema@.optimization_catalog, @extschema@.performance_snapshots,
             @extschema@.performance_baselines, @extschema@.performance_baseline_operations,
-            @extschema@.performance_alert_rules, @extschema@.performance_alerts
+            @extschema@.performance_alert_rules, @extschema@.performance_alerts,
+            @extschema@.operation_attribute_categories,
+            @extschema@.performance_otlp_traces, @extschema@.performance_otlp_spans
             TO service_role;
         -- ingest, spans, and the read functions; not pp_time (it runs any
         -- statement it is given), nor administration and the jobs
@@ -90,6 +95,16 @@ BEGIN
             @extschema@.pp_optimization_report(interval), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
             @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)
+            TO service_role;
+        -- OpenTelemetry ingest, like pp_ingest: the receiver runs as the
+        -- application's role.  pp_ingest_otlp runs as its caller, so the
+        -- functions it calls are granted too; none of them does more than
+        -- service_role's grants on the tables already allow.
+        GRANT EXECUTE ON FUNCTION
+            @extschema@.pp_ingest_otlp(jsonb), @extschema@.pp_otlp_flush(interval),
+            @extschema@.pp_otlp_decode(jsonb),
+            @extschema@.pp_otlp_build(text[], text[], bigint[], jsonb[], boolean),
+            @extschema@.pp_otlp_store(text, boolean)
             TO service_role;
     END IF;
 END;

@@ -32,7 +32,7 @@ SELECT pg_describe_object(classid, objid, objsubid) AS member
   FROM members WHERE classid IN ('pg_class'::regclass, 'pg_proc'::regclass)
  ORDER BY 1;
 -- and nothing else, but for the row types of those tables and their arrays
--- (members since PostgreSQL 17)
+-- (members since PostgreSQL 17) and the row type of pp_otlp_decode's spans
 SELECT pg_describe_object(m.classid, m.objid, m.objsubid) AS other_member
   FROM members m
  WHERE m.classid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass)
