@@ -42,9 +42,10 @@ my @tables = split /\n/, $node->safe_psql('src', q{
 	  JOIN pg_class c ON c.oid = r.oid
 	 WHERE e.extname = 'ppprof' ORDER BY 1});
 is_deeply(\@tables,
-	[qw(operation_categories optimization_catalog performance_alert_rules
-		performance_alerts performance_baseline_operations performance_baselines
-		performance_bottlenecks performance_profiles performance_snapshots
+	[qw(operation_attribute_categories operation_categories optimization_catalog
+		performance_alert_rules performance_alerts performance_baseline_operations
+		performance_baselines performance_bottlenecks performance_otlp_spans
+		performance_otlp_traces performance_profiles performance_snapshots
 		performance_thresholds)],
 	'every table of the extension is a configuration table that pg_dump dumps');
 
