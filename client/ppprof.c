@@ -5,6 +5,8 @@
  *	  report, and check a window against a baseline for CI/CD.
  *
  *	ppprof [--dsn DSN] ingest FILE.jsonl [--batch N]
+ *	ppprof [--dsn DSN] ingest --format otlp FILE
+ *	ppprof [--dsn DSN] collect [--listen HOST:PORT] [--max-body BYTES] ...
  *	ppprof [--dsn DSN] report [--window 24h] [--format text|json]
  *	ppprof [--dsn DSN] check --baseline NAME [--window 1h]
  *	       [--max-regression 10%] [--metric p95|p99|avg|p50]
@@ -42,6 +44,7 @@
 #include <libpq-fe.h>
 
 #include "client_internal.h"
+#include "collect.h"
 
 #define EXIT_REGRESSION 1
 #define EXIT_USAGE 2
@@ -230,6 +233,8 @@ usage_main(FILE *f)
 			"ppprof: the command-line client of the ppprof PostgreSQL extension\n\n"
 			"Usage:\n"
 			"  ppprof [--dsn DSN] ingest FILE.jsonl [--batch N]\n"
+			"  ppprof [--dsn DSN] ingest --format otlp FILE\n"
+			"  ppprof [--dsn DSN] collect [--listen HOST:PORT] [--max-body BYTES]\n"
 			"  ppprof [--dsn DSN] report [--window 24h] [--format text|json]\n"
 			"  ppprof [--dsn DSN] check --baseline NAME [--window 1h] [--max-regression 10%%]\n"
 			"         [--metric p95|p99|p50|avg]\n"
@@ -242,12 +247,16 @@ static void
 usage_ingest(FILE *f)
 {
 	fprintf(f,
-			"Usage: ppprof [--dsn DSN] ingest FILE.jsonl [--batch N]\n\n"
+			"Usage: ppprof [--dsn DSN] ingest FILE.jsonl [--batch N]\n"
+			"       ppprof [--dsn DSN] ingest --format otlp FILE\n\n"
 			"Stores one profile (a TimingRecord JSON object) per line of FILE (\"-\" reads\n"
 			"standard input) through pp_ingest_jsonl, N profiles per batch (default 500).\n"
 			"Blank lines are skipped.  A line that is not a JSON object stops the run before\n"
 			"anything is sent; a batch the server refuses stops it after the batches already\n"
-			"stored.  Shows a progress bar when standard error is a terminal.\n");
+			"stored.  Shows a progress bar when standard error is a terminal.\n\n"
+			"--format otlp reads OpenTelemetry's file exporter format instead: one OTLP/JSON\n"
+			"TracesData (ExportTraceServiceRequest) per line, each sent as it is to\n"
+			"pp_ingest_otlp.  Exits 1 when a line is refused or spans were rejected.\n");
 }
 
 static void
@@ -352,6 +361,132 @@ query_value(PGconn *conn, const char *sql, const char *param)
 
 /* ---- ingest ---- */
 
+/*
+ * ingest --format otlp: every line of f (already opened from path) is one
+ * OTLP/JSON request, sent as it is to pp_ingest_otlp, so that the spans of
+ * one export stay in one call.  Every line is checked before anything is
+ * sent.
+ */
+static int
+ingest_otlp(FILE *f, const char *path)
+{
+	char	   *line = NULL;
+	size_t		cap = 0;
+	ssize_t		len;
+	long		lineno = 0;
+	long		requests = 0;
+	long long	accepted = 0,
+				rejected = 0,
+				stored = 0,
+				updated = 0;
+	char	   *first_error = NULL;
+	long		first_error_line = 0;
+	char	   *sql;
+	PGconn	   *conn;
+	int			rc = 0;
+	FILE	   *copy = NULL;
+	char	   *copy_buf = NULL;
+	size_t		copy_len = 0;
+
+	/* check every line first; standard input is kept to be read again */
+	if (f == stdin)
+	{
+		copy = open_memstream(&copy_buf, &copy_len);
+		if (copy == NULL)
+		{
+			fprintf(stderr, "ppprof: out of memory\n");
+			return EXIT_USAGE;
+		}
+	}
+	while ((len = getline(&line, &cap, f)) >= 0)
+	{
+		json_error_t jerr;
+		json_t	   *doc;
+
+		lineno++;
+		if (copy)
+			fwrite(line, 1, (size_t) len, copy);
+		if (strspn(line, " \t\r\n") == (size_t) len)
+			continue;
+		doc = json_loadb(line, (size_t) len, JSON_DECODE_INT_AS_REAL, &jerr);
+		if (doc == NULL || !json_is_object(doc))
+		{
+			fprintf(stderr, "ppprof: line %ld of \"%s\" is not a JSON object%s%s\n",
+					lineno, esc(path), doc ? "" : ": ", doc ? "" : esc(jerr.text));
+			json_decref(doc);
+			free(line);
+			if (copy)
+				fclose(copy);
+			free(copy_buf);
+			return EXIT_REGRESSION;
+		}
+		json_decref(doc);
+	}
+	if (copy)
+	{
+		fclose(copy);
+		f = fmemopen(copy_buf, copy_len ? copy_len : 1, "r");
+		if (f == NULL)
+		{
+			fprintf(stderr, "ppprof: out of memory\n");
+			free(copy_buf);
+			return EXIT_USAGE;
+		}
+	}
+	else
+		rewind(f);
+
+	conn = connect_db();
+	sql = sql_printf("SELECT %s.pp_ingest_otlp($1::pg_catalog.jsonb)::pg_catalog.text",
+					 ext.schema);
+	lineno = 0;
+	while ((len = getline(&line, &cap, f)) >= 0)
+	{
+		char	   *result;
+		json_t	   *r;
+
+		lineno++;
+		if (strspn(line, " \t\r\n") == (size_t) len)
+			continue;
+		result = query_value(conn, sql, line);
+		if (result == NULL)
+		{
+			fprintf(stderr, "ppprof: line %ld of \"%s\" was refused; %ld lines were stored before it\n",
+					lineno, esc(path), requests);
+			rc = EXIT_REGRESSION;
+			break;
+		}
+		requests++;
+		r = json_loads(result, 0, NULL);
+		accepted += json_integer_value(json_object_get(r, "accepted_spans"));
+		rejected += json_integer_value(json_object_get(r, "rejected_spans"));
+		stored += json_integer_value(json_object_get(r, "profiles_stored"));
+		updated += json_integer_value(json_object_get(r, "profiles_updated"));
+		if (first_error == NULL && json_is_string(json_object_get(r, "error_message")))
+		{
+			first_error = checked(strdup(json_string_value(json_object_get(r, "error_message"))));
+			first_error_line = lineno;
+		}
+		json_decref(r);
+		free(result);
+	}
+	printf("%ld requests: %lld spans accepted, %lld rejected; %lld profiles stored, %lld updated\n",
+		   requests, accepted, rejected, stored, updated);
+	if (first_error)
+	{
+		fprintf(stderr, "ppprof: line %ld: %s\n", first_error_line, esc_msg(first_error));
+		if (rc == 0)
+			rc = EXIT_REGRESSION;
+	}
+	free(first_error);
+	free(sql);
+	free(line);
+	fclose(f);
+	free(copy_buf);
+	PQfinish(conn);
+	return rc;
+}
+
 static void
 progress(size_t done_bytes, size_t total_bytes, long profiles)
 {
@@ -396,6 +531,7 @@ static int
 cmd_ingest(int argc, char **argv)
 {
 	const char *path = NULL;
+	const char *format = "profiles";
 	long		batch_size = 500;
 	FILE	   *f;
 	char	   *line = NULL;
@@ -432,6 +568,15 @@ cmd_ingest(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 		}
+		else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+		{
+			format = argv[++i];
+			if (strcmp(format, "profiles") != 0 && strcmp(format, "otlp") != 0)
+			{
+				fprintf(stderr, "ppprof: --format must be profiles or otlp\n");
+				return EXIT_USAGE;
+			}
+		}
 		else if (path == NULL && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
 			path = argv[i];
 		else
@@ -452,6 +597,8 @@ cmd_ingest(int argc, char **argv)
 		fprintf(stderr, "ppprof: could not open \"%s\": %s\n", esc(path), strerror(errno));
 		return EXIT_USAGE;
 	}
+	if (strcmp(format, "otlp") == 0)
+		return ingest_otlp(f, path);
 	if (f != stdin && fseek(f, 0, SEEK_END) == 0)
 	{
 		total = (size_t) ftell(f);
@@ -884,6 +1031,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[i], "ingest") == 0)
 		return cmd_ingest(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "collect") == 0)
+		return collect_main(argc - i - 1, argv + i + 1, dsn);
 	if (strcmp(argv[i], "report") == 0)
 		return cmd_report(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "check") == 0)
