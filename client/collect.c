@@ -218,6 +218,7 @@ db_ingest(const char *text, const char *peer, int64_t *rejected, char **message)
 	PGresult   *res;
 	const char *state;
 	int			status;
+	bool		was_open = wdb.conn != NULL;
 
 	*rejected = 0;
 	*message = NULL;
@@ -227,6 +228,22 @@ db_ingest(const char *text, const char *peer, int64_t *rejected, char **message)
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
 	res = PQexecParams(wdb.conn, wdb.sql, 1, NULL, values, NULL, NULL, 0);
+	if (was_open && PQstatus(wdb.conn) != CONNECTION_OK)
+	{
+		/*
+		 * A connection that broke while idle (the server restarted): once
+		 * more on a new one.  Sending the request again is harmless, as
+		 * pp_ingest_otlp takes the same spans twice without change.
+		 */
+		PQclear(res);
+		db_drop();
+		if (!db_ready())
+		{
+			*message = strdup("the database is unavailable");
+			return MHD_HTTP_SERVICE_UNAVAILABLE;
+		}
+		res = PQexecParams(wdb.conn, wdb.sql, 1, NULL, values, NULL, NULL, 0);
+	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
 		json_t	   *r = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
