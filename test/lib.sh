@@ -9,7 +9,7 @@ if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 
 PP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 libjansson-dev libpq-dev \
 libcmocka-dev libipc-run-perl perl postgresql-client-15 postgresql-15-cron \
-postgresql-15-tdigest gnuplot-nox clang libclang-rt-14-dev valgrind"
+postgresql-15-tdigest gnuplot-nox clang libclang-rt-14-dev valgrind libmicrohttpd-dev zlib1g-dev"
 
 # Install whatever of $PP_PACKAGES is missing (Debian/Ubuntu).
 pp_install_deps() {
