@@ -381,6 +381,28 @@ gunzip(const char *in, size_t inlen, char **out, size_t *outlen, const char **wh
 
 /* ---- answers ---- */
 
+/* google.rpc.Code of an error answer */
+static int32_t
+rpc_code(int status)
+{
+	switch (status)
+	{
+		case MHD_HTTP_SERVICE_UNAVAILABLE:
+			return 14;			/* UNAVAILABLE */
+		case MHD_HTTP_INTERNAL_SERVER_ERROR:
+			return 13;			/* INTERNAL */
+		case MHD_HTTP_NOT_FOUND:
+			return 5;			/* NOT_FOUND */
+		case MHD_HTTP_METHOD_NOT_ALLOWED:
+		case MHD_HTTP_UNSUPPORTED_MEDIA_TYPE:
+			return 12;			/* UNIMPLEMENTED */
+		case MHD_HTTP_CONTENT_TOO_LARGE:
+			return 8;			/* RESOURCE_EXHAUSTED */
+		default:
+			return 3;			/* INVALID_ARGUMENT */
+	}
+}
+
 /* The response for status, in the request's encoding. */
 static struct MHD_Response *
 make_response(const request *r, int status, int64_t rejected, const char *message)
@@ -397,8 +419,7 @@ make_response(const request *r, int status, int64_t rejected, const char *messag
 		if (status == MHD_HTTP_OK)
 			len = otlp_proto_response(rejected, rejected ? message : NULL, &b);
 		else
-			len = otlp_proto_status(status == MHD_HTTP_SERVICE_UNAVAILABLE ? 14 : 3,
-									message, &b);
+			len = otlp_proto_status(rpc_code(status), message, &b);
 		body = b;
 	}
 	else
@@ -421,7 +442,7 @@ make_response(const request *r, int status, int64_t rejected, const char *messag
 			j = json_pack("{so}", "partialSuccess", ps);
 		}
 		else
-			j = json_pack("{siss}", "code", status == MHD_HTTP_SERVICE_UNAVAILABLE ? 14 : 3,
+			j = json_pack("{siss}", "code", (int) rpc_code(status),
 						  "message", message ? message : "");
 		body = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		len = body ? strlen(body) : 0;
@@ -517,6 +538,9 @@ handle_body(request *r, int64_t *rejected, char **message)
 		status = db_ingest(plain, r->peer, rejected, message);
 	}
 done:
+	if (status == MHD_HTTP_OK && *rejected > 0)
+		log_line("200 to %s: %lld span(s) rejected, the first: %s", r->peer,
+				 (long long) *rejected, *message ? *message : "");
 	if (plain != r->body)
 		free(plain);
 	return status;

@@ -422,7 +422,7 @@ dec_any_value(decoder *d, reader *r, json_t *obj, int depth)
 	double		x;
 	bool		ok;
 
-	if (depth >= OTLP_PROTO_MAX_NESTING)
+	if (depth > OTLP_PROTO_MAX_NESTING)
 		return fail(d, r->p, "values nested more than %d deep", OTLP_PROTO_MAX_NESTING);
 	while (next_field(d, r, &f, &wt))
 	{

@@ -253,9 +253,26 @@ is(unpack('H*', $r->{content}), unpack('H*', fld(1, "\x08\x01" . fld(2, $msg))),
 is($profiles->(), $before + 2, 'partial success: the good spans were stored');
 $before = $profiles->();
 
+# protobuf value types: negative int, double NaN, bytes, a kvlist holding an
+# array, an empty value
+sub kv { my ($k, $anyvalue) = @_; return fld(1, $k) . fld(2, $anyvalue) }
+my $attrs = join('', map { fld(9, $_) }
+	kv('neg', varint(3 << 3) . varint(~41)),
+	kv('nan', varint(4 << 3 | 1) . pack('d<', 9**9**9 / 9**9**9)),
+	kv('raw', fld(7, "\x00\xffpp")),
+	kv('map', fld(6, fld(1, kv('list', fld(5, fld(1, fld(1, 'x')) . fld(1, varint(2 << 3) . varint(1))))))),
+	kv('none', ''));
+my ($one) = $good_bad->('7' x 32);
+$r = post($url, 'application/x-protobuf', fld(1, fld(2, fld(2, pb_span($one) . $attrs))));
+is("$r->{status}:" . length($r->{content}), '200:0', 'protobuf value types: 200, nothing rejected');
+is(q1(q{SELECT jsonb_build_array(m->'neg', m->'nan', m->'raw', m->'map', m->'none')
+          FROM (SELECT profile_data->'metadata' m FROM performance_profiles WHERE query_id = '77777777777777777777777777777777') s}),
+	'[-42, "NaN", "AP9wcA==", {"list": ["x", true]}, null]',
+	'protobuf value types: int64, NaN, base64 bytes, kvlist and array, empty value as JSON');
+
 # gzip, JSON and protobuf
 my ($gz_json, $gz_pb);
-my ($one) = $good_bad->('c' x 32);
+($one) = $good_bad->('c' x 32);
 gzip(\$json->encode({ resourceSpans => [ { scopeSpans => [ { spans => [$one] } ] } ] }) => \$gz_json)
   or die $GzipError;
 $r = post($url, 'application/json', $gz_json, 'Content-Encoding' => 'gzip');
@@ -275,6 +292,13 @@ my @refused = (
 	[ 'a JSON array', 400, 'application/json', '[]', qr/not a JSON object/ ],
 	[ 'truncated protobuf', 400, 'application/x-protobuf', "\x0a\xff\x01\x12", qr/undecodable protobuf: length \d+ beyond the end/ ],
 	[ 'protobuf with a group', 400, 'application/x-protobuf', "\x0b", qr/resourceSpans has wire type 3/ ],
+	[ 'protobuf values nested 33 deep', 400, 'application/x-protobuf',
+		fld(1, fld(2, fld(2, pb_span(($good_bad->('8' x 32))[0]) . fld(9, kv('deep', (sub { my $v = fld(1, 'x'); $v = fld(5, fld(1, $v)) for 1 .. 33; $v })->()))))),
+		qr/values nested more than 32 deep/ ],
+	[ 'protobuf, a varint of 11 bytes', 400, 'application/x-protobuf', "\x10" . ("\xff" x 10) . "\x01", qr/varint longer than 64 bits at byte 1/ ],
+	[ 'protobuf values nested 32 deep, and a bad span', 200, 'application/x-protobuf',
+		fld(1, fld(2, fld(2, pb_span(($good_bad->('8' x 32))[1]) . fld(9, kv('deep', (sub { my $v = fld(1, 'x'); $v = fld(5, fld(1, $v)) for 1 .. 32; $v })->()))))),
+		qr/^\x0a.\x08\x01\x12.span \$\.resourceSpans\[0\]\.scopeSpans\[0\]\.spans\[0\]: endTimeUnixNano is before startTimeUnixNano\z/s ],
 	[ 'a request pp_ingest_otlp refuses', 400, 'application/json',
 		'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "' . ('e' x 32)
 		  . '", "spanId": "1111111111111111", "name": "x", "startTimeUnixNano": "soon", "endTimeUnixNano": "1"}]}]}]}',
@@ -338,8 +362,9 @@ like($$log, qr/stopped\n\z/, 'SIGTERM: it says it stopped');
 unlike($$log, qr/rag\.query|reranker|what is ppprof|spec server span|some value/,
 	'the log never quotes a profile');
 my @lines = split /\n/, $$log;
-is(scalar(grep { /^ppprof collect: (\d{3} to |could not connect)/ } @lines), 11,
-	'one log line per refused request') or diag($$log);
+# 13 refused requests, 3 with rejected spans
+is(scalar(grep { /^ppprof collect: (\d{3} to |could not connect)/ } @lines), 16,
+	'one log line per refused request or rejected span') or diag($$log);
 
 # 413, with a small --max-body
 ($collect, $url, $log) = start_collect('--max-body', '1k');
