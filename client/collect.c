@@ -66,20 +66,19 @@ static unsigned int workers = 4;
 
 static atomic_int in_flight;	/* requests begun and not yet completed */
 
-/* every worker's connection, to close them at the end */
-static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
-static PGconn **conns;
-static size_t nconns;
-
+/* a worker's database connection */
 typedef struct worker_db
 {
 	PGconn	   *conn;
 	char	   *sql;			/* the pp_ingest_otlp call, schema-qualified */
-	size_t		slot;			/* its index in conns */
-	bool		registered;
 } worker_db;
 
-static __thread worker_db wdb;
+/* one per worker, handed out on first use, closed at the end */
+static pthread_mutex_t dbs_lock = PTHREAD_MUTEX_INITIALIZER;
+static worker_db *dbs;
+static unsigned int ndbs;
+
+static __thread worker_db *wdb;
 
 enum body_kind
 {
@@ -152,14 +151,10 @@ log_line(const char *fmt,...)
 static void
 db_drop(void)
 {
-	pthread_mutex_lock(&conns_lock);
-	if (wdb.registered)
-		conns[wdb.slot] = NULL;
-	pthread_mutex_unlock(&conns_lock);
-	PQfinish(wdb.conn);
-	wdb.conn = NULL;
-	free(wdb.sql);
-	wdb.sql = NULL;
+	PQfinish(wdb->conn);
+	wdb->conn = NULL;
+	free(wdb->sql);
+	wdb->sql = NULL;
 }
 
 /* This worker's connection, opened if need be; false (said) if none. */
@@ -169,35 +164,39 @@ db_ready(void)
 	pp__extension_t ext;
 	char		why[256];
 
-	if (wdb.conn != NULL)
-		return true;
-	wdb.conn = pp__connect(collect_dsn);
-	pthread_mutex_lock(&conns_lock);
-	if (!wdb.registered && nconns < workers)
+	if (wdb == NULL)
 	{
-		wdb.slot = nconns++;
-		wdb.registered = true;
+		/* libmicrohttpd runs the handlers in exactly "workers" threads */
+		pthread_mutex_lock(&dbs_lock);
+		if (ndbs < workers)
+			wdb = &dbs[ndbs++];
+		pthread_mutex_unlock(&dbs_lock);
+		if (wdb == NULL)
+		{
+			log_line("more worker threads than --workers");
+			return false;
+		}
 	}
-	if (wdb.registered)
-		conns[wdb.slot] = wdb.conn;
-	pthread_mutex_unlock(&conns_lock);
-	if (PQstatus(wdb.conn) != CONNECTION_OK)
+	if (wdb->conn != NULL)
+		return true;
+	wdb->conn = pp__connect(collect_dsn);
+	if (PQstatus(wdb->conn) != CONNECTION_OK)
 	{
-		log_line("could not connect to the database: %s", PQerrorMessage(wdb.conn));
+		log_line("could not connect to the database: %s", PQerrorMessage(wdb->conn));
 		db_drop();
 		return false;
 	}
-	if (!pp__find_extension(wdb.conn, &ext, why, sizeof(why)))
+	if (!pp__find_extension(wdb->conn, &ext, why, sizeof(why)))
 	{
 		log_line("%s", why);
 		db_drop();
 		return false;
 	}
-	if (asprintf(&wdb.sql, "SELECT %s.pp_ingest_otlp($1::pg_catalog.jsonb)::pg_catalog.text",
+	if (asprintf(&wdb->sql, "SELECT %s.pp_ingest_otlp($1::pg_catalog.jsonb)::pg_catalog.text",
 				 ext.schema) < 0)
-		wdb.sql = NULL;
+		wdb->sql = NULL;
 	pp__extension_free(&ext);
-	if (wdb.sql == NULL)
+	if (wdb->sql == NULL)
 	{
 		log_line("out of memory");
 		db_drop();
@@ -218,7 +217,7 @@ db_ingest(const char *text, const char *peer, int64_t *rejected, char **message)
 	PGresult   *res;
 	const char *state;
 	int			status;
-	bool		was_open = wdb.conn != NULL;
+	bool		was_open = wdb != NULL && wdb->conn != NULL;
 
 	*rejected = 0;
 	*message = NULL;
@@ -227,8 +226,8 @@ db_ingest(const char *text, const char *peer, int64_t *rejected, char **message)
 		*message = strdup("the database is unavailable");
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
-	res = PQexecParams(wdb.conn, wdb.sql, 1, NULL, values, NULL, NULL, 0);
-	if (was_open && PQstatus(wdb.conn) != CONNECTION_OK)
+	res = PQexecParams(wdb->conn, wdb->sql, 1, NULL, values, NULL, NULL, 0);
+	if (was_open && PQstatus(wdb->conn) != CONNECTION_OK)
 	{
 		/*
 		 * A connection that broke while idle (the server restarted): once
@@ -242,7 +241,7 @@ db_ingest(const char *text, const char *peer, int64_t *rejected, char **message)
 			*message = strdup("the database is unavailable");
 			return MHD_HTTP_SERVICE_UNAVAILABLE;
 		}
-		res = PQexecParams(wdb.conn, wdb.sql, 1, NULL, values, NULL, NULL, 0);
+		res = PQexecParams(wdb->conn, wdb->sql, 1, NULL, values, NULL, NULL, 0);
 	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
@@ -256,10 +255,10 @@ db_ingest(const char *text, const char *peer, int64_t *rejected, char **message)
 		return MHD_HTTP_OK;
 	}
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (PQstatus(wdb.conn) != CONNECTION_OK || state == NULL)
+	if (PQstatus(wdb->conn) != CONNECTION_OK || state == NULL)
 	{
 		log_line("503 to %s: the database connection broke: %s", peer,
-				 PQerrorMessage(wdb.conn));
+				 PQerrorMessage(wdb->conn));
 		PQclear(res);
 		db_drop();
 		*message = strdup("the database is unavailable");
@@ -845,8 +844,8 @@ collect_main(int argc, char **argv, const char *dsn)
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 
-	conns = calloc(workers, sizeof(PGconn *));
-	if (conns == NULL)
+	dbs = calloc(workers, sizeof(worker_db));
+	if (dbs == NULL)
 		return EXIT_USAGE;
 
 	/* the workers inherit this mask: only the main thread takes the signals */
@@ -894,11 +893,12 @@ collect_main(int argc, char **argv, const char *dsn)
 	}
 	rc = atomic_load(&in_flight) > 0 ? EXIT_FAILED : 0;
 	MHD_stop_daemon(daemon);
-	pthread_mutex_lock(&conns_lock);
-	for (size_t k = 0; k < nconns; k++)
-		PQfinish(conns[k]);
-	pthread_mutex_unlock(&conns_lock);
-	free(conns);
+	for (unsigned int k = 0; k < ndbs; k++)
+	{
+		PQfinish(dbs[k].conn);
+		free(dbs[k].sql);
+	}
+	free(dbs);
 	log_line("stopped");
 	return rc;
 }
