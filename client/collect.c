@@ -332,7 +332,8 @@ gunzip(const char *in, size_t inlen, char **out, size_t *outlen, const char **wh
 			break;
 		if (z.avail_out == 0)
 		{
-			size_t		used = z.total_out;
+			/* (total_out restarts at each member) */
+			size_t		used = (size_t) ((char *) z.next_out - buf);
 			char	   *bigger;
 
 			if (used > max_body)
@@ -359,7 +360,7 @@ gunzip(const char *in, size_t inlen, char **out, size_t *outlen, const char **wh
 		if (rc == Z_BUF_ERROR || z.avail_in == 0)
 			break;				/* truncated */
 	}
-	*outlen = z.total_out;
+	*outlen = (size_t) ((char *) z.next_out - buf);
 	inflateEnd(&z);
 	if (rc != Z_STREAM_END || z.avail_in != 0)
 	{

@@ -283,6 +283,19 @@ $r = post($url, 'application/x-protobuf', $gz_pb, 'Content-Encoding' => 'gzip');
 is("$r->{status}:" . length($r->{content}), '200:0', 'gzip protobuf: 200, an empty response (nothing rejected)');
 is(q1(q{SELECT string_agg(query_id, ',' ORDER BY query_id) FROM performance_profiles WHERE query_id ~ '^(c+|d+)$'}),
 	('c' x 32) . ',' . ('d' x 32), 'gzip: both traces stored');
+# two gzip members, the second one bigger than the first's output buffer
+my ($m1, $m2);
+my @two = $good_bad->('6' x 32);
+$two[0]{attributes} = [ { key => 'padding', value => { stringValue => 'p' x 3000 } } ];
+my $two_json = $json->encode({ resourceSpans => [ { scopeSpans => [ { spans => [ $two[0] ] } ] } ] });
+my $cut = 40;
+my ($head, $tail) = (substr($two_json, 0, $cut), substr($two_json, $cut));
+gzip(\$head => \$m1) or die $GzipError;
+gzip(\$tail => \$m2) or die $GzipError;
+$r = post($url, 'application/json', $m1 . $m2, 'Content-Encoding' => 'gzip');
+is("$r->{status} $r->{content}", '200 {"partialSuccess":{}}', 'gzip in two members: 200');
+is(q1(q{SELECT length(profile_data->'metadata'->>'padding') FROM performance_profiles WHERE query_id = '66666666666666666666666666666666'}),
+	'3000', 'gzip in two members: the whole body was read');
 $before = $profiles->();
 my $held = q1('SELECT count(*) FROM performance_otlp_spans');
 
