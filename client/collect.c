@@ -490,6 +490,12 @@ handle_body(request *r, int64_t *rejected, char **message)
 			return status;
 		}
 	}
+	if (len == 0)
+	{
+		/* an empty request: OTLP asks for success (protobuf's is empty too) */
+		status = MHD_HTTP_OK;
+		goto done;
+	}
 	if (r->kind == BODY_PROTOBUF)
 	{
 		doc = otlp_proto_decode((const uint8_t *) plain, len, err, sizeof(err));

@@ -253,6 +253,12 @@ is(unpack('H*', $r->{content}), unpack('H*', fld(1, "\x08\x01" . fld(2, $msg))),
 is($profiles->(), $before + 2, 'partial success: the good spans were stored');
 $before = $profiles->();
 
+# an empty request is a success, as OTLP asks
+$r = post($url, 'application/json', '');
+is("$r->{status} $r->{content}", '200 {"partialSuccess":{}}', 'an empty JSON request: 200');
+$r = post($url, 'application/x-protobuf', '');
+is("$r->{status}:" . length($r->{content}), '200:0', 'an empty protobuf request: 200');
+
 # protobuf value types: negative int, double NaN, bytes, a kvlist holding an
 # array, an empty value
 sub kv { my ($k, $anyvalue) = @_; return fld(1, $k) . fld(2, $anyvalue) }
