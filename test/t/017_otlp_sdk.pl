@@ -13,14 +13,18 @@
 # nanosecond, errors, typed metadata; and pp_operation_stats exactly against
 # the table (the retry counted nothing twice).
 #
-# Then, with raw HTTP: a request in the shape of the OTLP specification's
-# example; partial success over JSON and protobuf; 400 (bad JSON, bad
-# protobuf, a request pp_ingest_otlp refuses), 404, 405, 413 (by
-# Content-Length and by what a gzip body inflates to), 415, each storing
-# nothing; gzip over JSON and protobuf; 503 with Retry-After while the
-# server is stopped, and 200 again once it is back; SIGTERM: exit 0, and the
-# log never quoted a profile's content.  Last, ingest --format otlp of a
-# file-exporter file, and of a file with a bad line (nothing stored).
+# Before that, collect's options (--help; bad ones exit 2).  Then, with raw
+# HTTP: a request in the shape of the OTLP specification's example; partial
+# success over JSON and protobuf (the protobuf encoded here by hand); empty
+# requests; protobuf value types; 400 (bad JSON, bad protobuf, values
+# nested too deep, a varint too long, a request pp_ingest_otlp refuses),
+# 404, 405, 413 (by Content-Length and by what a gzip body inflates to),
+# 415, each storing nothing; gzip over JSON and protobuf, and in two
+# members; 503 with Retry-After while the server is stopped, and 200 again
+# once it is back; SIGTERM while a request waits for a lock: the request is
+# answered and stored, then exit 0; SIGINT: exit 0; one log line per
+# problem, none quoting a profile's content.  Last, ingest --format otlp of
+# a file-exporter file, and of a file with a bad line (nothing stored).
 use strict;
 use warnings;
 
@@ -81,6 +85,22 @@ sub post
 	my ($url, $ctype, $body, %hdr) = @_;
 	return $http->request('POST', $url,
 		{ headers => { 'Content-Type' => $ctype, %hdr }, content => $body });
+}
+
+for my $bad ([ '--help' ], [ '--listen', 'nowhere' ], [ '--max-body', '0' ], [ '--workers', '100' ], [ '--bogus' ])
+{
+	my ($o, $e) = ('', '');
+	my $rc = IPC::Run::run([ $cli, '--dsn', $conninfo, 'collect', @$bad ], '>', \$o, '2>', \$e) ? 0 : $? >> 8;
+	if ($bad->[0] eq '--help')
+	{
+		is($rc, 0, 'collect --help: exit 0');
+		like($o, qr/^Usage: ppprof \[--dsn DSN\] collect/, 'collect --help: the usage');
+	}
+	else
+	{
+		is($rc, 2, "collect @$bad: exit 2");
+		isnt($e, '', "collect @$bad: says why");
+	}
 }
 
 my ($collect, $url, $log) = start_collect();
