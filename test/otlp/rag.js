@@ -20,7 +20,8 @@ const { OTLPTraceExporter: ProtoExporter } = require('@opentelemetry/exporter-tr
 
 const [url, protocol, service] = process.argv.slice(2);
 const Exporter = protocol === 'proto' ? ProtoExporter : JsonExporter;
-const otlp = new Exporter({ url });
+// generous timeouts: the machine may be busy; nothing here measures time
+const otlp = new Exporter({ url, timeoutMillis: 120000 });
 
 // count the exports, and send the second one twice (a retry of that batch)
 let sent = 0;
@@ -45,7 +46,11 @@ const exporter = {
 const recorded = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({
   resource: resourceFromAttributes({ 'service.name': service, 'deployment.environment': 'test' }),
-  spanProcessors: [new BatchSpanProcessor(exporter), new SimpleSpanProcessor(recorded)],
+  // only forceFlush exports (never the timer), so the batches are known
+  spanProcessors: [
+    new BatchSpanProcessor(exporter, { scheduledDelayMillis: 3600000, exportTimeoutMillis: 300000 }),
+    new SimpleSpanProcessor(recorded),
+  ],
 });
 const tracer = provider.getTracer('rag-pipeline', '1.0.0');
 

@@ -376,7 +376,11 @@ is(q1(q{SELECT count(*) FROM performance_profiles WHERE query_id = 'ffffffffffff
 my ($lin, $lout, $lerr) = ("BEGIN;\nLOCK TABLE performance_otlp_traces IN ACCESS EXCLUSIVE MODE;\n\\echo locked\n", '', '');
 my $locker = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-q', '-d', $conninfo ],
 	'<', \$lin, '>', \$lout, '2>', \$lerr);
-$locker->pump_nb until $lout =~ /locked/ || $lerr ne '';
+until ($lout =~ /locked/ || $lerr ne '')
+{
+	$locker->pump_nb;
+	select(undef, undef, undef, 0.05);
+}
 ($one) = $good_bad->('9' x 32);
 my ($pout, $perr) = ('', '');
 my $poster = IPC::Run::start([ 'perl', '-MHTTP::Tiny', '-e',
@@ -387,7 +391,11 @@ ok($node->poll_query_until('postgres',
 	q{SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pp_ingest_otlp%'}),
 	'SIGTERM: a request is in hand, waiting for the lock');
 $collect->signal('TERM');
-$collect->pump_nb until $$log =~ /finishing 1 request/;
+until ($$log =~ /finishing 1 request/)
+{
+	$collect->pump_nb;
+	select(undef, undef, undef, 0.05);
+}
 ok(1, 'SIGTERM: ppprof collect finishes the request in hand');
 $lin .= "COMMIT;\n";
 $locker->finish;
