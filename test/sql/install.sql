@@ -192,8 +192,11 @@ CREATE TEMP TABLE plain AS SELECT * FROM pg_temp.ppprof_catalog();
 UNION ALL
 (SELECT 'plain only', * FROM plain EXCEPT ALL SELECT 'plain only', * FROM under_default_privileges)
 ORDER BY 1, 2, 3;
--- what was compared
-SELECT kind, count(*) FROM plain GROUP BY 1 ORDER BY 1;
+-- what was compared, counted as on PostgreSQL 15 (17's MAINTAIN privilege
+-- on each table is compared above, and left out of this count)
+SELECT kind, count(*) FROM plain
+ WHERE NOT (kind = 'privilege' AND item LIKE '%: MAINTAIN to %')
+ GROUP BY 1 ORDER BY 1;
 -- the unreleased versions before this one cannot be installed
 DROP EXTENSION ppprof;
 CREATE EXTENSION ppprof VERSION '1.2';
