@@ -32,7 +32,8 @@ SELECT pg_describe_object(classid, objid, objsubid) AS member
   FROM members WHERE classid IN ('pg_class'::regclass, 'pg_proc'::regclass)
  ORDER BY 1;
 -- and nothing else, but for the row types of those tables and their arrays
--- (members since PostgreSQL 17) and the row type of pp_otlp_decode's spans
+-- and the array of a member type (members since PostgreSQL 17), and the row
+-- type of pp_otlp_decode's spans
 SELECT pg_describe_object(m.classid, m.objid, m.objsubid) AS other_member
   FROM members m
  WHERE m.classid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass)
@@ -40,6 +41,9 @@ SELECT pg_describe_object(m.classid, m.objid, m.objsubid) AS other_member
                      LEFT JOIN pg_type e ON e.oid = t.typelem
                      JOIN members r ON r.classid = 'pg_class'::regclass
                                    AND r.objid IN (t.typrelid, e.typrelid)
+                    WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid)
+   AND NOT EXISTS (SELECT 1 FROM pg_type t
+                     JOIN members r ON r.classid = 'pg_type'::regclass AND r.objid = t.typelem
                     WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid);
 
 -- the installed script, and its statements outside comments and
