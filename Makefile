@@ -42,7 +42,7 @@ EXTRA_CLEAN = tmp_check results regression.diffs regression.out \
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/core
-PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter \
+PG_CFLAGS = -Wall -Wextra -Werror -Wshadow=compatible-local -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/tdigest.sh -- percentile accuracy and speed: pp_operation_stats('24
 # hours') against the exact SQL and against the tdigest extension
-# (postgresql-15-tdigest) over the same durations, at 10k, 100k and 1M
-# profiles.  What "make bench-tdigest" runs (and "make bench" / "make
+# (Debian: postgresql-$PG_MAJOR-tdigest) over the same durations, at 10k,
+# 100k and 1M profiles.  What "make bench-tdigest" runs (and "make bench" / "make
 # bench-smoke" too).
 #
 #   bash bench/tdigest.sh                  default: 10k, 100k, 1M profiles, 3 rounds
@@ -90,7 +90,7 @@ PORT=5493	# only names the socket file in our own directory; no TCP
 for v in ROUNDS CALLS BUDGET_MS COMPRESSION SQL_BUDGET_S CHUNK; do posint "$v" "${!v}"; done
 increasing BENCH_SIZES "$SIZES"
 if [ ! -f "$("$PG_CONFIG" --sharedir)/extension/tdigest.control" ]; then
-	echo "bench: the tdigest extension is not installed (Debian: apt-get install postgresql-15-tdigest; make deps installs it)" >&2
+	echo "bench: the tdigest extension is not installed (Debian: apt-get install postgresql-$PG_MAJOR-tdigest; make test installs it)" >&2
 	exit 1
 fi
 pp_build_install

@@ -727,14 +727,14 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		Datum		id = heap_getattr(tuple, cols[PP_COL_ID], desc, &id_null);
 		Datum		created = heap_getattr(tuple, cols[PP_COL_CREATED_AT], desc,
 										   &created_null);
-		Datum		total = heap_getattr(tuple, att_total, desc, &isnull);
+		Datum		stored_total = heap_getattr(tuple, att_total, desc, &isnull);
 
 		if (!id_null && !created_null && !isnull)
 		{
 			INSTR_TIME_SET_CURRENT(elapsed);
 			INSTR_TIME_SUBTRACT(elapsed, started);
 			pp_observe_stage(DatumGetUUIDP(id), DatumGetTimestampTz(created),
-							 DatumGetFloat8(total), &pa.tree, pa.types,
+							 DatumGetFloat8(stored_total), &pa.tree, pa.types,
 							 INSTR_TIME_GET_MICROSEC(elapsed));
 		}
 	}

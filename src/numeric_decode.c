@@ -25,6 +25,9 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"				/* VARSIZE and friends left postgres.h in 16 */
+#endif
 
 #include "decimal.h"
 #include "numeric_decode.h"

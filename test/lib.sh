@@ -1,15 +1,28 @@
 # test/lib.sh -- helpers shared by test/run_all.sh, the demo and the benchmarks.
-# Source it; it sets PG_CONFIG, PGBIN, SUDO and defines the functions below.
+# Source it; it sets PG_MAJOR, PG_CONFIG, PGBIN, SUDO, PP_PACKAGES_BUILD and
+# PP_PACKAGES and defines the functions below.
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# PG_MAJOR is the PostgreSQL major version: the server tree and the package
+# names follow from it (15 unless set; a PG_CONFIG given without PG_MAJOR
+# decides it).
+if [ -z "${PG_MAJOR:-}" ] && [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+	PG_MAJOR=$("$PG_CONFIG" --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+fi
+PG_MAJOR=${PG_MAJOR:-15}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 # the server's programs sit beside its pg_config (PG_CONFIG may point at a
 # private copy of the server tree, for working on several trees at once)
 PGBIN=$(dirname "$PG_CONFIG")
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 
-PP_PACKAGES="make gcc libc6-dev postgresql-15 postgresql-server-dev-15 libjansson-dev libpq-dev \
-libcmocka-dev libipc-run-perl perl postgresql-client-15 postgresql-15-cron \
-postgresql-15-tdigest gnuplot-nox clang libclang-rt-14-dev valgrind libmicrohttpd-dev zlib1g-dev"
+# What the build, the unit tests, pg_regress and the TAP tests (pg_cron's
+# included) need ...
+PP_PACKAGES_BUILD="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
+postgresql-client-$PG_MAJOR postgresql-$PG_MAJOR-cron libjansson-dev libpq-dev libcmocka-dev \
+libipc-run-perl perl libmicrohttpd-dev zlib1g-dev"
+# ... and what the fuzzers (clang and its sanitizer runtimes) and the
+# benchmarks add.
+PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest gnuplot-nox clang libclang-rt-dev valgrind"
 
 # Install whatever of $PP_PACKAGES is missing (Debian/Ubuntu).
 pp_install_deps() {

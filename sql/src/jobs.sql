@@ -137,7 +137,8 @@ BEGIN
         RAISE EXCEPTION 'pg_cron is not installed in this database'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'ppprof schedules its jobs through pg_cron.',
-                  HINT = 'Install pg_cron (Debian: postgresql-15-cron), add it to shared_preload_libraries, set cron.database_name, restart, then run CREATE EXTENSION pg_cron.';
+                  HINT = format('Install pg_cron (Debian: postgresql-%s-cron), add it to shared_preload_libraries, set cron.database_name, restart, then run CREATE EXTENSION pg_cron.',
+                               current_setting('server_version_num')::int / 10000);
     END IF;
     FOR j IN
         SELECT c.job_name AS name, c.command AS cmd,

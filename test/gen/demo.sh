@@ -3,10 +3,10 @@
 #
 # On a Debian/Ubuntu machine, as root or as a user with sudo:
 #   1. installs the missing dependencies and builds and installs ppprof;
-#   2. starts a throwaway PostgreSQL 15 cluster in a temporary directory,
-#      listening only on a Unix socket in that directory, with ppprof
-#      preloaded (run by the postgres OS user when invoked as root, by the
-#      invoking user otherwise);
+#   2. starts a throwaway PostgreSQL $PG_MAJOR (test/lib.sh) cluster in a
+#      temporary directory, listening only on a Unix socket in that
+#      directory, with ppprof preloaded (run by the postgres OS user when
+#      invoked as root, by the invoking user otherwise);
 #   3. creates database "demo" with the extension and DEMO_PROFILES (5000)
 #      generated RAG profiles spread over the last 24 hours;
 #   4. prints the result (test/gen/demo_report.sql).
@@ -72,7 +72,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 chmod 700 "$DEMO_DIR"
 
-step "throwaway PostgreSQL 15 cluster in $DEMO_DIR (socket only, port $PORT)"
+step "throwaway PostgreSQL $PG_MAJOR cluster in $DEMO_DIR (socket only, port $PORT)"
 pp_as_pg initdb -D "$DEMO_DIR/data" -A trust -E UTF8 --locale=C -U postgres \
 	>"$DEMO_DIR/initdb.log" 2>&1 || { cat "$DEMO_DIR/initdb.log" >&2; exit 1; }
 pp_as_pg tee -a "$DEMO_DIR/data/postgresql.conf" >/dev/null <<EOF

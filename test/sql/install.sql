@@ -32,7 +32,8 @@ SELECT pg_describe_object(classid, objid, objsubid) AS member
   FROM members WHERE classid IN ('pg_class'::regclass, 'pg_proc'::regclass)
  ORDER BY 1;
 -- and nothing else, but for the row types of those tables and their arrays
--- (members since PostgreSQL 17) and the row type of pp_otlp_decode's spans
+-- and the array of a member type (members since PostgreSQL 17), and the row
+-- type of pp_otlp_decode's spans
 SELECT pg_describe_object(m.classid, m.objid, m.objsubid) AS other_member
   FROM members m
  WHERE m.classid NOT IN ('pg_class'::regclass, 'pg_proc'::regclass)
@@ -40,6 +41,9 @@ SELECT pg_describe_object(m.classid, m.objid, m.objsubid) AS other_member
                      LEFT JOIN pg_type e ON e.oid = t.typelem
                      JOIN members r ON r.classid = 'pg_class'::regclass
                                    AND r.objid IN (t.typrelid, e.typrelid)
+                    WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid)
+   AND NOT EXISTS (SELECT 1 FROM pg_type t
+                     JOIN members r ON r.classid = 'pg_type'::regclass AND r.objid = t.typelem
                     WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid);
 
 -- the installed script, and its statements outside comments and
@@ -192,8 +196,11 @@ CREATE TEMP TABLE plain AS SELECT * FROM pg_temp.ppprof_catalog();
 UNION ALL
 (SELECT 'plain only', * FROM plain EXCEPT ALL SELECT 'plain only', * FROM under_default_privileges)
 ORDER BY 1, 2, 3;
--- what was compared
-SELECT kind, count(*) FROM plain GROUP BY 1 ORDER BY 1;
+-- what was compared, counted as on PostgreSQL 15 (17's MAINTAIN privilege
+-- on each table is compared above, and left out of this count)
+SELECT kind, count(*) FROM plain
+ WHERE NOT (kind = 'privilege' AND item LIKE '%: MAINTAIN to %')
+ GROUP BY 1 ORDER BY 1;
 -- the unreleased versions before this one cannot be installed
 DROP EXTENSION ppprof;
 CREATE EXTENSION ppprof VERSION '1.2';

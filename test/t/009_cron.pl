@@ -1,7 +1,7 @@
 # test/t/009_cron.pl -- ppprof's pg_cron jobs: pp_schedule_jobs() and
-# pp_unschedule_jobs() against a real pg_cron (postgresql-15-cron, 1.4;
-# minute-granular schedules), which runs its jobs in background workers in
-# the database "postgres".
+# pp_unschedule_jobs() against a real pg_cron (Debian's postgresql-15-cron,
+# 1.4, or postgresql-17-cron; minute-granular schedules), which runs its jobs
+# in background workers in the database "postgres".
 #
 #  1. pp_schedule_jobs() registers five jobs (ppprof_snapshot,
 #     ppprof_detect_bottlenecks, ppprof_check_alerts, ppprof_baseline,
