@@ -30,6 +30,12 @@ pp_install_deps() {
 	for p in $PP_PACKAGES; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 	done
+	# TAP 017 runs the OpenTelemetry JavaScript SDK: Node.js and npm, Debian's
+	# unless the machine has its own (NodeSource's, say); PP_NEED_NODE=0 when
+	# that test does not run
+	if [ "${PP_NEED_NODE:-1}" = 1 ] && ! command -v npm >/dev/null; then
+		missing="$missing nodejs npm"
+	fi
 	[ -z "$missing" ] && return 0
 	echo "installing:$missing"
 	$SUDO apt-get update -qq
