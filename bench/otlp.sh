@@ -9,7 +9,10 @@
 #
 # Environment:
 #   BENCH_REQUESTS   requests (batches) per run (default 500; smoke 8)
-#   BENCH_TRACES     traces per request, i.e. per batch (default 10; smoke 2)
+#   BENCH_TRACES     traces per request, i.e. per batch (default 10; smoke 2);
+#                    11 x BENCH_REQUESTS x BENCH_TRACES spans must stay within
+#                    ppprof.otlp_max_pending_spans (100,000): they are all held
+#                    until their traces close
 #   BENCH_CLIENTS    requests in flight, and collect's --workers (default 4; smoke 2)
 #   BENCH_ROUNDS     rounds (default 5; smoke 1)
 #
@@ -110,6 +113,10 @@ psql_q -c "CREATE EXTENSION ppprof"
 cmp -s ppprof.so "$PKGLIB/ppprof.so" ||
 	{ echo "bench: $PKGLIB/ppprof.so was replaced during CREATE EXTENSION; run again" >&2; exit 1; }
 PGVER=$(psql_q -At -c "SHOW server_version")
+# every span of a run is held (performance_otlp_spans) until its trace closes
+MAXPEND=$(psql_q -At -c "SHOW ppprof.otlp_max_pending_spans")
+[ "$SPANS" -le "$MAXPEND" ] ||
+	{ echo "bench: $SPANS spans per run exceed ppprof.otlp_max_pending_spans ($MAXPEND): fewer BENCH_REQUESTS or BENCH_TRACES" >&2; exit 2; }
 
 client/ppprof --dsn "host=$SOCK port=$PORT user=postgres dbname=bench" collect --listen 127.0.0.1:0 \
 	--workers "$CLIENTS" 2>"$TMP/collect.log" &
