@@ -111,6 +111,7 @@ bench:
 	bash bench/purge.sh
 	bash bench/spans.sh
 	bash bench/tdigest.sh
+	bash bench/otlp.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -120,6 +121,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/purge.sh
 	BENCH_SMOKE=1 bash bench/spans.sh
 	BENCH_SMOKE=1 bash bench/tdigest.sh
+	BENCH_SMOKE=1 bash bench/otlp.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -158,3 +160,9 @@ bench-tdigest:
 .PHONY: bench-spans
 bench-spans:
 	bash bench/spans.sh
+
+# OpenTelemetry in: ppprof collect (JSON, protobuf) vs pp_ingest_jsonl of the
+# same trees (bench/otlp.sh, results in docs/benchmarks.md); needs npm.
+.PHONY: bench-otlp
+bench-otlp:
+	bash bench/otlp.sh

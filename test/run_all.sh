@@ -126,7 +126,7 @@ fi
 
 if suite bench; then
 	echo "== benchmark smoke runs (the scripts keep working; no timing is checked)"
-	for b in bench/ingest.sh bench/stats.sh bench/report.sh bench/callgrind.sh bench/purge.sh bench/spans.sh bench/tdigest.sh; do
+	for b in bench/ingest.sh bench/stats.sh bench/report.sh bench/callgrind.sh bench/purge.sh bench/spans.sh bench/tdigest.sh bench/otlp.sh; do
 		if BENCH_SMOKE=1 bash "$b" >"$log" 2>&1; then
 			count 1 0
 			echo "$b: ok"
