@@ -24,6 +24,13 @@ libipc-run-perl perl libmicrohttpd-dev zlib1g-dev"
 # benchmarks add.
 PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest gnuplot-nox clang libclang-rt-dev valgrind"
 
+# npm (TAP 017, bench/otlp.sh) trusts the system's CA store as well as
+# Node's own: a machine behind a TLS-inspecting proxy has the proxy's CA
+# there, and a Node.js not built by Debian does not read it by itself.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+	export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+fi
+
 # Install whatever of $PP_PACKAGES is missing (Debian/Ubuntu).
 pp_install_deps() {
 	local missing=

@@ -47,6 +47,9 @@ ok(IPC::Run::run([ 'make', '-s', '-C', "$root/client" ], '>', \$out, '2>', \$err
 
 # the SDK: npm ci from the lock file (a failure fails the test)
 my $npm_cache = PostgreSQL::Test::Utils::tempdir('npm');
+# the system's CA store as well as Node's own (test/lib.sh says why)
+$ENV{NODE_EXTRA_CA_CERTS} //= '/etc/ssl/certs/ca-certificates.crt'
+  if -r '/etc/ssl/certs/ca-certificates.crt';
 my $npm_ok = IPC::Run::run(
 	[ 'npm', 'ci', '--no-audit', '--no-fund', '--cache', $npm_cache, '--prefix', "$root/test/otlp" ],
 	'>', \$out, '2>', \$err);
