@@ -104,7 +104,9 @@ BEGIN
         ('ppprof_baseline',
          format('SELECT %s.pp_capture_baseline(''default''::pg_catalog.text, ''7 days''::pg_catalog.interval)', s)),
         ('ppprof_purge',
-         format('SELECT %s.pp_purge(%L::pg_catalog.interval)', s, retention::text))
+         format('SELECT %s.pp_purge(%L::pg_catalog.interval)', s, retention::text)),
+        ('ppprof_otlp_flush',
+         format('SELECT %s.pp_otlp_flush(NULL::pg_catalog.interval)', s))
       ) AS v(job_name, call);
 END;
 $$;
@@ -117,7 +119,8 @@ CREATE FUNCTION @extschema@.pp_schedule_jobs(
     alerts text DEFAULT '*/5 * * * *',
     baseline text DEFAULT '17 3 * * *',
     purge text DEFAULT '47 3 * * *',
-    retention interval DEFAULT '30 days')
+    retention interval DEFAULT '30 days',
+    otlp_flush text DEFAULT '* * * * *')
 RETURNS TABLE (job_name text, schedule text, command text, jobid bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -146,7 +149,8 @@ BEGIN
                                WHEN 'ppprof_detect_bottlenecks' THEN detect
                                WHEN 'ppprof_check_alerts' THEN alerts
                                WHEN 'ppprof_baseline' THEN baseline
-                               ELSE purge END AS sched
+                               WHEN 'ppprof_purge' THEN purge
+                               ELSE otlp_flush END AS sched
           FROM @extschema@.pp_job_commands(retention) WITH ORDINALITY AS c(job_name, command, n)
          ORDER BY c.n
     LOOP
@@ -167,7 +171,7 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION @extschema@.pp_schedule_jobs(text, text, text, text, text, interval) IS
+COMMENT ON FUNCTION @extschema@.pp_schedule_jobs(text, text, text, text, text, interval, text) IS
     'Registers (or updates) ppprof''s pg_cron jobs by name; a NULL schedule removes that job';
 
 CREATE FUNCTION @extschema@.pp_unschedule_jobs()
@@ -187,7 +191,8 @@ BEGIN
         SELECT count(cron.unschedule(j.jobid))::integer
           FROM cron.job j
          WHERE j.jobname IN ('ppprof_snapshot', 'ppprof_detect_bottlenecks',
-                             'ppprof_check_alerts', 'ppprof_baseline', 'ppprof_purge')
+                             'ppprof_check_alerts', 'ppprof_baseline', 'ppprof_purge',
+                             'ppprof_otlp_flush')
            AND j.username = current_user
            AND j.database = current_database()
     $q$ INTO n;

@@ -3,17 +3,17 @@
 # 1.4, or postgresql-17-cron; minute-granular schedules), which runs its jobs
 # in background workers in the database "postgres".
 #
-#  1. pp_schedule_jobs() registers five jobs (ppprof_snapshot,
+#  1. pp_schedule_jobs() registers six jobs (ppprof_snapshot,
 #     ppprof_detect_bottlenecks, ppprof_check_alerts, ppprof_baseline,
-#     ppprof_purge) in cron.job with the default schedules and commands, and
+#     ppprof_purge, ppprof_otlp_flush) in cron.job with the default schedules and commands, and
 #     returns them with their jobids; calling it again changes nothing (same
-#     five jobids); a new schedule updates the job in place (same jobid); a
+#     six jobids); a new schedule updates the job in place (same jobid); a
 #     NULL schedule removes that job.
 #  2. With the snapshot and alert jobs every minute, pg_cron really runs
 #     them: cron.job_run_details shows both succeeded, performance_snapshots
 #     has a row, and an alert rule that the profiles breach has fired.  No
 #     ppprof job failed.
-#  3. pp_unschedule_jobs() removes the five jobs and returns 5; a second call
+#  3. pp_unschedule_jobs() removes the six jobs and returns 6; a second call
 #     returns 0.
 #  4. In a database without pg_cron, pp_schedule_jobs() and
 #     pp_unschedule_jobs() fail with "pg_cron is not installed in this
@@ -56,6 +56,7 @@ my %default = (
 	ppprof_check_alerts       => [ '*/5 * * * *', "${pin}SELECT public.pp_check_alerts()" ],
 	ppprof_baseline           => [ '17 3 * * *',  $pin . q{SELECT public.pp_capture_baseline('default'::pg_catalog.text, '7 days'::pg_catalog.interval)} ],
 	ppprof_purge              => [ '47 3 * * *',  $pin . q{SELECT public.pp_purge('30 days'::pg_catalog.interval)} ],
+	ppprof_otlp_flush         => [ '* * * * *',   $pin . q{SELECT public.pp_otlp_flush(NULL::pg_catalog.interval)} ],
 );
 my @names = sort keys %default;
 
@@ -101,17 +102,17 @@ sub ids_line
 #
 my $ret = schedule_jobs('');
 my $ids = cron_jobids();
-is(scalar(keys %$ids), 5, 'pp_schedule_jobs() creates five jobs in cron.job');
-is(cron_jobs(), expected_jobs(\%default), 'the five jobs have the default schedules and commands');
+is(scalar(keys %$ids), 6, 'pp_schedule_jobs() creates six jobs in cron.job');
+is(cron_jobs(), expected_jobs(\%default), 'the six jobs have the default schedules and commands');
 is($ret, join("\n", map { "$_|$default{$_}[0]|$default{$_}[1]|" . ($ids->{$_} // '-') } @names),
-	'pp_schedule_jobs() returns the five jobs with their cron.job jobids');
+	'pp_schedule_jobs() returns the six jobs with their cron.job jobids');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM cron.job
 	 WHERE jobname LIKE 'ppprof\_%' AND database = 'postgres' AND username = current_user AND active}),
-	'5', 'the jobs are active and run in database postgres as the calling user');
+	'6', 'the jobs are active and run in database postgres as the calling user');
 
 $ret = schedule_jobs('');
-is(ids_line(cron_jobids()), ids_line($ids), 'a second pp_schedule_jobs() keeps the same five jobids');
+is(ids_line(cron_jobids()), ids_line($ids), 'a second pp_schedule_jobs() keeps the same six jobids');
 is(cron_jobs(), expected_jobs(\%default), 'a second pp_schedule_jobs() leaves the schedules and commands');
 is($ret, join("\n", map { "$_|$default{$_}[0]|$default{$_}[1]|" . ($ids->{$_} // '-') } @names),
 	'a second pp_schedule_jobs() returns the same jobs');
@@ -126,11 +127,11 @@ my %no_purge = %changed;
 delete $no_purge{ppprof_purge};
 is(cron_jobs(), expected_jobs(\%no_purge), 'purge => NULL removes ppprof_purge from cron.job');
 is(join(',', map { (split /\|/)[0] } split /\n/, $ret),
-	'ppprof_baseline,ppprof_check_alerts,ppprof_detect_bottlenecks,ppprof_snapshot',
-	'purge => NULL: pp_schedule_jobs() returns the four other jobs');
+	'ppprof_baseline,ppprof_check_alerts,ppprof_detect_bottlenecks,ppprof_otlp_flush,ppprof_snapshot',
+	'purge => NULL: pp_schedule_jobs() returns the five other jobs');
 my %kept = %$ids;
 delete $kept{ppprof_purge};
-is(ids_line(cron_jobids()), ids_line(\%kept), 'the four other jobs keep their jobids');
+is(ids_line(cron_jobids()), ids_line(\%kept), 'the five other jobs keep their jobids');
 
 #
 # 2. pg_cron runs the jobs
@@ -142,10 +143,10 @@ $node->safe_psql('postgres', q{
 $ret = schedule_jobs(q{snapshot => '* * * * *', alerts => '* * * * *'});
 my %every_minute = (%default, ppprof_check_alerts => [ '* * * * *', $default{ppprof_check_alerts}[1] ]);
 is(cron_jobs(), expected_jobs(\%every_minute),
-	'scheduled again: five jobs, snapshot and alerts every minute, purge back');
+	'scheduled again: six jobs, snapshot and alerts every minute, purge back');
 my $ids2 = cron_jobids();
 is(ids_line({ map { $_ => $ids2->{$_} } keys %kept }), ids_line(\%kept),
-	'the four jobs kept keep their jobids');
+	'the five jobs kept keep their jobids');
 isnt($ids2->{ppprof_purge} // '', '', 'ppprof_purge has a jobid again');
 
 # the runs that count start after the rule and the schedules above (a run
@@ -175,6 +176,10 @@ is($node->safe_psql('postgres', qq{
 	  FROM performance_snapshots WHERE taken_at >= '$t0' ORDER BY taken_at LIMIT 1}),
 	'5 120 true', 'the snapshot counts the five recent profiles (mean 120 ms) and some memory');
 
+ok($node->poll_query_until('postgres', job_succeeded('ppprof_otlp_flush')),
+	'pg_cron ran ppprof_otlp_flush successfully')
+  or diag($node->safe_psql('postgres', 'SELECT * FROM cron.job_run_details'));
+
 ok($node->poll_query_until('postgres', job_succeeded('ppprof_check_alerts')),
 	'pg_cron ran ppprof_check_alerts successfully')
   or diag($node->safe_psql('postgres', 'SELECT * FROM cron.job_run_details'));
@@ -193,8 +198,8 @@ is($node->safe_psql('postgres', q{
 #
 # 3. Unscheduling
 #
-is($node->safe_psql('postgres', 'SELECT pp_unschedule_jobs()'), '5',
-	'pp_unschedule_jobs() returns 5');
+is($node->safe_psql('postgres', 'SELECT pp_unschedule_jobs()'), '6',
+	'pp_unschedule_jobs() returns 6');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job WHERE jobname LIKE 'ppprof\_%'}), '0',
 	'cron.job has no ppprof job left');
 is($node->safe_psql('postgres', 'SELECT pp_unschedule_jobs()'), '0',
