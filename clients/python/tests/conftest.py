@@ -210,7 +210,7 @@ class FakeSupabase:
 
     def rpc(self, name: str, params: Dict[str, Any]) -> _Request:
         self.calls.append(name)
-        args = ", ".join("%s => %%s" % k for k in params)
+        args = ", ".join('"%s" => %%s' % k for k in params)
         values = tuple(json.dumps(v) if isinstance(v, (dict, list)) else v for v in params.values())
         return _Request(self, "SELECT pg_catalog.to_jsonb(r) FROM public.%s(%s) r" % (name, args), values)
 
@@ -233,7 +233,7 @@ class FakeSupabase:
                     self._conn.close()
                     self._conn = None
                 code = "PGRST202" if exc.pgcode == "42883" else exc.pgcode
-                raise APIError({"code": code, "message": (exc.pgerror or str(exc)).strip(),
+                raise APIError({"code": code, "message": exc.diag.message_primary or str(exc),
                                 "details": None, "hint": None}) from None
         if sql.startswith("SELECT"):
             return APIResponse(data[0] if data else None)

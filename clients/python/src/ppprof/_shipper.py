@@ -25,7 +25,7 @@ from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Union
 
 from ._records import TimingRecord
-from ._transport import Refused, SendFailed, Transport
+from ._transport import OneByOne, Refused, SendFailed, Transport
 
 __all__ = ["Shipper", "tree_json"]
 
@@ -271,6 +271,8 @@ class Shipper:
                 self._transport.send(lines)
                 self._count("sent", len(lines))
                 return True
+            except OneByOne:
+                return all([self._send([line]) for line in lines])
             except Refused as exc:
                 if len(lines) == 1:
                     self._count("failed")

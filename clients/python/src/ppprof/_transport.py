@@ -19,7 +19,7 @@ import json
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-__all__ = ["Refused", "SendFailed", "Transport", "make_transport"]
+__all__ = ["OneByOne", "Refused", "SendFailed", "Transport", "make_transport"]
 
 # SQLSTATE classes that blame the data sent rather than the connection or
 # the role
@@ -36,6 +36,10 @@ class Refused(Exception):
 
 class SendFailed(Exception):
     """The batch could not be stored for a reason that is not its data."""
+
+
+class OneByOne(Exception):
+    """Nothing was stored: send the trees of the batch one at a time."""
 
 
 def _one_line(text: str) -> str:
@@ -88,6 +92,12 @@ class _Driver:
             conn.autocommit = True
             return conn
         return self.module.connect(dsn, autocommit=True, client_encoding="UTF8", **params)
+
+    def message(self, exc: BaseException) -> str:
+        """The server's primary message, else the driver's own."""
+        diag = getattr(exc, "diag", None)
+        primary = getattr(diag, "message_primary", None) if diag is not None else None
+        return _one_line(primary or str(exc))
 
     def sqlstate(self, exc: BaseException) -> Optional[str]:
         if self.name == "psycopg2":
@@ -188,7 +198,7 @@ class _SqlTransport(Transport):
             raise
         except self._driver.error as exc:
             state = self._driver.sqlstate(exc)
-            message = _one_line(getattr(exc, "pgerror", None) or str(exc))
+            message = self._driver.message(exc)
             if state is not None and state[:2] in _DATA_CLASSES:
                 raise Refused(message, state) from exc
             # the connection may be gone or in a bad state: start again
@@ -316,10 +326,13 @@ class _RpcTransport(Transport):
                     cause = exc.__cause__
                     if getattr(cause, "code", None) not in _NO_FUNCTION:
                         raise
-                    # an extension older than 1.2: one tree at a time from now on
+                    # an extension older than 1.2: one tree at a time from
+                    # now on (PostgREST runs each call in a transaction of
+                    # its own, so a batch could be stored in part)
                     self.batches = False
-            for line in lines:
-                self._execute(self._client.rpc("pp_ingest", {"profile": json.loads(line)}))
+            if len(lines) > 1:
+                raise OneByOne()
+            self._execute(self._client.rpc("pp_ingest", {"profile": json.loads(lines[0])}))
 
     def write_thresholds(self, thresholds: Dict[str, float]) -> None:
         table = getattr(self._client, "table", None)
