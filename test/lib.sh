@@ -15,11 +15,17 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PGBIN=$(dirname "$PG_CONFIG")
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 
-# What the build, the unit tests, pg_regress and the TAP tests (pg_cron's
-# included) need ...
+# What the Python client's tests (the suite "python") and the demo's
+# example (examples/rag_pipeline.py) need: Debian's Python 3 with both
+# drivers, pytest, and pip with setuptools (the offline install is tested).
+PP_PACKAGES_PYTHON="python3 python3-psycopg2 python3-psycopg python3-pytest python3-pip python3-setuptools"
+# The Python that runs them: Debian's, whatever python3 comes first on PATH.
+PP_PYTHON=${PP_PYTHON:-/usr/bin/python3}
+# What the build, the unit tests, pg_regress, the TAP tests (pg_cron's
+# included) and the Python tests need ...
 PP_PACKAGES_BUILD="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
 postgresql-client-$PG_MAJOR postgresql-$PG_MAJOR-cron libjansson-dev libpq-dev libcmocka-dev \
-libipc-run-perl perl libmicrohttpd-dev zlib1g-dev"
+libipc-run-perl perl libmicrohttpd-dev zlib1g-dev $PP_PACKAGES_PYTHON"
 # ... and what the fuzzers (clang and its sanitizer runtimes) and the
 # benchmarks add.
 PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest gnuplot-nox clang libclang-rt-dev valgrind"

@@ -6,19 +6,22 @@
 #   fuzz        libFuzzer targets of src/core (test/fuzz), a short run each
 #   regression  pg_regress on a temporary instance with ppprof preloaded
 #   tap         test/t/*.pl with PostgreSQL::Test::Cluster
+#   python      the Python client's pytest suite (clients/python/tests), on
+#               a temporary server with ppprof preloaded that it starts itself
 #   bench       bench/*.sh in smoke mode (they still run; no timing checked)
 # and ends with one line "N passed, N failed" counting the individual tests
 # of every suite.  Exits non-zero when anything failed.
 #
 # PP_SUITES="pg_regress tap" runs only the suites named (of unit, fuzz,
-# pg_regress, tap, bench; all by default) and installs only what they need.
+# pg_regress, tap, python, bench; all by default) and installs only what
+# they need.
 # PP_TAP_SKIP="017_otlp_sdk" leaves the TAP tests named out (and says so).
 # PG_MAJOR (test/lib.sh) chooses the PostgreSQL version.
 set -u
 cd "$(dirname "$0")/.."
 . test/lib.sh
 
-PP_SUITES=${PP_SUITES:-unit fuzz pg_regress tap bench}
+PP_SUITES=${PP_SUITES:-unit fuzz pg_regress tap python bench}
 # suite NAME: whether NAME is to run
 suite() { case " $PP_SUITES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 suite fuzz || suite bench || PP_PACKAGES=$PP_PACKAGES_BUILD
@@ -124,9 +127,25 @@ if suite tap; then
 	done
 fi
 
+if suite python; then
+	echo "== Python client tests (pytest, $PP_PYTHON)"
+	# as the TAP tests: the postgres OS user under root, in the work copy;
+	# each test's result counts, a collection error or a crash once
+	pp_as_pg env -C "$work/clients/python" PG_CONFIG="$PG_CONFIG" PYTHONDONTWRITEBYTECODE=1 \
+		"$PP_PYTHON" -m pytest -p no:cacheprovider -rfEs tests >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	# the last line: "== 3 failed, 40 passed, 1 skipped in 20.12s =="
+	summary=$(tail -1 "$log")
+	p=$(echo "$summary" | grep -oE '[0-9]+ passed' | awk '{print $1}')
+	f=$(echo "$summary" | grep -oE '[0-9]+ (failed|errors?)' | awk '{s+=$1} END {print s+0}')
+	if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+	count_suite python "${p:-0}" "$f"
+fi
+
 if suite bench; then
 	echo "== benchmark smoke runs (the scripts keep working; no timing is checked)"
-	for b in bench/ingest.sh bench/stats.sh bench/report.sh bench/callgrind.sh bench/purge.sh bench/spans.sh bench/tdigest.sh bench/otlp.sh; do
+	for b in bench/ingest.sh bench/stats.sh bench/report.sh bench/callgrind.sh bench/purge.sh bench/spans.sh bench/tdigest.sh bench/otlp.sh bench/python.sh; do
 		if BENCH_SMOKE=1 bash "$b" >"$log" 2>&1; then
 			count 1 0
 			echo "$b: ok"
