@@ -112,6 +112,7 @@ bench:
 	bash bench/spans.sh
 	bash bench/tdigest.sh
 	bash bench/otlp.sh
+	bash bench/python.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -122,6 +123,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/spans.sh
 	BENCH_SMOKE=1 bash bench/tdigest.sh
 	BENCH_SMOKE=1 bash bench/otlp.sh
+	BENCH_SMOKE=1 bash bench/python.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -166,3 +168,10 @@ bench-spans:
 .PHONY: bench-otlp
 bench-otlp:
 	bash bench/otlp.sh
+
+# The Python client's cost per profile() block, recorded, disabled and
+# sampled out (bench/python.sh, results in docs/benchmarks.md and
+# docs/python.md).
+.PHONY: bench-python
+bench-python:
+	bash bench/python.sh
