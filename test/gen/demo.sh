@@ -9,7 +9,10 @@
 #      invoked as root, by the invoking user otherwise);
 #   3. creates database "demo" with the extension and DEMO_PROFILES (5000)
 #      generated RAG profiles spread over the last 24 hours;
-#   4. prints the result (test/gen/demo_report.sql).
+#   4. runs examples/rag_pipeline.py, an asyncio RAG service profiled with
+#      the Python client (clients/python), for DEMO_PY_REQUESTS (60) more
+#      profiles stored now, as the invoking user over the cluster's socket;
+#   5. prints the result (test/gen/demo_report.sql).
 #
 # The cluster is stopped and its directory removed on exit, unless
 # DEMO_KEEP=1: then it keeps running and the script prints how to connect
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/../.."
 . test/lib.sh
 
 DEMO_PROFILES=${DEMO_PROFILES:-5000}
+DEMO_PY_REQUESTS=${DEMO_PY_REQUESTS:-60}
 DEMO_KEEP=${DEMO_KEEP:-0}
 
 step() { printf '\n== %s\n' "$*"; }
@@ -105,6 +109,10 @@ n=$(demo_psql -d demo -At -c "SELECT ppgen.load($DEMO_PROFILES, '23 hours 59 min
 t1=$(date +%s.%N)
 awk -v n="$n" -v a="$t0" -v b="$t1" \
 	'BEGIN { printf "inserted %d profiles in %.2f s (%.0f profiles/s, generation and ingest)\n", n, b - a, n / (b - a) }'
+
+step "$DEMO_PY_REQUESTS requests of examples/rag_pipeline.py through the Python client"
+PYTHONPATH=clients/python/src "$PP_PYTHON" examples/rag_pipeline.py \
+	"host=$DEMO_DIR port=$PORT user=postgres dbname=demo" --requests "$DEMO_PY_REQUESTS"
 
 step "result"
 demo_psql -d demo <test/gen/demo_report.sql
