@@ -47,13 +47,18 @@ def _node(rec: TimingRecord) -> Dict[str, Any]:
     }
 
 
+# one encoder for every tree: json.dumps() with options builds a new one per
+# call, which cost three times the encoding itself (bench/python.sh)
+_encode = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False).encode
+
+
 def tree_json(root: TimingRecord) -> str:
     """The tree as one line of JSON, as pp_ingest_jsonl reads it.
 
     Values JSON has no type for are written as their str(); NaN and the
     infinities, which JSON cannot hold, raise ValueError.
     """
-    return json.dumps(_node(root), separators=(",", ":"), default=str, allow_nan=False)
+    return _encode(_node(root))
 
 
 class _ThresholdChange:
