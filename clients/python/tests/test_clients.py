@@ -175,3 +175,38 @@ def test_pp_ingest_fallback(server, kind):
         assert client.calls.count("pp_ingest_jsonl") == 1
         assert client.calls.count("pp_ingest") == 5
     profiler.close()
+
+
+def test_psycopg3_async_connection(dsn):
+    async def main():
+        app = await psycopg.AsyncConnection.connect(dsn)
+        profiler = PerformanceProfiler(app)
+        async with profiler.profile("rag_query", query_id="async-conn") as rec:
+            async with profiler.profile("retrieval"):
+                pass
+        assert profiler.flush(30)
+        report = await profiler.get_optimization_report(hours=1)
+        profiler.close()
+        await app.close()
+        return rec, report
+
+    rec, report = asyncio.run(main())
+    assert report["summary"]["total_profiled_queries"] == 1
+    assert [(s["query_id"], s["profile"]) for s in profiles(dsn)] == [("async-conn", expected(rec))]
+
+
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
+def test_connection_parameters_carry_the_password(dsn, driver):
+    """The profiler's own connection is opened with the application's
+    parameters, the password included (libpq does not list it)."""
+    from ppprof._transport import _connection_params
+    module = psycopg2 if driver == "psycopg2" else psycopg
+    app = module.connect(dsn + " password=s3cret application_name=app1")
+    try:
+        params = _connection_params(app, driver)
+    finally:
+        app.close()
+    assert params["password"] == "s3cret"
+    assert params["application_name"] == "app1"
+    assert params["dbname"] == dsn.split("dbname=")[1].split()[0]
+    assert "client_encoding" not in params

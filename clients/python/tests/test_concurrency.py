@@ -149,3 +149,23 @@ def test_task_that_outlives_its_block_is_left_out(dsn):
     # the late block's record says it was not measured
     assert rec.duration_ms is None and rec.end_time is None
     profiler.close()
+
+
+def test_to_thread_attaches(dsn):
+    """asyncio.to_thread runs the function in the caller's context: its
+    blocks attach to the block that awaited it."""
+    profiler = PerformanceProfiler(dsn)
+
+    def blocking_parse():
+        with profiler.profile("parse_pdf"):
+            time.sleep(0.001)
+
+    async def main():
+        async with profiler.profile("rag_query", query_id="to_thread"):
+            await asyncio.to_thread(blocking_parse)
+
+    asyncio.run(main())
+    assert profiler.flush(30)
+    (s,) = profiles(dsn)
+    assert [c["operation_name"] for c in s["profile"]["children"]] == ["parse_pdf"]
+    profiler.close()
