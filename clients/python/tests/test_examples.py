@@ -106,6 +106,9 @@ def test_thresholds_written_through(dsn):
     assert profiler.bottleneck_thresholds == {"retrieval": 500.0, "llm_generation": 2000.0,
                                               "rerank_step": 5.0}
     profiler.bottleneck_thresholds["retrieval"] = 1
+    profiler.bottleneck_thresholds |= {"cache_lookup": 40}
+    profiler.bottleneck_thresholds.update(database_query=90)
+    profiler.bottleneck_thresholds.setdefault("api_call", 900)
     with profiler.profile("rag_query", query_id="th"):
         with profiler.profile("retrieval"):
             pass
@@ -114,9 +117,11 @@ def test_thresholds_written_through(dsn):
             time.sleep(0.01)
     assert profiler.flush(30)
     assert profiler.stats()["thresholds_failed"] == 0
-    got = dict(rows(dsn, "SELECT operation_type, threshold_ms FROM performance_thresholds"
-                         " WHERE operation_type IN ('retrieval', 'llm_generation', 'rerank_step')"))
-    assert got == {"retrieval": 1.0, "llm_generation": 2000.0, "rerank_step": 5.0}
+    got = dict(rows(dsn, "SELECT operation_type, threshold_ms FROM performance_thresholds"))
+    assert got == {"retrieval": 1.0, "llm_generation": 2000.0, "rerank_step": 5.0, "cache_lookup": 40.0,
+                   "database_query": 90.0, "api_call": 900.0,
+                   # the seeded one no assignment named is left as it was
+                   "embedding_generation": 200.0}
     # the profile was analysed under them: rerank_step (10 ms > 5 ms) is a
     # bottleneck by its exact name
     (bott,) = rows(dsn, "SELECT bottleneck_operations FROM performance_profiles WHERE query_id = 'th'")[0]

@@ -76,6 +76,10 @@ class _Thresholds(Dict[str, float]):
         if self._shipper is not None and values:
             self._shipper.thresholds(values)
 
+    def __ior__(self, other: Any) -> "_Thresholds":  # type: ignore[override]
+        self.update(other)
+        return self
+
     def setdefault(self, name: str, ms: float = 0.0) -> float:  # type: ignore[override]
         if name not in self:
             self[name] = ms
@@ -222,7 +226,7 @@ class PerformanceProfiler:
 
     def profile(self, operation_name: str, **metadata: Any) -> _Block:
         """A block, ``with`` or ``async with``; the keywords are its metadata."""
-        if type(operation_name) is not str or not operation_name:
+        if not isinstance(operation_name, str) or not operation_name:
             raise ValueError("operation_name must be a non-empty string, got %r" % (operation_name,))
         return _Block(self, operation_name, metadata)
 
