@@ -13,7 +13,7 @@ MODULE_big = ppprof
 CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
 	src/core/classify.o src/core/sketch.o src/core/reservoir.o \
 	src/core/score.o src/core/patterns.o src/core/trend.o src/core/dumpfile.o \
-	src/core/decimal.o src/core/arena.o src/core/rules.o
+	src/core/decimal.o src/core/arena.o src/core/rules.o src/core/changes.o
 OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 	src/numeric_decode.o src/jsonb_source.o src/jsonb_build.o src/profile.o \
 	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/rebuild.o src/report.o \
