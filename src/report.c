@@ -69,7 +69,7 @@ PG_FUNCTION_INFO_V1(pp_detect_bottlenecks);
 
 #define MAX_PRIORITIES			20
 #define MIN_SAVING_PCT			0.1 /* of the average profile, to suggest */
-#define CHILD_SAMPLE			200 /* profiles read to find a wrapper's child */
+#define CHILD_SAMPLE			100 /* profiles read to find a wrapper's child */
 
 typedef struct OpAnalysis
 {
@@ -255,7 +255,7 @@ wrapper_add_child(Wrapper *w, const pp_tree_node_t *n, MemoryContext cxt)
  * For the wrappers the rules ask about (pp_rules_wants_child), which child
  * operation holds most of their time: read from the CHILD_SAMPLE most
  * recent profiles of the window (the statistics keep no parent-child
- * figures), walked as at ingest.  Sets facts.top_child_share (that child's
+ * figures), walked into trees as at ingest.  Sets facts.top_child_share (that child's
  * summed durations over the wrapper's, at most 1) and via; a wrapper absent
  * from the sample keeps NaN and no via.
  */
@@ -294,11 +294,13 @@ lookup_children(Analysis *an)
 		Datum		profile = SPI_getbinval(SPI_tuptable->vals[r],
 											SPI_tuptable->tupdesc, 1, &isnull);
 		pp_tree_t	tree;
-		PPNodeObs  *obs;
+		pp_error_t	err;
 		int32		k;
 
 		CHECK_FOR_INTERRUPTS();
-		if (isnull || !pp_profile_observations(profile, &tree, &obs))
+		/* the tree alone: no observations, no classification */
+		if (isnull || !pp_profile_tree(DatumGetJsonbP(profile), CurrentMemoryContext,
+									   &tree, &err))
 			continue;
 		for (k = 0; k < tree.n_nodes; k++)
 		{
@@ -427,18 +429,17 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 	for (k = 0; k < an->cfg->n_catalog && n < max; k++)
 	{
 		const PPCatalogEntry *e = &an->cfg->catalog[k];
-		bool		duration = strcmp(e->measure, "duration") == 0;
+		pp_measure_t m = pp_measure_parse(e->measure);
 
 		if (strcmp(e->operation_type, o->type) != 0)
 			continue;
 		suggestion_set(an, &out[n], o, e->suggestion, e->effort, "catalog", e->measure,
 					   e->expected_reduction_pct,
-					   duration ? pp_expected_saving_ms(o->self_avg_ms, o->calls_per_profile,
-														e->expected_reduction_pct) : 0);
+					   pp_measure_saving_ms(m, o->self_avg_ms, o->calls_per_profile,
+											e->expected_reduction_pct));
 		/* an operation with next to no time of its own gains next to nothing */
-		if (duration ? out[n].saving_pct >= MIN_SAVING_PCT :
-			strcmp(e->measure, "error_rate") == 0 ? o->a->c.errors > 0 :
-			own_pct >= MIN_SAVING_PCT)
+		if (pp_measure_worth(m, out[n].saving_pct, own_pct, o->a->c.errors,
+							 MIN_SAVING_PCT))
 			n++;
 	}
 

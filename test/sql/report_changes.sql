@@ -4,8 +4,9 @@
 -- the last hour
 CREATE EXTENSION ppprof;
 
--- n(name, ms [, children [, error]])
-CREATE FUNCTION n(name text, ms float8, kids jsonb DEFAULT '[]', err text DEFAULT NULL)
+-- rc_node(name, ms [, children [, error]]) (names of their own: the tests share
+-- one database)
+CREATE FUNCTION rc_node(name text, ms float8, kids jsonb DEFAULT '[]', err text DEFAULT NULL)
 RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_strip_nulls(jsonb_build_object('operation_name', name, 'duration_ms', ms,
            'children', kids, 'error', err))
@@ -22,25 +23,25 @@ $$;
 --   supabase_rpc_match_documents_hybrid_v2 10000 ms, type other, most of
 --   the time and no child.
 -- In the last hour vector_search takes 1350 ms.
-CREATE FUNCTION request(g int) RETURNS jsonb LANGUAGE sql AS $$
-  SELECT n('rag_query', 12135 + CASE WHEN g > 1880 THEN 900 ELSE 0 END
+CREATE FUNCTION rc_request(g int) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT rc_node('rag_query', 12135 + CASE WHEN g > 1880 THEN 900 ELSE 0 END
                               + CASE WHEN g % 4 = 0 THEN 1100 ELSE 0 END,
            jsonb_build_array(
-             n('embed_query', 80),
-             n('retrieval', 551.5 + CASE WHEN g > 1880 THEN 900 ELSE 0 END, jsonb_build_array(
-                 n('vector_search', CASE WHEN g > 1880 THEN 1350 ELSE 450 END),
-                 n('keyword_search', 100))),
-             n('llm_generation', CASE WHEN g % 4 = 0 THEN 2601.5 ELSE 1501.5 END, jsonb_build_array(
-                 n('openai_chat', CASE WHEN g % 4 = 0 THEN 2600 ELSE 1500 END))),
-             n('supabase_rpc_match_documents_hybrid_v2', 10000)))
+             rc_node('embed_query', 80),
+             rc_node('retrieval', 551.5 + CASE WHEN g > 1880 THEN 900 ELSE 0 END, jsonb_build_array(
+                 rc_node('vector_search', CASE WHEN g > 1880 THEN 1350 ELSE 450 END),
+                 rc_node('keyword_search', 100))),
+             rc_node('llm_generation', CASE WHEN g % 4 = 0 THEN 2601.5 ELSE 1501.5 END, jsonb_build_array(
+                 rc_node('openai_chat', CASE WHEN g % 4 = 0 THEN 2600 ELSE 1500 END))),
+             rc_node('supabase_rpc_match_documents_hybrid_v2', 10000)))
 $$;
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-SELECT 'q' || g, request(g), now() - interval '48 hours' + g * interval '90 seconds'
+SELECT 'q' || g, rc_request(g), now() - interval '48 hours' + g * interval '90 seconds'
   FROM generate_series(1, 1880) g;
 -- a baseline of the steady requests, before the regression
 SELECT pp_capture_baseline('steady', '47 hours');
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-SELECT 'q' || g, request(g), now() - interval '48 hours' + g * interval '90 seconds'
+SELECT 'q' || g, rc_request(g), now() - interval '48 hours' + g * interval '90 seconds'
   FROM generate_series(1881, 1920) g;
 
 CREATE TEMP TABLE r AS SELECT pp_optimization_report() AS r;
@@ -138,7 +139,7 @@ SELECT count(*) > 100 AS numbers_scanned
 
 -- the same changes and shares from the table alone (examples and the
 -- timestamps of the later statement aside)
-CREATE FUNCTION numbers(r jsonb) RETURNS jsonb LANGUAGE sql AS $$
+CREATE FUNCTION rc_numbers(r jsonb) RETURNS jsonb LANGUAGE sql AS $$
   SELECT jsonb_build_object(
     'compared_with', r->'compared_with'->'kind',
     'changes', (SELECT jsonb_agg(c - 'example_profile_ids'::text) FROM jsonb_array_elements(r->'changes') c),
@@ -148,9 +149,10 @@ CREATE FUNCTION numbers(r jsonb) RETURNS jsonb LANGUAGE sql AS $$
 $$;
 DELETE FROM optimization_catalog WHERE suggestion = 'Cap max_tokens';
 SELECT pp_reset();
-SELECT numbers(r) = numbers(pp_optimization_report()) AS same_numbers,
+SELECT rc_numbers(r) = rc_numbers(pp_optimization_report()) AS same_numbers,
        pp_optimization_report()->'summary'->>'source' AS source
   FROM r;
 SELECT pp_rebuild() > 0 AS rebuilt;
 
 DROP EXTENSION ppprof;
+DROP FUNCTION rc_numbers(jsonb), rc_request(int), rc_node(text, float8, jsonb, text);
