@@ -426,7 +426,12 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 					   o->avg_ms > 0 ? Min(100, 100 * per_occurrence / o->avg_ms) : 0,
 					   o->verdict.parallel_saving_per_profile_ms);
 	}
-	for (k = 0; k < an->cfg->n_catalog && n < max; k++)
+	/*
+	 * A wrapper listed through its child gets none: the catalogue acts on
+	 * its own time, which is not why it is listed; the child gets them.
+	 */
+	for (k = 0; o->verdict.reason != PP_REASON_CHILD &&
+		 k < an->cfg->n_catalog && n < max; k++)
 	{
 		const PPCatalogEntry *e = &an->cfg->catalog[k];
 		pp_measure_t m = pp_measure_parse(e->measure);
