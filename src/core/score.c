@@ -17,7 +17,14 @@
  *	           fully.
  *
  * Every part rises with its input and the weights sum to 1, so the score
- * stays in 0..100 and rises with each input.  No PostgreSQL headers.
+ * stays in 0..100 and rises with each input.
+ *
+ * A suggestion's gain is computed on the measure it improves only: a
+ * duration saves self_avg_ms x calls_per_profile x reduction_pct / 100 per
+ * profile (Amdahl: only the operation's own time shrinks); time to first
+ * token, cost and error rate save no measured milliseconds.
+ *
+ * No PostgreSQL headers.
  *
  *-------------------------------------------------------------------------
  */
@@ -93,4 +100,49 @@ pp_expected_saving_ms(double self_avg_ms, double calls_per_profile,
 	double		s = self_avg_ms * calls_per_profile * reduction_pct / 100;
 
 	return isfinite(s) && s > 0 ? s : 0;
+}
+
+pp_measure_t
+pp_measure_parse(const char *name)
+{
+	static const char *const names[] = {
+		[PP_MEASURE_DURATION] = "duration",
+		[PP_MEASURE_TIME_TO_FIRST_TOKEN] = "time_to_first_token",
+		[PP_MEASURE_COST] = "cost",
+		[PP_MEASURE_ERROR_RATE] = "error_rate",
+	};
+	int			m;
+
+	for (m = 0; name != NULL && m < PP_MEASURE_UNKNOWN; m++)
+		if (strcmp(name, names[m]) == 0)
+			return (pp_measure_t) m;
+	return PP_MEASURE_UNKNOWN;
+}
+
+double
+pp_measure_saving_ms(pp_measure_t measure, double self_avg_ms,
+					 double calls_per_profile, double reduction_pct)
+{
+	if (measure != PP_MEASURE_DURATION)
+		return 0;
+	return pp_expected_saving_ms(self_avg_ms, calls_per_profile, reduction_pct);
+}
+
+bool
+pp_measure_worth(pp_measure_t measure, double saving_pct, double own_pct,
+				 int64_t errors, double min_pct)
+{
+	switch (measure)
+	{
+		case PP_MEASURE_DURATION:
+			return saving_pct >= min_pct;
+		case PP_MEASURE_ERROR_RATE:
+			return errors > 0;
+		case PP_MEASURE_TIME_TO_FIRST_TOKEN:
+		case PP_MEASURE_COST:
+			return own_pct >= min_pct;
+		case PP_MEASURE_UNKNOWN:
+			break;
+	}
+	return false;
 }

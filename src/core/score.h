@@ -55,4 +55,40 @@ extern int	pp_effort_weight(const char *effort);
 extern double pp_expected_saving_ms(double self_avg_ms, double calls_per_profile,
 									double reduction_pct);
 
+/*
+ * What a suggestion improves.  Only a duration is measured by the profiles:
+ * the gain of a suggestion is computed on its measure only, so the others
+ * save no milliseconds (streaming brings the first token sooner; it does
+ * not shorten the call that was timed).
+ */
+typedef enum pp_measure_t
+{
+	PP_MEASURE_DURATION,
+	PP_MEASURE_TIME_TO_FIRST_TOKEN,
+	PP_MEASURE_COST,
+	PP_MEASURE_ERROR_RATE,
+	PP_MEASURE_UNKNOWN
+} pp_measure_t;
+
+/* "duration", ...; PP_MEASURE_UNKNOWN for anything else (or NULL). */
+extern pp_measure_t pp_measure_parse(const char *name);
+
+/*
+ * Duration saved per profile, ms, by a suggestion improving measure by
+ * reduction_pct for an operation of self_avg_ms, calls_per_profile times
+ * per profile: pp_expected_saving_ms for a duration, 0 otherwise.
+ */
+extern double pp_measure_saving_ms(pp_measure_t measure, double self_avg_ms,
+								   double calls_per_profile, double reduction_pct);
+
+/*
+ * Whether a suggestion is worth making, given the percentage of the
+ * average profile it saves (saving_pct), the percentage the operation's own
+ * time is of it (own_pct), and the operation's errors in the window: a
+ * duration suggestion must save min_pct; one of another measure needs an
+ * operation holding min_pct (error_rate: one that failed).
+ */
+extern bool pp_measure_worth(pp_measure_t measure, double saving_pct, double own_pct,
+							 int64_t errors, double min_pct);
+
 #endif							/* PP_SCORE_H */

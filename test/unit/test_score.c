@@ -560,6 +560,42 @@ test_expected_saving(void **state)
 	}
 }
 
+/*
+ * A suggestion's gain is on its measure only: 30% of a 1561 ms LLM call is
+ * 468 ms of duration for a duration suggestion, and nothing for streaming
+ * (time to first token), cost or error rate.
+ */
+static void
+test_measures(void **state)
+{
+	(void) state;
+	assert_int_equal(pp_measure_parse("duration"), PP_MEASURE_DURATION);
+	assert_int_equal(pp_measure_parse("time_to_first_token"), PP_MEASURE_TIME_TO_FIRST_TOKEN);
+	assert_int_equal(pp_measure_parse("cost"), PP_MEASURE_COST);
+	assert_int_equal(pp_measure_parse("error_rate"), PP_MEASURE_ERROR_RATE);
+	assert_int_equal(pp_measure_parse("Duration"), PP_MEASURE_UNKNOWN);
+	assert_int_equal(pp_measure_parse(""), PP_MEASURE_UNKNOWN);
+	assert_int_equal(pp_measure_parse(NULL), PP_MEASURE_UNKNOWN);
+
+	assert_true(fabs(pp_measure_saving_ms(PP_MEASURE_DURATION, 1561, 1, 30) - 468.3) < 1e-9);
+	assert_true(pp_measure_saving_ms(PP_MEASURE_TIME_TO_FIRST_TOKEN, 1561, 1, 30) == 0);
+	assert_true(pp_measure_saving_ms(PP_MEASURE_COST, 1561, 1, 30) == 0);
+	assert_true(pp_measure_saving_ms(PP_MEASURE_ERROR_RATE, 1561, 1, 30) == 0);
+	assert_true(pp_measure_saving_ms(PP_MEASURE_UNKNOWN, 1561, 1, 30) == 0);
+
+	/* worth suggesting: a duration saving of 0.1%; another measure for an
+	 * operation holding 0.1%; error rate for one that failed */
+	assert_true(pp_measure_worth(PP_MEASURE_DURATION, 0.1, 0, 0, 0.1));
+	assert_false(pp_measure_worth(PP_MEASURE_DURATION, 0.0999, 50, 10, 0.1));
+	assert_true(pp_measure_worth(PP_MEASURE_TIME_TO_FIRST_TOKEN, 0, 0.1, 0, 0.1));
+	assert_false(pp_measure_worth(PP_MEASURE_TIME_TO_FIRST_TOKEN, 0, 0.0999, 0, 0.1));
+	assert_true(pp_measure_worth(PP_MEASURE_COST, 0, 75, 0, 0.1));
+	assert_false(pp_measure_worth(PP_MEASURE_COST, 0, 0.01, 0, 0.1));
+	assert_true(pp_measure_worth(PP_MEASURE_ERROR_RATE, 0, 0, 1, 0.1));
+	assert_false(pp_measure_worth(PP_MEASURE_ERROR_RATE, 0, 75, 0, 0.1));
+	assert_false(pp_measure_worth(PP_MEASURE_UNKNOWN, 100, 100, 100, 0.1));
+}
+
 int
 main(void)
 {
@@ -573,6 +609,7 @@ main(void)
 		cmocka_unit_test(test_timelines),
 		cmocka_unit_test(test_effort_weights),
 		cmocka_unit_test(test_expected_saving),
+		cmocka_unit_test(test_measures),
 	};
 
 	return cmocka_run_group_tests_name("score", tests, NULL, NULL);
