@@ -88,6 +88,28 @@ walk(const char *buf, size_t len, const pp_dump_layout_t *l, const pp_dump_heade
 		if (pp_sketch_copy((pp_sketch_t *) copy, PP_SKETCH_MAX_CAPACITY, sk) != PP_OK)
 			__builtin_trap();
 	}
+	for (i = 0; i < h->n_paths; i++)
+	{
+		const char *op = pp_dump_take(&r, l->op_size);
+		int32_t		parent;
+
+		if (op == NULL)
+			__builtin_trap();
+		memcpy(&parent, op + l->op_parent_offset, sizeof(parent));
+		if (parent < -1 || (int64_t) parent >= (int64_t) i)
+			__builtin_trap();
+	}
+	for (i = 0; i < h->n_path_minute + h->n_path_hour; i++)
+	{
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+		int32_t		op;
+
+		if (bucket == NULL)
+			__builtin_trap();
+		memcpy(&op, bucket + l->bucket_op_offset, sizeof(op));
+		if (op < 0 || (uint32_t) op >= h->n_paths)
+			__builtin_trap();
+	}
 	if (r.p != r.end)
 		__builtin_trap();
 }
