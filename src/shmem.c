@@ -238,6 +238,7 @@ typedef struct PPShared
 	int64		paths_evicted;
 	int64		paths_refused;	/* new paths not admitted (doorkeeper) */
 	uint64		doorkeeper[PP_DOORKEEPER];	/* keys of names seen once */
+	uint64		path_doorkeeper[PP_DOORKEEPER]; /* keys of paths seen once */
 	int64		obs_dropped;
 	int32		degraded;		/* PPDegradation: the worst since start */
 	TimestampTz degraded_since; /* first time anything gave way; 0 if never */
@@ -703,7 +704,9 @@ slot_admit(const PPDb *db, int kind, uint64 hash)
 {
 	uint64		key = hash ^ ((uint64) db->dbid * UINT64CONST(0x9E3779B97F4A7C15)) ^
 		(uint64) kind;
-	uint64	   *seen = &shared->doorkeeper[key % PP_DOORKEEPER];
+	uint64	   *seen = kind == PP_KIND_PATH ?
+		&shared->path_doorkeeper[key % PP_DOORKEEPER] :
+		&shared->doorkeeper[key % PP_DOORKEEPER];
 
 	if (kind == PP_KIND_ROOT || *seen == key)
 		return true;
