@@ -205,6 +205,18 @@ SELECT (pp_info()->>'paths_refused')::int + (pp_info()->>'paths_evicted')::int >
        pp_info()->>'paths_incomplete_before' IS NOT NULL AS paths_incomplete;
 SELECT * FROM pt_check_all();
 SELECT sum(calls) AS calls FROM pp_path_stats('1 hour');
+-- seen a second time, a new path is admitted and evicts the least recently
+-- used path (the deepest first among equals: the end of the chain): here
+-- the root "rag" only, as the paths under it were never seen with an entry
+-- to hang on; the answers stay exact
+SELECT (pp_info()->>'paths_evicted')::int AS evicted_before \gset
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+  VALUES ('wide2', pt_rag(6, 'beyond'), now() - interval '1 minute');
+SELECT (pp_info()->>'paths_evicted')::int - :evicted_before AS evicted,
+       (pp_info()->>'paths')::int AS paths;
+SELECT count(*) FILTER (WHERE 'beyond' = ANY (path_array)) AS beyond_paths, max(depth) AS max_depth
+  FROM pp_path_stats('1 hour');
+SELECT * FROM pt_check_all();
 
 -- search_path: an operator of the caller's schema is never used
 CREATE SCHEMA evil;
