@@ -12,7 +12,7 @@
  * operation index in range, every sketch and reservoir usable, and the
  * walk must end exactly at the CRC.
  *
- * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h to path and
+ * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h, with its call paths, to path and
  * exits: the seed corpus (make corpus/dump).
  *
  *-------------------------------------------------------------------------
@@ -38,13 +38,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void) argv;
 	if (seed == NULL)
 		return 0;
-	buf = aligned_alloc(8, (test_dump_size() + 7) & ~(size_t) 7);
+	/* with call paths, so that the fuzzer starts from every section */
+	buf = aligned_alloc(8, (test_dump_size_with_paths() + 7) & ~(size_t) 7);
 	if (buf == NULL)
 		abort();
-	memset(buf, 0, test_dump_size());
+	memset(buf, 0, test_dump_size_with_paths());
 	test_dump_image(buf);
+	test_dump_add_paths(buf);
 	f = fopen(seed, "wb");
-	if (f == NULL || fwrite(buf, 1, test_dump_size(), f) != test_dump_size() || fclose(f) != 0)
+	if (f == NULL || fwrite(buf, 1, test_dump_size_with_paths(), f) != test_dump_size_with_paths() ||
+		fclose(f) != 0)
 		abort();
 	free(buf);
 	exit(0);
