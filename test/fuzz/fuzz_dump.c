@@ -12,8 +12,8 @@
  * operation index in range, every sketch and reservoir usable, and the
  * walk must end exactly at the CRC.
  *
- * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h, with its call paths, to path and
- * exits: the seed corpus (make corpus/dump).
+ * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h, with its
+ * call paths, to path and exits: the seed corpus (make corpus/dump).
  *
  *-------------------------------------------------------------------------
  */
