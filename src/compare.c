@@ -20,7 +20,6 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
-#include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 
 #include "changes.h"
@@ -36,37 +35,6 @@ PG_FUNCTION_INFO_V1(pp_compare);
 #define PP_COMPARE_MIN_CALLS 5
 /* the significance level of pp_compare's verdicts */
 #define PP_COMPARE_ALPHA 0.05
-
-/*
- * A finite, non-empty tstzrange as [t0, t1] or [t0, t1) (*end_open).
- * 'what' names the argument in errors.
- */
-static void
-range_bounds(Datum range, const char *what, TimestampTz *t0, TimestampTz *t1,
-			 bool *end_open)
-{
-	RangeType  *r = DatumGetRangeTypeP(range);
-	TypeCacheEntry *tc = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
-	RangeBound	lower,
-				upper;
-	bool		empty;
-
-	range_deserialize(tc, r, &lower, &upper, &empty);
-	if (empty)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s range must not be empty", what)));
-	if (lower.infinite || upper.infinite ||
-		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(lower.val)) ||
-		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(upper.val)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s range must have finite bounds", what),
-				 errhint("Pass a range such as tstzrange(now() - interval '2 days', now() - interval '1 day').")));
-	*t0 = DatumGetTimestampTz(lower.val) + (lower.inclusive ? 0 : 1);
-	*t1 = DatumGetTimestampTz(upper.val);
-	*end_open = !upper.inclusive;
-}
 
 /*
  * pp_range_stats(range tstzrange)
@@ -89,7 +57,7 @@ pp_range_stats(PG_FUNCTION_ARGS)
 				i;
 
 	InitMaterializedSRF(fcinfo, 0);
-	range_bounds(PG_GETARG_DATUM(0), "the", &t0, &t1, &end_open);
+	pp_range_bounds(PG_GETARG_DATUM(0), "the", &t0, &t1, &end_open);
 	pp_window_read(&w, t0, t1, end_open);
 	cfg = pp_config_get();
 	aggs = pp_window_sorted(&w, &n);
@@ -258,8 +226,8 @@ pp_compare(PG_FUNCTION_ARGS)
 				i;
 
 	InitMaterializedSRF(fcinfo, 0);
-	range_bounds(PG_GETARG_DATUM(0), "before", &b0, &b1, &b_open);
-	range_bounds(PG_GETARG_DATUM(1), "after", &a0, &a1, &a_open);
+	pp_range_bounds(PG_GETARG_DATUM(0), "before", &b0, &b1, &b_open);
+	pp_range_bounds(PG_GETARG_DATUM(1), "after", &a0, &a1, &a_open);
 	pp_window_read(&before, b0, b1, b_open);
 	pp_window_read(&after, a0, a1, a_open);
 	cfg = pp_config_get();

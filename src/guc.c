@@ -30,6 +30,8 @@ int			pp_max_hour_buckets = 5000;
 int			pp_sketch_memory_kb = PP_SKETCH_MEMORY_DEFAULT_KB;
 int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
+int			pp_max_paths = 1000;
+int			pp_max_window_paths = 1000;
 int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
 int			pp_otlp_grace_period_ms = 60 * 1000;
@@ -90,6 +92,18 @@ pp_guc_init(void)
 							"Sets the number of operations a statistics window keeps apart; the rest are folded into one row.",
 							"Each kept operation costs up to 25 kB of backend memory while the window is read.",
 							&pp_max_window_operations,
+							1000, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * 1000: ppprof.max_paths' default, so that a window answered from shared
+	 * memory never folds at the defaults (docs/statistics.md, "Call paths").
+	 */
+	DefineCustomIntVariable("ppprof.max_window_paths",
+							"Sets the number of call paths a statistics window keeps apart; the rest are folded into one row.",
+							"Each kept path costs about 200 bytes of backend memory plus its name while the window is read.",
+							&pp_max_window_paths,
 							1000, 1, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
@@ -160,6 +174,16 @@ pp_guc_init(void)
 							"When full, the operation seen least recently is evicted.",
 							&pp_max_operations,
 							200, 16, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_paths",
+							"Sets the number of call paths tracked in shared memory, all databases together.",
+							"Each costs about 1.2 kB; paths have their own entries and never take an operation's. "
+							"When full, the path seen least recently is evicted (with the paths under it); "
+							"0 keeps no path statistics in shared memory (path windows read the table).",
+							&pp_max_paths,
+							1000, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

@@ -146,6 +146,11 @@ pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
 		o->repeat_first = shapes[i].repeat_first;
 		o->parallel_saving_ms = shapes[i].parallel_saving_ms;
 		o->cache = tn->cache;
+		/* pre-order: the parent's path hash is known */
+		o->parent = tn->parent;
+		o->path_hash = pp_path_hash(tn->parent < 0 ? 0 : obs[tn->parent].path_hash,
+									o->name_hash);
+		o->path_slot = -1;
 	}
 	pfree(shapes);
 }

@@ -64,8 +64,23 @@
  * buckets, and its database's incomplete_before moves past its last
  * observation.  A slot's generation is part of its buckets' keys.
  *
- * Each slot also owns a reservoir of ppprof.reservoir_size samples
- * (src/core/reservoir.c) for drill-down to example profiles.
+ * Each operation slot also owns a reservoir of ppprof.reservoir_size
+ * samples (src/core/reservoir.c) for drill-down to example profiles.
+ *
+ * Call paths.  Every node is also observed into the entry of its call path
+ * (PP_KIND_PATH): the slots after the operations' (ppprof.max_paths of
+ * them), so that paths never take an operation's slot.  A path entry is
+ * its last name and its parent's path entry (slot and generation), found
+ * through the same index by a hash of the whole path (pp_path_hash) and
+ * checked against the parent's slot and the name, so no collision can
+ * merge two paths.  Its buckets share the minute and hour pools and their
+ * memory pressure, but have no sketch (counts and sums only: no
+ * percentiles per path).  A path's parent is observed with it, in the same
+ * row, so the parent's last use is never older than its children's; the
+ * least recently used path is evicted with the paths under it, never one
+ * on the path being added, and what eviction, refusal or a drop loses
+ * moves the database's paths_incomplete_before, which only path windows
+ * heed: a path's overflow never sends operation windows to the table.
  *
  * Locking
  *	  One LWLock (tranche "ppprof") guards everything here: the shared
@@ -137,6 +152,10 @@ typedef struct PPOp
 	TimestampTz last_at;		/* latest created_at observed */
 	int32		n_minute;		/* minute buckets of this generation */
 	int32		n_hour;			/* hour buckets of this generation */
+	int32		parent;			/* PATH: the parent path's slot, -1 for a
+								 * root (in the file: its index there) */
+	uint32		parent_generation;	/* PATH: the parent slot's generation */
+	int32		depth;			/* PATH: names in the path (root: 1) */
 	int			name_len;
 	char		name[PP_NAME_MAX + 1];
 } PPOp;
@@ -191,6 +210,9 @@ typedef struct PPDb
 	TimestampTz last_reset;
 	bool		auto_rebuild;	/* when invalid, a read starts a rebuild */
 	int32		n_ops;			/* op slots in use by this database */
+	int32		n_paths;		/* path slots in use by this database */
+	TimestampTz paths_incomplete_before;	/* path windows starting earlier
+											 * read the table */
 	TimestampTz rebuild_started;	/* a background rebuild was started; 0 if
 									 * none */
 	TimestampTz future_from;	/* the statistics hold the rows before this
@@ -212,7 +234,11 @@ typedef struct PPShared
 	int32		n_ops;			/* op slots in use */
 	int64		ops_evicted;
 	int64		ops_refused;	/* new names not admitted (doorkeeper) */
+	int32		n_paths;		/* path slots in use */
+	int64		paths_evicted;
+	int64		paths_refused;	/* new paths not admitted (doorkeeper) */
 	uint64		doorkeeper[PP_DOORKEEPER];	/* keys of names seen once */
+	uint64		path_doorkeeper[PP_DOORKEEPER]; /* keys of paths seen once */
 	int64		obs_dropped;
 	int32		degraded;		/* PPDegradation: the worst since start */
 	TimestampTz degraded_since; /* first time anything gave way; 0 if never */
@@ -264,6 +290,12 @@ static TimestampTz apply_now;	/* clock of the apply in progress */
 static pp_rng_t rng;
 static bool rng_seeded = false;
 
+/* Operation slots are [0, max_operations), path slots the next max_paths. */
+#define N_SLOTS			(pp_max_operations + pp_max_paths)
+#define SLOT_FIRST(kind)	((kind) == PP_KIND_PATH ? pp_max_operations : 0)
+#define SLOT_END(kind)		((kind) == PP_KIND_PATH ? N_SLOTS : pp_max_operations)
+#define IS_PATH_SLOT(slot)	((slot) >= pp_max_operations)
+
 static Size
 arena_bytes(void)
 {
@@ -275,12 +307,12 @@ shmem_size(void)
 {
 	Size		size = MAXALIGN(sizeof(PPShared));
 
-	size = add_size(size, mul_size(pp_max_operations, sizeof(PPOp)));
-	size = add_size(size, mul_size(2 * pp_max_operations, sizeof(PPBucket *)));
+	size = add_size(size, mul_size(N_SLOTS, sizeof(PPOp)));
+	size = add_size(size, mul_size(2 * N_SLOTS, sizeof(PPBucket *)));
 	size = add_size(size, mul_size(pp_max_operations,
 								   MAXALIGN(pp_reservoir_size(pp_reservoir_capacity))));
 	size = add_size(size, hash_estimate_size(MAX_DATABASES, sizeof(PPDb)));
-	size = add_size(size, hash_estimate_size(pp_max_operations, sizeof(PPOpIndex)));
+	size = add_size(size, hash_estimate_size(N_SLOTS, sizeof(PPOpIndex)));
 	size = add_size(size, hash_estimate_size(pp_max_minute_buckets,
 											 sizeof(PPBucket)));
 	size = add_size(size, hash_estimate_size(pp_max_hour_buckets,
@@ -330,15 +362,15 @@ pp_shmem_startup(void)
 	}
 
 	ops = ShmemInitStruct("ppprof operations",
-						  mul_size(pp_max_operations, sizeof(PPOp)), &found);
+						  mul_size(N_SLOTS, sizeof(PPOp)), &found);
 	if (!found)
-		memset(ops, 0, mul_size(pp_max_operations, sizeof(PPOp)));
+		memset(ops, 0, mul_size(N_SLOTS, sizeof(PPOp)));
 
 	current_buckets = ShmemInitStruct("ppprof current buckets",
-									  mul_size(2 * pp_max_operations, sizeof(PPBucket *)),
+									  mul_size(2 * N_SLOTS, sizeof(PPBucket *)),
 									  &found);
 	if (!found)
-		memset(current_buckets, 0, mul_size(2 * pp_max_operations, sizeof(PPBucket *)));
+		memset(current_buckets, 0, mul_size(2 * N_SLOTS, sizeof(PPBucket *)));
 
 	reservoirs = ShmemInitStruct("ppprof reservoirs",
 								 mul_size(pp_max_operations, reservoir_bytes), &found);
@@ -360,8 +392,8 @@ pp_shmem_startup(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPOpKey);
 	info.entrysize = sizeof(PPOpIndex);
-	op_hash = ShmemInitHash("ppprof operation index", pp_max_operations,
-							pp_max_operations, &info, HASH_ELEM | HASH_BLOBS);
+	op_hash = ShmemInitHash("ppprof operation index", N_SLOTS,
+							N_SLOTS, &info, HASH_ELEM | HASH_BLOBS);
 
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(PPBucketKey);
@@ -452,6 +484,8 @@ db_get(Oid dbid, bool create)
 		db->last_reset = 0;
 		db->auto_rebuild = true;
 		db->n_ops = 0;
+		db->n_paths = 0;
+		db->paths_incomplete_before = DT_NOBEGIN;
 		db->rebuild_started = 0;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
@@ -465,6 +499,25 @@ db_incomplete(PPDb *db, TimestampTz before)
 {
 	if (db != NULL && db->incomplete_before < before)
 		db->incomplete_before = before;
+}
+
+/* What an entry of kind lost: only path windows heed a path's loss. */
+static void
+kind_incomplete(PPDb *db, int kind, TimestampTz before)
+{
+	if (kind != PP_KIND_PATH)
+		db_incomplete(db, before);
+	else if (db != NULL && db->paths_incomplete_before < before)
+		db->paths_incomplete_before = before;
+}
+
+/* Windows of kind's entries starting before this read the table. */
+static TimestampTz
+kind_incomplete_before(const PPDb *db, int kind)
+{
+	if (kind != PP_KIND_PATH)
+		return db->incomplete_before;
+	return Max(db->incomplete_before, db->paths_incomplete_before);
 }
 
 static pp_reservoir_t *
@@ -509,11 +562,48 @@ slot_free(int slot)
 	*CURRENT_BUCKET(slot, true) = NULL;
 	*CURRENT_BUCKET(slot, false) = NULL;
 	hash_search(op_hash, &op->key, HASH_REMOVE, NULL);
-	pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
 	op->in_use = false;
+	if (op->key.kind == PP_KIND_PATH)
+	{
+		shared->n_paths--;
+		if (db != NULL)
+			db->n_paths--;
+		return;
+	}
+	pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
 	shared->n_ops--;
 	if (db != NULL)
 		db->n_ops--;
+}
+
+/*
+ * Free the path entries whose parent entry is gone (after an eviction),
+ * and theirs, recording what the path windows lost.
+ */
+static void
+paths_free_orphans(void)
+{
+	bool		again = true;
+	int			i;
+
+	while (again)
+	{
+		again = false;
+		for (i = pp_max_operations; i < N_SLOTS; i++)
+		{
+			PPOp	   *op = &ops[i];
+
+			if (!op->in_use || op->parent < 0 ||
+				(ops[op->parent].in_use &&
+				 ops[op->parent].generation == op->parent_generation))
+				continue;
+			kind_incomplete(db_get(op->key.dbid, false), PP_KIND_PATH,
+							op->last_at + 1);
+			slot_free(i);
+			shared->paths_evicted++;
+			again = true;
+		}
+	}
 }
 
 /*
@@ -521,7 +611,7 @@ slot_free(int slot)
  * for_db counted in.
  */
 static int
-slot_share(const PPDb *for_db)
+slot_share(const PPDb *for_db, int kind)
 {
 	HASH_SEQ_STATUS status;
 	PPDb	   *db;
@@ -529,9 +619,19 @@ slot_share(const PPDb *for_db)
 
 	hash_seq_init(&status, db_hash);
 	while ((db = hash_seq_search(&status)) != NULL)
-		if (db->n_ops > 0 || db == for_db)
+		if ((kind == PP_KIND_PATH ? db->n_paths : db->n_ops) > 0 || db == for_db)
 			n_dbs++;
-	return pp_max_operations / Max(n_dbs, 1);
+	return (SLOT_END(kind) - SLOT_FIRST(kind)) / Max(n_dbs, 1);
+}
+
+/* Is slot the path entry parent or one of its ancestors? */
+static bool
+path_on_chain(int slot, int parent)
+{
+	for (; parent >= 0; parent = ops[parent].parent)
+		if (parent == slot)
+			return true;
+	return false;
 }
 
 /*
@@ -542,7 +642,7 @@ slot_share(const PPDb *for_db)
  * Returns the freed slot, or -1.
  */
 static int
-slot_evict(const PPDb *for_db, int share)
+slot_evict(const PPDb *for_db, int share, int kind, int parent)
 {
 	int			victim = -1;
 	int			i;
@@ -550,7 +650,7 @@ slot_evict(const PPDb *for_db, int share)
 	Oid			last_dbid = InvalidOid;
 	bool		last_may = false;
 
-	for (i = 0; i < pp_max_operations; i++)
+	for (i = SLOT_FIRST(kind); i < SLOT_END(kind); i++)
 	{
 		const PPOp *op = &ops[i];
 
@@ -560,20 +660,37 @@ slot_evict(const PPDb *for_db, int share)
 		{
 			db = db_get(op->key.dbid, false);
 			last_dbid = op->key.dbid;
-			last_may = op->key.dbid == for_db->dbid ||
-				db == NULL || db->n_ops > share;
+			last_may = op->key.dbid == for_db->dbid || db == NULL ||
+				(kind == PP_KIND_PATH ? db->n_paths : db->n_ops) > share;
 		}
 		if (!last_may)
 			continue;
-		if (victim < 0 || op->last_used < ops[victim].last_used)
-			victim = i;
+		if (victim >= 0 && op->last_used > ops[victim].last_used)
+			continue;
+
+		/*
+		 * Paths: at equal last use the deeper goes first (a parent is used
+		 * whenever its children are), and never one the new path hangs on.
+		 */
+		if (victim >= 0 && op->last_used == ops[victim].last_used &&
+			op->depth <= ops[victim].depth)
+			continue;
+		if (kind == PP_KIND_PATH && path_on_chain(i, parent))
+			continue;
+		victim = i;
 	}
 	if (victim < 0)
 		return -1;
 	db = db_get(ops[victim].key.dbid, false);
-	db_incomplete(db, ops[victim].last_at + 1);
+	kind_incomplete(db, kind, ops[victim].last_at + 1);
 	slot_free(victim);
-	shared->ops_evicted++;
+	if (kind == PP_KIND_PATH)
+	{
+		shared->paths_evicted++;
+		paths_free_orphans();
+	}
+	else
+		shared->ops_evicted++;
 	return victim;
 }
 
@@ -587,22 +704,40 @@ slot_admit(const PPDb *db, int kind, uint64 hash)
 {
 	uint64		key = hash ^ ((uint64) db->dbid * UINT64CONST(0x9E3779B97F4A7C15)) ^
 		(uint64) kind;
-	uint64	   *seen = &shared->doorkeeper[key % PP_DOORKEEPER];
+	uint64	   *seen = kind == PP_KIND_PATH ?
+		&shared->path_doorkeeper[key % PP_DOORKEEPER] :
+		&shared->doorkeeper[key % PP_DOORKEEPER];
 
 	if (kind == PP_KIND_ROOT || *seen == key)
 		return true;
 	*seen = key;
-	shared->ops_refused++;
+	if (kind == PP_KIND_PATH)
+		shared->paths_refused++;
+	else
+		shared->ops_refused++;
 	return false;
 }
 
+/* Is op the entry of name (under the path entry parent, for a path)? */
+static inline bool
+slot_is(const PPOp *op, int kind, const char *name, int name_len, int parent)
+{
+	if (op->name_len != name_len || memcmp(op->name, name, name_len) != 0)
+		return false;
+	if (kind != PP_KIND_PATH)
+		return true;
+	return op->parent == parent &&
+		(parent < 0 || op->parent_generation == ops[parent].generation);
+}
+
 /*
- * The slot of (dbid, kind, name), created when create is set.  Returns -1
- * when it does not exist (or cannot be created).
+ * The slot of (dbid, kind, name) -- for a path, the path that ends in name
+ * under the path entry parent (-1: a root) --, created when create is set.
+ * Returns -1 when it does not exist (or cannot be created).
  */
 static int
 slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
-		 bool create)
+		 int parent, bool create)
 {
 	PPOpKey		key;
 	PPOpIndex  *idx;
@@ -615,8 +750,8 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	{
 		op = &ops[*hint - 1];
 		if (op->in_use && op->key.dbid == db->dbid && op->key.kind == kind &&
-			op->key.name_hash == hash && op->name_len == name_len &&
-			memcmp(op->name, name, name_len) == 0)
+			op->key.name_hash == hash &&
+			slot_is(op, kind, name, name_len, parent))
 			return *hint - 1;
 	}
 
@@ -629,7 +764,7 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	if (idx != NULL)
 	{
 		op = &ops[idx->slot];
-		if (op->name_len != name_len || memcmp(op->name, name, name_len) != 0)
+		if (!slot_is(op, kind, name, name_len, parent))
 			return -1;			/* 64-bit hash collision */
 		*hint = idx->slot + 1;
 		return idx->slot;
@@ -637,23 +772,25 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	if (!create)
 		return -1;
 
-	if (shared->n_ops >= pp_max_operations)
+	if (kind == PP_KIND_PATH ? shared->n_paths >= pp_max_paths
+		: shared->n_ops >= pp_max_operations)
 	{
-		int			share = slot_share(db);
+		int			share = slot_share(db, kind);
 
 		/* a database below its share takes a slot at once */
-		if (db->n_ops >= share && !slot_admit(db, kind, hash))
+		if ((kind == PP_KIND_PATH ? db->n_paths : db->n_ops) >= share &&
+			!slot_admit(db, kind, hash))
 			return -1;
-		slot = slot_evict(db, share);
+		slot = slot_evict(db, share, kind, parent);
 		if (slot < 0)
 			return -1;
 	}
 	else
 	{
-		for (slot = 0; slot < pp_max_operations; slot++)
+		for (slot = SLOT_FIRST(kind); slot < SLOT_END(kind); slot++)
 			if (!ops[slot].in_use)
 				break;
-		Assert(slot < pp_max_operations);
+		Assert(slot < SLOT_END(kind));
 	}
 
 	idx = hash_search(op_hash, &key, HASH_ENTER_NULL, &found);
@@ -671,8 +808,19 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	op->name_len = Min(name_len, PP_NAME_MAX);
 	memcpy(op->name, name, op->name_len);
 	op->name[op->name_len] = '\0';
-	shared->n_ops++;
-	db->n_ops++;
+	op->parent = parent;
+	op->parent_generation = parent < 0 ? 0 : ops[parent].generation;
+	op->depth = parent < 0 ? 1 : ops[parent].depth + 1;
+	if (kind == PP_KIND_PATH)
+	{
+		shared->n_paths++;
+		db->n_paths++;
+	}
+	else
+	{
+		shared->n_ops++;
+		db->n_ops++;
+	}
 	*hint = slot + 1;
 	return slot;
 }
@@ -730,8 +878,9 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
 		*full = minute ? SHORT_MINUTE_POOL : SHORT_HOUR_POOL;
 		return NULL;
 	}
-	sketch = pp_arena_alloc(arena, 0);
-	if (sketch == 0)
+	/* a path's buckets have no sketch (offset 0) */
+	sketch = IS_PATH_SLOT(slot) ? 0 : pp_arena_alloc(arena, 0);
+	if (sketch == 0 && !IS_PATH_SLOT(slot))
 	{
 		*full = SHORT_SKETCH_MEMORY;
 		return NULL;
@@ -739,7 +888,8 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
 	b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
 	if (b == NULL)
 	{
-		pp_arena_free(arena, sketch);
+		if (sketch != 0)
+			pp_arena_free(arena, sketch);
 		*full = minute ? SHORT_MINUTE_POOL : SHORT_HOUR_POOL;
 		return NULL;
 	}
@@ -747,7 +897,8 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
 	b->c.first_at = DT_NOEND;
 	b->c.last_at = DT_NOBEGIN;
 	b->sketch = sketch;
-	pp_sketch_init(BUCKET_SKETCH(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
+	if (sketch != 0)
+		pp_sketch_init(BUCKET_SKETCH(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
 	if (minute)
 	{
 		shared->n_minute++;
@@ -772,7 +923,8 @@ bucket_remove(HTAB *htab, PPBucket *b)
 
 	if (*current == b)
 		*current = NULL;
-	pp_arena_free(arena, b->sketch);
+	if (b->sketch != 0)
+		pp_arena_free(arena, b->sketch);
 	hash_search(htab, &b->key, HASH_REMOVE, NULL);
 	if (minute)
 	{
@@ -870,7 +1022,8 @@ static bool
 bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
 			   TimestampTz at)
 {
-	if (sign < 0 && pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
+	if (sign < 0 && b->sketch != 0 &&
+		pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
 		return false;
 	pp_counters_add(&b->c, sign, o, at);
 	if (b->c.calls < 0)
@@ -1026,7 +1179,7 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 		h = bucket_get(hour_hash, slot, pp_time_floor(at, USECS_PER_HOUR), sign > 0, &why);
 		if (h != NULL && in_minutes)
 			m = bucket_get(minute_hash, slot, pp_time_floor(at, USECS_PER_MINUTE), sign > 0, &why);
-		if (why == SHORT_NONE && sign > 0)
+		if (why == SHORT_NONE && sign > 0 && !IS_PATH_SLOT(slot))
 		{
 			pp_error_code_t rc = buckets_sketch_add(m, h, o->duration_ms);
 
@@ -1049,7 +1202,7 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 		if (h == NULL || (in_minutes && m == NULL))
 		{
 			/* a removal of what was never stored (dropped, or evicted) */
-			return sign > 0 || at < db->incomplete_before;
+			return sign > 0 || at < kind_incomplete_before(db, ops[slot].key.kind);
 		}
 		if (m != NULL && !bucket_observe(minute_hash, m, sign, o, at))
 			return false;
@@ -1059,16 +1212,53 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 	/* nothing more may give way: count the drop, never fail */
 	if (sign > 0)
 	{
-		db_incomplete(db, at + 1);
+		kind_incomplete(db, ops[slot].key.kind, at + 1);
 		shared->obs_dropped++;
 		degraded(DEGRADED_OBSERVATIONS);
 		return true;
 	}
-	return at < db->incomplete_before;
+	return at < kind_incomplete_before(db, ops[slot].key.kind);
+}
+
+/*
+ * Apply node i of ch to its call path entry, whose parent's entry the
+ * parent node (applied before it: pre-order) left in its path_slot.
+ * Returns false as bucket_apply does.
+ */
+static bool
+apply_path(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes, int i,
+		   TimestampTz now, int sign)
+{
+	PPNodeObs  *n = &nodes[ch->first_node + i];
+	int			parent = -1;
+	int			slot = -1;
+
+	n->path_slot = -1;
+	if (pp_max_paths == 0)
+		return true;
+	if (n->parent >= 0)
+		parent = nodes[ch->first_node + n->parent].path_slot;
+	if (n->parent < 0 || parent >= 0)
+		slot = slot_get(db, PP_KIND_PATH, n->name, n->name_len, n->path_hash,
+						parent, sign > 0);
+	if (slot < 0)
+	{
+		if (sign < 0)
+			return ch->created_at < kind_incomplete_before(db, PP_KIND_PATH) ||
+				ch->created_at < shared->horizon_start;
+		kind_incomplete(db, PP_KIND_PATH, ch->created_at + 1);
+		return true;
+	}
+	n->path_slot = slot;
+	/* never below a child's: eviction relies on it (slot_evict) */
+	ops[slot].last_used = Max(ops[slot].last_used, now);
+	if (sign > 0 && ch->created_at > ops[slot].last_at)
+		ops[slot].last_at = ch->created_at;
+	return bucket_apply(db, slot, sign, n, ch->created_at);
 }
 
 static bool
-apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
+apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 			 TimestampTz now, int sign)
 {
 	int			slot;
@@ -1078,7 +1268,7 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 	if (ch->created_at >= db->future_from)
 		return true;
 
-	slot = slot_get(db, PP_KIND_ROOT, "", 0, 0, sign > 0);
+	slot = slot_get(db, PP_KIND_ROOT, "", 0, 0, -1, sign > 0);
 	if (slot < 0)
 	{
 		if (sign < 0)
@@ -1104,8 +1294,10 @@ apply_change(PPDb *db, const PPRowChange *ch, const PPNodeObs *nodes,
 	{
 		const PPNodeObs *n = &nodes[ch->first_node + i];
 
+		if (!apply_path(db, ch, nodes, i, now, sign))
+			return false;
 		slot = slot_get(db, PP_KIND_OPERATION, n->name, n->name_len,
-						n->name_hash, sign > 0);
+						n->name_hash, -1, sign > 0);
 		if (slot < 0)
 		{
 			if (sign < 0)
@@ -1155,7 +1347,7 @@ db_clear(Oid dbid)
 {
 	int			i;
 
-	for (i = 0; i < pp_max_operations; i++)
+	for (i = 0; i < N_SLOTS; i++)
 		if (ops[i].in_use && ops[i].key.dbid == dbid)
 			slot_free(i);
 }
@@ -1171,7 +1363,7 @@ typedef enum ApplyMode
 
 static void
 apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
-		  const PPNodeObs *nodes, ApplyMode mode)
+		  PPNodeObs *nodes, ApplyMode mode)
 {
 	PPDb	   *db;
 	TimestampTz now;
@@ -1206,6 +1398,7 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 			db->valid = mode != APPLY_UNDO;
 			db->auto_rebuild = true;
 			db->incomplete_before = DT_NOBEGIN;
+			db->paths_incomplete_before = DT_NOBEGIN;
 			db->max_at = DT_NOBEGIN;
 			db->future_from = DT_NOEND;
 			db->future_rows = 0;
@@ -1243,7 +1436,7 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 
 void
 pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
-			   const PPNodeObs *nodes)
+			   PPNodeObs *nodes)
 {
 	apply_all(dbid, changes, n_changes, nodes, APPLY_COMMIT);
 }
@@ -1251,14 +1444,14 @@ pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
 /* Take back what pp_shmem_apply applied, for a commit that failed after it. */
 void
 pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
-			  const PPNodeObs *nodes)
+			  PPNodeObs *nodes)
 {
 	apply_all(dbid, changes, n_changes, nodes, APPLY_UNDO);
 }
 
 void
 pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
-			  const PPNodeObs *nodes)
+			  PPNodeObs *nodes)
 {
 	apply_all(dbid, changes, n_changes, nodes, APPLY_REBUILD);
 }
@@ -1321,6 +1514,7 @@ pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild)
 		db->valid = valid;
 		db->auto_rebuild = auto_rebuild;
 		db->incomplete_before = DT_NOBEGIN;
+		db->paths_incomplete_before = DT_NOBEGIN;
 		db->max_at = DT_NOBEGIN;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
@@ -1410,10 +1604,63 @@ plan_table(PPWindowPlan *plan, const char *why)
 	return false;
 }
 
-/* Visit the buckets of one operation starting in [from, to), by key. */
+/* Whom the buckets of a window go to, and which entries: see visit_one. */
+typedef struct PPVisit
+{
+	int			kind;			/* PP_KIND_PATH: paths; else the others */
+	pp_bucket_visitor visit;	/* operations and root */
+	pp_path_visitor visit_path; /* paths */
+	void	   *arg;
+	int			names_slot;		/* the path whose names are in names */
+	int			names_depth;
+	int			names_cap;
+	const char **names;
+	int		   *name_lens;
+} PPVisit;
+
+/* Hand one bucket of slot to the visitor. */
+static void
+visit_one(PPVisit *v, int slot, TimestampTz start, const PPBucket *b)
+{
+	const PPOp *op = &ops[slot];
+
+	if (v->kind != PP_KIND_PATH)
+	{
+		v->visit(v->arg, op->key.kind, op->name, op->name_len, start, &b->c,
+				 BUCKET_SKETCH(b));
+		return;
+	}
+	if (v->names_slot != slot)
+	{
+		int			d;
+		int			s;
+
+		if (op->depth > v->names_cap)
+		{
+			v->names_cap = Max(op->depth, 2 * v->names_cap);
+			v->names = v->names ? repalloc(v->names, sizeof(char *) * v->names_cap)
+				: palloc(sizeof(char *) * v->names_cap);
+			v->name_lens = v->name_lens ? repalloc(v->name_lens, sizeof(int) * v->names_cap)
+				: palloc(sizeof(int) * v->names_cap);
+		}
+		/* from the leaf up: every ancestor of a tracked path is tracked */
+		for (d = op->depth - 1, s = slot; d >= 0 && s >= 0; d--, s = ops[s].parent)
+		{
+			v->names[d] = ops[s].name;
+			v->name_lens[d] = ops[s].name_len;
+		}
+		Assert(d < 0 && s < 0);
+		v->names_slot = slot;
+		v->names_depth = op->depth;
+	}
+	v->visit_path(v->arg, op, v->names_depth, v->names, v->name_lens, start,
+				  &b->c);
+}
+
+/* Visit the buckets of one entry starting in [from, to), by key. */
 static void
 visit_range(HTAB *htab, const PPOp *op, int slot, TimestampTz from,
-			TimestampTz to, int64 step, pp_bucket_visitor visit, void *arg)
+			TimestampTz to, int64 step, PPVisit *v)
 {
 	PPBucketKey key;
 	TimestampTz t;
@@ -1428,24 +1675,24 @@ visit_range(HTAB *htab, const PPOp *op, int slot, TimestampTz from,
 		key.start = t;
 		b = hash_search(htab, &key, HASH_FIND, NULL);
 		if (b != NULL)
-			visit(arg, op->key.kind, op->name, op->name_len, t, &b->c,
-				  BUCKET_SKETCH(b));
+			visit_one(v, slot, t, b);
 	}
 }
 
 /*
- * Visit every bucket of db's operations in htab starting in [from, to).
- * No bucket starts after db's newest observation, so the range stops
- * there; then the buckets are looked up by key, operation by operation, or,
+ * Visit every bucket of db's entries of v's kind in htab starting in
+ * [from, to).  No bucket starts after db's newest observation, so the range
+ * stops there; then the buckets are looked up by key, entry by entry, or,
  * when that would take more look-ups than htab has entries, found by one
  * walk through htab.  Either way the work is bounded by the pools, whatever
  * range the caller asked for: this runs under the shared lock.
  */
 static void
 visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
-			 int64 step, pp_bucket_visitor visit, void *arg)
+			 int64 step, PPVisit *v)
 {
 	int			slot;
+	int			n_entries = v->kind == PP_KIND_PATH ? db->n_paths : db->n_ops;
 
 	if (db->max_at == DT_NOBEGIN)
 		return;
@@ -1453,11 +1700,11 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 	if (from >= to)
 		return;
 
-	if ((to - from) / step * db->n_ops <= hash_get_num_entries(htab))
+	if ((to - from) / step * n_entries <= hash_get_num_entries(htab))
 	{
-		for (slot = 0; slot < pp_max_operations; slot++)
+		for (slot = SLOT_FIRST(v->kind); slot < SLOT_END(v->kind); slot++)
 			if (ops[slot].in_use && ops[slot].key.dbid == db->dbid)
-				visit_range(htab, &ops[slot], slot, from, to, step, visit, arg);
+				visit_range(htab, &ops[slot], slot, from, to, step, v);
 	}
 	else
 	{
@@ -1470,17 +1717,17 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 			const PPOp *op = &ops[b->key.slot];
 
 			if (op->in_use && op->key.dbid == db->dbid &&
+				(op->key.kind == PP_KIND_PATH) == (v->kind == PP_KIND_PATH) &&
 				b->key.generation == op->generation &&
 				b->key.start >= from && b->key.start < to)
-				visit(arg, op->key.kind, op->name, op->name_len, b->key.start,
-					  &b->c, BUCKET_SKETCH(b));
+				visit_one(v, b->key.slot, b->key.start, b);
 		}
 	}
 }
 
-bool
-pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
-				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
+static bool
+collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open, PPVisit *v,
+		PPWindowPlan *plan)
 {
 	PPDb	   *db;
 	TimestampTz lo;				/* buckets cover [lo, hi) */
@@ -1500,7 +1747,12 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 		LWLockRelease(shared->lock);
 		return plan_table(plan, "statistics are not valid");
 	}
-	if (t0 < shared->horizon_start || t0 < db->incomplete_before)
+	if (v->kind == PP_KIND_PATH && pp_max_paths == 0)
+	{
+		LWLockRelease(shared->lock);
+		return plan_table(plan, "ppprof.max_paths is 0: no call path is kept in shared memory");
+	}
+	if (t0 < shared->horizon_start || t0 < kind_incomplete_before(db, v->kind))
 	{
 		LWLockRelease(shared->lock);
 		return plan_table(plan, "the window reaches beyond the statistics kept in shared memory");
@@ -1562,16 +1814,43 @@ pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	plan->edge_hi_from = hi;
 	plan->edge_hi_to = t1;
 
-	visit_region(hour_hash, db, h1, h2, USECS_PER_HOUR, visit, arg);
+	visit_region(hour_hash, db, h1, h2, USECS_PER_HOUR, v);
 	if (h1 == h2)
-		visit_region(minute_hash, db, lo, hi, USECS_PER_MINUTE, visit, arg);
+		visit_region(minute_hash, db, lo, hi, USECS_PER_MINUTE, v);
 	else
 	{
-		visit_region(minute_hash, db, lo, h1, USECS_PER_MINUTE, visit, arg);
-		visit_region(minute_hash, db, h2, hi, USECS_PER_MINUTE, visit, arg);
+		visit_region(minute_hash, db, lo, h1, USECS_PER_MINUTE, v);
+		visit_region(minute_hash, db, h2, hi, USECS_PER_MINUTE, v);
 	}
 	LWLockRelease(shared->lock);
 	return true;
+}
+
+bool
+pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
+				 pp_bucket_visitor visit, void *arg, PPWindowPlan *plan)
+{
+	PPVisit		v;
+
+	memset(&v, 0, sizeof(v));
+	v.kind = PP_KIND_OPERATION;
+	v.visit = visit;
+	v.arg = arg;
+	return collect(dbid, t0, t1, end_open, &v, plan);
+}
+
+bool
+pp_shmem_collect_paths(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
+					   pp_path_visitor visit, void *arg, PPWindowPlan *plan)
+{
+	PPVisit		v;
+
+	memset(&v, 0, sizeof(v));
+	v.kind = PP_KIND_PATH;
+	v.visit_path = visit;
+	v.arg = arg;
+	v.names_slot = -1;
+	return collect(dbid, t0, t1, end_open, &v, plan);
 }
 
 pp_reservoir_t *
@@ -1630,6 +1909,8 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->db_sampled_out = db->counters.sampled_out;
 		info->db_mean_ingest_us = db->counters.timed_profiles > 0 ?
 			db->counters.ingest_us / db->counters.timed_profiles : 0;
+		info->db_paths = db->n_paths;
+		info->paths_incomplete_before = db->paths_incomplete_before;
 	}
 	info->minute_start = shared->minute_start;
 	info->horizon_start = shared->horizon_start;
@@ -1642,6 +1923,9 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->hour_buckets = shared->n_hour - shared->stale_hour;
 	info->operations_evicted = shared->ops_evicted;
 	info->operations_refused = shared->ops_refused;
+	info->paths = shared->n_paths;
+	info->paths_evicted = shared->paths_evicted;
+	info->paths_refused = shared->paths_refused;
 	info->observations_dropped = shared->obs_dropped;
 	info->profiles = shared->profiles;
 	info->nodes = shared->nodes;
@@ -1659,6 +1943,7 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->degraded_since = shared->degraded_since;
 	info->degraded_last = shared->degraded_last;
 	info->shmem_used_bytes = (Size) shared->n_ops * (sizeof(PPOp) + reservoir_bytes) +
+		(Size) shared->n_paths * sizeof(PPOp) +
 		(Size) (shared->n_minute + shared->n_hour) * sizeof(PPBucket) +
 		info->sketch_used_bytes;
 	strlcpy(info->dump_status, shared->dump_status, sizeof(info->dump_status));
@@ -1677,12 +1962,16 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	n_ops  x (PPOp, reservoir of reservoir_bytes)
  *	n_minute x (PPDumpBucket, sketch of its own capacity)
  *	n_hour x (PPDumpBucket, sketch of its own capacity)
+ *	n_paths x PPOp (parent: the parent's index among the paths, which
+ *	          comes first)
+ *	n_path_minute x PPDumpBucket (op: the path's index; no sketch)
+ *	n_path_hour x PPDumpBucket
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		4	/* 3: PPDb future rows and slot share, PPOp
+#define PP_DUMP_FORMAT		5	/* 3: PPDb future rows and slot share, PPOp
 								 * bucket counts; 4: sketches of any
-								 * capacity */
+								 * capacity; 5: call paths */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
@@ -1707,9 +1996,10 @@ dump_put(FILE *f, pg_crc32c *crc, const void *p, Size len, bool *ok)
 		*ok = false;
 }
 
+/* The buckets of the operations (with sketches), or of the paths. */
 static void
 dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
-			 bool *ok)
+			 bool paths, bool *ok)
 {
 	HASH_SEQ_STATUS status;
 	PPBucket   *b;
@@ -1719,7 +2009,7 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 	{
 		PPDumpBucket db;
 
-		if (file_index[b->key.slot] < 0 ||
+		if (IS_PATH_SLOT(b->key.slot) != paths || file_index[b->key.slot] < 0 ||
 			ops[b->key.slot].generation != b->key.generation)
 			continue;
 		memset(&db, 0, sizeof(db));
@@ -1727,13 +2017,14 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 		db.start = b->key.start;
 		db.c = b->c;
 		dump_put(f, crc, &db, sizeof(db), ok);
-		dump_put(f, crc, BUCKET_SKETCH(b),
-				 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
+		if (!paths)
+			dump_put(f, crc, BUCKET_SKETCH(b),
+					 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
 	}
 }
 
 static uint64
-count_live_buckets(HTAB *htab)
+count_live_buckets(HTAB *htab, bool paths)
 {
 	HASH_SEQ_STATUS status;
 	PPBucket   *b;
@@ -1741,7 +2032,8 @@ count_live_buckets(HTAB *htab)
 
 	hash_seq_init(&status, htab);
 	while ((b = hash_seq_search(&status)) != NULL)
-		if (ops[b->key.slot].in_use && ops[b->key.slot].generation == b->key.generation)
+		if (IS_PATH_SLOT(b->key.slot) == paths && ops[b->key.slot].in_use &&
+			ops[b->key.slot].generation == b->key.generation)
 			n++;
 	return n;
 }
@@ -1758,13 +2050,16 @@ pp_shmem_dump(FILE *f)
 	HASH_SEQ_STATUS status;
 	PPDb	   *db;
 	int32	   *file_index;
+	int32	   *path_order;
 	int			i;
+	int			depth;
+	int			max_depth = 0;
 	bool		ok = true;
 
 	if (shared == NULL)
 		return false;
 
-	file_index = palloc(sizeof(int32) * pp_max_operations);
+	file_index = palloc(sizeof(int32) * Max(N_SLOTS, 1));
 	memset(&h, 0, sizeof(h));
 	h.magic = PP_DUMP_MAGIC;
 	h.format = PP_DUMP_FORMAT;
@@ -1779,8 +2074,25 @@ pp_shmem_dump(FILE *f)
 	h.n_dbs = (uint32) hash_get_num_entries(db_hash);
 	for (i = 0; i < pp_max_operations; i++)
 		file_index[i] = ops[i].in_use ? (int32) h.n_ops++ : -1;
-	h.n_minute = count_live_buckets(minute_hash);
-	h.n_hour = count_live_buckets(hour_hash);
+	/* paths by depth, so that a parent comes before its children */
+	path_order = palloc(sizeof(int32) * Max(pp_max_paths, 1));
+	for (i = pp_max_operations; i < N_SLOTS; i++)
+	{
+		file_index[i] = -1;
+		if (ops[i].in_use)
+			max_depth = Max(max_depth, ops[i].depth);
+	}
+	for (depth = 1; depth <= max_depth; depth++)
+		for (i = pp_max_operations; i < N_SLOTS; i++)
+			if (ops[i].in_use && ops[i].depth == depth)
+			{
+				path_order[h.n_paths] = i;
+				file_index[i] = (int32) h.n_paths++;
+			}
+	h.n_minute = count_live_buckets(minute_hash, false);
+	h.n_hour = count_live_buckets(hour_hash, false);
+	h.n_path_minute = count_live_buckets(minute_hash, true);
+	h.n_path_hour = count_live_buckets(hour_hash, true);
 	h.minute_start = shared->minute_start;
 	h.horizon_start = shared->horizon_start;
 	h.written_at = GetCurrentTimestamp();
@@ -1797,12 +2109,22 @@ pp_shmem_dump(FILE *f)
 		dump_put(f, &crc, &ops[i], sizeof(PPOp), &ok);
 		dump_put(f, &crc, slot_reservoir(i), reservoir_bytes, &ok);
 	}
-	dump_buckets(f, &crc, minute_hash, file_index, &ok);
-	dump_buckets(f, &crc, hour_hash, file_index, &ok);
+	dump_buckets(f, &crc, minute_hash, file_index, false, &ok);
+	dump_buckets(f, &crc, hour_hash, file_index, false, &ok);
+	for (i = 0; i < (int) h.n_paths; i++)
+	{
+		PPOp		rec = ops[path_order[i]];
+
+		rec.parent = rec.parent < 0 ? -1 : file_index[rec.parent];
+		dump_put(f, &crc, &rec, sizeof(PPOp), &ok);
+	}
+	dump_buckets(f, &crc, minute_hash, file_index, true, &ok);
+	dump_buckets(f, &crc, hour_hash, file_index, true, &ok);
 	FIN_CRC32C(crc);
 	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
 		ok = false;
 	pfree(file_index);
+	pfree(path_order);
 	return ok;
 }
 
@@ -1817,6 +2139,13 @@ dump_op_hash(const char *record)
 		return 0;
 	return hash_bytes_extended((const unsigned char *) record + offsetof(PPOp, name),
 							   op.name_len, 0);
+}
+
+/* The key hash of a path record, its parent's path hash given. */
+static uint64_t
+dump_path_hash(const char *record, uint64_t parent_hash)
+{
+	return pp_path_hash(parent_hash, dump_op_hash(record));
 }
 
 static uint32_t
@@ -1851,6 +2180,7 @@ dump_layout(pp_dump_layout_t *l)
 	l->op_name_len_offset = offsetof(PPOp, name_len);
 	l->op_hash_offset = offsetof(PPOp, key) + offsetof(PPOpKey, name_hash);
 	l->op_last_used_offset = offsetof(PPOp, last_used);
+	l->op_parent_offset = offsetof(PPOp, parent);
 	l->db_last_reset_offset = offsetof(PPDb, last_reset);
 	l->db_rebuild_started_offset = offsetof(PPDb, rebuild_started);
 	l->bucket_op_offset = offsetof(PPDumpBucket, op);
@@ -1858,10 +2188,12 @@ dump_layout(pp_dump_layout_t *l)
 	l->bucket_start_offset = offsetof(PPDumpBucket, start);
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
+	l->max_paths = (uint32) pp_max_paths;
 	l->max_minute = (uint64) pp_max_minute_buckets;
 	l->max_hour = (uint64) pp_max_hour_buckets;
 	l->crc32c = dump_crc32c;
 	l->op_hash = dump_op_hash;
+	l->path_hash = dump_path_hash;
 	l->now = GetCurrentTimestamp();
 }
 
@@ -1905,6 +2237,7 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		{
 			memcpy(db, src, sizeof(PPDb));
 			db->n_ops = 0;		/* counted below, as the slots load */
+			db->n_paths = 0;
 			memset(&db->counters, 0, sizeof(db->counters));
 		}
 	}
@@ -1917,6 +2250,8 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		bool		found;
 
 		slot_of[i] = -1;
+		if (src->key.kind == PP_KIND_PATH)
+			continue;
 		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
 		if (idx == NULL || found)
 			continue;
@@ -1971,6 +2306,71 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		}
 		(void) pp_sketch_copy(BUCKET_SKETCH(b),
 							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
+		if (minute)
+		{
+			shared->n_minute++;
+			ops[key.slot].n_minute++;
+		}
+		else
+		{
+			shared->n_hour++;
+			ops[key.slot].n_hour++;
+		}
+	}
+	pfree(slot_of);
+
+	/* the paths, parents first, into the path slots */
+	slot_of = palloc(sizeof(int32) * Max(h.n_paths, 1));
+	for (i = 0; i < h.n_paths; i++)
+	{
+		const PPOp *src = pp_dump_take(&r, sizeof(PPOp));
+		int			slot = pp_max_operations + (int) i;
+		int			parent = src->parent < 0 ? -1 : slot_of[src->parent];
+		PPOp	   *op = &ops[slot];
+		PPOpIndex  *idx;
+		PPDb	   *db;
+		bool		found;
+
+		slot_of[i] = -1;
+		if (src->key.kind != PP_KIND_PATH || (src->parent >= 0 && parent < 0))
+			continue;			/* its parent was not loaded */
+		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
+		if (idx == NULL || found)
+			continue;
+		idx->slot = slot;
+		memcpy(op, src, sizeof(PPOp));
+		op->generation = 1;
+		op->n_minute = op->n_hour = 0;	/* counted below */
+		op->name[op->name_len] = '\0';
+		op->parent = parent;
+		op->parent_generation = parent < 0 ? 0 : 1;
+		op->depth = parent < 0 ? 1 : ops[parent].depth + 1;
+		slot_of[i] = slot;
+		shared->n_paths++;
+		db = db_get(op->key.dbid, false);
+		if (db != NULL)
+			db->n_paths++;
+	}
+	for (i = 0; i < h.n_path_minute + h.n_path_hour; i++)
+	{
+		bool		minute = i < h.n_path_minute;
+		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
+		HTAB	   *htab = minute ? minute_hash : hour_hash;
+		PPBucketKey key;
+		PPBucket   *b;
+		bool		found;
+
+		if (slot_of[src->op] < 0)
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.slot = slot_of[src->op];
+		key.generation = 1;
+		key.start = src->start;
+		b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
+		if (b == NULL || found)
+			continue;
+		b->c = src->c;
+		b->sketch = 0;
 		if (minute)
 		{
 			shared->n_minute++;

@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "datatype/timestamp.h"
 #include "utils/uuid.h"
 
@@ -28,6 +29,8 @@
 /* What a tracked entry is */
 #define PP_KIND_OPERATION	0	/* one operation_name of a database */
 #define PP_KIND_ROOT		1	/* the profiles themselves (one per database) */
+#define PP_KIND_PATH		2	/* one call path root -> ... -> node of a
+								 * database (its own slots: ppprof.max_paths) */
 
 /* Counters of one time bucket; the same struct aggregates a window. */
 typedef struct PPCounters
@@ -66,7 +69,25 @@ typedef struct PPNodeObs
 	bool		repeat_first;
 	double		parallel_saving_ms;
 	int8		cache;			/* PP_CACHE_* of src/core/tree.h */
+	int32		parent;			/* index of the parent among the row's
+								 * nodes, -1 for the root */
+	uint64		path_hash;		/* hash of the call path root -> ... -> this
+								 * node (pp_path_hash) */
+	int32		path_slot;		/* scratch of pp_shmem_apply: the node's
+								 * path entry while its row is applied */
 } PPNodeObs;
+
+/*
+ * The hash of the call path that ends in a node named name_hash under the
+ * path parent_hash (0 for a root): names are hashed once, paths combine.
+ */
+#define PP_PATH_SEED	UINT64CONST(0x70705f7061746873)	/* "pp_paths" */
+static inline uint64
+pp_path_hash(uint64 parent_hash, uint64 name_hash)
+{
+	return hash_combine64(parent_hash == 0 ? PP_PATH_SEED : parent_hash,
+						  name_hash);
+}
 
 /* What one row change does to the statistics. */
 typedef enum PPChangeKind
@@ -167,6 +188,16 @@ typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
 								   const PPCounters *c,
 								   const pp_sketch_t *sketch);
 
+/*
+ * Receives the shared buckets of a call path: id is the same for every
+ * bucket of one path (and stays valid under the lock), names[0 .. depth-1]
+ * its names from the root, NUL-terminated.
+ */
+typedef void (*pp_path_visitor) (void *arg, const void *id, int depth,
+								 const char *const *names,
+								 const int *name_lens, TimestampTz start,
+								 const PPCounters *c);
+
 extern void pp_shmem_init(void);
 extern bool pp_shmem_attached(void);
 
@@ -179,17 +210,20 @@ extern void pp_shmem_require_writable(const char *func);
  */
 extern TimestampTz pp_shmem_horizon_start(void);
 
-/* Called just before commit; never raises an error. */
+/*
+ * Called just before commit; never raises an error.  These three write
+ * only the nodes' path_slot scratch.
+ */
 extern void pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
-						   const PPNodeObs *nodes);
+						   PPNodeObs *nodes);
 
 /* Take back an apply whose commit then failed; never raises an error. */
 extern void pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
-						  const PPNodeObs *nodes);
+						  PPNodeObs *nodes);
 
 /* pp_rebuild: apply committed rows while the statistics are invalid. */
 extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
-						  const PPNodeObs *nodes);
+						  PPNodeObs *nodes);
 
 /* The statistics of dbid no longer match the table until a rebuild. */
 extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
@@ -220,6 +254,11 @@ extern bool pp_shmem_collect(Oid dbid, TimestampTz t0, TimestampTz t1,
 							 pp_bucket_visitor visit, void *arg,
 							 PPWindowPlan *plan);
 
+/* The same for the call paths of dbid (PP_KIND_PATH entries). */
+extern bool pp_shmem_collect_paths(Oid dbid, TimestampTz t0, TimestampTz t1,
+								   bool end_open, pp_path_visitor visit,
+								   void *arg, PPWindowPlan *plan);
+
 /* Copy the reservoir of an operation of dbid; NULL when not tracked. */
 extern pp_reservoir_t *pp_shmem_samples(Oid dbid, const char *name,
 										int name_len);
@@ -243,6 +282,12 @@ typedef struct PPShmemInfo
 	int64		hour_buckets;
 	int64		operations_evicted;
 	int64		operations_refused; /* new names not admitted when full */
+	int			db_paths;		/* call paths tracked for this database */
+	int			paths;			/* tracked, all databases */
+	int64		paths_evicted;
+	int64		paths_refused;
+	TimestampTz paths_incomplete_before;	/* this database's path windows
+											 * starting earlier read the table */
 	int64		observations_dropped;
 	Size		shmem_bytes;	/* requested at start */
 	Size		shmem_used_bytes;	/* operations and buckets in use */

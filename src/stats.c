@@ -325,6 +325,12 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_int(&st, "operations_max", pp_max_operations);
 	jb_int_if(&st, "operations_evicted", info.operations_evicted, all);
 	jb_int_if(&st, "operations_refused", info.operations_refused, all);
+	pp_jb_int(&st, "paths", info.db_paths);
+	jb_int_if(&st, "paths_all_databases", info.paths, all);
+	pp_jb_int(&st, "paths_max", pp_max_paths);
+	jb_int_if(&st, "paths_evicted", info.paths_evicted, all);
+	jb_int_if(&st, "paths_refused", info.paths_refused, all);
+	pp_jb_time(&st, "paths_incomplete_before", info.paths_incomplete_before);
 	jb_int_if(&st, "minute_buckets", info.minute_buckets, all);
 	pp_jb_int(&st, "minute_buckets_max", pp_max_minute_buckets);
 	jb_int_if(&st, "hour_buckets", info.hour_buckets, all);

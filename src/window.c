@@ -49,6 +49,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 
 #include "allocator.h"
@@ -195,12 +196,14 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 }
 
 /*
- * Add the profiles with created_at in [from, to) -- or [from, to] when
- * inclusive -- read from the table.
+ * Hand every valid profile with created_at in [from, to) -- or [from, to]
+ * when inclusive -- to visit, walked into its tree and observations, read
+ * from the table through the created_at index as the table's owner.  visit
+ * runs in the caller's memory context.
  */
-static void
-read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
-		   bool inclusive)
+void
+pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
+			   pp_row_visitor visit, void *arg)
 {
 	StringInfoData q;
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -247,8 +250,6 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 			pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, desc, 4, &isnull));
 			pp_tree_t	tree;
 			PPNodeObs  *obs;
-			PPNodeObs	root;
-			int32		k;
 			MemoryContext old;
 
 			CHECK_FOR_INTERRUPTS();
@@ -256,25 +257,60 @@ read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
 			if (!pp_profile_observations(profile, &tree, &obs))
 				continue;
 			old = MemoryContextSwitchTo(caller);
-			memset(&root, 0, sizeof(root));
-			root.duration_ms = total;
-			root.self_ms = total;
-			for (k = 0; k < tree.n_nodes; k++)
-			{
-				const pp_tree_node_t *n = &tree.nodes[k];
-
-				CHECK_FOR_INTERRUPTS();
-				agg_add_obs(w, agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
-							&obs[k], at, id);
-				root.failed |= n->failed;
-			}
-			agg_add_obs(w, agg_get(w, PP_KIND_ROOT, "", 0), &root, at, id);
+			visit(arg, &tree, obs, at, id, total);
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
 	pp_spi_finish_as(&saved);
+}
+
+/* One profile of the table into the operations of the window. */
+static void
+visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
+		  TimestampTz at, const pg_uuid_t *id, double total)
+{
+	PPWindow   *w = arg;
+	PPNodeObs	root;
+	int32		k;
+
+	memset(&root, 0, sizeof(root));
+	root.duration_ms = total;
+	root.self_ms = total;
+	for (k = 0; k < tree->n_nodes; k++)
+	{
+		const pp_tree_node_t *n = &tree->nodes[k];
+
+		CHECK_FOR_INTERRUPTS();
+		agg_add_obs(w, agg_get(w, PP_KIND_OPERATION, n->name, (int) n->name_len),
+					&obs[k], at, id);
+		root.failed |= n->failed;
+	}
+	agg_add_obs(w, agg_get(w, PP_KIND_ROOT, "", 0), &root, at, id);
+}
+
+static void
+read_table(PPWindow *w, PPConfig *cfg, TimestampTz from, TimestampTz to,
+		   bool inclusive)
+{
+	pp_window_scan(cfg, from, to, inclusive, visit_row, w);
+}
+
+/*
+ * Say once per session that statistics come from the table because ppprof
+ * is not preloaded.
+ */
+void
+pp_window_notice_no_preload(void)
+{
+	if (!pp_shmem_attached() && !noticed_no_preload && !RecoveryInProgress())
+	{
+		ereport(NOTICE,
+				(errmsg("ppprof is not in shared_preload_libraries: statistics are computed from the table"),
+				 errhint("Add ppprof to shared_preload_libraries and restart for live statistics.")));
+		noticed_no_preload = true;
+	}
 }
 
 /*
@@ -317,13 +353,7 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	w->other.name_len = strlen(PP_FOLD_NAME);
 	w->other.folded = true;
 
-	if (!pp_shmem_attached() && !noticed_no_preload && !RecoveryInProgress())
-	{
-		ereport(NOTICE,
-				(errmsg("ppprof is not in shared_preload_libraries: statistics are computed from the table"),
-				 errhint("Add ppprof to shared_preload_libraries and restart for live statistics.")));
-		noticed_no_preload = true;
-	}
+	pp_window_notice_no_preload();
 
 	if (t0 > t1 || (end_open && t0 == t1))
 		return;
@@ -382,4 +412,31 @@ pp_window_bounds(Datum window, TimestampTz *t0, TimestampTz *t1)
 	*t0 = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 												  TimestampTzGetDatum(*t1),
 												  IntervalPGetDatum(iv)));
+}
+
+void
+pp_range_bounds(Datum range, const char *what, TimestampTz *t0, TimestampTz *t1,
+			 bool *end_open)
+{
+	RangeType  *r = DatumGetRangeTypeP(range);
+	TypeCacheEntry *tc = lookup_type_cache(RangeTypeGetOid(r), TYPECACHE_RANGE_INFO);
+	RangeBound	lower,
+				upper;
+	bool		empty;
+
+	range_deserialize(tc, r, &lower, &upper, &empty);
+	if (empty)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s range must not be empty", what)));
+	if (lower.infinite || upper.infinite ||
+		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(lower.val)) ||
+		TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(upper.val)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s range must have finite bounds", what),
+				 errhint("Pass a range such as tstzrange(now() - interval '2 days', now() - interval '1 day').")));
+	*t0 = DatumGetTimestampTz(lower.val) + (lower.inclusive ? 0 : 1);
+	*t1 = DatumGetTimestampTz(upper.val);
+	*end_open = !upper.inclusive;
 }

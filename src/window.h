@@ -13,7 +13,9 @@
 
 #include "utils/hsearch.h"
 
+#include "config.h"
 #include "shmem.h"
+#include "tree.h"
 
 #define PP_EXAMPLES 3
 
@@ -74,5 +76,23 @@ extern double pp_agg_quantile(const PPAgg *a, double q);
 
 /* The interval argument of an SQL function as [now() - window, now()]. */
 extern void pp_window_bounds(Datum window, TimestampTz *t0, TimestampTz *t1);
+
+/*
+ * A finite, non-empty tstzrange argument as [t0, t1] or [t0, t1)
+ * (*end_open); 'what' names the argument in errors.
+ */
+extern void pp_range_bounds(Datum range, const char *what, TimestampTz *t0,
+							TimestampTz *t1, bool *end_open);
+
+/* Once per session: the statistics are read from the table (not preloaded). */
+extern void pp_window_notice_no_preload(void);
+
+/* Receives one valid profile of the table (pp_window_scan). */
+typedef void (*pp_row_visitor) (void *arg, const pp_tree_t *tree,
+								const PPNodeObs *obs, TimestampTz at,
+								const pg_uuid_t *id, double total_ms);
+
+extern void pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to,
+						   bool inclusive, pp_row_visitor visit, void *arg);
 
 #endif							/* PP_WINDOW_H */

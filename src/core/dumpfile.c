@@ -100,7 +100,8 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		l->db_last_reset_offset + sizeof(int64_t) > l->db_size ||
 		l->db_rebuild_started_offset + sizeof(int64_t) > l->db_size ||
 		l->bucket_start_offset + sizeof(int64_t) > l->bucket_size ||
-		l->op_hash == NULL)
+		l->op_parent_offset + sizeof(int32_t) > l->op_size ||
+		l->op_hash == NULL || l->path_hash == NULL)
 		return "invalid layout";
 
 	if (len < sizeof(pp_dump_header_t) + sizeof(uint32_t))
@@ -121,7 +122,10 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		h->name_max != l->name_max)
 		return "written with other settings";
 	if (h->n_dbs > l->max_dbs || h->n_ops > l->max_ops ||
-		h->n_minute > l->max_minute || h->n_hour > l->max_hour)
+		h->n_paths > l->max_paths ||
+		h->n_minute > l->max_minute || h->n_hour > l->max_hour ||
+		h->n_path_minute > l->max_minute - h->n_minute ||
+		h->n_path_hour > l->max_hour - h->n_hour)
 		return "more entries than the settings allow";
 	{
 		const char *why = check_header_times(h, l->now);
@@ -179,6 +183,39 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		if (calls < 0 || (uint64_t) calls != sketch->count)
 			return "bucket counters disagree with their sketch";
 	}
+	for (i = 0; i < h->n_paths; i++)
+	{
+		const char *op = pp_dump_take(&r, l->op_size);
+		int32_t		name_len;
+		int32_t		parent;
+
+		if (op == NULL)
+			return "file is truncated";
+		name_len = read_int32(op, l->op_name_len_offset);
+		parent = read_int32(op, l->op_parent_offset);
+		if (op[l->op_in_use_offset] == 0 || name_len < 0 ||
+			(uint32_t) name_len > l->name_max ||
+			parent < -1 || (int64_t) parent >= (int64_t) i)
+			return "corrupt path entry";
+	}
+	for (i = 0; i < h->n_path_minute + h->n_path_hour; i++)
+	{
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+		int32_t		op;
+		int64_t		start;
+		bool		minute = i < h->n_path_minute;
+
+		if (bucket == NULL)
+			return "file is truncated";
+		op = read_int32(bucket, l->bucket_op_offset);
+		if (op < 0 || (uint32_t) op >= h->n_paths ||
+			read_int64(bucket, l->bucket_calls_offset) < 0)
+			return "corrupt bucket entry";
+		start = read_int64(bucket, l->bucket_start_offset);
+		if (start % (minute ? PP_DUMP_USECS_PER_MINUTE : PP_DUMP_USECS_PER_HOUR) != 0 ||
+			start < (minute ? h->minute_start : h->horizon_start))
+			return "bucket outside its region";
+	}
 	if (r.p != r.end)
 		return "trailing bytes";
 	return NULL;
@@ -217,6 +254,38 @@ pp_dump_sanitize(char *buf, size_t len, const pp_dump_layout_t *l,
 		}
 		if (read_int64(op, l->op_last_used_offset) > l->now)
 			changed += write_int64(op, l->op_last_used_offset, l->now);
+	}
+	/* skip the operations' buckets; a path's hash needs its parent's */
+	for (i = 0; i < h->n_minute + h->n_hour; i++)
+	{
+		(void) pp_dump_take(&r, l->bucket_size);
+		(void) pp_dump_take_sketch(&r);
+	}
+	{
+		char	   *paths = (char *) r.p;
+
+		for (i = 0; i < h->n_paths; i++)
+		{
+			char	   *op = (char *) pp_dump_take(&r, l->op_size);
+			int32_t		parent = read_int32(op, l->op_parent_offset);
+			uint64_t	parent_hash = 0;
+			uint64_t	hash;
+			uint64_t	stored;
+
+			if (parent >= 0)
+				memcpy(&parent_hash,
+					   paths + (size_t) parent * l->op_size + l->op_hash_offset,
+					   sizeof(parent_hash));
+			hash = l->path_hash(op, parent_hash);
+			memcpy(&stored, op + l->op_hash_offset, sizeof(stored));
+			if (stored != hash)
+			{
+				memcpy(op + l->op_hash_offset, &hash, sizeof(hash));
+				changed++;
+			}
+			if (read_int64(op, l->op_last_used_offset) > l->now)
+				changed += write_int64(op, l->op_last_used_offset, l->now);
+		}
 	}
 	return changed;
 }

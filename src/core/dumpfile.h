@@ -12,6 +12,10 @@
  *	n_ops   x (operation record, reservoir image of layout->reservoir_bytes)
  *	n_minute x (bucket record, sketch image)
  *	n_hour  x (bucket record, sketch image)
+ *	n_paths x path record              (an operation record whose parent
+ *	                                    is -1 or an earlier path's index)
+ *	n_path_minute x bucket record      (of a path: no sketch)
+ *	n_path_hour   x bucket record
  *	CRC-32C of everything before it (4 bytes)
  *
  * The records are the server's own structs; the layout names their sizes
@@ -71,6 +75,10 @@ typedef struct pp_dump_header_t
 	int64_t		minute_start;
 	int64_t		horizon_start;
 	int64_t		written_at;
+	uint32_t	n_paths;		/* format 5 on */
+	uint32_t	reserved3;
+	uint64_t	n_path_minute;
+	uint64_t	n_path_hour;
 } pp_dump_header_t;
 
 #define PP_DUMP_USECS_PER_MINUTE	INT64_C(60000000)
@@ -92,6 +100,8 @@ typedef struct pp_dump_layout_t
 	size_t		op_name_len_offset; /* an int32_t: 0 .. name_max */
 	size_t		op_hash_offset; /* a uint64_t: recomputed by op_hash */
 	size_t		op_last_used_offset;	/* an int64_t time: at most now */
+	size_t		op_parent_offset;	/* paths: an int32_t, -1 or an earlier
+									 * path's index */
 	size_t		db_last_reset_offset;	/* an int64_t time: at most now */
 	size_t		db_rebuild_started_offset;	/* an int64_t time: cleared */
 	size_t		bucket_op_offset;	/* an int32_t: 0 .. n_ops - 1 */
@@ -100,11 +110,14 @@ typedef struct pp_dump_layout_t
 										 * region */
 	uint32_t	max_dbs;
 	uint32_t	max_ops;
+	uint32_t	max_paths;
 	uint64_t	max_minute;
 	uint64_t	max_hour;
 	uint32_t	(*crc32c) (const void *data, size_t len);
 	uint64_t	(*op_hash) (const char *op);	/* the hash an operation
 												 * record is found by */
+	/* the hash a path record is found by, from its parent's (0: a root) */
+	uint64_t	(*path_hash) (const char *op, uint64_t parent_hash);
 	int64_t		now;			/* the loader's clock */
 } pp_dump_layout_t;
 

@@ -12,8 +12,8 @@
  * operation index in range, every sketch and reservoir usable, and the
  * walk must end exactly at the CRC.
  *
- * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h to path and
- * exits: the seed corpus (make corpus/dump).
+ * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h, with its
+ * call paths, to path and exits: the seed corpus (make corpus/dump).
  *
  *-------------------------------------------------------------------------
  */
@@ -38,13 +38,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void) argv;
 	if (seed == NULL)
 		return 0;
-	buf = aligned_alloc(8, (test_dump_size() + 7) & ~(size_t) 7);
+	/* with call paths, so that the fuzzer starts from every section */
+	buf = aligned_alloc(8, (test_dump_size_with_paths() + 7) & ~(size_t) 7);
 	if (buf == NULL)
 		abort();
-	memset(buf, 0, test_dump_size());
+	memset(buf, 0, test_dump_size_with_paths());
 	test_dump_image(buf);
+	test_dump_add_paths(buf);
 	f = fopen(seed, "wb");
-	if (f == NULL || fwrite(buf, 1, test_dump_size(), f) != test_dump_size() || fclose(f) != 0)
+	if (f == NULL || fwrite(buf, 1, test_dump_size_with_paths(), f) != test_dump_size_with_paths() ||
+		fclose(f) != 0)
 		abort();
 	free(buf);
 	exit(0);
@@ -86,6 +89,28 @@ walk(const char *buf, size_t len, const pp_dump_layout_t *l, const pp_dump_heade
 			__builtin_trap();
 		/* what the loader does: copy it into an arena block */
 		if (pp_sketch_copy((pp_sketch_t *) copy, PP_SKETCH_MAX_CAPACITY, sk) != PP_OK)
+			__builtin_trap();
+	}
+	for (i = 0; i < h->n_paths; i++)
+	{
+		const char *op = pp_dump_take(&r, l->op_size);
+		int32_t		parent;
+
+		if (op == NULL)
+			__builtin_trap();
+		memcpy(&parent, op + l->op_parent_offset, sizeof(parent));
+		if (parent < -1 || (int64_t) parent >= (int64_t) i)
+			__builtin_trap();
+	}
+	for (i = 0; i < h->n_path_minute + h->n_path_hour; i++)
+	{
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+		int32_t		op;
+
+		if (bucket == NULL)
+			__builtin_trap();
+		memcpy(&op, bucket + l->bucket_op_offset, sizeof(op));
+		if (op < 0 || (uint32_t) op >= h->n_paths)
 			__builtin_trap();
 	}
 	if (r.p != r.end)

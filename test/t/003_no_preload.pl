@@ -8,7 +8,9 @@
 # false; pp_rebuild and pp_reset fail with SQLSTATE 55000.  Then ppprof is
 # added to shared_preload_libraries and the server restarted: the statistics
 # are not valid (the table answers) until pp_rebuild(), after which they are
-# valid, equal to the table, and follow new writes.
+# valid, equal to the table, and follow new writes.  pp_range_path_stats
+# over a fixed range answers the same without preload (from the table) and
+# preloaded (from the rebuilt path entries).
 use strict;
 use warnings;
 
@@ -124,6 +126,15 @@ $node->safe_psql('postgres', q{
 });
 check_exact('1 hour', 'not preloaded, after DELETE and UPDATE');
 
+# the call paths of a fixed range, which no later write reaches: sums
+# rounded (shared buckets add in another order than the table's walk)
+my $range = $node->safe_psql('postgres',
+	q{SELECT tstzrange(now() - interval '7 hours', now() - interval '15 minutes')});
+my $paths_sql = qq{SELECT path, calls, errors, round(total_ms::numeric, 6), round(self_ms::numeric, 6)
+	FROM pp_range_path_stats('$range')};
+my $paths_no_preload = $node->safe_psql('postgres', $paths_sql);
+cmp_ok(scalar(my @p = split /\n/, $paths_no_preload), '>', 5, 'not preloaded: pp_range_path_stats answers its paths');
+
 pp_log_lacks($node, qr/FATAL|PANIC|TRAP:|terminated by signal/,
 	'no FATAL or crash in the server log without preload');
 
@@ -155,6 +166,9 @@ is(pp_info_field($node, 'statistics'), 'valid',
 check_exact('1 hour', 'after pp_rebuild');
 check_exact('3 hours', 'after pp_rebuild');
 check_exact('1 day', 'after pp_rebuild');
+is(pp_info_field($node, 'paths_incomplete_before'), '', 'after pp_rebuild every path is in shared memory');
+is($node->safe_psql('postgres', $paths_sql), $paths_no_preload,
+	'after pp_rebuild, pp_range_path_stats from shared memory equals the answer without preload');
 
 # and they follow new writes
 $node->safe_psql('postgres', q{

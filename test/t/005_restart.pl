@@ -2,11 +2,13 @@
 #
 # (a) A clean restart writes pg_stat/ppprof.stat at shutdown and loads it at
 #     start-up: the statistics are valid at once, and pp_operation_stats over
-#     15 minutes, 1 day and 3 days (every column) and pp_operation_samples
-#     answer exactly as before the restart.  The file is unlinked once
-#     loaded.
+#     15 minutes, 1 day and 3 days (every column), pp_path_stats over the
+#     same windows (every column, from the loaded path entries) and
+#     pp_operation_samples answer exactly as before the restart.  The file
+#     is unlinked once loaded.
 # (b) A statistics file that is garbage, truncated, has one byte flipped, a
-#     wrong magic number or another format version is logged, rejected and
+#     wrong magic number or another format version (format 4, written
+#     before call paths, included) is logged, rejected and
 #     unlinked: the server starts, answers come from the table (exact), the
 #     first read starts the background rebuild, and the rebuilt statistics
 #     are exact.
@@ -67,6 +69,11 @@ my %before;
 $before{$_} = $node->safe_psql('postgres', sprintf($full, $_)) for @windows;
 $before{samples} = $node->safe_psql('postgres', $samples);
 my $ops_before = pp_info_field($node, 'operations_all_databases');
+my $paths = q{SELECT * FROM pp_path_stats('%s')};
+$before{"paths $_"} = $node->safe_psql('postgres', sprintf($paths, $_)) for @windows;
+my $paths_before = pp_info_field($node, 'paths');
+cmp_ok($paths_before, '>', 5, 'call paths are tracked in shared memory');
+is(pp_info_field($node, 'paths_incomplete_before'), '', 'every path is in shared memory');
 my $samples_count = scalar(my @s = split /\n/, $before{samples});
 cmp_ok($samples_count, '>', 100, 'vector_search has a reservoir');
 
@@ -86,6 +93,13 @@ for my $w (@windows)
 }
 is($node->safe_psql('postgres', $samples), $before{samples},
 	'clean restart: pp_operation_samples identical');
+is(pp_info_field($node, 'paths'), $paths_before, 'clean restart: every path entry loaded');
+is(pp_info_field($node, 'paths_incomplete_before'), '', 'clean restart: path windows answer from shared memory');
+for my $w (@windows)
+{
+	is($node->safe_psql('postgres', sprintf($paths, $w)), $before{"paths $w"},
+		"clean restart, $w: pp_path_stats identical in every column");
+}
 pp_check_exact($node, \@windows, 'clean restart');
 is(pp_info_field($node, 'statistics'), 'valid', 'clean restart: reading did not invalidate anything');
 
@@ -175,6 +189,15 @@ rejected_case('file of another format version',
 	sub {
 		my $bytes = read_file();
 		substr($bytes, 4, 4) = pack('L', unpack('L', substr($bytes, 4, 4)) + 1);
+		write_file($bytes);
+	},
+	qr/^rejected: written by another version$/);
+
+# and so is a file of format 4, from before call paths
+rejected_case('file of format 4',
+	sub {
+		my $bytes = read_file();
+		substr($bytes, 4, 4) = pack('L', 4);
 		write_file($bytes);
 	},
 	qr/^rejected: written by another version$/);

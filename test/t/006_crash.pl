@@ -13,7 +13,8 @@
 # is loaded and the statistics are invalid; answers come from the table
 # and are exact; the first read starts the background rebuild, which runs
 # while pgbench ingests again; once it is valid, pp_operation_stats equals
-# plain SQL over the table -- every committed profile counted exactly once.
+# plain SQL over the table -- every committed profile counted exactly once --
+# and so does pp_path_stats, answered from the rebuilt path entries.
 use strict;
 use warnings;
 
@@ -37,6 +38,23 @@ pp_install_generator($node);
 pp_create_exact_nodes($node);
 
 my @windows = ('1 hour', '1 day');
+
+# pp_path_stats('1 day') against the table walked in SQL, in one
+# statement: the paths, and how many differ in calls, errors or total time
+my $path_check = q{
+WITH RECURSIVE nodes AS (
+  SELECT ARRAY[profile_data->>'operation_name'] AS path, profile_data AS n FROM performance_profiles
+   WHERE created_at >= now() - interval '1 day' AND created_at <= now()
+  UNION ALL
+  SELECT nodes.path || (c->>'operation_name'), c FROM nodes,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c),
+e AS (SELECT path, count(*) AS calls, count(*) FILTER (WHERE jsonb_typeof(n->'error') = 'string') AS errors,
+             sum(coalesce((n->>'duration_ms')::float8,
+                          ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000)) AS total
+        FROM nodes GROUP BY path)
+SELECT count(e.path), count(*) FILTER (WHERE s.path_array IS NULL OR e.path IS NULL OR s.calls <> e.calls
+                                       OR s.errors <> e.errors OR abs(s.total_ms - e.total) > 1e-6 * greatest(1, e.total))
+  FROM e FULL JOIN pp_path_stats('1 day') s ON s.path_array = e.path};
 
 sub count_rows
 {
@@ -138,6 +156,10 @@ sub check_after_crash
 		"$how: every pgbench transaction ran");
 	pp_poll_valid($node, $how);
 	pp_check_exact($node, \@windows, "$how, rebuilt");
+	is(pp_info_field($node, 'paths_incomplete_before'), '', "$how: every path rebuilt into shared memory");
+	my ($n_paths, $wrong) = split /\|/, $node->safe_psql('postgres', $path_check);
+	cmp_ok($n_paths, '>', 5, "$how: the window has call paths");
+	is($wrong, '0', "$how, rebuilt: pp_path_stats equals the table's paths");
 	is(pp_info_field($node, 'statistics'), 'valid', "$how: still valid after reading");
 	return;
 }

@@ -9,6 +9,8 @@
 #  - pp_info()->>'statistics' says 'standby: ...';
 #  - pp_operation_stats equals plain SQL over the replicated table, for
 #    profiles written before and after the backup;
+#  - pp_range_path_stats over a fixed range equals the primary's (read
+#    from its shared memory);
 #  - pp_operation_samples returns no row, without error;
 #  - pp_rebuild() and pp_reset() fail with SQLSTATE 25006.
 # After promotion the statistics are invalid (the table answers, exactly),
@@ -74,6 +76,21 @@ like(pp_info_field($standby, 'statistics'), qr/^standby: /, "pp_info()->>'statis
 is(pp_info_field($standby, 'preloaded'), 'true', 'ppprof is preloaded on the standby');
 pp_check_exact($standby, \@windows, 'standby', read_only => 1);
 like(pp_info_field($standby, 'statistics'), qr/^standby: /, 'still standby after a read');
+
+# the call paths of a fixed range: the standby's, from the replicated table,
+# equal the primary's, from its shared memory (sums rounded: another order)
+{
+	my $range = $primary->safe_psql('postgres', q{SELECT tstzrange(now() - interval '2 hours', now())});
+	my $sql = qq{SELECT path, calls, errors, round(total_ms::numeric, 6), round(self_ms::numeric, 6)
+		FROM pp_range_path_stats('$range')};
+	is(pp_info_field($primary, 'statistics'), 'valid', 'the primary answers from shared memory');
+	my $on_primary = $primary->safe_psql('postgres', $sql);
+	cmp_ok(scalar(my @p = split /\n/, $on_primary), '>', 5, 'the range has call paths');
+	my ($ret, $out, $err) = $standby->psql('postgres', $sql);
+	is($ret, 0, 'pp_range_path_stats runs on the standby');
+	is($err, '', 'pp_range_path_stats: no message on the standby');
+	is($out, $on_primary, 'pp_range_path_stats on the standby equals the primary\'s');
+}
 
 {
 	my ($ret, $out, $err) = $standby->psql('postgres',

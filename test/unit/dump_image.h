@@ -29,7 +29,7 @@
 #define TEST_RES_CAP		4
 #define TEST_NAME_MAX		31
 #define TEST_DB_SIZE		16
-#define TEST_OP_SIZE		56
+#define TEST_OP_SIZE		64
 #define TEST_BUCKET_SIZE	24
 
 /* the capacities of the three buckets' sketches, in file order */
@@ -87,12 +87,19 @@ test_op_hash(const char *op)
 	return test_name_hash(op + 8, (size_t) name_len);
 }
 
+/* a path record's hash: its name's combined with its parent's */
+static uint64_t
+test_path_hash(const char *op, uint64_t parent_hash)
+{
+	return (parent_hash * UINT64_C(31)) ^ test_op_hash(op);
+}
+
 static void
 test_dump_layout(pp_dump_layout_t *l)
 {
 	memset(l, 0, sizeof(*l));
 	l->magic = 0x50501126;
-	l->format = 4;
+	l->format = 5;
 	l->pg_major = 15;
 	l->reservoir_capacity = TEST_RES_CAP;
 	l->name_max = TEST_NAME_MAX;
@@ -104,6 +111,7 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->op_name_len_offset = 4;
 	l->op_hash_offset = 40;
 	l->op_last_used_offset = 48;
+	l->op_parent_offset = 56;
 	l->db_last_reset_offset = 0;
 	l->db_rebuild_started_offset = 8;
 	l->bucket_op_offset = 0;
@@ -111,10 +119,12 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->bucket_start_offset = 16;
 	l->max_dbs = 4;
 	l->max_ops = 8;
+	l->max_paths = 8;
 	l->max_minute = 16;
 	l->max_hour = 16;
 	l->crc32c = test_crc32c;
 	l->op_hash = test_op_hash;
+	l->path_hash = test_path_hash;
 	l->now = TEST_NOW;
 }
 
@@ -157,7 +167,7 @@ test_dump_image(char *buf)
 
 	memset(&h, 0, sizeof(h));
 	h.magic = 0x50501126;
-	h.format = 4;
+	h.format = 5;
 	h.pg_major = 15;
 	h.sketch_format = PP_SKETCH_FORMAT_VERSION;
 	h.sketch_max_capacity = PP_SKETCH_MAX_CAPACITY;
@@ -222,6 +232,55 @@ test_dump_image(char *buf)
 		p += TEST_BUCKET_SIZE + PP_SKETCH_SIZE(cap);
 	}
 	test_dump_fix_crc(buf, test_dump_size());
+}
+
+/* the size of the image with the paths of test_dump_add_paths */
+static size_t
+test_dump_size_with_paths(void)
+{
+	return test_dump_size() + 2 * TEST_OP_SIZE + TEST_BUCKET_SIZE;
+}
+
+/*
+ * Append to the image in buf (test_dump_size_with_paths() bytes) two call
+ * paths, "rag" and "rag;llm" (parent 0), and a minute bucket of the second.
+ */
+static void
+test_dump_add_paths(char *buf)
+{
+	char	   *p = buf + test_dump_size() - sizeof(uint32_t);
+	uint32_t	n_paths = 2;
+	uint64_t	n_path_minute = 1;
+	int			i;
+
+	memcpy(buf + offsetof(pp_dump_header_t, n_paths), &n_paths, sizeof(n_paths));
+	memcpy(buf + offsetof(pp_dump_header_t, n_path_minute), &n_path_minute,
+		   sizeof(n_path_minute));
+	for (i = 0; i < 2; i++)
+	{
+		int32_t		name_len = 3;
+		int32_t		parent = i - 1;
+		int64_t		last_used = TEST_WRITTEN;
+
+		memset(p, 0, TEST_OP_SIZE);
+		p[0] = 1;
+		memcpy(p + 4, &name_len, sizeof(name_len));
+		memcpy(p + 8, i ? "llm" : "rag", 3);
+		memcpy(p + 48, &last_used, sizeof(last_used));
+		memcpy(p + 56, &parent, sizeof(parent));
+		p += TEST_OP_SIZE;
+	}
+	{
+		int32_t		op = 1;
+		int64_t		calls = 3;
+		int64_t		start = TEST_MINUTE_START + 9 * PP_DUMP_USECS_PER_MINUTE;
+
+		memset(p, 0, TEST_BUCKET_SIZE);
+		memcpy(p, &op, sizeof(op));
+		memcpy(p + 8, &calls, sizeof(calls));
+		memcpy(p + 16, &start, sizeof(start));
+	}
+	test_dump_fix_crc(buf, test_dump_size_with_paths());
 }
 
 #endif							/* PP_TEST_DUMP_IMAGE_H */

@@ -346,6 +346,59 @@ test_sanitize(void **state)
 	free(orig);
 }
 
+/* Call paths (format 5): read back, hashes from the parent's, refusals */
+static void
+test_paths(void **state)
+{
+	size_t		len = test_dump_size_with_paths();
+	char	   *buf = image(len - test_dump_size());
+	pp_dump_layout_t l;
+	pp_dump_header_t h;
+	const char *paths = buf + test_dump_size() - sizeof(uint32_t);
+	uint64_t	hash0;
+	uint64_t	hash1;
+	int32_t		v;
+
+	(void) state;
+	test_dump_add_paths(buf);
+	test_dump_layout(&l);
+	assert_null(pp_dump_check(buf, len, &l, &h));
+	assert_int_equal(h.n_paths, 2);
+	assert_int_equal(h.n_path_minute, 1);
+	/* the two path hashes (written as 0) are computed, parent first */
+	assert_int_equal(pp_dump_sanitize(buf, len, &l, &h), 2);
+	memcpy(&hash0, paths + 40, sizeof(hash0));
+	memcpy(&hash1, paths + TEST_OP_SIZE + 40, sizeof(hash1));
+	assert_true(hash0 == test_path_hash(paths, 0));
+	assert_true(hash1 == test_path_hash(paths + TEST_OP_SIZE, hash0));
+	free(buf);
+
+	/* a parent that is not an earlier path */
+	buf = image(len - test_dump_size());
+	test_dump_add_paths(buf);
+	v = 0;
+	memcpy(buf + test_dump_size() - sizeof(uint32_t) + 56, &v, sizeof(v));
+	test_dump_fix_crc(buf, len);
+	assert_string_equal(pp_dump_check(buf, len, &l, &h), "corrupt path entry");
+	free(buf);
+
+	/* a path bucket of no path */
+	buf = image(len - test_dump_size());
+	test_dump_add_paths(buf);
+	v = 2;
+	memcpy(buf + len - sizeof(uint32_t) - TEST_BUCKET_SIZE, &v, sizeof(v));
+	test_dump_fix_crc(buf, len);
+	assert_string_equal(pp_dump_check(buf, len, &l, &h), "corrupt bucket entry");
+	free(buf);
+
+	/* more paths than ppprof.max_paths */
+	buf = image(len - test_dump_size());
+	test_dump_add_paths(buf);
+	l.max_paths = 1;
+	assert_string_equal(pp_dump_check(buf, len, &l, &h), "more entries than the settings allow");
+	free(buf);
+}
+
 /* Bucket starts: rounded down, also before 2000-01-01 (negative) */
 static void
 test_time_floor(void **state)
@@ -374,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_length_reasons),
 		cmocka_unit_test(test_hostile_times),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_time_floor),
 	};
 
