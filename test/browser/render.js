@@ -7,7 +7,8 @@
 //  "requests": [every URL the page asked for besides the file itself and
 //  data: URLs], "nonBackground": share of the first screen's pixels that
 //  differ from its top-left pixel, "colours": distinct colours on it,
-//  "headings": the h2 texts, "svgs": inline SVG elements, "flameFrames":
+//  "headings": the h2 texts, "svgs": inline SVG elements, "scripts":
+//  script elements, "text": the page's text, "flameFrames":
 //  <rect> elements of the flame graph (.pp-flame svg)}
 //
 // The browser is Debian's chromium (CHROMIUM overrides /usr/bin/chromium),
@@ -52,7 +53,9 @@ async function main() {
       const flame = document.querySelector('.pp-flame svg');
       return {
         headings: [...document.querySelectorAll('h2')].map((h) => h.textContent),
+        text: document.body.innerText,
         svgs: document.querySelectorAll('svg').length,
+        scripts: document.querySelectorAll('script').length,
         flameFrames: flame ? flame.querySelectorAll('rect').length : 0,
       };
     }));
