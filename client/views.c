@@ -318,7 +318,10 @@ cli_show(int argc, char **argv)
 		if (w->parent < 0 || w->parent >= i)
 			w->start_ms = 0;
 		else if (root_timed && time_of(w->json, "start_time", &t))
-			w->start_ms = (t - root_start) * 1000;
+		{
+			/* to the microsecond, as the server rounds epoch seconds */
+			w->start_ms = round((t - root_start) * 1e6) / 1e3;
+		}
 		else
 			w->start_ms = nodes[w->parent].cursor_ms;
 		if (w->parent >= 0 && w->parent < i)
