@@ -23,6 +23,7 @@
 #include "utils/rangetypes.h"
 #include "utils/timestamp.h"
 
+#include "changes.h"
 #include "config.h"
 #include "stats.h"
 #include "trend.h"
@@ -123,18 +124,6 @@ change_pct(double before, double after, double *pct)
 	return true;
 }
 
-/* Two-sided p-value of a two-proportion z test (pooled). */
-static double
-proportion_p(int64 x1, int64 n1, int64 x2, int64 n2)
-{
-	double		p = (double) (x1 + x2) / (n1 + n2);
-	double		se = sqrt(p * (1 - p) * (1.0 / n1 + 1.0 / n2));
-
-	if (se <= 0)
-		return 1.0;
-	return pp_normal_two_sided_p(((double) x2 / n2 - (double) x1 / n1) / se);
-}
-
 #define COMPARE_COLUMNS 20
 
 /*
@@ -218,7 +207,7 @@ compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len
 	else
 	{
 		pp_mann_whitney_t mw;
-		double		err_p = proportion_p(b->c.errors, nb, a->c.errors, na);
+		double		err_p = pp_two_proportion_p(b->c.errors, nb, a->c.errors, na);
 
 		pp_sketch_acc_mann_whitney(b->acc, a->acc, &mw);
 		values[16] = Float8GetDatum(mw.p);

@@ -224,8 +224,8 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 
 	resetStringInfo(&q);
 	appendStringInfo(&q,
-					 "SELECT operation_type, suggestion, effort, expected_reduction_pct"
-					 " FROM %s.optimization_catalog WHERE enabled"
+					 "SELECT operation_type, suggestion, effort, expected_reduction_pct,"
+					 " measure FROM %s.optimization_catalog WHERE enabled"
 					 " ORDER BY operation_type COLLATE \"C\","
 					 " expected_reduction_pct DESC, suggestion COLLATE \"C\"", nsp);
 	config_query(q.data);
@@ -239,6 +239,7 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 		e->suggestion = MemoryContextStrdup(cxt, config_text(i, 2));
 		e->effort = MemoryContextStrdup(cxt, config_text(i, 3));
 		e->expected_reduction_pct = config_float(i, 4);
+		e->measure = MemoryContextStrdup(cxt, config_text(i, 5));
 	}
 
 	pp_spi_finish_as(&saved);

@@ -17,7 +17,9 @@ typedef struct PPCatalogEntry
 	char	   *operation_type;
 	char	   *suggestion;
 	char	   *effort;			/* low, medium or high */
-	double		expected_reduction_pct;
+	double		expected_reduction_pct; /* of the measure */
+	char	   *measure;		/* duration, time_to_first_token, cost or
+								 * error_rate: what the suggestion improves */
 } PPCatalogEntry;
 
 typedef struct PPConfig

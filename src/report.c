@@ -6,7 +6,10 @@
  *
  * Everything here works on the per-operation aggregates of one window
  * (window.c), so the report costs what reading the window costs, whatever
- * the number of profiles.  Per operation it derives:
+ * the number of profiles -- plus two bounded reads of the table: the
+ * CHILD_SAMPLE most recent profiles when a wrapper needs its child named,
+ * and example profiles of the changes (src/report_changes.c, which also
+ * reads the periods compared).  Per operation it derives:
  *
  *	share      self time / total time of the window's profiles (the
  *	           operation's own contribution, children excluded)
@@ -16,10 +19,15 @@
  *	           ingest), long_tail, high_variance, error_prone, degrading,
  *	           threshold_breach (from the aggregates); each with its evidence
  *	           (the rules: src/core/rules.c)
+ *	reason     why it is a bottleneck: its self time, or (a wrapper) one
+ *	           child holding most of its time, named in via
  *	suggestions the catalogue's entries for the operation's type plus one
- *	           per actionable pattern, each with the time it would save per
- *	           profile (Amdahl: only the operation's own time shrinks) and
- *	           its share of the average profile
+ *	           per actionable pattern, each with the measure it improves and
+ *	           the time it would save per profile on duration (Amdahl: only
+ *	           the operation's own time shrinks) and its share of the
+ *	           average profile; "instrument it deeper" for a bottleneck
+ *	           with nothing else to suggest
+ *	time_share its summed self time over all self time
  *
  * The rules and their thresholds are decided in src/core/rules.c and
  * documented in docs/report.md; this file gathers their facts and writes
@@ -46,6 +54,8 @@
 
 #include "config.h"
 #include "jsonb_build.h"
+#include "profile.h"
+#include "report_changes.h"
 #include "rules.h"
 #include "score.h"
 #include "shmem.h"
@@ -59,6 +69,7 @@ PG_FUNCTION_INFO_V1(pp_detect_bottlenecks);
 
 #define MAX_PRIORITIES			20
 #define MIN_SAVING_PCT			0.1 /* of the average profile, to suggest */
+#define CHILD_SAMPLE			200 /* profiles read to find a wrapper's child */
 
 typedef struct OpAnalysis
 {
@@ -77,6 +88,9 @@ typedef struct OpAnalysis
 	pp_impact_parts_t parts;
 	pp_op_facts_t facts;		/* what the rules read */
 	pp_op_verdict_t verdict;	/* their patterns and bottleneck flag */
+	const char *via;			/* the child that holds most of a wrapper's
+								 * time, NUL-terminated; NULL unless looked up
+								 * and seen */
 } OpAnalysis;
 
 #define HAS_PATTERN(o, p)	(((o)->verdict.patterns & (1u << (p))) != 0)
@@ -86,11 +100,18 @@ typedef struct Suggestion
 	OpAnalysis *op;
 	const char *text;
 	const char *effort;
-	const char *source;			/* "catalog" or a pattern name */
-	double		reduction_pct;
-	double		saving_ms;		/* per profile */
+	const char *source;			/* "catalog", "instrument" or a pattern name */
+	const char *measure;		/* what it improves: "duration",
+								 * "time_to_first_token", "cost" or
+								 * "error_rate" */
+	double		reduction_pct;	/* of that measure */
+	double		saving_ms;		/* of duration, per profile; 0 for the
+								 * other measures */
 	double		saving_pct;		/* of the average profile */
-	double		rank;			/* saving_ms / effort weight */
+	double		uninstrumented_ms;	/* "instrument": the self time per profile
+									 * it would break down; else NaN */
+	double		rank;			/* saving_ms (or uninstrumented_ms) /
+								 * effort weight */
 } Suggestion;
 
 typedef struct Analysis
@@ -172,7 +193,145 @@ analyze_op(Analysis *an, OpAnalysis *o, PPAgg *a)
 	o->facts.parallel_saving_ms = c->parallel_saving_ms;
 	o->facts.profiles = an->profiles;
 	o->facts.impact = o->impact;
-	pp_rules_apply(&o->facts, &o->verdict);
+	o->facts.self_avg_ms = o->self_avg_ms;
+	o->facts.top_child_share = NAN; /* looked up for wrappers only */
+}
+
+/* One child operation's time under a wrapper, in the sample */
+typedef struct ChildTime
+{
+	char	   *name;
+	int			name_len;
+	double		ms;
+} ChildTime;
+
+typedef struct Wrapper
+{
+	OpAnalysis *o;
+	double		own_ms;			/* the wrapper's duration, summed */
+	ChildTime  *kids;
+	int			n_kids;
+	int			cap_kids;
+} Wrapper;
+
+static Wrapper *
+wrapper_of(Wrapper *wr, int n, const char *name, size_t len)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (wr[i].o->a->name_len == (int) len &&
+			memcmp(wr[i].o->a->name, name, len) == 0)
+			return &wr[i];
+	return NULL;
+}
+
+static void
+wrapper_add_child(Wrapper *w, const pp_tree_node_t *n, MemoryContext cxt)
+{
+	int			i;
+
+	for (i = 0; i < w->n_kids; i++)
+		if (w->kids[i].name_len == (int) n->name_len &&
+			memcmp(w->kids[i].name, n->name, n->name_len) == 0)
+			break;
+	if (i == w->n_kids)
+	{
+		if (w->n_kids == w->cap_kids)
+		{
+			w->cap_kids = Max(8, 2 * w->cap_kids);
+			w->kids = w->kids ? repalloc(w->kids, sizeof(ChildTime) * w->cap_kids) :
+				MemoryContextAlloc(cxt, sizeof(ChildTime) * w->cap_kids);
+		}
+		w->kids[i].name = MemoryContextStrdup(cxt, pnstrdup(n->name, n->name_len));
+		w->kids[i].name_len = (int) n->name_len;
+		w->kids[i].ms = 0;
+		w->n_kids++;
+	}
+	w->kids[i].ms += n->duration_ms;
+}
+
+/*
+ * For the wrappers the rules ask about (pp_rules_wants_child), which child
+ * operation holds most of their time: read from the CHILD_SAMPLE most
+ * recent profiles of the window (the statistics keep no parent-child
+ * figures), walked as at ingest.  Sets facts.top_child_share (that child's
+ * summed durations over the wrapper's, at most 1) and via; a wrapper absent
+ * from the sample keeps NaN and no via.
+ */
+static void
+lookup_children(Analysis *an)
+{
+	Wrapper    *wr = palloc0(sizeof(Wrapper) * Max(an->n_ops, 1));
+	int			n_wr = 0;
+	int			i;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	PPSavedUser saved;
+	MemoryContext caller = CurrentMemoryContext;
+	uint64		r;
+
+	for (i = 0; i < an->n_ops; i++)
+		if (pp_rules_wants_child(&an->ops[i].facts))
+			wr[n_wr++].o = &an->ops[i];
+	if (n_wr == 0)
+		return;
+
+	args[0] = TimestampTzGetDatum(an->w.t0);
+	args[1] = TimestampTzGetDatum(an->w.t1);
+	pp_spi_connect_as(pp_config_owner(an->cfg), &saved);
+	if (SPI_execute_with_args(psprintf("SELECT profile_data FROM %s.performance_profiles"
+									   " WHERE created_at OPERATOR(pg_catalog.>=) $1"
+									   " AND created_at OPERATOR(pg_catalog.<=) $2"
+									   " ORDER BY created_at DESC LIMIT %d",
+									   quote_identifier(get_namespace_name(an->cfg->schema)),
+									   CHILD_SAMPLE),
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read performance_profiles");
+	for (r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		Datum		profile = SPI_getbinval(SPI_tuptable->vals[r],
+											SPI_tuptable->tupdesc, 1, &isnull);
+		pp_tree_t	tree;
+		PPNodeObs  *obs;
+		int32		k;
+
+		CHECK_FOR_INTERRUPTS();
+		if (isnull || !pp_profile_observations(profile, &tree, &obs))
+			continue;
+		for (k = 0; k < tree.n_nodes; k++)
+		{
+			const pp_tree_node_t *n = &tree.nodes[k];
+			Wrapper    *w = wrapper_of(wr, n_wr, n->name, n->name_len);
+
+			if (w != NULL)
+				w->own_ms += n->duration_ms;
+			if (n->parent < 0)
+				continue;
+			w = wrapper_of(wr, n_wr, tree.nodes[n->parent].name,
+						   tree.nodes[n->parent].name_len);
+			if (w != NULL)
+				wrapper_add_child(w, n, caller);
+		}
+	}
+	pp_spi_finish_as(&saved);
+
+	for (i = 0; i < n_wr; i++)
+	{
+		Wrapper    *w = &wr[i];
+		const ChildTime *best = NULL;
+		int			k;
+
+		for (k = 0; k < w->n_kids; k++)
+			if (best == NULL || w->kids[k].ms > best->ms ||
+				(w->kids[k].ms == best->ms && strcmp(w->kids[k].name, best->name) < 0))
+				best = &w->kids[k];
+		if (best == NULL || !(w->own_ms > 0))
+			continue;
+		w->o->facts.top_child_share = Min(1.0, best->ms / w->own_ms);
+		w->o->via = best->name;
+	}
 }
 
 static void
@@ -197,30 +356,46 @@ analyze_window(Analysis *an, Datum window)
 	for (i = 0; i < n; i++)
 		analyze_op(an, &an->ops[i], aggs[i]);
 	an->n_ops = n;
+	/* the rules (src/core/rules.c), wrappers' children first */
+	lookup_children(an);
+	for (i = 0; i < n; i++)
+		pp_rules_apply(&an->ops[i].facts, &an->ops[i].verdict);
 	qsort(an->ops, n, sizeof(OpAnalysis), op_cmp_impact);
 }
 
 static void
 suggestion_set(Analysis *an, Suggestion *s, OpAnalysis *o, const char *text,
-			   const char *effort, const char *source, double reduction_pct,
-			   double saving_ms)
+			   const char *effort, const char *source, const char *measure,
+			   double reduction_pct, double saving_ms)
 {
 	s->op = o;
 	s->text = text;
 	s->effort = effort;
 	s->source = source;
+	s->measure = measure;
 	s->reduction_pct = reduction_pct;
 	s->saving_ms = saving_ms;
 	s->saving_pct = an->avg_profile_ms > 0 ? 100 * saving_ms / an->avg_profile_ms : 0;
+	s->uninstrumented_ms = NAN;
 	s->rank = saving_ms / pp_effort_weight(effort);
 }
 
-/* The suggestions for one operation; returns how many were written. */
+/*
+ * The suggestions for one operation; returns how many were written.  A
+ * catalogue entry's gain is computed on its measure only: a saving of
+ * duration for "duration", none for the others (streaming brings the first
+ * token sooner but does not shorten the call ppprof measured; cost is not
+ * measured).  Those are kept when the operation holds at least
+ * MIN_SAVING_PCT of the average profile (error_rate ones when it fails at
+ * all) and rank after every saving of time.
+ */
 static int
 suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 {
 	int			n = 0;
 	int			k;
+	double		own_ms = o->self_avg_ms * o->calls_per_profile;	/* per profile */
+	double		own_pct = an->avg_profile_ms > 0 ? 100 * own_ms / an->avg_profile_ms : 0;
 
 	if (HAS_PATTERN(o, PP_PATTERN_N_PLUS_ONE) && n < max)
 	{
@@ -231,7 +406,7 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 		suggestion_set(an, &out[n++], o,
 					   psprintf("Batch the %.1f calls to %s under one parent into a single call",
 								g, o->a->name),
-					   "medium", pp_pattern_name(PP_PATTERN_N_PLUS_ONE), pct,
+					   "medium", pp_pattern_name(PP_PATTERN_N_PLUS_ONE), "duration", pct,
 					   pp_expected_saving_ms(o->self_avg_ms,
 											 (double) o->a->c.repeat_calls / Max(an->profiles, 1),
 											 pct));
@@ -245,23 +420,44 @@ suggestions_for(Analysis *an, OpAnalysis *o, Suggestion *out, int max)
 		suggestion_set(an, &out[n++], o,
 					   psprintf("Run the children of %s that wait for one another concurrently",
 								o->a->name),
-					   "medium", pp_pattern_name(PP_PATTERN_PARALLELIZABLE),
+					   "medium", pp_pattern_name(PP_PATTERN_PARALLELIZABLE), "duration",
 					   o->avg_ms > 0 ? Min(100, 100 * per_occurrence / o->avg_ms) : 0,
 					   o->verdict.parallel_saving_per_profile_ms);
 	}
 	for (k = 0; k < an->cfg->n_catalog && n < max; k++)
 	{
 		const PPCatalogEntry *e = &an->cfg->catalog[k];
+		bool		duration = strcmp(e->measure, "duration") == 0;
 
 		if (strcmp(e->operation_type, o->type) != 0)
 			continue;
-		suggestion_set(an, &out[n], o, e->suggestion, e->effort, "catalog",
+		suggestion_set(an, &out[n], o, e->suggestion, e->effort, "catalog", e->measure,
 					   e->expected_reduction_pct,
-					   pp_expected_saving_ms(o->self_avg_ms, o->calls_per_profile,
-											 e->expected_reduction_pct));
+					   duration ? pp_expected_saving_ms(o->self_avg_ms, o->calls_per_profile,
+														e->expected_reduction_pct) : 0);
 		/* an operation with next to no time of its own gains next to nothing */
-		if (out[n].saving_pct >= MIN_SAVING_PCT)
+		if (duration ? out[n].saving_pct >= MIN_SAVING_PCT :
+			strcmp(e->measure, "error_rate") == 0 ? o->a->c.errors > 0 :
+			own_pct >= MIN_SAVING_PCT)
 			n++;
+	}
+
+	/*
+	 * Nothing to suggest for a bottleneck by its own time (an operation of
+	 * type "other", or of a type without catalogue entries): instrument it
+	 * deeper.  It saves nothing by itself; it ranks by the self time per
+	 * profile it would break down.
+	 */
+	if (n == 0 && n < max && o->verdict.reason == PP_REASON_SELF_TIME &&
+		own_pct >= MIN_SAVING_PCT)
+	{
+		suggestion_set(an, &out[n], o,
+					   psprintf("Instrument %s deeper: %.1f ms per call (%.1f%% of the profiles' time) is its own, not broken down into child operations",
+								o->a->name, o->self_avg_ms, 100 * o->share),
+					   "low", "instrument", "duration", 0, 0);
+		out[n].uninstrumented_ms = own_ms;
+		out[n].rank = own_ms / pp_effort_weight("low");
+		n++;
 	}
 	return n;
 }
@@ -293,13 +489,16 @@ push_suggestion(JsonbParseState **st, Analysis *an, const Suggestion *s,
 	}
 	pp_jb_string(st, "suggestion", s->text);
 	pp_jb_string(st, "source", s->source);
+	pp_jb_string(st, "measure", s->measure);
 	pp_jb_string(st, "priority", priority);
 	pp_jb_string(st, "timeline", pp_timeline_of(priority));
 	pp_jb_string(st, "effort_estimate", s->effort);
 	pp_jb_begin_object(st, "expected_improvement");
 	pp_jb_rounded(st, "ms_per_profile", s->saving_ms);
 	pp_jb_number(st, "pct_of_avg_profile", round(s->saving_pct * 100) / 100);
-	pp_jb_number(st, "operation_reduction_pct", s->reduction_pct);
+	pp_jb_number(st, "operation_reduction_pct", round(s->reduction_pct * 100) / 100);
+	if (!isnan(s->uninstrumented_ms))
+		pp_jb_rounded(st, "uninstrumented_ms_per_profile", s->uninstrumented_ms);
 	pp_jb_end_object(st);
 	pp_jb_end_object(st);
 }
@@ -392,8 +591,63 @@ patterns_of(const OpAnalysis *o, pp_pattern_t *patterns)
 
 #define MAX_SUGGESTIONS_PER_OP 16
 
+/* Most self time first, then by name */
+static int
+op_cmp_self(const void *a, const void *b)
+{
+	const OpAnalysis *x = *(OpAnalysis *const *) a;
+	const OpAnalysis *y = *(OpAnalysis *const *) b;
+
+	if (x->a->c.self_sum_ms != y->a->c.self_sum_ms)
+		return x->a->c.self_sum_ms > y->a->c.self_sum_ms ? -1 : 1;
+	return strcmp(x->a->name, y->a->name);
+}
+
+static void
+push_share(JsonbParseState **st, const PPAgg *a, const char *type, double total_self)
+{
+	pp_jb_begin_object(st, NULL);
+	pp_jb_string_n(st, "operation", a->name, a->name_len);
+	pp_jb_string(st, "operation_type", type);
+	pp_jb_int(st, "calls", a->c.calls);
+	pp_jb_rounded(st, "self_ms", a->c.self_sum_ms);
+	pp_jb_number(st, "share", total_self > 0 ?
+				 round(a->c.self_sum_ms / total_self * 10000) / 10000 : 0);
+	pp_jb_rounded(st, "avg_ms", a->c.sum_ms / a->c.calls);
+	pp_jb_rounded(st, "p95_ms", pp_agg_quantile(a, 0.95));
+	pp_jb_end_object(st);
+}
+
 /*
- * pp_optimization_report(window interval DEFAULT '24 hours') RETURNS jsonb
+ * Where the time goes: every operation by its summed self time, so that a
+ * wrapper does not count its children's time again; the fold row last.
+ */
+static void
+push_time_share(JsonbParseState **st, Analysis *an)
+{
+	OpAnalysis **by_self = palloc(sizeof(OpAnalysis *) * Max(an->n_ops, 1));
+	double		total_self = an->w.other.c.self_sum_ms;
+	int			i;
+
+	for (i = 0; i < an->n_ops; i++)
+	{
+		by_self[i] = &an->ops[i];
+		total_self += an->ops[i].a->c.self_sum_ms;
+	}
+	qsort(by_self, an->n_ops, sizeof(OpAnalysis *), op_cmp_self);
+	pp_jb_begin_array(st, "time_share");
+	for (i = 0; i < an->n_ops; i++)
+		push_share(st, by_self[i]->a, by_self[i]->type, total_self);
+	if (an->w.other.c.calls > 0)
+		push_share(st, &an->w.other, PP_FOLD_TYPE, total_self);
+	pp_jb_end_array(st);
+}
+
+/*
+ * pp_optimization_report(window interval DEFAULT '24 hours',
+ *                        baseline text DEFAULT NULL) RETURNS jsonb
+ *
+ * NULL for a NULL window.
  */
 Datum
 pp_optimization_report(PG_FUNCTION_ARGS)
@@ -406,13 +660,21 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 				k;
 	PPAgg	   *root;
 	char	   *window_text;
+	char	   *baseline;
 
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	baseline = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	analyze_window(&an, PG_GETARG_DATUM(0));
 	root = &an.w.root;
 	window_text = DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(0)));
 	all = palloc(sizeof(Suggestion) * (an.n_ops * MAX_SUGGESTIONS_PER_OP + 1));
 
 	pp_jb_begin_object(&st, NULL);
+
+	/* what changed, then where the time goes (docs/report.md's order) */
+	pp_report_changes(&st, an.cfg, &an.w, baseline);
+	push_time_share(&st, &an);
 
 	pp_jb_begin_object(&st, "summary");
 	pp_jb_int(&st, "total_profiled_queries", root->c.calls);
@@ -447,6 +709,9 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 		pp_jb_begin_object(&st, NULL);
 		pp_jb_string_n(&st, "operation", o->a->name, o->a->name_len);
 		pp_jb_string(&st, "operation_type", o->type);
+		pp_jb_string(&st, "reason", pp_reason_name(o->verdict.reason));
+		if (o->verdict.reason == PP_REASON_CHILD)
+			pp_jb_string(&st, "via", o->via);
 		pp_jb_number(&st, "impact_score", round(o->impact * 10) / 10);
 		pp_jb_string(&st, "priority", pp_priority_of(o->impact));
 		pp_jb_int(&st, "calls", o->a->c.calls);
@@ -509,7 +774,7 @@ optimizations_jsonb(Analysis *an, OpAnalysis *o)
 
 /*
  * pp_bottlenecks(window interval DEFAULT '24 hours') RETURNS TABLE (...):
- * the report's top_bottlenecks as rows.
+ * the report's top_bottlenecks as rows, reason and via last.
  */
 Datum
 pp_bottlenecks(PG_FUNCTION_ARGS)
@@ -527,8 +792,8 @@ pp_bottlenecks(PG_FUNCTION_ARGS)
 		Datum		pattern_datums[PP_N_PATTERNS];
 		int			np,
 					k;
-		Datum		values[13];
-		bool		nulls[13] = {false};
+		Datum		values[15];
+		bool		nulls[15] = {false};
 
 		if (!o->verdict.bottleneck)
 			continue;
@@ -551,6 +816,11 @@ pp_bottlenecks(PG_FUNCTION_ARGS)
 		values[10] = Float8GetDatum(o->self_avg_ms);
 		values[11] = PointerGetDatum(construct_array(pattern_datums, np, TEXTOID, -1, false, TYPALIGN_INT));
 		values[12] = JsonbPGetDatum(optimizations_jsonb(&an, o));
+		values[13] = CStringGetTextDatum(pp_reason_name(o->verdict.reason));
+		if (o->verdict.reason == PP_REASON_CHILD)
+			values[14] = CStringGetTextDatum(o->via);
+		else
+			nulls[14] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -41,11 +41,13 @@ CREATE TABLE @extschema@.optimization_catalog (
         CHECK (expected_reduction_pct OPERATOR(pg_catalog.>) 0
                AND expected_reduction_pct OPERATOR(pg_catalog.<=) 100),
     enabled boolean NOT NULL DEFAULT true,
+    measure text NOT NULL DEFAULT 'duration'
+        CHECK (measure IN ('duration', 'time_to_first_token', 'cost', 'error_rate')),
     updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (operation_type, suggestion)
 );
 COMMENT ON TABLE @extschema@.optimization_catalog IS
-    'Suggestions per operation type, with effort and the expected reduction of the operation''s time';
+    'Suggestions per operation type, with effort, the measure they improve and its expected reduction';
 
 CREATE FUNCTION @extschema@.pp_config_changed()
 RETURNS trigger
@@ -92,7 +94,8 @@ BEGIN
         UPDATE @extschema@.optimization_catalog o
            SET effort = NEW.effort,
                expected_reduction_pct = NEW.expected_reduction_pct,
-               enabled = NEW.enabled, updated_at = NEW.updated_at
+               enabled = NEW.enabled, measure = NEW.measure,
+               updated_at = NEW.updated_at
          WHERE o.operation_type = NEW.operation_type
            AND o.suggestion = NEW.suggestion;
     END IF;
@@ -177,24 +180,24 @@ INSERT INTO @extschema@.operation_categories (pattern, operation_type) VALUES
     ('%api%', 'api_call');
 
 INSERT INTO @extschema@.optimization_catalog
-    (operation_type, suggestion, effort, expected_reduction_pct) VALUES
-    ('retrieval', 'Cache results of semantically similar queries', 'medium', 40),
-    ('retrieval', 'Use hybrid dense + sparse search', 'medium', 25),
-    ('retrieval', 'Tune chunk size and overlap', 'low', 15),
-    ('retrieval', 'Retrieve chunks in parallel', 'medium', 30),
-    ('embedding_generation', 'Batch texts per embedding API call', 'low', 40),
-    ('embedding_generation', 'Cache embeddings of frequent texts', 'low', 50),
-    ('embedding_generation', 'Use a local embedding model', 'high', 60),
-    ('llm_generation', 'Stream responses to the client', 'low', 30),
-    ('llm_generation', 'Route simple queries to a smaller model', 'medium', 40),
-    ('llm_generation', 'Use prompt caching', 'low', 25),
-    ('llm_generation', 'Send fewer prompt tokens', 'medium', 20),
-    ('cache_lookup', 'Make cache key generation cheaper', 'low', 30),
-    ('cache_lookup', 'Keep hot data in an in-memory cache', 'medium', 60),
-    ('cache_lookup', 'Warm the cache ahead of traffic', 'medium', 40),
-    ('database_query', 'Add indexes for common queries', 'low', 50),
-    ('database_query', 'Simplify query structure and joins', 'medium', 30),
-    ('database_query', 'Use read replicas for high traffic', 'high', 25),
-    ('api_call', 'Run independent API calls concurrently', 'medium', 40),
-    ('api_call', 'Cache idempotent responses', 'medium', 50),
-    ('api_call', 'Set timeouts and retry with backoff', 'low', 10);
+    (operation_type, suggestion, effort, expected_reduction_pct, measure) VALUES
+    ('retrieval', 'Cache results of semantically similar queries', 'medium', 40, 'duration'),
+    ('retrieval', 'Use hybrid dense + sparse search', 'medium', 25, 'duration'),
+    ('retrieval', 'Tune chunk size and overlap', 'low', 15, 'duration'),
+    ('retrieval', 'Retrieve chunks in parallel', 'medium', 30, 'duration'),
+    ('embedding_generation', 'Batch texts per embedding API call', 'low', 40, 'duration'),
+    ('embedding_generation', 'Cache embeddings of frequent texts', 'low', 50, 'duration'),
+    ('embedding_generation', 'Use a local embedding model', 'high', 60, 'duration'),
+    ('llm_generation', 'Stream responses to the client', 'low', 30, 'time_to_first_token'),
+    ('llm_generation', 'Route simple queries to a smaller model', 'medium', 40, 'duration'),
+    ('llm_generation', 'Use prompt caching', 'low', 25, 'duration'),
+    ('llm_generation', 'Send fewer prompt tokens', 'medium', 20, 'cost'),
+    ('cache_lookup', 'Make cache key generation cheaper', 'low', 30, 'duration'),
+    ('cache_lookup', 'Keep hot data in an in-memory cache', 'medium', 60, 'duration'),
+    ('cache_lookup', 'Warm the cache ahead of traffic', 'medium', 40, 'duration'),
+    ('database_query', 'Add indexes for common queries', 'low', 50, 'duration'),
+    ('database_query', 'Simplify query structure and joins', 'medium', 30, 'duration'),
+    ('database_query', 'Use read replicas for high traffic', 'high', 25, 'duration'),
+    ('api_call', 'Run independent API calls concurrently', 'medium', 40, 'duration'),
+    ('api_call', 'Cache idempotent responses', 'medium', 50, 'duration'),
+    ('api_call', 'Set timeouts and retry with backoff', 'low', 10, 'error_rate');

@@ -92,7 +92,7 @@ BEGIN
             @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
             @extschema@.pp_range_stats(tstzrange), @extschema@.pp_compare(tstzrange, tstzrange),
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
-            @extschema@.pp_optimization_report(interval), @extschema@.pp_bottlenecks(interval),
+            @extschema@.pp_optimization_report(interval, text), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
             @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)
             TO service_role;

@@ -4,18 +4,19 @@
 -- performance_bottlenecks
 --
 
-CREATE FUNCTION @extschema@.pp_optimization_report("window" interval DEFAULT '24 hours')
+CREATE FUNCTION @extschema@.pp_optimization_report("window" interval DEFAULT '24 hours',
+                                                   baseline text DEFAULT NULL)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pp_optimization_report'
-LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION @extschema@.pp_optimization_report(interval) IS
-    'Summary, bottlenecks by impact, prioritised optimizations and patterns of the profiles created in [now() - window, now()]';
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_optimization_report(interval, text) IS
+    'What changed (against the previous window or a named baseline), where the time goes, bottlenecks by impact, prioritised optimizations and patterns of the profiles created in [now() - window, now()]';
 
 CREATE FUNCTION @extschema@.pp_bottlenecks("window" interval DEFAULT '24 hours')
 RETURNS TABLE (operation text, operation_type text, impact_score float, priority text,
                calls bigint, avg_ms float, p95_ms float, p99_ms float,
                threshold_ms float, share_of_total_pct float, self_ms float,
-               patterns text[], optimizations jsonb)
+               patterns text[], optimizations jsonb, reason text, via text)
 AS 'MODULE_PATHNAME', 'pp_bottlenecks'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_bottlenecks(interval) IS

@@ -21,9 +21,14 @@
  *	                  more in each half)
  *	threshold_breach  10% of the calls or more above the threshold
  *
- * An operation is a bottleneck when its impact is 20 or more, its p95 is
- * above its threshold, or it is n_plus_one, parallelizable, degrading or
- * error_prone.
+ * An operation is a bottleneck by its self time when its impact is 20 or
+ * more, when it is n_plus_one, parallelizable, degrading or error_prone, or
+ * when its p95 is above its threshold and at least half of its time is its
+ * own.  A wrapper -- less than half of its time its own -- whose p95 is
+ * above its threshold is a bottleneck through a child when one child
+ * operation holds at least half of its time (the child is then named); a
+ * wrapper whose time is spread over its children is not one: its children
+ * are judged on their own figures.
  *
  * No PostgreSQL headers; nothing allocates.
  *
@@ -246,10 +251,25 @@ static const pattern_rule_t pattern_rules[PP_N_PATTERNS] = {
 	threshold_breach_evidence, false},
 };
 
+/* p95 above the threshold */
+static bool
+above_threshold(const pp_op_facts_t *f)
+{
+	return !isnan(f->threshold_ms) && f->p95_ms > f->threshold_ms;
+}
+
+/* Less than half of its time is its own: the rest is its children's */
+static bool
+is_wrapper(const pp_op_facts_t *f)
+{
+	return f->avg_ms > 0 && f->self_avg_ms < PP_RULE_OWN_TIME_SHARE * f->avg_ms;
+}
+
 void
 pp_rules_apply(const pp_op_facts_t *f, pp_op_verdict_t *v)
 {
 	int			p;
+	bool		own;
 
 	v->patterns = 0;
 	v->degrade_ratio = NAN;
@@ -272,16 +292,45 @@ pp_rules_apply(const pp_op_facts_t *f, pp_op_verdict_t *v)
 	v->parallel_saving_per_profile_ms = f->profiles > 0 ?
 		f->parallel_saving_ms / f->profiles : 0;
 
-	v->bottleneck = f->impact >= PP_RULE_BOTTLENECK_IMPACT ||
-		(!isnan(f->threshold_ms) && f->p95_ms > f->threshold_ms);
+	own = f->impact >= PP_RULE_BOTTLENECK_IMPACT ||
+		(above_threshold(f) && !is_wrapper(f));
 	for (p = 0; p < PP_N_PATTERNS; p++)
 	{
 		if (!pattern_rules[p].applies(f, v))
 			continue;
 		v->patterns |= 1u << p;
 		if (pattern_rules[p].makes_bottleneck)
-			v->bottleneck = true;
+			own = true;
 	}
+	if (own)
+		v->reason = PP_REASON_SELF_TIME;
+	else if (pp_rules_wants_child(f) &&
+			 f->top_child_share >= PP_RULE_VIA_CHILD_SHARE)
+		v->reason = PP_REASON_CHILD;
+	else
+		v->reason = PP_REASON_NONE;
+	v->bottleneck = v->reason != PP_REASON_NONE;
+}
+
+bool
+pp_rules_wants_child(const pp_op_facts_t *f)
+{
+	return above_threshold(f) && is_wrapper(f);
+}
+
+const char *
+pp_reason_name(pp_reason_t reason)
+{
+	switch (reason)
+	{
+		case PP_REASON_SELF_TIME:
+			return "self_time";
+		case PP_REASON_CHILD:
+			return "child";
+		case PP_REASON_NONE:
+			break;
+	}
+	return NULL;
 }
 
 const char *

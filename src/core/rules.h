@@ -31,6 +31,8 @@
 #define PP_RULE_N_PLUS_ONE_SHARE	0.5 /* repeated calls / calls */
 #define PP_RULE_PARALLEL_SHARE		0.2 /* calls with sequential children */
 #define PP_RULE_BOTTLENECK_IMPACT	20.0
+#define PP_RULE_OWN_TIME_SHARE		0.5 /* self time / duration: below, a wrapper */
+#define PP_RULE_VIA_CHILD_SHARE		0.5 /* one child's time / a wrapper's time */
 
 /* Count, sum and sum of squares of durations (ms) */
 typedef struct pp_moments_t
@@ -63,6 +65,12 @@ typedef struct pp_op_facts_t
 	double		parallel_saving_ms; /* what that would save, ms */
 	double		profiles;		/* profiles in the window */
 	double		impact;			/* pp_impact_score, 0..100 */
+	double		self_avg_ms;	/* mean self time per call */
+	double		top_child_share;	/* the time of its slowest child
+									 * operation over its own duration, in
+									 * a sample of profiles; NaN when not
+									 * looked up (pp_rules_wants_child) or
+									 * not seen */
 } pp_op_facts_t;
 
 /* The patterns, in report order; bit (1 << p) of a pattern mask */
@@ -78,11 +86,20 @@ typedef enum pp_pattern_t
 	PP_N_PATTERNS
 } pp_pattern_t;
 
+/* Why an operation is a bottleneck */
+typedef enum pp_reason_t
+{
+	PP_REASON_NONE,				/* it is not one */
+	PP_REASON_SELF_TIME,		/* by its own figures */
+	PP_REASON_CHILD				/* a wrapper, through one child */
+} pp_reason_t;
+
 /* What the rules conclude of one operation */
 typedef struct pp_op_verdict_t
 {
 	unsigned	patterns;		/* bit (1 << pp_pattern_t) per pattern */
-	bool		bottleneck;
+	bool		bottleneck;		/* reason != PP_REASON_NONE */
+	pp_reason_t reason;
 	double		degrade_ratio;	/* newer mean / older mean; NaN unless both
 								 * halves have enough calls */
 	double		degrade_t;		/* Welch's t of that difference, or NaN */
@@ -91,6 +108,17 @@ typedef struct pp_op_verdict_t
 } pp_op_verdict_t;
 
 extern void pp_rules_apply(const pp_op_facts_t *facts, pp_op_verdict_t *verdict);
+
+/*
+ * Whether the operation is a wrapper (its self time under
+ * PP_RULE_OWN_TIME_SHARE of its duration) whose p95 is above its
+ * threshold: the only case in which pp_rules_apply reads
+ * top_child_share, which the caller then looks up.
+ */
+extern bool pp_rules_wants_child(const pp_op_facts_t *facts);
+
+/* "self_time", "child"; NULL for PP_REASON_NONE. */
+extern const char *pp_reason_name(pp_reason_t reason);
 
 /* The name of a pattern ("n_plus_one", ...); NULL when out of range. */
 extern const char *pp_pattern_name(pp_pattern_t pattern);

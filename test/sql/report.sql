@@ -3,7 +3,8 @@
 CREATE EXTENSION ppprof;
 
 -- the report of an empty window is valid, with zeros
-SELECT pp_optimization_report('1 hour') - 'summary'::text AS report;
+SELECT pp_optimization_report('1 hour') - 'summary'::text - 'compared_with'::text AS report;
+SELECT (pp_optimization_report('1 hour')->'compared_with') - 'start'::text - 'end'::text AS compared_with;
 SELECT (pp_optimization_report('1 hour')->'summary') - 'generated_at'::text - 'window_start'::text AS summary;
 
 -- n(name, ms [, children [, start, end [, error]]])
@@ -49,7 +50,7 @@ SELECT p->>'pattern' AS pattern, p->>'operation' AS operation,
        jsonb_array_length(p->'example_profile_ids') AS examples
   FROM jsonb_array_elements(pp_optimization_report('2 hours')->'patterns') p
  ORDER BY 1, 2;
-SELECT s->>'operation' AS operation, s->>'source' AS source, s->>'suggestion' AS suggestion,
+SELECT s->>'operation' AS operation, s->>'source' AS source, s->>'measure' AS measure, s->>'suggestion' AS suggestion,
        s->>'priority' AS priority, s->>'effort_estimate' AS effort, s->'expected_improvement' AS gain
   FROM jsonb_array_elements(pp_optimization_report('2 hours')->'optimization_priorities') s
  LIMIT 8;

@@ -3,7 +3,8 @@
  * test/unit/test_rules.c
  *	  cmocka tests of src/core/rules.c: each pattern rule just below, at
  *	  and above its thresholds, the evidence each pattern cites, the
- *	  bottleneck rule clause by clause, and the table's names and order.
+ *	  bottleneck rule clause by clause (its reason, wrappers and their
+ *	  children included), and the table's names and order.
  *
  * Every case starts from a quiet operation (facts that trigger nothing)
  * and changes only the facts the rule under test reads.
@@ -40,6 +41,8 @@ quiet(void)
 	f.breach_rate = NAN;
 	f.profiles = 50;
 	f.impact = 5;
+	f.self_avg_ms = 10;			/* all of its time is its own */
+	f.top_child_share = NAN;
 	return f;
 }
 
@@ -80,6 +83,8 @@ test_quiet(void **state)
 	(void) state;
 	assert_int_equal(v.patterns, 0);
 	assert_false(v.bottleneck);
+	assert_int_equal(v.reason, PP_REASON_NONE);
+	assert_null(pp_reason_name(v.reason));
 	assert_true(isnan(v.degrade_ratio) && isnan(v.degrade_t));
 	assert_true(v.repeat_group_size == 0);
 	assert_true(v.parallel_saving_per_profile_ms == 0);
@@ -362,12 +367,15 @@ test_bottleneck(void **state)
 	assert_false(apply(&f).bottleneck);
 	f.impact = 20;
 	assert_true(apply(&f).bottleneck);
+	assert_int_equal(apply(&f).reason, PP_REASON_SELF_TIME);
+	assert_string_equal(pp_reason_name(PP_REASON_SELF_TIME), "self_time");
 	f.impact = 5;
 
 	f.threshold_ms = 12;		/* p95 = 12: not above */
 	assert_false(apply(&f).bottleneck);
 	f.threshold_ms = 11.99;
 	assert_true(apply(&f).bottleneck);
+	assert_int_equal(apply(&f).reason, PP_REASON_SELF_TIME);
 	f.threshold_ms = NAN;
 
 	/* long_tail, high_variance and threshold_breach alone do not */
@@ -378,6 +386,70 @@ test_bottleneck(void **state)
 	assert_int_equal(patterns_of(&f), BIT(PP_PATTERN_LONG_TAIL) |
 					 BIT(PP_PATTERN_HIGH_VARIANCE) |
 					 BIT(PP_PATTERN_THRESHOLD_BREACH));
+	assert_false(apply(&f).bottleneck);
+}
+
+/*
+ * A wrapper (self time under half its duration) above its threshold is a
+ * bottleneck only through one child holding half of its time; its own
+ * impact or patterns still make it one by self time.
+ */
+static void
+test_wrapper(void **state)
+{
+	pp_op_facts_t f = quiet();
+	pp_op_verdict_t v;
+
+	(void) state;
+	f.avg_ms = 1000;			/* retrieval: 1.5 ms of its own per call */
+	f.self_avg_ms = 1.5;
+	f.p50_ms = 900;
+	f.p95_ms = 1400;
+	f.p99_ms = 1500;
+	f.stddev_ms = 200;
+	f.threshold_ms = 500;
+	f.breach_rate = 0.9;
+
+	/* not looked up (or not seen): not reported in its children's place */
+	assert_true(pp_rules_wants_child(&f));
+	v = apply(&f);
+	assert_false(v.bottleneck);
+	assert_int_equal(v.reason, PP_REASON_NONE);
+	assert_true(v.patterns & BIT(PP_PATTERN_THRESHOLD_BREACH));
+
+	/* time spread over several children: none of them is the reason */
+	f.top_child_share = 0.4999;
+	assert_false(apply(&f).bottleneck);
+	f.top_child_share = 0.5;
+	v = apply(&f);
+	assert_true(v.bottleneck);
+	assert_int_equal(v.reason, PP_REASON_CHILD);
+	assert_string_equal(pp_reason_name(v.reason), "child");
+
+	/* the wrapper's own figures win over the child */
+	f.impact = 20;
+	assert_int_equal(apply(&f).reason, PP_REASON_SELF_TIME);
+	f.impact = 5;
+	f.repeat_groups = 10;
+	f.repeat_calls = 100;
+	assert_int_equal(apply(&f).reason, PP_REASON_SELF_TIME);
+	f.repeat_groups = f.repeat_calls = 0;
+
+	/* half of its time its own: no longer a wrapper, its breach is its own */
+	f.self_avg_ms = 499.99;
+	assert_true(pp_rules_wants_child(&f));
+	f.self_avg_ms = 500;
+	assert_false(pp_rules_wants_child(&f));
+	f.top_child_share = NAN;
+	v = apply(&f);
+	assert_true(v.bottleneck);
+	assert_int_equal(v.reason, PP_REASON_SELF_TIME);
+
+	/* a wrapper under its threshold does not need its children */
+	f.self_avg_ms = 1.5;
+	f.p95_ms = 500;
+	assert_false(pp_rules_wants_child(&f));
+	f.top_child_share = 1;
 	assert_false(apply(&f).bottleneck);
 }
 
@@ -421,6 +493,7 @@ main(void)
 		cmocka_unit_test(test_degrading),
 		cmocka_unit_test(test_threshold_breach),
 		cmocka_unit_test(test_bottleneck),
+		cmocka_unit_test(test_wrapper),
 		cmocka_unit_test(test_combined),
 	};
 
