@@ -27,7 +27,7 @@ OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 # default_version.
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/$(EXTENSION).control)
 SQL_SRC = header profiles config ingest stats report spans snapshots \
-	baselines alerts jobs otlp privileges finish
+	baselines alerts jobs otlp zz_temp_paths privileges finish
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress inputs are test/sql/*.sql, their outputs test/expected/*.out

@@ -106,6 +106,10 @@ BEGIN
             @extschema@.pp_otlp_build(text[], text[], bigint[], jsonb[], boolean),
             @extschema@.pp_otlp_store(text, boolean)
             TO service_role;
+        -- TEMP (zz_temp_paths.sql): dropped with it at the merge
+        GRANT EXECUTE ON FUNCTION
+            @extschema@.pp_path_stats(interval), @extschema@.pp_range_path_stats(tstzrange)
+            TO service_role;
     END IF;
 END;
 $$;
