@@ -462,6 +462,8 @@ pp_flamegraph_window(PG_FUNCTION_ARGS)
 				legend_y,
 				height;
 	double		px;
+	TimestampTz now,
+				from;
 	int32		i;
 
 	initStringInfo(&q);
@@ -482,14 +484,17 @@ pp_flamegraph_window(PG_FUNCTION_ARGS)
 	legend_y = GRAPH_TOP + Max(g.n_levels, 1) * PP_SVG_FRAME_HEIGHT + 12;
 	height = legend_y + pp_svg_legend_height(legend, n_legend) + 6;
 
+	now = GetCurrentTransactionStartTimestamp();
+	from = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(now), window));
 	initStringInfo(&title);
-	appendStringInfo(&title, "Where the time goes: %lld profile%s of the last %s",
-					 (long long) g.profiles[0], g.profiles[0] == 1 ? "" : "s",
-					 datum_text(window, INTERVALOID));
+	appendStringInfo(&title, "Where the time goes: %lld profile%s",
+					 (long long) g.profiles[0], g.profiles[0] == 1 ? "" : "s");
 	initStringInfo(&sub);
-	appendStringInfo(&sub,
-					 "merged by call path (root first); width: total time of the path; until %s",
-					 timestamptz_to_str(GetCurrentTransactionStartTimestamp()));
+	/* timestamptz_to_str returns a static buffer */
+	appendStringInfo(&sub, "created from %s", timestamptz_to_str(from));
+	appendStringInfo(&sub, " to %s, merged by call path; width: total time of the path",
+					 timestamptz_to_str(now));
 
 	initStringInfo(&out);
 	pp_svg_begin(&out, height, title.data, sub.data);
