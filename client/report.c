@@ -163,6 +163,19 @@ measure_of(const char *m, const char **label)
 	return MEASURE_OTHER;
 }
 
+/* Over what a change was seen: the window, or its last hour. */
+static const char *
+scope_text(json_t *c)
+{
+	const char *scope = str(c, "scope");
+
+	if (scope == NULL || strcmp(scope, "window") == 0)
+		return "window";
+	if (strcmp(scope, "last_hour") == 0)
+		return "last hour";
+	return cli_esc(scope);
+}
+
 /* A change's before, after and change columns, as text (static buffers). */
 static void
 change_cells(json_t *c, const char **before, const char **after, const char **change)
@@ -178,7 +191,7 @@ change_cells(json_t *c, const char **before, const char **after, const char **ch
 		case MEASURE_MS:
 			snprintf(b, sizeof(b), "%s ms", cli_num(num(c, "before")));
 			snprintf(a, sizeof(a), "%s ms", cli_num(num(c, "after")));
-			snprintf(ch, sizeof(ch), "x%s", cli_num(num(c, "change")));
+			snprintf(ch, sizeof(ch), "\u00d7%s", cli_num(num(c, "change")));
 			break;
 		case MEASURE_RATE:
 			snprintf(b, sizeof(b), "%s", cli_pct(num(c, "before")));
@@ -197,7 +210,10 @@ change_cells(json_t *c, const char **before, const char **after, const char **ch
 	*change = ch;
 }
 
-/* "against the previous 24:00:00 (start to end)" for compared_with. */
+/*
+ * What compared_with says: "the window against the previous one (start to
+ * end); the last hour (from t) against the rest of the window".
+ */
 static char *
 compared_with_text(json_t *cw)
 {
@@ -205,44 +221,20 @@ compared_with_text(json_t *cw)
 	const char *kind = str(cw, "kind");
 	int			n;
 
+	const char *hour = str(cw, "last_hour_start");
+
 	if (kind && strcmp(kind, "baseline") == 0)
-		n = asprintf(&out, "against baseline \"%s\" (%s to %s)", cli_esc(str(cw, "name")),
-					 cli_timestamp(str(cw, "start")), cli_timestamp(str(cw, "end")));
+		n = asprintf(&out, "the window against baseline \"%s\" (%s to %s)%s%s%s",
+					 cli_esc(str(cw, "name")),
+					 cli_timestamp(str(cw, "start")), cli_timestamp(str(cw, "end")),
+					 hour ? "; the last hour (from " : "", hour ? cli_timestamp(hour) : "",
+					 hour ? ") against the rest of the window" : "");
 	else
-		n = asprintf(&out, "against the previous window (%s to %s)",
-					 cli_timestamp(str(cw, "start")), cli_timestamp(str(cw, "end")));
+		n = asprintf(&out, "the window against the previous one (%s to %s)%s%s%s",
+					 cli_timestamp(str(cw, "start")), cli_timestamp(str(cw, "end")),
+					 hour ? "; the last hour (from " : "", hour ? cli_timestamp(hour) : "",
+					 hour ? ") against the rest of the window" : "");
 	return cli_checked(n < 0 ? NULL : out);
-}
-
-/* The expected gain of a suggestion, in words (malloc'd). */
-static char *
-gain_text(json_t *s)
-{
-	json_t	   *e = json_object_get(s, "expected_improvement");
-	char	   *buf = NULL;
-	size_t		len = 0;
-	FILE	   *f = open_memstream(&buf, &len);
-	const char *key;
-	json_t	   *v;
-	const char *sep = "";
-
-	cli_checked(f);
-	json_object_foreach(e, key, v)
-	{
-		if (!json_is_number(v))
-			continue;
-		if (strcmp(key, "ms_per_profile") == 0)
-			fprintf(f, "%s%s ms per profile", sep, cli_num(json_number_value(v)));
-		else if (strcmp(key, "pct_of_avg_profile") == 0)
-			fprintf(f, "%s%s%% of an average profile", sep, cli_num(json_number_value(v)));
-		else if (strcmp(key, "operation_reduction_pct") == 0)
-			fprintf(f, "%s%s%% of the operation", sep, cli_num(json_number_value(v)));
-		else
-			fprintf(f, "%s%s %s", sep, cli_esc(key), cli_num(json_number_value(v)));
-		sep = ", ";
-	}
-	fclose(f);
-	return cli_checked(buf);
 }
 
 /* "time_to_first_token" -> "time to first token" (static buffer). */
@@ -257,6 +249,46 @@ measure_words(const char *m)
 		if (buf[i] == '_')
 			buf[i] = ' ';
 	return buf;
+}
+
+/* The expected gain of a suggestion, in words (malloc'd). */
+static char *
+gain_text(json_t *s)
+{
+	json_t	   *e = json_object_get(s, "expected_improvement");
+	const char *measure = str(s, "measure");
+	bool		duration = measure == NULL || strcmp(measure, "duration") == 0;
+	char	   *buf = NULL;
+	size_t		len = 0;
+	FILE	   *f = open_memstream(&buf, &len);
+	const char *key;
+	json_t	   *v;
+	const char *sep = "";
+
+	cli_checked(f);
+	json_object_foreach(e, key, v)
+	{
+		if (!json_is_number(v))
+			continue;
+		if (strcmp(key, "ms_per_profile") == 0 || strcmp(key, "pct_of_avg_profile") == 0)
+		{
+			/* a duration saved: none when the suggestion improves another measure */
+			if (!duration)
+				continue;
+			if (key[0] == 'm')
+				fprintf(f, "%s%s ms per profile", sep, cli_num(json_number_value(v)));
+			else
+				fprintf(f, "%s%s%% of an average profile", sep, cli_num(json_number_value(v)));
+		}
+		else if (strcmp(key, "operation_reduction_pct") == 0)
+			fprintf(f, "%s%s%% off the operation's %s", sep, cli_num(json_number_value(v)),
+					duration ? "time" : measure_words(measure));
+		else
+			fprintf(f, "%s%s %s", sep, cli_esc(key), cli_num(json_number_value(v)));
+		sep = ", ";
+	}
+	fclose(f);
+	return cli_checked(buf);
 }
 
 /* ---- text ---- */
@@ -320,7 +352,7 @@ text_changes(json_t *r)
 	{
 		char	   *t = compared_with_text(cw);
 
-		printf("\nWhat changed, %s\n", t);
+		printf("\nWhat changed: %s\n", t);
 		free(t);
 	}
 	else
@@ -337,8 +369,8 @@ text_changes(json_t *r)
 	}
 	opw = column_width(changes, "operation", 9);
 	typew = column_width(changes, "operation_type", 4);
-	printf("  %-*s  %-*s  %-13s %10s %10s %10s  %17s  %s\n", opw, "operation", typew, "type",
-		   "measure", "before", "after", "change", "calls", "example profile");
+	printf("  %-*s  %-*s  %-13s %-9s %10s %10s %10s  %17s  %s\n", opw, "operation", typew, "type",
+		   "measure", "over", "before", "after", "change", "calls", "example profile");
 	json_array_foreach(changes, i, c)
 	{
 		const char *label;
@@ -356,7 +388,8 @@ text_changes(json_t *r)
 		cli_print_cell(str(c, "operation"), opw, true);
 		printf("  ");
 		cli_print_cell(str(c, "operation_type"), typew, true);
-		printf("  %-13s %10s %10s %10s  %17s  %s\n", label, b, a, ch, calls,
+		printf("  %-13s %-9s %10s %10s %*s  %17s  %s\n", label, scope_text(c), b, a,
+			   10 + (strncmp(ch, "\u00d7", 2) == 0), ch, calls,
 			   json_array_size(ex) ? cli_esc(json_string_value(json_array_get(ex, 0))) : "");
 	}
 }
@@ -644,7 +677,7 @@ html_changes(FILE *f, json_t *r)
 		fprintf(f, "<p class=\"pp-note\">No operation changed significantly.</p>\n");
 	else
 	{
-		fprintf(f, "<table class=\"pp\"><tr><th>operation</th><th>type</th><th>measure</th>"
+		fprintf(f, "<table class=\"pp\"><tr><th>operation</th><th>type</th><th>measure</th><th>over</th>"
 				"<th class=\"n\">before</th><th class=\"n\">after</th><th class=\"n\">change</th>"
 				"<th class=\"n\">calls</th><th>example profile</th></tr>\n");
 		json_array_foreach(changes, i, c)
@@ -662,9 +695,11 @@ html_changes(FILE *f, json_t *r)
 			html(f, str(c, "operation"));
 			fprintf(f, "</td><td>");
 			html(f, str(c, "operation_type"));
-			fprintf(f, "</td><td>%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+			fprintf(f, "</td><td>%s</td><td>", label);
+			html(f, scope_text(c));
+			fprintf(f, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
 					"<td class=\"n %s\">%s</td><td class=\"n\">%s &rarr; %s</td><td class=\"pp-name\">",
-					label, b, a, worse ? "pp-up" : "pp-down", ch,
+					b, a, worse ? "pp-up" : "pp-down", ch,
 					cli_num(num(c, "calls_before")), cli_num(num(c, "calls_after")));
 			if (json_array_size(ex))
 				html(f, json_string_value(json_array_get(ex, 0)));
