@@ -291,7 +291,8 @@ cli_window_interval(const char *w)
 	if (unit == NULL)
 		return cli_checked(strdup(w));
 	out = cli_checked(malloc(64));
-	snprintf(out, 64, "%g %s", n, unit);
+	/* "1 hour", "24 hours" */
+	snprintf(out, 64, "%g %.*s", n, (int) strlen(unit) - (n == 1), unit);
 	return out;
 }
 
