@@ -64,11 +64,11 @@ svg_char(StringInfo out, pg_wchar c)
 }
 
 /*
- * The code points of s (len bytes in the server encoding) into *cps;
- * returns their number.
+ * The code points of s (len bytes in the server encoding) into *cps, at
+ * most limit of them (0: all); returns their number.
  */
 static size_t
-svg_code_points(const char *s, size_t len, pg_wchar **cps)
+svg_code_points(const char *s, size_t len, size_t limit, pg_wchar **cps)
 {
 	const unsigned char *u;
 	size_t		ulen;
@@ -80,7 +80,7 @@ svg_code_points(const char *s, size_t len, pg_wchar **cps)
 	if (enc == PG_SQL_ASCII)
 	{
 		/* bytes without an encoding: ASCII is kept, the rest is unknown */
-		for (i = 0; i < len; i++)
+		for (i = 0; i < len && (limit == 0 || n < limit); i++)
 			(*cps)[n++] = (unsigned char) s[i] < 0x80 ?
 				(pg_wchar) (unsigned char) s[i] : REPLACEMENT_CHAR;
 		return n;
@@ -92,7 +92,7 @@ svg_code_points(const char *s, size_t len, pg_wchar **cps)
 	ulen = (u == (const unsigned char *) s) ? len : strlen((const char *) u);
 	if (ulen > len)
 		*cps = repalloc(*cps, sizeof(pg_wchar) * (ulen + 1));
-	while (i < ulen)
+	while (i < ulen && (limit == 0 || n < limit))
 	{
 		int			l = pg_utf_mblen(u + i);
 
@@ -112,8 +112,11 @@ void
 pp_svg_text(StringInfo out, const char *s, size_t len, size_t max_chars)
 {
 	pg_wchar   *cps;
-	size_t		n = svg_code_points(s, len, &cps);
+	size_t		n;
 	size_t		i;
+
+	/* one more than fits tells whether it is cut */
+	n = svg_code_points(s, len, max_chars > 0 ? max_chars + 1 : 0, &cps);
 
 	if (max_chars > 0 && n > max_chars)
 	{

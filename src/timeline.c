@@ -96,6 +96,8 @@ timeline_layout(PPTimeline *tl)
 	int32	   *lane_height = palloc0(sizeof(int32) * Max(n, 1));
 	int32	   *height = palloc(sizeof(int32) * n);
 	double	   *track_end = palloc(sizeof(double) * n);
+	double	   *lane_first = palloc(sizeof(double) * Max(n, 1));
+	int32	   *lane_track = palloc(sizeof(int32) * Max(n, 1));
 	int32	   *stack = palloc(sizeof(int32) * n);
 	int32		i,
 				k,
@@ -242,41 +244,47 @@ timeline_layout(PPTimeline *tl)
 		int32		v = tl->order[done];
 		int32		l;
 
+		if (n_lanes[v] == 0)
+			continue;
+
+		/* each lane's first start and last end (lane_end is free again) */
 		for (l = 0; l < n_lanes[v]; l++)
 		{
-			double		first = -1,
-						last = 0;
+			lane_first[l] = -1;
+			lane_end[l] = 0;
+		}
+		for (k = kid_start[v]; k < kid_start[v + 1]; k++)
+		{
+			PPTimelineNode *cn = &nodes[kids[k]];
+
+			if (lane_first[cn->lane] < 0)
+				lane_first[cn->lane] = cn->start_ms;
+			lane_end[cn->lane] = Max(lane_end[cn->lane], cn->end_ms);
+		}
+		for (l = 0; l < n_lanes[v]; l++)
+		{
 			int32		t;
 
-			for (k = kid_start[v]; k < kid_start[v + 1]; k++)
-			{
-				PPTimelineNode *cn = &nodes[kids[k]];
-
-				if (cn->lane != l)
-					continue;
-				if (first < 0)
-					first = cn->start_ms;
-				last = Max(last, cn->end_ms);
-			}
+			CHECK_FOR_INTERRUPTS();
 			if (l == 0)
 				t = nodes[v].track;
 			else
 			{
 				for (t = 1; t < tl->n_tracks; t++)
-					if (t != nodes[v].track && track_end[t] <= first)
+					if (t != nodes[v].track && track_end[t] <= lane_first[l])
 						break;
 				if (t == tl->n_tracks)
 				{
 					tl->track_parent[t] = v;
 					tl->n_tracks++;
-					track_end[t] = last;
+					track_end[t] = lane_end[l];
 				}
 			}
-			track_end[t] = Max(track_end[t], last);
-			for (k = kid_start[v]; k < kid_start[v + 1]; k++)
-				if (nodes[kids[k]].lane == l)
-					nodes[kids[k]].track = t;
+			track_end[t] = Max(track_end[t], lane_end[l]);
+			lane_track[l] = t;
 		}
+		for (k = kid_start[v]; k < kid_start[v + 1]; k++)
+			nodes[kids[k]].track = lane_track[nodes[kids[k]].lane];
 	}
 }
 
