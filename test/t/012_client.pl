@@ -417,6 +417,11 @@ my $has_changes = $node->safe_psql('postgres', q{SELECT pp_optimization_report('
 if ($has_changes eq 't')
 {
 	unlike($o, qr/has no "changes"/, 'the server compares windows: what changed is rendered');
+	like($o, qr/^What changed: the window against the previous one \(.* to .*\)/m,
+		'... against the previous window, whose range is given');
+	($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'report', '--window', '1h', '--baseline', 'ci');
+	is($rc, 0, 'report --baseline ci exits 0') or diag($e);
+	like($o, qr/^What changed: the window against baseline "ci" \(/m, 'report --baseline: against the baseline');
 }
 else
 {
@@ -427,6 +432,8 @@ else
 ($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'report', '--window', '1h', '--format', 'json');
 is($rc, 0, 'report --format json exits 0') or diag($e);
 like($o, qr/^\{\n  "/, 'the JSON is pretty-printed');
+like($o, $has_changes eq 't' ? qr/^\{\n  "compared_with": \{/ : qr/^\{\n  "summary": \{/,
+	'the JSON\'s keys in the order of the text (the first: ' . ($has_changes eq 't' ? 'compared_with' : 'summary') . ')');
 $report = decode_json($o);
 is_deeply([ float_noise($report, '$') ], [], 'every number of the JSON report is rounded for reading');
 is_deeply([ float_noise({ a => 1891.3579999999999, b => 12.3, c => [ 0.0123, 1891, 0.12345 ] }, '$') ],
