@@ -24,8 +24,8 @@ libipc-run-perl perl libmicrohttpd-dev zlib1g-dev"
 # benchmarks add.
 PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest gnuplot-nox clang libclang-rt-dev valgrind"
 
-# What TAP 019 adds (the HTML report in a headless browser), unless
-# PP_NEED_CHROMIUM=0.
+# What TAP 019 adds (the HTML report in a headless browser), when
+# PP_NEED_CHROMIUM=1.
 PP_PACKAGES_BROWSER="chromium"
 
 # npm (TAP 017 and 019, bench/otlp.sh) trusts the system's CA store as well as
@@ -48,8 +48,10 @@ pp_install_deps() {
 		missing="$missing nodejs npm"
 	fi
 	# TAP 019 opens the HTML report in Debian's chromium (driven by
-	# puppeteer-core from npm); PP_NEED_CHROMIUM=0 when that test does not run
-	if [ "${PP_NEED_CHROMIUM:-1}" = 1 ]; then
+	# puppeteer-core from npm): run_all.sh sets PP_NEED_CHROMIUM=1 when it
+	# runs the TAP tests (unless it is set to 0); the demo and the benchmarks
+	# do without
+	if [ "${PP_NEED_CHROMIUM:-0}" = 1 ]; then
 		for p in $PP_PACKAGES_BROWSER; do
 			dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 		done
