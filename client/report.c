@@ -570,8 +570,10 @@ print_json(json_t *r)
 		if (json_object_get(rounded, *k))
 			json_object_set(out, *k, json_object_get(rounded, *k));
 	json_object_foreach(rounded, key, v)
+	{
 		if (json_object_get(out, key) == NULL)
-		json_object_set(out, key, v);
+			json_object_set(out, key, v);
+	}
 	text = cli_json_text(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	printf("%s\n", text);
 	free(text);
