@@ -30,7 +30,11 @@ libipc-run-perl perl libmicrohttpd-dev zlib1g-dev $PP_PACKAGES_PYTHON"
 # benchmarks add.
 PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest gnuplot-nox clang libclang-rt-dev valgrind"
 
-# npm (TAP 017, bench/otlp.sh) trusts the system's CA store as well as
+# What TAP 019 adds (the HTML report in a headless browser), when
+# PP_NEED_CHROMIUM=1.
+PP_PACKAGES_BROWSER="chromium"
+
+# npm (TAP 017 and 019, bench/otlp.sh) trusts the system's CA store as well as
 # Node's own: a machine behind a TLS-inspecting proxy has the proxy's CA
 # there, and a Node.js not built by Debian does not read it by itself.
 if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
@@ -48,6 +52,15 @@ pp_install_deps() {
 	# that test does not run
 	if [ "${PP_NEED_NODE:-1}" = 1 ] && ! command -v npm >/dev/null; then
 		missing="$missing nodejs npm"
+	fi
+	# TAP 019 opens the HTML report in Debian's chromium (driven by
+	# puppeteer-core from npm): run_all.sh sets PP_NEED_CHROMIUM=1 when it
+	# runs the TAP tests (unless it is set to 0); the demo and the benchmarks
+	# do without
+	if [ "${PP_NEED_CHROMIUM:-0}" = 1 ]; then
+		for p in $PP_PACKAGES_BROWSER; do
+			dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+		done
 	fi
 	[ -z "$missing" ] && return 0
 	echo "installing:$missing"

@@ -25,6 +25,8 @@ PP_SUITES=${PP_SUITES:-unit fuzz pg_regress tap python bench}
 # suite NAME: whether NAME is to run
 suite() { case " $PP_SUITES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 suite fuzz || suite bench || PP_PACKAGES=$PP_PACKAGES_BUILD
+# TAP 019 needs Debian's chromium (test/lib.sh)
+suite tap && PP_NEED_CHROMIUM=${PP_NEED_CHROMIUM:-1}
 
 pass=0
 fail=0

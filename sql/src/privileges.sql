@@ -108,6 +108,12 @@ BEGIN
             @extschema@.pp_otlp_build(text[], text[], bigint[], jsonb[], boolean),
             @extschema@.pp_otlp_store(text, boolean)
             TO service_role;
+        -- flame graphs and exports: read functions, like pp_operation_stats
+        GRANT EXECUTE ON FUNCTION
+            @extschema@.pp_flamegraph(uuid), @extschema@.pp_flamegraph(interval),
+            @extschema@.pp_flamegraph_diff(tstzrange, tstzrange),
+            @extschema@.pp_speedscope(uuid), @extschema@.pp_chrome_trace(uuid)
+            TO service_role;
     END IF;
 END;
 $$;

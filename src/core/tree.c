@@ -345,7 +345,11 @@ check_fields(pp_walker_t *w, int32_t idx, const pp_node_fields_t *f,
 
 	/* error: absent, null or a string */
 	if (f->error.type == PP_JSON_STRING)
+	{
 		n->failed = true;
+		n->error = f->error.str;
+		n->error_len = f->error.len;
+	}
 	else if (f->error.type != PP_JSON_ABSENT && f->error.type != PP_JSON_NULL)
 		return walker_fail(w, PP_ERR_WRONG_TYPE, parent, ci, ".error",
 						   "expected a string or null, got %s",

@@ -105,6 +105,9 @@ typedef struct pp_tree_node_t
 	bool		has_start;
 	bool		has_end;
 	bool		failed;			/* error is a string */
+	const char *error;			/* failed: the error text, pointing into the
+								 * source; not NUL-terminated */
+	size_t		error_len;		/* failed: its byte length */
 	int8_t		cache;			/* PP_CACHE_*, from metadata */
 	int			depth;			/* root = 1 */
 	int32_t		parent;			/* pre-order index of the parent, -1 for root */

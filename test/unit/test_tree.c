@@ -420,6 +420,7 @@ test_single_node(void **state)
 	assert_false(n->has_start);
 	assert_false(n->has_end);
 	assert_false(n->failed);
+	assert_null(n->error);
 	assert_int_equal(n->depth, 1);
 	assert_int_equal(n->parent, -1);
 	assert_int_equal(n->child_index, 0);
@@ -438,6 +439,8 @@ test_single_node(void **state)
 	assert_near(n->duration_ms, 250);
 	assert_near(n->self_ms, 250);
 	assert_true(n->failed);
+	assert_int_equal(n->error_len, 4);
+	assert_memory_equal(n->error, "boom", 4);
 	done(doc, &tree);
 
 	/* duration_ms wins over the times; null end_time is allowed */
