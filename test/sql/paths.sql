@@ -237,3 +237,10 @@ SELECT pp_folded('-1 second');
 -- TRUNCATE empties them
 TRUNCATE performance_profiles;
 SELECT count(*) AS rows_after_truncate FROM pp_path_stats('1 day');
+
+-- leave the database as found, for the tests after this one
+RESET search_path;
+DROP SCHEMA evil CASCADE;
+DROP VIEW pt_exact_paths;
+DROP FUNCTION pt_node, pt_rag, pt_path_text, pt_exact, pt_mismatches, pt_check_window, pt_check_all, pt_chain;
+DROP EXTENSION ppprof;
