@@ -247,19 +247,30 @@ typedef struct PathGraph
 	int			n_levels;
 	int64		profiles[2];	/* calls of the roots: profiles per window */
 	double		span;			/* the roots' values, added */
+	int64		hidden;			/* rows not drawn: the fold row, and paths
+								 * whose parent is not among the rows */
+	double		hidden_ms[2];	/* their total time per window */
 } PathGraph;
 
-/* Is a's path a proper prefix of b's? */
+/* Is a's path a proper prefix of the path names[0 .. n-1]? */
 static bool
-path_prefix(const PathFrame *a, const PathFrame *b)
+path_prefix_names(const PathFrame *a, const Datum *names, const bool *nulls, int n)
 {
 	int			i;
 
-	if (a->depth >= b->depth)
+	if (a->depth >= n)
 		return false;
 	for (i = 0; i < a->depth; i++)
-		if (strcmp(a->names[i], b->names[i]) != 0)
+	{
+		text	   *t;
+
+		if (nulls[i])
 			return false;
+		t = DatumGetTextPP(names[i]);
+		if (strlen(a->names[i]) != VARSIZE_ANY_EXHDR(t) ||
+			memcmp(a->names[i], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) != 0)
+			return false;
+	}
 	return true;
 }
 
@@ -324,8 +335,20 @@ path_graph_load(PathGraph *g, const char *query, int nargs, Oid *argtypes,
 			continue;
 		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &enulls, &ne);
-		if (ne == 0)
+		while (sp > 0 && ne > 0 && !path_prefix_names(&g->frames[stack[sp - 1]], elems, enulls, ne))
+			sp--;
+		if (ne == 0 || (ne > 1 && sp == 0))
+		{
+			/*
+			 * The fold row of the paths beyond ppprof.max_window_paths has no
+			 * path, and a path whose parent was folded has nowhere to go:
+			 * neither is drawn, and the subtitle says how much time they hold.
+			 */
+			g->hidden++;
+			for (w = 0; w < n_windows; w++)
+				g->hidden_ms[w] += float8_or_zero(tup, desc, 5 + 3 * w);
 			continue;
+		}
 		f->names = palloc(sizeof(char *) * ne);
 		for (i = 0; i < ne; i++)
 			f->names[i] = enulls[i] ? pstrdup("(null)") : TextDatumGetCString(elems[i]);
@@ -346,8 +369,6 @@ path_graph_load(PathGraph *g, const char *query, int nargs, Oid *argtypes,
 			f->avg_ms = float8_or_zero(tup, desc, 7);
 		}
 
-		while (sp > 0 && !path_prefix(&g->frames[stack[sp - 1]], f))
-			sp--;
 		f->parent = sp > 0 ? stack[sp - 1] : -1;
 		f->level = f->parent >= 0 ? g->frames[f->parent].level + 1 : 0;
 		g->n_levels = Max(g->n_levels, f->level + 1);
@@ -395,6 +416,21 @@ path_graph_layout(PathGraph *g)
 			cursor[f->parent] += f->value * f->scale;
 		cursor[i] = f->x;
 	}
+}
+
+/*
+ * The subtitle's note on the rows not drawn (path_graph_load), with the
+ * time they hold in window w.
+ */
+static void
+hidden_note(StringInfo sub, const PathGraph *g, int w)
+{
+	if (g->hidden == 0)
+		return;
+	appendStringInfo(sub, "; not drawn: %lld row%s of paths beyond ppprof.max_window_paths (",
+					 (long long) g->hidden, g->hidden == 1 ? "" : "s");
+	pp_svg_ms(sub, g->hidden_ms[w]);
+	appendStringInfoChar(sub, ')');
 }
 
 /* The path as "a > b > c", escaped. */
@@ -495,6 +531,7 @@ pp_flamegraph_window(PG_FUNCTION_ARGS)
 	appendStringInfo(&sub, "created from %s", timestamptz_to_str(from));
 	appendStringInfo(&sub, " to %s, merged by call path; width: total time of the path",
 					 timestamptz_to_str(now));
+	hidden_note(&sub, &g, 0);
 
 	initStringInfo(&out);
 	pp_svg_begin(&out, height, title.data, sub.data);
@@ -623,6 +660,7 @@ pp_flamegraph_diff(PG_FUNCTION_ARGS)
 	appendStringInfo(&sub,
 					 "before %s, after %s",
 					 datum_text(args[0], rangetype), datum_text(args[1], rangetype));
+	hidden_note(&sub, &g, 1);
 
 	initStringInfo(&out);
 	pp_svg_begin(&out, height, title.data, sub.data);

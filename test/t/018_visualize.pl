@@ -158,7 +158,18 @@ write_file('window.svg', q1(q{SELECT pp_flamegraph('3 hours'::interval)}));
 my $diff = write_file('diff.svg', q1(q{
 	SELECT pp_flamegraph_diff(tstzrange(now() - '2 hours'::interval, now() - '1 hour'::interval),
 	                          tstzrange(now() - '1 hour'::interval, now()))}));
-my $paths = q1(q{SELECT count(*) FROM pp_path_stats('3 hours')});
+# the paths the window graph can draw: those whose parents are all rows too
+# (the fold row beyond ppprof.max_window_paths has no path, and a path whose
+# parent was folded has no place; the subtitle counts both)
+my $paths = q1(q{
+	WITH RECURSIVE p AS (SELECT * FROM pp_path_stats('3 hours')),
+	d AS (SELECT path_array FROM p WHERE depth = 1
+	      UNION ALL
+	      SELECT c.path_array FROM p c JOIN d
+	          ON c.depth = cardinality(d.path_array) + 1
+	         AND c.path_array[1:cardinality(d.path_array)] = d.path_array)
+	SELECT count(*) FROM d});
+my $hidden = q1(q{SELECT count(*) FROM pp_path_stats('3 hours')}) - $paths;
 
 # the checker
 my $ok = IPC::Run::run([ 'node', "$root/test/viz/check.js", @files ], '>', \$out, '2>', \$err);
@@ -180,6 +191,9 @@ for my $qid (sort keys %nodes)
 	is($summary->{"chrome-$qid.json"}{events}, $nodes{$qid}, "$qid: one Chrome event per node");
 }
 is($summary->{'window.svg'}{frames}, $paths, 'window graph: one frame per call path');
+cmp_ok($hidden, '>', 0, 'the window holds more paths than ppprof.max_window_paths');
+like(slurp_file("$dir/window.svg"), qr/not drawn: $hidden rows? of paths beyond ppprof\.max_window_paths/,
+	'and the window graph says how many rows it did not draw');
 cmp_ok($summary->{'profile-hostile-parallel.svg'}{rows}, '>=', 7,
 	'the 40 overlapping workers take separate rows');
 cmp_ok($summary->{'chrome-hostile-parallel.json'}{rows}, '>', 1,
