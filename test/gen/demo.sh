@@ -12,7 +12,10 @@
 #   4. runs examples/rag_pipeline.py, an asyncio RAG service profiled with
 #      the Python client (clients/python), for DEMO_PY_REQUESTS (60) more
 #      profiles stored now, as the invoking user over the cluster's socket;
-#   5. prints the result (test/gen/demo_report.sql).
+#   5. prints the result (test/gen/demo_report.sql), the optimization
+#      report and the slowest profile as the ppprof command renders them,
+#      and writes the HTML report and three flame graphs to DEMO_OUT
+#      (./demo-out).
 #
 # The cluster is stopped and its directory removed on exit, unless
 # DEMO_KEEP=1: then it keeps running and the script prints how to connect
@@ -24,6 +27,7 @@ cd "$(dirname "$0")/../.."
 DEMO_PROFILES=${DEMO_PROFILES:-5000}
 DEMO_PY_REQUESTS=${DEMO_PY_REQUESTS:-60}
 DEMO_KEEP=${DEMO_KEEP:-0}
+DEMO_OUT=${DEMO_OUT:-$PWD/demo-out}
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -116,6 +120,26 @@ PYTHONPATH=clients/python/src "$PP_PYTHON" examples/rag_pipeline.py \
 
 step "result"
 demo_psql -d demo <test/gen/demo_report.sql
+
+# the report and the pictures, as the ppprof command renders them
+dsn="host=$DEMO_DIR port=$PORT user=postgres dbname=demo"
+step "the optimization report, for people (ppprof report)"
+"$PGBIN/ppprof" --dsn "$dsn" report --window 24h
+
+example=$(demo_psql -d demo -At -c \
+	"SELECT id FROM performance_profiles WHERE query_id LIKE 'q-%' ORDER BY total_duration_ms DESC LIMIT 1")
+step "the slowest generated profile on its timeline (ppprof show $example)"
+"$PGBIN/ppprof" --dsn "$dsn" show "$example"
+
+step "pictures in $DEMO_OUT"
+mkdir -p "$DEMO_OUT"
+"$PGBIN/ppprof" --dsn "$dsn" report --window 24h --format html >"$DEMO_OUT/report.html"
+"$PGBIN/ppprof" --dsn "$dsn" flamegraph --window 24h >"$DEMO_OUT/flamegraph-window.svg"
+"$PGBIN/ppprof" --dsn "$dsn" flamegraph --profile "$example" >"$DEMO_OUT/flamegraph-profile.svg"
+"$PGBIN/ppprof" --dsn "$dsn" flamegraph --before "[$(date -u -d '-24 hours' '+%F %T+00'),$(date -u -d '-12 hours' '+%F %T+00'))" \
+	--after "[$(date -u -d '-12 hours' '+%F %T+00'),$(date -u -d '+1 minute' '+%F %T+00'))" >"$DEMO_OUT/flamegraph-diff.svg"
+ls -l "$DEMO_OUT"
+echo "open $DEMO_OUT/report.html in a browser (it fetches nothing); docs/visualize.md explains the pictures"
 
 if [ "$DEMO_KEEP" = 1 ]; then
 	if [ "$(id -u)" = 0 ]; then as="runuser -u postgres -- "; else as=""; fi

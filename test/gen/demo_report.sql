@@ -2,9 +2,9 @@
 --
 -- A psql script over the profiles of the last :window (default 24 hours):
 -- the profiles' figures, the live statistics, the bottlenecks and
--- suggestions stored with each profile, one example profile node by node,
--- and last the optimization report itself (pp_optimization_report, see
--- docs/report.md).
+-- suggestions stored with each profile, and one example profile node by
+-- node.  The optimization report follows, rendered for people by the
+-- ppprof command (test/gen/demo.sh).
 
 \if :{?window}
 \else
@@ -89,8 +89,3 @@ SELECT a.node, repeat('  ', a.depth - 1) || a.operation AS operation, a.operatio
    AND p.created_at = :'example_created_at'::timestamptz
  ORDER BY a.node;
 
-\echo
-\echo 'The optimization report (pp_optimization_report)'
-\pset format unaligned
-\pset tuples_only on
-SELECT jsonb_pretty(pp_optimization_report(:'window')) AS report;
