@@ -21,12 +21,12 @@ int			pp_max_depth = 100;
 int			pp_max_nodes = 10000;
 int			pp_max_name_length = 200;
 int			pp_max_operations = 200;
-int			pp_reservoir_capacity = 1000;
+int			pp_reservoir_capacity = 500;
 int			pp_horizon_min = 7 * 24 * 60;
 bool		pp_enabled = true;
 double		pp_sample_rate = 1.0;
-int			pp_max_minute_buckets = 30000;
-int			pp_max_hour_buckets = 5000;
+int			pp_max_minute_buckets = 50000;
+int			pp_max_hour_buckets = 7000;
 int			pp_sketch_memory_kb = PP_SKETCH_MEMORY_DEFAULT_KB;
 int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
@@ -191,7 +191,7 @@ pp_guc_init(void)
 							"Sets the number of sample durations kept per operation.",
 							NULL,
 							&pp_reservoir_capacity,
-							1000, 0, 100000,
+							500, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
@@ -207,7 +207,7 @@ pp_guc_init(void)
 							"Sets the number of one-minute time buckets in shared memory, all operations together.",
 							"Minute buckets cover the last day; when full, the minute region gives up its oldest hour.",
 							&pp_max_minute_buckets,
-							30000, 100, 10000000,
+							50000, 100, 10000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
@@ -215,7 +215,7 @@ pp_guc_init(void)
 							"Sets the number of one-hour time buckets in shared memory, all operations together.",
 							"Every observation is also in an hour bucket; when full, the horizon gives up its oldest hour.",
 							&pp_max_hour_buckets,
-							5000, 10, 1000000,
+							7000, 10, 1000000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 
