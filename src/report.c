@@ -243,6 +243,8 @@ analyze_window(Analysis *an, Datum window)
 
 	memset(an, 0, sizeof(*an));
 	pp_window_bounds(window, &t0, &t1);
+	/* the window, its paths and its periods compared share their edges */
+	pp_window_scan_cache_begin();
 	pp_window_read(&an->w, t0, t1, false);
 	an->cfg = pp_config_get();
 	an->profiles = (double) an->w.root.c.calls;
@@ -576,6 +578,7 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 
 	/* what changed, then where the time goes (docs/report.md's order) */
 	pp_report_changes(&st, an.cfg, &an.w, baseline);
+	pp_window_scan_cache_end();
 	push_time_share(&st, &an);
 
 	pp_jb_begin_object(&st, "summary");
@@ -687,6 +690,7 @@ pp_bottlenecks(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	analyze_window(&an, PG_GETARG_DATUM(0));
+	pp_window_scan_cache_end();
 	for (i = 0; i < an.n_ops; i++)
 	{
 		OpAnalysis *o = &an.ops[i];
@@ -745,6 +749,7 @@ pp_detect_bottlenecks(PG_FUNCTION_ARGS)
 	PPSavedUser saved;
 
 	analyze_window(&an, PG_GETARG_DATUM(0));
+	pp_window_scan_cache_end();
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
