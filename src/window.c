@@ -222,6 +222,7 @@ typedef struct PPScanRange
 	TimestampTz from;			/* [from, to), or [from, to] when inclusive */
 	TimestampTz to;
 	bool		inclusive;
+	bool		complete;		/* read to its end: replayable */
 	PPScanRow  *rows;
 	int			n_rows;
 	int			cap_rows;
@@ -277,7 +278,7 @@ scan_cache_find(TimestampTz from, TimestampTz to, bool inclusive)
 	if (scan_cache == NULL)
 		return NULL;
 	for (r = scan_cache->ranges; r != NULL; r = r->next)
-		if (r->from <= from &&
+		if (r->complete && r->from <= from &&
 			(to < r->to || (to == r->to && (r->inclusive || !inclusive))))
 			return r;
 	return NULL;
@@ -457,6 +458,8 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 	}
 	SPI_cursor_close(portal);
 	pp_spi_finish_as(&saved);
+	if (filling != NULL)
+		filling->complete = true;
 }
 
 /* One profile of the table into the operations of the window. */
