@@ -19,6 +19,10 @@
  * up to the window's nodes.  A path is keyed by its parent path and its
  * last name, so a node costs one lookup whatever its depth.
  *
+ * The report asks the same window which child operation holds most of a
+ * wrapper's time (pp_path_top_children): the durations of the paths that
+ * end in the wrapper, and of their children, summed by operation name.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,10 +40,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "config.h"
 #include "guc.h"
+#include "paths.h"
 #include "rebuild.h"
 #include "shmem.h"
 #include "stats.h"
@@ -210,6 +216,108 @@ path_window_read(PPPathWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	pp_window_scan(cfg, plan.edge_lo_from, plan.edge_lo_to, false, visit_row, w);
 	pp_window_scan(cfg, plan.edge_hi_from, plan.edge_hi_to, !plan.edge_hi_open,
 				   visit_row, w);
+}
+
+/* The index in ops of the operation name, -1 when not one of them. */
+static int
+top_child_index(PPTopChild *ops, int n, const char *name, int name_len)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (ops[i].name_len == name_len && memcmp(ops[i].name, name, name_len) == 0)
+			return i;
+	return -1;
+}
+
+/* Add ms to the child operation name of ops[i] (in cxt). */
+static void
+top_child_add(PPTopChild *op, const char *name, int name_len, double ms,
+			  MemoryContext cxt)
+{
+	int			k;
+
+	for (k = 0; k < op->n_kids; k++)
+		if (op->kids[k].name_len == name_len &&
+			memcmp(op->kids[k].name, name, name_len) == 0)
+			break;
+	if (k == op->n_kids)
+	{
+		if (op->n_kids == op->cap_kids)
+		{
+			op->cap_kids = Max(8, 2 * op->cap_kids);
+			op->kids = op->kids ?
+				repalloc(op->kids, sizeof(PPChildTime) * op->cap_kids) :
+				MemoryContextAlloc(cxt, sizeof(PPChildTime) * op->cap_kids);
+		}
+		op->kids[k].name = MemoryContextStrdup(cxt, name);
+		op->kids[k].name_len = name_len;
+		op->kids[k].ms = 0;
+		op->n_kids++;
+	}
+	op->kids[k].ms += ms;
+}
+
+void
+pp_path_top_children(TimestampTz t0, TimestampTz t1, PPTopChild *ops, int n)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext cxt;
+	PPPathWindow w;
+	HASH_SEQ_STATUS status;
+	PPPathAgg  *a;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		ops[i].own_ms = 0;
+		ops[i].kids = NULL;
+		ops[i].n_kids = ops[i].cap_kids = 0;
+		ops[i].child = NULL;
+		ops[i].child_ms = 0;
+	}
+	if (n == 0)
+		return;
+	cxt = AllocSetContextCreate(caller, "ppprof path children",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	path_window_read(&w, t0, t1, false);
+	MemoryContextSwitchTo(caller);
+
+	hash_seq_init(&status, w.paths);
+	while ((a = hash_seq_search(&status)) != NULL)
+	{
+		if (a->c.calls <= 0)
+			continue;
+		i = top_child_index(ops, n, a->name, a->name_len);
+		if (i >= 0)
+			ops[i].own_ms += a->c.sum_ms;
+		if (a->parent == NULL)
+			continue;
+		i = top_child_index(ops, n, a->parent->name, a->parent->name_len);
+		if (i >= 0)
+			top_child_add(&ops[i], a->name, a->name_len, a->c.sum_ms, caller);
+	}
+	MemoryContextDelete(cxt);
+
+	/* most time, then the first name: the same answer in any hash order */
+	for (i = 0; i < n; i++)
+	{
+		PPTopChild *op = &ops[i];
+		int			k;
+
+		for (k = 0; k < op->n_kids; k++)
+		{
+			const PPChildTime *c = &op->kids[k];
+
+			if (op->child == NULL || c->ms > op->child_ms ||
+				(c->ms == op->child_ms && strcmp(c->name, op->child) < 0))
+			{
+				op->child = c->name;
+				op->child_ms = c->ms;
+			}
+		}
+	}
 }
 
 /* A path ready for output: its names from the root. */

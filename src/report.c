@@ -6,10 +6,10 @@
  *
  * Everything here works on the per-operation aggregates of one window
  * (window.c), so the report costs what reading the window costs, whatever
- * the number of profiles -- plus two bounded reads of the table: the
- * CHILD_SAMPLE most recent profiles when a wrapper needs its child named,
- * and example profiles of the changes (src/report_changes.c, which also
- * reads the periods compared).  Per operation it derives:
+ * the number of profiles -- plus the call paths of the same window when a
+ * wrapper needs its child named (src/paths.c), and the periods compared and
+ * example profiles of the changes (src/report_changes.c).  Per operation it
+ * derives:
  *
  *	share      self time / total time of the window's profiles (the
  *	           operation's own contribution, children excluded)
@@ -54,7 +54,7 @@
 
 #include "config.h"
 #include "jsonb_build.h"
-#include "profile.h"
+#include "paths.h"
 #include "report_changes.h"
 #include "rules.h"
 #include "score.h"
@@ -69,7 +69,6 @@ PG_FUNCTION_INFO_V1(pp_detect_bottlenecks);
 
 #define MAX_PRIORITIES			20
 #define MIN_SAVING_PCT			0.1 /* of the average profile, to suggest */
-#define CHILD_SAMPLE			100 /* profiles read to find a wrapper's child */
 
 typedef struct OpAnalysis
 {
@@ -197,142 +196,39 @@ analyze_op(Analysis *an, OpAnalysis *o, PPAgg *a)
 	o->facts.top_child_share = NAN; /* looked up for wrappers only */
 }
 
-/* One child operation's time under a wrapper, in the sample */
-typedef struct ChildTime
-{
-	char	   *name;
-	int			name_len;
-	double		ms;
-} ChildTime;
-
-typedef struct Wrapper
-{
-	OpAnalysis *o;
-	double		own_ms;			/* the wrapper's duration, summed */
-	ChildTime  *kids;
-	int			n_kids;
-	int			cap_kids;
-} Wrapper;
-
-static Wrapper *
-wrapper_of(Wrapper *wr, int n, const char *name, size_t len)
-{
-	int			i;
-
-	for (i = 0; i < n; i++)
-		if (wr[i].o->a->name_len == (int) len &&
-			memcmp(wr[i].o->a->name, name, len) == 0)
-			return &wr[i];
-	return NULL;
-}
-
-static void
-wrapper_add_child(Wrapper *w, const pp_tree_node_t *n, MemoryContext cxt)
-{
-	int			i;
-
-	for (i = 0; i < w->n_kids; i++)
-		if (w->kids[i].name_len == (int) n->name_len &&
-			memcmp(w->kids[i].name, n->name, n->name_len) == 0)
-			break;
-	if (i == w->n_kids)
-	{
-		if (w->n_kids == w->cap_kids)
-		{
-			w->cap_kids = Max(8, 2 * w->cap_kids);
-			w->kids = w->kids ? repalloc(w->kids, sizeof(ChildTime) * w->cap_kids) :
-				MemoryContextAlloc(cxt, sizeof(ChildTime) * w->cap_kids);
-		}
-		w->kids[i].name = MemoryContextStrdup(cxt, pnstrdup(n->name, n->name_len));
-		w->kids[i].name_len = (int) n->name_len;
-		w->kids[i].ms = 0;
-		w->n_kids++;
-	}
-	w->kids[i].ms += n->duration_ms;
-}
-
 /*
  * For the wrappers the rules ask about (pp_rules_wants_child), which child
- * operation holds most of their time: read from the CHILD_SAMPLE most
- * recent profiles of the window (the statistics keep no parent-child
- * figures), walked into trees as at ingest.  Sets facts.top_child_share (that child's
- * summed durations over the wrapper's, at most 1) and via; a wrapper absent
- * from the sample keeps NaN and no via.
+ * operation holds most of their time, from the call-path statistics of the
+ * same window (src/paths.c): over every path that ends in the wrapper, the
+ * durations of its children summed by operation, against the wrapper's own
+ * durations.  Sets facts.top_child_share (at most 1) and via; a wrapper
+ * with no child in the window keeps NaN and no via.
  */
 static void
 lookup_children(Analysis *an)
 {
-	Wrapper    *wr = palloc0(sizeof(Wrapper) * Max(an->n_ops, 1));
+	PPTopChild *wr = palloc0(sizeof(PPTopChild) * Max(an->n_ops, 1));
+	OpAnalysis **of = palloc(sizeof(OpAnalysis *) * Max(an->n_ops, 1));
 	int			n_wr = 0;
 	int			i;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	PPSavedUser saved;
-	MemoryContext caller = CurrentMemoryContext;
-	uint64		r;
 
 	for (i = 0; i < an->n_ops; i++)
 		if (pp_rules_wants_child(&an->ops[i].facts))
-			wr[n_wr++].o = &an->ops[i];
+		{
+			of[n_wr] = &an->ops[i];
+			wr[n_wr].name = an->ops[i].a->name;
+			wr[n_wr].name_len = an->ops[i].a->name_len;
+			n_wr++;
+		}
 	if (n_wr == 0)
 		return;
-
-	args[0] = TimestampTzGetDatum(an->w.t0);
-	args[1] = TimestampTzGetDatum(an->w.t1);
-	pp_spi_connect_as(pp_config_owner(an->cfg), &saved);
-	if (SPI_execute_with_args(psprintf("SELECT profile_data FROM %s.performance_profiles"
-									   " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-									   " AND created_at OPERATOR(pg_catalog.<=) $2"
-									   " ORDER BY created_at DESC LIMIT %d",
-									   quote_identifier(get_namespace_name(an->cfg->schema)),
-									   CHILD_SAMPLE),
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "ppprof: could not read performance_profiles");
-	for (r = 0; r < SPI_processed; r++)
-	{
-		bool		isnull;
-		Datum		profile = SPI_getbinval(SPI_tuptable->vals[r],
-											SPI_tuptable->tupdesc, 1, &isnull);
-		pp_tree_t	tree;
-		pp_error_t	err;
-		int32		k;
-
-		CHECK_FOR_INTERRUPTS();
-		/* the tree alone: no observations, no classification */
-		if (isnull || !pp_profile_tree(DatumGetJsonbP(profile), CurrentMemoryContext,
-									   &tree, &err))
-			continue;
-		for (k = 0; k < tree.n_nodes; k++)
-		{
-			const pp_tree_node_t *n = &tree.nodes[k];
-			Wrapper    *w = wrapper_of(wr, n_wr, n->name, n->name_len);
-
-			if (w != NULL)
-				w->own_ms += n->duration_ms;
-			if (n->parent < 0)
-				continue;
-			w = wrapper_of(wr, n_wr, tree.nodes[n->parent].name,
-						   tree.nodes[n->parent].name_len);
-			if (w != NULL)
-				wrapper_add_child(w, n, caller);
-		}
-	}
-	pp_spi_finish_as(&saved);
-
+	pp_path_top_children(an->w.t0, an->w.t1, wr, n_wr);
 	for (i = 0; i < n_wr; i++)
 	{
-		Wrapper    *w = &wr[i];
-		const ChildTime *best = NULL;
-		int			k;
-
-		for (k = 0; k < w->n_kids; k++)
-			if (best == NULL || w->kids[k].ms > best->ms ||
-				(w->kids[k].ms == best->ms && strcmp(w->kids[k].name, best->name) < 0))
-				best = &w->kids[k];
-		if (best == NULL || !(w->own_ms > 0))
+		if (wr[i].child == NULL || !(wr[i].own_ms > 0))
 			continue;
-		w->o->facts.top_child_share = Min(1.0, best->ms / w->own_ms);
-		w->o->via = best->name;
+		of[i]->facts.top_child_share = Min(1.0, wr[i].child_ms / wr[i].own_ms);
+		of[i]->via = wr[i].child;
 	}
 }
 
@@ -347,6 +243,8 @@ analyze_window(Analysis *an, Datum window)
 
 	memset(an, 0, sizeof(*an));
 	pp_window_bounds(window, &t0, &t1);
+	/* the window, its paths and its periods compared share their edges */
+	pp_window_scan_cache_begin();
 	pp_window_read(&an->w, t0, t1, false);
 	an->cfg = pp_config_get();
 	an->profiles = (double) an->w.root.c.calls;
@@ -680,6 +578,7 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 
 	/* what changed, then where the time goes (docs/report.md's order) */
 	pp_report_changes(&st, an.cfg, &an.w, baseline);
+	pp_window_scan_cache_end();
 	push_time_share(&st, &an);
 
 	pp_jb_begin_object(&st, "summary");
@@ -791,6 +690,7 @@ pp_bottlenecks(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	analyze_window(&an, PG_GETARG_DATUM(0));
+	pp_window_scan_cache_end();
 	for (i = 0; i < an.n_ops; i++)
 	{
 		OpAnalysis *o = &an.ops[i];
@@ -849,6 +749,7 @@ pp_detect_bottlenecks(PG_FUNCTION_ARGS)
 	PPSavedUser saved;
 
 	analyze_window(&an, PG_GETARG_DATUM(0));
+	pp_window_scan_cache_end();
 
 	initStringInfo(&q);
 	appendStringInfo(&q,

@@ -19,7 +19,9 @@
  *
  * An operation and measure found by both comparisons is reported once, by
  * the window.  Each period is read with pp_window_read (shared buckets and
- * table edges), so the figures are those of pp_range_stats.
+ * table edges), so the figures are those of pp_range_stats; the rest of the
+ * window starts at the window's edge, whose rows the report's scan cache
+ * (window.c) replays rather than reading them again.
  *
  * Example profiles come from the operation's reservoir (its slowest samples
  * in the newer period) and, when it holds none there, or for error rates

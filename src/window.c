@@ -196,10 +196,170 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 }
 
 /*
+ * The scan cache.  While one is open (pp_window_scan_cache_begin), every
+ * range pp_window_scan reads from the table is kept -- each profile walked,
+ * its tree and observations copied -- so that a later scan of a range inside
+ * it replays those profiles instead of reading and walking them again: the
+ * report reads the window, its call paths and the rest of the window before
+ * the last hour, which all start at the bucket the window's start cuts.  All
+ * of one statement's reads see the same snapshot, so a replay hands over the
+ * rows a read would.  A range is kept only while the cache holds less than
+ * PP_SCAN_CACHE_BYTES; beyond that it is read as without a cache.
+ */
+#define PP_SCAN_CACHE_BYTES (32 * 1024 * 1024)
+
+typedef struct PPScanRow
+{
+	TimestampTz at;
+	pg_uuid_t	id;
+	double		total_ms;
+	pp_tree_t	tree;
+	PPNodeObs  *obs;
+} PPScanRow;
+
+typedef struct PPScanRange
+{
+	TimestampTz from;			/* [from, to), or [from, to] when inclusive */
+	TimestampTz to;
+	bool		inclusive;
+	bool		complete;		/* read to its end: replayable */
+	PPScanRow  *rows;
+	int			n_rows;
+	int			cap_rows;
+	struct PPScanRange *next;
+} PPScanRange;
+
+typedef struct PPScanCache
+{
+	MemoryContext cxt;
+	PPScanRange *ranges;
+	Size		bytes;			/* of the rows kept */
+	MemoryContextCallback reset;
+} PPScanCache;
+
+static PPScanCache *scan_cache = NULL;
+
+/* The cache's memory is gone (end, or an error): forget it. */
+static void
+scan_cache_forget(void *arg)
+{
+	if (scan_cache == arg)
+		scan_cache = NULL;
+}
+
+void
+pp_window_scan_cache_begin(void)
+{
+	MemoryContext cxt;
+
+	pp_window_scan_cache_end();
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof scan cache",
+								ALLOCSET_DEFAULT_SIZES);
+	scan_cache = MemoryContextAllocZero(cxt, sizeof(PPScanCache));
+	scan_cache->cxt = cxt;
+	scan_cache->reset.func = scan_cache_forget;
+	scan_cache->reset.arg = scan_cache;
+	MemoryContextRegisterResetCallback(cxt, &scan_cache->reset);
+}
+
+void
+pp_window_scan_cache_end(void)
+{
+	if (scan_cache != NULL)
+		MemoryContextDelete(scan_cache->cxt);	/* forgets it */
+}
+
+/* A kept range that holds [from, to) or [from, to]; NULL when none. */
+static PPScanRange *
+scan_cache_find(TimestampTz from, TimestampTz to, bool inclusive)
+{
+	PPScanRange *r;
+
+	if (scan_cache == NULL)
+		return NULL;
+	for (r = scan_cache->ranges; r != NULL; r = r->next)
+		if (r->complete && r->from <= from &&
+			(to < r->to || (to == r->to && (r->inclusive || !inclusive))))
+			return r;
+	return NULL;
+}
+
+/* Copy one walked profile into range r; false when the cache is full. */
+static bool
+scan_cache_add(PPScanRange *r, const pp_tree_t *tree, const PPNodeObs *obs,
+			   TimestampTz at, const pg_uuid_t *id, double total_ms)
+{
+	MemoryContext cxt = scan_cache->cxt;
+	PPScanRow  *row;
+	Size		names = 0;
+	Size		bytes;
+	char	   *buf;
+	int32		k;
+
+	for (k = 0; k < tree->n_nodes; k++)
+		names += tree->nodes[k].name_len +
+			(tree->nodes[k].failed ? tree->nodes[k].error_len : 0);
+	bytes = sizeof(PPScanRow) + names +
+		(sizeof(pp_tree_node_t) + sizeof(PPNodeObs)) * tree->n_nodes;
+	if (scan_cache->bytes + bytes > PP_SCAN_CACHE_BYTES)
+		return false;
+	scan_cache->bytes += bytes;
+	if (r->n_rows == r->cap_rows)
+	{
+		r->cap_rows = Max(64, 2 * r->cap_rows);
+		r->rows = r->rows ? repalloc(r->rows, sizeof(PPScanRow) * r->cap_rows) :
+			MemoryContextAlloc(cxt, sizeof(PPScanRow) * r->cap_rows);
+	}
+	row = &r->rows[r->n_rows++];
+	row->at = at;
+	row->id = *id;
+	row->total_ms = total_ms;
+	row->tree = *tree;
+	row->tree.allocator = NULL;
+	row->tree.nodes = MemoryContextAlloc(cxt, sizeof(pp_tree_node_t) * Max(tree->n_nodes, 1));
+	memcpy(row->tree.nodes, tree->nodes, sizeof(pp_tree_node_t) * tree->n_nodes);
+	row->obs = MemoryContextAlloc(cxt, sizeof(PPNodeObs) * Max(tree->n_nodes, 1));
+	memcpy(row->obs, obs, sizeof(PPNodeObs) * tree->n_nodes);
+	/* the names and errors point into the profile read: copy them */
+	buf = MemoryContextAlloc(cxt, Max(names, 1));
+	for (k = 0; k < tree->n_nodes; k++)
+	{
+		pp_tree_node_t *n = &row->tree.nodes[k];
+
+		memcpy(buf, n->name, n->name_len);
+		n->name = buf;
+		buf += n->name_len;
+		if (n->failed)
+		{
+			memcpy(buf, n->error, n->error_len);
+			n->error = buf;
+			buf += n->error_len;
+		}
+	}
+	return true;
+}
+
+/* Drop a range being filled that did not fit (the last one added). */
+static void
+scan_cache_drop(PPScanRange *r)
+{
+	PPScanRange **p;
+
+	for (p = &scan_cache->ranges; *p != NULL; p = &(*p)->next)
+		if (*p == r)
+		{
+			*p = r->next;
+			break;
+		}
+	/* the cache is full: no more ranges (its memory goes at the end) */
+	scan_cache->bytes = PP_SCAN_CACHE_BYTES;
+}
+
+/*
  * Hand every valid profile with created_at in [from, to) -- or [from, to]
  * when inclusive -- to visit, walked into its tree and observations, read
- * from the table through the created_at index as the table's owner.  visit
- * runs in the caller's memory context.
+ * from the table through the created_at index as the table's owner (or
+ * replayed from the scan cache).  visit runs in the caller's memory context.
  */
 void
 pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
@@ -212,9 +372,37 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 	SPIPlanPtr	plan;
 	PPSavedUser saved;
 	MemoryContext caller = CurrentMemoryContext;
+	PPScanRange *kept;
+	PPScanRange *filling = NULL;
 
 	if (from > to || (!inclusive && from == to))
 		return;
+
+	kept = scan_cache_find(from, to, inclusive);
+	if (kept != NULL)
+	{
+		int			i;
+
+		for (i = 0; i < kept->n_rows; i++)
+		{
+			const PPScanRow *row = &kept->rows[i];
+
+			CHECK_FOR_INTERRUPTS();
+			if (row->at < from || row->at > to || (!inclusive && row->at == to))
+				continue;
+			visit(arg, &row->tree, row->obs, row->at, &row->id, row->total_ms);
+		}
+		return;
+	}
+	if (scan_cache != NULL && scan_cache->bytes < PP_SCAN_CACHE_BYTES)
+	{
+		filling = MemoryContextAllocZero(scan_cache->cxt, sizeof(PPScanRange));
+		filling->from = from;
+		filling->to = to;
+		filling->inclusive = inclusive;
+		filling->next = scan_cache->ranges;
+		scan_cache->ranges = filling;
+	}
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
@@ -256,6 +444,12 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 			/* false: stored while ppprof was disabled, and not a valid profile */
 			if (!pp_profile_observations(profile, &tree, &obs))
 				continue;
+			if (filling != NULL &&
+				!scan_cache_add(filling, &tree, obs, at, id, total))
+			{
+				scan_cache_drop(filling);
+				filling = NULL;
+			}
 			old = MemoryContextSwitchTo(caller);
 			visit(arg, &tree, obs, at, id, total);
 			MemoryContextSwitchTo(old);
@@ -264,6 +458,8 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 	}
 	SPI_cursor_close(portal);
 	pp_spi_finish_as(&saved);
+	if (filling != NULL)
+		filling->complete = true;
 }
 
 /* One profile of the table into the operations of the window. */

@@ -95,4 +95,14 @@ typedef void (*pp_row_visitor) (void *arg, const pp_tree_t *tree,
 extern void pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to,
 						   bool inclusive, pp_row_visitor visit, void *arg);
 
+/*
+ * Keep what pp_window_scan reads from the table, in a child of
+ * CurrentMemoryContext, until pp_window_scan_cache_end (or that context's
+ * end): a later scan of a range inside one already read replays its
+ * profiles instead of reading the table again.  For the reads of one
+ * statement (one snapshot); begin ends a cache still open.
+ */
+extern void pp_window_scan_cache_begin(void);
+extern void pp_window_scan_cache_end(void);
+
 #endif							/* PP_WINDOW_H */

@@ -68,7 +68,7 @@ typedef struct pp_op_facts_t
 	double		self_avg_ms;	/* mean self time per call */
 	double		top_child_share;	/* the time of its slowest child
 									 * operation over its own duration, in
-									 * a sample of profiles; NaN when not
+									 * the window's call paths; NaN when not
 									 * looked up (pp_rules_wants_child) or
 									 * not seen */
 } pp_op_facts_t;

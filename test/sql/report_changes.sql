@@ -154,5 +154,23 @@ SELECT rc_numbers(r) = rc_numbers(pp_optimization_report()) AS same_numbers,
   FROM r;
 SELECT pp_rebuild() > 0 AS rebuilt;
 
+-- a wrapper's child is read from the call paths of the whole window, not
+-- from its newest profiles: in the last 10 minutes rc_wrap_search spends
+-- 120 x 890 ms in hybrid_search, then, in the 100 newest profiles,
+-- 100 x 550 ms in rerank; hybrid_search holds 65% of its time
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 'w' || g, rc_node('rc_wrap_search', 900, jsonb_build_array(rc_node('hybrid_search', 890))),
+       now() - interval '9 minutes' + g * interval '1 second'
+  FROM generate_series(1, 120) g;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 'w' || g, rc_node('rc_wrap_search', 560, jsonb_build_array(rc_node('rerank', 550))),
+       now() - interval '5 minutes' + (g - 120) * interval '1 second'
+  FROM generate_series(121, 220) g;
+SELECT operation, reason, via FROM pp_bottlenecks('10 minutes') WHERE operation = 'rc_wrap_search';
+-- the same from the table alone
+SELECT pp_reset();
+SELECT operation, reason, via FROM pp_bottlenecks('10 minutes') WHERE operation = 'rc_wrap_search';
+SELECT pp_rebuild() > 0 AS rebuilt;
+
 DROP EXTENSION ppprof;
 DROP FUNCTION rc_numbers(jsonb), rc_request(int), rc_node(text, float8, jsonb, text);

@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/paths.h
+ *	  What the rest of ppprof reads from the call-path statistics of a
+ *	  window (src/paths.c): the child operation that holds most of an
+ *	  operation's time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_PATHS_H
+#define PP_PATHS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/* One child operation's summed durations under an operation */
+typedef struct PPChildTime
+{
+	char	   *name;			/* NUL-terminated */
+	int			name_len;
+	double		ms;
+} PPChildTime;
+
+typedef struct PPTopChild
+{
+	const char *name;			/* in: the operation */
+	int			name_len;
+	double		own_ms;			/* out: its durations, summed over the paths
+								 * that end in it */
+	const char *child;			/* out: the child operation with the most
+								 * time under it, ties to the first name;
+								 * NULL when it has no child in the window */
+	double		child_ms;		/* out: that child's durations under it */
+	PPChildTime *kids;			/* every child operation seen under it */
+	int			n_kids;
+	int			cap_kids;
+} PPTopChild;
+
+/*
+ * For each of the n operations, from the call paths of [t0, t1] of the
+ * current database (shared buckets and table edges, or the table alone when
+ * the shared statistics cannot answer, as pp_path_stats): its summed
+ * durations and its children's, summed by child operation over every path.
+ * Paths beyond ppprof.max_window_paths are folded and count for neither.
+ * Results are allocated in CurrentMemoryContext.
+ */
+extern void pp_path_top_children(TimestampTz t0, TimestampTz t1,
+								 PPTopChild *ops, int n);
+
+#endif							/* PP_PATHS_H */
