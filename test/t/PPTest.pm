@@ -70,7 +70,9 @@ sub pp_start_node
 {
 	my ($name, %opt) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(@{ $opt{init} // [] });
+	# UTF8 whatever the environment's locale (CI's new user has no LANG,
+	# which made SQL_ASCII clusters that refuse non-ASCII profile names)
+	$node->init(extra => [ '--encoding=UTF8', '--locale=C' ], @{ $opt{init} // [] });
 	my $conf = '';
 	$conf .= "shared_preload_libraries = 'ppprof'\n" if $opt{preload} // 1;
 	$conf .= "$opt{conf}\n" if defined $opt{conf};
