@@ -447,6 +447,24 @@ path_text(StringInfo out, const PathFrame *f)
 	}
 }
 
+/*
+ * Where path frame i of a merged graph is drawn, px pixels per unit of
+ * value; the caller sets its fill, failed, suffix and tooltip.
+ */
+static void
+path_frame_place(PPSvgFrame *sf, const PathFrame *f, int32 i, double px)
+{
+	sf->id = i;
+	sf->parent = f->parent;
+	sf->x = PP_SVG_MARGIN + f->x * px;
+	sf->y = GRAPH_TOP + f->level * PP_SVG_FRAME_HEIGHT;
+	sf->width = f->value * f->scale * px;
+	sf->ms = f->value;
+	sf->scale = f->scale;
+	sf->name = f->names[f->depth - 1];
+	sf->name_len = strlen(sf->name);
+}
+
 /* The tooltip's note on a frame drawn scaled down, when it is. */
 static void
 scale_note(StringInfo tip, const PathFrame *f)
@@ -559,17 +577,9 @@ pp_flamegraph_window(PG_FUNCTION_ARGS)
 		appendStringInfoString(&tip, " per call");
 		scale_note(&tip, f);
 
-		sf.id = i;
-		sf.parent = f->parent;
-		sf.x = PP_SVG_MARGIN + f->x * px;
-		sf.y = GRAPH_TOP + f->level * PP_SVG_FRAME_HEIGHT;
-		sf.width = f->value * f->scale * px;
-		sf.ms = f->value;
-		sf.scale = f->scale;
+		path_frame_place(&sf, f, i, px);
 		sf.fill = pp_svg_type_colour(f->type);
 		sf.failed = f->errors[0] > 0;
-		sf.name = f->names[f->depth - 1];
-		sf.name_len = strlen(sf.name);
 		sf.suffix = NULL;
 		sf.tooltip = tip.data;
 		pp_svg_frame(&out, &sf);
@@ -704,13 +714,7 @@ pp_flamegraph_diff(PG_FUNCTION_ARGS)
 		appendStringInfo(&tip, " per profile (%s)", label.data);
 		scale_note(&tip, f);
 
-		sf.id = i;
-		sf.parent = f->parent;
-		sf.x = PP_SVG_MARGIN + f->x * px;
-		sf.y = GRAPH_TOP + f->level * PP_SVG_FRAME_HEIGHT;
-		sf.width = f->value * f->scale * px;
-		sf.ms = f->value;
-		sf.scale = f->scale;
+		path_frame_place(&sf, f, i, px);
 		if (change > 0)
 			sf.fill = mix_colour(215, 48, 39, before > 0 ? sqrt(change / before) : 1);
 		else if (change < 0)
@@ -718,8 +722,6 @@ pp_flamegraph_diff(PG_FUNCTION_ARGS)
 		else
 			sf.fill = mix_colour(0, 0, 0, 0);
 		sf.failed = false;
-		sf.name = f->names[f->depth - 1];
-		sf.name_len = strlen(sf.name);
 		sf.suffix = label.data;
 		sf.tooltip = tip.data;
 		pp_svg_frame(&out, &sf);
