@@ -836,6 +836,22 @@ typedef enum PPShortage
 	SHORT_SKETCH_MEMORY			/* the arena has no block of the size */
 } PPShortage;
 
+/* Count a bucket just entered into the minute or hour pool for its slot. */
+static void
+bucket_counted(int slot, bool minute)
+{
+	if (minute)
+	{
+		shared->n_minute++;
+		ops[slot].n_minute++;
+	}
+	else
+	{
+		shared->n_hour++;
+		ops[slot].n_hour++;
+	}
+}
+
 /*
  * Find the bucket (slot, start) in htab, or create it when create is set.
  * Returns NULL when it does not exist, or when it cannot be created
@@ -899,16 +915,7 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
 	b->sketch = sketch;
 	if (sketch != 0)
 		pp_sketch_init(BUCKET_SKETCH(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
-	if (minute)
-	{
-		shared->n_minute++;
-		ops[slot].n_minute++;
-	}
-	else
-	{
-		shared->n_hour++;
-		ops[slot].n_hour++;
-	}
+	bucket_counted(slot, minute);
 	*current = b;
 	return b;
 }
@@ -2198,6 +2205,30 @@ dump_layout(pp_dump_layout_t *l)
 }
 
 /*
+ * Enter a bucket read from the statistics file into its pool for slot, with
+ * its counters and no sketch; NULL when the pool is full or it is there
+ * already.  The caller counts it (bucket_counted) once it keeps it.
+ */
+static PPBucket *
+dump_bucket_enter(const PPDumpBucket *src, int32 slot, bool minute)
+{
+	PPBucketKey key;
+	PPBucket   *b;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.slot = slot;
+	key.generation = 1;
+	key.start = src->start;
+	b = hash_search(minute ? minute_hash : hour_hash, &key, HASH_ENTER_NULL, &found);
+	if (b == NULL || found)
+		return NULL;
+	b->c = src->c;
+	b->sketch = 0;
+	return b;
+}
+
+/*
  * Load a dump written by pp_shmem_dump (the postmaster, at start-up, before
  * any backend).  The whole file is checked before anything is loaded, and
  * what cannot be taken as it is (name hashes, times in the future) is
@@ -2275,22 +2306,12 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		bool		minute = i < h.n_minute;
 		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
 		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
-		HTAB	   *htab = minute ? minute_hash : hour_hash;
-		PPBucketKey key;
+		int32		slot = slot_of[src->op];
 		PPBucket   *b;
-		bool		found;
 		int			c;
 
-		if (slot_of[src->op] < 0)
+		if (slot < 0 || (b = dump_bucket_enter(src, slot, minute)) == NULL)
 			continue;
-		memset(&key, 0, sizeof(key));
-		key.slot = slot_of[src->op];
-		key.generation = 1;
-		key.start = src->start;
-		b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
-		if (b == NULL || found)
-			continue;
-		b->c = src->c;
 		/* into the smallest block that holds its bins */
 		for (c = 0; c < PP_ARENA_NCLASSES - 1; c++)
 			if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) >= sk->nbins)
@@ -2299,23 +2320,14 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		if (b->sketch == 0)
 		{
 			/* a smaller ppprof.sketch_memory: the table answers before */
-			hash_search(htab, &key, HASH_REMOVE, NULL);
-			db_incomplete(db_get(ops[key.slot].key.dbid, false),
+			hash_search(minute ? minute_hash : hour_hash, &b->key, HASH_REMOVE, NULL);
+			db_incomplete(db_get(ops[slot].key.dbid, false),
 						  src->start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR));
 			continue;
 		}
 		(void) pp_sketch_copy(BUCKET_SKETCH(b),
 							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
-		if (minute)
-		{
-			shared->n_minute++;
-			ops[key.slot].n_minute++;
-		}
-		else
-		{
-			shared->n_hour++;
-			ops[key.slot].n_hour++;
-		}
+		bucket_counted(slot, minute);
 	}
 	pfree(slot_of);
 
@@ -2355,32 +2367,11 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 	{
 		bool		minute = i < h.n_path_minute;
 		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
-		HTAB	   *htab = minute ? minute_hash : hour_hash;
-		PPBucketKey key;
-		PPBucket   *b;
-		bool		found;
+		int32		slot = slot_of[src->op];
 
-		if (slot_of[src->op] < 0)
-			continue;
-		memset(&key, 0, sizeof(key));
-		key.slot = slot_of[src->op];
-		key.generation = 1;
-		key.start = src->start;
-		b = hash_search(htab, &key, HASH_ENTER_NULL, &found);
-		if (b == NULL || found)
-			continue;
-		b->c = src->c;
-		b->sketch = 0;
-		if (minute)
-		{
-			shared->n_minute++;
-			ops[key.slot].n_minute++;
-		}
-		else
-		{
-			shared->n_hour++;
-			ops[key.slot].n_hour++;
-		}
+		/* a path's buckets have no sketch */
+		if (slot >= 0 && dump_bucket_enter(src, slot, minute) != NULL)
+			bucket_counted(slot, minute);
 	}
 	pfree(slot_of);
 	*n_ops_loaded = shared->n_ops;
