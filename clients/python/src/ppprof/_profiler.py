@@ -125,6 +125,11 @@ class _Block:
         self._rec = rec
         self._token = p._current.set(self)
         self._t0 = _perf()
+        if self._root is not self:
+            # one clock per tree: the root's wall time plus the monotonic time
+            # since, so that a child never ends after its parent when the
+            # wall clock is slewed or stepped while the tree is recorded
+            rec.start_time = self._root._rec.start_time + (self._t0 - self._root._t0)
         return rec
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:

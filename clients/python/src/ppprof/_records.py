@@ -17,8 +17,10 @@ class TimingRecord:
     """One profiled block: a node of the timing tree.
 
     start_time and end_time are Unix times in seconds (time.time() at the
-    start; end_time is start_time plus the measured duration), duration_ms
-    comes from a monotonic clock, metadata holds the keyword arguments of
+    root's start, and for a node below it that plus the monotonic time
+    since, so that a tree keeps one clock; end_time is start_time plus the
+    measured duration), duration_ms comes from a monotonic clock, metadata
+    holds the keyword arguments of
     profile(), children the blocks opened inside this one (in the order they
     started), error ``"ExceptionType: message"`` when an exception left the
     block.  end_time and duration_ms are None while the block runs.
