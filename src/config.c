@@ -2,7 +2,8 @@
  *
  * src/config.c
  *	  The per-backend cache of ppprof's configuration tables:
- *	  operation_categories, performance_thresholds and optimization_catalog.
+ *	  operation_categories, performance_thresholds, optimization_catalog,
+ *	  usage_keys and model_prices.
  *
  * The ingest trigger must not query these tables for every row, so each
  * backend loads them once into ConfigContext and keeps them until they
@@ -60,7 +61,7 @@ static MemoryContext ConfigContext = NULL;
 static PPConfig *config = NULL;
 
 /* relations whose invalidation drops the cache; valid while config != NULL */
-#define N_WATCHED 4
+#define N_WATCHED 6
 static Oid	watched_relids[N_WATCHED];
 
 static void
@@ -242,6 +243,45 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 		e->measure = MemoryContextStrdup(cxt, config_text(i, 5));
 	}
 
+	resetStringInfo(&q);
+	appendStringInfo(&q, "SELECT metadata_key, usage_field, priority FROM %s.usage_keys", nsp);
+	config_query(q.data);
+	cfg->n_usage_keys = (int) SPI_processed;
+	cfg->usage_keys = MemoryContextAllocZero(cxt, sizeof(PPUsageKey) * (cfg->n_usage_keys + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PPUsageKey *k = &cfg->usage_keys[i];
+		char	   *field = config_text(i, 2);
+		bool		isnull;
+
+		k->key = MemoryContextStrdup(cxt, config_text(i, 1));
+		k->len = (int) strlen(k->key);
+		if (!pp_usage_field_parse(field, &k->field))
+			elog(ERROR, "ppprof: unknown usage field \"%s\"", field);
+		k->priority = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												  SPI_tuptable->tupdesc, 3, &isnull));
+	}
+
+	resetStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT model_pattern, valid_from, input_usd_per_million,"
+					 " output_usd_per_million FROM %s.model_prices", nsp);
+	config_query(q.data);
+	cfg->n_prices = (int) SPI_processed;
+	cfg->prices = MemoryContextAllocZero(cxt, sizeof(PPPrice) * (cfg->n_prices + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PPPrice    *p = &cfg->prices[i];
+		bool		isnull;
+
+		p->pattern = MemoryContextStrdup(cxt, config_text(i, 1));
+		p->valid_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 2, &isnull));
+		p->input_per_million = config_float(i, 3);
+		p->output_per_million = config_float(i, 4);
+	}
+	pp_usage_prepare(cfg);
+
 	pp_spi_finish_as(&saved);
 }
 
@@ -285,6 +325,8 @@ pp_config_get(void)
 		watched_relids[1] = config_relid(cfg->schema, "performance_thresholds");
 		watched_relids[2] = config_relid(cfg->schema, "operation_categories");
 		watched_relids[3] = config_relid(cfg->schema, "optimization_catalog");
+		watched_relids[4] = config_relid(cfg->schema, "usage_keys");
+		watched_relids[5] = config_relid(cfg->schema, "model_prices");
 		cfg->profiles_relid = watched_relids[0];
 		cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
 		if (cfg->classifier == NULL)

@@ -198,6 +198,8 @@ typedef struct PPDbCounters
 	int64		timed_profiles; /* profiles whose ingest time was measured */
 	double		ingest_us;		/* their ingest time, microseconds */
 	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
+	int64		usage_ignored;	/* usage values in metadata not valid */
+	int64		cost_unknown;	/* nodes with tokens whose cost is unknown */
 } PPDbCounters;
 
 typedef struct PPDb
@@ -1413,6 +1415,8 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 			shared->nodes += sign * ch->n_nodes;
 			db->counters.profiles += sign;
 			db->counters.nodes += sign * ch->n_nodes;
+			db->counters.usage_ignored += sign * ch->usage_ignored;
+			db->counters.cost_unknown += sign * ch->cost_unknown;
 			if (ch->ingest_us > 0)
 			{
 				shared->timed_profiles += sign;
@@ -1907,6 +1911,8 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->db_profiles = db->counters.profiles;
 		info->db_nodes = db->counters.nodes;
 		info->db_sampled_out = db->counters.sampled_out;
+		info->db_usage_ignored = db->counters.usage_ignored;
+		info->db_cost_unknown = db->counters.cost_unknown;
 		info->db_mean_ingest_us = db->counters.timed_profiles > 0 ?
 			db->counters.ingest_us / db->counters.timed_profiles : 0;
 		info->db_paths = db->n_paths;

@@ -69,6 +69,12 @@ typedef struct PPNodeObs
 	bool		repeat_first;
 	double		parallel_saving_ms;
 	int8		cache;			/* PP_CACHE_* of src/core/tree.h */
+	double		input_tokens;	/* from metadata (src/usage.c), 0 if none */
+	double		output_tokens;
+	double		cost_usd;		/* explicit or priced, 0 if none or unknown */
+	double		ttft_ms;		/* time to first token, -1 if not known */
+	bool		cost_unknown;	/* tokens, but no cost_usd and no price */
+	int16		usage_ignored;	/* mapped metadata values not valid */
 	int32		parent;			/* index of the parent among the row's
 								 * nodes, -1 for the root */
 	uint64		path_hash;		/* hash of the call path root -> ... -> this
@@ -108,6 +114,8 @@ typedef struct PPRowChange
 	double		total_ms;		/* total_duration_ms column */
 	double		ingest_us;		/* time the BEFORE trigger took, 0 if unknown */
 	bool		failed;			/* any node failed */
+	int32		usage_ignored;	/* its nodes' usage_ignored */
+	int32		cost_unknown;	/* its nodes whose cost is unknown */
 	int			first_node;		/* index into the node array */
 	int			n_nodes;
 } PPRowChange;
@@ -304,6 +312,8 @@ typedef struct PPShmemInfo
 	int64		db_nodes;
 	int64		db_sampled_out;
 	double		db_mean_ingest_us;
+	int64		db_usage_ignored;	/* usage values in metadata not valid */
+	int64		db_cost_unknown;	/* nodes with tokens but no known cost */
 	char		dump_status[128];	/* what start-up did with the dump */
 } PPShmemInfo;
 

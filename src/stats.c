@@ -347,6 +347,8 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_int(&st, "nodes_ingested", info.db_nodes);
 	pp_jb_int(&st, "sampled_out", info.db_sampled_out);
 	pp_jb_rounded(&st, "mean_ingest_us", info.db_mean_ingest_us);
+	pp_jb_int(&st, "usage_values_ignored", info.db_usage_ignored);
+	pp_jb_int(&st, "cost_unknown_nodes", info.db_cost_unknown);
 	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
 	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
 	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);

@@ -254,7 +254,7 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 
 			CHECK_FOR_INTERRUPTS();
 			/* false: stored while ppprof was disabled, and not a valid profile */
-			if (!pp_profile_observations(profile, &tree, &obs))
+			if (!pp_profile_observations(profile, at, &tree, &obs))
 				continue;
 			old = MemoryContextSwitchTo(caller);
 			visit(arg, &tree, obs, at, id, total);

@@ -92,6 +92,17 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_info() IS
     'The profiler''s own state: whether statistics are live or read from the table, memory, evictions';
 
+CREATE FUNCTION @extschema@.pp_profile_usage(profile jsonb,
+                                             at timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (node integer, operation_name text, model text, provider text,
+               input_tokens float8, output_tokens float8, total_tokens float8,
+               cost_usd float8, cost_source text, time_to_first_token_ms float8,
+               ignored_values integer)
+AS 'MODULE_PATHNAME', 'pp_profile_usage'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.pp_profile_usage(jsonb, timestamptz) IS
+    'What usage_keys read in each node''s metadata (tokens, cost, model, time to first token) and its cost at a time, by model_prices';
+
 CREATE FUNCTION @extschema@.pp_stats_created()
 RETURNS void
 AS 'MODULE_PATHNAME', 'pp_stats_created'

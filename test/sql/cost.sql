@@ -1,0 +1,126 @@
+-- cost: tokens, cost, model and time to first token read from metadata
+-- through usage_keys (OpenTelemetry gen_ai, OpenInference, plain keys),
+-- priced by model_prices at each row's created_at; bad values ignored and
+-- counted, never an error
+CREATE EXTENSION ppprof;
+
+-- the seeded mapping, by field
+SELECT usage_field, string_agg(metadata_key, ', ' ORDER BY priority, metadata_key) AS keys
+  FROM usage_keys GROUP BY 1 ORDER BY 1;
+
+-- a test model with two prices: the second from June on
+INSERT INTO model_prices (model_pattern, valid_from, input_usd_per_million, output_usd_per_million) VALUES
+    ('test-model', '2026-01-01 00:00+00', 1.00, 4.00),
+    ('test-model', '2026-06-01 00:00+00', 0.50, 2.00),
+    ('test-%', '-infinity', 100, 100);
+
+-- cost_node(name, metadata): a node; the three dialects and the plain keys
+CREATE FUNCTION cost_node(name text, meta jsonb) RETURNS jsonb
+LANGUAGE sql AS $$ SELECT jsonb_build_object('operation_name', name, 'duration_ms', 10, 'metadata', meta) $$;
+CREATE FUNCTION cost_dialects() RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT jsonb_build_object('operation_name', 'rag', 'duration_ms', 100, 'children', jsonb_build_array(
+    cost_node('otel', '{"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
+                "gen_ai.response.model": "test-model",
+                "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 200}'),
+    cost_node('otel_deprecated', '{"gen_ai.request.model": "test-model",
+                "gen_ai.usage.prompt_tokens": 300, "gen_ai.usage.completion_tokens": 30}'),
+    cost_node('openinference', '{"llm.model_name": "test-model",
+                "llm.token_count.prompt": 50, "llm.token_count.completion": 5,
+                "llm.token_count.total": 55}'),
+    cost_node('plain', '{"model": "test-model", "input_tokens": 7, "output_tokens": 3,
+                "cost_usd": 0.25, "time_to_first_token_ms": 120.5}'),
+    cost_node('no_usage', '{"cache": "hit"}'),
+    cost_node('unpriced', '{"model": "nobody-knows", "input_tokens": 10}'),
+    cost_node('pattern', '{"model": "test-other", "output_tokens": 10000}')))
+$$;
+
+-- before June: the January price; from June: the June price
+SELECT node, operation_name, model, provider, input_tokens, output_tokens,
+       total_tokens, cost_usd, cost_source, time_to_first_token_ms, ignored_values
+  FROM pp_profile_usage(cost_dialects(), '2026-03-01 00:00+00') ORDER BY node;
+SELECT operation_name, cost_usd
+  FROM pp_profile_usage(cost_dialects(), '2026-07-01 00:00+00') ORDER BY node;
+-- the same costs by plain SQL over the price table
+SELECT u.operation_name, u.cost_usd = (u.input_tokens * p.input_usd_per_million
+                                       + coalesce(u.output_tokens, 0) * p.output_usd_per_million) / 1e6 AS same
+  FROM pp_profile_usage(cost_dialects(), '2026-07-01 00:00+00') u
+  CROSS JOIN LATERAL (SELECT * FROM model_prices p
+                       WHERE p.model_pattern = u.model AND p.valid_from <= '2026-07-01 00:00+00'
+                       ORDER BY valid_from DESC LIMIT 1) p
+ WHERE u.cost_source = 'model_prices' ORDER BY u.node;
+-- before any row of test-model: the pattern test-% prices it
+SELECT operation_name, cost_usd FROM pp_profile_usage(cost_dialects(), '2025-01-01 00:00+00')
+ WHERE operation_name IN ('otel', 'pattern') ORDER BY node;
+-- a seeded pattern: the one with the most literal characters wins
+SELECT model, cost_usd FROM pp_profile_usage(cost_node('x', '{"model": "gpt-4o-mini-2024-07-18", "input_tokens": 1000000}'));
+
+-- bad values are ignored and counted, a valid key of lower priority used
+SELECT operation_name, model, input_tokens, output_tokens, cost_usd, cost_source,
+       time_to_first_token_ms, ignored_values
+  FROM pp_profile_usage(jsonb_build_object('operation_name', 'rag', 'duration_ms', 1, 'children', jsonb_build_array(
+    cost_node('string', '{"gen_ai.usage.input_tokens": "12", "input_tokens": 12, "model": "test-model"}'),
+    cost_node('negative', '{"input_tokens": -5, "output_tokens": 5, "model": "test-model"}'),
+    cost_node('nan', '{"input_tokens": "NaN", "time_to_first_token_ms": "Infinity", "model": "test-model"}'),
+    cost_node('huge', '{"input_tokens": 1e300, "cost_usd": 1e20, "output_tokens": 2, "model": "test-model"}'),
+    cost_node('model', '{"gen_ai.response.model": 42, "model": "", "llm.model_name": "test-model", "input_tokens": 1}'),
+    cost_node('bool', '{"cost_usd": true, "time_to_first_token_ms": [1]}'),
+    cost_node('null', '{"cost_usd": null, "model": null, "input_tokens": 4}'))), '2026-07-01 00:00+00')
+ ORDER BY node;
+
+-- stored profiles: pp_info counts ignored values and unknown costs
+SELECT (pp_info()->>'usage_values_ignored')::int AS ignored_before,
+       (pp_info()->>'cost_unknown_nodes')::int AS unknown_before;
+SELECT pp_ingest(cost_dialects(), 'q1') IS NOT NULL AS stored;
+SELECT pp_ingest(cost_node('bad', '{"input_tokens": "many", "output_tokens": -1, "cost_usd": 1e300}'), 'q2') IS NOT NULL AS stored;
+SELECT (pp_info()->>'usage_values_ignored')::int AS ignored,
+       (pp_info()->>'cost_unknown_nodes')::int AS unknown;
+SELECT count(*) AS profiles FROM performance_profiles;
+-- docs/cost.md: cost per request by model over the last week
+SELECT u.model,
+       count(DISTINCT p.id) AS requests,
+       sum(u.input_tokens) AS input_tokens,
+       sum(u.output_tokens) AS output_tokens,
+       sum(u.cost_usd) AS cost_usd,
+       sum(u.cost_usd) / count(DISTINCT p.id) AS cost_per_request_usd,
+       count(*) FILTER (WHERE u.cost_source = 'unknown') AS calls_without_price
+  FROM performance_profiles p
+ CROSS JOIN LATERAL pp_profile_usage(p.profile_data, p.created_at) u
+ WHERE p.created_at >= now() - interval '7 days'
+   AND u.cost_source IS NOT NULL        -- nodes with tokens or a cost
+ GROUP BY u.model
+ ORDER BY cost_usd DESC NULLS LAST;
+
+-- the mapping is the user's: a new key takes effect at once
+INSERT INTO usage_keys (metadata_key, usage_field) VALUES ('my.tokens.in', 'input_tokens');
+SELECT input_tokens, cost_source FROM pp_profile_usage(cost_node('x', '{"my.tokens.in": 9}'));
+-- inserting an existing key replaces it (pg_restore of an edited seed)
+INSERT INTO usage_keys (metadata_key, usage_field, priority) VALUES ('my.tokens.in', 'output_tokens', 5);
+SELECT usage_field, priority FROM usage_keys WHERE metadata_key = 'my.tokens.in';
+SELECT output_tokens FROM pp_profile_usage(cost_node('x', '{"my.tokens.in": 9}'));
+DELETE FROM usage_keys WHERE metadata_key = 'my.tokens.in';
+SELECT count(*) AS rows FROM pp_profile_usage(cost_node('x', '{"my.tokens.in": 9}'));
+-- a price change too
+UPDATE model_prices SET input_usd_per_million = 3 WHERE model_pattern = 'test-model' AND valid_from = '2026-06-01 00:00+00';
+SELECT cost_usd FROM pp_profile_usage(cost_node('x', '{"model": "test-model", "input_tokens": 1000000}'), '2026-07-01 00:00+00');
+
+-- errors: nothing stored
+\set VERBOSITY terse
+INSERT INTO usage_keys (metadata_key, usage_field) VALUES ('k', 'latency');
+INSERT INTO usage_keys (metadata_key, usage_field) VALUES ('', 'model');
+INSERT INTO model_prices (model_pattern, input_usd_per_million, output_usd_per_million) VALUES ('m', -1, 0);
+INSERT INTO model_prices (model_pattern, input_usd_per_million, output_usd_per_million) VALUES ('m', 1, 'infinity');
+INSERT INTO model_prices (model_pattern, input_usd_per_million, output_usd_per_million) VALUES ('m', 'nan', 1);
+SELECT count(*) AS keys FROM usage_keys WHERE metadata_key IN ('k', '');
+SELECT count(*) AS prices FROM model_prices WHERE model_pattern = 'm';
+SELECT * FROM pp_profile_usage('{"operation_name": ""}');
+\set VERBOSITY default
+
+-- immune to the caller's search_path
+SET search_path = pg_catalog;
+SELECT model, cost_usd FROM public.pp_profile_usage(public.cost_node('x', '{"model": "test-model", "input_tokens": 1000000}'), '2026-03-01 00:00+00');
+RESET search_path;
+
+DROP FUNCTION cost_dialects();
+DROP FUNCTION cost_node(text, jsonb);
+DROP EXTENSION ppprof;
