@@ -20,6 +20,12 @@
  * depend on which role happened to trigger the load (row level security and
  * grants restrict users, not ppprof itself).
  *
+ * The statistics sum the tokens and cost that usage_keys and model_prices
+ * give each node (src/usage.c): a committed change of either table makes
+ * them disagree with what the table now gives, so it invalidates the
+ * statistics of the database at commit (the table answers, and the next
+ * read starts a rebuild with the new configuration).
+ *
  * The classifier bounds its rules (src/core/classify.h): a configuration
  * beyond them cannot be loaded, so the statement trigger loads the changed
  * operation_categories once, throwaway, and an INSERT or UPDATE that would
@@ -53,6 +59,8 @@
 
 #include "allocator.h"
 #include "config.h"
+#include "dump.h"
+#include "shmem.h"
 #include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_config_changed);
@@ -63,6 +71,31 @@ static PPConfig *config = NULL;
 /* relations whose invalidation drops the cache; valid while config != NULL */
 #define N_WATCHED 6
 static Oid	watched_relids[N_WATCHED];
+
+/* usage_keys or model_prices changed in this transaction */
+static bool usage_config_changed = false;
+
+static void
+config_xact_callback(XactEvent event, void *arg)
+{
+	if (!usage_config_changed)
+		return;
+	/*
+	 * After the commit, so that a rebuild from now on reads the new rows; at
+	 * PREPARE already, since COMMIT PREPARED may come from another session.
+	 */
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
+	{
+		if (pp_shmem_attached())
+			pp_shmem_invalidate(MyDatabaseId, true);
+		else
+			pp_dump_discard();
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT)
+		usage_config_changed = false;
+}
 
 static void
 config_invalidate(Datum arg, Oid relid)
@@ -87,6 +120,7 @@ void
 pp_config_init(void)
 {
 	CacheRegisterRelcacheCallback(config_invalidate, (Datum) 0);
+	RegisterXactCallback(config_xact_callback, NULL);
 }
 
 /* PostgreSQL 15 keeps get_extension_schema() static; this is its twin. */
@@ -437,6 +471,11 @@ pp_config_changed(PG_FUNCTION_ARGS)
 
 	if (config_rules_grew(trigdata))
 		config_validate(trigdata->tg_relation);
+	/* not the seed of CREATE EXTENSION: the statistics were made with it */
+	if (!creating_extension &&
+		(strcmp(RelationGetRelationName(trigdata->tg_relation), "usage_keys") == 0 ||
+		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0))
+		usage_config_changed = true;
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }

@@ -148,7 +148,7 @@ pp_tree_observations(const pp_tree_t *tree, TimestampTz created_at,
 		o->repeat_first = shapes[i].repeat_first;
 		o->parallel_saving_ms = shapes[i].parallel_saving_ms;
 		o->cache = tn->cache;
-		o->input_tokens = o->output_tokens = o->cost_usd = 0;
+		o->input_tokens = o->output_tokens = o->cost_nusd = 0;
 		o->ttft_ms = -1;
 		o->cost_unknown = false;
 		o->usage_ignored = 0;
@@ -157,12 +157,12 @@ pp_tree_observations(const pp_tree_t *tree, TimestampTz created_at,
 			PPUsage		u;
 
 			pp_usage_read(cfg, tn->metadata, created_at, &u);
-			o->input_tokens = u.number[PP_USAGE_INPUT_TOKENS];
-			o->output_tokens = u.number[PP_USAGE_OUTPUT_TOKENS];
+			o->input_tokens = (int64) u.number[PP_USAGE_INPUT_TOKENS];
+			o->output_tokens = (int64) u.number[PP_USAGE_OUTPUT_TOKENS];
 			if (u.has[PP_USAGE_TTFT_MS])
 				o->ttft_ms = u.number[PP_USAGE_TTFT_MS];
 			if (u.cost_source == PP_COST_EXPLICIT || u.cost_source == PP_COST_PRICED)
-				o->cost_usd = u.cost_usd;
+				o->cost_nusd = u.cost_nusd;
 			o->cost_unknown = u.cost_source == PP_COST_UNKNOWN;
 			o->usage_ignored = (int16) Min(u.ignored, PG_INT16_MAX);
 		}

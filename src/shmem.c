@@ -1287,6 +1287,7 @@ apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 		root.duration_ms = ch->total_ms;
 		root.self_ms = ch->total_ms;
 		root.failed = ch->failed;
+		pp_obs_sum_usage(&root, &nodes[ch->first_node], ch->n_nodes);
 		ops[slot].last_used = now;
 		if (!bucket_apply(db, slot, sign, &root, ch->created_at))
 			return false;
@@ -1975,9 +1976,10 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		5	/* 3: PPDb future rows and slot share, PPOp
+#define PP_DUMP_FORMAT		6	/* 3: PPDb future rows and slot share, PPOp
 								 * bucket counts; 4: sketches of any
-								 * capacity; 5: call paths */
+								 * capacity; 5: call paths; 6: tokens and
+								 * cost in PPCounters */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");

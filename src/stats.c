@@ -96,18 +96,20 @@ pp_operation_stats(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[PP_AGG_COLUMNS];
-		bool		nulls[PP_AGG_COLUMNS];
+		Datum		values[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
 
 		pp_agg_values(cfg, aggs[i], values, nulls);
+		pp_agg_usage_values(aggs[i], values + PP_AGG_COLUMNS, nulls + PP_AGG_COLUMNS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	if (w.other.c.calls > 0)
 	{
-		Datum		values[PP_AGG_COLUMNS];
-		bool		nulls[PP_AGG_COLUMNS];
+		Datum		values[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
 
 		pp_agg_values(cfg, &w.other, values, nulls);
+		pp_agg_usage_values(&w.other, values + PP_AGG_COLUMNS, nulls + PP_AGG_COLUMNS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -142,6 +144,15 @@ pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 	values[14] = Float8GetDatum(c->self_sum_ms);
 	values[15] = TimestampTzGetDatum(c->first_at);
 	values[16] = TimestampTzGetDatum(c->last_at);
+}
+
+void
+pp_agg_usage_values(const PPAgg *a, Datum *values, bool *nulls)
+{
+	memset(nulls, 0, sizeof(bool) * PP_USAGE_COLUMNS);
+	values[0] = Int64GetDatum(a->c.input_tokens);
+	values[1] = Int64GetDatum(a->c.output_tokens);
+	values[2] = Float8GetDatum(a->c.cost_nusd / PP_NUSD_PER_USD);
 }
 
 void

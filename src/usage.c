@@ -22,7 +22,9 @@
  * A node's cost is its cost_usd when valid; else, when it has input or
  * output tokens and a model, those tokens at the model_prices row valid at
  * the row's created_at; else it is unknown (counted) when the node has
- * tokens, and there is none when it has neither tokens nor cost.
+ * tokens, and there is none when it has neither tokens nor cost.  Tokens
+ * are rounded to integers and costs to the nano-USD (PP_NUSD_PER_USD), so
+ * that the statistics keep exact int64 sums.
  *
  *-------------------------------------------------------------------------
  */
@@ -223,7 +225,7 @@ take_value(PPUsage *u, int *prio, const PPUsageKey *uk, JEntry je,
 		}
 		if (u->has[f] && prio[f] <= uk->priority)
 			return;
-		u->number[f] = d;
+		u->number[f] = f <= PP_USAGE_TOTAL_TOKENS ? rint(d) : d;
 	}
 	else
 	{
@@ -295,21 +297,26 @@ pp_usage_read(PPConfig *cfg, const void *metadata, TimestampTz created_at,
 	if (u->has[PP_USAGE_COST_USD])
 	{
 		u->cost_source = PP_COST_EXPLICIT;
-		u->cost_usd = u->number[PP_USAGE_COST_USD];
+		u->cost_nusd = (int64) rint(u->number[PP_USAGE_COST_USD] * PP_NUSD_PER_USD);
 	}
 	else if (u->has[PP_USAGE_INPUT_TOKENS] || u->has[PP_USAGE_OUTPUT_TOKENS] ||
 			 u->has[PP_USAGE_TOTAL_TOKENS])
 	{
 		const PPPrice *p = NULL;
+		double		cost = 0;
 
 		if (u->has[PP_USAGE_MODEL] &&
 			(u->has[PP_USAGE_INPUT_TOKENS] || u->has[PP_USAGE_OUTPUT_TOKENS]))
 			p = pp_usage_price(cfg, u->model, u->model_len, created_at);
+
 		if (p != NULL)
+			cost = (u->number[PP_USAGE_INPUT_TOKENS] * p->input_per_million +
+					u->number[PP_USAGE_OUTPUT_TOKENS] * p->output_per_million) / 1e6;
+		/* a priced cost beyond the bound of one call is not believed */
+		if (p != NULL && cost <= PP_USAGE_MAX_COST_USD)
 		{
 			u->cost_source = PP_COST_PRICED;
-			u->cost_usd = (u->number[PP_USAGE_INPUT_TOKENS] * p->input_per_million +
-						   u->number[PP_USAGE_OUTPUT_TOKENS] * p->output_per_million) / 1e6;
+			u->cost_nusd = (int64) rint(cost * PP_NUSD_PER_USD);
 		}
 		else
 			u->cost_source = PP_COST_UNKNOWN;
@@ -386,7 +393,7 @@ pp_profile_usage(PG_FUNCTION_ARGS)
 		}
 		if (u.cost_source == PP_COST_EXPLICIT || u.cost_source == PP_COST_PRICED)
 		{
-			values[7] = Float8GetDatum(u.cost_usd);
+			values[7] = Float8GetDatum(u.cost_nusd / PP_NUSD_PER_USD);
 			nulls[7] = false;
 		}
 		if (u.cost_source != PP_COST_NONE)

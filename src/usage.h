@@ -30,9 +30,16 @@ typedef enum PPUsageField
 
 /* Largest value accepted per number field; a larger one is ignored. */
 #define PP_USAGE_MAX_TOKENS		1e12
-#define PP_USAGE_MAX_COST_USD	1e9
+#define PP_USAGE_MAX_COST_USD	1e6 /* of one call */
 #define PP_USAGE_MAX_TTFT_MS	1e9 /* PP_MAX_DURATION_MS */
 #define PP_USAGE_MAX_NAME		200 /* bytes of a model or provider name */
+
+/*
+ * Token counts are rounded to integers, and costs to the nano-USD, so that
+ * the statistics sum them in int64: sums that a deletion takes back
+ * exactly.
+ */
+#define PP_NUSD_PER_USD 1e9
 
 /* Where a node's cost comes from. */
 typedef enum PPCostSource
@@ -76,7 +83,8 @@ typedef struct PPUsage
 	int			provider_len;
 	int			ignored;		/* mapped values that were not valid */
 	PPCostSource cost_source;
-	double		cost_usd;		/* PP_COST_EXPLICIT or PP_COST_PRICED */
+	int64		cost_nusd;		/* PP_COST_EXPLICIT or PP_COST_PRICED: the
+								 * cost in nano-USD (1e-9), rounded */
 } PPUsage;
 
 struct PPConfig;

@@ -287,6 +287,7 @@ visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
 					&obs[k], at, id);
 		root.failed |= n->failed;
 	}
+	pp_obs_sum_usage(&root, obs, tree->n_nodes);
 	agg_add_obs(w, agg_get(w, PP_KIND_ROOT, "", 0), &root, at, id);
 }
 

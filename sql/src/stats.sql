@@ -10,7 +10,8 @@ RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
                error_rate float, avg_ms float, stddev_ms float, min_ms float,
                p50_ms float, p95_ms float, p99_ms float, max_ms float,
                total_ms float, self_avg_ms float, self_total_ms float,
-               first_seen timestamptz, last_seen timestamptz)
+               first_seen timestamptz, last_seen timestamptz,
+               input_tokens bigint, output_tokens bigint, cost_usd float)
 AS 'MODULE_PATHNAME', 'pp_operation_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_operation_stats(interval) IS
@@ -29,7 +30,8 @@ RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
                p50_ms float, p95_ms float, p99_ms float, max_ms float,
                total_ms float, self_avg_ms float, self_total_ms float,
                first_seen timestamptz, last_seen timestamptz,
-               cache_lookups bigint, cache_hit_rate float)
+               cache_lookups bigint, cache_hit_rate float,
+               input_tokens bigint, output_tokens bigint, cost_usd float)
 AS 'MODULE_PATHNAME', 'pp_range_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_range_stats(tstzrange) IS

@@ -121,6 +121,132 @@ SET search_path = pg_catalog;
 SELECT model, cost_usd FROM public.pp_profile_usage(public.cost_node('x', '{"model": "test-model", "input_tokens": 1000000}'), '2026-03-01 00:00+00');
 RESET search_path;
 
+-- the statistics: per operation and per profile, sums of tokens and cost
+-- exact over any window, after deletes and updates, and equal from the
+-- table (pp_reset) and live
+TRUNCATE performance_profiles;
+SELECT pp_info()->>'statistics' AS statistics;
+CREATE FUNCTION cost_profile(g int, v int DEFAULT 0) RETURNS jsonb
+LANGUAGE sql AS $$
+  SELECT jsonb_build_object('operation_name', 'rag', 'duration_ms', 100 + g, 'children',
+    jsonb_build_array(
+      cost_node('llm', CASE (g + v) % 3
+        WHEN 0 THEN jsonb_build_object('gen_ai.response.model', 'test-model',
+                      'gen_ai.usage.input_tokens', g * 7, 'gen_ai.usage.output_tokens', g * 3)
+        WHEN 1 THEN jsonb_build_object('llm.model_name', CASE WHEN g % 11 = 0 THEN 'test-x' ELSE 'test-model' END,
+                      'llm.token_count.prompt', g, 'llm.token_count.completion', g % 5)
+        ELSE jsonb_build_object('model', 'test-model', 'input_tokens', g, 'output_tokens', 1,
+                      'cost_usd', g * 0.000123, 'time_to_first_token_ms', g * 1.5) END),
+      cost_node('embed', jsonb_build_object('model', 'text-embedding-3-small', 'input_tokens', 100 + g + v)),
+      cost_node('bad', CASE WHEN g % 10 = 0 THEN '{"input_tokens": "x", "model": "nobody"}'::jsonb
+                             ELSE jsonb_build_object('model', 'nobody', 'input_tokens', 2.4) END)))
+$$;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 'g' || g, cost_profile(g),
+       CASE WHEN g % 7 = 0 THEN now() - interval '5 hours' - g * interval '1 second'
+            ELSE now() - (g % 50) * interval '1 minute' END
+  FROM generate_series(1, 300) g;
+
+-- the exact answer in plain SQL, independent of the C code: the seeded
+-- keys by priority, valid numbers only, prices at created_at
+CREATE FUNCTION cost_num(m jsonb, k text) RETURNS float8
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN jsonb_typeof(m->k) = 'number' AND (m->>k)::float8 BETWEEN 0 AND 1e12
+              THEN round((m->>k)::float8) END
+$$;
+CREATE VIEW cost_exact_nodes AS
+WITH RECURSIVE nodes AS (
+  SELECT id, created_at, profile_data AS n FROM performance_profiles
+  UNION ALL
+  SELECT nodes.id, nodes.created_at, c FROM nodes,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c),
+u AS (
+  SELECT id, created_at, n->>'operation_name' AS operation, m,
+         coalesce(cost_num(m, 'gen_ai.usage.input_tokens'), cost_num(m, 'gen_ai.usage.prompt_tokens'),
+                  cost_num(m, 'llm.token_count.prompt'), cost_num(m, 'input_tokens')) AS input_tokens,
+         coalesce(cost_num(m, 'gen_ai.usage.output_tokens'), cost_num(m, 'gen_ai.usage.completion_tokens'),
+                  cost_num(m, 'llm.token_count.completion'), cost_num(m, 'output_tokens')) AS output_tokens,
+         CASE WHEN jsonb_typeof(m->'cost_usd') = 'number' AND (m->>'cost_usd')::float8 BETWEEN 0 AND 1e6
+              THEN (m->>'cost_usd')::float8 END AS cost_usd,
+         coalesce(m->>'gen_ai.response.model', m->>'gen_ai.request.model', m->>'llm.model_name', m->>'model') AS model
+    FROM nodes, LATERAL (SELECT coalesce(n->'metadata', '{}') AS m) x)
+SELECT u.id, u.created_at, u.operation, u.input_tokens, u.output_tokens,
+       CASE WHEN u.cost_usd IS NOT NULL THEN round(u.cost_usd * 1e9)
+            WHEN p.input_usd_per_million IS NOT NULL
+            THEN round((coalesce(u.input_tokens, 0) * p.input_usd_per_million
+                        + coalesce(u.output_tokens, 0) * p.output_usd_per_million) / 1e6 * 1e9) END AS cost_nusd
+  FROM u LEFT JOIN LATERAL (
+         SELECT * FROM model_prices p
+          WHERE (u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL)
+            AND u.model LIKE p.model_pattern AND p.valid_from <= u.created_at
+          ORDER BY p.model_pattern !~ '[%_\\]' DESC,
+                   length(regexp_replace(p.model_pattern, '[%_]', '', 'g')) DESC,
+                   p.valid_from DESC LIMIT 1) p ON true;
+CREATE FUNCTION cost_match(w interval)
+RETURNS TABLE (operation text, calls_ok boolean, input_ok boolean, output_ok boolean,
+               cost_ok boolean)
+LANGUAGE sql AS $$
+  WITH e AS (SELECT operation, count(*) AS calls, sum(coalesce(input_tokens, 0))::bigint AS input_tokens,
+                    sum(coalesce(output_tokens, 0))::bigint AS output_tokens,
+                    sum(coalesce(cost_nusd, 0))::bigint::float8 / 1e9 AS cost_usd
+               FROM cost_exact_nodes WHERE created_at >= now() - w AND created_at <= now()
+              GROUP BY ROLLUP (operation))
+  SELECT coalesce(s.operation, e.operation), s.calls = e.calls OR s.operation IS NULL,
+         s.input_tokens = e.input_tokens, s.output_tokens = e.output_tokens, s.cost_usd = e.cost_usd
+    FROM e FULL JOIN pp_range_stats(tstzrange(now() - w, now(), '[]')) s
+         ON coalesce(s.operation, '(profiles)') = coalesce(e.operation, '(profiles)')
+   ORDER BY 1 NULLS FIRST
+$$;
+SELECT * FROM cost_match('1 hour');
+SELECT * FROM cost_match('1 day');
+SELECT pp_info()->>'statistics' AS statistics;
+-- the values themselves, for the record
+SELECT operation, calls, input_tokens, output_tokens, round(cost_usd::numeric, 9) AS cost_usd
+  FROM pp_operation_stats('1 day') ORDER BY operation;
+
+-- deletes and updates subtract exactly
+DELETE FROM performance_profiles WHERE query_id IN (SELECT 'g' || g FROM generate_series(1, 300, 4) g);
+UPDATE performance_profiles SET profile_data = cost_profile(substr(query_id, 2)::int, 1)
+ WHERE query_id IN (SELECT 'g' || g FROM generate_series(2, 300, 5) g);
+SELECT * FROM cost_match('1 day');
+SELECT pp_info()->>'statistics' AS statistics;
+CREATE TEMP TABLE cost_live AS SELECT * FROM pp_range_stats(tstzrange(now() - interval '1 day', now()));
+
+-- the table fallback gives the same answer
+SELECT pp_reset();
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT * FROM cost_match('1 day');
+SELECT count(*) AS differ FROM (
+  (SELECT operation, calls, input_tokens, output_tokens, cost_usd FROM cost_live
+   EXCEPT SELECT operation, calls, input_tokens, output_tokens, cost_usd
+            FROM pp_range_stats(tstzrange(now() - interval '1 day', now())))
+  UNION ALL
+  (SELECT operation, calls, input_tokens, output_tokens, cost_usd
+     FROM pp_range_stats(tstzrange(now() - interval '1 day', now()))
+   EXCEPT SELECT operation, calls, input_tokens, output_tokens, cost_usd FROM cost_live)) d;
+SELECT pp_rebuild();
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT * FROM cost_match('1 day');
+
+-- a price change makes the statistics answer from the table with the new
+-- price until they are rebuilt with it
+INSERT INTO model_prices (model_pattern, valid_from, input_usd_per_million, output_usd_per_million)
+VALUES ('text-embedding-3-small', now() - interval '30 minutes', 7, 0);
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT * FROM cost_match('1 day');
+SELECT pp_rebuild();
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT * FROM cost_match('1 day');
+-- rolled back: the statistics stay valid
+BEGIN;
+DELETE FROM model_prices WHERE model_pattern = 'text-embedding-3-small';
+ROLLBACK;
+SELECT pp_info()->>'statistics' AS statistics;
+
+DROP FUNCTION cost_match(interval);
+DROP VIEW cost_exact_nodes;
+DROP FUNCTION cost_num(jsonb, text);
+DROP FUNCTION cost_profile(int, int);
 DROP FUNCTION cost_dialects();
 DROP FUNCTION cost_node(text, jsonb);
 DROP EXTENSION ppprof;
