@@ -25,9 +25,9 @@ extern bool pp_agg_cache_hit_rate(const PPAgg *a, double *rate);
 
 /*
  * The usage columns that pp_operation_stats and pp_range_stats end with:
- * input_tokens, output_tokens, cost_usd.
+ * input_tokens, output_tokens, cost_usd, ttft_p50_ms, ttft_p95_ms.
  */
-#define PP_USAGE_COLUMNS 3
+#define PP_USAGE_COLUMNS 5
 extern void pp_agg_usage_values(const PPAgg *a, Datum *values, bool *nulls);
 
 /*

@@ -11,7 +11,8 @@ RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
                p50_ms float, p95_ms float, p99_ms float, max_ms float,
                total_ms float, self_avg_ms float, self_total_ms float,
                first_seen timestamptz, last_seen timestamptz,
-               input_tokens bigint, output_tokens bigint, cost_usd float)
+               input_tokens bigint, output_tokens bigint, cost_usd float,
+               ttft_p50_ms float, ttft_p95_ms float)
 AS 'MODULE_PATHNAME', 'pp_operation_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_operation_stats(interval) IS
@@ -31,7 +32,8 @@ RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
                total_ms float, self_avg_ms float, self_total_ms float,
                first_seen timestamptz, last_seen timestamptz,
                cache_lookups bigint, cache_hit_rate float,
-               input_tokens bigint, output_tokens bigint, cost_usd float)
+               input_tokens bigint, output_tokens bigint, cost_usd float,
+               ttft_p50_ms float, ttft_p95_ms float)
 AS 'MODULE_PATHNAME', 'pp_range_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_range_stats(tstzrange) IS

@@ -168,9 +168,12 @@ u AS (
                   cost_num(m, 'llm.token_count.completion'), cost_num(m, 'output_tokens')) AS output_tokens,
          CASE WHEN jsonb_typeof(m->'cost_usd') = 'number' AND (m->>'cost_usd')::float8 BETWEEN 0 AND 1e6
               THEN (m->>'cost_usd')::float8 END AS cost_usd,
-         coalesce(m->>'gen_ai.response.model', m->>'gen_ai.request.model', m->>'llm.model_name', m->>'model') AS model
+         coalesce(m->>'gen_ai.response.model', m->>'gen_ai.request.model', m->>'llm.model_name', m->>'model') AS model,
+         CASE WHEN jsonb_typeof(m->'time_to_first_token_ms') = 'number'
+                   AND (m->>'time_to_first_token_ms')::float8 BETWEEN 0 AND 1e9
+              THEN (m->>'time_to_first_token_ms')::float8 END AS ttft_ms
     FROM nodes, LATERAL (SELECT coalesce(n->'metadata', '{}') AS m) x)
-SELECT u.id, u.created_at, u.operation, u.input_tokens, u.output_tokens,
+SELECT u.id, u.created_at, u.operation, u.input_tokens, u.output_tokens, u.ttft_ms,
        CASE WHEN u.cost_usd IS NOT NULL THEN round(u.cost_usd * 1e9)
             WHEN p.input_usd_per_million IS NOT NULL
             THEN round((coalesce(u.input_tokens, 0) * p.input_usd_per_million
@@ -184,15 +187,21 @@ SELECT u.id, u.created_at, u.operation, u.input_tokens, u.output_tokens,
                    p.valid_from DESC LIMIT 1) p ON true;
 CREATE FUNCTION cost_match(w interval)
 RETURNS TABLE (operation text, calls_ok boolean, input_ok boolean, output_ok boolean,
-               cost_ok boolean)
+               cost_ok boolean, ttft_ok boolean)
 LANGUAGE sql AS $$
   WITH e AS (SELECT operation, count(*) AS calls, sum(coalesce(input_tokens, 0))::bigint AS input_tokens,
                     sum(coalesce(output_tokens, 0))::bigint AS output_tokens,
-                    sum(coalesce(cost_nusd, 0))::bigint::float8 / 1e9 AS cost_usd
+                    sum(coalesce(cost_nusd, 0))::bigint::float8 / 1e9 AS cost_usd,
+                    percentile_disc(0.5) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p50,
+                    percentile_disc(0.95) WITHIN GROUP (ORDER BY ttft_ms) AS ttft_p95
                FROM cost_exact_nodes WHERE created_at >= now() - w AND created_at <= now()
               GROUP BY ROLLUP (operation))
   SELECT coalesce(s.operation, e.operation), s.calls = e.calls OR s.operation IS NULL,
-         s.input_tokens = e.input_tokens, s.output_tokens = e.output_tokens, s.cost_usd = e.cost_usd
+         s.input_tokens = e.input_tokens, s.output_tokens = e.output_tokens, s.cost_usd = e.cost_usd,
+         CASE WHEN s.operation IS NULL THEN s.ttft_p50_ms IS NULL
+              WHEN e.ttft_p50 IS NULL THEN s.ttft_p50_ms IS NULL AND s.ttft_p95_ms IS NULL
+              ELSE abs(s.ttft_p50_ms - e.ttft_p50) <= 0.01 * e.ttft_p50
+                   AND abs(s.ttft_p95_ms - e.ttft_p95) <= 0.01 * e.ttft_p95 END
     FROM e FULL JOIN pp_range_stats(tstzrange(now() - w, now(), '[]')) s
          ON coalesce(s.operation, '(profiles)') = coalesce(e.operation, '(profiles)')
    ORDER BY 1 NULLS FIRST
@@ -201,7 +210,8 @@ SELECT * FROM cost_match('1 hour');
 SELECT * FROM cost_match('1 day');
 SELECT pp_info()->>'statistics' AS statistics;
 -- the values themselves, for the record
-SELECT operation, calls, input_tokens, output_tokens, round(cost_usd::numeric, 9) AS cost_usd
+SELECT operation, calls, input_tokens, output_tokens, round(cost_usd::numeric, 9) AS cost_usd,
+       ttft_p50_ms IS NOT NULL AS has_ttft
   FROM pp_operation_stats('1 day') ORDER BY operation;
 
 -- deletes and updates subtract exactly
@@ -242,6 +252,24 @@ BEGIN;
 DELETE FROM model_prices WHERE model_pattern = 'text-embedding-3-small';
 ROLLBACK;
 SELECT pp_info()->>'statistics' AS statistics;
+
+-- a bucket takes sketch memory for times to first token only with the
+-- first one, and gives it back with the last (a minute and an hour bucket:
+-- two blocks of 80 bytes)
+TRUNCATE performance_profiles;
+CREATE FUNCTION cost_sketch_bytes() RETURNS bigint
+LANGUAGE sql AS $$ SELECT (pp_info()->>'sketch_memory_used_bytes')::bigint $$;
+SELECT cost_sketch_bytes() AS before \gset
+INSERT INTO performance_profiles (query_id, profile_data) VALUES ('n1', cost_node('t_op', '{}'));
+SELECT cost_sketch_bytes() - :before AS without_ttft;
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('y1', cost_node('t_op', '{"time_to_first_token_ms": 5}'));
+SELECT cost_sketch_bytes() - :before AS with_ttft;
+SELECT round(ttft_p50_ms::numeric, 2) AS ttft_p50_ms FROM pp_operation_stats('1 hour') WHERE operation = 't_op';
+DELETE FROM performance_profiles WHERE query_id = 'y1';
+SELECT cost_sketch_bytes() - :before AS after_delete;
+SELECT calls, ttft_p50_ms FROM pp_operation_stats('1 hour') WHERE operation = 't_op';
+DROP FUNCTION cost_sketch_bytes();
 
 DROP FUNCTION cost_match(interval);
 DROP VIEW cost_exact_nodes;
