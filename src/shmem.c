@@ -2262,6 +2262,9 @@ dump_layout(pp_dump_layout_t *l)
 	l->db_rebuild_started_offset = offsetof(PPDb, rebuild_started);
 	l->bucket_op_offset = offsetof(PPDumpBucket, op);
 	l->bucket_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, calls);
+	l->bucket_has_ttft = true;
+	l->bucket_flags_offset = offsetof(PPDumpBucket, flags);
+	l->bucket_ttft_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, ttft_calls);
 	l->bucket_start_offset = offsetof(PPDumpBucket, start);
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
