@@ -690,6 +690,12 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	pp_jb_rounded(&st, "p99_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.99) : 0);
 	pp_jb_number(&st, "error_rate", root->c.calls > 0 ?
 				 round((double) root->c.errors / root->c.calls * 10000) / 10000 : 0);
+	/* exact sums of the nodes' usage (docs/cost.md) */
+	pp_jb_int(&st, "input_tokens", root->c.input_tokens);
+	pp_jb_int(&st, "output_tokens", root->c.output_tokens);
+	pp_jb_number(&st, "total_cost_usd", root->c.cost_nusd / PP_NUSD_PER_USD);
+	pp_jb_number(&st, "cost_per_profile_usd", root->c.calls > 0 ?
+				 round((double) root->c.cost_nusd / root->c.calls) / PP_NUSD_PER_USD : 0);
 	pp_jb_string(&st, "window", window_text);
 	pp_jb_time(&st, "window_start", an.w.t0);
 	pp_jb_time(&st, "generated_at", GetCurrentTransactionStartTimestamp());

@@ -247,6 +247,19 @@ SELECT * FROM cost_match('1 day');
 SELECT pp_rebuild();
 SELECT pp_info()->>'statistics' AS statistics;
 SELECT * FROM cost_match('1 day');
+-- the report's summary: tokens, total cost and cost per profile, exact
+WITH e AS (SELECT sum(coalesce(input_tokens, 0))::bigint AS input_tokens,
+                  sum(coalesce(output_tokens, 0))::bigint AS output_tokens,
+                  sum(coalesce(cost_nusd, 0))::numeric AS nusd, count(DISTINCT id) AS profiles
+             FROM cost_exact_nodes WHERE created_at >= now() - interval '1 day' AND created_at <= now()),
+     r AS (SELECT pp_optimization_report('1 day')->'summary' AS s)
+SELECT (s->>'total_profiled_queries')::bigint = profiles AS profiles_ok,
+       (s->>'input_tokens')::bigint = input_tokens AS input_ok,
+       (s->>'output_tokens')::bigint = output_tokens AS output_ok,
+       (s->>'total_cost_usd')::numeric = nusd / 1e9 AS total_ok,
+       (s->>'cost_per_profile_usd')::numeric = round(nusd / profiles) / 1e9 AS per_profile_ok,
+       s->>'source' AS source
+  FROM e, r;
 -- rolled back: the statistics stay valid
 BEGIN;
 DELETE FROM model_prices WHERE model_pattern = 'text-embedding-3-small';
