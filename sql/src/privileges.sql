@@ -97,7 +97,7 @@ BEGIN
             @extschema@.pp_path_stats(interval), @extschema@.pp_range_path_stats(tstzrange),
             @extschema@.pp_folded(interval),
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
-            @extschema@.pp_optimization_report(interval, text), @extschema@.pp_bottlenecks(interval),
+            @extschema@.pp_optimization_report(interval, text, text), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
             @extschema@.pp_profile_usage(jsonb, timestamptz),
             @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)

@@ -266,6 +266,30 @@ DELETE FROM model_prices WHERE model_pattern = 'text-embedding-3-small';
 ROLLBACK;
 SELECT pp_info()->>'statistics' AS statistics;
 
+-- the report ranks by time or by cost: vector_search takes the time,
+-- llm_generation the money
+TRUNCATE performance_profiles;
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 'r' || g, jsonb_build_object('operation_name', 'rag', 'duration_ms', 7200, 'children', jsonb_build_array(
+         jsonb_build_object('operation_name', 'vector_search', 'duration_ms', 5000),
+         cost_node('llm_generation', '{"model": "test-model", "input_tokens": 1000, "cost_usd": 0.01}')
+           || '{"duration_ms": 2100}')),
+       now() - g * interval '1 minute'
+  FROM generate_series(1, 20) g;
+SELECT r->'summary'->>'ranked_by' AS ranked_by,
+       jsonb_path_query_array(r->'top_bottlenecks', '$[*].operation') AS bottlenecks,
+       jsonb_path_query_array(r->'top_bottlenecks', '$[*].cost_usd') AS cost_usd,
+       r->'optimization_priorities'->0->>'suggestion' AS first_priority
+  FROM pp_optimization_report('1 hour') r;
+SELECT r->'summary'->>'ranked_by' AS ranked_by,
+       jsonb_path_query_array(r->'top_bottlenecks', '$[*].operation') AS bottlenecks,
+       r->'optimization_priorities'->0->>'suggestion' AS first_priority,
+       r->'optimization_priorities'->0->'expected_improvement'->>'cost_usd_per_profile' AS saves_usd_per_profile
+  FROM pp_optimization_report('1 hour', rank_by => 'cost') r;
+\set VERBOSITY terse
+SELECT pp_optimization_report('1 hour', rank_by => 'money');
+\set VERBOSITY default
+
 -- a bucket takes sketch memory for times to first token only with the
 -- first one, and gives it back with the last (a minute and an hour bucket:
 -- two blocks of 80 bytes)
