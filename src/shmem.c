@@ -1084,9 +1084,10 @@ bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
 		(b->ttft == 0 || pp_sketch_remove(BUCKET_TTFT(b), o->ttft_ms) != PP_OK))
 		return false;
 	pp_counters_add(&b->c, sign, o, at);
-	if (b->c.calls < 0 || b->c.ttft_calls < 0)
+	if (b->c.calls < 0)
 		return false;
-	if (b->c.ttft_calls == 0 && b->ttft != 0)
+	/* the sketch counts them: no counter of its own (shared memory) */
+	if (b->ttft != 0 && BUCKET_TTFT(b)->count == 0)
 	{
 		/* no time to first token left: give its memory back */
 		pp_arena_free(arena, b->ttft);
@@ -2264,7 +2265,6 @@ dump_layout(pp_dump_layout_t *l)
 	l->bucket_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, calls);
 	l->bucket_has_ttft = true;
 	l->bucket_flags_offset = offsetof(PPDumpBucket, flags);
-	l->bucket_ttft_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, ttft_calls);
 	l->bucket_start_offset = offsetof(PPDumpBucket, start);
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;

@@ -58,7 +58,6 @@ typedef struct PPCounters
 	int64		output_tokens;
 	int64		cost_nusd;		/* nano-USD; int64 sums are exact, and wrap
 								 * back (-fwrapv) when a deletion subtracts */
-	int64		ttft_calls;		/* nodes with a time to first token */
 } PPCounters;
 
 /* One node of a committed row, as the statistics consume it. */
@@ -159,7 +158,6 @@ pp_counters_add(PPCounters *c, int sign, const PPNodeObs *o, TimestampTz at)
 	c->input_tokens += sign * o->input_tokens;
 	c->output_tokens += sign * o->output_tokens;
 	c->cost_nusd += sign * o->cost_nusd;
-	c->ttft_calls += o->ttft_ms >= 0 ? sign : 0;
 	if (sign > 0)
 	{
 		if (c->calls == 1 || o->duration_ms < c->min_ms)
@@ -220,7 +218,6 @@ pp_counters_merge(PPCounters *dst, const PPCounters *src)
 	dst->input_tokens += src->input_tokens;
 	dst->output_tokens += src->output_tokens;
 	dst->cost_nusd += src->cost_nusd;
-	dst->ttft_calls += src->ttft_calls;
 }
 
 /* Receives the shared buckets of a window, under the shared lock. */

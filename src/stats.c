@@ -155,7 +155,7 @@ pp_agg_usage_values(const PPAgg *a, Datum *values, bool *nulls)
 	values[2] = Float8GetDatum(a->c.cost_nusd / PP_NUSD_PER_USD);
 	values[3] = Float8GetDatum(pp_agg_ttft_quantile(a, 0.50));
 	values[4] = Float8GetDatum(pp_agg_ttft_quantile(a, 0.95));
-	nulls[3] = nulls[4] = (a->ttft_acc == NULL || a->c.ttft_calls <= 0);
+	nulls[3] = nulls[4] = (a->ttft_acc == NULL);
 }
 
 void

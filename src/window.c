@@ -403,7 +403,7 @@ pp_counters_stddev(const PPCounters *c)
 double
 pp_agg_ttft_quantile(const PPAgg *a, double q)
 {
-	if (a->ttft_acc == NULL || a->c.ttft_calls <= 0)
+	if (a->ttft_acc == NULL)
 		return NAN;
 	return pp_sketch_acc_quantile(a->ttft_acc, q);
 }

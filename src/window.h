@@ -37,8 +37,8 @@ typedef struct PPAgg
 	PPCounters	early;			/* the older half of the window */
 	PPCounters	late;			/* the newer half */
 	pp_sketch_acc_t *acc;		/* durations; NULL for the fold row */
-	pp_sketch_acc_t *ttft_acc;	/* times to first token; NULL until one,
-								 * and for the fold row */
+	pp_sketch_acc_t *ttft_acc;	/* times to first token; NULL until one
+								 * (never empty), and for the fold row */
 	int			n_examples;		/* slowest profiles read from the table */
 	double		example_ms[PP_EXAMPLES];
 	pg_uuid_t	examples[PP_EXAMPLES];

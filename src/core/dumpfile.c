@@ -185,12 +185,9 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		if (l->bucket_has_ttft)
 		{
 			int32_t		flags = read_int32(bucket, l->bucket_flags_offset);
-			int64_t		ttft_calls = read_int64(bucket, l->bucket_ttft_calls_offset);
 
 			if (flags != 0 && flags != 1)
 				return "corrupt bucket entry";
-			if (flags == 0 && ttft_calls != 0)
-				return "bucket counters disagree with their sketch";
 			if (flags == 1)
 			{
 				if ((size_t) (r.end - r.p) < sizeof(head))
@@ -202,7 +199,8 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 					return "file is truncated";
 				if (pp_sketch_validate(sketch, PP_SKETCH_SIZE(sketch->capacity), NULL) != PP_OK)
 					return "corrupt sketch";
-				if (ttft_calls <= 0 || (uint64_t) ttft_calls != sketch->count)
+				/* some of the bucket's nodes, at least one */
+				if (sketch->count == 0 || sketch->count > (uint64_t) calls)
 					return "bucket counters disagree with their sketch";
 			}
 		}

@@ -112,9 +112,8 @@ typedef struct pp_dump_layout_t
 	bool		bucket_has_ttft;	/* operations' buckets may carry a second
 									 * sketch, of times to first token: */
 	size_t		bucket_flags_offset;	/* an int32_t: 0, or 1 when it follows
-										 * the first */
-	size_t		bucket_ttft_calls_offset;	/* an int64_t: its count (0
-											 * without it) */
+										 * the first (a count from 1 to the
+										 * bucket's calls) */
 	uint32_t	max_dbs;
 	uint32_t	max_ops;
 	uint32_t	max_paths;
