@@ -301,7 +301,8 @@ text_summary(json_t *r)
 	json_t	   *v;
 	static const char *const known[] = {"total_profiled_queries", "p50_ms", "p95_ms", "p99_ms",
 		"avg_query_duration_ms", "error_rate", "operations", "source", "window", "window_start",
-	"generated_at", NULL};
+		"generated_at", "input_tokens", "output_tokens", "total_cost_usd", "cost_per_profile_usd",
+	NULL};
 
 	printf("ppprof report: %s to %s (window %s)\n",
 		   cli_timestamp(str(s, "window_start")), cli_timestamp(str(s, "generated_at")),
@@ -318,6 +319,12 @@ text_summary(json_t *r)
 	if (str(s, "source"))
 		printf(" (statistics from %s)", cli_esc(str(s, "source")));
 	printf("\n");
+	/* model calls: only when the profiles report any (docs/cost.md) */
+	if (num(s, "input_tokens") > 0 || num(s, "output_tokens") > 0 ||
+		num(s, "total_cost_usd") > 0)
+		printf("  %s input and %s output tokens; cost %s USD, %s USD per profile\n",
+			   cli_num(num(s, "input_tokens")), cli_num(num(s, "output_tokens")),
+			   cli_num(num(s, "total_cost_usd")), cli_num(num(s, "cost_per_profile_usd")));
 	json_object_foreach(s, key, v)
 	{
 		const char *const *k;

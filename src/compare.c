@@ -39,7 +39,8 @@ PG_FUNCTION_INFO_V1(pp_compare);
 /*
  * pp_range_stats(range tstzrange)
  *
- * pp_operation_stats' columns plus cache_lookups and cache_hit_rate for the
+ * pp_operation_stats' first columns, cache_lookups and cache_hit_rate, then
+ * its usage columns, for the
  * profiles created in range, with a first row for the profiles themselves
  * (operation NULL, type 'profile').
  */
@@ -66,8 +67,8 @@ pp_range_stats(PG_FUNCTION_ARGS)
 	for (i = -1; i <= n; i++)
 	{
 		const PPAgg *a = i < 0 ? &w.root : i == n ? &w.other : aggs[i];
-		Datum		values[PP_AGG_COLUMNS + 2];
-		bool		nulls[PP_AGG_COLUMNS + 2];
+		Datum		values[PP_AGG_COLUMNS + 2 + PP_USAGE_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS + 2 + PP_USAGE_COLUMNS];
 		double		rate;
 
 		if (a->c.calls <= 0)
@@ -77,6 +78,7 @@ pp_range_stats(PG_FUNCTION_ARGS)
 		nulls[PP_AGG_COLUMNS] = false;
 		nulls[PP_AGG_COLUMNS + 1] = !pp_agg_cache_hit_rate(a, &rate);
 		values[PP_AGG_COLUMNS + 1] = Float8GetDatum(nulls[PP_AGG_COLUMNS + 1] ? 0 : rate);
+		pp_agg_usage_values(a, values + PP_AGG_COLUMNS + 2, nulls + PP_AGG_COLUMNS + 2);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

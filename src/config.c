@@ -2,7 +2,8 @@
  *
  * src/config.c
  *	  The per-backend cache of ppprof's configuration tables:
- *	  operation_categories, performance_thresholds and optimization_catalog.
+ *	  operation_categories, performance_thresholds, optimization_catalog,
+ *	  usage_keys and model_prices.
  *
  * The ingest trigger must not query these tables for every row, so each
  * backend loads them once into ConfigContext and keeps them until they
@@ -18,6 +19,12 @@
  * The tables are read as their owner, so that what the cache holds does not
  * depend on which role happened to trigger the load (row level security and
  * grants restrict users, not ppprof itself).
+ *
+ * The statistics sum the tokens and cost that usage_keys and model_prices
+ * give each node (src/usage.c): a committed change of either table makes
+ * them disagree with what the table now gives, so it invalidates the
+ * statistics of the database at commit (the table answers, and the next
+ * read starts a rebuild with the new configuration).
  *
  * The classifier bounds its rules (src/core/classify.h): a configuration
  * beyond them cannot be loaded, so the statement trigger loads the changed
@@ -52,6 +59,8 @@
 
 #include "allocator.h"
 #include "config.h"
+#include "dump.h"
+#include "shmem.h"
 #include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_config_changed);
@@ -60,8 +69,33 @@ static MemoryContext ConfigContext = NULL;
 static PPConfig *config = NULL;
 
 /* relations whose invalidation drops the cache; valid while config != NULL */
-#define N_WATCHED 4
+#define N_WATCHED 6
 static Oid	watched_relids[N_WATCHED];
+
+/* usage_keys or model_prices changed in this transaction */
+static bool usage_config_changed = false;
+
+static void
+config_xact_callback(XactEvent event, void *arg)
+{
+	if (!usage_config_changed)
+		return;
+	/*
+	 * After the commit, so that a rebuild from now on reads the new rows; at
+	 * PREPARE already, since COMMIT PREPARED may come from another session.
+	 */
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE)
+	{
+		if (pp_shmem_attached())
+			pp_shmem_invalidate(MyDatabaseId, true);
+		else
+			pp_dump_discard();
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT)
+		usage_config_changed = false;
+}
 
 static void
 config_invalidate(Datum arg, Oid relid)
@@ -86,6 +120,7 @@ void
 pp_config_init(void)
 {
 	CacheRegisterRelcacheCallback(config_invalidate, (Datum) 0);
+	RegisterXactCallback(config_xact_callback, NULL);
 }
 
 /* PostgreSQL 15 keeps get_extension_schema() static; this is its twin. */
@@ -242,6 +277,45 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 		e->measure = MemoryContextStrdup(cxt, config_text(i, 5));
 	}
 
+	resetStringInfo(&q);
+	appendStringInfo(&q, "SELECT metadata_key, usage_field, priority FROM %s.usage_keys", nsp);
+	config_query(q.data);
+	cfg->n_usage_keys = (int) SPI_processed;
+	cfg->usage_keys = MemoryContextAllocZero(cxt, sizeof(PPUsageKey) * (cfg->n_usage_keys + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PPUsageKey *k = &cfg->usage_keys[i];
+		char	   *field = config_text(i, 2);
+		bool		isnull;
+
+		k->key = MemoryContextStrdup(cxt, config_text(i, 1));
+		k->len = (int) strlen(k->key);
+		if (!pp_usage_field_parse(field, &k->field))
+			elog(ERROR, "ppprof: unknown usage field \"%s\"", field);
+		k->priority = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+												  SPI_tuptable->tupdesc, 3, &isnull));
+	}
+
+	resetStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT model_pattern, valid_from, input_usd_per_million,"
+					 " output_usd_per_million FROM %s.model_prices", nsp);
+	config_query(q.data);
+	cfg->n_prices = (int) SPI_processed;
+	cfg->prices = MemoryContextAllocZero(cxt, sizeof(PPPrice) * (cfg->n_prices + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PPPrice    *p = &cfg->prices[i];
+		bool		isnull;
+
+		p->pattern = MemoryContextStrdup(cxt, config_text(i, 1));
+		p->valid_from = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 2, &isnull));
+		p->input_per_million = config_float(i, 3);
+		p->output_per_million = config_float(i, 4);
+	}
+	pp_usage_prepare(cfg);
+
 	pp_spi_finish_as(&saved);
 }
 
@@ -285,6 +359,8 @@ pp_config_get(void)
 		watched_relids[1] = config_relid(cfg->schema, "performance_thresholds");
 		watched_relids[2] = config_relid(cfg->schema, "operation_categories");
 		watched_relids[3] = config_relid(cfg->schema, "optimization_catalog");
+		watched_relids[4] = config_relid(cfg->schema, "usage_keys");
+		watched_relids[5] = config_relid(cfg->schema, "model_prices");
 		cfg->profiles_relid = watched_relids[0];
 		cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
 		if (cfg->classifier == NULL)
@@ -395,6 +471,11 @@ pp_config_changed(PG_FUNCTION_ARGS)
 
 	if (config_rules_grew(trigdata))
 		config_validate(trigdata->tg_relation);
+	/* not the seed of CREATE EXTENSION: the statistics were made with it */
+	if (!creating_extension &&
+		(strcmp(RelationGetRelationName(trigdata->tg_relation), "usage_keys") == 0 ||
+		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0))
+		usage_config_changed = true;
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "classify.h"
+#include "usage.h"
 
 typedef struct PPCatalogEntry
 {
@@ -29,6 +30,10 @@ typedef struct PPConfig
 	pp_classifier_t *classifier;	/* categories and thresholds */
 	PPCatalogEntry *catalog;	/* enabled entries, by type then reduction */
 	int			n_catalog;
+	PPUsageKey *usage_keys;		/* usage_keys, sorted by pp_usage_prepare */
+	int			n_usage_keys;
+	PPPrice    *prices;			/* model_prices, in the order they are tried */
+	int			n_prices;
 	MemoryContext cxt;			/* holds all of the above; dropped on reload */
 	struct HTAB *suggestion_cache;	/* bottleneck types -> suggestions
 									 * (ingest.c) */

@@ -21,7 +21,7 @@ int			pp_max_depth = 100;
 int			pp_max_nodes = 10000;
 int			pp_max_name_length = 200;
 int			pp_max_operations = 200;
-int			pp_reservoir_capacity = 500;
+int			pp_reservoir_capacity = 400;
 int			pp_horizon_min = 7 * 24 * 60;
 bool		pp_enabled = true;
 double		pp_sample_rate = 1.0;
@@ -191,7 +191,7 @@ pp_guc_init(void)
 							"Sets the number of sample durations kept per operation.",
 							NULL,
 							&pp_reservoir_capacity,
-							500, 0, 100000,
+							400, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

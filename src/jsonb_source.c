@@ -224,7 +224,12 @@ jsonb_read_node(void *state, const void *node, pp_node_fields_t *fields)
 			fill_field(je, base, start, offset - start,
 					   field_of(fields, (NodeKey) keys[i - n]));
 			if (keys[i - n] == KEY_METADATA && fields->metadata.type == PP_JSON_OBJECT)
-				fields->cache = metadata_cache((const JsonbContainer *) (base + INTALIGN(start)));
+			{
+				const JsonbContainer *meta = (const JsonbContainer *) (base + INTALIGN(start));
+
+				fields->cache = metadata_cache(meta);
+				fields->metadata_handle = meta;
+			}
 		}
 	}
 	if (keys != inline_keys)

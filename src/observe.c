@@ -160,7 +160,7 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 	if (obs != NULL)
 		memcpy(&nodes[n_nodes], obs, sizeof(PPNodeObs) * n);
 	else if (n > 0)
-		pp_tree_observations(tree, &nodes[n_nodes], type_from_array,
+		pp_tree_observations(tree, created_at, &nodes[n_nodes], type_from_array,
 							 (void *) types);
 	for (i = 0; i < n; i++)
 	{
@@ -183,6 +183,8 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 		/* names are pointed at at commit: the buffer may still move */
 		if (tn->failed)
 			ch->failed = true;
+		ch->usage_ignored += nodes[n_nodes + i].usage_ignored;
+		ch->cost_unknown += nodes[n_nodes + i].cost_unknown ? 1 : 0;
 	}
 	n_nodes += n;
 	n_changes++;
@@ -376,7 +378,7 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 						   desc, &isnull);
 	if (isnull)
 		return;
-	if (!pp_profile_observations(profile, &tree, &obs))
+	if (!pp_profile_observations(profile, created_at, &tree, &obs))
 	{
 		/* stored without validation (ppprof was disabled): not countable */
 		pp_shmem_invalidate(MyDatabaseId, false);

@@ -122,10 +122,12 @@ pp_profile_tree(Jsonb *jb, MemoryContext cxt, pp_tree_t *tree, pp_error_t *err)
 }
 
 void
-pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
+pp_tree_observations(const pp_tree_t *tree, TimestampTz created_at,
+					 PPNodeObs *obs,
 					 const char *(*type_of) (void *arg, int32_t i), void *arg)
 {
 	pp_node_shape_t *shapes = palloc(sizeof(pp_node_shape_t) * Max(tree->n_nodes, 1));
+	PPConfig   *cfg = pp_config_get();
 	int32		i;
 
 	if (pp_tree_shapes(tree, type_of, arg, pp_current_allocator(), shapes) != PP_OK)
@@ -146,6 +148,24 @@ pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
 		o->repeat_first = shapes[i].repeat_first;
 		o->parallel_saving_ms = shapes[i].parallel_saving_ms;
 		o->cache = tn->cache;
+		o->input_tokens = o->output_tokens = o->cost_nusd = 0;
+		o->ttft_ms = -1;
+		o->cost_unknown = false;
+		o->usage_ignored = 0;
+		if (tn->metadata != NULL)
+		{
+			PPUsage		u;
+
+			pp_usage_read(cfg, tn->metadata, created_at, &u);
+			o->input_tokens = (int64) u.number[PP_USAGE_INPUT_TOKENS];
+			o->output_tokens = (int64) u.number[PP_USAGE_OUTPUT_TOKENS];
+			if (u.has[PP_USAGE_TTFT_MS])
+				o->ttft_ms = u.number[PP_USAGE_TTFT_MS];
+			if (u.cost_source == PP_COST_EXPLICIT || u.cost_source == PP_COST_PRICED)
+				o->cost_nusd = u.cost_nusd;
+			o->cost_unknown = u.cost_source == PP_COST_UNKNOWN;
+			o->usage_ignored = (int16) Min(u.ignored, PG_INT16_MAX);
+		}
 		/* pre-order: the parent's path hash is known */
 		o->parent = tn->parent;
 		o->path_hash = pp_path_hash(tn->parent < 0 ? 0 : obs[tn->parent].path_hash,
@@ -167,7 +187,8 @@ node_type(void *arg, int32_t i)
 }
 
 bool
-pp_profile_observations(Datum profile, pp_tree_t *tree, PPNodeObs **obs)
+pp_profile_observations(Datum profile, TimestampTz created_at, pp_tree_t *tree,
+						PPNodeObs **obs)
 {
 	pp_error_t	err;
 	MemoryContext old;
@@ -184,7 +205,7 @@ pp_profile_observations(Datum profile, pp_tree_t *tree, PPNodeObs **obs)
 	if (ok)
 	{
 		*obs = palloc(sizeof(PPNodeObs) * Max(tree->n_nodes, 1));
-		pp_tree_observations(tree, *obs, node_type, tree);
+		pp_tree_observations(tree, created_at, *obs, node_type, tree);
 	}
 	MemoryContextSwitchTo(old);
 	return ok;

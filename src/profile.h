@@ -53,9 +53,10 @@ extern bool pp_profile_tree(Jsonb *jb, MemoryContext cxt, pp_tree_t *tree,
 /*
  * The observations of tree's nodes (obs[i] for node i, name NULL: the name
  * is tree->nodes[i].name), with the operation type of node i given by
- * type_of(arg, i).
+ * type_of(arg, i), and their usage priced at created_at.
  */
-extern void pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
+extern void pp_tree_observations(const pp_tree_t *tree, TimestampTz created_at,
+								 PPNodeObs *obs,
 								 const char *(*type_of) (void *arg, int32_t i),
 								 void *arg);
 
@@ -65,7 +66,8 @@ extern void pp_tree_observations(const pp_tree_t *tree, PPNodeObs *obs,
  * configuration.  Returns false for a profile that is not valid (stored
  * while ppprof was disabled).  Both live until the next call.
  */
-extern bool pp_profile_observations(Datum profile, pp_tree_t *tree,
+extern bool pp_profile_observations(Datum profile, TimestampTz created_at,
+									pp_tree_t *tree,
 									PPNodeObs **obs);
 
 #endif							/* PP_PROFILE_H */

@@ -273,7 +273,7 @@ rebuild_database(bool background)
 				future_rows++;
 				continue;
 			}
-			if (!pp_profile_observations(profile, &tree, &obs))
+			if (!pp_profile_observations(profile, created_at, &tree, &obs))
 				continue;
 			old = MemoryContextSwitchTo(batchcxt);
 			memset(ch, 0, sizeof(*ch));

@@ -111,6 +111,9 @@ typedef struct Suggestion
 									 * it would break down; else NaN */
 	double		rank;			/* saving_ms (or uninstrumented_ms) /
 								 * effort weight */
+	double		saving_usd;		/* of cost, per profile: the operation's
+								 * cost per profile x reduction_pct, for
+								 * measure "cost"; else 0 */
 } Suggestion;
 
 typedef struct Analysis
@@ -278,14 +281,16 @@ suggestion_set(Analysis *an, Suggestion *s, OpAnalysis *o, const char *text,
 	s->saving_pct = an->avg_profile_ms > 0 ? 100 * saving_ms / an->avg_profile_ms : 0;
 	s->uninstrumented_ms = NAN;
 	s->rank = saving_ms / pp_effort_weight(effort);
+	s->saving_usd = strcmp(measure, "cost") == 0 && an->profiles > 0 ?
+		o->a->c.cost_nusd / PP_NUSD_PER_USD / an->profiles * reduction_pct / 100 : 0;
 }
 
 /*
  * The suggestions for one operation; returns how many were written.  A
  * catalogue entry's gain is computed on its measure only: a saving of
  * duration for "duration", none for the others (streaming brings the first
- * token sooner but does not shorten the call ppprof measured; cost is not
- * measured).  Those are kept when the operation holds at least
+ * token sooner but does not shorten the call ppprof measured); a "cost"
+ * entry states its saving of cost (suggestion_set, docs/cost.md).  Those are kept when the operation holds at least
  * MIN_SAVING_PCT of the average profile (error_rate ones when it fails at
  * all) and rank after every saving of time.
  */
@@ -379,6 +384,20 @@ suggestion_cmp(const void *a, const void *b)
 	return strcmp(x->text, y->text);
 }
 
+/* rank_by => 'cost': the saving of cost first, then as by time */
+static int
+suggestion_cmp_cost(const void *a, const void *b)
+{
+	const Suggestion *x = a;
+	const Suggestion *y = b;
+
+	if (x->saving_usd / pp_effort_weight(x->effort) !=
+		y->saving_usd / pp_effort_weight(y->effort))
+		return x->saving_usd / pp_effort_weight(x->effort) >
+			y->saving_usd / pp_effort_weight(y->effort) ? -1 : 1;
+	return suggestion_cmp(a, b);
+}
+
 static void
 push_suggestion(JsonbParseState **st, Analysis *an, const Suggestion *s,
 				bool with_operation)
@@ -401,6 +420,9 @@ push_suggestion(JsonbParseState **st, Analysis *an, const Suggestion *s,
 	pp_jb_rounded(st, "ms_per_profile", s->saving_ms);
 	pp_jb_number(st, "pct_of_avg_profile", round(s->saving_pct * 100) / 100);
 	pp_jb_number(st, "operation_reduction_pct", round(s->reduction_pct * 100) / 100);
+	if (strcmp(s->measure, "cost") == 0)
+		pp_jb_number(st, "cost_usd_per_profile",
+					 round(s->saving_usd * PP_NUSD_PER_USD) / PP_NUSD_PER_USD);
 	if (!isnan(s->uninstrumented_ms))
 		pp_jb_rounded(st, "uninstrumented_ms_per_profile", s->uninstrumented_ms);
 	pp_jb_end_object(st);
@@ -547,11 +569,25 @@ push_time_share(JsonbParseState **st, Analysis *an)
 	pp_jb_end_array(st);
 }
 
+/* rank_by => 'cost': the bottlenecks by their cost, then by impact */
+static int
+op_cmp_cost(const void *a, const void *b)
+{
+	const OpAnalysis *x = *(OpAnalysis *const *) a;
+	const OpAnalysis *y = *(OpAnalysis *const *) b;
+
+	if (x->a->c.cost_nusd != y->a->c.cost_nusd)
+		return x->a->c.cost_nusd > y->a->c.cost_nusd ? -1 : 1;
+	return op_cmp_impact(x, y);
+}
+
 /*
  * pp_optimization_report(window interval DEFAULT '24 hours',
- *                        baseline text DEFAULT NULL) RETURNS jsonb
+ *                        baseline text DEFAULT NULL,
+ *                        rank_by text DEFAULT 'time') RETURNS jsonb
  *
- * NULL for a NULL window.
+ * NULL for a NULL window.  rank_by 'cost' orders the bottlenecks by their
+ * cost in the window and the priorities by the cost they save.
  */
 Datum
 pp_optimization_report(PG_FUNCTION_ARGS)
@@ -565,10 +601,20 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	PPAgg	   *root;
 	char	   *window_text;
 	char	   *baseline;
+	char	   *rank_by;
+	bool		by_cost;
+	OpAnalysis **order;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	baseline = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	rank_by = PG_ARGISNULL(2) ? "time" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(rank_by, "time") != 0 && strcmp(rank_by, "cost") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rank_by must be \"time\" or \"cost\""),
+				 errhint("Pass rank_by => 'cost' to rank by cost, or leave it out.")));
+	by_cost = strcmp(rank_by, "cost") == 0;
 	analyze_window(&an, PG_GETARG_DATUM(0));
 	root = &an.w.root;
 	window_text = DatumGetCString(DirectFunctionCall1(interval_out, PG_GETARG_DATUM(0)));
@@ -589,6 +635,12 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	pp_jb_rounded(&st, "p99_ms", root->c.calls > 0 ? pp_agg_quantile(root, 0.99) : 0);
 	pp_jb_number(&st, "error_rate", root->c.calls > 0 ?
 				 round((double) root->c.errors / root->c.calls * 10000) / 10000 : 0);
+	/* exact sums of the nodes' usage (docs/cost.md) */
+	pp_jb_int(&st, "input_tokens", root->c.input_tokens);
+	pp_jb_int(&st, "output_tokens", root->c.output_tokens);
+	pp_jb_number(&st, "total_cost_usd", root->c.cost_nusd / PP_NUSD_PER_USD);
+	pp_jb_number(&st, "cost_per_profile_usd", root->c.calls > 0 ?
+				 round((double) root->c.cost_nusd / root->c.calls) / PP_NUSD_PER_USD : 0);
 	pp_jb_string(&st, "window", window_text);
 	pp_jb_time(&st, "window_start", an.w.t0);
 	pp_jb_time(&st, "generated_at", GetCurrentTransactionStartTimestamp());
@@ -597,12 +649,18 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	if (an.w.other.c.calls > 0)
 		pp_jb_int(&st, "folded_calls", an.w.other.c.calls);
 	pp_jb_string(&st, "source", an.w.from_table ? "table" : "shared memory");
+	pp_jb_string(&st, "ranked_by", rank_by);
 	pp_jb_end_object(&st);
 
+	order = palloc(sizeof(OpAnalysis *) * (an.n_ops + 1));
+	for (i = 0; i < an.n_ops; i++)
+		order[i] = &an.ops[i];
+	if (by_cost)
+		qsort(order, an.n_ops, sizeof(OpAnalysis *), op_cmp_cost);
 	pp_jb_begin_array(&st, "top_bottlenecks");
 	for (i = 0; i < an.n_ops; i++)
 	{
-		OpAnalysis *o = &an.ops[i];
+		OpAnalysis *o = order[i];
 		pp_pattern_t pats[PP_N_PATTERNS];
 		int			np = patterns_of(o, pats);
 		Suggestion	own[MAX_SUGGESTIONS_PER_OP];
@@ -619,6 +677,7 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 			pp_jb_string(&st, "via", o->via);
 		pp_jb_number(&st, "impact_score", round(o->impact * 10) / 10);
 		pp_jb_string(&st, "priority", pp_priority_of(o->impact));
+		pp_jb_number(&st, "cost_usd", o->a->c.cost_nusd / PP_NUSD_PER_USD);
 		pp_jb_int(&st, "calls", o->a->c.calls);
 		pp_jb_rounded(&st, "avg_ms", o->avg_ms);
 		pp_jb_rounded(&st, "p95_ms", o->p95_ms);
@@ -642,7 +701,7 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	}
 	pp_jb_end_array(&st);
 
-	qsort(all, n_all, sizeof(Suggestion), suggestion_cmp);
+	qsort(all, n_all, sizeof(Suggestion), by_cost ? suggestion_cmp_cost : suggestion_cmp);
 	pp_jb_begin_array(&st, "optimization_priorities");
 	for (i = 0; i < n_all && i < MAX_PRIORITIES; i++)
 		push_suggestion(&st, &an, &all[i], true);

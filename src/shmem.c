@@ -173,9 +173,12 @@ typedef struct PPBucket
 	PPCounters	c;
 	pp_arena_off_t sketch;		/* its pp_sketch_t in the arena, which fills
 								 * its block (capacity grows with the block) */
+	pp_arena_off_t ttft;		/* the sketch of its times to first token,
+								 * allocated with the first one (0: none) */
 } PPBucket;
 
 #define BUCKET_SKETCH(b)	((pp_sketch_t *) pp_arena_ptr(arena, (b)->sketch))
+#define BUCKET_TTFT(b)		((pp_sketch_t *) pp_arena_ptr(arena, (b)->ttft))
 
 /* What gave way under memory pressure, in increasing severity */
 typedef enum PPDegradation
@@ -198,6 +201,8 @@ typedef struct PPDbCounters
 	int64		timed_profiles; /* profiles whose ingest time was measured */
 	double		ingest_us;		/* their ingest time, microseconds */
 	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
+	int64		usage_ignored;	/* usage values in metadata not valid */
+	int64		cost_unknown;	/* nodes with tokens whose cost is unknown */
 } PPDbCounters;
 
 typedef struct PPDb
@@ -913,6 +918,7 @@ bucket_get(HTAB *htab, int slot, TimestampTz start, bool create,
 	b->c.first_at = DT_NOEND;
 	b->c.last_at = DT_NOBEGIN;
 	b->sketch = sketch;
+	b->ttft = 0;
 	if (sketch != 0)
 		pp_sketch_init(BUCKET_SKETCH(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
 	bucket_counted(slot, minute);
@@ -932,6 +938,8 @@ bucket_remove(HTAB *htab, PPBucket *b)
 		*current = NULL;
 	if (b->sketch != 0)
 		pp_arena_free(arena, b->sketch);
+	if (b->ttft != 0)
+		pp_arena_free(arena, b->ttft);
 	hash_search(htab, &b->key, HASH_REMOVE, NULL);
 	if (minute)
 	{
@@ -959,10 +967,10 @@ bucket_remove(HTAB *htab, PPBucket *b)
  * arena has no such block.
  */
 static pg_noinline pp_error_code_t
-bucket_sketch_grow(PPBucket *b, int index)
+bucket_sketch_grow(pp_arena_off_t *sketch, int index)
 {
-	pp_sketch_t *s = BUCKET_SKETCH(b);
-	int			c = pp_arena_class_of(arena, b->sketch) + 1;
+	pp_sketch_t *s = pp_arena_ptr(arena, *sketch);
+	int			c = pp_arena_class_of(arena, *sketch) + 1;
 	pp_arena_off_t grown;
 
 	Assert(c > 0 && c < PP_ARENA_NCLASSES);
@@ -975,33 +983,36 @@ bucket_sketch_grow(PPBucket *b, int index)
 		pp_arena_free(arena, grown);
 		return PP_ERR_FULL;
 	}
-	pp_arena_free(arena, b->sketch);
-	b->sketch = grown;
-	return pp_sketch_add_index_exact(BUCKET_SKETCH(b), index, 1);
+	pp_arena_free(arena, *sketch);
+	*sketch = grown;
+	return pp_sketch_add_index_exact(pp_arena_ptr(arena, grown), index, 1);
 }
 
 /*
- * Add a value (its bin index: pp_sketch_index_of) to the sketch of b,
- * growing it when full.  Returns PP_OK; PP_ERR_FULL when the arena has no
- * larger block (b unchanged); another code when the sketch refuses it.
+ * Add a value (its bin index: pp_sketch_index_of) to the sketch at
+ * *sketch (a bucket's duration or time-to-first-token sketch), growing it
+ * when full.  Returns PP_OK; PP_ERR_FULL when the arena has no larger
+ * block (the sketch unchanged); another code when the sketch refuses it.
  */
 static inline pp_error_code_t
-bucket_sketch_add(PPBucket *b, int index)
+bucket_sketch_add(pp_arena_off_t *sketch, int index)
 {
-	pp_error_code_t rc = pp_sketch_add_index_exact(BUCKET_SKETCH(b), index, 1);
+	pp_error_code_t rc = pp_sketch_add_index_exact(pp_arena_ptr(arena, *sketch),
+												   index, 1);
 
 	if (likely(rc != PP_ERR_FULL))
 		return rc;
-	return bucket_sketch_grow(b, index);
+	return bucket_sketch_grow(sketch, index);
 }
 
 /*
- * Add one value to the minute bucket m (NULL outside the minute region)
- * and the hour bucket h, both sketches or neither: when the hour's cannot
- * take it, the minute's gets it removed again (removal is exact).
+ * Add one value to the sketch m of a minute bucket (NULL outside the
+ * minute region) and h of the hour bucket, both or neither: when the
+ * hour's cannot take it, the minute's gets it removed again (removal is
+ * exact).
  */
 static inline pp_error_code_t
-buckets_sketch_add(PPBucket *m, PPBucket *h, double value_ms)
+buckets_sketch_add(pp_arena_off_t *m, pp_arena_off_t *h, double value_ms)
 {
 	int			index;
 	pp_error_code_t rc;
@@ -1015,7 +1026,51 @@ buckets_sketch_add(PPBucket *m, PPBucket *h, double value_ms)
 	{
 		rc = bucket_sketch_add(h, index);
 		if (rc != PP_OK && m != NULL)
-			(void) pp_sketch_remove(BUCKET_SKETCH(m), value_ms);
+			(void) pp_sketch_remove(pp_arena_ptr(arena, *m), value_ms);
+	}
+	return rc;
+}
+
+/*
+ * The time-to-first-token sketch of b, allocated (smallest class) with the
+ * bucket's first such value: most operations never have one, and their
+ * buckets pay nothing for it.  False when the arena has no block.
+ */
+static bool
+bucket_ttft_ensure(PPBucket *b)
+{
+	if (b->ttft != 0)
+		return true;
+	b->ttft = pp_arena_alloc(arena, 0);
+	if (b->ttft == 0)
+		return false;
+	pp_sketch_init(BUCKET_TTFT(b), pp_sketch_capacity_in(PP_ARENA_BLOCK(0)));
+	return true;
+}
+
+/*
+ * Add the duration of o, and its time to first token when it has one, to
+ * the sketches of m (NULL outside the minute region) and h; all of them or
+ * none.
+ */
+static pp_error_code_t
+buckets_sketches_add(PPBucket *m, PPBucket *h, const PPNodeObs *o)
+{
+	pp_error_code_t rc = buckets_sketch_add(m ? &m->sketch : NULL, &h->sketch,
+											o->duration_ms);
+
+	if (rc != PP_OK || o->ttft_ms < 0)
+		return rc;
+	if ((m != NULL && !bucket_ttft_ensure(m)) || !bucket_ttft_ensure(h))
+		rc = PP_ERR_FULL;
+	else
+		rc = buckets_sketch_add(m ? &m->ttft : NULL, &h->ttft, o->ttft_ms);
+	if (rc != PP_OK)
+	{
+		/* take the duration back (an empty TTFT sketch goes with its bucket) */
+		if (m != NULL)
+			(void) pp_sketch_remove(BUCKET_SKETCH(m), o->duration_ms);
+		(void) pp_sketch_remove(BUCKET_SKETCH(h), o->duration_ms);
 	}
 	return rc;
 }
@@ -1032,9 +1087,19 @@ bucket_observe(HTAB *htab, PPBucket *b, int sign, const PPNodeObs *o,
 	if (sign < 0 && b->sketch != 0 &&
 		pp_sketch_remove(BUCKET_SKETCH(b), o->duration_ms) != PP_OK)
 		return false;
+	if (sign < 0 && o->ttft_ms >= 0 && b->sketch != 0 &&
+		(b->ttft == 0 || pp_sketch_remove(BUCKET_TTFT(b), o->ttft_ms) != PP_OK))
+		return false;
 	pp_counters_add(&b->c, sign, o, at);
 	if (b->c.calls < 0)
 		return false;
+	/* the sketch counts them: no counter of its own (shared memory) */
+	if (b->ttft != 0 && BUCKET_TTFT(b)->count == 0)
+	{
+		/* no time to first token left: give its memory back */
+		pp_arena_free(arena, b->ttft);
+		b->ttft = 0;
+	}
 	if (b->c.calls == 0)
 		bucket_remove(htab, b);
 	return true;
@@ -1188,7 +1253,7 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 			m = bucket_get(minute_hash, slot, pp_time_floor(at, USECS_PER_MINUTE), sign > 0, &why);
 		if (why == SHORT_NONE && sign > 0 && !IS_PATH_SLOT(slot))
 		{
-			pp_error_code_t rc = buckets_sketch_add(m, h, o->duration_ms);
+			pp_error_code_t rc = buckets_sketches_add(m, h, o);
 
 			if (rc == PP_ERR_FULL)
 				why = SHORT_SKETCH_MEMORY;
@@ -1292,6 +1357,7 @@ apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 		root.duration_ms = ch->total_ms;
 		root.self_ms = ch->total_ms;
 		root.failed = ch->failed;
+		pp_obs_sum_usage(&root, &nodes[ch->first_node], ch->n_nodes);
 		ops[slot].last_used = now;
 		if (!bucket_apply(db, slot, sign, &root, ch->created_at))
 			return false;
@@ -1420,6 +1486,8 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 			shared->nodes += sign * ch->n_nodes;
 			db->counters.profiles += sign;
 			db->counters.nodes += sign * ch->n_nodes;
+			db->counters.usage_ignored += sign * ch->usage_ignored;
+			db->counters.cost_unknown += sign * ch->cost_unknown;
 			if (ch->ingest_us > 0)
 			{
 				shared->timed_profiles += sign;
@@ -1634,7 +1702,7 @@ visit_one(PPVisit *v, int slot, TimestampTz start, const PPBucket *b)
 	if (v->kind != PP_KIND_PATH)
 	{
 		v->visit(v->arg, op->key.kind, op->name, op->name_len, start, &b->c,
-				 BUCKET_SKETCH(b));
+				 BUCKET_SKETCH(b), b->ttft != 0 ? BUCKET_TTFT(b) : NULL);
 		return;
 	}
 	if (v->names_slot != slot)
@@ -1914,6 +1982,8 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->db_profiles = db->counters.profiles;
 		info->db_nodes = db->counters.nodes;
 		info->db_sampled_out = db->counters.sampled_out;
+		info->db_usage_ignored = db->counters.usage_ignored;
+		info->db_cost_unknown = db->counters.cost_unknown;
 		info->db_mean_ingest_us = db->counters.timed_profiles > 0 ?
 			db->counters.ingest_us / db->counters.timed_profiles : 0;
 		info->db_paths = db->n_paths;
@@ -1967,8 +2037,9 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	pp_dump_header_t
  *	n_dbs  x PPDb
  *	n_ops  x (PPOp, reservoir of reservoir_bytes)
- *	n_minute x (PPDumpBucket, sketch of its own capacity)
- *	n_hour x (PPDumpBucket, sketch of its own capacity)
+ *	n_minute x (PPDumpBucket, sketch of its own capacity, then the
+ *	          time-to-first-token sketch when flags has PP_DUMP_TTFT)
+ *	n_hour x (the same)
  *	n_paths x PPOp (parent: the parent's index among the paths, which
  *	          comes first)
  *	n_path_minute x PPDumpBucket (op: the path's index; no sketch)
@@ -1976,19 +2047,22 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		5	/* 3: PPDb future rows and slot share, PPOp
+#define PP_DUMP_FORMAT		6	/* 3: PPDb future rows and slot share, PPOp
 								 * bucket counts; 4: sketches of any
-								 * capacity; 5: call paths */
+								 * capacity; 5: call paths; 6: tokens, cost
+								 * and TTFT in buckets */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
 StaticAssertDecl(sizeof(pg_crc32c) == sizeof(uint32_t),
 				 "the dump file ends with a 4-byte CRC-32C");
 
+#define PP_DUMP_TTFT	1		/* a time-to-first-token sketch follows */
+
 typedef struct PPDumpBucket
 {
 	int32		op;				/* index of the operation in the file */
-	int32		reserved;
+	int32		flags;			/* PP_DUMP_TTFT */
 	TimestampTz start;
 	PPCounters	c;
 } PPDumpBucket;
@@ -2023,10 +2097,14 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 		db.op = file_index[b->key.slot];
 		db.start = b->key.start;
 		db.c = b->c;
+		db.flags = !paths && b->ttft != 0 ? PP_DUMP_TTFT : 0;
 		dump_put(f, crc, &db, sizeof(db), ok);
 		if (!paths)
 			dump_put(f, crc, BUCKET_SKETCH(b),
 					 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
+		if (db.flags & PP_DUMP_TTFT)
+			dump_put(f, crc, BUCKET_TTFT(b),
+					 PP_SKETCH_SIZE(BUCKET_TTFT(b)->capacity), ok);
 	}
 }
 
@@ -2192,6 +2270,8 @@ dump_layout(pp_dump_layout_t *l)
 	l->db_rebuild_started_offset = offsetof(PPDb, rebuild_started);
 	l->bucket_op_offset = offsetof(PPDumpBucket, op);
 	l->bucket_calls_offset = offsetof(PPDumpBucket, c) + offsetof(PPCounters, calls);
+	l->bucket_has_ttft = true;
+	l->bucket_flags_offset = offsetof(PPDumpBucket, flags);
 	l->bucket_start_offset = offsetof(PPDumpBucket, start);
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
@@ -2225,6 +2305,7 @@ dump_bucket_enter(const PPDumpBucket *src, int32 slot, bool minute)
 		return NULL;
 	b->c = src->c;
 	b->sketch = 0;
+	b->ttft = 0;
 	return b;
 }
 
@@ -2306,6 +2387,8 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		bool		minute = i < h.n_minute;
 		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
 		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
+		const pp_sketch_t *ttft = (src->flags & PP_DUMP_TTFT) ?
+			pp_dump_take_sketch(&r) : NULL;
 		int32		slot = slot_of[src->op];
 		PPBucket   *b;
 		int			c;
@@ -2327,6 +2410,24 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		}
 		(void) pp_sketch_copy(BUCKET_SKETCH(b),
 							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
+		if (ttft != NULL)
+		{
+			for (c = 0; c < PP_ARENA_NCLASSES - 1; c++)
+				if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) >= ttft->nbins)
+					break;
+			b->ttft = pp_arena_alloc(arena, c);
+			if (b->ttft == 0)
+			{
+				/* as above: give the bucket up, the table answers */
+				pp_arena_free(arena, b->sketch);
+				hash_search(minute ? minute_hash : hour_hash, &b->key, HASH_REMOVE, NULL);
+				db_incomplete(db_get(ops[slot].key.dbid, false),
+							  src->start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR));
+				continue;
+			}
+			(void) pp_sketch_copy(BUCKET_TTFT(b),
+								  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), ttft);
+		}
 		bucket_counted(slot, minute);
 	}
 	pfree(slot_of);

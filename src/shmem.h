@@ -54,6 +54,10 @@ typedef struct PPCounters
 	double		parallel_saving_ms; /* what that would save, ms */
 	int64		cache_hits;		/* nodes whose metadata says cache hit */
 	int64		cache_misses;	/* ... says cache miss */
+	int64		input_tokens;	/* sums of the nodes' usage (src/usage.c) */
+	int64		output_tokens;
+	int64		cost_nusd;		/* nano-USD; int64 sums are exact, and wrap
+								 * back (-fwrapv) when a deletion subtracts */
 } PPCounters;
 
 /* One node of a committed row, as the statistics consume it. */
@@ -69,6 +73,13 @@ typedef struct PPNodeObs
 	bool		repeat_first;
 	double		parallel_saving_ms;
 	int8		cache;			/* PP_CACHE_* of src/core/tree.h */
+	int64		input_tokens;	/* from metadata (src/usage.c), 0 if none */
+	int64		output_tokens;
+	int64		cost_nusd;		/* explicit or priced, nano-USD; 0 if none
+								 * or unknown */
+	double		ttft_ms;		/* time to first token, -1 if not known */
+	bool		cost_unknown;	/* tokens, but no cost_usd and no price */
+	int16		usage_ignored;	/* mapped metadata values not valid */
 	int32		parent;			/* index of the parent among the row's
 								 * nodes, -1 for the root */
 	uint64		path_hash;		/* hash of the call path root -> ... -> this
@@ -108,6 +119,8 @@ typedef struct PPRowChange
 	double		total_ms;		/* total_duration_ms column */
 	double		ingest_us;		/* time the BEFORE trigger took, 0 if unknown */
 	bool		failed;			/* any node failed */
+	int32		usage_ignored;	/* its nodes' usage_ignored */
+	int32		cost_unknown;	/* its nodes whose cost is unknown */
 	int			first_node;		/* index into the node array */
 	int			n_nodes;
 } PPRowChange;
@@ -142,6 +155,9 @@ pp_counters_add(PPCounters *c, int sign, const PPNodeObs *o, TimestampTz at)
 	c->parallel_saving_ms += sign * o->parallel_saving_ms;
 	c->cache_hits += o->cache == PP_CACHE_HIT ? sign : 0;
 	c->cache_misses += o->cache == PP_CACHE_MISS ? sign : 0;
+	c->input_tokens += sign * o->input_tokens;
+	c->output_tokens += sign * o->output_tokens;
+	c->cost_nusd += sign * o->cost_nusd;
 	if (sign > 0)
 	{
 		if (c->calls == 1 || o->duration_ms < c->min_ms)
@@ -153,6 +169,25 @@ pp_counters_add(PPCounters *c, int sign, const PPNodeObs *o, TimestampTz at)
 		if (c->calls == 1 || at > c->last_at)
 			c->last_at = at;
 	}
+}
+
+/*
+ * The usage of a profile's own row (PP_KIND_ROOT) into root: the sums of
+ * its n nodes' tokens and cost (a call recorded on two nested nodes counts
+ * twice); no time to first token.
+ */
+static inline void
+pp_obs_sum_usage(PPNodeObs *root, const PPNodeObs *nodes, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		root->input_tokens += nodes[i].input_tokens;
+		root->output_tokens += nodes[i].output_tokens;
+		root->cost_nusd += nodes[i].cost_nusd;
+	}
+	root->ttft_ms = -1;
 }
 
 /* Merge counters src into dst. */
@@ -180,13 +215,17 @@ pp_counters_merge(PPCounters *dst, const PPCounters *src)
 	dst->parallel_saving_ms += src->parallel_saving_ms;
 	dst->cache_hits += src->cache_hits;
 	dst->cache_misses += src->cache_misses;
+	dst->input_tokens += src->input_tokens;
+	dst->output_tokens += src->output_tokens;
+	dst->cost_nusd += src->cost_nusd;
 }
 
 /* Receives the shared buckets of a window, under the shared lock. */
 typedef void (*pp_bucket_visitor) (void *arg, int kind, const char *name,
 								   int name_len, TimestampTz start,
 								   const PPCounters *c,
-								   const pp_sketch_t *sketch);
+								   const pp_sketch_t *sketch,
+								   const pp_sketch_t *ttft_sketch);
 
 /*
  * Receives the shared buckets of a call path: id is the same for every
@@ -304,6 +343,8 @@ typedef struct PPShmemInfo
 	int64		db_nodes;
 	int64		db_sampled_out;
 	double		db_mean_ingest_us;
+	int64		db_usage_ignored;	/* usage values in metadata not valid */
+	int64		db_cost_unknown;	/* nodes with tokens but no known cost */
 	char		dump_status[128];	/* what start-up did with the dump */
 } PPShmemInfo;
 

@@ -96,18 +96,20 @@ pp_operation_stats(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		Datum		values[PP_AGG_COLUMNS];
-		bool		nulls[PP_AGG_COLUMNS];
+		Datum		values[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
 
 		pp_agg_values(cfg, aggs[i], values, nulls);
+		pp_agg_usage_values(aggs[i], values + PP_AGG_COLUMNS, nulls + PP_AGG_COLUMNS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	if (w.other.c.calls > 0)
 	{
-		Datum		values[PP_AGG_COLUMNS];
-		bool		nulls[PP_AGG_COLUMNS];
+		Datum		values[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
+		bool		nulls[PP_AGG_COLUMNS + PP_USAGE_COLUMNS];
 
 		pp_agg_values(cfg, &w.other, values, nulls);
+		pp_agg_usage_values(&w.other, values + PP_AGG_COLUMNS, nulls + PP_AGG_COLUMNS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -142,6 +144,18 @@ pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values, bool *nulls)
 	values[14] = Float8GetDatum(c->self_sum_ms);
 	values[15] = TimestampTzGetDatum(c->first_at);
 	values[16] = TimestampTzGetDatum(c->last_at);
+}
+
+void
+pp_agg_usage_values(const PPAgg *a, Datum *values, bool *nulls)
+{
+	memset(nulls, 0, sizeof(bool) * PP_USAGE_COLUMNS);
+	values[0] = Int64GetDatum(a->c.input_tokens);
+	values[1] = Int64GetDatum(a->c.output_tokens);
+	values[2] = Float8GetDatum(a->c.cost_nusd / PP_NUSD_PER_USD);
+	values[3] = Float8GetDatum(pp_agg_ttft_quantile(a, 0.50));
+	values[4] = Float8GetDatum(pp_agg_ttft_quantile(a, 0.95));
+	nulls[3] = nulls[4] = (a->ttft_acc == NULL);
 }
 
 void
@@ -347,6 +361,8 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_int(&st, "nodes_ingested", info.db_nodes);
 	pp_jb_int(&st, "sampled_out", info.db_sampled_out);
 	pp_jb_rounded(&st, "mean_ingest_us", info.db_mean_ingest_us);
+	pp_jb_int(&st, "usage_values_ignored", info.db_usage_ignored);
+	pp_jb_int(&st, "cost_unknown_nodes", info.db_cost_unknown);
 	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
 	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
 	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);

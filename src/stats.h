@@ -24,6 +24,13 @@ extern void pp_agg_values(PPConfig *cfg, const PPAgg *a, Datum *values,
 extern bool pp_agg_cache_hit_rate(const PPAgg *a, double *rate);
 
 /*
+ * The usage columns that pp_operation_stats and pp_range_stats end with:
+ * input_tokens, output_tokens, cost_usd, ttft_p50_ms, ttft_p95_ms.
+ */
+#define PP_USAGE_COLUMNS 5
+extern void pp_agg_usage_values(const PPAgg *a, Datum *values, bool *nulls);
+
+/*
  * The operation and operation_type columns (values[0], values[1]) of an
  * operation; name_len 0 is the profiles themselves: NULL and 'profile'.
  * pp_agg_name_columns does the same for an aggregate, the fold row

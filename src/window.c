@@ -132,6 +132,7 @@ agg_get(PPWindow *w, int kind, const char *name, int name_len)
 		memset(&a->late, 0, sizeof(PPCounters));
 		a->n_examples = 0;
 		a->acc = NULL;
+		a->ttft_acc = NULL;
 	}
 	if (a->acc == NULL)
 	{
@@ -162,6 +163,20 @@ agg_example(PPAgg *a, double d, const pg_uuid_t *id)
 	a->examples[i] = *id;
 }
 
+/* The time-to-first-token accumulator of a, created with its first value. */
+static pp_sketch_acc_t *
+agg_ttft_acc(PPAgg *a)
+{
+	if (a->ttft_acc == NULL)
+	{
+		a->ttft_acc = pp_sketch_acc_create(pp_palloc_allocator(CurrentMemoryContext));
+		if (a->ttft_acc == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
+							errmsg("out of memory")));
+	}
+	return a->ttft_acc;
+}
+
 static void
 agg_add_obs(PPWindow *w, PPAgg *a, const PPNodeObs *o, TimestampTz at,
 			const pg_uuid_t *id)
@@ -171,12 +186,15 @@ agg_add_obs(PPWindow *w, PPAgg *a, const PPNodeObs *o, TimestampTz at,
 	if (a->folded)
 		return;
 	check_acc(pp_sketch_acc_add(a->acc, o->duration_ms));
+	if (o->ttft_ms >= 0)
+		check_acc(pp_sketch_acc_add(agg_ttft_acc(a), o->ttft_ms));
 	agg_example(a, o->duration_ms, id);
 }
 
 static void
 visit_bucket(void *arg, int kind, const char *name, int name_len,
-			 TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch)
+			 TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch,
+			 const pp_sketch_t *ttft_sketch)
 {
 	PPWindow   *w = arg;
 	PPAgg	   *a;
@@ -193,6 +211,8 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 	pp_counters_merge(start < w->mid ? &a->early : &a->late, c);
 	if (!a->folded)
 		check_acc(pp_sketch_acc_add_sketch(a->acc, sketch));
+	if (!a->folded && ttft_sketch != NULL)
+		check_acc(pp_sketch_acc_add_sketch(agg_ttft_acc(a), ttft_sketch));
 }
 
 /*
@@ -442,7 +462,7 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 
 			CHECK_FOR_INTERRUPTS();
 			/* false: stored while ppprof was disabled, and not a valid profile */
-			if (!pp_profile_observations(profile, &tree, &obs))
+			if (!pp_profile_observations(profile, at, &tree, &obs))
 				continue;
 			if (filling != NULL &&
 				!scan_cache_add(filling, &tree, obs, at, id, total))
@@ -483,6 +503,7 @@ visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
 					&obs[k], at, id);
 		root.failed |= n->failed;
 	}
+	pp_obs_sum_usage(&root, obs, tree->n_nodes);
 	agg_add_obs(w, agg_get(w, PP_KIND_ROOT, "", 0), &root, at, id);
 }
 
@@ -573,6 +594,14 @@ pp_counters_stddev(const PPCounters *c)
 {
 	/* as SQL's stddev(): undefined (NaN) for fewer than two values */
 	return sqrt(pp_sample_variance(c->calls, c->sum_ms, c->sumsq_ms));
+}
+
+double
+pp_agg_ttft_quantile(const PPAgg *a, double q)
+{
+	if (a->ttft_acc == NULL)
+		return NAN;
+	return pp_sketch_acc_quantile(a->ttft_acc, q);
 }
 
 double

@@ -37,6 +37,8 @@ typedef struct PPAgg
 	PPCounters	early;			/* the older half of the window */
 	PPCounters	late;			/* the newer half */
 	pp_sketch_acc_t *acc;		/* durations; NULL for the fold row */
+	pp_sketch_acc_t *ttft_acc;	/* times to first token; NULL until one
+								 * (never empty), and for the fold row */
 	int			n_examples;		/* slowest profiles read from the table */
 	double		example_ms[PP_EXAMPLES];
 	pg_uuid_t	examples[PP_EXAMPLES];
@@ -70,6 +72,9 @@ extern PPAgg *pp_window_find(PPWindow *w, const char *name, int name_len);
 
 /* Sample standard deviation of a PPCounters, 0 when calls < 2. */
 extern double pp_counters_stddev(const PPCounters *c);
+
+/* Quantile of an aggregate's times to first token (NaN when none). */
+extern double pp_agg_ttft_quantile(const PPAgg *a, double q);
 
 /* Quantile of an aggregate (NaN when empty). */
 extern double pp_agg_quantile(const PPAgg *a, double q);

@@ -49,6 +49,49 @@ CREATE TABLE @extschema@.optimization_catalog (
 COMMENT ON TABLE @extschema@.optimization_catalog IS
     'Suggestions per operation type, with effort, the measure they improve and its expected reduction';
 
+--
+-- What a node's metadata says of a model call (docs/cost.md): which keys
+-- hold token counts, cost, the model and the time to first token.  Keys
+-- are read as they stand in metadata, dotted names included
+-- ("gen_ai.usage.input_tokens" is one key, as OTLP ingest writes it).
+-- When several keys of one field are present, the smallest priority wins.
+--
+
+CREATE TABLE @extschema@.usage_keys (
+    metadata_key text PRIMARY KEY CHECK (metadata_key <> ''),
+    usage_field text NOT NULL
+        CHECK (usage_field IN ('input_tokens', 'output_tokens', 'total_tokens',
+                               'cost_usd', 'model', 'provider',
+                               'time_to_first_token_ms')),
+    priority integer NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.usage_keys IS
+    'Metadata key -> usage field (tokens, cost, model, time to first token); among present keys of one field the smallest priority wins';
+
+--
+-- Prices per model, the user's to maintain: USD per million input tokens
+-- and per million output tokens from valid_from on.  A node is priced at
+-- its row's created_at: an exact model name wins, then the LIKE pattern
+-- with the most literal characters; of that name or pattern, the row with
+-- the latest valid_from not after created_at.
+--
+
+CREATE TABLE @extschema@.model_prices (
+    model_pattern text NOT NULL CHECK (model_pattern <> ''),
+    valid_from timestamptz NOT NULL DEFAULT '-infinity',
+    input_usd_per_million float NOT NULL
+        CHECK (input_usd_per_million OPERATOR(pg_catalog.>=) 0
+               AND input_usd_per_million < 'infinity'),
+    output_usd_per_million float NOT NULL
+        CHECK (output_usd_per_million OPERATOR(pg_catalog.>=) 0
+               AND output_usd_per_million < 'infinity'),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (model_pattern, valid_from)
+);
+COMMENT ON TABLE @extschema@.model_prices IS
+    'USD per million input / output tokens per model name or LIKE pattern, from valid_from on; the user''s to maintain';
+
 CREATE FUNCTION @extschema@.pp_config_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'pp_config_changed'
@@ -67,6 +110,14 @@ CREATE TRIGGER ppprof_config_changed
 CREATE TRIGGER ppprof_config_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON @extschema@.optimization_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.usage_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.model_prices
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
 
 --
@@ -90,6 +141,18 @@ BEGIN
         UPDATE @extschema@.operation_categories c
            SET operation_type = NEW.operation_type, updated_at = NEW.updated_at
          WHERE c.pattern = NEW.pattern;
+    ELSIF TG_TABLE_NAME = 'usage_keys' THEN
+        UPDATE @extschema@.usage_keys u
+           SET usage_field = NEW.usage_field, priority = NEW.priority,
+               updated_at = NEW.updated_at
+         WHERE u.metadata_key = NEW.metadata_key;
+    ELSIF TG_TABLE_NAME = 'model_prices' THEN
+        UPDATE @extschema@.model_prices m
+           SET input_usd_per_million = NEW.input_usd_per_million,
+               output_usd_per_million = NEW.output_usd_per_million,
+               updated_at = NEW.updated_at
+         WHERE m.model_pattern = NEW.model_pattern
+           AND m.valid_from = NEW.valid_from;
     ELSE
         UPDATE @extschema@.optimization_catalog o
            SET effort = NEW.effort,
@@ -116,6 +179,12 @@ CREATE TRIGGER ppprof_config_replace
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
 CREATE TRIGGER ppprof_config_replace
     BEFORE INSERT ON @extschema@.optimization_catalog
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.usage_keys
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.model_prices
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
 
 --
@@ -201,3 +270,37 @@ INSERT INTO @extschema@.optimization_catalog
     ('api_call', 'Run independent API calls concurrently', 'medium', 40, 'duration'),
     ('api_call', 'Cache idempotent responses', 'medium', 50, 'duration'),
     ('api_call', 'Set timeouts and retry with backoff', 'low', 10, 'error_rate');
+
+-- OpenTelemetry gen_ai (current, then deprecated names), OpenInference,
+-- then plain keys
+INSERT INTO @extschema@.usage_keys (metadata_key, usage_field, priority) VALUES
+    ('gen_ai.response.model', 'model', 0),
+    ('gen_ai.request.model', 'model', 1),
+    ('llm.model_name', 'model', 2),
+    ('model', 'model', 3),
+    ('gen_ai.system', 'provider', 0),
+    ('gen_ai.usage.input_tokens', 'input_tokens', 0),
+    ('gen_ai.usage.prompt_tokens', 'input_tokens', 1),
+    ('llm.token_count.prompt', 'input_tokens', 2),
+    ('input_tokens', 'input_tokens', 3),
+    ('gen_ai.usage.output_tokens', 'output_tokens', 0),
+    ('gen_ai.usage.completion_tokens', 'output_tokens', 1),
+    ('llm.token_count.completion', 'output_tokens', 2),
+    ('output_tokens', 'output_tokens', 3),
+    ('llm.token_count.total', 'total_tokens', 2),
+    ('total_tokens', 'total_tokens', 3),
+    ('cost_usd', 'cost_usd', 3),
+    ('time_to_first_token_ms', 'time_to_first_token_ms', 3);
+
+-- List prices (USD per million tokens) as the providers published them in
+-- 2024, written down for this seed in December 2026 without checking them
+-- again: a starting point only; ppprof never updates them (docs/cost.md).
+INSERT INTO @extschema@.model_prices (model_pattern, input_usd_per_million, output_usd_per_million) VALUES
+    ('gpt-4o', 2.50, 10.00),
+    ('gpt-4o-%', 2.50, 10.00),
+    ('gpt-4o-mini', 0.15, 0.60),
+    ('gpt-4o-mini-%', 0.15, 0.60),
+    ('text-embedding-3-small', 0.02, 0),
+    ('text-embedding-3-large', 0.13, 0),
+    ('claude-3-5-sonnet%', 3.00, 15.00),
+    ('claude-3-5-haiku%', 0.80, 4.00);

@@ -10,6 +10,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_bottlenecks'
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_thresholds', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.operation_categories', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.optimization_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_prices', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_snapshots', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_baselines', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_baseline_operations', '');

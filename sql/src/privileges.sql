@@ -11,6 +11,8 @@ ALTER TABLE @extschema@.performance_bottlenecks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_thresholds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.operation_categories ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.optimization_catalog ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.usage_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.model_prices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_snapshots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_baselines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_baseline_operations ENABLE ROW LEVEL SECURITY;
@@ -76,7 +78,8 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON
             @extschema@.performance_profiles, @extschema@.performance_bottlenecks,
             @extschema@.performance_thresholds, @extschema@.operation_categories,
-            @extschema@.optimization_catalog, @extschema@.performance_snapshots,
+            @extschema@.optimization_catalog, @extschema@.usage_keys,
+            @extschema@.model_prices, @extschema@.performance_snapshots,
             @extschema@.performance_baselines, @extschema@.performance_baseline_operations,
             @extschema@.performance_alert_rules, @extschema@.performance_alerts,
             @extschema@.operation_attribute_categories,
@@ -94,8 +97,9 @@ BEGIN
             @extschema@.pp_path_stats(interval), @extschema@.pp_range_path_stats(tstzrange),
             @extschema@.pp_folded(interval),
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
-            @extschema@.pp_optimization_report(interval, text), @extschema@.pp_bottlenecks(interval),
+            @extschema@.pp_optimization_report(interval, text, text), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
+            @extschema@.pp_profile_usage(jsonb, timestamptz),
             @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)
             TO service_role;
         -- OpenTelemetry ingest, like pp_ingest: the receiver runs as the

@@ -5,12 +5,13 @@
 --
 
 CREATE FUNCTION @extschema@.pp_optimization_report("window" interval DEFAULT '24 hours',
-                                                   baseline text DEFAULT NULL)
+                                                   baseline text DEFAULT NULL,
+                                                   rank_by text DEFAULT 'time')
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'pp_optimization_report'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION @extschema@.pp_optimization_report(interval, text) IS
-    'What changed (against the previous window or a named baseline), where the time goes, bottlenecks by impact, prioritised optimizations and patterns of the profiles created in [now() - window, now()]';
+COMMENT ON FUNCTION @extschema@.pp_optimization_report(interval, text, text) IS
+    'What changed (against the previous window or a named baseline), where the time goes, bottlenecks by impact (or by cost: rank_by => ''cost''), prioritised optimizations and patterns of the profiles created in [now() - window, now()]';
 
 CREATE FUNCTION @extschema@.pp_bottlenecks("window" interval DEFAULT '24 hours')
 RETURNS TABLE (operation text, operation_type text, impact_score float, priority text,

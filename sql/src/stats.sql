@@ -10,7 +10,9 @@ RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
                error_rate float, avg_ms float, stddev_ms float, min_ms float,
                p50_ms float, p95_ms float, p99_ms float, max_ms float,
                total_ms float, self_avg_ms float, self_total_ms float,
-               first_seen timestamptz, last_seen timestamptz)
+               first_seen timestamptz, last_seen timestamptz,
+               input_tokens bigint, output_tokens bigint, cost_usd float,
+               ttft_p50_ms float, ttft_p95_ms float)
 AS 'MODULE_PATHNAME', 'pp_operation_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_operation_stats(interval) IS
@@ -29,7 +31,9 @@ RETURNS TABLE (operation text, operation_type text, calls bigint, errors bigint,
                p50_ms float, p95_ms float, p99_ms float, max_ms float,
                total_ms float, self_avg_ms float, self_total_ms float,
                first_seen timestamptz, last_seen timestamptz,
-               cache_lookups bigint, cache_hit_rate float)
+               cache_lookups bigint, cache_hit_rate float,
+               input_tokens bigint, output_tokens bigint, cost_usd float,
+               ttft_p50_ms float, ttft_p95_ms float)
 AS 'MODULE_PATHNAME', 'pp_range_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_range_stats(tstzrange) IS
@@ -91,6 +95,17 @@ AS 'MODULE_PATHNAME', 'pp_info'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_info() IS
     'The profiler''s own state: whether statistics are live or read from the table, memory, evictions';
+
+CREATE FUNCTION @extschema@.pp_profile_usage(profile jsonb,
+                                             at timestamptz DEFAULT pg_catalog.now())
+RETURNS TABLE (node integer, operation_name text, model text, provider text,
+               input_tokens float8, output_tokens float8, total_tokens float8,
+               cost_usd float8, cost_source text, time_to_first_token_ms float8,
+               ignored_values integer)
+AS 'MODULE_PATHNAME', 'pp_profile_usage'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.pp_profile_usage(jsonb, timestamptz) IS
+    'What usage_keys read in each node''s metadata (tokens, cost, model, time to first token) and its cost at a time, by model_prices';
 
 CREATE FUNCTION @extschema@.pp_stats_created()
 RETURNS void

@@ -182,6 +182,28 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		calls = read_int64(bucket, l->bucket_calls_offset);
 		if (calls < 0 || (uint64_t) calls != sketch->count)
 			return "bucket counters disagree with their sketch";
+		if (l->bucket_has_ttft)
+		{
+			int32_t		flags = read_int32(bucket, l->bucket_flags_offset);
+
+			if (flags != 0 && flags != 1)
+				return "corrupt bucket entry";
+			if (flags == 1)
+			{
+				if ((size_t) (r.end - r.p) < sizeof(head))
+					return "file is truncated";
+				memcpy(&head, r.p, sizeof(head));
+				if (head.capacity < 1 || head.capacity > PP_SKETCH_MAX_CAPACITY)
+					return "corrupt sketch";
+				if ((sketch = pp_dump_take_sketch(&r)) == NULL)
+					return "file is truncated";
+				if (pp_sketch_validate(sketch, PP_SKETCH_SIZE(sketch->capacity), NULL) != PP_OK)
+					return "corrupt sketch";
+				/* some of the bucket's nodes, at least one */
+				if (sketch->count == 0 || sketch->count > (uint64_t) calls)
+					return "bucket counters disagree with their sketch";
+			}
+		}
 	}
 	for (i = 0; i < h->n_paths; i++)
 	{
@@ -258,8 +280,11 @@ pp_dump_sanitize(char *buf, size_t len, const pp_dump_layout_t *l,
 	/* skip the operations' buckets; a path's hash needs its parent's */
 	for (i = 0; i < h->n_minute + h->n_hour; i++)
 	{
-		(void) pp_dump_take(&r, l->bucket_size);
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+
 		(void) pp_dump_take_sketch(&r);
+		if (l->bucket_has_ttft && read_int32(bucket, l->bucket_flags_offset) == 1)
+			(void) pp_dump_take_sketch(&r);
 	}
 	{
 		char	   *paths = (char *) r.p;

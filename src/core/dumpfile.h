@@ -10,8 +10,9 @@
  *	pp_dump_header_t
  *	n_dbs   x database record          (layout->db_size bytes)
  *	n_ops   x (operation record, reservoir image of layout->reservoir_bytes)
- *	n_minute x (bucket record, sketch image)
- *	n_hour  x (bucket record, sketch image)
+ *	n_minute x (bucket record, sketch image[, time-to-first-token sketch
+ *	          image when the record's flags say so])
+ *	n_hour  x (the same)
  *	n_paths x path record              (an operation record whose parent
  *	                                    is -1 or an earlier path's index)
  *	n_path_minute x bucket record      (of a path: no sketch)
@@ -108,6 +109,11 @@ typedef struct pp_dump_layout_t
 	size_t		bucket_calls_offset;	/* an int64_t: the sketch's count */
 	size_t		bucket_start_offset;	/* an int64_t time: aligned, in its
 										 * region */
+	bool		bucket_has_ttft;	/* operations' buckets may carry a second
+									 * sketch, of times to first token: */
+	size_t		bucket_flags_offset;	/* an int32_t: 0, or 1 when it follows
+										 * the first (a count from 1 to the
+										 * bucket's calls) */
 	uint32_t	max_dbs;
 	uint32_t	max_ops;
 	uint32_t	max_paths;

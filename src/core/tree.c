@@ -341,7 +341,10 @@ check_fields(pp_walker_t *w, int32_t idx, const pp_node_fields_t *f,
 						   pp_json_type_name(f->metadata.type));
 
 	if (f->metadata.type == PP_JSON_OBJECT)
+	{
 		n->cache = (int8_t) f->cache;
+		n->metadata = f->metadata_handle;
+	}
 
 	/* error: absent, null or a string */
 	if (f->error.type == PP_JSON_STRING)

@@ -62,6 +62,13 @@ typedef struct pp_node_fields_t
 	 * or metadata.cache_hit true/false); the walker only carries it.
 	 */
 	int			cache;
+
+	/*
+	 * The metadata object as the source's own handle (for the server, a
+	 * JsonbContainer), NULL when the source has none; the walker only
+	 * carries it, so that usage can be read from it later (src/usage.c).
+	 */
+	const void *metadata_handle;
 } pp_node_fields_t;
 
 #define PP_CACHE_UNKNOWN 0
@@ -109,6 +116,8 @@ typedef struct pp_tree_node_t
 								 * source; not NUL-terminated */
 	size_t		error_len;		/* failed: its byte length */
 	int8_t		cache;			/* PP_CACHE_*, from metadata */
+	const void *metadata;		/* the source's metadata handle, or NULL;
+								 * valid while the source is */
 	int			depth;			/* root = 1 */
 	int32_t		parent;			/* pre-order index of the parent, -1 for root */
 	int32_t		child_index;	/* index in the parent's children array */

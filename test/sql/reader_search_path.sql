@@ -22,7 +22,7 @@ CREATE ROLE sp_reader BYPASSRLS;  -- as Supabase's service_role
 CREATE SCHEMA sp_evil AUTHORIZATION sp_reader;
 GRANT EXECUTE ON FUNCTION pp_range_stats(tstzrange), pp_operation_stats(interval),
       pp_compare(tstzrange, tstzrange), pp_trends(interval, interval),
-      pp_trend_summary(interval), pp_optimization_report(interval, text),
+      pp_trend_summary(interval), pp_optimization_report(interval, text, text),
       pp_bottlenecks(interval), pp_detect_bottlenecks(interval) TO sp_reader;
 GRANT SELECT, INSERT ON performance_bottlenecks TO sp_reader;
 

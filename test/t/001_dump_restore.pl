@@ -42,11 +42,11 @@ my @tables = split /\n/, $node->safe_psql('src', q{
 	  JOIN pg_class c ON c.oid = r.oid
 	 WHERE e.extname = 'ppprof' ORDER BY 1});
 is_deeply(\@tables,
-	[qw(operation_attribute_categories operation_categories optimization_catalog
+	[qw(model_prices operation_attribute_categories operation_categories optimization_catalog
 		performance_alert_rules performance_alerts performance_baseline_operations
 		performance_baselines performance_bottlenecks performance_otlp_spans
 		performance_otlp_traces performance_profiles performance_snapshots
-		performance_thresholds)],
+		performance_thresholds usage_keys)],
 	'every table of the extension is a configuration table that pg_dump dumps');
 
 # The seeded configuration, to check later that untouched seeded rows are
@@ -73,6 +73,11 @@ $node->safe_psql('src', q{
 	 WHERE operation_type = 'llm_generation' AND suggestion = 'Use prompt caching';
 	INSERT INTO optimization_catalog (operation_type, suggestion, effort, expected_reduction_pct)
 	VALUES ('retrieval', 'Precompute answers to frequent questions', 'high', 70);
+	UPDATE usage_keys SET priority = 9 WHERE metadata_key = 'model';
+	INSERT INTO usage_keys (metadata_key, usage_field) VALUES ('usage.prompt', 'input_tokens');
+	UPDATE model_prices SET input_usd_per_million = 2 WHERE model_pattern = 'gpt-4o';
+	INSERT INTO model_prices (model_pattern, valid_from, input_usd_per_million, output_usd_per_million)
+	VALUES ('gpt-4o', '2027-01-01', 1.5, 6);
 });
 
 # profiles analysed under the edited configuration

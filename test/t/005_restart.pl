@@ -56,6 +56,21 @@ $node->safe_psql('postgres', q{
 	UPDATE performance_profiles SET profile_data = ppgen.profile(100000 + length(query_id))
 	 WHERE query_id IN ('q-11', 'q-12', 'q-13', 'q-1000');
 });
+# model calls with tokens, a price and a time to first token (docs/cost.md):
+# their sums and their second sketch go through the file too
+$node->safe_psql('postgres', q{
+	INSERT INTO performance_profiles (query_id, profile_data, created_at)
+	SELECT 'u-' || g, jsonb_build_object('operation_name', 'chat', 'duration_ms', 50 + g,
+	         'metadata', jsonb_build_object('gen_ai.response.model', 'gpt-4o-mini',
+	           'gen_ai.usage.input_tokens', g * 10, 'gen_ai.usage.output_tokens', g,
+	           'time_to_first_token_ms', 20 + g % 37)),
+	       now() - interval '3 minutes' - (g % 9) * interval '1 minute' - (g % 3) * interval '8 hours'
+	  FROM generate_series(1, 200) g;
+});
+is($node->safe_psql('postgres', q{
+	SELECT input_tokens = 201000 AND output_tokens = 20100 AND cost_usd > 0 AND ttft_p95_ms > ttft_p50_ms
+	  FROM pp_operation_stats('1 day') WHERE operation = 'chat'}),
+	't', 'tokens, cost and time to first token are in the statistics');
 is(pp_info_field($node, 'statistics'), 'valid', 'statistics valid before the restart');
 is(pp_info_field($node, 'statistics_file'), 'none: no statistics file', 'no statistics file at the first start');
 pp_check_exact($node, \@windows, 'before the restart');

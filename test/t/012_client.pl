@@ -322,6 +322,14 @@ is($report->{summary}{total_profiled_queries}, 250, 'the report counts the 250 p
 ($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'report', '--window', '1h');
 is($rc, 0, 'report (text) exits 0');
 like($o, qr/Bottlenecks.*llm_generation/s, 'the text report lists the bottleneck');
+unlike($o, qr/output tokens/, 'no token line when no profile reports tokens');
+# a model call with tokens and a seeded price: the summary says what it cost
+$node->safe_psql('postgres', q{INSERT INTO performance_profiles (query_id, profile_data) VALUES ('cost-1',
+	'{"operation_name": "chat", "duration_ms": 5, "metadata": {"model": "gpt-4o-mini", "input_tokens": 1000000, "output_tokens": 1000000}}')});
+($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'report', '--window', '1h');
+like($o, qr/^  1000000 input and 1000000 output tokens; cost 0\.75 USD, 0\.00\d+ USD per profile$/m,
+	'the text report gives the tokens and the cost');
+$node->safe_psql('postgres', q{DELETE FROM performance_profiles WHERE query_id = 'cost-1'});
 ($rc, $o, $e) = run_prog($cli, '--dsn', $conninfo, 'report', '--format', 'yaml');
 is($rc, 2, 'report --format yaml: exit 2');
 
