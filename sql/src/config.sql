@@ -49,6 +49,18 @@ CREATE TABLE @extschema@.optimization_catalog (
 COMMENT ON TABLE @extschema@.optimization_catalog IS
     'Suggestions per operation type, with effort, the measure they improve and its expected reduction';
 
+CREATE TABLE @extschema@.operation_dimensions (
+    name text PRIMARY KEY CHECK (name <> '' AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 63),
+    key_path text[] NOT NULL
+        CHECK (pg_catalog.cardinality(key_path) OPERATOR(pg_catalog.>=) 1
+               AND pg_catalog.cardinality(key_path) OPERATOR(pg_catalog.<=) 8
+               AND pg_catalog.array_ndims(key_path) OPERATOR(pg_catalog.=) 1
+               AND pg_catalog.array_position(key_path, NULL) IS NULL),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.operation_dimensions IS
+    'Dimensions pp_dimension_stats slices by: a name and the metadata key path of its value (a node''s own, else its nearest ancestor''s)';
+
 CREATE FUNCTION @extschema@.pp_config_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'pp_config_changed'
@@ -90,6 +102,10 @@ BEGIN
         UPDATE @extschema@.operation_categories c
            SET operation_type = NEW.operation_type, updated_at = NEW.updated_at
          WHERE c.pattern = NEW.pattern;
+    ELSIF TG_TABLE_NAME = 'operation_dimensions' THEN
+        UPDATE @extschema@.operation_dimensions d
+           SET key_path = NEW.key_path, updated_at = NEW.updated_at
+         WHERE d.name = NEW.name;
     ELSE
         UPDATE @extschema@.optimization_catalog o
            SET effort = NEW.effort,
@@ -116,6 +132,9 @@ CREATE TRIGGER ppprof_config_replace
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
 CREATE TRIGGER ppprof_config_replace
     BEFORE INSERT ON @extschema@.optimization_catalog
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.operation_dimensions
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
 
 --
@@ -201,3 +220,7 @@ INSERT INTO @extschema@.optimization_catalog
     ('api_call', 'Run independent API calls concurrently', 'medium', 40, 'duration'),
     ('api_call', 'Cache idempotent responses', 'medium', 50, 'duration'),
     ('api_call', 'Set timeouts and retry with backoff', 'low', 10, 'error_rate');
+
+INSERT INTO @extschema@.operation_dimensions (name, key_path) VALUES
+    ('model', '{model}'),
+    ('release', '{release}');

@@ -10,6 +10,7 @@ ALTER TABLE @extschema@.performance_profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_bottlenecks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_thresholds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.operation_categories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.operation_dimensions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.optimization_catalog ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_snapshots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_baselines ENABLE ROW LEVEL SECURITY;
@@ -76,6 +77,7 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON
             @extschema@.performance_profiles, @extschema@.performance_bottlenecks,
             @extschema@.performance_thresholds, @extschema@.operation_categories,
+            @extschema@.operation_dimensions,
             @extschema@.optimization_catalog, @extschema@.performance_snapshots,
             @extschema@.performance_baselines, @extschema@.performance_baseline_operations,
             @extschema@.performance_alert_rules, @extschema@.performance_alerts,
@@ -92,7 +94,7 @@ BEGIN
             @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
             @extschema@.pp_range_stats(tstzrange), @extschema@.pp_compare(tstzrange, tstzrange),
             @extschema@.pp_path_stats(interval), @extschema@.pp_range_path_stats(tstzrange),
-            @extschema@.pp_folded(interval),
+            @extschema@.pp_folded(interval), @extschema@.pp_dimension_stats(interval, text),
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
             @extschema@.pp_optimization_report(interval, text), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
