@@ -58,6 +58,7 @@
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_dimension_stats);
+PG_FUNCTION_INFO_V1(pp_compare_values);
 
 /* Bytes of a dimension value kept (longer values are cut). */
 #define PP_DIM_VALUE_MAX 200
@@ -109,6 +110,9 @@ typedef struct PPDimWindow
 	HTAB	   *aggs;			/* (operation, value) -> PPDimAgg */
 	HTAB	   *values;			/* value -> PPDimValueCount */
 	MemoryContext cxt;			/* the window's memory */
+	const PPDimValue *only;		/* when n_only > 0: the nodes of other
+								 * values (or none) are skipped */
+	int			n_only;
 } PPDimWindow;
 
 static uint32
@@ -324,6 +328,19 @@ profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimension *dim,
 		elog(ERROR, "ppprof: a stored profile's nodes differ from its walk");
 }
 
+/* Is v one of the values w is restricted to? */
+static bool
+value_wanted(const PPDimWindow *w, const PPDimValue *v)
+{
+	int			i;
+
+	for (i = 0; i < w->n_only; i++)
+		if (v->value_len == w->only[i].value_len &&
+			memcmp(v->value, w->only[i].value, v->value_len) == 0)
+			return true;
+	return false;
+}
+
 /* One profile: every node into (its operation, its value). */
 static void
 add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
@@ -342,9 +359,12 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 	for (k = 0; k < tree.n_nodes; k++)
 	{
 		const pp_tree_node_t *n = &tree.nodes[k];
-		PPDimAgg   *a = agg_get(w, n->name, (int) n->name_len,
-								values[k].value, values[k].value_len, false);
+		PPDimAgg   *a;
 
+		if (w->n_only > 0 && !value_wanted(w, &values[k]))
+			continue;
+		a = agg_get(w, n->name, (int) n->name_len, values[k].value,
+					values[k].value_len, false);
 		pp_counters_add(&a->c, 1, &obs[k], at);
 		check_acc(pp_sketch_acc_add(a->acc, obs[k].duration_ms));
 		if (values[k].value_len >= 0)
@@ -415,10 +435,13 @@ dimension_get(PPConfig *cfg, text *name, PPDimension *dim,
 
 /*
  * Fill w with the (operation, value) aggregates of dimension name over the
- * profiles of [t0, t1] of the current database, in CurrentMemoryContext.
+ * profiles of [t0, t1] -- [t0, t1) when end_open -- of the current
+ * database, in CurrentMemoryContext; only the n_only values only when
+ * n_only > 0.
  */
 static void
-dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1)
+dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
+				bool end_open, const PPDimValue *only, int n_only)
 {
 	PPConfig   *cfg = pp_config_get();
 	HASHCTL		info;
@@ -433,6 +456,8 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1)
 
 	memset(w, 0, sizeof(*w));
 	w->cxt = CurrentMemoryContext;
+	w->only = only;
+	w->n_only = n_only;
 	memset(&info, 0, sizeof(info));
 	info.keysize = offsetof(PPDimAgg, value_len) + sizeof(int);
 	info.entrysize = sizeof(PPDimAgg);
@@ -452,15 +477,16 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1)
 
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
 	dimension_get(cfg, name, &dim, w->cxt);
-	if (t0 <= t1)
+	if (t0 < t1 || (t0 == t1 && !end_open))
 	{
 		initStringInfo(&q);
 		appendStringInfo(&q,
 						 "SELECT profile_data, created_at"
 						 " FROM %s.performance_profiles"
 						 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-						 " AND created_at OPERATOR(pg_catalog.<=) $2",
-						 quote_identifier(get_namespace_name(cfg->schema)));
+						 " AND created_at OPERATOR(pg_catalog.%s) $2",
+						 quote_identifier(get_namespace_name(cfg->schema)),
+						 end_open ? "<" : "<=");
 		args[0] = TimestampTzGetDatum(t0);
 		args[1] = TimestampTzGetDatum(t1);
 		plan = SPI_prepare(q.data, 2, argtypes);
@@ -609,7 +635,7 @@ pp_dimension_stats(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	pp_window_bounds(PG_GETARG_DATUM(0), &t0, &t1);
-	dim_window_read(&w, PG_GETARG_TEXT_PP(1), t0, t1);
+	dim_window_read(&w, PG_GETARG_TEXT_PP(1), t0, t1, false, NULL, 0);
 	mark_kept_values(&w);
 
 	/* the values not kept go to their operation's fold row */
@@ -650,6 +676,95 @@ pp_dimension_stats(PG_FUNCTION_ARGS)
 	{
 		dim_values(cfg, rows[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* A value argument as the values of nodes are kept: cut like them. */
+static void
+value_arg(text *t, PPDimValue *v)
+{
+	v->value = VARDATA_ANY(t);
+	v->value_len = VARSIZE_ANY_EXHDR(t);
+	if (v->value_len > PP_DIM_VALUE_MAX)
+		v->value_len = pg_mbcliplen(v->value, v->value_len, PP_DIM_VALUE_MAX);
+}
+
+/* The aggregate of (op, value) in w as a PPAgg for pp_compare_row. */
+static bool
+as_agg(PPDimWindow *w, const char *op, int op_len, const PPDimValue *v,
+	   PPAgg *out)
+{
+	PPDimAgg	key;
+	PPDimAgg   *a;
+
+	key.op = op;
+	key.op_len = op_len;
+	key.value = v->value;
+	key.value_len = v->value_len;
+	a = hash_search(w->aggs, &key, HASH_FIND, NULL);
+	if (a == NULL || a->c.calls <= 0)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->name = a->op;
+	out->name_len = a->op_len;
+	out->c = a->c;
+	out->acc = a->acc;
+	return true;
+}
+
+/*
+ * pp_compare_values(range tstzrange, dimension text, before_value text,
+ *					 after_value text)
+ *
+ * pp_compare's columns per operation, comparing the nodes of the range
+ * whose dimension value is before_value with those whose value is
+ * after_value ("is prompt v7 slower than v6" in one call); operations in
+ * byte order of their names.
+ */
+Datum
+pp_compare_values(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TimestampTz t0,
+				t1;
+	bool		end_open;
+	PPDimValue	only[2];
+	PPDimWindow w;
+	PPConfig   *cfg;
+	HASH_SEQ_STATUS status;
+	PPDimAgg   *a;
+	PPDimAgg  **rows;
+	int			n = 0,
+				i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	pp_range_bounds(PG_GETARG_DATUM(0), "the", &t0, &t1, &end_open);
+	value_arg(PG_GETARG_TEXT_PP(2), &only[0]);
+	value_arg(PG_GETARG_TEXT_PP(3), &only[1]);
+	dim_window_read(&w, PG_GETARG_TEXT_PP(1), t0, t1, end_open, only, 2);
+
+	/* one row per operation: the first aggregate met of each, in order */
+	rows = palloc(sizeof(PPDimAgg *) * Max(hash_get_num_entries(w.aggs), 1));
+	hash_seq_init(&status, w.aggs);
+	while ((a = hash_seq_search(&status)) != NULL)
+		rows[n++] = a;
+	qsort(rows, n, sizeof(PPDimAgg *), agg_row_cmp);
+	cfg = pp_config_get();
+	for (i = 0; i < n; i++)
+	{
+		PPAgg		b,
+					x;
+		bool		has_b,
+					has_x;
+
+		if (i > 0 && rows[i]->op_len == rows[i - 1]->op_len &&
+			memcmp(rows[i]->op, rows[i - 1]->op, rows[i]->op_len) == 0)
+			continue;
+		has_b = as_agg(&w, rows[i]->op, rows[i]->op_len, &only[0], &b);
+		has_x = as_agg(&w, rows[i]->op, rows[i]->op_len, &only[1], &x);
+		pp_compare_row(rsinfo, cfg, rows[i]->op, rows[i]->op_len,
+					   has_b ? &b : NULL, has_x ? &x : NULL, false, false);
 	}
 	return (Datum) 0;
 }

@@ -4,7 +4,8 @@
 -- within 1% of percentile_disc; the value inherited from the nearest
 -- ancestor; windows that cut buckets, DELETE and UPDATE; the fold row
 -- beyond ppprof.max_dimension_values; a change of the declared
--- dimensions; hostile values; the answer after pp_reset()
+-- dimensions; hostile values; the answer after pp_reset(); pp_compare_values
+-- between two values of one dimension
 CREATE EXTENSION ppprof;
 
 -- dm_node(name, ms, metadata, children, error): one node
@@ -144,10 +145,52 @@ RESET ppprof.max_dimension_values;
 SELECT pp_reset() IS NOT NULL AS reset;
 SELECT * FROM dm_check('model');
 
+-- pp_compare_values: "is prompt v7 slower than v6" in one call.  40
+-- requests each (the version on the root, inherited by llm): llm takes
+-- 100-119 ms under v6 and 150-169 ms under v7, retrieval the same under both
+INSERT INTO operation_dimensions (name, key_path) VALUES ('prompt_version', '{prompt_version}');
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 'p' || k,
+       dm_node('rag', 300, jsonb_build_object('prompt_version', CASE WHEN k % 2 = 0 THEN 'v6' ELSE 'v7' END),
+               jsonb_build_array(dm_node('retrieval', 40 + k % 5),
+                                 dm_node('llm', CASE WHEN k % 2 = 0 THEN 100 ELSE 150 END + k % 20))),
+       now() - k * interval '10 seconds'
+  FROM generate_series(1, 80) k;
+SELECT operation, calls_before, calls_after, verdict
+  FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'prompt_version', 'v6', 'v7')
+ ORDER BY 1;
+-- against the exact answer: counts, averages and error rates exact, p95
+-- and p99 within 1% of percentile_disc
+WITH s AS (SELECT * FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'prompt_version', 'v6', 'v7')),
+     e AS (SELECT * FROM dm_exact('{prompt_version}', now() - interval '1 hour', now())),
+     e95 AS (SELECT op, value, percentile_disc(0.95) WITHIN GROUP (ORDER BY d) AS p95,
+                    percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99
+               FROM dm_exact_nodes('{prompt_version}') WHERE created_at >= now() - interval '1 hour'
+              GROUP BY 1, 2)
+SELECT count(*) AS operations,
+       count(*) FILTER (WHERE s.calls_before <> b.calls OR s.calls_after <> a.calls
+                           OR abs(s.avg_before_ms - b.total / b.calls) > 1e-9 * b.total
+                           OR abs(s.avg_after_ms - a.total / a.calls) > 1e-9 * a.total
+                           OR abs(s.error_rate_before - b.errors::float8 / b.calls) > 1e-12
+                           OR abs(s.p95_before_ms - b95.p95) > 0.01 * b95.p95
+                           OR abs(s.p95_after_ms - a95.p95) > 0.01 * a95.p95
+                           OR abs(s.p99_after_ms - a95.p99) > 0.01 * a95.p99) AS wrong
+  FROM s JOIN e b ON b.op = s.operation AND b.value = 'v6'
+         JOIN e a ON a.op = s.operation AND a.value = 'v7'
+         JOIN e95 b95 ON b95.op = s.operation AND b95.value = 'v6'
+         JOIN e95 a95 ON a95.op = s.operation AND a95.value = 'v7';
+-- a value no node has: its side is empty
+SELECT operation, calls_before, calls_after, avg_before_ms IS NULL AS no_before, verdict
+  FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'prompt_version', 'v5', 'v7')
+ ORDER BY 1;
+DELETE FROM operation_dimensions WHERE name = 'prompt_version';
+
 -- errors: an undeclared dimension; a key path the table refuses; nothing stored
 SELECT * FROM pp_dimension_stats('1 day', 'tenant');
+SELECT * FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'tenant', 'a', 'b');
 \set VERBOSITY terse
 SELECT * FROM pp_dimension_stats('-1 day', 'model');
+SELECT * FROM pp_compare_values(tstzrange(now(), now() - interval '1 hour'), 'model', 'a', 'b');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('bad', '{}');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('bad', '{a,NULL}');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('', '{a}');
