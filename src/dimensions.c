@@ -63,19 +63,8 @@ PG_FUNCTION_INFO_V1(pp_compare_values);
 /* Bytes of a dimension value kept (longer values are cut). */
 #define PP_DIM_VALUE_MAX 200
 
-/* Keys of a key path, at most (operation_dimensions' CHECK). */
-#define PP_DIM_PATH_MAX 8
-
 /* the columns of pp_dimension_stats */
 #define PP_DIM_COLUMNS 12
-
-/* A declared dimension: its key path. */
-typedef struct PPDimension
-{
-	int			n_keys;
-	char	   *keys[PP_DIM_PATH_MAX];
-	int			key_lens[PP_DIM_PATH_MAX];
-} PPDimension;
 
 /* A value of a node: value_len -1 when the node has none. */
 typedef struct PPDimValue
@@ -246,7 +235,7 @@ value_text(const JsonbValue *v, const char **text, int *len)
 
 /* The value of the node object node at the dimension's key path. */
 static bool
-node_value(JsonbContainer *node, const PPDimension *dim, const char **text,
+node_value(JsonbContainer *node, const PPDimensionDecl *dim, const char **text,
 		   int *len)
 {
 	JsonbValue	v;
@@ -271,7 +260,7 @@ node_value(JsonbContainer *node, const PPDimension *dim, const char **text,
  * with the walker's.
  */
 static void
-profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimension *dim,
+profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimensionDecl *dim,
 			   PPDimValue *values)
 {
 	JsonbContainer **stack = palloc(sizeof(JsonbContainer *) * tree->n_nodes);
@@ -344,7 +333,7 @@ value_wanted(const PPDimWindow *w, const PPDimValue *v)
 /* One profile: every node into (its operation, its value). */
 static void
 add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
-			const PPDimension *dim)
+			const PPDimensionDecl *dim)
 {
 	pp_tree_t	tree;
 	PPNodeObs  *obs;
@@ -387,50 +376,30 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 	}
 }
 
-/* The key path of the declared dimension name, in the caller's memory. */
-static void
-dimension_get(PPConfig *cfg, text *name, PPDimension *dim,
-			  MemoryContext caller)
+/*
+ * The declared dimension name, copied out of the cached configuration
+ * (which a change committed meanwhile may drop during the scan).
+ */
+static const PPDimensionDecl *
+dimension_get(PPConfig *cfg, text *name)
 {
-	StringInfoData q;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-	bool		isnull;
-	Datum	   *keys;
-	bool	   *key_nulls;
-	int			n,
-				k;
+	char	   *cname = text_to_cstring(name);
+	const PPDimensionDecl *decl = pp_config_dimension(cfg, cname);
+	PPDimensionDecl *dim;
+	int			k;
 
-	initStringInfo(&q);
-	appendStringInfo(&q,
-					 "SELECT key_path FROM %s.operation_dimensions"
-					 " WHERE name OPERATOR(pg_catalog.=) $1",
-					 quote_identifier(get_namespace_name(cfg->schema)));
-	args[0] = PointerGetDatum(name);
-	if (SPI_execute_with_args(q.data, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "ppprof: reading operation_dimensions failed");
-	if (SPI_processed == 0)
+	if (decl == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("dimension \"%s\" is not declared", text_to_cstring(name)),
+				 errmsg("dimension \"%s\" is not declared", cname),
 				 errhint("Declare it in %s.operation_dimensions (name, key_path).",
 						 quote_identifier(get_namespace_name(cfg->schema)))));
-	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[0],
-													   SPI_tuptable->tupdesc,
-													   1, &isnull)),
-					  TEXTOID, -1, false, TYPALIGN_INT, &keys, &key_nulls, &n);
-	/* operation_dimensions' CHECK: 1 to 8 keys, none NULL */
-	if (n < 1 || n > PP_DIM_PATH_MAX)
-		elog(ERROR, "ppprof: the key path of dimension \"%s\" has %d keys",
-			 text_to_cstring(name), n);
-	dim->n_keys = n;
-	for (k = 0; k < n; k++)
-	{
-		text	   *key = DatumGetTextPP(keys[k]);
-
-		dim->key_lens[k] = VARSIZE_ANY_EXHDR(key);
-		dim->keys[k] = copy_bytes(caller, VARDATA_ANY(key), dim->key_lens[k]);
-	}
+	dim = palloc(sizeof(PPDimensionDecl));
+	*dim = *decl;
+	dim->name = cname;
+	for (k = 0; k < dim->n_keys; k++)
+		dim->keys[k] = pstrdup(decl->keys[k]);
+	return dim;
 }
 
 /*
@@ -445,7 +414,7 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
 {
 	PPConfig   *cfg = pp_config_get();
 	HASHCTL		info;
-	PPDimension dim;
+	const PPDimensionDecl *dim = dimension_get(cfg, name);
 	StringInfoData q;
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2];
@@ -476,7 +445,6 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	dimension_get(cfg, name, &dim, w->cxt);
 	if (t0 < t1 || (t0 == t1 && !end_open))
 	{
 		initStringInfo(&q);
@@ -513,7 +481,7 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
 				TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 				MemoryContext old = MemoryContextSwitchTo(rowcxt);
 
-				add_profile(w, profile, at, &dim);
+				add_profile(w, profile, at, dim);
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(rowcxt);
 			}

@@ -80,6 +80,10 @@ CREATE TRIGGER ppprof_config_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON @extschema@.optimization_catalog
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.operation_dimensions
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
 
 --
 -- Inserting a configuration row whose key exists replaces that row.  This is
