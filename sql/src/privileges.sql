@@ -99,7 +99,7 @@ BEGIN
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
             @extschema@.pp_optimization_report(interval, text), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
-            @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)
+            @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer, text, text)
             TO service_role;
         -- OpenTelemetry ingest, like pp_ingest: the receiver runs as the
         -- application's role.  pp_ingest_otlp runs as its caller, so the

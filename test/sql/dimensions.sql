@@ -183,6 +183,28 @@ SELECT count(*) AS operations,
 SELECT operation, calls_before, calls_after, avg_before_ms IS NULL AS no_before, verdict
   FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'prompt_version', 'v5', 'v7')
  ORDER BY 1;
+-- pp_baseline_check with a dimension: the nodes of one value against a
+-- baseline of all nodes.  v7's llm (150-169 ms) is far above the hour's
+-- llm; v6's llm (100-119 ms) is above it too, less
+SELECT pp_capture_baseline('normal', '1 hour') AS operations;
+SELECT operation, metric, severity
+  FROM pp_baseline_check('normal', '1 hour', 5, dimension => 'prompt_version', value => 'v7')
+ WHERE operation = 'llm' ORDER BY 1, 2;
+-- the slice's rows are pp_dimension_stats' for the value: the current values
+-- of v7's llm are its avg and p95
+SELECT bool_and(abs(c.current_value - CASE c.metric WHEN 'avg_ms' THEN d.avg_ms ELSE d.p95_ms END) < 1e-9) AS current_from_slice,
+       count(*) AS metrics
+  FROM pp_baseline_check('normal', '1 hour', 5, 'prompt_version', 'v7') c
+  JOIN pp_dimension_stats('1 hour', 'prompt_version') d ON d.operation = c.operation AND d.dimension_value = 'v7'
+ WHERE c.operation = 'llm' AND c.metric IN ('avg_ms', 'p95_ms');
+-- no calls_per_hour for a slice (its traffic is not the baseline's)
+SELECT count(*) AS traffic_rows
+  FROM pp_baseline_check('normal', '1 hour', 1, 'prompt_version', 'v6') WHERE metric LIKE '%per_hour';
+\set VERBOSITY terse
+SELECT * FROM pp_baseline_check('normal', '1 hour', 5, dimension => 'prompt_version');
+SELECT * FROM pp_baseline_check('normal', '1 hour', 5, 'tenant', 'a');
+\set VERBOSITY default
+DELETE FROM performance_baselines;
 DELETE FROM operation_dimensions WHERE name = 'prompt_version';
 
 -- errors: an undeclared dimension; a key path the table refuses; nothing stored
