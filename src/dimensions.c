@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/dimensions.c
- *	  Statistics sliced by a dimension: pp_dimension_stats, per operation
- *	  and value of a metadata key declared in operation_dimensions.
+ *	  Statistics sliced by a dimension: pp_dimension_stats and
+ *	  pp_range_dimension_stats, per operation and value of a metadata key
+ *	  declared in operation_dimensions, and pp_compare_values.
  *
  * A dimension is a name and a key path into a node's metadata (the table
  * operation_dimensions, seeded with model and release).  A node's value is
@@ -58,6 +59,7 @@
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_dimension_stats);
+PG_FUNCTION_INFO_V1(pp_range_dimension_stats);
 PG_FUNCTION_INFO_V1(pp_compare_values);
 
 /* Bytes of a dimension value kept (longer values are cut). */
@@ -579,16 +581,12 @@ dim_values(PPConfig *cfg, const PPDimAgg *a, Datum *values, bool *nulls)
 	values[11] = Float8GetDatum(c->sum_ms);
 }
 
-/*
- * pp_dimension_stats(window interval DEFAULT '24 hours',
- *					  dimension text DEFAULT 'model')
- */
-Datum
-pp_dimension_stats(PG_FUNCTION_ARGS)
+/* The rows of dimension name over [t0, t1] -- [t0, t1) when end_open. */
+static void
+dimension_stats(FunctionCallInfo fcinfo, text *name, TimestampTz t0,
+				TimestampTz t1, bool end_open)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TimestampTz t0,
-				t1;
 	PPDimWindow w;
 	PPConfig   *cfg;
 	HASH_SEQ_STATUS status;
@@ -601,9 +599,7 @@ pp_dimension_stats(PG_FUNCTION_ARGS)
 	Datum		values[PP_DIM_COLUMNS];
 	bool		nulls[PP_DIM_COLUMNS];
 
-	InitMaterializedSRF(fcinfo, 0);
-	pp_window_bounds(PG_GETARG_DATUM(0), &t0, &t1);
-	dim_window_read(&w, PG_GETARG_TEXT_PP(1), t0, t1, false, NULL, 0);
+	dim_window_read(&w, name, t0, t1, end_open, NULL, 0);
 	mark_kept_values(&w);
 
 	/* the values not kept go to their operation's fold row */
@@ -645,6 +641,37 @@ pp_dimension_stats(PG_FUNCTION_ARGS)
 		dim_values(cfg, rows[i], values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+}
+
+/*
+ * pp_dimension_stats(window interval DEFAULT '24 hours',
+ *					  dimension text DEFAULT 'model')
+ */
+Datum
+pp_dimension_stats(PG_FUNCTION_ARGS)
+{
+	TimestampTz t0,
+				t1;
+
+	InitMaterializedSRF(fcinfo, 0);
+	pp_window_bounds(PG_GETARG_DATUM(0), &t0, &t1);
+	dimension_stats(fcinfo, PG_GETARG_TEXT_PP(1), t0, t1, false);
+	return (Datum) 0;
+}
+
+/*
+ * pp_range_dimension_stats(range tstzrange, dimension text DEFAULT 'model')
+ */
+Datum
+pp_range_dimension_stats(PG_FUNCTION_ARGS)
+{
+	TimestampTz t0,
+				t1;
+	bool		end_open;
+
+	InitMaterializedSRF(fcinfo, 0);
+	pp_range_bounds(PG_GETARG_DATUM(0), "the", &t0, &t1, &end_open);
+	dimension_stats(fcinfo, PG_GETARG_TEXT_PP(1), t0, t1, end_open);
 	return (Datum) 0;
 }
 

@@ -15,6 +15,17 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_dimension_stats(interval, text) IS
     'Per (operation, value of a declared dimension) statistics of the profiles created in [now() - window, now()]; values beyond ppprof.max_dimension_values fold into one row per operation';
 
+CREATE FUNCTION @extschema@.pp_range_dimension_stats(range tstzrange,
+                                                     dimension text DEFAULT 'model')
+RETURNS TABLE (operation text, operation_type text, dimension_value text,
+               folded boolean, calls bigint, errors bigint, error_rate float,
+               avg_ms float, p50_ms float, p95_ms float, p99_ms float,
+               total_ms float)
+AS 'MODULE_PATHNAME', 'pp_range_dimension_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.pp_range_dimension_stats(tstzrange, text) IS
+    'pp_dimension_stats for the profiles created in a time range';
+
 CREATE FUNCTION @extschema@.pp_compare_values(range tstzrange, dimension text,
                                               before_value text, after_value text)
 RETURNS TABLE (operation text, operation_type text,

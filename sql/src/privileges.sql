@@ -95,6 +95,7 @@ BEGIN
             @extschema@.pp_range_stats(tstzrange), @extschema@.pp_compare(tstzrange, tstzrange),
             @extschema@.pp_path_stats(interval), @extschema@.pp_range_path_stats(tstzrange),
             @extschema@.pp_folded(interval), @extschema@.pp_dimension_stats(interval, text),
+            @extschema@.pp_range_dimension_stats(tstzrange, text),
             @extschema@.pp_compare_values(tstzrange, text, text, text),
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
             @extschema@.pp_optimization_report(interval, text), @extschema@.pp_bottlenecks(interval),

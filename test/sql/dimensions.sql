@@ -47,7 +47,7 @@ RETURNS TABLE (created_at timestamptz, op text, value text, d float8, failed boo
          (n->>'duration_ms')::float8, jsonb_typeof(n->'error') = 'string'
     FROM nodes
 $$;
-CREATE FUNCTION dm_exact(key_path text[], t0 timestamptz, t1 timestamptz)
+CREATE FUNCTION dm_exact(key_path text[], r tstzrange)
 RETURNS TABLE (op text, value text, calls bigint, errors bigint, total float8,
                p50 float8, p95 float8, p99 float8) LANGUAGE sql AS $$
   SELECT op, value, count(*), count(*) FILTER (WHERE failed), sum(d),
@@ -55,15 +55,16 @@ RETURNS TABLE (op text, value text, calls bigint, errors bigint, total float8,
          percentile_disc(0.95) WITHIN GROUP (ORDER BY d),
          percentile_disc(0.99) WITHIN GROUP (ORDER BY d)
     FROM dm_exact_nodes(key_path)
-   WHERE created_at >= t0 AND created_at <= t1
+   WHERE created_at <@ r
    GROUP BY op, value
 $$;
--- rows of pp_dimension_stats(w, dim) that differ from the exact answer, and
--- rows missing on either side (no value beyond the bound: no fold row)
-CREATE FUNCTION dm_mismatches(w interval, dim text) RETURNS bigint LANGUAGE sql AS $$
-  WITH s AS (SELECT * FROM pp_dimension_stats(w, dim)),
-       e AS (SELECT * FROM dm_exact((SELECT key_path FROM operation_dimensions WHERE name = dim),
-                                    now() - w, now()))
+-- rows (pp_dimension_stats' as jsonb) that differ from the exact answer over
+-- r, and rows missing on either side (no value beyond the bound: no fold row)
+CREATE FUNCTION dm_mismatches_rows(r tstzrange, dim text, rows_ jsonb) RETURNS bigint LANGUAGE sql AS $$
+  WITH s AS (SELECT * FROM jsonb_to_recordset(coalesce(rows_, '[]')) AS x(operation text, dimension_value text,
+               folded boolean, calls bigint, errors bigint, error_rate float8, avg_ms float8,
+               p50_ms float8, p95_ms float8, p99_ms float8, total_ms float8)),
+       e AS (SELECT * FROM dm_exact((SELECT key_path FROM operation_dimensions WHERE name = dim), r))
   SELECT count(*) FROM e FULL JOIN s ON s.operation = e.op AND s.dimension_value IS NOT DISTINCT FROM e.value
    WHERE s.operation IS NULL OR e.op IS NULL OR s.folded
       OR s.calls <> e.calls OR s.errors <> e.errors
@@ -73,6 +74,10 @@ CREATE FUNCTION dm_mismatches(w interval, dim text) RETURNS bigint LANGUAGE sql 
       OR abs(s.p50_ms - e.p50) > 0.01 * e.p50
       OR abs(s.p95_ms - e.p95) > 0.01 * e.p95
       OR abs(s.p99_ms - e.p99) > 0.01 * e.p99
+$$;
+CREATE FUNCTION dm_mismatches(w interval, dim text) RETURNS bigint LANGUAGE sql AS $$
+  SELECT dm_mismatches_rows(tstzrange(now() - w, now(), '[]'), dim,
+                            (SELECT jsonb_agg(s) FROM pp_dimension_stats(w, dim) s))
 $$;
 CREATE FUNCTION dm_check(dim text) RETURNS TABLE (w interval, n_rows bigint, wrong bigint) LANGUAGE sql AS $$
   SELECT w, (SELECT count(*) FROM pp_dimension_stats(w, dim)), dm_mismatches(w, dim)
@@ -87,6 +92,16 @@ SELECT 'r' || k, dm_rag(k), now() - k * interval '40 seconds' FROM generate_seri
 SELECT name, key_path FROM operation_dimensions ORDER BY name;
 SELECT * FROM dm_check('model');
 SELECT * FROM dm_check('release');
+
+-- pp_range_dimension_stats: ranges whose bounds fall on rows (r100 and
+-- r20), inclusive or exclusive
+SELECT b, (SELECT count(*) FROM pp_range_dimension_stats(r, 'release')) AS n_rows,
+       (SELECT sum(calls) FROM pp_range_dimension_stats(r, 'release')) AS calls,
+       dm_mismatches_rows(r, 'release', (SELECT jsonb_agg(s) FROM pp_range_dimension_stats(r, 'release') s)) AS wrong
+  FROM unnest(ARRAY['[)', '[]', '(]', '()']) b,
+       LATERAL (SELECT tstzrange((SELECT created_at FROM performance_profiles WHERE query_id = 'r100'),
+                                 (SELECT created_at FROM performance_profiles WHERE query_id = 'r20'), b) AS r) x
+ ORDER BY 1;
 
 -- inheritance: the model is on llm only, so every other node has none
 -- (NULL); the release is on the root, so every node has one
@@ -162,7 +177,7 @@ SELECT operation, calls_before, calls_after, verdict
 -- against the exact answer: counts, averages and error rates exact, p95
 -- and p99 within 1% of percentile_disc
 WITH s AS (SELECT * FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'prompt_version', 'v6', 'v7')),
-     e AS (SELECT * FROM dm_exact('{prompt_version}', now() - interval '1 hour', now())),
+     e AS (SELECT * FROM dm_exact('{prompt_version}', tstzrange(now() - interval '1 hour', now(), '[]'))),
      e95 AS (SELECT op, value, percentile_disc(0.95) WITHIN GROUP (ORDER BY d) AS p95,
                     percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99
                FROM dm_exact_nodes('{prompt_version}') WHERE created_at >= now() - interval '1 hour'
@@ -212,6 +227,7 @@ SELECT * FROM pp_dimension_stats('1 day', 'tenant');
 SELECT * FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'tenant', 'a', 'b');
 \set VERBOSITY terse
 SELECT * FROM pp_dimension_stats('-1 day', 'model');
+SELECT * FROM pp_range_dimension_stats('empty', 'model');
 SELECT * FROM pp_compare_values(tstzrange(now(), now() - interval '1 hour'), 'model', 'a', 'b');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('bad', '{}');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('bad', '{a,NULL}');
