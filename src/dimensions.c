@@ -26,7 +26,10 @@
  * values: those with the most nodes in the window, ties in byte order of
  * the value.  The nodes of every other value are added, per operation, to
  * one fold row (exact counts and sums, no percentiles), so the rows' calls
- * always add up to the window's nodes.
+ * always add up to the window's nodes.  To bound backend memory, a read
+ * tracks at most ten times as many distinct values (PP_DIM_TRACKED_VALUES)
+ * and folds the nodes of any value it meets beyond them at once, the rows
+ * being read in (created_at, id) order.
  *
  *-------------------------------------------------------------------------
  */
@@ -64,6 +67,12 @@ PG_FUNCTION_INFO_V1(pp_compare_values);
 
 /* Bytes of a dimension value kept (longer values are cut). */
 #define PP_DIM_VALUE_MAX 200
+
+/*
+ * Distinct values a read tracks (each with a sketch per operation): the
+ * nodes of values first met beyond them are folded at once.
+ */
+#define PP_DIM_TRACKED_VALUES ((long) pp_max_dimension_values * 10)
 
 /* the columns of pp_dimension_stats */
 #define PP_DIM_COLUMNS 12
@@ -354,10 +363,6 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 
 		if (w->n_only > 0 && !value_wanted(w, &values[k]))
 			continue;
-		a = agg_get(w, n->name, (int) n->name_len, values[k].value,
-					values[k].value_len, false);
-		pp_counters_add(&a->c, 1, &obs[k], at);
-		check_acc(pp_sketch_acc_add(a->acc, obs[k].duration_ms));
 		if (values[k].value_len >= 0)
 		{
 			PPDimValueCount key;
@@ -366,15 +371,28 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 
 			key.value = values[k].value;
 			key.value_len = values[k].value_len;
-			vc = hash_search(w->values, &key, HASH_ENTER, &found);
-			if (!found)
+			vc = hash_search(w->values, &key, HASH_FIND, NULL);
+			if (vc == NULL &&
+				hash_get_num_entries(w->values) >= PP_DIM_TRACKED_VALUES)
 			{
-				vc->value = a->value;
+				/* a value beyond those the read tracks: folded at once */
+				a = agg_get(w, n->name, (int) n->name_len, "", -2, true);
+				pp_counters_add(&a->c, 1, &obs[k], at);
+				continue;
+			}
+			if (vc == NULL)
+			{
+				vc = hash_search(w->values, &key, HASH_ENTER, &found);
+				vc->value = copy_bytes(w->cxt, key.value, key.value_len);
 				vc->calls = 0;
 				vc->kept = false;
 			}
 			vc->calls++;
 		}
+		a = agg_get(w, n->name, (int) n->name_len, values[k].value,
+					values[k].value_len, false);
+		pp_counters_add(&a->c, 1, &obs[k], at);
+		check_acc(pp_sketch_acc_add(a->acc, obs[k].duration_ms));
 	}
 }
 
@@ -454,7 +472,8 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
 						 "SELECT profile_data, created_at"
 						 " FROM %s.performance_profiles"
 						 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-						 " AND created_at OPERATOR(pg_catalog.%s) $2",
+						 " AND created_at OPERATOR(pg_catalog.%s) $2"
+						 " ORDER BY created_at, id",
 						 quote_identifier(get_namespace_name(cfg->schema)),
 						 end_open ? "<" : "<=");
 		args[0] = TimestampTzGetDatum(t0);

@@ -112,7 +112,7 @@ pp_guc_init(void)
 	/* docs/statistics.md, "Dimensions" */
 	DefineCustomIntVariable("ppprof.max_dimension_values",
 							"Sets the number of distinct values of a dimension that pp_dimension_stats keeps apart; the rest are folded into one row per operation.",
-							"The values with the most nodes in the window are kept.",
+							"The values with the most nodes in the window are kept, among the first ten times as many met in created_at order.",
 							&pp_max_dimension_values,
 							100, 1, 100000,
 							PGC_SUSET, 0,
