@@ -94,21 +94,21 @@ change_pct(double before, double after, double *pct)
 	return true;
 }
 
-#define COMPARE_COLUMNS 20
-
 /*
- * One row of pp_compare.  b or a is NULL when the operation has no calls
- * on that side, or -- *_unknown -- when that side folded operations it
- * might be among (its columns are then NULL, not 0).  The fold rows (and
+ * One row of pp_compare (and of pp_compare_values, src/dimensions.c).  b
+ * or a is NULL when the operation has no calls on that side, or --
+ * *_unknown -- when that side folded operations it might be among (its
+ * columns are then NULL, not 0).  The fold rows (and
  * any side without a sketch) get no percentiles, tests or verdict: they
  * stand for different operations on each side.
  */
-static void
-compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name, int name_len,
-			const PPAgg *b, const PPAgg *a, bool b_unknown, bool a_unknown)
+void
+pp_compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg, const char *name,
+			   int name_len, const PPAgg *b, const PPAgg *a, bool b_unknown,
+			   bool a_unknown)
 {
-	Datum		values[COMPARE_COLUMNS];
-	bool		nulls[COMPARE_COLUMNS];
+	Datum		values[PP_COMPARE_COLUMNS];
+	bool		nulls[PP_COMPARE_COLUMNS];
 	int64		nb = b ? b->c.calls : 0;
 	int64		na = a ? a->c.calls : 0;
 	const char *verdict;
@@ -235,9 +235,9 @@ pp_compare(PG_FUNCTION_ARGS)
 	cfg = pp_config_get();
 
 	if (before.root.c.calls > 0 || after.root.c.calls > 0)
-		compare_row(rsinfo, cfg, NULL, 0,
-					before.root.c.calls > 0 ? &before.root : NULL,
-					after.root.c.calls > 0 ? &after.root : NULL, false, false);
+		pp_compare_row(rsinfo, cfg, NULL, 0,
+					   before.root.c.calls > 0 ? &before.root : NULL,
+					   after.root.c.calls > 0 ? &after.root : NULL, false, false);
 
 	/*
 	 * operations of the after range by total time, then those gone since,
@@ -248,9 +248,9 @@ pp_compare(PG_FUNCTION_ARGS)
 	{
 		PPAgg	   *b = pp_window_find(&before, aggs[i]->name, aggs[i]->name_len);
 
-		compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len,
-					b && b->c.calls > 0 ? b : NULL, aggs[i],
-					b == NULL && before.other.c.calls > 0, false);
+		pp_compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len,
+					   b && b->c.calls > 0 ? b : NULL, aggs[i],
+					   b == NULL && before.other.c.calls > 0, false);
 	}
 	aggs = pp_window_sorted(&before, &n);
 	for (i = 0; i < n; i++)
@@ -258,12 +258,14 @@ pp_compare(PG_FUNCTION_ARGS)
 		PPAgg	   *x = pp_window_find(&after, aggs[i]->name, aggs[i]->name_len);
 
 		if (x == NULL || x->c.calls <= 0)
-			compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len, aggs[i], NULL,
-						false, x == NULL && after.other.c.calls > 0);
+			pp_compare_row(rsinfo, cfg, aggs[i]->name, aggs[i]->name_len,
+						   aggs[i], NULL, false,
+						   x == NULL && after.other.c.calls > 0);
 	}
 	if (before.other.c.calls > 0 || after.other.c.calls > 0)
-		compare_row(rsinfo, cfg, PP_FOLD_NAME, strlen(PP_FOLD_NAME),
-					before.other.c.calls > 0 ? &before.other : NULL,
-					after.other.c.calls > 0 ? &after.other : NULL, false, false);
+		pp_compare_row(rsinfo, cfg, PP_FOLD_NAME, strlen(PP_FOLD_NAME),
+					   before.other.c.calls > 0 ? &before.other : NULL,
+					   after.other.c.calls > 0 ? &after.other : NULL, false,
+					   false);
 	return (Datum) 0;
 }

@@ -3,7 +3,7 @@
  * src/config.c
  *	  The per-backend cache of ppprof's configuration tables:
  *	  operation_categories, performance_thresholds, optimization_catalog,
- *	  usage_keys and model_prices.
+ *	  usage_keys, model_prices and operation_dimensions.
  *
  * The ingest trigger must not query these tables for every row, so each
  * backend loads them once into ConfigContext and keeps them until they
@@ -48,6 +48,8 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -69,7 +71,7 @@ static MemoryContext ConfigContext = NULL;
 static PPConfig *config = NULL;
 
 /* relations whose invalidation drops the cache; valid while config != NULL */
-#define N_WATCHED 6
+#define N_WATCHED 7
 static Oid	watched_relids[N_WATCHED];
 
 /* usage_keys or model_prices changed in this transaction */
@@ -316,7 +318,51 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 	}
 	pp_usage_prepare(cfg);
 
+	resetStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT name, key_path FROM %s.operation_dimensions"
+					 " ORDER BY name COLLATE \"C\"", nsp);
+	config_query(q.data);
+	cfg->n_dimensions = (int) SPI_processed;
+	cfg->dimensions = MemoryContextAllocZero(cxt, sizeof(PPDimensionDecl) * (cfg->n_dimensions + 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		PPDimensionDecl *d = &cfg->dimensions[i];
+		bool		isnull;
+		Datum	   *keys;
+		bool	   *key_nulls;
+		int			n,
+					k;
+
+		d->name = MemoryContextStrdup(cxt, config_text(i, 1));
+		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc,
+														   2, &isnull)),
+						  TEXTOID, -1, false, TYPALIGN_INT, &keys, &key_nulls, &n);
+		/* the table's CHECK: 1 to PP_DIM_PATH_MAX keys, none NULL */
+		if (n < 1 || n > PP_DIM_PATH_MAX)
+			elog(ERROR, "ppprof: the key path of dimension \"%s\" has %d keys",
+				 d->name, n);
+		d->n_keys = n;
+		for (k = 0; k < n; k++)
+		{
+			d->keys[k] = MemoryContextStrdup(cxt, TextDatumGetCString(keys[k]));
+			d->key_lens[k] = strlen(d->keys[k]);
+		}
+	}
+
 	pp_spi_finish_as(&saved);
+}
+
+const PPDimensionDecl *
+pp_config_dimension(PPConfig *cfg, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < cfg->n_dimensions; i++)
+		if (strcmp(cfg->dimensions[i].name, name) == 0)
+			return &cfg->dimensions[i];
+	return NULL;
 }
 
 /*
@@ -361,6 +407,7 @@ pp_config_get(void)
 		watched_relids[3] = config_relid(cfg->schema, "optimization_catalog");
 		watched_relids[4] = config_relid(cfg->schema, "usage_keys");
 		watched_relids[5] = config_relid(cfg->schema, "model_prices");
+		watched_relids[6] = config_relid(cfg->schema, "operation_dimensions");
 		cfg->profiles_relid = watched_relids[0];
 		cfg->classifier = pp_classifier_create(pp_palloc_allocator(cxt));
 		if (cfg->classifier == NULL)

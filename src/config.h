@@ -23,6 +23,16 @@ typedef struct PPCatalogEntry
 								 * error_rate: what the suggestion improves */
 } PPCatalogEntry;
 
+/* A row of operation_dimensions (src/dimensions.c). */
+#define PP_DIM_PATH_MAX 8		/* keys of a key path, at most (its CHECK) */
+typedef struct PPDimensionDecl
+{
+	char	   *name;
+	int			n_keys;
+	char	   *keys[PP_DIM_PATH_MAX];	/* NUL-terminated */
+	int			key_lens[PP_DIM_PATH_MAX];
+} PPDimensionDecl;
+
 typedef struct PPConfig
 {
 	Oid			schema;			/* the extension's schema */
@@ -34,6 +44,8 @@ typedef struct PPConfig
 	int			n_usage_keys;
 	PPPrice    *prices;			/* model_prices, in the order they are tried */
 	int			n_prices;
+	PPDimensionDecl *dimensions;	/* by name, byte order */
+	int			n_dimensions;
 	MemoryContext cxt;			/* holds all of the above; dropped on reload */
 	struct HTAB *suggestion_cache;	/* bottleneck types -> suggestions
 									 * (ingest.c) */
@@ -43,6 +55,10 @@ extern void pp_config_init(void);
 
 /* The configuration of the current database, loaded when it changed. */
 extern PPConfig *pp_config_get(void);
+
+/* The declared dimension called name, NULL when there is none. */
+extern const PPDimensionDecl *pp_config_dimension(PPConfig *cfg,
+												  const char *name);
 
 /* The owner of performance_profiles, as whom ppprof reads its tables. */
 extern Oid	pp_config_owner(PPConfig *cfg);

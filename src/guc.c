@@ -32,6 +32,7 @@ int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
 int			pp_max_paths = 1000;
 int			pp_max_window_paths = 1000;
+int			pp_max_dimension_values = 100;
 int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
 int			pp_otlp_grace_period_ms = 60 * 1000;
@@ -105,6 +106,15 @@ pp_guc_init(void)
 							"Each kept path costs about 200 bytes of backend memory plus its name while the window is read.",
 							&pp_max_window_paths,
 							1000, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/* docs/statistics.md, "Dimensions" */
+	DefineCustomIntVariable("ppprof.max_dimension_values",
+							"Sets the number of distinct values of a dimension that pp_dimension_stats keeps apart; the rest are folded into one row per operation.",
+							"The values with the most nodes in the window are kept, among the first ten times as many met in created_at order.",
+							&pp_max_dimension_values,
+							100, 1, 100000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 

@@ -11,6 +11,8 @@
 
 #include "postgres.h"
 
+#include "funcapi.h"
+
 #include "config.h"
 #include "window.h"
 
@@ -40,5 +42,14 @@ extern void pp_operation_columns(PPConfig *cfg, const char *name, int name_len,
 								 Datum *values, bool *nulls);
 extern void pp_agg_name_columns(PPConfig *cfg, const PPAgg *a, Datum *values,
 								bool *nulls);
+
+/*
+ * One row of pp_compare's columns comparing aggregate b (before) with a
+ * (after), NULL on a side without calls (src/compare.c).
+ */
+#define PP_COMPARE_COLUMNS 20
+extern void pp_compare_row(ReturnSetInfo *rsinfo, PPConfig *cfg,
+						   const char *name, int name_len, const PPAgg *b,
+						   const PPAgg *a, bool b_unknown, bool a_unknown);
 
 #endif							/* PP_STATS_H */

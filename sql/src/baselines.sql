@@ -120,7 +120,9 @@ COMMENT ON FUNCTION @extschema@.pp_capture_baseline(text, interval, float) IS
 
 CREATE FUNCTION @extschema@.pp_baseline_check(name text DEFAULT 'default',
                                               "window" interval DEFAULT '1 hour',
-                                              min_calls integer DEFAULT 5)
+                                              min_calls integer DEFAULT 5,
+                                              dimension text DEFAULT NULL,
+                                              value text DEFAULT NULL)
 RETURNS TABLE (operation text, operation_type text, metric text,
                baseline_value float, current_value float, change_pct float,
                acceptable_low float, acceptable_high float, severity text,
@@ -143,11 +145,27 @@ BEGIN
         RAISE EXCEPTION 'window must be positive'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF (dimension IS NULL) <> (value IS NULL) THEN
+        RAISE EXCEPTION 'dimension and value go together'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass both, as in dimension => ''release'', value => ''r42'', or neither.';
+    END IF;
     tol := b.tolerance_pct / 100.0;
 
     RETURN QUERY
+    -- the window: all nodes, or those whose value of the dimension is value
+    -- (then no profiles row and no cache columns: docs/reference.md)
     WITH cur AS (
-        SELECT * FROM @extschema@.pp_range_stats(tstzrange(now() - "window", now(), '[]'))
+        SELECT r.operation, r.operation_type, r.calls, r.avg_ms, r.p50_ms, r.p95_ms,
+               r.p99_ms, r.error_rate, r.cache_hit_rate, r.cache_lookups
+          FROM @extschema@.pp_range_stats(tstzrange(now() - "window", now(), '[]')) r
+         WHERE pp_baseline_check.dimension IS NULL
+        UNION ALL
+        SELECT d.operation, d.operation_type, d.calls, d.avg_ms, d.p50_ms, d.p95_ms,
+               d.p99_ms, d.error_rate, NULL::float, NULL::bigint
+          FROM @extschema@.pp_dimension_stats("window", pp_baseline_check.dimension) d
+         WHERE pp_baseline_check.dimension IS NOT NULL
+           AND d.dimension_value = pp_baseline_check.value AND NOT d.folded
     ),
     hours AS (
         SELECT extract(epoch FROM "window") / 3600.0 AS h
@@ -168,6 +186,8 @@ BEGIN
               ('cache_hit_rate', o.cache_hit_rate, c.cache_hit_rate, false)
           ) AS m(metric, bv, cv, worse_up)
          WHERE o.baseline = b.name
+           -- a slice's traffic is not the baseline's
+           AND (pp_baseline_check.dimension IS NULL OR m.metric <> 'calls_per_hour')
         UNION ALL
         SELECT NULL, 'profile', m.metric, m.bv, m.cv, m.worse_up
           FROM cur c
@@ -222,10 +242,22 @@ BEGIN
 
     -- operations the baseline never saw
     RETURN QUERY
+    WITH cur AS (
+        SELECT r.operation, r.operation_type, r.calls, r.avg_ms, r.p50_ms, r.p95_ms,
+               r.p99_ms, r.error_rate, r.cache_hit_rate, r.cache_lookups
+          FROM @extschema@.pp_range_stats(tstzrange(now() - "window", now(), '[]')) r
+         WHERE pp_baseline_check.dimension IS NULL
+        UNION ALL
+        SELECT d.operation, d.operation_type, d.calls, d.avg_ms, d.p50_ms, d.p95_ms,
+               d.p99_ms, d.error_rate, NULL::float, NULL::bigint
+          FROM @extschema@.pp_dimension_stats("window", pp_baseline_check.dimension) d
+         WHERE pp_baseline_check.dimension IS NOT NULL
+           AND d.dimension_value = pp_baseline_check.value AND NOT d.folded
+    )
     SELECT c.operation, c.operation_type, 'new_operation'::text, NULL::float,
            c.calls::float, NULL::float, NULL::float, NULL::float, 'info'::text,
            format('%s was not in baseline "%s" (%s calls now)', c.operation, b.name, c.calls)
-      FROM @extschema@.pp_range_stats(tstzrange(now() - "window", now(), '[]')) c
+      FROM cur c
      WHERE c.operation IS NOT NULL AND c.operation_type <> '(folded)'
        AND c.calls >= min_calls
        AND NOT EXISTS (SELECT 1 FROM @extschema@.performance_baseline_operations o
@@ -234,5 +266,5 @@ BEGIN
 END;
 $$;
 
-COMMENT ON FUNCTION @extschema@.pp_baseline_check(text, interval, integer) IS
-    'Deviations of the last window from a named baseline, with severity; operations within the tolerance return no row';
+COMMENT ON FUNCTION @extschema@.pp_baseline_check(text, interval, integer, text, text) IS
+    'Deviations of the last window (or of its nodes whose dimension has value) from a named baseline, with severity; operations within the tolerance return no row';

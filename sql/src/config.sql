@@ -92,6 +92,18 @@ CREATE TABLE @extschema@.model_prices (
 COMMENT ON TABLE @extschema@.model_prices IS
     'USD per million input / output tokens per model name or LIKE pattern, from valid_from on; the user''s to maintain';
 
+CREATE TABLE @extschema@.operation_dimensions (
+    name text PRIMARY KEY CHECK (name <> '' AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 63),
+    key_path text[] NOT NULL
+        CHECK (pg_catalog.cardinality(key_path) OPERATOR(pg_catalog.>=) 1
+               AND pg_catalog.cardinality(key_path) OPERATOR(pg_catalog.<=) 8
+               AND pg_catalog.array_ndims(key_path) OPERATOR(pg_catalog.=) 1
+               AND pg_catalog.array_position(key_path, NULL) IS NULL),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.operation_dimensions IS
+    'Dimensions pp_dimension_stats slices by: a name and the metadata key path of its value (a node''s own, else its nearest ancestor''s)';
+
 CREATE FUNCTION @extschema@.pp_config_changed()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'pp_config_changed'
@@ -118,6 +130,10 @@ CREATE TRIGGER ppprof_config_changed
 CREATE TRIGGER ppprof_config_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON @extschema@.model_prices
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
+CREATE TRIGGER ppprof_config_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON @extschema@.operation_dimensions
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_config_changed();
 
 --
@@ -153,6 +169,10 @@ BEGIN
                updated_at = NEW.updated_at
          WHERE m.model_pattern = NEW.model_pattern
            AND m.valid_from = NEW.valid_from;
+    ELSIF TG_TABLE_NAME = 'operation_dimensions' THEN
+        UPDATE @extschema@.operation_dimensions d
+           SET key_path = NEW.key_path, updated_at = NEW.updated_at
+         WHERE d.name = NEW.name;
     ELSE
         UPDATE @extschema@.optimization_catalog o
            SET effort = NEW.effort,
@@ -185,6 +205,9 @@ CREATE TRIGGER ppprof_config_replace
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
 CREATE TRIGGER ppprof_config_replace
     BEFORE INSERT ON @extschema@.model_prices
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
+CREATE TRIGGER ppprof_config_replace
+    BEFORE INSERT ON @extschema@.operation_dimensions
     FOR EACH ROW EXECUTE FUNCTION @extschema@.pp_config_replace();
 
 --
@@ -304,3 +327,6 @@ INSERT INTO @extschema@.model_prices (model_pattern, input_usd_per_million, outp
     ('text-embedding-3-large', 0.13, 0),
     ('claude-3-5-sonnet%', 3.00, 15.00),
     ('claude-3-5-haiku%', 0.80, 4.00);
+INSERT INTO @extschema@.operation_dimensions (name, key_path) VALUES
+    ('model', '{model}'),
+    ('release', '{release}');

@@ -9,6 +9,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_profiles', '
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_bottlenecks', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_thresholds', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.operation_categories', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.operation_dimensions', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.optimization_catalog', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.usage_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.model_prices', '');

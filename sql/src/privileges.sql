@@ -10,6 +10,7 @@ ALTER TABLE @extschema@.performance_profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_bottlenecks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_thresholds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.operation_categories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.operation_dimensions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.optimization_catalog ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.usage_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.model_prices ENABLE ROW LEVEL SECURITY;
@@ -78,6 +79,7 @@ BEGIN
         GRANT SELECT, INSERT, UPDATE, DELETE ON
             @extschema@.performance_profiles, @extschema@.performance_bottlenecks,
             @extschema@.performance_thresholds, @extschema@.operation_categories,
+            @extschema@.operation_dimensions,
             @extschema@.optimization_catalog, @extschema@.usage_keys,
             @extschema@.model_prices, @extschema@.performance_snapshots,
             @extschema@.performance_baselines, @extschema@.performance_baseline_operations,
@@ -95,12 +97,14 @@ BEGIN
             @extschema@.pp_operation_stats(interval), @extschema@.pp_operation_samples(text),
             @extschema@.pp_range_stats(tstzrange), @extschema@.pp_compare(tstzrange, tstzrange),
             @extschema@.pp_path_stats(interval), @extschema@.pp_range_path_stats(tstzrange),
-            @extschema@.pp_folded(interval),
+            @extschema@.pp_folded(interval), @extschema@.pp_dimension_stats(interval, text),
+            @extschema@.pp_range_dimension_stats(tstzrange, text),
+            @extschema@.pp_compare_values(tstzrange, text, text, text),
             @extschema@.pp_trends(interval, interval), @extschema@.pp_trend_summary(interval),
             @extschema@.pp_optimization_report(interval, text, text), @extschema@.pp_bottlenecks(interval),
             @extschema@.pp_detect_bottlenecks(interval), @extschema@.pp_info(),
             @extschema@.pp_profile_usage(jsonb, timestamptz),
-            @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer)
+            @extschema@.pp_snapshots(interval), @extschema@.pp_baseline_check(text, interval, integer, text, text)
             TO service_role;
         -- OpenTelemetry ingest, like pp_ingest: the receiver runs as the
         -- application's role.  pp_ingest_otlp runs as its caller, so the

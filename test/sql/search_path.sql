@@ -83,6 +83,11 @@ SET ROLE service_role;
 SET search_path = svc, pg_catalog, public;
 SELECT count(*) AS stored FROM pp_snapshots('1 hour');
 SELECT count(*) >= 0 AS checked FROM pp_baseline_check('normal', '1 hour', 1);
+SELECT operation, dimension_value, calls FROM pp_dimension_stats('1 hour', 'model') ORDER BY 1;
+SELECT count(*) AS sliced_checks FROM pp_baseline_check('normal', '1 hour', 1, 'model', 'none');
+SELECT operation, calls_before, calls_after
+  FROM pp_compare_values(pg_catalog.tstzrange(pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 hour',
+                                              pg_catalog.now()), 'release', 'a', 'b') ORDER BY 1;
 RESET search_path;
 RESET ROLE;
 SELECT planted, as_superuser FROM svc.hits ORDER BY 1;

@@ -42,7 +42,7 @@ my @tables = split /\n/, $node->safe_psql('src', q{
 	  JOIN pg_class c ON c.oid = r.oid
 	 WHERE e.extname = 'ppprof' ORDER BY 1});
 is_deeply(\@tables,
-	[qw(model_prices operation_attribute_categories operation_categories optimization_catalog
+	[qw(model_prices operation_attribute_categories operation_categories operation_dimensions optimization_catalog
 		performance_alert_rules performance_alerts performance_baseline_operations
 		performance_baselines performance_bottlenecks performance_otlp_spans
 		performance_otlp_traces performance_profiles performance_snapshots
@@ -78,6 +78,8 @@ $node->safe_psql('src', q{
 	UPDATE model_prices SET input_usd_per_million = 2 WHERE model_pattern = 'gpt-4o';
 	INSERT INTO model_prices (model_pattern, valid_from, input_usd_per_million, output_usd_per_million)
 	VALUES ('gpt-4o', '2027-01-01', 1.5, 6);
+	UPDATE operation_dimensions SET key_path = '{deploy,release}' WHERE name = 'release';
+	INSERT INTO operation_dimensions (name, key_path) VALUES ('tenant', '{tenant}');
 });
 
 # profiles analysed under the edited configuration

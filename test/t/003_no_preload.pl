@@ -10,7 +10,8 @@
 # are not valid (the table answers) until pp_rebuild(), after which they are
 # valid, equal to the table, and follow new writes.  pp_range_path_stats
 # over a fixed range answers the same without preload (from the table) and
-# preloaded (from the rebuilt path entries).
+# preloaded (from the rebuilt path entries); pp_dimension_stats answers the
+# same rows in both.
 use strict;
 use warnings;
 
@@ -135,6 +136,15 @@ my $paths_sql = qq{SELECT path, calls, errors, round(total_ms::numeric, 6), roun
 my $paths_no_preload = $node->safe_psql('postgres', $paths_sql);
 cmp_ok(scalar(my @p = split /\n/, $paths_no_preload), '>', 5, 'not preloaded: pp_range_path_stats answers its paths');
 
+# statistics per dimension value (read from the table either way): the
+# same rows without preload and preloaded
+my $dims_sql = q{SELECT operation, dimension_value, folded, calls, errors,
+	round(avg_ms::numeric, 6), round(p50_ms::numeric, 6), round(p95_ms::numeric, 6),
+	round(p99_ms::numeric, 6) FROM pp_dimension_stats('30 days', 'model')};
+my $dims_no_preload = $node->safe_psql('postgres', $dims_sql);
+cmp_ok(scalar(my @d = grep { /\|gpt-4o-mini\|/ } split /\n/, $dims_no_preload), '>', 0,
+	'not preloaded: pp_dimension_stats answers the model of the LLM nodes');
+
 pp_log_lacks($node, qr/FATAL|PANIC|TRAP:|terminated by signal/,
 	'no FATAL or crash in the server log without preload');
 
@@ -150,6 +160,8 @@ isnt($state, 'valid', 'after the restart the statistics are not valid');
 like($state, qr/from the table/, "they answer from the table ($state)");
 ($ok, $out, $err) = psql_session('-c', q{SELECT count(*) FROM pp_operation_stats('1 hour')});
 unlike($err, qr/\Q$notice\E/, 'no NOTICE once preloaded');
+is($node->safe_psql('postgres', $dims_sql), $dims_no_preload,
+	'preloaded: pp_dimension_stats equals the answer without preload');
 check_exact('1 hour', 'preloaded, before pp_rebuild');
 check_exact('1 day', 'preloaded, before pp_rebuild');
 

@@ -434,6 +434,10 @@ my @reader_calls = (
 	[ 'pp_info',                q{SELECT pp_info() IS NOT NULL} ],
 	[ 'pp_snapshots',           q{SELECT count(*) FROM pp_snapshots('1 hour')} ],
 	[ 'pp_baseline_check',      q{SELECT count(*) FROM pp_baseline_check('default', '1 hour', 1)} ],
+	[ 'pp_baseline_check with a dimension', q{SELECT count(*) FROM pp_baseline_check('default', '1 hour', 1, 'model', 'a')} ],
+	[ 'pp_dimension_stats',     q{SELECT count(*) FROM pp_dimension_stats('1 hour', 'model')} ],
+	[ 'pp_range_dimension_stats', qq{SELECT count(*) FROM pp_range_dimension_stats('[$t_3h,$t_next)', 'model')} ],
+	[ 'pp_compare_values',      qq{SELECT count(*) FROM pp_compare_values('[$t_3h,$t_next)', 'model', 'a', 'b')} ],
 	[ 'pp_analyze_profile',     qq{SELECT count(*) FROM pp_analyze_profile('$p1')} ]);
 # and the writers (the triggers run under the writer's search_path)
 my @writer_calls = (
