@@ -52,6 +52,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -522,7 +523,21 @@ pp_config_changed(PG_FUNCTION_ARGS)
 	if (!creating_extension &&
 		(strcmp(RelationGetRelationName(trigdata->tg_relation), "usage_keys") == 0 ||
 		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0))
+	{
+		Oid			profiles = get_relname_relid("performance_profiles",
+												 RelationGetNamespace(trigdata->tg_relation));
+
+		/*
+		 * Hold the lock a writer of performance_profiles holds until the
+		 * commit: a rebuild, which locks the table against writers before it
+		 * loads the configuration, then reads either this change or none of
+		 * it, and a change made while a rebuild reads waits for its end, so
+		 * that the commit's invalidation comes after the rebuild's validation.
+		 */
+		if (OidIsValid(profiles))
+			LockRelationOid(profiles, RowExclusiveLock);
 		usage_config_changed = true;
+	}
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }

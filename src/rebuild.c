@@ -218,6 +218,15 @@ rebuild_database(bool background)
 						   wait_ms),
 				 errhint("Run pp_rebuild() again when the writing transactions have ended.")));
 	}
+	/*
+	 * Again, now that writers are locked out, and with a snapshot taken now:
+	 * a change of usage_keys or model_prices that was uncommitted when the
+	 * statement began held the lock until its commit (pp_config_changed),
+	 * and its invalidation came with the lock.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	cfg = pp_config_get();
+	PopActiveSnapshot();
 	pp_shmem_reset(MyDatabaseId, false, false);
 	/* rows dated later stay out of the statistics (see check_created_at) */
 	limit = pp_created_at_limit();
