@@ -35,6 +35,8 @@ int			pp_max_window_paths = 1000;
 int			pp_max_dimension_values = 100;
 int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
+int			pp_rollup_retention_min = 400 * 24 * 60;
+bool		pp_rollup_keep = false;
 int			pp_otlp_grace_period_ms = 60 * 1000;
 int			pp_otlp_max_pending_spans = 100000;
 int			pp_otlp_max_request_spans = 10000;
@@ -204,6 +206,22 @@ pp_guc_init(void)
 							400, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.rollup_retention",
+							"Sets how long hour rollups are kept, whatever pp_purge() removes of the raw profiles.",
+							NULL,
+							&pp_rollup_retention_min,
+							400 * 24 * 60, 24 * 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rollup_keep",
+							 "Keeps the rollups of the profiles this session deletes (pp_purge() sets it).",
+							 NULL,
+							 &pp_rollup_keep,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ppprof.horizon",
 							"Sets how far back shared-memory statistics reach; older windows are read from the table.",

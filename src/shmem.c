@@ -224,6 +224,8 @@ typedef struct PPDb
 								 * only: the rebuild found rows dated later
 								 * than the clock allowed (DT_NOEND: none) */
 	int64		future_rows;	/* how many */
+	TimestampTz rollup_horizon; /* pp_rollup() wrote, or is writing, rollups
+								 * of buckets before this only */
 	PPDbCounters counters;		/* zeroed at start-up, not kept in the file */
 } PPDb;
 
@@ -494,6 +496,7 @@ db_get(Oid dbid, bool create)
 		db->rebuild_started = 0;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
+		db->rollup_horizon = DT_NOBEGIN;
 		memset(&db->counters, 0, sizeof(db->counters));
 	}
 	return db;
@@ -1654,6 +1657,51 @@ pp_shmem_claim_rebuild(Oid dbid)
 	}
 	LWLockRelease(shared->lock);
 	return claimed;
+}
+
+/*
+ * pp_rollup() is about to write the rollups of dbid's buckets before t:
+ * from now on, a writer marks the minutes before t it changes (rollups.c).
+ */
+void
+pp_shmem_rollup_raise(Oid dbid, TimestampTz t)
+{
+	PPDb	   *db;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db == NULL)
+	{
+		LWLockRelease(shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("ppprof's shared memory has no room for another database"),
+				 errhint("Drop the extension from a database that no longer needs it.")));
+	}
+	if (db->rollup_horizon < t)
+		db->rollup_horizon = t;
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * The rollups of dbid that exist are of buckets before the returned time.
+ * A crash forgets what pp_rollup() raised, but every rollup written before
+ * it is of a bucket before the server's start.
+ */
+TimestampTz
+pp_shmem_rollup_horizon(Oid dbid)
+{
+	PPDb	   *db;
+	TimestampTz t = PgStartTime;
+
+	if (shared == NULL)
+		return t;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	db = hash_search(db_hash, &dbid, HASH_FIND, NULL);
+	if (db != NULL && db->rollup_horizon > t)
+		t = db->rollup_horizon;
+	LWLockRelease(shared->lock);
+	return t;
 }
 
 /* The claimed rebuild did not happen. */

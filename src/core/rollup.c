@@ -222,7 +222,7 @@ pp_rollup_decode(const uint8_t *buf, size_t len, pp_rollup_t *r, uint8_t *flags,
 	*flags = 0;
 	if (len < 2)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "version",
-							"%zu bytes are too few for a rollup", len);
+							"%zu bytes are fewer than the 2 of a rollup's header", len);
 	if (buf[0] != PP_ROLLUP_VERSION)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "version",
 							"version %u, expected %d", buf[0], PP_ROLLUP_VERSION);
@@ -272,7 +272,7 @@ pp_rollup_decode(const uint8_t *buf, size_t len, pp_rollup_t *r, uint8_t *flags,
 		return rc;
 	if (rd.p != rd.end)
 		return pp_error_set(err, PP_ERR_INVALID_VALUE, "end",
-							"%zu bytes follow the rollup", (size_t) (rd.end - rd.p));
+							"the rollup is followed by %zu more bytes", (size_t) (rd.end - rd.p));
 	*flags = buf[1];
 	return PP_OK;
 }

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/rollups.h
+ *	  Statistics persisted per closed time bucket (performance_rollups).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_ROLLUPS_H
+#define PP_ROLLUPS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/*
+ * Write the rollups due in the current database (pp_rollup()); returns the
+ * rows written.
+ */
+extern int	pp_rollup_write(void);
+
+/*
+ * A row change of performance_profiles (row trigger): note the minute of
+ * created_at when its rollup may have been written.
+ */
+extern void pp_rollup_note(TimestampTz created_at, bool deleted);
+
+#endif							/* PP_ROLLUPS_H */
