@@ -37,6 +37,7 @@ int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
 int			pp_rollup_retention_min = 400 * 24 * 60;
 bool		pp_rollup_keep = false;
+bool		pp_rollup_worker = true;
 int			pp_otlp_grace_period_ms = 60 * 1000;
 int			pp_otlp_max_pending_spans = 100000;
 int			pp_otlp_max_request_spans = 10000;
@@ -214,6 +215,14 @@ pp_guc_init(void)
 							400 * 24 * 60, 24 * 60, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rollup_worker",
+							 "Writes the rollups of closed minutes in a background worker.",
+							 "When off, rollups are written only by pp_rollup() (from pg_cron, for example).",
+							 &pp_rollup_worker,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("ppprof.rollup_keep",
 							 "Keeps the rollups of the profiles this session deletes (pp_purge() sets it).",

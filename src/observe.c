@@ -228,6 +228,8 @@ observe_xact_callback(XactEvent event, void *arg)
 			 */
 			pending_apply();
 			applied = true;
+			if (n_changes > 0)
+				pp_rollup_request(MyDatabaseId);
 			break;
 		case XACT_EVENT_COMMIT:
 			pending_reset();

@@ -38,11 +38,16 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "tcop/tcopprot.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "commands/trigger.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "commands/extension.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -63,6 +68,8 @@
 PG_FUNCTION_INFO_V1(pp_rollup);
 PG_FUNCTION_INFO_V1(pp_rollup_contents);
 PG_FUNCTION_INFO_V1(pp_profiles_mark_stale);
+
+PGDLLEXPORT void pp_rollup_worker_main(Datum arg);
 
 /* Minute rollups are kept this long; hour rollups ppprof.rollup_retention. */
 #define PP_ROLLUP_MINUTES_KEPT	(USECS_PER_DAY)
@@ -411,6 +418,10 @@ pp_rollup_write(void)
 				 errhint("Run it in its own transaction.")));
 	cfg = pp_config_get();
 
+	/* one pp_rollup() at a time per database */
+	LockRelationOid(get_relname_relid("performance_rollups", cfg->schema),
+					ShareUpdateExclusiveLock);
+
 	/* 1. the horizon, 2. the writers that may not have seen it */
 	pp_shmem_rollup_raise(MyDatabaseId, through);
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, cfg->profiles_relid);
@@ -678,4 +689,53 @@ pp_profiles_mark_stale(PG_FUNCTION_ARGS)
 		elog(ERROR, "ppprof: could not mark stale rollups");
 	pp_spi_finish_as(&saved);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * Start the background pp_rollup() of dbid, at most once a minute (called
+ * before the commit of a transaction that changed performance_profiles).
+ */
+void
+pp_rollup_request(Oid dbid)
+{
+	BackgroundWorker worker;
+
+	if (!pp_rollup_worker || RecoveryInProgress() || !pp_shmem_claim_rollup(dbid))
+		return;
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ppprof");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pp_rollup_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ppprof rollup of database %u", dbid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "ppprof rollup");
+	worker.bgw_main_arg = ObjectIdGetDatum(dbid);
+	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+		ereport(LOG,
+				(errmsg("ppprof could not start a background rollup"),
+				 errhint("Raise max_worker_processes, or run SELECT pp_rollup() from pg_cron.")));
+}
+
+/* Entry point of the "ppprof rollup" background worker. */
+void
+pp_rollup_worker_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+	int			n = 0;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "ppprof: writing rollups");
+	if (OidIsValid(get_extension_oid("ppprof", true)))
+		n = pp_rollup_write();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(DEBUG1,
+			(errmsg("ppprof wrote %d rollups of database %u", n, dbid)));
+	proc_exit(0);
 }

@@ -19,6 +19,12 @@
 extern int	pp_rollup_write(void);
 
 /*
+ * Start the background pp_rollup() of dbid when a minute closed since the
+ * last one.
+ */
+extern void pp_rollup_request(Oid dbid);
+
+/*
  * A row change of performance_profiles (row trigger): note the minute of
  * created_at when its rollup may have been written.
  */

@@ -226,6 +226,8 @@ typedef struct PPDb
 	int64		future_rows;	/* how many */
 	TimestampTz rollup_horizon; /* pp_rollup() wrote, or is writing, rollups
 								 * of buckets before this only */
+	TimestampTz rollup_next;	/* no background pp_rollup() is started
+								 * before this */
 	PPDbCounters counters;		/* zeroed at start-up, not kept in the file */
 } PPDb;
 
@@ -497,6 +499,7 @@ db_get(Oid dbid, bool create)
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
 		db->rollup_horizon = DT_NOBEGIN;
+		db->rollup_next = DT_NOBEGIN;
 		memset(&db->counters, 0, sizeof(db->counters));
 	}
 	return db;
@@ -1702,6 +1705,30 @@ pp_shmem_rollup_horizon(Oid dbid)
 		t = db->rollup_horizon;
 	LWLockRelease(shared->lock);
 	return t;
+}
+
+/*
+ * Claim the background pp_rollup() of dbid: true at most once a minute,
+ * the first time after a minute closed.
+ */
+bool
+pp_shmem_claim_rollup(Oid dbid)
+{
+	PPDb	   *db;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		claimed = false;
+
+	if (shared == NULL)
+		return false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db != NULL && now >= db->rollup_next)
+	{
+		db->rollup_next = now - now % USECS_PER_MINUTE + USECS_PER_MINUTE;
+		claimed = true;
+	}
+	LWLockRelease(shared->lock);
+	return claimed;
 }
 
 /* The claimed rebuild did not happen. */
