@@ -731,8 +731,10 @@ pp_rollup_worker_main(Datum arg)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	pgstat_report_activity(STATE_RUNNING, "ppprof: writing rollups");
+	PushActiveSnapshot(GetTransactionSnapshot());
 	if (OidIsValid(get_extension_oid("ppprof", true)))
 		n = pp_rollup_write();
+	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	ereport(DEBUG1,
