@@ -363,6 +363,11 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_rounded(&st, "mean_ingest_us", info.db_mean_ingest_us);
 	pp_jb_int(&st, "usage_values_ignored", info.db_usage_ignored);
 	pp_jb_int(&st, "cost_unknown_nodes", info.db_cost_unknown);
+	pp_jb_int(&st, "replicated_rejected", info.db_rejected);
+	pp_jb_string(&st, "replicated_rejected_last",
+				 info.db_rejected > 0 ? info.db_rejected_last : NULL);
+	pp_jb_time(&st, "replicated_rejected_last_at",
+			   info.db_rejected > 0 ? info.db_rejected_last_at : 0);
 	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
 	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
 	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);
