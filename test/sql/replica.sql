@@ -16,6 +16,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- 1. a replica-mode session: rows are validated, analysed and counted
+SELECT pp_info()->'replicated_rows_counted' AS replicated_rows_counted;
 SET session_replication_role = replica;
 INSERT INTO performance_profiles (query_id, profile_data)
 VALUES ('r1', '{"operation_name": "llm_generation", "duration_ms": 3000}');
@@ -83,6 +84,14 @@ SET session_replication_role = replica;
 TRUNCATE performance_profiles;
 RESET session_replication_role;
 SELECT * FROM counted();
+
+-- 7. pp_info() says when a trigger no longer fires always (ENABLE TRIGGER,
+-- as a data-only restore with --disable-triggers runs, makes it fire on
+-- origin only), and the fix
+ALTER TABLE performance_profiles ENABLE TRIGGER ppprof_observe;
+SELECT pp_info()->'replicated_rows_counted' AS replicated_rows_counted;
+ALTER TABLE performance_profiles ENABLE ALWAYS TRIGGER ppprof_observe;
+SELECT pp_info()->'replicated_rows_counted' AS replicated_rows_counted;
 
 DROP FUNCTION counted();
 DROP EXTENSION ppprof;

@@ -206,6 +206,7 @@ SELECT count(*) FILTER (WHERE NOT ppprof_analyzed) || ' ' || count(*) FILTER (WH
   FROM performance_profiles WHERE ppprof_rejected IS NULL}) =~ /^0 (\d+) (\d+)$/ && $1 > 0 && $2 > 0,
 	1, 'initial copy: every other row analysed by the subscriber (bottlenecks and suggestions filled)');
 is(info('statistics'), 'valid', 'initial copy: the statistics are valid');
+is(info('replicated_rows_counted'), 'true', "pp_info()->>'replicated_rows_counted' is true");
 is(info('profiles_ingested'), '550', 'initial copy: 550 profiles counted by the triggers');
 is(info('replicated_rejected'), '1', "initial copy: pp_info()->>'replicated_rejected' counts the malformed row");
 like(info('replicated_rejected_last'), qr/^invalid profile at \$\.duration_ms: /,
