@@ -80,7 +80,7 @@ typedef struct Rejection
 {
 	int			sqlstate;
 	char	   *message;
-	char	   *hint;
+	const char *hint;
 } Rejection;
 
 static MemoryContext IngestContext = NULL;
@@ -179,7 +179,7 @@ profile_rejection(const pp_error_t *err, Rejection *r)
 {
 	r->sqlstate = error_sqlstate(err->code);
 	r->message = psprintf("invalid profile at %s: %s", err->path, err->text);
-	r->hint = pstrdup(error_hint(err->code));
+	r->hint = error_hint(err->code);
 }
 
 /*
@@ -584,7 +584,7 @@ check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
 	{
 		r->message = psprintf("created_at must be finite, got \"%s\"",
 							  TIMESTAMP_IS_NOBEGIN(at) ? "-infinity" : "infinity");
-		r->hint = pstrdup("Leave created_at out: it defaults to now().");
+		r->hint = "Leave created_at out: it defaults to now().";
 		return false;
 	}
 	if (at > pp_created_at_limit())
@@ -765,7 +765,7 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		rej.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
 		rej.message = psprintf("total_duration_ms must be between 0 and 1e9, got %g",
 							   DatumGetFloat8(total));
-		rej.hint = pstrdup("Leave total_duration_ms out: it is the root's duration_ms.");
+		rej.hint = "Leave total_duration_ms out: it is the root's duration_ms.";
 		return PointerGetDatum(reject_row(tuple, desc, cols, &rej, query_id,
 										  n_replace, attnums, values, nulls));
 	}
