@@ -79,6 +79,17 @@ SELECT * FROM counted();
 DELETE FROM performance_profiles WHERE query_id = 'restored-bad-3';
 SELECT * FROM counted();
 
+-- the dimension statistics, read from the table, leave rejected rows out
+-- too (this one has a valid tree: only its total is refused)
+INSERT INTO performance_profiles (query_id, profile_data)
+VALUES ('dim-counted', '{"operation_name": "dim_op", "duration_ms": 5, "metadata": {"model": "m-counted"}}');
+INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms, ppprof_rejected)
+VALUES ('dim-rejected', '{"operation_name": "dim_op", "duration_ms": 6, "metadata": {"model": "m-rejected"}}', -1,
+        'total_duration_ms must be between 0 and 1e9, got -1');
+SELECT operation, dimension_value, calls FROM pp_dimension_stats('1 day', 'model')
+ WHERE operation = 'dim_op';
+SELECT * FROM counted();
+
 -- 6. a TRUNCATE in a replica-mode session clears the statistics too
 SET session_replication_role = replica;
 TRUNCATE performance_profiles;
