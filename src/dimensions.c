@@ -472,6 +472,7 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
 						 " FROM %s.performance_profiles"
 						 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
 						 " AND created_at OPERATOR(pg_catalog.%s) $2"
+						 " AND ppprof_rejected IS NULL"
 						 " ORDER BY created_at, id",
 						 quote_identifier(get_namespace_name(cfg->schema)),
 						 end_open ? "<" : "<=");

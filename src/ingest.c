@@ -16,7 +16,11 @@
  *	3. fills total_duration_ms, bottleneck_operations and
  *	   optimization_suggestions when the client left them NULL or empty.
  * A bad profile raises one ERROR whose message names the JSON path of the
- * offending value; the row is not stored.
+ * offending value; the row is not stored.  Except from a logical
+ * replication worker (a subscription's initial copy or its apply), which
+ * would retry the failed change forever: there the row is stored with the
+ * reason in ppprof_rejected, left out of every statistic, and counted in
+ * pp_info() (docs/scaling.md).
  *
  * Per-profile work happens in IngestContext, reset at the start of each
  * profile, so that a long batch does not accumulate memory.
@@ -35,6 +39,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "replication/logicalworker.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
@@ -66,6 +71,17 @@ typedef struct ProfileAnalysis
 	double	   *thresholds_ms;	/* per node: threshold, NAN when none */
 	int			n_bottlenecks;
 } ProfileAnalysis;
+
+/*
+ * Why a row cannot be counted: the ERROR a local write raises, or what a
+ * replicated row is marked with (reject_row).
+ */
+typedef struct Rejection
+{
+	int			sqlstate;
+	char	   *message;
+	const char *hint;
+} Rejection;
 
 static MemoryContext IngestContext = NULL;
 
@@ -149,30 +165,43 @@ jsonl_line_context(void *arg)
 }
 
 static void
-report_profile_error(const pp_error_t *err, const char *query_id)
+raise_rejection(const Rejection *r, const char *query_id)
 {
 	ereport(ERROR,
-			(errcode(error_sqlstate(err->code)),
-			 errmsg("invalid profile at %s: %s", err->path, err->text),
+			(errcode(r->sqlstate),
+			 errmsg_internal("%s", r->message),
 			 errdetail_not_stored(query_id),
-			 errhint("%s", error_hint(err->code))));
+			 errhint("%s", r->hint)));
+}
+
+static void
+profile_rejection(const pp_error_t *err, Rejection *r)
+{
+	r->sqlstate = error_sqlstate(err->code);
+	r->message = psprintf("invalid profile at %s: %s", err->path, err->text);
+	r->hint = error_hint(err->code);
 }
 
 /*
  * Validate and analyse jb in IngestContext (which the caller has reset).
- * Raises an ERROR on a bad profile.
+ * Returns false, with the reason in *r (allocated in the caller's context),
+ * for a bad profile.
  */
-static void
-analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
-				ProfileAnalysis *pa)
+static bool
+analyze_profile(Jsonb *jb, PPConfig *cfg, ProfileAnalysis *pa, Rejection *r)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext old = MemoryContextSwitchTo(IngestContext);
 	pp_error_t	err;
 	int32_t		i;
 
 	memset(pa, 0, sizeof(*pa));
 	if (!pp_profile_tree(jb, IngestContext, &pa->tree, &err))
-		report_profile_error(&err, query_id);
+	{
+		MemoryContextSwitchTo(caller);
+		profile_rejection(&err, r);
+		return false;
+	}
 
 	pa->types = palloc(sizeof(char *) * pa->tree.n_nodes);
 	pa->thresholds_ms = palloc(sizeof(double) * pa->tree.n_nodes);
@@ -194,6 +223,17 @@ analyze_profile(Jsonb *jb, PPConfig *cfg, const char *query_id,
 			pa->thresholds_ms[i] = NAN;
 	}
 	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* The same, raising the ERROR of a bad profile (the batch functions). */
+static void
+analyze_profile_or_error(Jsonb *jb, PPConfig *cfg, ProfileAnalysis *pa)
+{
+	Rejection	r;
+
+	if (!analyze_profile(jb, cfg, pa, &r))
+		raise_rejection(&r, NULL);
 }
 
 static inline bool
@@ -524,11 +564,12 @@ fill_query_id(HeapTuple tuple, TupleDesc desc, int att, Jsonb *profile,
  * created_at must be finite and no later than pp_created_at_limit(): the
  * shared statistics follow the newest created_at they see, and a row dated
  * in the future would move them past real history.  An UPDATE that leaves
- * created_at as it was is not checked again.
+ * created_at as it was is not checked again.  Returns false, with the
+ * reason in *r, when the row's created_at is refused.
  */
-static void
+static bool
 check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
-				 const char *query_id)
+				 Rejection *r)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, att, desc, &isnull);
@@ -536,22 +577,62 @@ check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
 
 	if (isnull ||
 		(old != NULL && pp_profile_column_equal(old, tuple, desc, PP_COL_CREATED_AT)))
-		return;
+		return true;
 	at = DatumGetTimestampTz(d);
+	r->sqlstate = ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
 	if (TIMESTAMP_NOT_FINITE(at))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("created_at must be finite, got \"%s\"",
-						TIMESTAMP_IS_NOBEGIN(at) ? "-infinity" : "infinity"),
-				 errdetail_not_stored(query_id),
-				 errhint("Leave created_at out: it defaults to now().")));
+	{
+		r->message = psprintf("created_at must be finite, got \"%s\"",
+							  TIMESTAMP_IS_NOBEGIN(at) ? "-infinity" : "infinity");
+		r->hint = "Leave created_at out: it defaults to now().";
+		return false;
+	}
 	if (at > pp_created_at_limit())
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("created_at \"%s\" is in the future", timestamptz_to_str(at)),
-				 errdetail_not_stored(query_id),
-				 errhint("A profile may be dated at most ppprof.max_clock_skew (%d s) after the server's clock; "
-						 "leave created_at out to use now().", pp_max_clock_skew_s)));
+	{
+		r->message = psprintf("created_at \"%s\" is in the future",
+							  timestamptz_to_str(at));
+		r->hint = psprintf("A profile may be dated at most ppprof.max_clock_skew (%d s) after the server's clock; "
+						   "leave created_at out to use now().", pp_max_clock_skew_s);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A row that cannot be counted.  A local write raises the ERROR, and
+ * nothing is stored.  A logical replication worker would retry the change
+ * forever (the subscription would stop there), so the row it writes is
+ * stored as it came, with the reason in ppprof_rejected and
+ * ppprof_analyzed false; the AFTER trigger and every read of the table
+ * leave it out, and the commit counts it in pp_info().  Returns the tuple
+ * to store.
+ */
+static HeapTuple
+reject_row(HeapTuple tuple, TupleDesc desc, const int *cols, const Rejection *r,
+		   const char *query_id, int n_replace, int *attnums, Datum *values,
+		   bool *nulls)
+{
+	bool		id_null;
+	Datum		id;
+
+	if (!IsLogicalWorker())
+		raise_rejection(r, query_id);
+
+	attnums[n_replace] = cols[PP_COL_PPPROF_REJECTED];
+	values[n_replace++] = CStringGetTextDatum(r->message);
+	attnums[n_replace] = cols[PP_COL_PPPROF_ANALYZED];
+	values[n_replace++] = BoolGetDatum(false);
+	tuple = heap_modify_tuple_by_cols(tuple, desc, n_replace, attnums, values,
+									  nulls);
+	id = heap_getattr(tuple, cols[PP_COL_ID], desc, &id_null);
+	ereport(WARNING,
+			(errmsg("replicated profile %s stored as rejected: %s",
+					id_null ? "without id" : DatumGetCString(DirectFunctionCall1(uuid_out, id)),
+					r->message),
+			 errdetail("The row is stored with the reason in ppprof_rejected and counts in no statistic."),
+			 errhint("Find such rows with: SELECT id, ppprof_rejected FROM performance_profiles WHERE ppprof_rejected IS NOT NULL;")));
+	pp_observe_rejected(r->message);
+	return tuple;
 }
 
 /*
@@ -560,6 +641,7 @@ check_created_at(HeapTuple tuple, HeapTuple old, TupleDesc desc, int att,
  * On UPDATE, a row whose profile_data did not change is returned as it is;
  * when profile_data changed, total_duration_ms and the two analysis columns
  * are recomputed unless the UPDATE itself set them to new non-empty values.
+ * A row that cannot be counted goes to reject_row.
  */
 Datum
 pp_profiles_trigger(PG_FUNCTION_ARGS)
@@ -584,9 +666,11 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	PPConfig   *cfg;
 	ProfileAnalysis pa;
 	const int  *cols;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-	int			attnums[5];
+	HeapTuple	cmp;
+	Rejection	rej;
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
+	int			attnums[6];
 	Datum		query_fill;
 	Datum		total;
 	int			n_replace = 0;
@@ -641,6 +725,25 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	if (isnull)
 		return PointerGetDatum(tuple);	/* NOT NULL reports it */
 
+	/*
+	 * A row inserted already rejected (a restore) is kept as it is, counted
+	 * nowhere.  An UPDATE of a rejected row that changes none of what was
+	 * checked leaves it rejected; one that does is checked as an INSERT
+	 * would be (cmp NULL: nothing of the old row was accepted).
+	 */
+	cmp = old;
+	if (old == NULL && pp_profile_rejected(tuple, desc))
+		return PointerGetDatum(tuple);
+	if (old != NULL && pp_profile_rejected(old, desc))
+	{
+		if (pp_profile_column_equal(old, tuple, desc, PP_COL_PROFILE_DATA) &&
+			pp_profile_column_equal(old, tuple, desc, PP_COL_CREATED_AT) &&
+			pp_profile_column_equal(old, tuple, desc, PP_COL_TOTAL_DURATION_MS) &&
+			pp_profile_column_equal(old, tuple, desc, PP_COL_PPPROF_REJECTED))
+			return PointerGetDatum(tuple);
+		cmp = NULL;
+	}
+
 	query_id = fill_query_id(tuple, desc, att_query, DatumGetJsonbP(profile),
 							 &query_fill);
 	if (query_fill != (Datum) 0)
@@ -648,20 +751,24 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 		attnums[n_replace] = att_query;
 		values[n_replace++] = query_fill;
 	}
-	check_created_at(tuple, old, desc, cols[PP_COL_CREATED_AT], query_id);
+	if (!check_created_at(tuple, cmp, desc, cols[PP_COL_CREATED_AT], &rej))
+		return PointerGetDatum(reject_row(tuple, desc, cols, &rej, query_id,
+										  n_replace, attnums, values, nulls));
 
 	total = heap_getattr(tuple, att_total, desc, &isnull);
 	fill_total = isnull;
 	if (!isnull &&
-		(old == NULL ||
-		 !pp_profile_column_equal(old, tuple, desc, PP_COL_TOTAL_DURATION_MS)) &&
+		(cmp == NULL ||
+		 !pp_profile_column_equal(cmp, tuple, desc, PP_COL_TOTAL_DURATION_MS)) &&
 		!(DatumGetFloat8(total) >= 0 && DatumGetFloat8(total) <= PP_MAX_DURATION_MS))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("total_duration_ms must be between 0 and 1e9, got %g",
-						DatumGetFloat8(total)),
-				 errdetail_not_stored(query_id),
-				 errhint("Leave total_duration_ms out: it is the root's duration_ms.")));
+	{
+		rej.sqlstate = ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		rej.message = psprintf("total_duration_ms must be between 0 and 1e9, got %g",
+							   DatumGetFloat8(total));
+		rej.hint = "Leave total_duration_ms out: it is the root's duration_ms.";
+		return PointerGetDatum(reject_row(tuple, desc, cols, &rej, query_id,
+										  n_replace, attnums, values, nulls));
+	}
 	fill_bottlenecks = jsonb_is_unset(tuple, desc, att_bottlenecks);
 	fill_suggestions = jsonb_is_unset(tuple, desc, att_suggestions);
 
@@ -671,30 +778,34 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 	 * configuration would change history.
 	 */
 	analyzed = heap_getattr(tuple, att_analyzed, desc, &isnull);
-	if (old == NULL && !isnull && DatumGetBool(analyzed))
+	if (cmp == NULL && !isnull && DatumGetBool(analyzed))
 		fill_bottlenecks = fill_suggestions = false;
 
-	if (old != NULL)
+	if (cmp != NULL)
 	{
-		if (pp_profile_column_equal(old, tuple, desc, PP_COL_PROFILE_DATA))
+		if (pp_profile_column_equal(cmp, tuple, desc, PP_COL_PROFILE_DATA))
 		{
-			if (!fill_total && !fill_bottlenecks && !fill_suggestions)
+			/* ppprof_rejected is ppprof's: an UPDATE setting it is undone */
+			if (!fill_total && !fill_bottlenecks && !fill_suggestions &&
+				!pp_profile_rejected(tuple, desc))
 				return PointerGetDatum(tuple);
 		}
 		else
 		{
-			fill_total |= pp_profile_column_equal(old, tuple, desc,
+			fill_total |= pp_profile_column_equal(cmp, tuple, desc,
 												  PP_COL_TOTAL_DURATION_MS);
-			fill_bottlenecks |= pp_profile_column_equal(old, tuple, desc,
+			fill_bottlenecks |= pp_profile_column_equal(cmp, tuple, desc,
 														PP_COL_BOTTLENECK_OPERATIONS);
-			fill_suggestions |= pp_profile_column_equal(old, tuple, desc,
+			fill_suggestions |= pp_profile_column_equal(cmp, tuple, desc,
 														PP_COL_OPTIMIZATION_SUGGESTIONS);
 		}
 	}
 
 	cfg = pp_config_get();
 	MemoryContextReset(IngestContext);
-	analyze_profile(DatumGetJsonbP(profile), cfg, query_id, &pa);
+	if (!analyze_profile(DatumGetJsonbP(profile), cfg, &pa, &rej))
+		return PointerGetDatum(reject_row(tuple, desc, cols, &rej, query_id,
+										  n_replace, attnums, values, nulls));
 
 	if (fill_total)
 	{
@@ -714,6 +825,12 @@ pp_profiles_trigger(PG_FUNCTION_ARGS)
 
 	attnums[n_replace] = att_analyzed;
 	values[n_replace++] = BoolGetDatum(true);
+	if (pp_profile_rejected(tuple, desc))
+	{
+		attnums[n_replace] = cols[PP_COL_PPPROF_REJECTED];
+		nulls[n_replace] = true;
+		values[n_replace++] = (Datum) 0;
+	}
 
 	if (n_replace > 0)
 		tuple = heap_modify_tuple_by_cols(tuple, desc, n_replace, attnums,
@@ -975,8 +1092,8 @@ pp_ingest_batch(PG_FUNCTION_ARGS)
 		old = MemoryContextSwitchTo(element_cxt);
 		element = (int) i;
 		MemoryContextReset(IngestContext);
-		analyze_profile(JsonbValueToJsonb(getIthJsonbValueFromContainer(&batch->root, i)),
-						cfg, NULL, &pa);
+		analyze_profile_or_error(JsonbValueToJsonb(getIthJsonbValueFromContainer(&batch->root, i)),
+								 cfg, &pa);
 		MemoryContextSwitchTo(old);
 	}
 	error_context_stack = errcb.previous;
@@ -1036,7 +1153,7 @@ ingest_lines(char *input, PPConfig *cfg)
 		MemoryContextSwitchTo(line_cxt);
 		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(line));
 		MemoryContextReset(IngestContext);
-		analyze_profile(DatumGetJsonbP(jb), cfg, NULL, &pa);
+		analyze_profile_or_error(DatumGetJsonbP(jb), cfg, &pa);
 
 		MemoryContextSwitchTo(batch_cxt);
 		if (n == capacity)
@@ -1101,7 +1218,7 @@ pp_analyze_profile(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	cfg = pp_config_get();
 	MemoryContextReset(IngestContext);
-	analyze_profile(jb, cfg, NULL, &pa);
+	analyze_profile_or_error(jb, cfg, &pa);
 
 	for (i = 0; i < pa.tree.n_nodes; i++)
 	{

@@ -28,6 +28,10 @@
  * by matching id, created_at and total_duration_ms; only when no staged
  * change matches does it walk the stored profile again.
  *
+ * A row marked rejected (ppprof_rejected: a replicated profile that is not
+ * valid, see ingest.c) counts nowhere, neither added nor removed; the
+ * rejection itself is a pending change, counted in pp_info() at commit.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,6 +40,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -73,6 +78,9 @@ static int	confirm_cursor = 0;
 
 /* the pending changes were applied at PRE_COMMIT */
 static bool applied = false;
+
+/* the reason of the last rejection staged (PP_CHANGE_REJECTED) */
+static char rejected_reason[PP_REJECTED_REASON_LEN];
 
 /* row changes this backend made while ppprof.enabled was off */
 static int64 disabled_writes = 0;
@@ -212,6 +220,13 @@ pending_apply(void)
 	for (i = 0; i < n_nodes; i++)
 		nodes[i].name = names + name_offsets[i];
 	pp_shmem_apply(MyDatabaseId, changes, n_changes, nodes);
+	/* the last rejection still pending is the last one staged */
+	for (i = n_changes - 1; i >= 0; i--)
+		if (changes[i].kind == PP_CHANGE_REJECTED)
+		{
+			pp_shmem_note_rejected(MyDatabaseId, rejected_reason);
+			break;
+		}
 }
 
 static void
@@ -298,6 +313,20 @@ pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at, double total_ms,
 	ch->ingest_us = ingest_us;
 }
 
+void
+pp_observe_rejected(const char *reason)
+{
+	int			len;
+
+	if (!pp_shmem_attached())
+		return;
+	(void) pending_add(PP_CHANGE_REJECTED, true, NULL, 0, 0, NULL, NULL, NULL);
+	/* cut between characters: pp_info() shows it as a JSON string */
+	len = pg_mbcliplen(reason, strlen(reason), sizeof(rejected_reason) - 1);
+	memcpy(rejected_reason, reason, len);
+	rejected_reason[len] = '\0';
+}
+
 /*
  * A row written while ppprof.enabled is off: the statistics no longer cover
  * the table.  They answer from the table until pp_rebuild().
@@ -369,6 +398,8 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 
 	if (!row_identity(tuple, desc, &id, &created_at, &total_ms))
 		return;					/* a NULL created_at is in no window */
+	if (pp_profile_rejected(tuple, desc))
+		return;					/* counted nowhere (ingest.c, reject_row) */
 
 	/*
 	 * A row older than the horizon counts nowhere, and the horizon does not
@@ -490,7 +521,8 @@ pp_profiles_observe(PG_FUNCTION_ARGS)
 		if (!pp_profile_column_equal(oldt, newt, desc, PP_COL_PROFILE_DATA) ||
 			!pp_profile_column_equal(oldt, newt, desc, PP_COL_CREATED_AT) ||
 			!pp_profile_column_equal(oldt, newt, desc, PP_COL_TOTAL_DURATION_MS) ||
-			!pp_profile_column_equal(oldt, newt, desc, PP_COL_ID))
+			!pp_profile_column_equal(oldt, newt, desc, PP_COL_ID) ||
+			pp_profile_rejected(oldt, desc) != pp_profile_rejected(newt, desc))
 		{
 			observe_row(PP_CHANGE_REMOVE, oldt, desc);
 			observe_row(PP_CHANGE_ADD, newt, desc);

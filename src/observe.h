@@ -25,6 +25,12 @@ extern void pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at,
 							 double total_ms, const pp_tree_t *tree,
 							 const char *const *types, double ingest_us);
 
+/*
+ * A replicated row the BEFORE trigger stored as rejected, for the reason
+ * given: counted in pp_info() when the transaction commits.
+ */
+extern void pp_observe_rejected(const char *reason);
+
 /* A row change made while ppprof.enabled was off, and the next one on. */
 extern void pp_observe_disabled_write(void);
 extern void pp_observe_enabled_write(void);

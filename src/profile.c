@@ -44,7 +44,7 @@ pp_profile_columns(TupleDesc desc)
 	static const char *const names[PP_NUM_COLUMNS] = {
 		"id", "query_id", "profile_data", "total_duration_ms",
 		"bottleneck_operations", "optimization_suggestions", "created_at",
-		"ppprof_analyzed"
+		"ppprof_analyzed", "ppprof_rejected"
 	};
 	static int	attnums[PP_NUM_COLUMNS];
 	static bool known = false;
@@ -75,6 +75,13 @@ pp_profile_columns(TupleDesc desc)
 	}
 	known = true;
 	return attnums;
+}
+
+bool
+pp_profile_rejected(HeapTuple tuple, TupleDesc desc)
+{
+	return !heap_attisnull(tuple, pp_profile_columns(desc)[PP_COL_PPPROF_REJECTED],
+						   desc);
 }
 
 /* Same value in both tuples: a binary comparison, after detoasting. */

@@ -30,11 +30,19 @@ typedef enum PPColumn
 	PP_COL_OPTIMIZATION_SUGGESTIONS,
 	PP_COL_CREATED_AT,
 	PP_COL_PPPROF_ANALYZED,
+	PP_COL_PPPROF_REJECTED,
 	PP_NUM_COLUMNS
 } PPColumn;
 
 /* The attribute numbers of the columns in desc, indexed by PPColumn. */
 extern const int *pp_profile_columns(TupleDesc desc);
+
+/*
+ * Is the row marked rejected (ppprof_rejected not NULL: a profile that
+ * arrived by logical replication and is not valid)?  Such a row is stored
+ * but counted nowhere.
+ */
+extern bool pp_profile_rejected(HeapTuple tuple, TupleDesc desc);
 
 /* Does column hold the same value in both tuples (NULL equals NULL)? */
 extern bool pp_profile_column_equal(HeapTuple a, HeapTuple b, TupleDesc desc,

@@ -234,7 +234,8 @@ rebuild_database(bool background)
 	initStringInfo(&q);
 	appendStringInfo(&q,
 					 "SELECT id, profile_data, total_duration_ms, created_at"
-					 " FROM %s.performance_profiles WHERE created_at IS NOT NULL",
+					 " FROM %s.performance_profiles"
+					 " WHERE created_at IS NOT NULL AND ppprof_rejected IS NULL",
 					 quote_identifier(get_namespace_name(cfg->schema)));
 
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",

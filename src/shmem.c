@@ -203,6 +203,9 @@ typedef struct PPDbCounters
 	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
 	int64		usage_ignored;	/* usage values in metadata not valid */
 	int64		cost_unknown;	/* nodes with tokens whose cost is unknown */
+	int64		rejected;		/* replicated rows stored as rejected */
+	TimestampTz rejected_last_at;	/* when the last one committed */
+	char		rejected_last[PP_REJECTED_REASON_LEN];	/* and why */
 } PPDbCounters;
 
 typedef struct PPDb
@@ -1470,6 +1473,12 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 
 		if (mode == APPLY_UNDO)
 			sign = -sign;
+		if (ch->kind == PP_CHANGE_REJECTED)
+		{
+			/* counted whether the statistics are valid or not */
+			db->counters.rejected += mode == APPLY_UNDO ? -1 : 1;
+			continue;
+		}
 		if (ch->kind == PP_CHANGE_TRUNCATE)
 		{
 			db_clear(dbid);
@@ -1577,6 +1586,23 @@ pp_shmem_count_sampled_out(Oid dbid)
 	db = db_get(dbid, true);
 	if (db != NULL)
 		db->counters.sampled_out++;
+	LWLockRelease(shared->lock);
+}
+
+void
+pp_shmem_note_rejected(Oid dbid, const char *reason)
+{
+	PPDb	   *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db != NULL)
+	{
+		strlcpy(db->counters.rejected_last, reason, PP_REJECTED_REASON_LEN);
+		db->counters.rejected_last_at = GetCurrentTimestamp();
+	}
 	LWLockRelease(shared->lock);
 }
 
@@ -2059,6 +2085,10 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 		info->db_sampled_out = db->counters.sampled_out;
 		info->db_usage_ignored = db->counters.usage_ignored;
 		info->db_cost_unknown = db->counters.cost_unknown;
+		info->db_rejected = db->counters.rejected;
+		info->db_rejected_last_at = db->counters.rejected_last_at;
+		strlcpy(info->db_rejected_last, db->counters.rejected_last,
+				PP_REJECTED_REASON_LEN);
 		info->db_mean_ingest_us = db->counters.timed_profiles > 0 ?
 			db->counters.ingest_us / db->counters.timed_profiles : 0;
 		info->db_paths = db->n_paths;

@@ -27,6 +27,9 @@
 #define PP_HOUR_BUCKETS_FROM	(3 * USECS_PER_HOUR)
 
 /* What a tracked entry is */
+/* pp_info() keeps this much of the last rejection's reason */
+#define PP_REJECTED_REASON_LEN	256
+
 #define PP_KIND_OPERATION	0	/* one operation_name of a database */
 #define PP_KIND_ROOT		1	/* the profiles themselves (one per database) */
 #define PP_KIND_PATH		2	/* one call path root -> ... -> node of a
@@ -106,7 +109,9 @@ typedef enum PPChangeKind
 	PP_CHANGE_ADD,				/* an inserted row, or the new side of an
 								 * UPDATE */
 	PP_CHANGE_REMOVE,			/* a deleted row, or the old side */
-	PP_CHANGE_TRUNCATE			/* the table was truncated */
+	PP_CHANGE_TRUNCATE,			/* the table was truncated */
+	PP_CHANGE_REJECTED			/* a replicated row stored as rejected: no
+								 * statistic, only pp_info()'s count */
 } PPChangeKind;
 
 typedef struct PPRowChange
@@ -268,6 +273,9 @@ extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
 extern void pp_shmem_count_sampled_out(Oid dbid);
 
+/* The reason of the last replicated row of dbid stored as rejected. */
+extern void pp_shmem_note_rejected(Oid dbid, const char *reason);
+
 /* Forget the statistics of dbid; valid=true when the table is empty. */
 extern void pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild);
 
@@ -348,6 +356,9 @@ typedef struct PPShmemInfo
 	double		db_mean_ingest_us;
 	int64		db_usage_ignored;	/* usage values in metadata not valid */
 	int64		db_cost_unknown;	/* nodes with tokens but no known cost */
+	int64		db_rejected;	/* replicated rows stored as rejected */
+	TimestampTz db_rejected_last_at;	/* the last one's commit; 0 if none */
+	char		db_rejected_last[PP_REJECTED_REASON_LEN];	/* its reason */
 	char		dump_status[128];	/* what start-up did with the dump */
 } PPShmemInfo;
 

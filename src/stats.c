@@ -10,7 +10,9 @@
 
 #include <math.h>
 
+#include "access/table.h"
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -25,6 +27,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -293,6 +296,37 @@ jb_int_if(JsonbParseState **st, const char *key, int64 n, bool visible)
 }
 
 /*
+ * Do ppprof's three triggers on performance_profiles fire always, so that
+ * rows written by logical replication (session_replication_role = replica)
+ * are validated and counted?  The install script makes them so; ALTER
+ * TABLE ... ENABLE TRIGGER (which a data-only restore with
+ * --disable-triggers runs) makes them fire on origin only.
+ */
+static bool
+triggers_fire_always(Oid relid)
+{
+	static const char *const names[] = {
+		"ppprof_ingest", "ppprof_observe", "ppprof_truncated", "ppprof_rollup_stale"
+	};
+	Relation	rel = table_open(relid, AccessShareLock);
+	int			n_always = 0;
+	int			i;
+	int			k;
+
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers; i++)
+	{
+		const Trigger *t = &rel->trigdesc->triggers[i];
+
+		for (k = 0; k < lengthof(names); k++)
+			if (strcmp(t->tgname, names[k]) == 0 &&
+				t->tgenabled == TRIGGER_FIRES_ALWAYS)
+				n_always++;
+	}
+	table_close(rel, AccessShareLock);
+	return n_always == lengthof(names);
+}
+
+/*
  * pp_info() RETURNS jsonb: the profiler's own state.
  *
  * Every caller sees this database's state and counters and the settings;
@@ -309,8 +343,9 @@ pp_info(PG_FUNCTION_ARGS)
 	JsonbParseState *st = NULL;
 	const char *state;
 	bool		all;
+	PPConfig   *cfg;
 
-	(void) pp_config_get();
+	cfg = pp_config_get();
 	pp_shmem_info(MyDatabaseId, &info);
 	all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	if (RecoveryInProgress())
@@ -363,6 +398,13 @@ pp_info(PG_FUNCTION_ARGS)
 	pp_jb_rounded(&st, "mean_ingest_us", info.db_mean_ingest_us);
 	pp_jb_int(&st, "usage_values_ignored", info.db_usage_ignored);
 	pp_jb_int(&st, "cost_unknown_nodes", info.db_cost_unknown);
+	pp_jb_int(&st, "replicated_rejected", info.db_rejected);
+	pp_jb_string(&st, "replicated_rejected_last",
+				 info.db_rejected > 0 ? info.db_rejected_last : NULL);
+	pp_jb_time(&st, "replicated_rejected_last_at",
+			   info.db_rejected > 0 ? info.db_rejected_last_at : 0);
+	pp_jb_bool(&st, "replicated_rows_counted",
+			   triggers_fire_always(cfg->profiles_relid));
 	jb_int_if(&st, "profiles_ingested_all_databases", info.profiles, all);
 	jb_int_if(&st, "nodes_ingested_all_databases", info.nodes, all);
 	jb_int_if(&st, "sampled_out_all_databases", info.sampled_out, all);

@@ -429,7 +429,8 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 					 "SELECT profile_data, total_duration_ms, created_at, id"
 					 " FROM %s.performance_profiles"
 					 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-					 " AND created_at OPERATOR(pg_catalog.%s) $2",
+					 " AND created_at OPERATOR(pg_catalog.%s) $2"
+					 " AND ppprof_rejected IS NULL",
 					 quote_identifier(get_namespace_name(cfg->schema)),
 					 inclusive ? "<=" : "<");
 	args[0] = TimestampTzGetDatum(from);

@@ -75,3 +75,15 @@ CREATE TRIGGER ppprof_observe
 CREATE TRIGGER ppprof_truncated
     AFTER TRUNCATE ON @extschema@.performance_profiles
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_profiles_truncated();
+
+--
+-- The triggers fire under session_replication_role = replica too: rows that
+-- logical replication writes (a subscription's initial copy and its apply
+-- worker run as replica) are validated, analysed and counted like any
+-- other, and a replica-mode load cannot leave rows the statistics do not
+-- count (docs/scaling.md).  ALTER TABLE ... DISABLE TRIGGER still disables
+-- them.
+--
+ALTER TABLE @extschema@.performance_profiles ENABLE ALWAYS TRIGGER ppprof_ingest;
+ALTER TABLE @extschema@.performance_profiles ENABLE ALWAYS TRIGGER ppprof_observe;
+ALTER TABLE @extschema@.performance_profiles ENABLE ALWAYS TRIGGER ppprof_truncated;

@@ -14,10 +14,13 @@ CREATE TABLE @extschema@.performance_profiles (
     bottleneck_operations jsonb DEFAULT '[]',
     optimization_suggestions jsonb DEFAULT '[]',
     created_at timestamptz DEFAULT pg_catalog.now(),
-    ppprof_analyzed boolean NOT NULL DEFAULT false
+    ppprof_analyzed boolean NOT NULL DEFAULT false,
+    ppprof_rejected text DEFAULT NULL
 );
 COMMENT ON COLUMN @extschema@.performance_profiles.ppprof_analyzed IS
     'Set by ppprof once it filled the analysis columns; a row inserted with true (a restore) keeps them as they are';
+COMMENT ON COLUMN @extschema@.performance_profiles.ppprof_rejected IS
+    'Why ppprof left the row out of every statistic: a profile not valid that arrived by logical replication (stored, not analysed); NULL for every counted row';
 CREATE INDEX performance_profiles_created_at_idx
     ON @extschema@.performance_profiles (created_at);
 COMMENT ON TABLE @extschema@.performance_profiles IS

@@ -49,3 +49,6 @@ COMMENT ON FUNCTION @extschema@.pp_profiles_mark_stale() IS
 CREATE TRIGGER ppprof_rollup_stale
     AFTER INSERT OR UPDATE OR DELETE ON @extschema@.performance_profiles
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_profiles_mark_stale();
+-- like ppprof's other triggers on the table: rows a logical replication
+-- subscription writes mark their minutes too (docs/scaling.md)
+ALTER TABLE @extschema@.performance_profiles ENABLE ALWAYS TRIGGER ppprof_rollup_stale;

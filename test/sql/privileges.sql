@@ -180,6 +180,8 @@ INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms)
 VALUES ('victim_uuid:3', '{"operation_name": "r", "duration_ms": 1}', 0.001);
 INSERT INTO performance_profiles (query_id, profile_data, bottleneck_operations, ppprof_analyzed)
 VALUES ('victim_uuid:4', '{"operation_name": "r", "duration_ms": 1}', '[]', true);
+INSERT INTO performance_profiles (query_id, profile_data, ppprof_rejected)
+VALUES ('victim_uuid:6', '{"operation_name": "r"}', 'stored unchecked');
 INSERT INTO performance_profiles (id, query_id, profile_data)
 VALUES ('00000000-0000-0000-0000-000000000001', 'victim_uuid:5', '{"operation_name": "r", "duration_ms": 1}');
 UPDATE performance_profiles SET created_at = '2020-01-01';

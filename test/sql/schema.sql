@@ -15,6 +15,11 @@ SELECT conrelid::regclass AS tab, contype, pg_get_constraintdef(oid) AS def
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid)
   FROM pg_index WHERE indrelid = 'performance_profiles'::regclass ORDER BY 1;
 
+-- the triggers fire under session_replication_role = replica too (A:
+-- always), as logical replication's workers run
+SELECT tgname, tgenabled FROM pg_trigger
+ WHERE tgrelid = 'performance_profiles'::regclass AND NOT tgisinternal ORDER BY 1;
+
 -- configuration tables
 SELECT table_name, column_name, data_type, is_nullable
   FROM information_schema.columns

@@ -182,6 +182,14 @@ sub diag_differences
 	return;
 }
 
+# A row marked rejected, as an analysis node stores a malformed profile that
+# arrived by logical replication (test 020): restored as it is.
+my $rejected = 'rejected-1 invalid profile at $.children: expected an array or null, got string';
+$node->safe_psql('src', q{
+	INSERT INTO performance_profiles (query_id, profile_data, total_duration_ms, ppprof_rejected)
+	VALUES ('rejected-1', '{"operation_name": "rag_pipeline", "children": "none"}', 5,
+	        'invalid profile at $.children: expected an array or null, got string')});
+
 my %src_digest;
 $src_digest{$_} = table_digest('src', $_) for @tables;
 
@@ -231,6 +239,20 @@ sub check_restored
 			  FROM performance_profiles}),
 		   "$how: no profile gained bottlenecks or suggestions");
 	}
+
+	# the rejected row is still marked, and counts nowhere; the triggers
+	# still fire always (CREATE EXTENSION made them so again)
+	is($node->safe_psql($db, q{
+		SELECT query_id || ' ' || ppprof_rejected FROM performance_profiles WHERE ppprof_rejected IS NOT NULL}),
+		$rejected, "$how: the rejected row is restored, still marked");
+	is($node->safe_psql($db, q{
+		SELECT (SELECT calls FROM pp_range_stats(tstzrange(min(created_at), max(created_at), '[]'))
+		         WHERE operation IS NULL)
+		       || ' ' || count(*) FILTER (WHERE ppprof_rejected IS NULL)
+		  FROM performance_profiles}) =~ /^(\d+) (\d+)$/ && $1 == $2 ? 'equal' : 'differ',
+		'equal', "$how: the statistics count every profile but the rejected one");
+	is($node->safe_psql($db, q{SELECT pp_info()->>'replicated_rows_counted'}), 'true',
+		"$how: the triggers fire always");
 
 	# the configuration edits survived, and seeded rows are there once
 	is($node->safe_psql($db, q{
