@@ -541,6 +541,7 @@ pp_profiles_truncated(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_truncated() must be a trigger")));
+	pp_rollup_truncated(((TriggerData *) fcinfo->context)->tg_relation);
 	if (pp_shmem_attached())
 		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL, NULL, NULL);
 	else

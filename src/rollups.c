@@ -741,3 +741,16 @@ pp_rollup_worker_main(Datum arg)
 			(errmsg("ppprof wrote %d rollups of database %u", n, dbid)));
 	proc_exit(0);
 }
+
+void
+pp_rollup_truncated(Relation rel)
+{
+	PPSavedUser saved;
+	const char *nsp = quote_identifier(get_namespace_name(RelationGetNamespace(rel)));
+
+	pp_spi_connect_as(rel->rd_rel->relowner, &saved);
+	if (SPI_execute(psprintf("DELETE FROM %s.performance_rollups", nsp), false, 0) != SPI_OK_DELETE ||
+		SPI_execute(psprintf("DELETE FROM %s.performance_rollup_stale", nsp), false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "ppprof: could not delete the rollups of a truncated table");
+	pp_spi_finish_as(&saved);
+}

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "utils/rel.h"
 
 /*
  * Write the rollups due in the current database (pp_rollup()); returns the
@@ -29,5 +30,8 @@ extern void pp_rollup_request(Oid dbid);
  * created_at when its rollup may have been written.
  */
 extern void pp_rollup_note(TimestampTz created_at, bool deleted);
+
+/* performance_profiles (rel) was truncated: so are its rollups. */
+extern void pp_rollup_truncated(Relation rel);
 
 #endif							/* PP_ROLLUPS_H */

@@ -152,6 +152,18 @@ DELETE FROM performance_profiles WHERE query_id = 'r-3';
 ROLLBACK;
 SELECT count(*) AS marks FROM performance_rollup_stale;
 
+-- pp_purge keeps the rollups of what it deletes: the table holds no row of
+-- the first written hour any more, its rollup does
+SELECT h AS oldest_hour FROM (SELECT min(bucket_start) AS h FROM performance_rollups WHERE width = 'hour') x \gset
+SELECT deleted > 0 AS purged FROM pp_purge(now() - :'oldest_hour'::timestamptz - interval '1 hour')
+ WHERE table_name = 'performance_profiles';
+SELECT count(*) AS rows_left FROM performance_profiles
+ WHERE created_at < :'oldest_hour'::timestamptz + interval '1 hour';
+SELECT count(*) AS marks FROM performance_rollup_stale;
+SELECT pp_rollup() >= 0 AS wrote;
+SELECT (pp_rollup_contents(data)->>'calls')::int > 0 AS hour_kept
+  FROM performance_rollups WHERE width = 'hour' AND kind = 'p' AND bucket_start = :'oldest_hour';
+
 -- service_role reads rollups and cannot write them
 SET ROLE service_role;
 SELECT count(*) > 0 AS reads FROM performance_rollups;
@@ -170,6 +182,11 @@ SELECT pp_rollup_contents(data || '\x00'::bytea)
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT pp_rollup();
 ROLLBACK;
+
+-- TRUNCATE removes the rollups too
+TRUNCATE performance_profiles;
+SELECT (SELECT count(*) FROM performance_rollups) AS rollups,
+       (SELECT count(*) FROM performance_rollup_stale) AS marks;
 
 DROP VIEW ru_nodes;
 DROP EXTENSION ppprof;
