@@ -700,7 +700,8 @@ pp_rollup_request(Oid dbid)
 {
 	BackgroundWorker worker;
 
-	if (!pp_rollup_worker || RecoveryInProgress() || !pp_shmem_claim_rollup(dbid))
+	if (!pp_rollup_worker || !IsUnderPostmaster || RecoveryInProgress() ||
+		!pp_shmem_claim_rollup(dbid))
 		return;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
