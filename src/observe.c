@@ -466,12 +466,13 @@ rollup_note(TriggerData *td, TupleDesc desc)
 		return;					/* nothing a rollup holds changed */
 	d = heap_getattr(oldt, cols[PP_COL_CREATED_AT], desc, &isnull);
 	if (!isnull)
-		pp_rollup_note(DatumGetTimestampTz(d), TRIGGER_FIRED_BY_DELETE(td->tg_event));
+		pp_rollup_note(td->tg_relation, DatumGetTimestampTz(d),
+					   TRIGGER_FIRED_BY_DELETE(td->tg_event));
 	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
 		d = heap_getattr(newt, cols[PP_COL_CREATED_AT], desc, &isnull);
 		if (!isnull)
-			pp_rollup_note(DatumGetTimestampTz(d), false);
+			pp_rollup_note(td->tg_relation, DatumGetTimestampTz(d), false);
 	}
 }
 

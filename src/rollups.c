@@ -67,7 +67,6 @@
 
 PG_FUNCTION_INFO_V1(pp_rollup);
 PG_FUNCTION_INFO_V1(pp_rollup_contents);
-PG_FUNCTION_INFO_V1(pp_profiles_mark_stale);
 
 PGDLLEXPORT void pp_rollup_worker_main(Datum arg);
 
@@ -423,7 +422,7 @@ pp_rollup_write(void)
 					ShareUpdateExclusiveLock);
 
 	/* 1. the horizon, 2. the writers that may not have seen it */
-	pp_shmem_rollup_raise(MyDatabaseId, through);
+	pp_shmem_rollup_raise(through);
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, cfg->profiles_relid);
 	WaitForLockers(tag, ShareLock, false);
 
@@ -613,82 +612,74 @@ pp_rollup_contents(PG_FUNCTION_ARGS)
  * took its writer's lock on the table (its first row change): pp_rollup()
  * waits for every transaction that held the lock when it raised the
  * horizon, so a transaction that read an older one is in its snapshot.
- * The minutes before the horizon that the statement changed are kept
- * here, in the transaction's memory, until the statement's end.
+ * A minute is marked once per transaction (the set of minutes marked is
+ * forgotten when a subtransaction aborts, since its marks are gone).
  */
 static LocalTransactionId horizon_lxid = InvalidLocalTransactionId;
 static TimestampTz horizon;
-static TimestampTz *stale;
-static int	n_stale;
-static int	cap_stale;
+static HTAB *marked = NULL;		/* minutes marked, in TopTransactionContext */
+static bool subxact_callback_registered = false;
+
+static void
+rollup_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		marked = NULL;			/* its memory goes with the transaction */
+}
+
+/* Insert or renew the mark of minute in rel's schema, as rel's owner. */
+static void
+mark_minute(Relation rel, TimestampTz minute)
+{
+	PPSavedUser saved;
+	Oid			type = TIMESTAMPTZOID;
+	Datum		arg = TimestampTzGetDatum(minute);
+
+	pp_spi_connect_as(rel->rd_rel->relowner, &saved);
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.performance_rollup_stale (bucket_start)"
+									   " VALUES ($1) ON CONFLICT (bucket_start) DO UPDATE"
+									   " SET marked_at = pg_catalog.clock_timestamp()",
+									   quote_identifier(get_namespace_name(RelationGetNamespace(rel)))),
+							  1, &type, &arg, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ppprof: could not mark a stale rollup");
+	pp_spi_finish_as(&saved);
+}
 
 void
-pp_rollup_note(TimestampTz created_at, bool deleted)
+pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted)
 {
 	TimestampTz minute;
+	bool		found;
 
 	if (horizon_lxid != MyProc->lxid)
 	{
-		horizon = pp_shmem_rollup_horizon(MyDatabaseId);
+		horizon = pp_shmem_rollup_horizon();
 		horizon_lxid = MyProc->lxid;
-		stale = NULL;
-		n_stale = cap_stale = 0;
+		marked = NULL;
 	}
 	if (created_at >= horizon || (deleted && pp_rollup_keep))
 		return;
-	minute = floor_to(created_at, USECS_PER_MINUTE);
-	if (n_stale > 0 && stale[n_stale - 1] == minute)
-		return;
-	if (n_stale == cap_stale)
+	if (!subxact_callback_registered)
 	{
-		cap_stale = Max(16, cap_stale * 2);
-		stale = stale ? repalloc(stale, sizeof(TimestampTz) * cap_stale) :
-			MemoryContextAlloc(TopTransactionContext, sizeof(TimestampTz) * cap_stale);
+		RegisterSubXactCallback(rollup_subxact_callback, NULL);
+		subxact_callback_registered = true;
 	}
-	stale[n_stale++] = minute;
-}
+	if (marked == NULL)
+	{
+		HASHCTL		ctl;
 
-/*
- * AFTER INSERT OR UPDATE OR DELETE FOR EACH STATEMENT on
- * performance_profiles: mark the minutes the statement changed before the
- * rollup horizon, in performance_rollup_stale of the table's schema, as the
- * table's owner.  A mark already there gets a new row version, so that a
- * pp_rollup() that read the old one does not delete it.
- */
-Datum
-pp_profiles_mark_stale(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	PPSavedUser saved;
-	Datum		arg;
-	Oid			type = TIMESTAMPTZARRAYOID;
-	Datum	   *elems;
-	int			i;
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_STATEMENT(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("pp_profiles_mark_stale() must be a statement trigger")));
-	if (horizon_lxid != MyProc->lxid || n_stale == 0)
-		return PointerGetDatum(NULL);
-
-	elems = palloc(sizeof(Datum) * n_stale);
-	for (i = 0; i < n_stale; i++)
-		elems[i] = TimestampTzGetDatum(stale[i]);
-	arg = PointerGetDatum(construct_array(elems, n_stale, TIMESTAMPTZOID,
-										  sizeof(TimestampTz), FLOAT8PASSBYVAL,
-										  TYPALIGN_DOUBLE));
-	n_stale = 0;
-	pp_spi_connect_as(td->tg_relation->rd_rel->relowner, &saved);
-	if (SPI_execute_with_args(psprintf("INSERT INTO %s.performance_rollup_stale AS s (bucket_start)"
-									   " SELECT DISTINCT m FROM pg_catalog.unnest($1) m"
-									   " ON CONFLICT (bucket_start) DO UPDATE"
-									   " SET marked_at = pg_catalog.clock_timestamp()",
-									   quote_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)))),
-							  1, &type, &arg, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "ppprof: could not mark stale rollups");
-	pp_spi_finish_as(&saved);
-	return PointerGetDatum(NULL);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(TimestampTz);
+		ctl.entrysize = sizeof(TimestampTz);
+		ctl.hcxt = TopTransactionContext;
+		marked = hash_create("ppprof minutes marked", 64, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	minute = floor_to(created_at, USECS_PER_MINUTE);
+	(void) hash_search(marked, &minute, HASH_ENTER, &found);
+	if (!found)
+		mark_minute(rel, minute);
 }
 
 /*

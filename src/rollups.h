@@ -26,10 +26,10 @@ extern int	pp_rollup_write(void);
 extern void pp_rollup_request(Oid dbid);
 
 /*
- * A row change of performance_profiles (row trigger): note the minute of
- * created_at when its rollup may have been written.
+ * A row change of performance_profiles (rel; its row trigger): mark the
+ * minute of created_at when its rollup may have been written.
  */
-extern void pp_rollup_note(TimestampTz created_at, bool deleted);
+extern void pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted);
 
 /* performance_profiles (rel) was truncated: so are its rollups. */
 extern void pp_rollup_truncated(Relation rel);

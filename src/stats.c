@@ -306,7 +306,7 @@ static bool
 triggers_fire_always(Oid relid)
 {
 	static const char *const names[] = {
-		"ppprof_ingest", "ppprof_observe", "ppprof_truncated", "ppprof_rollup_stale"
+		"ppprof_ingest", "ppprof_observe", "ppprof_truncated"
 	};
 	Relation	rel = table_open(relid, AccessShareLock);
 	int			n_always = 0;

@@ -38,17 +38,3 @@ AS 'MODULE_PATHNAME', 'pp_rollup_contents'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.pp_rollup_contents(bytea) IS
     'The counters and percentiles of one rollup''s data, as jsonb';
-
-CREATE FUNCTION @extschema@.pp_profiles_mark_stale()
-RETURNS trigger
-AS 'MODULE_PATHNAME', 'pp_profiles_mark_stale'
-LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.pp_profiles_mark_stale() IS
-    'Marks in performance_rollup_stale the minutes a statement changed whose rollups may have been written';
-
-CREATE TRIGGER ppprof_rollup_stale
-    AFTER INSERT OR UPDATE OR DELETE ON @extschema@.performance_profiles
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pp_profiles_mark_stale();
--- like ppprof's other triggers on the table: rows a logical replication
--- subscription writes mark their minutes too (docs/scaling.md)
-ALTER TABLE @extschema@.performance_profiles ENABLE ALWAYS TRIGGER ppprof_rollup_stale;
