@@ -1,0 +1,281 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/partitions.c
+ *	  performance_profiles partitioned: the statistics of the rows that a
+ *	  partition takes away or brings without a row trigger.
+ *
+ * Dropping or detaching a partition removes its rows, attaching one adds
+ * its rows, and no row trigger fires for either.  The event trigger
+ * ppprof_partitions (ddl_command_start, DROP TABLE and ALTER TABLE) finds
+ * the partitions of performance_profiles that the command names, takes the
+ * locks the command is about to take, in its order (the parent first), and
+ * queues the rows of each leaf as a DELETE or an INSERT would: they are
+ * applied at commit and forgotten if the command fails.  A removal does
+ * not read rows older than the statistics' horizon, which count nowhere,
+ * so dropping old partitions for retention reads nothing.
+ *
+ * What no event trigger sees is not covered: TRUNCATE of one partition,
+ * and a partition dropped by DROP SCHEMA ... CASCADE or DROP OWNED
+ * (docs/scaling.md says so, and pp_rebuild() repairs it).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "config.h"
+#include "dump.h"
+#include "guc.h"
+#include "observe.h"
+#include "shmem.h"
+#include "spi_owner.h"
+
+PG_FUNCTION_INFO_V1(pp_profiles_partition_ddl);
+
+/* relid is a partition of performance_profiles, at any depth */
+static bool
+is_profiles_partition(Oid relid, Oid profiles)
+{
+	List	   *ancestors;
+	bool		found;
+
+	if (!get_rel_relispartition(relid))
+		return false;
+	ancestors = get_partition_ancestors(relid);
+	found = list_member_oid(ancestors, profiles);
+	list_free(ancestors);
+	return found;
+}
+
+/*
+ * Queue every row of the leaf table relid as added or removed.  The rows
+ * are read as the table's owner, in a snapshot taken now that the command's
+ * locks are held.
+ */
+static void
+queue_leaf_rows(Oid relid, PPChangeKind kind)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	PPSavedUser saved;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	char	   *q;
+
+	q = psprintf("SELECT id, profile_data, total_duration_ms, created_at"
+				 " FROM ONLY %s"
+				 " WHERE created_at OPERATOR(pg_catalog.>=) $1",
+				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											get_rel_name(relid)));
+	/* a removal skips what counts nowhere; an addition reads every row */
+	args[0] = TimestampTzGetDatum(kind == PP_CHANGE_REMOVE ?
+								  pp_shmem_horizon_start() : DT_NOBEGIN);
+
+	pp_spi_connect_as(pp_config_relation_owner(relid), &saved);
+	plan = SPI_prepare(q, 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	/* not read-only: a snapshot taken after the locks were granted */
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
+			Datum		profile = SPI_getbinval(tup, desc, 2, &isnull);
+			Datum		total;
+			double		total_ms;
+			TimestampTz created_at;
+
+			if (isnull)
+				continue;
+			total = SPI_getbinval(tup, desc, 3, &isnull);
+			total_ms = isnull ? 0 : DatumGetFloat8(total);
+			created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
+			pp_observe_stored(kind, DatumGetUUIDP(id), created_at, total_ms, profile);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	pp_spi_finish_as(&saved);
+}
+
+/*
+ * The rows of relid (a partition being dropped or detached, or a table
+ * being attached) leave or join the statistics.  The caller holds the
+ * locks.
+ */
+static void
+queue_rows(Oid relid, PPChangeKind kind)
+{
+	List	   *tables;
+	ListCell   *lc;
+
+	if (!pp_enabled)
+	{
+		/* the statistics no longer cover the table, as for any write */
+		pp_observe_disabled_write();
+		return;
+	}
+	if (!pp_shmem_attached())
+	{
+		/* a statistics file on disk no longer matches the table */
+		pp_dump_discard();
+		return;
+	}
+	if (IsolationUsesXactSnapshot())
+	{
+		/*
+		 * The transaction's snapshot may predate rows committed before the
+		 * locks were granted: reading it could miss rows the statistics
+		 * count.  Answer from the table until a rebuild instead.
+		 */
+		pp_shmem_invalidate(MyDatabaseId, true);
+		return;
+	}
+	/* the command already holds or is about to take the same locks */
+	tables = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, tables)
+	{
+		Oid			leaf = lfirst_oid(lc);
+
+		if (get_rel_relkind(leaf) == RELKIND_RELATION)
+			queue_leaf_rows(leaf, kind);
+	}
+	list_free(tables);
+}
+
+/*
+ * DROP TABLE: each named partition of performance_profiles, locked as
+ * DROP TABLE locks a partition (its parent, then itself, exclusively).
+ */
+static void
+drop_table(DropStmt *stmt, Oid profiles)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (!OidIsValid(relid) || !is_profiles_partition(relid, profiles))
+			continue;
+		LockRelationOid(get_partition_parent(relid, true), AccessExclusiveLock);
+		LockRelationOid(relid, AccessExclusiveLock);
+		/* detached or dropped while this waited for the locks */
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+			!is_profiles_partition(relid, profiles))
+			continue;
+		queue_rows(relid, PP_CHANGE_REMOVE);
+	}
+}
+
+/*
+ * ALTER TABLE parent DETACH PARTITION or ATTACH PARTITION, parent being
+ * performance_profiles or one of its partitions.  The parent is locked
+ * first, in the command's mode; the partition exclusively (a concurrent
+ * detach only takes SHARE UPDATE EXCLUSIVE, but its rows must not change
+ * while they are read: SHARE is enough for that).
+ */
+static void
+alter_table(AlterTableStmt *stmt, Oid profiles)
+{
+	Oid			parent;
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE)
+		return;
+	parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(parent) ||
+		(parent != profiles && !is_profiles_partition(parent, profiles)))
+		return;
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+		PartitionCmd *pc;
+		Oid			relid;
+
+		if (cmd->subtype != AT_AttachPartition && cmd->subtype != AT_DetachPartition)
+			continue;
+		pc = (PartitionCmd *) cmd->def;
+		relid = RangeVarGetRelid(pc->name, NoLock, true);
+		if (!OidIsValid(relid))
+			continue;
+		if (cmd->subtype == AT_AttachPartition)
+		{
+			LockRelationOid(parent, ShareUpdateExclusiveLock);
+			LockRelationOid(relid, AccessExclusiveLock);
+			/* not attachable: the command fails on its own */
+			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+				get_rel_relispartition(relid))
+				continue;
+			queue_rows(relid, PP_CHANGE_ADD);
+		}
+		else
+		{
+			/* FINALIZE (its own subtype) ends a detach counted when it began */
+			if (!get_rel_relispartition(relid) ||
+				get_partition_parent(relid, true) != parent)
+				continue;
+			LockRelationOid(parent, pc->concurrent ? ShareUpdateExclusiveLock :
+							AccessExclusiveLock);
+			LockRelationOid(relid, pc->concurrent ? ShareLock : AccessExclusiveLock);
+			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
+				!get_rel_relispartition(relid) ||
+				get_partition_parent(relid, true) != parent)
+				continue;
+			queue_rows(relid, PP_CHANGE_REMOVE);
+		}
+	}
+}
+
+/*
+ * Event trigger ppprof_partitions: ddl_command_start for DROP TABLE and
+ * ALTER TABLE, created by CREATE EXTENSION when performance_profiles is
+ * partitioned.
+ */
+Datum
+pp_profiles_partition_ddl(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata = (EventTriggerData *) fcinfo->context;
+	PPConfig   *cfg;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo) ||
+		strcmp(trigdata->event, "ddl_command_start") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pp_profiles_partition_ddl() must be a ddl_command_start event trigger")));
+
+	cfg = pp_config_get();
+	if (IsA(trigdata->parsetree, DropStmt) &&
+		((DropStmt *) trigdata->parsetree)->removeType == OBJECT_TABLE)
+		drop_table((DropStmt *) trigdata->parsetree, cfg->profiles_relid);
+	else if (IsA(trigdata->parsetree, AlterTableStmt))
+		alter_table((AlterTableStmt *) trigdata->parsetree, cfg->profiles_relid);
+	PG_RETURN_VOID();
+}
