@@ -10,11 +10,11 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'pp_profiles_partition_ddl'
 LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pp_profiles_partition_ddl() IS
-    'Queues the statistics of the rows of a partition of performance_profiles that DROP TABLE or ALTER TABLE ... DETACH or ATTACH PARTITION is about to remove or add';
+    'Queues the statistics of the rows of a partition of performance_profiles about to be dropped, detached or attached';
 
 -- Row triggers are cloned to every partition; DROP TABLE, DETACH and
 -- ATTACH fire none, so the event trigger stands in for them.
-DO $$
+DO $partitioned$
 BEGIN
     IF pg_catalog.current_setting('ppprof.partition_profiles', true)::boolean THEN
         CREATE EVENT TRIGGER ppprof_partitions ON ddl_command_start
@@ -22,7 +22,7 @@ BEGIN
             EXECUTE FUNCTION @extschema@.pp_profiles_partition_ddl();
     END IF;
 END;
-$$;
+$partitioned$;
 
 --
 -- One partition per UTC day, named performance_profiles_pYYYYMMDD, from

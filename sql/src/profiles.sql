@@ -10,10 +10,11 @@
 -- With ppprof.partition_profiles on, the table is partitioned by range of
 -- created_at (docs/scaling.md, "Partitioned by day"): the primary key then
 -- includes created_at, which is therefore NOT NULL, and the partitions are
--- created by pp_create_partitions() or pg_partman.
+-- created by pp_create_partitions() or pg_partman.  The block's own dollar
+-- quote keeps its statements in view of test/sql/install.sql.
 --
 
-DO $$
+DO $partitioned$
 BEGIN
     IF pg_catalog.current_setting('ppprof.partition_profiles', true)::boolean THEN
         CREATE TABLE @extschema@.performance_profiles (
@@ -40,7 +41,7 @@ BEGIN
         );
     END IF;
 END;
-$$;
+$partitioned$;
 COMMENT ON COLUMN @extschema@.performance_profiles.ppprof_analyzed IS
     'Set by ppprof once it filled the analysis columns; a row inserted with true (a restore) keeps them as they are';
 CREATE INDEX performance_profiles_created_at_idx

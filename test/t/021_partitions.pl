@@ -1,0 +1,187 @@
+# test/t/021_partitions.pl -- performance_profiles partitioned by day.
+#
+# (a) ppprof.partition_profiles at CREATE EXTENSION and pp_create_partitions:
+#     profiles over four days through the parent; the live statistics equal
+#     the exact SQL; a clean restart writes and loads them (valid at once,
+#     still exact).
+# (b) Retention while profiles arrive: two pgbench clients write profiles
+#     dated in an old partition (today's once it is gone) and today, while
+#     that partition is dropped and another is detached; no deadlock, no
+#     error, and the statistics equal the table's afterwards.
+# (c) pg_partman (Debian's postgresql-15-partman, 4.x): create_parent daily,
+#     run_maintenance with retention dropping, then detaching, partitions;
+#     the statistics stay valid and exact.  Skipped, with the reason, where
+#     pg_partman 4.x is not installed (the PostgreSQL 17 chroot).
+#
+# The windows compared are read in one transaction; no window edge is near
+# a row that changes during the test.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PPTest;
+
+my $node = pp_start_node('partitions', conf => "timezone = 'UTC'");
+pp_client_env($node, 'postgres');
+my @windows = ('1 hour', '1 day', '5 days');
+
+sub partitioned_install
+{
+	$node->safe_psql('postgres', q{
+		SET ppprof.partition_profiles = on;
+		CREATE EXTENSION ppprof;
+	});
+	pp_install_generator($node);
+	pp_create_exact_nodes($node);
+	pp_create_stats_mismatches($node);
+	return;
+}
+
+sub drop_all
+{
+	$node->safe_psql('postgres', q{
+		DROP VIEW exact_nodes CASCADE;
+		DROP FUNCTION stats_mismatches(interval);
+		DO $$
+		DECLARE
+		  r regclass;
+		BEGIN
+		  FOR r IN SELECT inhrelid::regclass FROM pg_inherits
+		            WHERE inhparent = 'performance_profiles'::regclass LOOP
+		    EXECUTE format('DROP TABLE %s', r);
+		  END LOOP;
+		END;
+		$$;
+		DROP EXTENSION ppprof;
+		DROP SCHEMA ppgen CASCADE;
+	});
+	return;
+}
+
+sub day_partition
+{
+	my ($days_ago) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT format('performance_profiles_p%s', to_char(current_date - $days_ago, 'YYYYMMDD'))");
+}
+
+#
+# (a) four days of profiles, a clean restart
+#
+partitioned_install();
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pp_create_partitions(1, current_date - 4)'),
+	'6', 'six daily partitions');
+is($node->safe_psql('postgres', q{
+	SELECT ppgen.load(600, '50 minutes', now() - interval '5 minutes')
+	     + ppgen.load(1400, '3 days 23 hours', date_trunc('day', now()) - interval '10 minutes')}),
+	'2000', '2000 profiles over five days');
+is($node->safe_psql('postgres', q{
+	SELECT count(DISTINCT tableoid) FROM performance_profiles}), '5', 'in five partitions');
+pp_check_exact($node, \@windows, 'partitioned');
+$node->restart;
+is(pp_info_field($node, 'statistics'), 'valid', 'clean restart: statistics valid at once');
+like(pp_info_field($node, 'statistics_file'), qr/^loaded: /, 'clean restart: the statistics file was loaded');
+pp_check_exact($node, \@windows, 'partitioned, after a clean restart');
+
+#
+# (b) a partition dropped and another detached while profiles arrive
+#
+my $day2 = day_partition(2);
+my $day3 = day_partition(3);
+my $script = $node->basedir . '/writer.sql';
+open(my $fh, '>', $script) or die "cannot write $script: $!";
+print $fh <<'EOF';
+DO $$
+BEGIN
+  INSERT INTO performance_profiles (query_id, profile_data, created_at)
+  SELECT 'old', ppgen.profile(g, t), t
+    FROM (SELECT (random() * 1000)::bigint AS g,
+                 date_trunc('day', now()) - interval '2 days' + random() * interval '20 hours' AS t) r;
+EXCEPTION WHEN check_violation THEN
+  -- the partition is gone: today's instead
+  INSERT INTO performance_profiles (query_id, profile_data)
+  VALUES ('late', ppgen.profile(1, now()));
+END;
+$$;
+SELECT pp_ingest(ppgen.profile(7, now()), 'new');
+EOF
+close $fh;
+my $bench = pp_start_pgbench('-c', 2, '-t', 400, '-f', $script, 'postgres');
+ok($node->poll_query_until('postgres', "SELECT count(*) >= 50 FROM $day2 WHERE query_id = 'old'"),
+	'the writers reach the partition of two days ago');
+$node->safe_psql('postgres', "DROP TABLE $day2");
+$node->safe_psql('postgres', "ALTER TABLE performance_profiles DETACH PARTITION $day3");
+ok($bench->{run}->finish, 'the writers end without error') or diag("$bench->{out}\n$bench->{err}");
+like($bench->{out}, qr/number of failed transactions: 0/, 'no transaction failed');
+is($node->safe_psql('postgres', "SELECT to_regclass('$day2') IS NULL"), 't', 'the partition is dropped');
+note('profiles the writers moved to today once the partition was gone: '
+	  . $node->safe_psql('postgres', "SELECT count(*) FROM performance_profiles WHERE query_id = 'late'"));
+cmp_ok($node->safe_psql('postgres', "SELECT count(*) FROM $day3"), '>', 0,
+	'the detached partition keeps its rows');
+is(pp_info_field($node, 'statistics'), 'valid', 'retention under load: statistics valid');
+pp_no_mismatches($node, $_, "retention under load, $_: calls, errors and avg equal the table's")
+  for @windows;
+$node->safe_psql('postgres', "DROP TABLE $day3");
+drop_all();
+
+#
+# (c) pg_partman
+#
+SKIP:
+{
+	my $partman = $node->safe_psql('postgres',
+		"SELECT default_version FROM pg_available_extensions WHERE name = 'pg_partman'");
+	skip "pg_partman is not installed (Debian: postgresql-15-partman)", 22 if $partman eq '';
+	skip "pg_partman $partman is not 4.x, whose create_parent(p_type => 'native') this test calls", 22
+	  if $partman !~ /^4\./;
+
+	partitioned_install();
+	$node->safe_psql('postgres', q{
+		CREATE SCHEMA partman;
+		CREATE EXTENSION pg_partman SCHEMA partman;
+		SELECT partman.create_parent('public.performance_profiles', 'created_at', 'native', 'daily',
+		                             p_premake := 2,
+		                             p_start_partition := (current_date - 4)::text);
+	});
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM pg_inherits WHERE inhparent = 'performance_profiles'::regclass}),
+		'8', 'pg_partman: daily partitions from four days ago to two ahead, and a default');
+	is($node->safe_psql('postgres', q{
+		SELECT ppgen.load(600, '50 minutes', now() - interval '5 minutes')
+		     + ppgen.load(1400, '3 days 23 hours', date_trunc('day', now()) - interval '10 minutes')}),
+		'2000', 'pg_partman: 2000 profiles over five days');
+	pp_check_exact($node, \@windows, 'pg_partman');
+
+	# retention by dropping: the partitions that end two days ago or before
+	$node->safe_psql('postgres', q{
+		UPDATE partman.part_config SET retention = '2 days', retention_keep_table = false
+		 WHERE parent_table = 'public.performance_profiles';
+		SELECT partman.run_maintenance('public.performance_profiles');
+	});
+	is($node->safe_psql('postgres', q{
+		SELECT min(created_at) >= date_trunc('day', now()) - interval '2 days' FROM performance_profiles}),
+		't', 'pg_partman: retention dropped the older days');
+	is(pp_info_field($node, 'statistics'), 'valid', 'pg_partman, dropped: statistics valid');
+	pp_no_mismatches($node, $_, "pg_partman, dropped, $_: calls, errors and avg equal the table's")
+	  for @windows;
+
+	# retention by detaching (retention_keep_table)
+	$node->safe_psql('postgres', q{
+		UPDATE partman.part_config SET retention = '1 day', retention_keep_table = true
+		 WHERE parent_table = 'public.performance_profiles';
+		SELECT partman.run_maintenance('public.performance_profiles');
+	});
+	my $kept = day_partition(2);
+	$kept =~ s/_p(\d{4})(\d\d)(\d\d)$/_p$1_$2_$3/;
+	is($node->safe_psql('postgres', qq{
+		SELECT (SELECT count(*) > 0 FROM $kept)
+		   AND NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = '$kept'::regclass)}),
+		't', 'pg_partman: retention detached the day two days ago, its rows kept');
+	is(pp_info_field($node, 'statistics'), 'valid', 'pg_partman, detached: statistics valid');
+	pp_no_mismatches($node, $_, "pg_partman, detached, $_: calls, errors and avg equal the table's")
+	  for @windows;
+}
+
+done_testing();
