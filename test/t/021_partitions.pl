@@ -8,7 +8,8 @@
 #     dated in an old partition (today's once it is gone) and today, while
 #     that partition is dropped and another is detached; no deadlock, no
 #     error, and the statistics equal the table's afterwards.
-# (c) pg_partman (Debian's postgresql-15-partman, 4.x): create_parent daily,
+# (c) pg_dump -Fc and pg_restore with ppprof.partition_profiles on.
+# (d) pg_partman (Debian's postgresql-15-partman, 4.x): create_parent daily,
 #     run_maintenance with retention dropping, then detaching, partitions;
 #     the statistics stay valid and exact.  Skipped, with the reason, where
 #     pg_partman 4.x is not installed (the PostgreSQL 17 chroot).
@@ -21,6 +22,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use PPTest;
 
 my $node = pp_start_node('partitions', conf => "timezone = 'UTC'");
@@ -124,10 +126,58 @@ is(pp_info_field($node, 'statistics'), 'valid', 'retention under load: statistic
 pp_no_mismatches($node, $_, "retention under load, $_: calls, errors and avg equal the table's")
   for @windows;
 $node->safe_psql('postgres', "DROP TABLE $day3");
+
+#
+# (c) pg_dump and pg_restore: the partitions are the user's tables, dumped
+#     with their rows; restored with ppprof.partition_profiles on, the
+#     extension makes the partitioned parent they attach to, and their rows
+#     arrive through the cloned triggers
+#
+my $dump = $node->basedir . '/partitioned.dump';
+my ($dump_out, $dump_err) = ('', '');
+ok(IPC::Run::run([ 'pg_dump', '-Fc', '-d', 'postgres', '-f', $dump ], '>', \$dump_out, '2>', \$dump_err),
+	'pg_dump -Fc exits 0') or diag($dump_err);
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+{
+	# the partitions get the parent's key and created_at index when they are
+	# attached: their own copies in the dump's post-data are left out
+	my ($list, $err) = ('', '');
+	ok(IPC::Run::run([ 'pg_restore', '-l', $dump ], '>', \$list, '2>', \$err), 'pg_restore -l exits 0');
+	my @left = grep { / (?:CONSTRAINT \S+ \S+|INDEX \S+|INDEX ATTACH \S+) performance_profiles_p\d{8}_(?:pkey|created_at_idx) / }
+	  split /\n/, $list;
+	is(scalar(@left), 4 * 4, 'four entries per partition left out: key, index and their attachments');
+	$list = join("\n", grep { !/ (?:CONSTRAINT \S+ \S+|INDEX \S+|INDEX ATTACH \S+) performance_profiles_p\d{8}_(?:pkey|created_at_idx) / }
+		  split /\n/, $list) . "\n";
+	my $list_file = $node->basedir . '/partitioned.list';
+	open(my $lf, '>', $list_file) or die "cannot write $list_file: $!";
+	print $lf $list;
+	close $lf;
+	local $ENV{PGOPTIONS} = '-c ppprof.partition_profiles=on';
+	my $out = '';
+	ok(IPC::Run::run([ 'pg_restore', '-L', $list_file, '-d', 'restored', $dump ], '>', \$out, '2>', \$err),
+		'pg_restore with ppprof.partition_profiles on exits 0') or diag($err);
+	is($err, '', 'pg_restore prints nothing on stderr');
+}
+is($node->safe_psql('restored', q{
+	SELECT count(*) FILTER (WHERE i.indisprimary) || '/' || count(*) FROM pg_index i
+	 WHERE i.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'performance_profiles'::regclass)}),
+	'4/8', 'restored: each partition has the key and the created_at index');
+my $rows = q{SELECT string_agg(format('%s=%s', tableoid::regclass, n), ',' ORDER BY 1)
+               FROM (SELECT tableoid::regclass::text AS tableoid, count(*) AS n
+                       FROM performance_profiles GROUP BY 1) c};
+is($node->safe_psql('restored', $rows), $node->safe_psql('postgres', $rows),
+	'restored: the same partitions with the same rows');
+my $calls = q{SELECT string_agg(format('%s=%s/%s/%s', operation, calls, errors, round(total_ms::numeric, 6)), ','
+                                ORDER BY operation)
+                FROM pp_operation_stats('5 days')};
+is($node->safe_psql('restored', $calls), $node->safe_psql('postgres', $calls),
+	'restored: the statistics count every restored row, as the source does');
+is($node->safe_psql('restored', "SELECT pp_info()->>'statistics'"), 'valid', 'restored: statistics valid');
+$node->safe_psql('postgres', 'DROP DATABASE restored');
 drop_all();
 
 #
-# (c) pg_partman
+# (d) pg_partman
 #
 SKIP:
 {
