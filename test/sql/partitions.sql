@@ -53,7 +53,10 @@ LANGUAGE sql AS $$
            'children', jsonb_build_array(p('embed_query', a_ms), p('vector_search', b_ms)))
 $$;
 
--- the exact answer from the table, every node flattened
+-- the exact answer from the table, every node flattened (over partitions
+-- without statistics, its recursive query is estimated high enough for
+-- JIT, which takes a second each time)
+SET jit = off;
 CREATE VIEW exact_nodes AS
 WITH RECURSIVE nodes AS (
   SELECT id, created_at, profile_data AS n FROM performance_profiles
@@ -130,6 +133,20 @@ UPDATE performance_profiles SET created_at = now() WHERE query_id = 'd2';
 UPDATE performance_profiles SET profile_data = t(600, 200, 300) WHERE query_id = 'd1';
 SELECT * FROM placement;
 SELECT query_id, total_duration_ms FROM performance_profiles WHERE query_id IN ('d1', 'd2') ORDER BY 1;
+SELECT * FROM stats_ok();
+-- moved with a new profile: analysed again on the way
+UPDATE performance_profiles SET created_at = now(), profile_data = t(120, 10, 20), ppprof_analyzed = false
+ WHERE query_id = 'd1b';
+SELECT query_id, total_duration_ms, ppprof_analyzed, jsonb_array_length(bottleneck_operations) AS bottlenecks,
+       (regexp_match(tableoid::regclass::text, '[0-9]{8}$'))[1]::date - current_date AS day
+  FROM performance_profiles WHERE query_id = 'd1b';
+SELECT * FROM stats_ok();
+UPDATE performance_profiles SET created_at = date_trunc('day', now()) - interval '1 day' + interval '2 hours',
+       profile_data = t(900, 100, 700), ppprof_analyzed = false
+ WHERE query_id = 'd1b';
+SELECT query_id, total_duration_ms, jsonb_array_length(bottleneck_operations) AS bottlenecks,
+       (regexp_match(tableoid::regclass::text, '[0-9]{8}$'))[1]::date - current_date AS day
+  FROM performance_profiles WHERE query_id = 'd1b';
 SELECT * FROM stats_ok();
 -- DELETE
 DELETE FROM performance_profiles WHERE query_id = 'd1b';
@@ -240,3 +257,4 @@ END;
 $$;
 DROP EXTENSION ppprof;
 RESET TIME ZONE;
+RESET jit;
