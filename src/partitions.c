@@ -25,6 +25,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
@@ -33,6 +34,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -47,6 +49,27 @@
 #include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_partition_ddl);
+
+/*
+ * The current user may run the command on relid (owns it, or, for DROP,
+ * its schema).  The locks are taken only then, as PostgreSQL's own checks
+ * do before locking: otherwise any role could queue for an exclusive lock
+ * on performance_profiles and stall its writers before being refused.
+ */
+static bool
+may_alter(Oid relid, bool or_schema_owner)
+{
+	Oid			user = GetUserId();
+
+#if PG_VERSION_NUM >= 160000
+	return object_ownercheck(RelationRelationId, relid, user) ||
+		(or_schema_owner &&
+		 object_ownercheck(NamespaceRelationId, get_rel_namespace(relid), user));
+#else
+	return pg_class_ownercheck(relid, user) ||
+		(or_schema_owner && pg_namespace_ownercheck(get_rel_namespace(relid), user));
+#endif
+}
 
 /* relid is a partition of performance_profiles, at any depth */
 static bool
@@ -183,7 +206,8 @@ drop_table(DropStmt *stmt, Oid profiles)
 		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
 		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-		if (!OidIsValid(relid) || !is_profiles_partition(relid, profiles))
+		if (!OidIsValid(relid) || !is_profiles_partition(relid, profiles) ||
+			!may_alter(relid, true))
 			continue;
 		LockRelationOid(get_partition_parent(relid, true), AccessExclusiveLock);
 		LockRelationOid(relid, AccessExclusiveLock);
@@ -212,7 +236,8 @@ alter_table(AlterTableStmt *stmt, Oid profiles)
 		return;
 	parent = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(parent) ||
-		(parent != profiles && !is_profiles_partition(parent, profiles)))
+		(parent != profiles && !is_profiles_partition(parent, profiles)) ||
+		!may_alter(parent, false))
 		return;
 	foreach(lc, stmt->cmds)
 	{
@@ -228,6 +253,8 @@ alter_table(AlterTableStmt *stmt, Oid profiles)
 			continue;
 		if (cmd->subtype == AT_AttachPartition)
 		{
+			if (!may_alter(relid, false))
+				continue;
 			LockRelationOid(parent, ShareUpdateExclusiveLock);
 			LockRelationOid(relid, AccessExclusiveLock);
 			/* not attachable: the command fails on its own */

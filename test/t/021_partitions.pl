@@ -7,7 +7,9 @@
 # (b) Retention while profiles arrive: two pgbench clients write profiles
 #     dated in an old partition (today's once it is gone) and today, while
 #     that partition is dropped and another is detached; no deadlock, no
-#     error, and the statistics equal the table's afterwards.
+#     error, and the statistics equal the table's afterwards.  A role that
+#     owns neither is refused at once, without queueing for a lock behind
+#     an open writer.
 # (c) pg_dump -Fc and pg_restore with ppprof.partition_profiles on.
 # (d) pg_partman (Debian's postgresql-15-partman, 4.x): create_parent daily,
 #     run_maintenance with retention dropping, then detaching, partitions;
@@ -126,6 +128,24 @@ is(pp_info_field($node, 'statistics'), 'valid', 'retention under load: statistic
 pp_no_mismatches($node, $_, "retention under load, $_: calls, errors and avg equal the table's")
   for @windows;
 $node->safe_psql('postgres', "DROP TABLE $day3");
+
+# a role that does not own a partition is refused before ppprof locks
+# anything: it does not queue for the table behind an open writer
+my $day1 = day_partition(1);
+$node->safe_psql('postgres', 'CREATE ROLE intruder');
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe("SELECT pp_ingest(ppgen.profile(3, now()), 'held')");
+my ($ret, $out, $err) = $node->psql('postgres', "SET ROLE intruder; SET lock_timeout = '60s'; DROP TABLE $day1");
+like($err, qr/ERROR:  must be owner of table \Q$day1\E/, 'a role that does not own the partition is refused at once');
+($ret, $out, $err) = $node->psql('postgres', "SET ROLE intruder; SET lock_timeout = '60s';
+	ALTER TABLE performance_profiles DETACH PARTITION $day1");
+like($err, qr/ERROR:  must be owner of table performance_profiles/, 'or the table, to detach it');
+$holder->query_safe('COMMIT');
+$holder->quit;
+$node->safe_psql('postgres', 'DROP ROLE intruder');
+is(pp_info_field($node, 'statistics'), 'valid', 'refused commands: statistics valid');
+pp_no_mismatches($node, '1 day', "refused commands: calls, errors and avg equal the table's");
 
 #
 # (c) pg_dump and pg_restore: the partitions are the user's tables, dumped
