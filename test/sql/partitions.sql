@@ -211,6 +211,17 @@ CREATE TABLE unrelated (x int);
 DROP TABLE unrelated;
 SELECT * FROM stats_ok();
 
+-- with ppprof.enabled off, a dropped partition leaves the statistics
+-- invalid (answers from the table) until pp_rebuild(), as any write does
+SELECT format('performance_profiles_p%s', to_char(current_date + 4, 'YYYYMMDD')) AS day4 \gset
+SET ppprof.enabled = off;
+DROP TABLE :day4;
+RESET ppprof.enabled;
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT * FROM stats_ok();
+SELECT pp_rebuild() = (SELECT count(*) FROM performance_profiles) AS all_read;
+SELECT * FROM stats_ok();
+
 -- pp_purge drops the partitions that end by the cutoff and deletes the
 -- older rows of the others
 SELECT format('performance_profiles_p%s', to_char(current_date - 2, 'YYYYMMDD')) AS day2 \gset

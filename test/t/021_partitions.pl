@@ -15,6 +15,8 @@
 #     run_maintenance with retention dropping, then detaching, partitions;
 #     the statistics stay valid and exact.  Skipped, with the reason, where
 #     pg_partman 4.x is not installed (the PostgreSQL 17 chroot).
+# (e) Without shared_preload_libraries: created partitioned, a partition
+#     dropped, the statistics (from the table) count what is left.
 #
 # The windows compared are read in one transaction; no window edge is near
 # a row that changes during the test.
@@ -253,5 +255,32 @@ SKIP:
 	pp_no_mismatches($node, $_, "pg_partman, detached, $_: calls, errors and avg equal the table's")
 	  for @windows;
 }
+
+#
+# (e) without shared_preload_libraries: the setting is a placeholder until
+#     CREATE EXTENSION loads the library, and dropping a partition works
+#     (there are no live statistics to keep; answers come from the table)
+#
+my $plain = pp_start_node('nopreload', preload => 0, conf => "timezone = 'UTC'");
+$plain->safe_psql('postgres', q{
+	SET ppprof.partition_profiles = on;
+	CREATE EXTENSION ppprof;
+	SELECT pp_create_partitions(0, current_date - 1);
+	INSERT INTO performance_profiles (query_id, profile_data, created_at)
+	SELECT 'p' || g, jsonb_build_object('operation_name', 'op', 'duration_ms', g),
+	       date_trunc('day', now()) - interval '1 day' + g * interval '1 minute'
+	  FROM generate_series(1, 30) g;
+	INSERT INTO performance_profiles (query_id, profile_data)
+	SELECT 'q' || g, jsonb_build_object('operation_name', 'op', 'duration_ms', g)
+	  FROM generate_series(1, 20) g;
+});
+is($plain->safe_psql('postgres', q{SELECT relkind FROM pg_class WHERE oid = 'performance_profiles'::regclass}),
+	'p', 'no preload: the table is partitioned');
+$plain->safe_psql('postgres',
+	"DROP TABLE " . $plain->safe_psql('postgres',
+		"SELECT format('performance_profiles_p%s', to_char(current_date - 1, 'YYYYMMDD'))"));
+is($plain->safe_psql('postgres', q{SELECT calls FROM pp_operation_stats('3 days') WHERE operation = 'op'}),
+	'20', 'no preload: after the drop, the statistics read from the table count what is left');
+$plain->stop;
 
 done_testing();
