@@ -45,12 +45,12 @@ SELECT count(DISTINCT tgrelid) AS partitions, array_agg(DISTINCT tgname ORDER BY
   FROM pg_trigger
  WHERE tgrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'performance_profiles'::regclass);
 
-CREATE FUNCTION p(name text, ms float8, err text DEFAULT NULL) RETURNS jsonb
+CREATE FUNCTION node1(name text, ms float8, err text DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql AS $$ SELECT jsonb_build_object('operation_name', name, 'duration_ms', ms, 'error', err) $$;
-CREATE FUNCTION t(root_ms float8, a_ms float8, b_ms float8) RETURNS jsonb
+CREATE FUNCTION tree3(root_ms float8, a_ms float8, b_ms float8) RETURNS jsonb
 LANGUAGE sql AS $$
   SELECT jsonb_build_object('operation_name', 'rag', 'duration_ms', root_ms,
-           'children', jsonb_build_array(p('embed_query', a_ms), p('vector_search', b_ms)))
+           'children', jsonb_build_array(node1('embed_query', a_ms), node1('vector_search', b_ms)))
 $$;
 
 -- the exact answer from the table, every node flattened (over partitions
@@ -113,14 +113,14 @@ SELECT (regexp_match(tableoid::regclass::text, '[0-9]{8}$'))[1]::date - current_
 
 -- inserts through the parent, one per day, and the ingest functions
 INSERT INTO performance_profiles (query_id, profile_data, created_at) VALUES
-  ('d3', t(900, 100, 700), date_trunc('day', now()) - interval '3 days' + interval '1 hour'),
-  ('d2', t(800, 150, 600), date_trunc('day', now()) - interval '2 days' + interval '1 hour'),
-  ('d1', t(500, 120, 350), date_trunc('day', now()) - interval '1 day' + interval '1 hour'),
-  ('d1b', t(450, 20, 400), date_trunc('day', now()) - interval '1 day' + interval '2 hours'),
-  ('d0', t(300, 100, 150), now());
-SELECT pp_ingest(p('vector_search', 40, 'timeout'), 'i1') IS NOT NULL AS stored;
-SELECT pp_ingest_batch(jsonb_build_array(t(200, 50, 100), p('llm_call', 3000)));
-SELECT pp_ingest_jsonl(t(210, 60, 110)::text || E'\n' || p('cache_lookup', 3)::text);
+  ('d3', tree3(900, 100, 700), date_trunc('day', now()) - interval '3 days' + interval '1 hour'),
+  ('d2', tree3(800, 150, 600), date_trunc('day', now()) - interval '2 days' + interval '1 hour'),
+  ('d1', tree3(500, 120, 350), date_trunc('day', now()) - interval '1 day' + interval '1 hour'),
+  ('d1b', tree3(450, 20, 400), date_trunc('day', now()) - interval '1 day' + interval '2 hours'),
+  ('d0', tree3(300, 100, 150), now());
+SELECT pp_ingest(node1('vector_search', 40, 'timeout'), 'i1') IS NOT NULL AS stored;
+SELECT pp_ingest_batch(jsonb_build_array(tree3(200, 50, 100), node1('llm_call', 3000)));
+SELECT pp_ingest_jsonl(tree3(210, 60, 110)::text || E'\n' || node1('cache_lookup', 3)::text);
 SELECT * FROM placement;
 -- analysed on the partition as on a plain table
 SELECT query_id, total_duration_ms, ppprof_analyzed,
@@ -130,19 +130,19 @@ SELECT * FROM stats_ok();
 
 -- UPDATE moving a row to another partition, and one staying in its own
 UPDATE performance_profiles SET created_at = now() WHERE query_id = 'd2';
-UPDATE performance_profiles SET profile_data = t(600, 200, 300) WHERE query_id = 'd1';
+UPDATE performance_profiles SET profile_data = tree3(600, 200, 300) WHERE query_id = 'd1';
 SELECT * FROM placement;
 SELECT query_id, total_duration_ms FROM performance_profiles WHERE query_id IN ('d1', 'd2') ORDER BY 1;
 SELECT * FROM stats_ok();
 -- moved with a new profile: analysed again on the way
-UPDATE performance_profiles SET created_at = now(), profile_data = t(120, 10, 20), ppprof_analyzed = false
+UPDATE performance_profiles SET created_at = now(), profile_data = tree3(120, 10, 20), ppprof_analyzed = false
  WHERE query_id = 'd1b';
 SELECT query_id, total_duration_ms, ppprof_analyzed, jsonb_array_length(bottleneck_operations) AS bottlenecks,
        (regexp_match(tableoid::regclass::text, '[0-9]{8}$'))[1]::date - current_date AS day
   FROM performance_profiles WHERE query_id = 'd1b';
 SELECT * FROM stats_ok();
 UPDATE performance_profiles SET created_at = date_trunc('day', now()) - interval '1 day' + interval '2 hours',
-       profile_data = t(900, 100, 700), ppprof_analyzed = false
+       profile_data = tree3(900, 100, 700), ppprof_analyzed = false
  WHERE query_id = 'd1b';
 SELECT query_id, total_duration_ms, jsonb_array_length(bottleneck_operations) AS bottlenecks,
        (regexp_match(tableoid::regclass::text, '[0-9]{8}$'))[1]::date - current_date AS day
@@ -155,7 +155,7 @@ SELECT * FROM stats_ok();
 -- refused rows leave nothing: no partition for the day, an invalid profile
 \set VERBOSITY terse
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
-  VALUES ('old', t(1, 1, 1), now() - interval '20 days');
+  VALUES ('old', tree3(1, 1, 1), now() - interval '20 days');
 \set VERBOSITY default
 INSERT INTO performance_profiles (query_id, profile_data) VALUES ('bad', '{"duration_ms": 5}');
 SELECT count(*) AS stored FROM performance_profiles WHERE query_id IN ('old', 'bad');
@@ -222,14 +222,25 @@ SELECT * FROM stats_ok();
 SELECT pp_rebuild() = (SELECT count(*) FROM performance_profiles) AS all_read;
 SELECT * FROM stats_ok();
 
+-- at REPEATABLE READ the rows cannot be read in a snapshot taken after
+-- the locks: the statistics are invalidated instead (a read rebuilds
+-- them), even for tomorrow's empty partition
+SELECT format('performance_profiles_p%s', to_char(current_date + 1, 'YYYYMMDD')) AS dayplus1 \gset
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DROP TABLE :dayplus1;
+COMMIT;
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT pp_rebuild() = (SELECT count(*) FROM performance_profiles) AS all_read;
+SELECT * FROM stats_ok();
+
 -- pp_purge drops the partitions that end by the cutoff and deletes the
 -- older rows of the others
 SELECT format('performance_profiles_p%s', to_char(current_date - 2, 'YYYYMMDD')) AS day2 \gset
 UPDATE performance_profiles SET created_at = now() - interval '1 day' + interval '1 minute'
  WHERE query_id = 'd1';
 INSERT INTO performance_profiles (query_id, profile_data, created_at) VALUES
-  ('d2b', t(700, 300, 300), date_trunc('day', now()) - interval '2 days' + interval '3 hours'),
-  ('d1c', t(650, 250, 300), now() - interval '1 day' - interval '1 minute');
+  ('d2b', tree3(700, 300, 300), date_trunc('day', now()) - interval '2 days' + interval '3 hours'),
+  ('d1c', tree3(650, 250, 300), now() - interval '1 day' - interval '1 minute');
 SELECT count(*) AS older FROM performance_profiles WHERE created_at < now() - interval '1 day';
 SELECT * FROM pp_purge('1 day') WHERE table_name = 'performance_profiles';
 SELECT to_regclass(:'day2') IS NULL AS day2_dropped, to_regclass(:'day1') IS NOT NULL AS day1_kept;
@@ -254,8 +265,8 @@ DROP FUNCTION stats_differ(interval);
 DROP VIEW exact_nodes;
 DROP VIEW placement;
 DROP FUNCTION scanned(timestamptz, timestamptz);
-DROP FUNCTION t(float8, float8, float8);
-DROP FUNCTION p(text, float8, text);
+DROP FUNCTION tree3(float8, float8, float8);
+DROP FUNCTION node1(text, float8, text);
 -- the partitions are the user's tables: they go before the extension
 DO $$
 DECLARE
