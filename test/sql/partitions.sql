@@ -259,6 +259,13 @@ TRUNCATE performance_profiles;
 SELECT count(*) AS operations FROM pp_operation_stats('4 days');
 SELECT * FROM stats_ok();
 
+-- the event trigger's function refuses any other event, and the command
+-- it refused leaves nothing
+CREATE EVENT TRIGGER wrong_event ON ddl_command_end EXECUTE FUNCTION pp_profiles_partition_ddl();
+CREATE TABLE refused (x int);
+SELECT to_regclass('refused') IS NULL AS not_created;
+DROP EVENT TRIGGER wrong_event;
+
 DEALLOCATE window_read;
 DROP FUNCTION stats_ok();
 DROP FUNCTION stats_differ(interval);
