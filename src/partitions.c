@@ -5,24 +5,29 @@
  *	  partition takes away or brings without a row trigger.
  *
  * Dropping or detaching a partition removes its rows, attaching one adds
- * its rows, and no row trigger fires for either.  The event trigger
- * ppprof_partitions (ddl_command_start, DROP TABLE and ALTER TABLE) finds
- * the partitions of performance_profiles that the command names, takes the
- * locks the command is about to take, in its order (the parent first), and
- * queues the rows of each leaf as a DELETE or an INSERT would: they are
- * applied at commit and forgotten if the command fails.  A removal does
- * not read rows older than the statistics' horizon, which count nowhere,
- * so dropping old partitions for retention reads nothing.
+ * its rows, and no row trigger fires for either; truncating a partition
+ * fires no trigger of the parent, and statement triggers are not cloned.
+ * The event trigger ppprof_partitions (ddl_command_start, DROP TABLE and
+ * ALTER TABLE) and, for TRUNCATE, which no event trigger sees, a
+ * ProcessUtility hook find the partitions of performance_profiles that the
+ * command names, take the locks the command is about to take, in its order
+ * (the parent first), and queue the rows of each leaf as a DELETE or an
+ * INSERT would: they are applied at commit and forgotten if the command
+ * fails.  A removal does not read rows older than the statistics' horizon,
+ * which count nowhere, so dropping old partitions for retention reads
+ * nothing.
  *
- * What no event trigger sees is not covered: TRUNCATE of one partition,
- * and a partition dropped by DROP SCHEMA ... CASCADE or DROP OWNED
- * (docs/scaling.md says so, and pp_rebuild() repairs it).
+ * What neither sees is not covered: a partition dropped by DROP SCHEMA ...
+ * CASCADE or DROP OWNED, and a TRUNCATE in a backend that has not loaded
+ * ppprof (without shared_preload_libraries, where there are no live
+ * statistics to keep); docs/scaling.md says so, and pp_rebuild() repairs it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_namespace.h"
@@ -30,10 +35,12 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -45,10 +52,13 @@
 #include "dump.h"
 #include "guc.h"
 #include "observe.h"
+#include "partitions.h"
 #include "shmem.h"
 #include "spi_owner.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_partition_ddl);
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
 
 /*
  * The current user may run the command on relid (owns it, or, for DROP,
@@ -305,4 +315,69 @@ pp_profiles_partition_ddl(PG_FUNCTION_ARGS)
 	else if (IsA(trigdata->parsetree, AlterTableStmt))
 		alter_table((AlterTableStmt *) trigdata->parsetree, cfg->profiles_relid);
 	PG_RETURN_VOID();
+}
+
+/*
+ * TRUNCATE of partitions of performance_profiles, named without the table
+ * itself (whose statement trigger clears the statistics of the database):
+ * their rows leave the statistics as if deleted.  Only a role allowed to
+ * truncate the partition makes it lock anything, as for the DDL above;
+ * TRUNCATE locks each named table, and not its parent.
+ */
+static void
+truncate_partitions(TruncateStmt *stmt)
+{
+	Oid			profiles;
+	List	   *parts = NIL;
+	ListCell   *lc;
+
+	if (RecoveryInProgress() || XactReadOnly ||
+		!OidIsValid(get_extension_oid("ppprof", true)))
+		return;					/* refused by PostgreSQL, or none of ours */
+	profiles = pp_config_get()->profiles_relid;
+	if (get_rel_relkind(profiles) != RELKIND_PARTITIONED_TABLE)
+		return;
+	foreach(lc, stmt->relations)
+	{
+		Oid			relid = RangeVarGetRelid((RangeVar *) lfirst(lc), NoLock, true);
+
+		if (relid == profiles)
+			return;
+		if (OidIsValid(relid) && is_profiles_partition(relid, profiles) &&
+			pg_class_aclcheck(relid, GetUserId(), ACL_TRUNCATE) == ACLCHECK_OK)
+			parts = lappend_oid(parts, relid);
+	}
+	foreach(lc, parts)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		LockRelationOid(relid, AccessExclusiveLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) &&
+			is_profiles_partition(relid, profiles))
+			queue_rows(relid, PP_CHANGE_REMOVE);
+	}
+	list_free(parts);
+}
+
+static void
+pp_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+				   ProcessUtilityContext context, ParamListInfo params,
+				   QueryEnvironment *queryEnv, DestReceiver *dest,
+				   QueryCompletion *qc)
+{
+	if (IsA(pstmt->utilityStmt, TruncateStmt))
+		truncate_partitions((TruncateStmt *) pstmt->utilityStmt);
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+void
+pp_partitions_init(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = pp_process_utility;
 }

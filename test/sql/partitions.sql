@@ -211,6 +211,31 @@ CREATE TABLE unrelated (x int);
 DROP TABLE unrelated;
 SELECT * FROM stats_ok();
 
+-- TRUNCATE of a partition: its rows leave the statistics (a role that may
+-- not truncate it is refused by PostgreSQL, and nothing changes)
+SELECT format('performance_profiles_p%s', to_char(current_date, 'YYYYMMDD')) AS day0 \gset
+CREATE ROLE pp_partitions_reader;
+SET ROLE pp_partitions_reader;
+DO $$
+BEGIN
+  EXECUTE format('TRUNCATE performance_profiles_p%s', to_char(current_date, 'YYYYMMDD'));
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, '[0-9]{8}', 'YYYYMMDD');
+END;
+$$;
+RESET ROLE;
+DROP ROLE pp_partitions_reader;
+SELECT count(*) > 0 AS rows_today FROM :day0;
+SELECT * FROM stats_ok();
+BEGIN;
+TRUNCATE :day0;
+SELECT count(*) AS rows_today FROM :day0;
+ROLLBACK;
+SELECT * FROM stats_ok();
+TRUNCATE :day0;
+SELECT * FROM placement;
+SELECT * FROM stats_ok();
+
 -- with ppprof.enabled off, a dropped partition leaves the statistics
 -- invalid (answers from the table) until pp_rebuild(), as any write does
 SELECT format('performance_profiles_p%s', to_char(current_date + 4, 'YYYYMMDD')) AS day4 \gset

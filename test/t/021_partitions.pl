@@ -143,6 +143,8 @@ like($err, qr/ERROR:  must be owner of table \Q$day1\E/, 'a role that does not o
 ($ret, $out, $err) = $node->psql('postgres', "SET ROLE intruder; SET lock_timeout = '60s';
 	ALTER TABLE performance_profiles DETACH PARTITION $day1");
 like($err, qr/ERROR:  must be owner of table performance_profiles/, 'or the table, to detach it');
+($ret, $out, $err) = $node->psql('postgres', "SET ROLE intruder; SET lock_timeout = '60s'; TRUNCATE $day1");
+like($err, qr/ERROR:  permission denied for table \Q$day1\E/, 'or the right to truncate it');
 $holder->query_safe('COMMIT');
 $holder->quit;
 $node->safe_psql('postgres', 'DROP ROLE intruder');
