@@ -150,8 +150,8 @@ extension_schema(Oid ext)
 	return nsp;
 }
 
-static Oid
-relation_owner(Oid relid)
+Oid
+pp_config_relation_owner(Oid relid)
 {
 	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	Oid			owner;
@@ -415,7 +415,7 @@ pp_config_get(void)
 			config_check_oom(PP_ERR_NO_MEMORY);
 		pp_classifier_set_utf8(cfg->classifier, GetDatabaseEncoding() == PG_UTF8);
 		pp_classifier_set_interrupt(cfg->classifier, config_check_interrupts, NULL);
-		config_load(cfg, cxt, relation_owner(watched_relids[1]));
+		config_load(cfg, cxt, pp_config_relation_owner(watched_relids[1]));
 	}
 	PG_CATCH();
 	{
@@ -445,7 +445,7 @@ pp_config_get(void)
 Oid
 pp_config_owner(PPConfig *cfg)
 {
-	return relation_owner(cfg->profiles_relid);
+	return pp_config_relation_owner(cfg->profiles_relid);
 }
 
 /*
@@ -473,7 +473,7 @@ config_validate(Relation rel)
 	CommandCounterIncrement();
 	PushCopiedSnapshot(GetActiveSnapshot());
 	UpdateActiveSnapshotCommandId();
-	config_load(cfg, cxt, relation_owner(RelationGetRelid(rel)));
+	config_load(cfg, cxt, pp_config_relation_owner(RelationGetRelid(rel)));
 	PopActiveSnapshot();
 	MemoryContextDelete(cxt);
 }

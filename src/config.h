@@ -63,4 +63,7 @@ extern const PPDimensionDecl *pp_config_dimension(PPConfig *cfg,
 /* The owner of performance_profiles, as whom ppprof reads its tables. */
 extern Oid	pp_config_owner(PPConfig *cfg);
 
+/* The owner of any relation (a partition of performance_profiles). */
+extern Oid	pp_config_relation_owner(Oid relid);
+
 #endif							/* PP_CONFIG_H */

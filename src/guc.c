@@ -24,6 +24,7 @@ int			pp_max_operations = 200;
 int			pp_reservoir_capacity = 400;
 int			pp_horizon_min = 7 * 24 * 60;
 bool		pp_enabled = true;
+bool		pp_partition_profiles = false;
 double		pp_sample_rate = 1.0;
 int			pp_max_minute_buckets = 50000;
 int			pp_max_hour_buckets = 7000;
@@ -74,6 +75,14 @@ pp_guc_init(void)
 							 "When off, rows are stored as they are; the statistics no longer cover them until pp_rebuild().",
 							 &pp_enabled,
 							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.partition_profiles",
+							 "Makes CREATE EXTENSION ppprof create performance_profiles partitioned by created_at.",
+							 "Read only by CREATE EXTENSION; the partitions are created by pp_create_partitions() or pg_partman.",
+							 &pp_partition_profiles,
+							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 

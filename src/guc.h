@@ -20,6 +20,7 @@ extern int	pp_max_depth;
 extern int	pp_max_nodes;
 extern int	pp_max_name_length;
 extern bool pp_enabled;
+extern bool pp_partition_profiles;	/* read by the install script */
 extern double pp_sample_rate;
 extern int	pp_max_operations;
 extern int	pp_reservoir_capacity;

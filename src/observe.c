@@ -384,6 +384,34 @@ row_identity(HeapTuple tuple, TupleDesc desc, pg_uuid_t *id,
 	return true;
 }
 
+/*
+ * Walk a stored profile and append its change: a row of performance_profiles
+ * added or removed without a row trigger (a partition attached, detached or
+ * dropped; partitions.c), or by one (observe_row).
+ */
+void
+pp_observe_stored(PPChangeKind kind, const pg_uuid_t *id, TimestampTz created_at,
+				  double total_ms, Datum profile)
+{
+	pp_tree_t	tree;
+	PPNodeObs  *obs;
+
+	/*
+	 * A row older than the horizon counts nowhere, and the horizon does not
+	 * move back: removing it changes nothing.  This keeps a purge of old
+	 * rows from walking, and holding until commit, every profile it deletes.
+	 */
+	if (kind == PP_CHANGE_REMOVE && created_at < pp_shmem_horizon_start())
+		return;
+	if (!pp_profile_observations(profile, created_at, &tree, &obs))
+	{
+		/* stored without validation (ppprof was disabled): not countable */
+		pp_shmem_invalidate(MyDatabaseId, false);
+		return;
+	}
+	(void) pending_add(kind, true, id, created_at, total_ms, &tree, obs, NULL);
+}
+
 /* Walk the stored row and append its change. */
 static void
 observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
@@ -393,32 +421,16 @@ observe_row(PPChangeKind kind, HeapTuple tuple, TupleDesc desc)
 	double		total_ms;
 	bool		isnull;
 	Datum		profile;
-	pp_tree_t	tree;
-	PPNodeObs  *obs;
 
 	if (!row_identity(tuple, desc, &id, &created_at, &total_ms))
 		return;					/* a NULL created_at is in no window */
 	if (pp_profile_rejected(tuple, desc))
 		return;					/* counted nowhere (ingest.c, reject_row) */
-
-	/*
-	 * A row older than the horizon counts nowhere, and the horizon does not
-	 * move back: removing it changes nothing.  This keeps a purge of old
-	 * rows from walking, and holding until commit, every profile it deletes.
-	 */
-	if (kind == PP_CHANGE_REMOVE && created_at < pp_shmem_horizon_start())
-		return;
 	profile = heap_getattr(tuple, pp_profile_columns(desc)[PP_COL_PROFILE_DATA],
 						   desc, &isnull);
 	if (isnull)
 		return;
-	if (!pp_profile_observations(profile, created_at, &tree, &obs))
-	{
-		/* stored without validation (ppprof was disabled): not countable */
-		pp_shmem_invalidate(MyDatabaseId, false);
-		return;
-	}
-	(void) pending_add(kind, true, &id, created_at, total_ms, &tree, obs, NULL);
+	pp_observe_stored(kind, &id, created_at, total_ms, profile);
 }
 
 /* Does a staged change match the inserted row?  Confirm it if so. */

@@ -13,6 +13,7 @@
 #include "datatype/timestamp.h"
 #include "utils/uuid.h"
 
+#include "shmem.h"
 #include "tree.h"
 
 extern void pp_observe_init(void);
@@ -30,6 +31,14 @@ extern void pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at,
  * given: counted in pp_info() when the transaction commits.
  */
 extern void pp_observe_rejected(const char *reason);
+
+/*
+ * A stored profile added to or removed from the table without its row
+ * triggers (partitions.c), counted at commit like a row change.
+ */
+extern void pp_observe_stored(PPChangeKind kind, const pg_uuid_t *id,
+							  TimestampTz created_at, double total_ms,
+							  Datum profile);
 
 /* A row change made while ppprof.enabled was off, and the next one on. */
 extern void pp_observe_disabled_write(void);

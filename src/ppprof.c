@@ -34,6 +34,7 @@
 #include "guc.h"
 #include "ingest.h"
 #include "observe.h"
+#include "partitions.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;
@@ -71,6 +72,7 @@ _PG_init(void)
 	pp_config_init();
 	pp_ingest_init();
 	pp_observe_init();
+	pp_partitions_init();
 
 	prev_object_access_hook = object_access_hook;
 	object_access_hook = pp_object_access;

@@ -26,9 +26,10 @@ PP_PYTHON=${PP_PYTHON:-/usr/bin/python3}
 PP_PACKAGES_BUILD="make gcc libc6-dev postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR \
 postgresql-client-$PG_MAJOR postgresql-$PG_MAJOR-cron libjansson-dev libpq-dev libcmocka-dev \
 libipc-run-perl perl libmicrohttpd-dev zlib1g-dev $PP_PACKAGES_PYTHON"
-# ... and what the fuzzers (clang and its sanitizer runtimes) and the
-# benchmarks add.
-PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest gnuplot-nox clang libclang-rt-dev valgrind"
+# ... and what the fuzzers (clang and its sanitizer runtimes), the
+# benchmarks and TAP 021's pg_partman part add (that part is skipped where
+# pg_partman 4.x is missing, as in the PostgreSQL 17 chroot).
+PP_PACKAGES="$PP_PACKAGES_BUILD postgresql-$PG_MAJOR-tdigest postgresql-$PG_MAJOR-partman gnuplot-nox clang libclang-rt-dev valgrind"
 
 # What TAP 019 adds (the HTML report in a headless browser), when
 # PP_NEED_CHROMIUM=1.

@@ -24,6 +24,7 @@ DECLARE
     t record;
     n bigint;
     total bigint;
+    part record;
 BEGIN
     IF older_than IS NULL THEN
         RAISE EXCEPTION 'older_than must not be null'
@@ -51,9 +52,28 @@ BEGIN
                                    ('performance_alerts', 'resolved_at')) AS v(tab, col)
     LOOP
         total := 0;
+        -- a partitioned performance_profiles first loses the partitions whose
+        -- range ends by the cutoff, whole (ppprof_partitions keeps the
+        -- statistics); the rows of the others are deleted below
+        FOR part IN
+            SELECT ns.nspname, c.relname
+              FROM pg_inherits i
+              JOIN pg_class c ON c.oid = i.inhrelid
+              JOIN pg_namespace ns ON ns.oid = c.relnamespace
+             WHERE i.inhparent = format('%I.%I', s, t.tab)::regclass
+               AND c.relkind = 'r'
+               AND substring(pg_get_expr(c.relpartbound, c.oid)
+                             FROM ' TO \(''([^'']*)''\)$')::timestamptz <= cutoff
+             ORDER BY 1, 2
         LOOP
-            EXECUTE format('DELETE FROM %1$I.%2$I WHERE id IN '
-                           '(SELECT id FROM %1$I.%2$I WHERE %3$I < $1 ORDER BY %3$I LIMIT $2)',
+            EXECUTE format('SELECT count(*) FROM %I.%I', part.nspname, part.relname) INTO n;
+            EXECUTE format('DROP TABLE %I.%I', part.nspname, part.relname);
+            total := total + n;
+        END LOOP;
+        -- (id, time) identifies a row: a partitioned table's key has both
+        LOOP
+            EXECUTE format('DELETE FROM %1$I.%2$I WHERE (id, %3$I) IN '
+                           '(SELECT id, %3$I FROM %1$I.%2$I WHERE %3$I < $1 ORDER BY %3$I LIMIT $2)',
                            s, t.tab, t.col)
               USING cutoff, batch_size;
             GET DIAGNOSTICS n = ROW_COUNT;
@@ -68,7 +88,7 @@ END;
 $$;
 
 COMMENT ON FUNCTION @extschema@.pp_purge(interval, integer) IS
-    'Deletes profiles, bottlenecks, snapshots and resolved alerts older than older_than, in batches; returns how many of each';
+    'Deletes profiles, bottlenecks, snapshots and resolved alerts older than older_than, in batches (and drops the partitions of a partitioned performance_profiles that end by then); returns how many of each';
 
 --
 -- pg_cron job commands.  A job runs with its user's search_path, which a

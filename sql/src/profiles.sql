@@ -6,17 +6,44 @@
 -- already write.
 --
 
-CREATE TABLE @extschema@.performance_profiles (
-    id uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
-    query_id text NOT NULL,
-    profile_data jsonb NOT NULL,
-    total_duration_ms float NOT NULL,
-    bottleneck_operations jsonb DEFAULT '[]',
-    optimization_suggestions jsonb DEFAULT '[]',
-    created_at timestamptz DEFAULT pg_catalog.now(),
-    ppprof_analyzed boolean NOT NULL DEFAULT false,
-    ppprof_rejected text DEFAULT NULL
-);
+--
+-- With ppprof.partition_profiles on, the table is partitioned by range of
+-- created_at (docs/scaling.md, "Partitioned by day"): the primary key then
+-- includes created_at, which is therefore NOT NULL, and the partitions are
+-- created by pp_create_partitions() or pg_partman.  The block's own dollar
+-- quote keeps its statements in view of test/sql/install.sql.
+--
+
+DO $partitioned$
+BEGIN
+    IF pg_catalog.current_setting('ppprof.partition_profiles', true)::boolean THEN
+        CREATE TABLE @extschema@.performance_profiles (
+            id uuid NOT NULL DEFAULT pg_catalog.gen_random_uuid(),
+            query_id text NOT NULL,
+            profile_data jsonb NOT NULL,
+            total_duration_ms float NOT NULL,
+            bottleneck_operations jsonb DEFAULT '[]',
+            optimization_suggestions jsonb DEFAULT '[]',
+            created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+            ppprof_analyzed boolean NOT NULL DEFAULT false,
+            ppprof_rejected text DEFAULT NULL,
+            PRIMARY KEY (id, created_at)
+        ) PARTITION BY RANGE (created_at);
+    ELSE
+        CREATE TABLE @extschema@.performance_profiles (
+            id uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+            query_id text NOT NULL,
+            profile_data jsonb NOT NULL,
+            total_duration_ms float NOT NULL,
+            bottleneck_operations jsonb DEFAULT '[]',
+            optimization_suggestions jsonb DEFAULT '[]',
+            created_at timestamptz DEFAULT pg_catalog.now(),
+            ppprof_analyzed boolean NOT NULL DEFAULT false,
+            ppprof_rejected text DEFAULT NULL
+        );
+    END IF;
+END;
+$partitioned$;
 COMMENT ON COLUMN @extschema@.performance_profiles.ppprof_analyzed IS
     'Set by ppprof once it filled the analysis columns; a row inserted with true (a restore) keeps them as they are';
 COMMENT ON COLUMN @extschema@.performance_profiles.ppprof_rejected IS
