@@ -171,6 +171,30 @@ pp_guc_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("ppprof.rollup_retention",
+							"Sets how long hour rollups are kept, whatever pp_purge() removes of the raw profiles.",
+							NULL,
+							&pp_rollup_retention_min,
+							400 * 24 * 60, 24 * 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rollup_worker",
+							 "Writes the rollups of closed minutes in a background worker.",
+							 "When off, rollups are written only by pp_rollup() (from pg_cron, for example).",
+							 &pp_rollup_worker,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rollup_keep",
+							 "Keeps the rollups of the profiles this session deletes (pp_purge() sets it).",
+							 NULL,
+							 &pp_rollup_keep,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
 	/*
 	 * The sizes of the shared memory can only be defined while the library
 	 * is preloaded: PostgreSQL refuses (FATAL) a PGC_POSTMASTER variable
@@ -216,30 +240,6 @@ pp_guc_init(void)
 							400, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("ppprof.rollup_retention",
-							"Sets how long hour rollups are kept, whatever pp_purge() removes of the raw profiles.",
-							NULL,
-							&pp_rollup_retention_min,
-							400 * 24 * 60, 24 * 60, INT_MAX,
-							PGC_SIGHUP, GUC_UNIT_MIN,
-							NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("ppprof.rollup_worker",
-							 "Writes the rollups of closed minutes in a background worker.",
-							 "When off, rollups are written only by pp_rollup() (from pg_cron, for example).",
-							 &pp_rollup_worker,
-							 true,
-							 PGC_SIGHUP, 0,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("ppprof.rollup_keep",
-							 "Keeps the rollups of the profiles this session deletes (pp_purge() sets it).",
-							 NULL,
-							 &pp_rollup_keep,
-							 false,
-							 PGC_USERSET, 0,
-							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ppprof.horizon",
 							"Sets how far back shared-memory statistics reach; older windows are read from the table.",

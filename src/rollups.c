@@ -403,7 +403,7 @@ pp_rollup_write(void)
 	SPIPlanPtr	del;
 	SPIPlanPtr	ins;
 	Oid			types[5] = {TEXTOID, TIMESTAMPTZOID, CHAROID, TEXTOID, BYTEAOID};
-	TransactionId *marks_xmin;
+	ItemPointerData *marks_tid;
 	TimestampTz *marks;
 	uint64		n_marks;
 	uint64		i;
@@ -453,20 +453,20 @@ pp_rollup_write(void)
 		list_add(&hours, hours_from);
 
 	/* the minutes marked, as this snapshot sees them */
-	if (SPI_execute(psprintf("SELECT bucket_start, xmin FROM %s.performance_rollup_stale", nsp),
+	if (SPI_execute(psprintf("SELECT bucket_start, ctid FROM %s.performance_rollup_stale", nsp),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "ppprof: could not read performance_rollup_stale");
 	n_marks = SPI_processed;
 	marks = palloc(sizeof(TimestampTz) * Max(n_marks, 1));
-	marks_xmin = palloc(sizeof(TransactionId) * Max(n_marks, 1));
+	marks_tid = palloc(sizeof(ItemPointerData) * Max(n_marks, 1));
 	for (i = 0; i < n_marks; i++)
 	{
 		bool		isnull;
 
 		marks[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
 													 SPI_tuptable->tupdesc, 1, &isnull));
-		marks_xmin[i] = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[i],
-															SPI_tuptable->tupdesc, 2, &isnull));
+		marks_tid[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 2, &isnull));
 		if (marks[i] >= through - PP_ROLLUP_MINUTES_KEPT && marks[i] < through)
 			list_add(&minutes, floor_to(marks[i], USECS_PER_MINUTE));
 		if (marks[i] < hours_through)
@@ -488,18 +488,24 @@ pp_rollup_write(void)
 	for (i = 0; i < (uint64) hours.n; i++)
 		written += rollup_bucket(cfg, del, ins, false, hours.starts[i]);
 
-	/* the marks this snapshot saw; a mark made again since is kept */
-	for (i = 0; i < n_marks; i++)
+	/*
+	 * The marks this snapshot saw, by their row (marks are never updated,
+	 * so a mark made since is another row and stays).
+	 */
+	if (n_marks > 0)
 	{
-		Oid			mtypes[2] = {TIMESTAMPTZOID, XIDOID};
-		Datum		margs[2];
+		Datum	   *tids = palloc(sizeof(Datum) * n_marks);
+		Oid			ttype = TIDARRAYOID;
+		Datum		targ;
 
-		margs[0] = TimestampTzGetDatum(marks[i]);
-		margs[1] = TransactionIdGetDatum(marks_xmin[i]);
+		for (i = 0; i < n_marks; i++)
+			tids[i] = PointerGetDatum(&marks_tid[i]);
+		targ = PointerGetDatum(construct_array(tids, (int) n_marks, TIDOID,
+											   sizeof(ItemPointerData), false,
+											   TYPALIGN_SHORT));
 		if (SPI_execute_with_args(psprintf("DELETE FROM %s.performance_rollup_stale"
-										   " WHERE bucket_start OPERATOR(pg_catalog.=) $1"
-										   " AND xmin OPERATOR(pg_catalog.=) $2", nsp),
-								  2, mtypes, margs, NULL, false, 0) != SPI_OK_DELETE)
+										   " WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)", nsp),
+								  1, &ttype, &targ, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "ppprof: could not delete from performance_rollup_stale");
 	}
 
@@ -638,8 +644,7 @@ mark_minute(Relation rel, TimestampTz minute)
 
 	pp_spi_connect_as(rel->rd_rel->relowner, &saved);
 	if (SPI_execute_with_args(psprintf("INSERT INTO %s.performance_rollup_stale (bucket_start)"
-									   " VALUES ($1) ON CONFLICT (bucket_start) DO UPDATE"
-									   " SET marked_at = pg_catalog.clock_timestamp()",
+									   " VALUES ($1)",
 									   quote_identifier(get_namespace_name(RelationGetNamespace(rel)))),
 							  1, &type, &arg, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "ppprof: could not mark a stale rollup");
