@@ -13,10 +13,11 @@ MODULE_big = ppprof
 CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
 	src/core/classify.o src/core/sketch.o src/core/reservoir.o \
 	src/core/score.o src/core/patterns.o src/core/trend.o src/core/dumpfile.o \
-	src/core/decimal.o src/core/arena.o src/core/rules.o src/core/changes.o
+	src/core/decimal.o src/core/arena.o src/core/rules.o src/core/changes.o \
+	src/core/rollup.o
 OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 	src/numeric_decode.o src/jsonb_source.o src/jsonb_build.o src/profile.o \
-	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/paths.o src/dimensions.o src/rebuild.o src/partitions.o src/report.o src/report_changes.o \
+	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/paths.o src/dimensions.o src/rebuild.o src/rollups.o src/partitions.o src/report.o src/report_changes.o \
 	src/usage.o src/compare.o src/trends.o src/snapshot.o src/span.o src/otlp.o \
 	src/timeline.o src/svg.o src/flamegraph.o src/export.o \
 	$(CORE_OBJS)
@@ -27,14 +28,14 @@ OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 # scripts (CHANGELOG.md, docs/design.md).  EXTVERSION is ppprof.control's
 # default_version.
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/$(EXTENSION).control)
-SQL_SRC = header profiles config ingest stats paths dimensions report spans snapshots \
+SQL_SRC = header profiles config ingest stats rollups paths dimensions report spans snapshots \
 	baselines alerts partitions jobs otlp visualize privileges finish
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress inputs are test/sql/*.sql, their outputs test/expected/*.out
 # (--inputdir); results/ and regression.diffs stay at the top.  The list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report report_changes trends operations alert_long_name quoted_schema spans install fuzz accuracy bounds otlp paths dimensions visualize cost replica partitions
+REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report report_changes trends operations alert_long_name quoted_schema spans install fuzz accuracy bounds otlp paths dimensions visualize rollups cost replica partitions
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 

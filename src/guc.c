@@ -36,6 +36,9 @@ int			pp_max_window_paths = 1000;
 int			pp_max_dimension_values = 100;
 int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
+int			pp_rollup_retention_min = 400 * 24 * 60;
+bool		pp_rollup_keep = false;
+bool		pp_rollup_worker = true;
 int			pp_otlp_grace_period_ms = 60 * 1000;
 int			pp_otlp_max_pending_spans = 100000;
 int			pp_otlp_max_request_spans = 10000;
@@ -167,6 +170,30 @@ pp_guc_init(void)
 							10000, 1, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.rollup_retention",
+							"Sets how long hour rollups are kept, whatever pp_purge() removes of the raw profiles.",
+							NULL,
+							&pp_rollup_retention_min,
+							400 * 24 * 60, 24 * 60, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rollup_worker",
+							 "Writes the rollups of closed minutes in a background worker.",
+							 "When off, rollups are written only by pp_rollup() (from pg_cron, for example).",
+							 &pp_rollup_worker,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rollup_keep",
+							 "Keeps the rollups of the profiles this session deletes (pp_purge() sets it).",
+							 NULL,
+							 &pp_rollup_keep,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	/*
 	 * The sizes of the shared memory can only be defined while the library

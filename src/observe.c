@@ -52,6 +52,7 @@
 #include "guc.h"
 #include "observe.h"
 #include "profile.h"
+#include "rollups.h"
 #include "shmem.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_observe);
@@ -242,6 +243,8 @@ observe_xact_callback(XactEvent event, void *arg)
 			 */
 			pending_apply();
 			applied = true;
+			if (n_changes > 0)
+				pp_rollup_request(MyDatabaseId);
 			break;
 		case XACT_EVENT_COMMIT:
 			pending_reset();
@@ -458,6 +461,33 @@ confirm_staged(HeapTuple tuple, TupleDesc desc)
 	return false;
 }
 
+/* The minutes whose rollups the row change may make stale (rollups.c). */
+static void
+rollup_note(TriggerData *td, TupleDesc desc)
+{
+	const int  *cols = pp_profile_columns(desc);
+	HeapTuple	oldt = td->tg_trigtuple;
+	HeapTuple	newt = td->tg_newtuple;
+	bool		isnull;
+	Datum		d;
+
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) &&
+		pp_profile_column_equal(oldt, newt, desc, PP_COL_PROFILE_DATA) &&
+		pp_profile_column_equal(oldt, newt, desc, PP_COL_CREATED_AT) &&
+		pp_profile_column_equal(oldt, newt, desc, PP_COL_TOTAL_DURATION_MS))
+		return;					/* nothing a rollup holds changed */
+	d = heap_getattr(oldt, cols[PP_COL_CREATED_AT], desc, &isnull);
+	if (!isnull)
+		pp_rollup_note(td->tg_relation, DatumGetTimestampTz(d),
+					   TRIGGER_FIRED_BY_DELETE(td->tg_event));
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		d = heap_getattr(newt, cols[PP_COL_CREATED_AT], desc, &isnull);
+		if (!isnull)
+			pp_rollup_note(td->tg_relation, DatumGetTimestampTz(d), false);
+	}
+}
+
 /*
  * AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on performance_profiles.
  */
@@ -473,6 +503,8 @@ pp_profiles_observe(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_observe() must be an AFTER row trigger")));
 
+	desc = RelationGetDescr(td->tg_relation);
+	rollup_note(td, desc);
 	if (!pp_enabled)
 	{
 		/* INSERT and UPDATE were counted by the BEFORE trigger */
@@ -487,7 +519,6 @@ pp_profiles_observe(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	desc = RelationGetDescr(td->tg_relation);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		if (!confirm_staged(td->tg_trigtuple, desc))
@@ -523,6 +554,7 @@ pp_profiles_truncated(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("pp_profiles_truncated() must be a trigger")));
+	pp_rollup_truncated(((TriggerData *) fcinfo->context)->tg_relation);
 	if (pp_shmem_attached())
 		(void) pending_add(PP_CHANGE_TRUNCATE, true, NULL, 0, 0, NULL, NULL, NULL);
 	else

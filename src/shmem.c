@@ -227,6 +227,8 @@ typedef struct PPDb
 								 * only: the rebuild found rows dated later
 								 * than the clock allowed (DT_NOEND: none) */
 	int64		future_rows;	/* how many */
+	TimestampTz rollup_next;	/* no background pp_rollup() is started
+								 * before this */
 	PPDbCounters counters;		/* zeroed at start-up, not kept in the file */
 } PPDb;
 
@@ -257,6 +259,9 @@ typedef struct PPShared
 	double		ingest_us;		/* their ingest time, microseconds */
 	int64		sampled_out;	/* pp_ingest calls dropped by sample_rate */
 	char		dump_status[128];	/* what start-up did with the dump file */
+	pg_atomic_uint64 rollup_horizon;	/* pp_rollup() of any database wrote,
+										 * or is writing, rollups of buckets
+										 * before this only (a TimestampTz) */
 } PPShared;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -362,6 +367,7 @@ pp_shmem_startup(void)
 		TimestampTz now = GetCurrentTimestamp();
 
 		memset(shared, 0, sizeof(PPShared));
+		pg_atomic_init_u64(&shared->rollup_horizon, 0);
 		shared->lock = &(GetNamedLWLockTranche("ppprof"))->lock;
 		shared->minute_start = pp_time_floor(now - MINUTE_REGION, USECS_PER_HOUR);
 		shared->horizon_start = pp_time_floor(now - (int64) pp_horizon_min * USECS_PER_MINUTE,
@@ -497,6 +503,7 @@ db_get(Oid dbid, bool create)
 		db->rebuild_started = 0;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
+		db->rollup_next = DT_NOBEGIN;
 		memset(&db->counters, 0, sizeof(db->counters));
 	}
 	return db;
@@ -1676,6 +1683,66 @@ pp_shmem_claim_rebuild(Oid dbid)
 		 now - db->rebuild_started > 60 * USECS_PER_SEC))
 	{
 		db->rebuild_started = now;
+		claimed = true;
+	}
+	LWLockRelease(shared->lock);
+	return claimed;
+}
+
+/*
+ * pp_rollup() is about to write rollups of buckets before t: from now on, a
+ * writer marks the minutes before t it changes (rollups.c).  One horizon
+ * for every database, the latest: a writer marks what it need not only in
+ * a database whose rollups lag the others'.
+ */
+void
+pp_shmem_rollup_raise(TimestampTz t)
+{
+	uint64		old = pg_atomic_read_u64(&shared->rollup_horizon);
+
+	while ((int64) old < t &&
+		   !pg_atomic_compare_exchange_u64(&shared->rollup_horizon, &old, (uint64) t))
+		;
+}
+
+/*
+ * Rollups are of buckets before the returned time.  A crash forgets the
+ * horizon, but every rollup written before it is of a bucket before the
+ * server's start.  Read without a lock: the caller took its lock on the
+ * table before (a barrier), and pp_rollup() raises before it waits for the
+ * table's lockers.
+ */
+TimestampTz
+pp_shmem_rollup_horizon(void)
+{
+	TimestampTz t = PgStartTime;
+
+	if (shared != NULL)
+	{
+		pg_memory_barrier();
+		t = Max(t, (TimestampTz) pg_atomic_read_u64(&shared->rollup_horizon));
+	}
+	return t;
+}
+
+/*
+ * Claim the background pp_rollup() of dbid: true at most once a minute,
+ * the first time after a minute closed.
+ */
+bool
+pp_shmem_claim_rollup(Oid dbid)
+{
+	PPDb	   *db;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		claimed = false;
+
+	if (shared == NULL)
+		return false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db != NULL && now >= db->rollup_next)
+	{
+		db->rollup_next = now - now % USECS_PER_MINUTE + USECS_PER_MINUTE;
 		claimed = true;
 	}
 	LWLockRelease(shared->lock);

@@ -287,6 +287,9 @@ extern void pp_shmem_set_valid(Oid dbid, TimestampTz future_from,
 							   int64 future_rows);
 
 /* Background rebuild bookkeeping (rebuild.c). */
+extern void pp_shmem_rollup_raise(TimestampTz t);
+extern TimestampTz pp_shmem_rollup_horizon(void);
+extern bool pp_shmem_claim_rollup(Oid dbid);
 extern bool pp_shmem_claim_rebuild(Oid dbid);
 extern void pp_shmem_release_rebuild(Oid dbid);
 

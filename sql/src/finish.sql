@@ -21,6 +21,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_alerts', '')
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.operation_attribute_categories', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_otlp_traces', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_otlp_spans', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_rollups', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.performance_rollup_stale', '');
 
 -- The new table is empty: its statistics start empty and exact.
 SELECT @extschema@.pp_stats_created();

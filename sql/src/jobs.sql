@@ -15,6 +15,8 @@ CREATE FUNCTION @extschema@.pp_purge(older_than interval,
 RETURNS TABLE (table_name text, deleted bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- the rollups of what it deletes stay (docs/scaling.md, "Rollups")
+SET ppprof.rollup_keep = on
 AS $$
 DECLARE
     cutoff timestamptz;

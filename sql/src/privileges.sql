@@ -22,6 +22,8 @@ ALTER TABLE @extschema@.performance_alerts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.operation_attribute_categories ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_otlp_traces ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.performance_otlp_spans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.performance_rollups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.performance_rollup_stale ENABLE ROW LEVEL SECURITY;
 
 --
 -- Privileges, from a clean slate.  Default privileges (Supabase's give
@@ -122,6 +124,10 @@ BEGIN
             @extschema@.pp_flamegraph_diff(tstzrange, tstzrange),
             @extschema@.pp_speedscope(uuid), @extschema@.pp_chrome_trace(uuid)
             TO service_role;
+        -- rollups: read only; pp_rollup() writes them as the owner
+        GRANT SELECT ON @extschema@.performance_rollups,
+            @extschema@.performance_rollup_stale TO service_role;
+        GRANT EXECUTE ON FUNCTION @extschema@.pp_rollup_contents(bytea) TO service_role;
     END IF;
 END;
 $$;

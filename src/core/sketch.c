@@ -288,6 +288,13 @@ pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity, const pp_sketch_t *src)
 	return PP_OK;
 }
 
+void
+pp_sketch_slot(const pp_sketch_t *s, int i, uint16_t *index, uint32_t *count)
+{
+	*index = sk_cindex(s)[i];
+	*count = sk_ccount(s)[i];
+}
+
 uint16_t
 pp_sketch_capacity_in(size_t bytes)
 {

@@ -147,6 +147,10 @@ extern pp_error_code_t pp_sketch_remove(pp_sketch_t *s, double value_ms);
 extern pp_error_code_t pp_sketch_copy(pp_sketch_t *dst, uint16_t capacity,
 									  const pp_sketch_t *src);
 
+/* The i-th used slot of s (0 .. nbins - 1): its bin index and count. */
+extern void pp_sketch_slot(const pp_sketch_t *s, int i, uint16_t *index,
+						   uint32_t *count);
+
 /* Largest capacity whose PP_SKETCH_SIZE fits in bytes; 0 when none does. */
 extern uint16_t pp_sketch_capacity_in(size_t bytes);
 extern pp_error_code_t pp_sketch_validate(const pp_sketch_t *s, size_t size,

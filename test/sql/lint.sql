@@ -26,7 +26,7 @@ SELECT p.oid::regprocedure AS function_without_pinned_search_path, p.proconfig
   FROM ppprof_objects o JOIN pg_proc p ON p.oid = o.objid
   JOIN pg_language l ON l.oid = p.prolang
  WHERE o.classid = 'pg_proc'::regclass AND l.lanname IN ('sql', 'plpgsql')
-   AND p.proconfig IS DISTINCT FROM '{"search_path=pg_catalog, pg_temp"}';
+   AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false);
 
 -- no function is executable by PUBLIC, and every function is documented
 SELECT p.oid::regprocedure AS public_or_undocumented

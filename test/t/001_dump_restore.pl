@@ -19,7 +19,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PPTest;
 
-my $node = pp_start_node('dump_restore');
+# no background rollups: the rollups written by pp_rollup() below must be
+# restored as they were, not rewritten meanwhile (TAP 021 restores with the
+# worker on)
+my $node = pp_start_node('dump_restore', conf => 'ppprof.rollup_worker = off');
 
 # The client programs talk to this node.
 pp_client_env($node, undef);
@@ -45,8 +48,8 @@ is_deeply(\@tables,
 	[qw(model_prices operation_attribute_categories operation_categories operation_dimensions optimization_catalog
 		performance_alert_rules performance_alerts performance_baseline_operations
 		performance_baselines performance_bottlenecks performance_otlp_spans
-		performance_otlp_traces performance_profiles performance_snapshots
-		performance_thresholds usage_keys)],
+		performance_otlp_traces performance_profiles performance_rollup_stale
+		performance_rollups performance_snapshots performance_thresholds usage_keys)],
 	'every table of the extension is a configuration table that pg_dump dumps');
 
 # The seeded configuration, to check later that untouched seeded rows are
@@ -190,6 +193,18 @@ $node->safe_psql('src', q{
 	VALUES ('rejected-1', '{"operation_name": "rag_pipeline", "children": "none"}', 5,
 	        'invalid profile at $.children: expected an array or null, got string')});
 
+# rollups of every closed minute and hour, and a mark (pg_dump keeps both)
+my $horizon = $node->safe_psql('src', q{SELECT date_trunc('minute', now())});
+$node->safe_psql('src', q{
+	SELECT pp_rollup();
+	INSERT INTO performance_profiles (query_id, profile_data, created_at)
+	VALUES ('late-1', '{"operation_name": "rag_pipeline", "duration_ms": 5}', now() - interval '3 hours');
+});
+is($node->safe_psql('src', q{
+	SELECT (SELECT count(*) > 0 FROM performance_rollups) || ' ' ||
+	       (SELECT count(*) FROM performance_rollup_stale)}),
+	'true 1', 'rollups and one mark to dump');
+
 my %src_digest;
 $src_digest{$_} = table_digest('src', $_) for @tables;
 
@@ -212,6 +227,23 @@ sub check_restored
 	# every table is identical, row for row
 	for my $t (@tables)
 	{
+		# the restored rows dated before the rollup horizon (at least the
+		# minute of the pp_rollup() above) have their minutes marked
+		# (docs/scaling.md, "Rollups"), the dumped mark among them
+		if ($t eq 'performance_rollup_stale')
+		{
+			is($node->safe_psql($db, qq{
+				SELECT count(*) || coalesce(' ' || string_agg(coalesce(p.m, s.bucket_start)::text
+				                                               || CASE WHEN p.m IS NULL THEN ' marked, no row' ELSE ' rows, no mark' END, ', '), '')
+				  FROM (SELECT DISTINCT date_trunc('minute', created_at) AS m
+				                        FROM performance_profiles
+				                       WHERE created_at < '$horizon') p
+				  FULL JOIN (SELECT * FROM performance_rollup_stale WHERE bucket_start < '$horizon') s
+				    ON s.bucket_start = p.m
+				 WHERE s.bucket_start IS NULL OR p.m IS NULL}),
+				'0', "$how: every minute of a restored row before the horizon is marked, and nothing else");
+			next;
+		}
 		# A restored row arrives with ppprof_analyzed = true, so the trigger
 		# keeps its analysis instead of re-analysing it under the
 		# configuration of the moment of the restore.

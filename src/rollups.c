@@ -1,0 +1,753 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/rollups.c
+ *	  Statistics persisted per closed time bucket: pp_rollup(), which
+ *	  writes them into performance_rollups, and pp_rollup_contents(), which
+ *	  reads one back.
+ *
+ * A rollup holds, for one minute or one hour and one operation (kind 'o')
+ * or the profiles themselves (kind 'p'), the counters and sketches that the
+ * shared memory keeps per bucket, in the stored form of src/core/rollup.h.
+ * It is computed from the table, not copied from shared memory, so that it
+ * is exactly the rows of its bucket in one snapshot, whatever the shared
+ * statistics hold.
+ *
+ * Rows that change after their bucket's rollup was written.  pp_rollup()
+ * first raises the database's rollup horizon in shared memory to the start
+ * of the current minute (every rollup it writes is of a bucket before it),
+ * then waits for every transaction that holds a writer's lock on
+ * performance_profiles (WaitForLockers; new writers do not wait), then
+ * takes the snapshot it reads with.  A transaction that wrote before the
+ * wait ended is in that snapshot.  One that writes later reads the raised
+ * horizon when it starts writing (observe.c), and marks every minute before
+ * it that it changes in performance_rollup_stale, in its own transaction:
+ * the mark commits with the change or not at all.  The next pp_rollup()
+ * writes the marked minutes, and their hours, again and deletes the marks
+ * its snapshot saw (a mark made again meanwhile is a new row version and
+ * stays).  So a rollup without a mark equals the table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "tcop/tcopprot.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "commands/trigger.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "commands/extension.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "allocator.h"
+#include "config.h"
+#include "guc.h"
+#include "jsonb_build.h"
+#include "rollup.h"
+#include "rollups.h"
+#include "shmem.h"
+#include "spi_owner.h"
+#include "window.h"
+
+PG_FUNCTION_INFO_V1(pp_rollup);
+PG_FUNCTION_INFO_V1(pp_rollup_contents);
+
+PGDLLEXPORT void pp_rollup_worker_main(Datum arg);
+
+/* Minute rollups are kept this long; hour rollups ppprof.rollup_retention. */
+#define PP_ROLLUP_MINUTES_KEPT	(USECS_PER_DAY)
+
+/* The counters of PPCounters in the stored form, in this order. */
+#define PP_ROLLUP_N_INTS	12
+#define PP_ROLLUP_N_FLOATS	6
+
+/* One (kind, name) of a bucket being computed. */
+typedef struct RollupEntry
+{
+	char		kind;			/* key: 'p' or 'o' */
+	const char *name;			/* key with name_len; NUL-terminated */
+	int			name_len;
+	PPCounters	c;
+	pp_sketch_t *durations;		/* grows by copy; NULL for the fold row */
+	pp_sketch_t *ttft;			/* NULL until a time to first token */
+} RollupEntry;
+
+typedef struct RollupBucket
+{
+	HTAB	   *entries;		/* operations, at most
+								 * ppprof.max_window_operations */
+	RollupEntry root;			/* the profiles */
+	RollupEntry other;			/* operations beyond the cap, counters only */
+} RollupBucket;
+
+static uint32
+entry_hash(const void *key, Size keysize)
+{
+	const RollupEntry *e = key;
+
+	return hash_bytes((const unsigned char *) e->name, e->name_len);
+}
+
+static int
+entry_match(const void *key1, const void *key2, Size keysize)
+{
+	const RollupEntry *a = key1;
+	const RollupEntry *b = key2;
+
+	return a->name_len == b->name_len &&
+		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
+}
+
+static pp_sketch_t *
+sketch_new(uint16 capacity)
+{
+	pp_sketch_t *s = palloc(PP_SKETCH_SIZE(capacity));
+
+	pp_sketch_init(s, capacity);
+	return s;
+}
+
+/* Add ms to *s, moving it into a larger sketch when it is full. */
+static void
+sketch_add(pp_sketch_t **s, double ms)
+{
+	int			index = pp_sketch_index_of(ms);
+
+	if (*s == NULL)
+		*s = sketch_new(16);
+	while (pp_sketch_add_index_exact(*s, index, 1) == PP_ERR_FULL)
+	{
+		uint16		capacity = Min((*s)->capacity * 2, PP_SKETCH_MAX_CAPACITY);
+		pp_sketch_t *bigger = sketch_new(capacity);
+
+		(void) pp_sketch_copy(bigger, capacity, *s);
+		pfree(*s);
+		*s = bigger;
+	}
+}
+
+static RollupEntry *
+entry_get(RollupBucket *b, const char *name, int name_len)
+{
+	RollupEntry key;
+	RollupEntry *e;
+	bool		found;
+	char	   *copy;
+
+	key.name = name;
+	key.name_len = Min(name_len, PP_NAME_MAX);
+	e = hash_search(b->entries, &key, HASH_FIND, NULL);
+	if (e != NULL)
+		return e;
+	if (hash_get_num_entries(b->entries) >= pp_max_window_operations)
+		return &b->other;
+	e = hash_search(b->entries, &key, HASH_ENTER, &found);
+	copy = palloc(key.name_len + 1);
+	memcpy(copy, name, key.name_len);
+	copy[key.name_len] = '\0';
+	e->kind = 'o';
+	e->name = copy;
+	memset(&e->c, 0, sizeof(e->c));
+	e->durations = sketch_new(16);
+	e->ttft = NULL;
+	return e;
+}
+
+static void
+entry_add(RollupEntry *e, const PPNodeObs *o, TimestampTz at)
+{
+	pp_counters_add(&e->c, 1, o, at);
+	if (e->durations == NULL)
+		return;					/* the fold row */
+	sketch_add(&e->durations, o->duration_ms);
+	if (o->ttft_ms >= 0)
+		sketch_add(&e->ttft, o->ttft_ms);
+}
+
+/* One profile of the bucket's rows. */
+static void
+visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
+		  TimestampTz at, const pg_uuid_t *id, double total)
+{
+	RollupBucket *b = arg;
+	PPNodeObs	root;
+	int32		k;
+
+	memset(&root, 0, sizeof(root));
+	root.duration_ms = total;
+	root.self_ms = total;
+	for (k = 0; k < tree->n_nodes; k++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		entry_add(entry_get(b, tree->nodes[k].name, (int) tree->nodes[k].name_len),
+				  &obs[k], at);
+		root.failed |= tree->nodes[k].failed;
+	}
+	pp_obs_sum_usage(&root, obs, tree->n_nodes);
+	entry_add(&b->root, &root, at);
+}
+
+/* The stored form of an entry, as a bytea. */
+static bytea *
+entry_encode(const RollupEntry *e)
+{
+	const PPCounters *c = &e->c;
+	pp_rollup_t r;
+	bytea	   *out;
+	size_t		len;
+
+	r.n_ints = PP_ROLLUP_N_INTS;
+	r.ints[0] = c->calls;
+	r.ints[1] = c->errors;
+	r.ints[2] = c->first_at;
+	r.ints[3] = c->last_at;
+	r.ints[4] = c->repeat_calls;
+	r.ints[5] = c->repeat_groups;
+	r.ints[6] = c->parallel_parents;
+	r.ints[7] = c->cache_hits;
+	r.ints[8] = c->cache_misses;
+	r.ints[9] = c->input_tokens;
+	r.ints[10] = c->output_tokens;
+	r.ints[11] = c->cost_nusd;
+	r.n_floats = PP_ROLLUP_N_FLOATS;
+	r.floats[0] = c->sum_ms;
+	r.floats[1] = c->sumsq_ms;
+	r.floats[2] = c->self_sum_ms;
+	r.floats[3] = c->min_ms;
+	r.floats[4] = c->max_ms;
+	r.floats[5] = c->parallel_saving_ms;
+
+	out = palloc(VARHDRSZ + pp_rollup_bound(&r, e->durations, e->ttft));
+	if (pp_rollup_encode(&r, e->durations, e->ttft,
+						 (uint8_t *) VARDATA(out), &len) != PP_OK)
+		elog(ERROR, "ppprof: a rollup of \"%s\" cannot be stored", e->name);
+	SET_VARSIZE(out, VARHDRSZ + len);
+	return out;
+}
+
+/*
+ * Compute the bucket [start, start + width) from the table, in the active
+ * snapshot, and replace its rows in performance_rollups.  Returns the rows
+ * written.  Runs inside the SPI connection of pp_rollup.
+ */
+static int
+rollup_bucket(PPConfig *cfg, SPIPlanPtr del, SPIPlanPtr ins, bool minute,
+			  TimestampTz start)
+{
+	RollupBucket b;
+	HASHCTL		ctl;
+	HASH_SEQ_STATUS seq;
+	RollupEntry *e;
+	MemoryContext cxt;
+	MemoryContext old;
+	Datum		args[5];
+	char		nulls[5] = "     ";
+	int			n = 0;
+	TimestampTz width = minute ? USECS_PER_MINUTE : USECS_PER_HOUR;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rollup bucket",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RollupEntry);
+	ctl.entrysize = sizeof(RollupEntry);
+	ctl.hash = entry_hash;
+	ctl.match = entry_match;
+	ctl.hcxt = cxt;
+	b.entries = hash_create("ppprof rollup entries", 64, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	memset(&b.root, 0, sizeof(b.root));
+	b.root.kind = 'p';
+	b.root.name = "";
+	b.root.durations = sketch_new(16);
+	memset(&b.other, 0, sizeof(b.other));
+	b.other.kind = 'o';
+	b.other.name = PP_FOLD_NAME;
+	b.other.name_len = strlen(PP_FOLD_NAME);
+
+	pp_window_scan(cfg, start, start + width, false, visit_row, &b);
+
+	args[0] = CStringGetTextDatum(minute ? "minute" : "hour");
+	args[1] = TimestampTzGetDatum(start);
+	if (SPI_execute_plan(del, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "ppprof: could not delete rollups");
+
+	/* the profiles' row always, so that an empty minute is known written */
+	args[2] = CharGetDatum('p');
+	args[3] = CStringGetTextDatum("");
+	args[4] = PointerGetDatum(entry_encode(&b.root));
+	if (SPI_execute_plan(ins, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ppprof: could not insert a rollup");
+	n++;
+	hash_seq_init(&seq, b.entries);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		args[2] = CharGetDatum('o');
+		args[3] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+		args[4] = PointerGetDatum(entry_encode(e));
+		if (SPI_execute_plan(ins, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "ppprof: could not insert a rollup");
+		n++;
+	}
+	if (b.other.c.calls > 0)
+	{
+		args[2] = CharGetDatum('o');
+		args[3] = CStringGetTextDatum(PP_FOLD_NAME);
+		args[4] = PointerGetDatum(entry_encode(&b.other));
+		if (SPI_execute_plan(ins, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "ppprof: could not insert a rollup");
+		n++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return n;
+}
+
+/* A timestamp result of a one-row, one-column query; DT_NOBEGIN when NULL. */
+static TimestampTz
+query_time(const char *q)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute(q, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "ppprof: could not read rollups: %s", q);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? DT_NOBEGIN : DatumGetTimestampTz(d);
+}
+
+static TimestampTz
+floor_to(TimestampTz t, TimestampTz width)
+{
+	TimestampTz r = t - t % width;
+
+	return r > t ? r - width : r;
+}
+
+/* Add the buckets of [from, to) of one width to the list (sorted later). */
+typedef struct BucketList
+{
+	TimestampTz *starts;
+	int			n;
+	int			cap;
+} BucketList;
+
+static void
+list_add(BucketList *l, TimestampTz start)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = Max(64, l->cap * 2);
+		l->starts = l->starts ? repalloc(l->starts, sizeof(TimestampTz) * l->cap) :
+			palloc(sizeof(TimestampTz) * l->cap);
+	}
+	l->starts[l->n++] = start;
+}
+
+static int
+bucket_start_cmp(const void *a, const void *b)
+{
+	TimestampTz x = *(const TimestampTz *) a;
+	TimestampTz y = *(const TimestampTz *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Sort and drop repeats. */
+static void
+list_unique(BucketList *l)
+{
+	int			i,
+				j = 0;
+
+	if (l->n == 0)
+		return;
+	qsort(l->starts, l->n, sizeof(TimestampTz), bucket_start_cmp);
+	for (i = 1; i < l->n; i++)
+		if (l->starts[i] != l->starts[j])
+			l->starts[++j] = l->starts[i];
+	l->n = j + 1;
+}
+
+int
+pp_rollup_write(void)
+{
+	PPConfig   *cfg;
+	PPSavedUser saved;
+	const char *nsp;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz through = floor_to(now, USECS_PER_MINUTE);
+	TimestampTz hours_through = floor_to(through, USECS_PER_HOUR);
+	TimestampTz minutes_from;
+	TimestampTz hours_from;
+	TimestampTz oldest;
+	LOCKTAG		tag;
+	BucketList	minutes = {0};
+	BucketList	hours = {0};
+	SPIPlanPtr	del;
+	SPIPlanPtr	ins;
+	Oid			types[5] = {TEXTOID, TIMESTAMPTZOID, CHAROID, TEXTOID, BYTEAOID};
+	ItemPointerData *marks_tid;
+	TimestampTz *marks;
+	uint64		n_marks;
+	uint64		i;
+	int			written = 0;
+
+	pp_shmem_require_writable("pp_rollup");
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("pp_rollup() must run at READ COMMITTED isolation"),
+				 errhint("Run it in its own transaction.")));
+	cfg = pp_config_get();
+
+	/* one pp_rollup() at a time per database */
+	LockRelationOid(get_relname_relid("performance_rollups", cfg->schema),
+					ShareUpdateExclusiveLock);
+
+	/* 1. the horizon, 2. the writers that may not have seen it */
+	pp_shmem_rollup_raise(through);
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, cfg->profiles_relid);
+	WaitForLockers(tag, ShareLock, false);
+
+	/* 3. one snapshot for every read below */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	cfg = pp_config_get();
+	nsp = quote_identifier(get_namespace_name(cfg->schema));
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
+
+	/* what was written before: the buckets after it are due */
+	minutes_from = query_time(psprintf("SELECT max(bucket_start) + interval '1 minute'"
+									   " FROM %s.performance_rollups"
+									   " WHERE width = 'minute' AND kind = 'p'", nsp));
+	hours_from = query_time(psprintf("SELECT max(bucket_start) + interval '1 hour'"
+									 " FROM %s.performance_rollups"
+									 " WHERE width = 'hour' AND kind = 'p'", nsp));
+	oldest = query_time(psprintf("SELECT min(created_at) FROM %s.performance_profiles", nsp));
+	if (hours_from == DT_NOBEGIN)
+		hours_from = oldest == DT_NOBEGIN ? hours_through : floor_to(oldest, USECS_PER_HOUR);
+	minutes_from = Max(minutes_from, through - PP_ROLLUP_MINUTES_KEPT);
+	if (oldest != DT_NOBEGIN)
+		minutes_from = Max(minutes_from, Min(floor_to(oldest, USECS_PER_MINUTE), through));
+	else
+		minutes_from = through;
+	for (; minutes_from < through; minutes_from += USECS_PER_MINUTE)
+		list_add(&minutes, minutes_from);
+	for (; hours_from < hours_through; hours_from += USECS_PER_HOUR)
+		list_add(&hours, hours_from);
+
+	/* the minutes marked, as this snapshot sees them */
+	if (SPI_execute(psprintf("SELECT bucket_start, ctid FROM %s.performance_rollup_stale", nsp),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read performance_rollup_stale");
+	n_marks = SPI_processed;
+	marks = palloc(sizeof(TimestampTz) * Max(n_marks, 1));
+	marks_tid = palloc(sizeof(ItemPointerData) * Max(n_marks, 1));
+	for (i = 0; i < n_marks; i++)
+	{
+		bool		isnull;
+
+		marks[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+		marks_tid[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc, 2, &isnull));
+		if (marks[i] >= through - PP_ROLLUP_MINUTES_KEPT && marks[i] < through)
+			list_add(&minutes, floor_to(marks[i], USECS_PER_MINUTE));
+		if (marks[i] < hours_through)
+			list_add(&hours, floor_to(marks[i], USECS_PER_HOUR));
+	}
+	list_unique(&minutes);
+	list_unique(&hours);
+
+	del = SPI_prepare(psprintf("DELETE FROM %s.performance_rollups"
+							   " WHERE width OPERATOR(pg_catalog.=) $1"
+							   " AND bucket_start OPERATOR(pg_catalog.=) $2", nsp), 2, types);
+	ins = SPI_prepare(psprintf("INSERT INTO %s.performance_rollups"
+							   " (width, bucket_start, kind, name, data)"
+							   " VALUES ($1, $2, $3, $4, $5)", nsp), 5, types);
+	if (del == NULL || ins == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < (uint64) minutes.n; i++)
+		written += rollup_bucket(cfg, del, ins, true, minutes.starts[i]);
+	for (i = 0; i < (uint64) hours.n; i++)
+		written += rollup_bucket(cfg, del, ins, false, hours.starts[i]);
+
+	/*
+	 * The marks this snapshot saw, by their row (marks are never updated,
+	 * so a mark made since is another row and stays).
+	 */
+	if (n_marks > 0)
+	{
+		Datum	   *tids = palloc(sizeof(Datum) * n_marks);
+		Oid			ttype = TIDARRAYOID;
+		Datum		targ;
+
+		for (i = 0; i < n_marks; i++)
+			tids[i] = PointerGetDatum(&marks_tid[i]);
+		targ = PointerGetDatum(construct_array(tids, (int) n_marks, TIDOID,
+											   sizeof(ItemPointerData), false,
+											   TYPALIGN_SHORT));
+		if (SPI_execute_with_args(psprintf("DELETE FROM %s.performance_rollup_stale"
+										   " WHERE ctid OPERATOR(pg_catalog.=) ANY ($1)", nsp),
+								  1, &ttype, &targ, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "ppprof: could not delete from performance_rollup_stale");
+	}
+
+	/* retention: minutes for a day, hours for ppprof.rollup_retention */
+	{
+		Oid			rtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		rargs[2];
+
+		rargs[0] = TimestampTzGetDatum(through - PP_ROLLUP_MINUTES_KEPT);
+		rargs[1] = TimestampTzGetDatum(through - (TimestampTz) pp_rollup_retention_min * USECS_PER_MINUTE);
+		if (SPI_execute_with_args(psprintf("DELETE FROM %s.performance_rollups"
+										   " WHERE (width OPERATOR(pg_catalog.=) 'minute'"
+										   " AND bucket_start OPERATOR(pg_catalog.<) $1)"
+										   " OR (width OPERATOR(pg_catalog.=) 'hour'"
+										   " AND bucket_start OPERATOR(pg_catalog.<) $2)", nsp),
+								  2, rtypes, rargs, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "ppprof: could not delete old rollups");
+	}
+	pp_spi_finish_as(&saved);
+	PopActiveSnapshot();
+	return written;
+}
+
+/*
+ * pp_rollup() RETURNS integer
+ */
+Datum
+pp_rollup(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(pp_rollup_write());
+}
+
+/*
+ * pp_rollup_contents(data bytea) RETURNS jsonb
+ */
+Datum
+pp_rollup_contents(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	pp_rollup_t r;
+	uint8_t		flags;
+	pp_sketch_t *durations = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	pp_sketch_t *ttft = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	pp_error_t	err;
+	JsonbParseState *st = NULL;
+	static const char *const ints[PP_ROLLUP_N_INTS] = {
+		"calls", "errors", NULL, NULL, "repeat_calls", "repeat_groups",
+		"parallel_parents", "cache_hits", "cache_misses", "input_tokens",
+		"output_tokens", NULL
+	};
+	static const char *const floats[PP_ROLLUP_N_FLOATS] = {
+		"sum_ms", "sumsq_ms", "self_sum_ms", "min_ms", "max_ms",
+		"parallel_saving_ms"
+	};
+	int			i;
+
+	memset(&err, 0, sizeof(err));
+	if (pp_rollup_decode((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+						 &r, &flags, durations, ttft, &err) != PP_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("not a ppprof rollup"),
+				 errdetail("At %s: %s.", err.path, err.text)));
+	if (r.n_ints < PP_ROLLUP_N_INTS || r.n_floats < PP_ROLLUP_N_FLOATS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("not a ppprof rollup"),
+				 errdetail("It has %d integer and %d floating-point counters, fewer than %d and %d.",
+						   r.n_ints, r.n_floats, PP_ROLLUP_N_INTS, PP_ROLLUP_N_FLOATS)));
+
+	pp_jb_begin_object(&st, NULL);
+	pp_jb_int(&st, "version", PP_ROLLUP_VERSION);
+	for (i = 0; i < PP_ROLLUP_N_INTS; i++)
+		if (ints[i] != NULL)
+			pp_jb_int(&st, ints[i], r.ints[i]);
+	pp_jb_number(&st, "cost_usd", (double) r.ints[11] / 1e9);
+	if (r.ints[0] > 0)
+	{
+		pp_jb_time(&st, "first_at", r.ints[2]);
+		pp_jb_time(&st, "last_at", r.ints[3]);
+		for (i = 0; i < PP_ROLLUP_N_FLOATS; i++)
+			pp_jb_number(&st, floats[i], r.floats[i]);
+	}
+	if ((flags & PP_ROLLUP_HAS_DURATIONS) && durations->count > 0)
+	{
+		pp_sketch_acc_t *acc = pp_sketch_acc_create(pp_palloc_allocator(CurrentMemoryContext));
+
+		if (acc == NULL || pp_sketch_acc_add_sketch(acc, durations) != PP_OK)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		pp_jb_int(&st, "sketch_count", (int64) durations->count);
+		pp_jb_number(&st, "p50_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.50), r.floats[3]), r.floats[4]));
+		pp_jb_number(&st, "p95_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.95), r.floats[3]), r.floats[4]));
+		pp_jb_number(&st, "p99_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.99), r.floats[3]), r.floats[4]));
+	}
+	if ((flags & PP_ROLLUP_HAS_TTFT) && ttft->count > 0)
+	{
+		pp_sketch_acc_t *acc = pp_sketch_acc_create(pp_palloc_allocator(CurrentMemoryContext));
+
+		if (acc == NULL || pp_sketch_acc_add_sketch(acc, ttft) != PP_OK)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		pp_jb_int(&st, "ttft_count", (int64) ttft->count);
+		pp_jb_number(&st, "ttft_p50_ms", pp_sketch_acc_quantile(acc, 0.50));
+		pp_jb_number(&st, "ttft_p95_ms", pp_sketch_acc_quantile(acc, 0.95));
+	}
+	PG_RETURN_JSONB_P(pp_jb_finish(&st, true));
+}
+
+/*
+ * The writer's side.  The horizon is read once per transaction, after it
+ * took its writer's lock on the table (its first row change): pp_rollup()
+ * waits for every transaction that held the lock when it raised the
+ * horizon, so a transaction that read an older one is in its snapshot.
+ * A minute is marked once per transaction (the set of minutes marked is
+ * forgotten when a subtransaction aborts, since its marks are gone).
+ */
+static LocalTransactionId horizon_lxid = InvalidLocalTransactionId;
+static TimestampTz horizon;
+static HTAB *marked = NULL;		/* minutes marked, in TopTransactionContext */
+static bool subxact_callback_registered = false;
+
+static void
+rollup_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		marked = NULL;			/* its memory goes with the transaction */
+}
+
+/* Insert or renew the mark of minute in rel's schema, as rel's owner. */
+static void
+mark_minute(Relation rel, TimestampTz minute)
+{
+	PPSavedUser saved;
+	Oid			type = TIMESTAMPTZOID;
+	Datum		arg = TimestampTzGetDatum(minute);
+
+	pp_spi_connect_as(rel->rd_rel->relowner, &saved);
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.performance_rollup_stale (bucket_start)"
+									   " VALUES ($1)",
+									   quote_identifier(get_namespace_name(RelationGetNamespace(rel)))),
+							  1, &type, &arg, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ppprof: could not mark a stale rollup");
+	pp_spi_finish_as(&saved);
+}
+
+void
+pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted)
+{
+	TimestampTz minute;
+	bool		found;
+
+	if (horizon_lxid != MyProc->lxid)
+	{
+		horizon = pp_shmem_rollup_horizon();
+		horizon_lxid = MyProc->lxid;
+		marked = NULL;
+	}
+	if (created_at >= horizon || (deleted && pp_rollup_keep))
+		return;
+	if (!subxact_callback_registered)
+	{
+		RegisterSubXactCallback(rollup_subxact_callback, NULL);
+		subxact_callback_registered = true;
+	}
+	if (marked == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(TimestampTz);
+		ctl.entrysize = sizeof(TimestampTz);
+		ctl.hcxt = TopTransactionContext;
+		marked = hash_create("ppprof minutes marked", 64, &ctl,
+							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	minute = floor_to(created_at, USECS_PER_MINUTE);
+	(void) hash_search(marked, &minute, HASH_ENTER, &found);
+	if (!found)
+		mark_minute(rel, minute);
+}
+
+/*
+ * Start the background pp_rollup() of dbid, at most once a minute (called
+ * before the commit of a transaction that changed performance_profiles).
+ */
+void
+pp_rollup_request(Oid dbid)
+{
+	BackgroundWorker worker;
+
+	if (!pp_rollup_worker || !IsUnderPostmaster || RecoveryInProgress() ||
+		!pp_shmem_claim_rollup(dbid))
+		return;
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ppprof");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pp_rollup_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ppprof rollup of database %u", dbid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "ppprof rollup");
+	worker.bgw_main_arg = ObjectIdGetDatum(dbid);
+	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+		ereport(LOG,
+				(errmsg("ppprof could not start a background rollup"),
+				 errhint("Raise max_worker_processes, or run SELECT pp_rollup() from pg_cron.")));
+}
+
+/* Entry point of the "ppprof rollup" background worker. */
+void
+pp_rollup_worker_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+	int			n = 0;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "ppprof: writing rollups");
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (OidIsValid(get_extension_oid("ppprof", true)))
+		n = pp_rollup_write();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(DEBUG1,
+			(errmsg("ppprof wrote %d rollups of database %u", n, dbid)));
+	proc_exit(0);
+}
+
+void
+pp_rollup_truncated(Relation rel)
+{
+	PPSavedUser saved;
+	const char *nsp = quote_identifier(get_namespace_name(RelationGetNamespace(rel)));
+
+	pp_spi_connect_as(rel->rd_rel->relowner, &saved);
+	if (SPI_execute(psprintf("DELETE FROM %s.performance_rollups", nsp), false, 0) != SPI_OK_DELETE ||
+		SPI_execute(psprintf("DELETE FROM %s.performance_rollup_stale", nsp), false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "ppprof: could not delete the rollups of a truncated table");
+	pp_spi_finish_as(&saved);
+}

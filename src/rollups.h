@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/rollups.h
+ *	  Statistics persisted per closed time bucket (performance_rollups).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PP_ROLLUPS_H
+#define PP_ROLLUPS_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/rel.h"
+
+/*
+ * Write the rollups due in the current database (pp_rollup()); returns the
+ * rows written.
+ */
+extern int	pp_rollup_write(void);
+
+/*
+ * Start the background pp_rollup() of dbid when a minute closed since the
+ * last one.
+ */
+extern void pp_rollup_request(Oid dbid);
+
+/*
+ * A row change of performance_profiles (rel; its row trigger): mark the
+ * minute of created_at when its rollup may have been written.
+ */
+extern void pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted);
+
+/* performance_profiles (rel) was truncated: so are its rollups. */
+extern void pp_rollup_truncated(Relation rel);
+
+#endif							/* PP_ROLLUPS_H */
