@@ -58,6 +58,7 @@
 #include "shmem.h"
 #include "spi_owner.h"
 #include "stats.h"
+#include "usage.h"
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_dimension_stats);
@@ -74,7 +75,7 @@ PG_FUNCTION_INFO_V1(pp_compare_values);
 #define PP_DIM_TRACKED_VALUES ((long) pp_max_dimension_values * 10)
 
 /* the columns of pp_dimension_stats */
-#define PP_DIM_COLUMNS 12
+#define PP_DIM_COLUMNS 15
 
 /* A value of a node: value_len -1 when the node has none. */
 typedef struct PPDimValue
@@ -597,6 +598,9 @@ dim_values(PPConfig *cfg, const PPDimAgg *a, Datum *values, bool *nulls)
 	else
 		nulls[8] = nulls[9] = nulls[10] = true;
 	values[11] = Float8GetDatum(c->sum_ms);
+	values[12] = Int64GetDatum(c->input_tokens);
+	values[13] = Int64GetDatum(c->output_tokens);
+	values[14] = Float8GetDatum(c->cost_nusd / PP_NUSD_PER_USD);
 }
 
 /* The rows of dimension name over [t0, t1] -- [t0, t1) when end_open. */

@@ -2,8 +2,8 @@
 -- metadata key declared in operation_dimensions) equals an exact SQL walk
 -- of profile_data over the same rows: counts and sums exact, percentiles
 -- within 1% of percentile_disc; the value inherited from the nearest
--- ancestor; windows that cut buckets, DELETE and UPDATE; the fold row
--- beyond ppprof.max_dimension_values; a change of the declared
+-- ancestor; windows that cut buckets, DELETE and UPDATE; tokens and cost;
+-- the fold row beyond ppprof.max_dimension_values; a change of the declared
 -- dimensions; hostile values; the answer after pp_reset(); pp_compare_values
 -- between two values of one dimension
 CREATE EXTENSION ppprof;
@@ -29,9 +29,11 @@ CREATE FUNCTION dm_cut(t text) RETURNS text LANGUAGE sql AS $$
 $$;
 -- the exact answer: every node with its own metadata and its value at a
 -- key path, inherited from the nearest ancestor that has one (a JSON null
--- counts as absent; a string is its text, anything else its jsonb text)
+-- counts as absent; a string is its text, anything else its jsonb text),
+-- and its own usage as pp_profile_usage reads it (cost in nano-USD)
 CREATE FUNCTION dm_exact_nodes(key_path text[])
-RETURNS TABLE (created_at timestamptz, op text, value text, d float8, failed boolean) LANGUAGE sql AS $$
+RETURNS TABLE (created_at timestamptz, op text, value text, d float8, failed boolean,
+               in_tok bigint, out_tok bigint, cost_nusd bigint) LANGUAGE sql AS $$
   WITH RECURSIVE nodes AS (
     SELECT p.created_at, p.profile_data AS n,
            CASE WHEN jsonb_typeof(p.profile_data->'metadata' #> key_path) NOT IN ('null')
@@ -44,16 +46,20 @@ RETURNS TABLE (created_at timestamptz, op text, value text, d float8, failed boo
       FROM nodes, jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
   SELECT created_at, n->>'operation_name',
          dm_cut(CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' ELSE v::text END),
-         (n->>'duration_ms')::float8, jsonb_typeof(n->'error') = 'string'
-    FROM nodes
+         (n->>'duration_ms')::float8, jsonb_typeof(n->'error') = 'string',
+         coalesce(u.input_tokens, 0)::bigint, coalesce(u.output_tokens, 0)::bigint,
+         coalesce(round(u.cost_usd * 1e9), 0)::bigint
+    FROM nodes LEFT JOIN LATERAL pp_profile_usage(n - 'children', nodes.created_at) u ON true
 $$;
 CREATE FUNCTION dm_exact(key_path text[], r tstzrange)
 RETURNS TABLE (op text, value text, calls bigint, errors bigint, total float8,
-               p50 float8, p95 float8, p99 float8) LANGUAGE sql AS $$
+               p50 float8, p95 float8, p99 float8, in_tok numeric, out_tok numeric,
+               cost_nusd numeric) LANGUAGE sql AS $$
   SELECT op, value, count(*), count(*) FILTER (WHERE failed), sum(d),
          percentile_disc(0.5) WITHIN GROUP (ORDER BY d),
          percentile_disc(0.95) WITHIN GROUP (ORDER BY d),
-         percentile_disc(0.99) WITHIN GROUP (ORDER BY d)
+         percentile_disc(0.99) WITHIN GROUP (ORDER BY d),
+         sum(in_tok), sum(out_tok), sum(cost_nusd)
     FROM dm_exact_nodes(key_path)
    WHERE created_at <@ r
    GROUP BY op, value
@@ -63,7 +69,8 @@ $$;
 CREATE FUNCTION dm_mismatches_rows(r tstzrange, dim text, rows_ jsonb) RETURNS bigint LANGUAGE sql AS $$
   WITH s AS (SELECT * FROM jsonb_to_recordset(coalesce(rows_, '[]')) AS x(operation text, dimension_value text,
                folded boolean, calls bigint, errors bigint, error_rate float8, avg_ms float8,
-               p50_ms float8, p95_ms float8, p99_ms float8, total_ms float8)),
+               p50_ms float8, p95_ms float8, p99_ms float8, total_ms float8,
+               input_tokens bigint, output_tokens bigint, cost_usd float8)),
        e AS (SELECT * FROM dm_exact((SELECT key_path FROM operation_dimensions WHERE name = dim), r))
   SELECT count(*) FROM e FULL JOIN s ON s.operation = e.op AND s.dimension_value IS NOT DISTINCT FROM e.value
    WHERE s.operation IS NULL OR e.op IS NULL OR s.folded
@@ -74,6 +81,8 @@ CREATE FUNCTION dm_mismatches_rows(r tstzrange, dim text, rows_ jsonb) RETURNS b
       OR abs(s.p50_ms - e.p50) > 0.01 * e.p50
       OR abs(s.p95_ms - e.p95) > 0.01 * e.p95
       OR abs(s.p99_ms - e.p99) > 0.01 * e.p99
+      OR s.input_tokens <> e.in_tok OR s.output_tokens <> e.out_tok
+      OR round(s.cost_usd * 1e9) <> e.cost_nusd
 $$;
 CREATE FUNCTION dm_mismatches(w interval, dim text) RETURNS bigint LANGUAGE sql AS $$
   SELECT dm_mismatches_rows(tstzrange(now() - w, now(), '[]'), dim,
@@ -91,6 +100,23 @@ $$;
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
 SELECT 'r' || k, dm_rag(k), now() - k * interval '40 seconds' FROM generate_series(1, 300) k;
 
+-- 40 requests 30 hours ago whose llm node reports usage under the plain
+-- keys: tokens always, an explicit cost_usd on every fourth, else priced by
+-- model_prices at created_at ('large' changes price 29 h 40 min ago, so
+-- that the requests straddle it) or unknown ('small' and 'tiny' have none)
+INSERT INTO model_prices (model_pattern, valid_from, input_usd_per_million, output_usd_per_million) VALUES
+  ('large', now() - interval '3 days', 3.00, 15.00),
+  ('large', now() - interval '29 hours 40 minutes', 2.50, 10.00);
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 'u' || k,
+       dm_node('rag', 200, jsonb_build_object('release', 'r' || (k % 3)),
+               jsonb_build_array(dm_node('llm', 80 + k,
+                 jsonb_build_object('model', (ARRAY['large', 'small', 'tiny'])[k % 3 + 1],
+                                    'input_tokens', 1000 + 17 * k, 'output_tokens', 100 + k)
+                 || CASE WHEN k % 4 = 0 THEN jsonb_build_object('cost_usd', 0.0001 * k) ELSE '{}' END))),
+       now() - interval '30 hours' + k * interval '1 minute'
+  FROM generate_series(1, 40) k;
+
 SELECT name, key_path FROM operation_dimensions ORDER BY name;
 SELECT * FROM dm_check('model');
 SELECT * FROM dm_check('release');
@@ -105,6 +131,12 @@ SELECT b, (SELECT count(*) FROM pp_range_dimension_stats(r, 'release')) AS n_row
                                  (SELECT created_at FROM performance_profiles WHERE query_id = 'r20'), b) AS r) x
  ORDER BY 1;
 
+-- tokens and cost per value: exact sums (the checks above compare them
+-- with pp_profile_usage's per node); unknown costs count for nothing
+SELECT operation, dimension_value, calls, input_tokens, output_tokens, round(cost_usd::numeric, 6) AS cost_usd
+  FROM pp_range_dimension_stats(tstzrange(now() - interval '31 hours', now() - interval '29 hours'), 'model')
+ ORDER BY 1, 2;
+
 -- inheritance: the model is on llm only, so every other node has none
 -- (NULL); the release is on the root, so every node has one
 SELECT operation, dimension_value, calls FROM pp_dimension_stats('1 day', 'model') ORDER BY 1, 2;
@@ -112,7 +144,7 @@ SELECT operation, dimension_value, calls FROM pp_dimension_stats('1 day', 'relea
  WHERE operation IN ('embed', 'rag') ORDER BY 1, 2;
 -- the rows' calls add up to the window's nodes
 SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'release')) =
-       (SELECT count(*) FROM dm_exact_nodes('{release}')) AS all_nodes;
+       (SELECT count(*) FROM dm_exact_nodes('{release}') WHERE created_at >= now() - interval '1 day') AS all_nodes;
 
 -- a key path into nested metadata, and a number value (0 and 1)
 INSERT INTO operation_dimensions (name, key_path) VALUES ('prompt_version', '{prompt,version}');
@@ -152,10 +184,11 @@ SET ppprof.max_dimension_values = 2;
 SELECT operation, dimension_value, folded, calls, errors, p50_ms IS NULL AS no_percentile
   FROM pp_dimension_stats('1 day', 'model') ORDER BY 1, 3, 2;
 SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'model')) =
-       (SELECT count(*) FROM dm_exact_nodes('{model}')) AS all_nodes,
+       (SELECT count(*) FROM dm_exact_nodes('{model}') WHERE created_at >= now() - interval '1 day') AS all_nodes,
        (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'model') WHERE folded) =
        (SELECT count(*) FROM dm_exact_nodes('{model}')
-         WHERE value IS NOT NULL AND value NOT IN ('large', 'small')) AS folded_nodes;
+         WHERE value IS NOT NULL AND value NOT IN ('large', 'small')
+           AND created_at >= now() - interval '1 day') AS folded_nodes;
 -- beyond ten times the bound, a read tracks no new value: with one value
 -- kept (ten tracked), 15 more models, then 'late' on 300 nodes -- more than
 -- 'large' --, all created after the ten tracked values (rows are read in
@@ -172,7 +205,17 @@ SET ppprof.max_dimension_values = 1;
 SELECT operation, dimension_value, folded, calls
   FROM pp_dimension_stats('1 day', 'model') ORDER BY 1, 3, 2;
 SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'model')) =
-       (SELECT count(*) FROM dm_exact_nodes('{model}')) AS all_nodes;
+       (SELECT count(*) FROM dm_exact_nodes('{model}') WHERE created_at >= now() - interval '1 day') AS all_nodes;
+-- the fold row's tokens and cost are exact too: over two days, 'large' is
+-- kept and the llm nodes of 'small' and 'tiny' (with usage) are folded
+SELECT operation, dimension_value, folded, calls, input_tokens, output_tokens, round(cost_usd::numeric, 6) AS cost_usd
+  FROM pp_dimension_stats('2 days', 'model') WHERE operation = 'llm' ORDER BY 1, 3, 2;
+SELECT f.calls = e.calls AND f.input_tokens = e.in_tok AND f.output_tokens = e.out_tok
+       AND round(f.cost_usd * 1e9) = e.cost_nusd AS fold_exact
+  FROM pp_dimension_stats('2 days', 'model') f,
+       (SELECT count(*) AS calls, sum(in_tok) AS in_tok, sum(out_tok) AS out_tok, sum(cost_nusd) AS cost_nusd
+          FROM dm_exact_nodes('{model}') WHERE op = 'llm' AND value <> 'large') e
+ WHERE f.operation = 'llm' AND f.folded;
 RESET ppprof.max_dimension_values;
 
 -- the same answers after pp_reset() (the statistics are read from the table)
