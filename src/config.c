@@ -320,7 +320,7 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 
 	resetStringInfo(&q);
 	appendStringInfo(&q,
-					 "SELECT name, key_path FROM %s.operation_dimensions"
+					 "SELECT name, key_path, usage_field FROM %s.operation_dimensions"
 					 " ORDER BY name COLLATE \"C\"", nsp);
 	config_query(q.data);
 	cfg->n_dimensions = (int) SPI_processed;
@@ -333,12 +333,28 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 		bool	   *key_nulls;
 		int			n,
 					k;
+		Datum		path;
+		PPUsageField field;
 
 		d->name = MemoryContextStrdup(cxt, config_text(i, 1));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc,
-														   2, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &keys, &key_nulls, &n);
+		d->usage_field = -1;
+		path = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+							 &isnull);
+		/* the table's CHECK: a key path or a usage field, not both */
+		if (isnull)
+		{
+			char	   *f = SPI_getvalue(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 3);
+
+			if (f == NULL || !pp_usage_field_parse(f, &field) ||
+				(field != PP_USAGE_MODEL && field != PP_USAGE_PROVIDER))
+				elog(ERROR, "ppprof: dimension \"%s\" has no key path and no usage field",
+					 d->name);
+			d->usage_field = (int) field;
+			continue;
+		}
+		deconstruct_array(DatumGetArrayTypeP(path), TEXTOID, -1, false,
+						  TYPALIGN_INT, &keys, &key_nulls, &n);
 		/* the table's CHECK: 1 to PP_DIM_PATH_MAX keys, none NULL */
 		if (n < 1 || n > PP_DIM_PATH_MAX)
 			elog(ERROR, "ppprof: the key path of dimension \"%s\" has %d keys",

@@ -23,11 +23,15 @@ typedef struct PPCatalogEntry
 								 * error_rate: what the suggestion improves */
 } PPCatalogEntry;
 
-/* A row of operation_dimensions (src/dimensions.c). */
+/*
+ * A row of operation_dimensions (src/dimensions.c): a key path, or a field
+ * of usage_keys (usage_field >= 0, n_keys 0).
+ */
 #define PP_DIM_PATH_MAX 8		/* keys of a key path, at most (its CHECK) */
 typedef struct PPDimensionDecl
 {
 	char	   *name;
+	int			usage_field;	/* PP_USAGE_MODEL or PP_USAGE_PROVIDER, or -1 */
 	int			n_keys;
 	char	   *keys[PP_DIM_PATH_MAX];	/* NUL-terminated */
 	int			key_lens[PP_DIM_PATH_MAX];

@@ -5,16 +5,21 @@
  *	  pp_range_dimension_stats, per operation and value of a metadata key
  *	  declared in operation_dimensions, and pp_compare_values.
  *
- * A dimension is a name and a key path into a node's metadata (the table
- * operation_dimensions, seeded with model and release).  A node's value is
- * its own metadata's value at that path, else its nearest ancestor's (so a
+ * A dimension is a name and a key path into a node's metadata, or a text
+ * field of the usage_keys mapping (model, provider: src/usage.c), in the
+ * table operation_dimensions, seeded with model (the usage model, under
+ * whichever key the node names it) and release.  A node's value is its own
+ * metadata's value at that path, or the model or provider that usage_keys
+ * read in it, else its nearest ancestor's (so a
  * release set on the root slices every node under it, and a model set on
  * an LLM node slices that node and its children); a node with no value in
  * its chain has none (NULL).  A JSON null counts as absent.  A string is
  * its text; a number is written as the JSON has it (jsonb keeps its digits:
  * 1.0 stays "1.0"); true and false are "true" and "false"; an object or an
  * array is its jsonb text.  A value is cut to PP_DIM_VALUE_MAX bytes, at a
- * character boundary.
+ * character boundary.  A usage field is the text usage_keys accepts (a
+ * non-empty string of at most PP_USAGE_MAX_NAME bytes; anything else is
+ * absent).
  *
  * The window is read from the table: every profile of [now() - window,
  * now()] is walked with the ingest trigger's walker, so calls, errors and
@@ -244,16 +249,32 @@ value_text(const JsonbValue *v, const char **text, int *len)
 	return true;
 }
 
-/* The value of the node object node at the dimension's key path. */
+/*
+ * The value of the node object node of a row created at at: at the
+ * dimension's key path, or its usage field.
+ */
 static bool
-node_value(JsonbContainer *node, const PPDimensionDecl *dim, const char **text,
-		   int *len)
+node_value(PPConfig *cfg, JsonbContainer *node, TimestampTz at,
+		   const PPDimensionDecl *dim, const char **text, int *len)
 {
 	JsonbValue	v;
 	int			k;
 
 	if (getKeyJsonValueFromContainer(node, "metadata", 8, &v) == NULL)
 		return false;
+	if (dim->usage_field >= 0)
+	{
+		PPUsage		u;
+
+		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+			return false;
+		pp_usage_read(cfg, v.val.binary.data, at, &u);
+		if (!u.has[dim->usage_field])
+			return false;
+		*text = dim->usage_field == PP_USAGE_MODEL ? u.model : u.provider;
+		*len = dim->usage_field == PP_USAGE_MODEL ? u.model_len : u.provider_len;
+		return true;
+	}
 	for (k = 0; k < dim->n_keys; k++)
 	{
 		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
@@ -271,8 +292,8 @@ node_value(JsonbContainer *node, const PPDimensionDecl *dim, const char **text,
  * with the walker's.
  */
 static void
-profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimensionDecl *dim,
-			   PPDimValue *values)
+profile_values(PPConfig *cfg, Jsonb *jb, TimestampTz at, const pp_tree_t *tree,
+			   const PPDimensionDecl *dim, PPDimValue *values)
 {
 	JsonbContainer **stack = palloc(sizeof(JsonbContainer *) * tree->n_nodes);
 	int32	   *parents = palloc(sizeof(int32) * tree->n_nodes);
@@ -292,7 +313,7 @@ profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimensionDecl *dim,
 		CHECK_FOR_INTERRUPTS();
 		if (k >= tree->n_nodes || tree->nodes[k].parent != parent)
 			elog(ERROR, "ppprof: a stored profile's nodes differ from its walk");
-		if (node_value(node, dim, &text, &len))
+		if (node_value(cfg, node, at, dim, &text, &len))
 		{
 			values[k].value = text;
 			values[k].value_len = len;
@@ -355,7 +376,8 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 	if (!pp_profile_observations(profile, at, &tree, &obs))
 		return;
 	values = palloc(sizeof(PPDimValue) * Max(tree.n_nodes, 1));
-	profile_values(DatumGetJsonbP(profile), &tree, dim, values);
+	profile_values(pp_config_get(), DatumGetJsonbP(profile), at, &tree, dim,
+				   values);
 	for (k = 0; k < tree.n_nodes; k++)
 	{
 		const pp_tree_node_t *n = &tree.nodes[k];

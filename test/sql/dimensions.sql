@@ -27,31 +27,38 @@ $$;
 CREATE FUNCTION dm_cut(t text) RETURNS text LANGUAGE sql AS $$
   SELECT left(t, (SELECT max(n) FROM generate_series(0, length(t)) n WHERE octet_length(left(t, n)) <= 200)::int)
 $$;
--- the exact answer: every node with its own metadata and its value at a
--- key path, inherited from the nearest ancestor that has one (a JSON null
--- counts as absent; a string is its text, anything else its jsonb text),
--- and its own usage as pp_profile_usage reads it (cost in nano-USD)
-CREATE FUNCTION dm_exact_nodes(key_path text[])
+-- a node's own value of a dimension: at its key path (a JSON null counts
+-- as absent; a string is its text, anything else its jsonb text), or the
+-- model or provider pp_profile_usage reads in its metadata
+CREATE FUNCTION dm_own(n jsonb, at timestamptz, dim text) RETURNS text LANGUAGE sql AS $$
+  SELECT CASE WHEN d.usage_field IS NULL
+              THEN CASE jsonb_typeof(n->'metadata' #> d.key_path)
+                     WHEN 'null' THEN NULL
+                     WHEN 'string' THEN n->'metadata' #> d.key_path #>> '{}'
+                     ELSE (n->'metadata' #> d.key_path)::text END
+              WHEN d.usage_field = 'model' THEN (SELECT u.model FROM pp_profile_usage(n - 'children', at) u)
+              ELSE (SELECT u.provider FROM pp_profile_usage(n - 'children', at) u) END
+    FROM operation_dimensions d WHERE d.name = dim
+$$;
+-- the exact answer: every node with its own metadata, its value inherited
+-- from the nearest ancestor that has one, and its own usage as
+-- pp_profile_usage reads it (cost in nano-USD)
+CREATE FUNCTION dm_exact_nodes(dim text)
 RETURNS TABLE (created_at timestamptz, op text, value text, d float8, failed boolean,
                in_tok bigint, out_tok bigint, cost_nusd bigint) LANGUAGE sql AS $$
   WITH RECURSIVE nodes AS (
-    SELECT p.created_at, p.profile_data AS n,
-           CASE WHEN jsonb_typeof(p.profile_data->'metadata' #> key_path) NOT IN ('null')
-                THEN p.profile_data->'metadata' #> key_path END AS v
+    SELECT p.created_at, p.profile_data AS n, dm_own(p.profile_data, p.created_at, dim) AS v
       FROM performance_profiles p
     UNION ALL
-    SELECT nodes.created_at, c,
-           coalesce(CASE WHEN jsonb_typeof(c->'metadata' #> key_path) NOT IN ('null')
-                         THEN c->'metadata' #> key_path END, nodes.v)
+    SELECT nodes.created_at, c, coalesce(dm_own(c, nodes.created_at, dim), nodes.v)
       FROM nodes, jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c)
-  SELECT created_at, n->>'operation_name',
-         dm_cut(CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' ELSE v::text END),
+  SELECT created_at, n->>'operation_name', dm_cut(v),
          (n->>'duration_ms')::float8, jsonb_typeof(n->'error') = 'string',
          coalesce(u.input_tokens, 0)::bigint, coalesce(u.output_tokens, 0)::bigint,
          coalesce(round(u.cost_usd * 1e9), 0)::bigint
     FROM nodes LEFT JOIN LATERAL pp_profile_usage(n - 'children', nodes.created_at) u ON true
 $$;
-CREATE FUNCTION dm_exact(key_path text[], r tstzrange)
+CREATE FUNCTION dm_exact(dim text, r tstzrange)
 RETURNS TABLE (op text, value text, calls bigint, errors bigint, total float8,
                p50 float8, p95 float8, p99 float8, in_tok numeric, out_tok numeric,
                cost_nusd numeric) LANGUAGE sql AS $$
@@ -60,7 +67,7 @@ RETURNS TABLE (op text, value text, calls bigint, errors bigint, total float8,
          percentile_disc(0.95) WITHIN GROUP (ORDER BY d),
          percentile_disc(0.99) WITHIN GROUP (ORDER BY d),
          sum(in_tok), sum(out_tok), sum(cost_nusd)
-    FROM dm_exact_nodes(key_path)
+    FROM dm_exact_nodes(dim)
    WHERE created_at <@ r
    GROUP BY op, value
 $$;
@@ -71,7 +78,7 @@ CREATE FUNCTION dm_mismatches_rows(r tstzrange, dim text, rows_ jsonb) RETURNS b
                folded boolean, calls bigint, errors bigint, error_rate float8, avg_ms float8,
                p50_ms float8, p95_ms float8, p99_ms float8, total_ms float8,
                input_tokens bigint, output_tokens bigint, cost_usd float8)),
-       e AS (SELECT * FROM dm_exact((SELECT key_path FROM operation_dimensions WHERE name = dim), r))
+       e AS (SELECT * FROM dm_exact(dim, r))
   SELECT count(*) FROM e FULL JOIN s ON s.operation = e.op AND s.dimension_value IS NOT DISTINCT FROM e.value
    WHERE s.operation IS NULL OR e.op IS NULL OR s.folded
       OR s.calls <> e.calls OR s.errors <> e.errors
@@ -117,7 +124,7 @@ SELECT 'u' || k,
        now() - interval '30 hours' + k * interval '1 minute'
   FROM generate_series(1, 40) k;
 
-SELECT name, key_path FROM operation_dimensions ORDER BY name;
+SELECT name, key_path, usage_field FROM operation_dimensions ORDER BY name;
 SELECT * FROM dm_check('model');
 SELECT * FROM dm_check('release');
 
@@ -144,7 +151,7 @@ SELECT operation, dimension_value, calls FROM pp_dimension_stats('1 day', 'relea
  WHERE operation IN ('embed', 'rag') ORDER BY 1, 2;
 -- the rows' calls add up to the window's nodes
 SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'release')) =
-       (SELECT count(*) FROM dm_exact_nodes('{release}') WHERE created_at >= now() - interval '1 day') AS all_nodes;
+       (SELECT count(*) FROM dm_exact_nodes('release') WHERE created_at >= now() - interval '1 day') AS all_nodes;
 
 -- a key path into nested metadata, and a number value (0 and 1)
 INSERT INTO operation_dimensions (name, key_path) VALUES ('prompt_version', '{prompt,version}');
@@ -163,8 +170,10 @@ UPDATE performance_profiles SET profile_data = dm_rag(1000) WHERE query_id IN ('
 SELECT * FROM dm_check('model');
 SELECT * FROM dm_check('release');
 
--- hostile values: long strings (cut to 200 bytes at a character
--- boundary), unicode, quotes, numbers, booleans, objects, arrays, null
+-- hostile values of a key path: long strings (cut to 200 bytes at a
+-- character boundary), unicode, quotes, numbers, booleans, objects, arrays,
+-- null
+INSERT INTO operation_dimensions (name, key_path) VALUES ('model_key', '{model}');
 INSERT INTO performance_profiles (query_id, profile_data, created_at) VALUES
   ('h1', dm_node('gen', 5, jsonb_build_object('model', repeat('é', 150))), now() - interval '30 seconds'),
   ('h2', dm_node('gen', 6, jsonb_build_object('model', 'gpt-4o ✓ "q" '';--')), now() - interval '30 seconds'),
@@ -175,8 +184,46 @@ INSERT INTO performance_profiles (query_id, profile_data, created_at) VALUES
   ('h7', dm_node('gen', 11, '{"model": null}', jsonb_build_array(dm_node('sub', 1, '{"model": ""}'))), now() - interval '30 seconds'),
   ('h8', dm_node('gen', 12, '{"model": "true"}'), now() - interval '30 seconds');
 SELECT operation, dimension_value, octet_length(dimension_value) AS bytes, calls
+  FROM pp_dimension_stats('1 minute', 'model_key') WHERE operation IN ('gen', 'sub') ORDER BY 1, 2;
+SELECT * FROM dm_check('model_key');
+-- the usage model of the same nodes: what usage_keys accepts, a non-empty
+-- string of at most 200 bytes; anything else is ignored (no value)
+SELECT operation, dimension_value, calls
   FROM pp_dimension_stats('1 minute', 'model') WHERE operation IN ('gen', 'sub') ORDER BY 1, 2;
 SELECT * FROM dm_check('model');
+DELETE FROM operation_dimensions WHERE name = 'model_key';
+
+-- the model however the node names it (usage_keys): OpenTelemetry's
+-- gen_ai.response.model before gen_ai.request.model, OpenInference's
+-- llm.model_name, the plain model; of two keys, the one of smallest
+-- priority; a child without one inherits its parent's (40 hours ago, out
+-- of the windows below but in dm_check's two days)
+INSERT INTO performance_profiles (query_id, profile_data, created_at) VALUES
+  ('d1', dm_node('chat', 50, NULL, jsonb_build_array(
+           dm_node('otel', 20, '{"gen_ai.system": "openai", "gen_ai.request.model": "req-m", "gen_ai.response.model": "resp-m"}',
+                   jsonb_build_array(dm_node('otel_child', 5))),
+           dm_node('otel_req', 11, '{"gen_ai.request.model": "req-m"}'),
+           dm_node('oi', 12, '{"llm.model_name": "oi-m", "llm.token_count.prompt": 7}'),
+           dm_node('plain', 13, '{"model": "plain-m"}'),
+           dm_node('oi_and_plain', 14, '{"model": "plain-m", "llm.model_name": "oi-m"}'))),
+   now() - interval '40 hours');
+SELECT operation, dimension_value, calls, input_tokens
+  FROM pp_range_dimension_stats(tstzrange(now() - interval '41 hours', now() - interval '39 hours'), 'model')
+ WHERE operation IN ('chat', 'otel', 'otel_child', 'otel_req', 'oi', 'plain', 'oi_and_plain') ORDER BY 1, 2;
+SELECT * FROM dm_check('model');
+-- the mapping decides: with gen_ai.request.model first, otel's model is req-m
+UPDATE usage_keys SET priority = 5 WHERE metadata_key = 'gen_ai.response.model';
+SELECT operation, dimension_value, calls
+  FROM pp_range_dimension_stats(tstzrange(now() - interval '41 hours', now() - interval '39 hours'), 'model')
+ WHERE operation IN ('otel', 'otel_child') ORDER BY 1, 2;
+UPDATE usage_keys SET priority = 0 WHERE metadata_key = 'gen_ai.response.model';
+-- the provider, another text field of the mapping (gen_ai.system)
+INSERT INTO operation_dimensions (name, usage_field) VALUES ('provider', 'provider');
+SELECT operation, dimension_value, calls
+  FROM pp_range_dimension_stats(tstzrange(now() - interval '41 hours', now() - interval '39 hours'), 'provider')
+ WHERE operation LIKE 'otel%' ORDER BY 1, 2;
+SELECT * FROM dm_check('provider');
+DELETE FROM operation_dimensions WHERE name = 'provider';
 
 -- the fold: two values kept (the two with most nodes), the rest in one row
 -- per operation, with exact counts and no percentiles
@@ -184,9 +231,9 @@ SET ppprof.max_dimension_values = 2;
 SELECT operation, dimension_value, folded, calls, errors, p50_ms IS NULL AS no_percentile
   FROM pp_dimension_stats('1 day', 'model') ORDER BY 1, 3, 2;
 SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'model')) =
-       (SELECT count(*) FROM dm_exact_nodes('{model}') WHERE created_at >= now() - interval '1 day') AS all_nodes,
+       (SELECT count(*) FROM dm_exact_nodes('model') WHERE created_at >= now() - interval '1 day') AS all_nodes,
        (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'model') WHERE folded) =
-       (SELECT count(*) FROM dm_exact_nodes('{model}')
+       (SELECT count(*) FROM dm_exact_nodes('model')
          WHERE value IS NOT NULL AND value NOT IN ('large', 'small')
            AND created_at >= now() - interval '1 day') AS folded_nodes;
 -- beyond ten times the bound, a read tracks no new value: with one value
@@ -205,7 +252,7 @@ SET ppprof.max_dimension_values = 1;
 SELECT operation, dimension_value, folded, calls
   FROM pp_dimension_stats('1 day', 'model') ORDER BY 1, 3, 2;
 SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'model')) =
-       (SELECT count(*) FROM dm_exact_nodes('{model}') WHERE created_at >= now() - interval '1 day') AS all_nodes;
+       (SELECT count(*) FROM dm_exact_nodes('model') WHERE created_at >= now() - interval '1 day') AS all_nodes;
 -- the fold row's tokens and cost are exact too: over two days, 'large' is
 -- kept and the llm nodes of 'small' and 'tiny' (with usage) are folded
 SELECT operation, dimension_value, folded, calls, input_tokens, output_tokens, round(cost_usd::numeric, 6) AS cost_usd
@@ -214,7 +261,7 @@ SELECT f.calls = e.calls AND f.input_tokens = e.in_tok AND f.output_tokens = e.o
        AND round(f.cost_usd * 1e9) = e.cost_nusd AS fold_exact
   FROM pp_dimension_stats('2 days', 'model') f,
        (SELECT count(*) AS calls, sum(in_tok) AS in_tok, sum(out_tok) AS out_tok, sum(cost_nusd) AS cost_nusd
-          FROM dm_exact_nodes('{model}') WHERE op = 'llm' AND value <> 'large') e
+          FROM dm_exact_nodes('model') WHERE op = 'llm' AND value <> 'large') e
  WHERE f.operation = 'llm' AND f.folded;
 RESET ppprof.max_dimension_values;
 
@@ -239,10 +286,10 @@ SELECT operation, calls_before, calls_after, verdict
 -- against the exact answer: counts, averages and error rates exact, p95
 -- and p99 within 1% of percentile_disc
 WITH s AS (SELECT * FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'prompt_version', 'v6', 'v7')),
-     e AS (SELECT * FROM dm_exact('{prompt_version}', tstzrange(now() - interval '1 hour', now(), '[]'))),
+     e AS (SELECT * FROM dm_exact('prompt_version', tstzrange(now() - interval '1 hour', now(), '[]'))),
      e95 AS (SELECT op, value, percentile_disc(0.95) WITHIN GROUP (ORDER BY d) AS p95,
                     percentile_disc(0.99) WITHIN GROUP (ORDER BY d) AS p99
-               FROM dm_exact_nodes('{prompt_version}') WHERE created_at >= now() - interval '1 hour'
+               FROM dm_exact_nodes('prompt_version') WHERE created_at >= now() - interval '1 hour'
               GROUP BY 1, 2)
 SELECT count(*) AS operations,
        count(*) FILTER (WHERE s.calls_before <> b.calls OR s.calls_after <> a.calls
@@ -294,10 +341,14 @@ SELECT * FROM pp_compare_values(tstzrange(now(), now() - interval '1 hour'), 'mo
 INSERT INTO operation_dimensions (name, key_path) VALUES ('bad', '{}');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('bad', '{a,NULL}');
 INSERT INTO operation_dimensions (name, key_path) VALUES ('', '{a}');
+-- a key path or a usage field (model or provider), one of them
+INSERT INTO operation_dimensions (name) VALUES ('bad');
+INSERT INTO operation_dimensions (name, key_path, usage_field) VALUES ('bad', '{a}', 'model');
+INSERT INTO operation_dimensions (name, usage_field) VALUES ('bad', 'input_tokens');
 \set VERBOSITY default
 SELECT count(*) FROM operation_dimensions;
 -- a seeded name inserted again replaces the seeded row (pg_dump / restore)
 INSERT INTO operation_dimensions (name, key_path) VALUES ('model', '{llm,model_name}');
-SELECT name, key_path FROM operation_dimensions ORDER BY name;
+SELECT name, key_path, usage_field FROM operation_dimensions ORDER BY name;
 
 DROP EXTENSION ppprof;
