@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench/dimensions.sh -- what pp_dimension_stats('24 hours', 'model') costs
+# at N profiles over the last 24 hours, next to pp_operation_stats for the
+# same window (results in docs/benchmarks.md).
+#
+#   bash bench/dimensions.sh                 N=100000, 5 calls each
+#   BENCH_PROFILES=10000 BENCH_CALLS=3 bash bench/dimensions.sh
+#   BENCH_SMOKE=1 bash bench/dimensions.sh   N=2000, 2 calls: proves the script works
+#
+# A throwaway cluster (temporary directory, Unix socket only) with
+# shared_preload_libraries = 'ppprof' and every ppprof.* setting at its
+# default.  N profiles of ppgen.profile (test/gen/rag_profiles.sql, 10 nodes
+# each; the LLM and embedding nodes carry a model) spread over the 24 hours
+# before the load (ppgen.load), then VACUUM ANALYZE.  Each query is timed
+# inside the server by bench_time (bench/bench_time.sql: every row fetched,
+# clock_timestamp() around each call); the median and the range of the calls
+# are printed.  The check printed with them: the rows of pp_dimension_stats
+# add up to the window's nodes.  No timing is asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. test/lib.sh
+
+if [ "${BENCH_SMOKE:-0}" = 1 ]; then
+	N=${BENCH_PROFILES:-2000}
+	CALLS=${BENCH_CALLS:-2}
+else
+	N=${BENCH_PROFILES:-100000}
+	CALLS=${BENCH_CALLS:-5}
+fi
+PORT=5498	# only names the socket file in our own directory; no TCP
+
+pp_install_deps
+pp_build_install >/dev/null
+
+. bench/lib.sh
+posint BENCH_PROFILES "$N"
+posint BENCH_CALLS "$CALLS"
+bench_tmp ppprof-bench-dimensions
+bench_initdb bench/dimensions.sh
+echo "shared_preload_libraries = 'ppprof'" >>"$DATA/postgresql.conf"
+start_checked
+pp_as_pg createdb -h "$SOCK" -p "$PORT" -U postgres bench
+psql_q -c "CREATE EXTENSION ppprof"
+psql_q <test/gen/rag_profiles.sql >/dev/null
+psql_q <bench/bench_time.sql >/dev/null
+psql_q -At -c "SELECT ppgen.load($N, '24 hours')" >/dev/null
+psql_q -c "VACUUM ANALYZE performance_profiles"
+
+echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $N profiles over 24 hours, $(nproc) CPUs, load $(loadavg)"
+echo "check: $(psql_q -At -c "SELECT (SELECT sum(calls) FROM pp_dimension_stats('24 hours', 'model')) =
+                                      (SELECT sum(calls) FROM pp_operation_stats('24 hours'))")" \
+	"(rows of pp_dimension_stats add up to the window's nodes)"
+echo "| query | calls | median ms | range ms |"
+echo "|---|---:|---:|---:|"
+for q in "SELECT * FROM pp_dimension_stats('24 hours', 'model')" \
+	"SELECT * FROM pp_operation_stats('24 hours')"; do
+	times=$(psql_q -At -c "SELECT array_to_string(bench_time(\$q\$$q\$q\$, $CALLS, 1e9), ' ')")
+	# shellcheck disable=SC2086
+	printf '| `%s` | %d | %.1f | %s |\n' "$q" "$CALLS" "$(median $times)" "$(range $times)"
+done
