@@ -21,8 +21,9 @@
  * grants restrict users, not ppprof itself).
  *
  * The statistics sum the tokens and cost that usage_keys and model_prices
- * give each node (src/usage.c): a committed change of either table makes
- * them disagree with what the table now gives, so it invalidates the
+ * give each node (src/usage.c), and keep the values of the dimensions that
+ * operation_dimensions declares: a committed change of any of the three
+ * makes them disagree with what the table now gives, so it invalidates the
  * statistics of the database at commit (the table answers, and the next
  * read starts a rebuild with the new configuration).
  *
@@ -61,6 +62,7 @@
 
 #include "allocator.h"
 #include "config.h"
+#include "dimensions.h"
 #include "dump.h"
 #include "shmem.h"
 #include "spi_owner.h"
@@ -74,7 +76,10 @@ static PPConfig *config = NULL;
 #define N_WATCHED 7
 static Oid	watched_relids[N_WATCHED];
 
-/* usage_keys or model_prices changed in this transaction */
+/*
+ * usage_keys, model_prices or operation_dimensions changed in this
+ * transaction
+ */
 static bool usage_config_changed = false;
 
 static void
@@ -367,6 +372,8 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 		}
 	}
 
+	pp_dimensions_prepare(cfg);
+
 	pp_spi_finish_as(&saved);
 }
 
@@ -537,7 +544,8 @@ pp_config_changed(PG_FUNCTION_ARGS)
 	/* not the seed of CREATE EXTENSION: the statistics were made with it */
 	if (!creating_extension &&
 		(strcmp(RelationGetRelationName(trigdata->tg_relation), "usage_keys") == 0 ||
-		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0))
+		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0 ||
+		 strcmp(RelationGetRelationName(trigdata->tg_relation), "operation_dimensions") == 0))
 		usage_config_changed = true;
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);

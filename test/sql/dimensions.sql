@@ -127,6 +127,21 @@ SELECT 'u' || k,
 SELECT name, key_path, usage_field FROM operation_dimensions ORDER BY name;
 SELECT * FROM dm_check('model');
 SELECT * FROM dm_check('release');
+-- shared memory holds one entry per (live dimension, value, operation) of
+-- the rows, so the windows above were answered from it (their edges from
+-- the table)
+CREATE FUNCTION dm_entries() RETURNS bigint LANGUAGE sql AS $$
+  SELECT sum((SELECT count(*) FROM (SELECT DISTINCT value, op FROM dm_exact_nodes(d.name)) x))
+    FROM (SELECT name FROM operation_dimensions ORDER BY name COLLATE "C" LIMIT 8) d
+$$;
+SELECT pp_info()->>'statistics' AS statistics,
+       (pp_info()->>'dimension_entries')::bigint = dm_entries() AS one_entry_each,
+       pp_info()->>'dimensions_incomplete_before' AS incomplete_before;
+-- whether the checks that follow read shared memory (windows of a whole
+-- hour or more; the shorter ones read the table)
+CREATE FUNCTION dm_live() RETURNS TABLE (statistics text, incomplete_before text) LANGUAGE sql AS $$
+  SELECT pp_info()->>'statistics', pp_info()->>'dimensions_incomplete_before'
+$$;
 
 -- pp_range_dimension_stats: ranges whose bounds fall on rows (r100 and
 -- r20), inclusive or exclusive
@@ -155,6 +170,14 @@ SELECT (SELECT sum(calls) FROM pp_dimension_stats('1 day', 'release')) =
 
 -- a key path into nested metadata, and a number value (0 and 1)
 INSERT INTO operation_dimensions (name, key_path) VALUES ('prompt_version', '{prompt,version}');
+-- a committed change of the declarations invalidates the statistics: the
+-- table answers until they are rebuilt, with the new declarations
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT * FROM dm_check('prompt_version');
+SELECT pp_rebuild() > 0 AS rebuilt;
+SELECT pp_info()->>'statistics' AS statistics,
+       (pp_info()->>'dimension_entries')::bigint = dm_entries() AS one_entry_each,
+       pp_info()->>'dimensions_incomplete_before' AS incomplete_before;
 SELECT * FROM dm_check('prompt_version');
 SELECT DISTINCT dimension_value FROM pp_dimension_stats('1 day', 'prompt_version') ORDER BY 1;
 -- a change of the declaration applies to every window at once, the past included
@@ -163,10 +186,12 @@ SELECT (SELECT array_agg(s ORDER BY s::text) FROM pp_dimension_stats('1 day', 'p
        (SELECT array_agg(s ORDER BY s::text) FROM pp_dimension_stats('1 day', 'release') s) AS same_as_release;
 DELETE FROM operation_dimensions WHERE name = 'prompt_version';
 SELECT count(*) FROM pp_dimension_stats('1 day', 'prompt_version');
+SELECT pp_rebuild() > 0 AS rebuilt;
 
--- DELETE and UPDATE of profiles
+-- DELETE and UPDATE of profiles take back exactly what they added
 DELETE FROM performance_profiles WHERE query_id IN ('r3', 'r7', 'r200');
 UPDATE performance_profiles SET profile_data = dm_rag(1000) WHERE query_id IN ('r10', 'r150');
+SELECT * FROM dm_live();
 SELECT * FROM dm_check('model');
 SELECT * FROM dm_check('release');
 
@@ -226,7 +251,31 @@ SELECT * FROM dm_check('provider');
 DELETE FROM operation_dimensions WHERE name = 'provider';
 
 -- the fold: two values kept (the two with most nodes), the rest in one row
--- per operation, with exact counts and no percentiles
+-- per operation, with exact counts and no percentiles; the live answer
+-- keeps the same values as the table
+SELECT pp_rebuild() > 0 AS rebuilt;
+SELECT * FROM dm_live();
+CREATE FUNCTION dm_same(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM %I x FULL JOIN %I y ON x.operation = y.operation
+                   AND x.dimension_value IS NOT DISTINCT FROM y.dimension_value AND x.folded = y.folded
+                   WHERE x.operation IS NULL OR y.operation IS NULL OR x.calls <> y.calls OR x.errors <> y.errors
+                      OR abs(x.total_ms - y.total_ms) > 1e-9 * greatest(1, y.total_ms)
+                      OR x.input_tokens <> y.input_tokens OR round(x.cost_usd * 1e9) <> round(y.cost_usd * 1e9)
+                      OR x.p95_ms IS DISTINCT FROM y.p95_ms AND abs(x.p95_ms - y.p95_ms) > 0.01 * y.p95_ms', a, b) INTO n;
+  RETURN n;
+END $$;
+CREATE TABLE dm_fold_live AS SELECT * FROM pp_dimension_stats('1 day', 'model');
+SET ppprof.max_dimension_values = 2;
+CREATE TABLE dm_fold2_live AS SELECT * FROM pp_dimension_stats('1 day', 'model');
+SELECT pp_reset() IS NOT NULL AS reset;
+CREATE TABLE dm_fold2_table AS SELECT * FROM pp_dimension_stats('1 day', 'model');
+RESET ppprof.max_dimension_values;
+CREATE TABLE dm_fold_table AS SELECT * FROM pp_dimension_stats('1 day', 'model');
+SELECT dm_same('dm_fold_live', 'dm_fold_table') AS differ, dm_same('dm_fold2_live', 'dm_fold2_table') AS differ_folded,
+       (SELECT count(*) FROM dm_fold2_live WHERE folded) AS fold_rows;
+SELECT pp_rebuild() > 0 AS rebuilt;
 SET ppprof.max_dimension_values = 2;
 SELECT operation, dimension_value, folded, calls, errors, p50_ms IS NULL AS no_percentile
   FROM pp_dimension_stats('1 day', 'model') ORDER BY 1, 3, 2;
@@ -267,6 +316,7 @@ RESET ppprof.max_dimension_values;
 
 -- the same answers after pp_reset() (the statistics are read from the table)
 SELECT pp_reset() IS NOT NULL AS reset;
+SELECT * FROM dm_live();
 SELECT * FROM dm_check('model');
 
 -- pp_compare_values: "is prompt v7 slower than v6" in one call.  40

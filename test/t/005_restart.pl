@@ -5,7 +5,8 @@
 #     15 minutes, 1 day and 3 days (every column), pp_path_stats over the
 #     same windows (every column, from the loaded path entries) and
 #     pp_operation_samples answer exactly as before the restart.  The file
-#     is unlinked once loaded.
+#     is unlinked once loaded.  Dimension entries are not in the file:
+#     pp_dimension_stats answers the same rows from the table.
 # (b) A statistics file that is garbage, truncated, has one byte flipped, a
 #     wrong magic number or another format version (format 4, written
 #     before call paths, included) is logged, rejected and
@@ -92,9 +93,32 @@ is(pp_info_field($node, 'paths_incomplete_before'), '', 'every path is in shared
 my $samples_count = scalar(my @s = split /\n/, $before{samples});
 cmp_ok($samples_count, '>', 100, 'vector_search has a reservoir');
 
+# dimensions: answered from shared memory before the restart; their
+# entries are not in the file, so afterwards the windows that start before
+# the restart are read from the table, with the same rows
+my $dims = q{SELECT d, w, s.* FROM unnest(ARRAY['model', 'release']) d,
+                    unnest(ARRAY['1 day', '3 days']::interval[]) w, LATERAL pp_dimension_stats(w, d) s};
+$node->safe_psql('postgres', "CREATE TABLE dims_before AS $dims");
+cmp_ok(pp_info_field($node, 'dimension_entries'), '>', 10, 'dimension entries in shared memory');
+is(pp_info_field($node, 'dimensions_incomplete_before'), '', 'every dimension entry is in shared memory');
+my $dims_compare = qq{
+WITH a AS ($dims)
+SELECT count(*), count(*) FILTER (WHERE a.calls IS DISTINCT FROM b.calls OR a.errors IS DISTINCT FROM b.errors
+                                  OR a.input_tokens IS DISTINCT FROM b.input_tokens
+                                  OR abs(a.total_ms - b.total_ms) > 1e-9 * greatest(1, b.total_ms)
+                                  OR abs(a.p95_ms - b.p95_ms) > 0.01 * b.p95_ms)
+  FROM a FULL JOIN dims_before b ON a.d = b.d AND a.w = b.w AND a.operation = b.operation
+       AND a.dimension_value IS NOT DISTINCT FROM b.dimension_value AND a.folded = b.folded};
+
 my $offset = -s $node->logfile;
 $node->restart;
 ok(!-e $stat_file, 'the statistics file is unlinked once loaded');
+is(pp_info_field($node, 'dimension_entries'), '0', 'clean restart: no dimension entry loaded');
+isnt(pp_info_field($node, 'dimensions_incomplete_before'), '',
+	'clean restart: dimension windows before the restart read the table');
+my ($dim_rows, $dim_wrong) = split /\|/, $node->safe_psql('postgres', $dims_compare);
+cmp_ok($dim_rows, '>', 20, 'clean restart: dimension rows to compare');
+is($dim_wrong, '0', 'clean restart: pp_dimension_stats gives the same rows (counts, sums exact; p95 within 1%)');
 is(pp_info_field($node, 'statistics'), 'valid', 'clean restart: statistics valid at once');
 is(pp_info_field($node, 'statistics_file'), "loaded: $ops_before operations from the last clean shutdown",
 	'clean restart: the statistics file was loaded, every operation');
@@ -124,6 +148,7 @@ $node->safe_psql('postgres', q{
 	DELETE FROM performance_profiles WHERE query_id IN ('q-5', 'q-6');
 });
 pp_check_exact($node, \@windows, 'clean restart, then inserts and deletes');
+cmp_ok(pp_info_field($node, 'dimension_entries'), '>', 0, 'clean restart, then inserts: dimension entries again');
 is(pp_info_field($node, 'statistics'), 'valid', 'clean restart, then writes: still valid');
 
 #
