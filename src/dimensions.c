@@ -535,7 +535,7 @@ dimension_get(PPConfig *cfg, text *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dimension \"%s\" is not declared", cname),
-				 errhint("Declare it in %s.operation_dimensions (name, key_path).",
+				 errhint("Declare it in %s.operation_dimensions (name, and key_path or usage_field).",
 						 quote_identifier(get_namespace_name(cfg->schema)))));
 	dim = palloc(sizeof(PPDimensionDecl));
 	*dim = *decl;

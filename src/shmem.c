@@ -2079,11 +2079,6 @@ collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open, PPVisit *v,
 		LWLockRelease(shared->lock);
 		return plan_table(plan, "ppprof.max_dimension_entries is 0: no dimension is kept in shared memory");
 	}
-	if (v->kind == PP_KIND_DIM && t0 < db->dims_incomplete_before)
-	{
-		LWLockRelease(shared->lock);
-		return plan_table(plan, "the window starts before what shared memory keeps of the dimensions");
-	}
 	if (t0 < shared->horizon_start || t0 < kind_incomplete_before(db, v->kind))
 	{
 		LWLockRelease(shared->lock);
