@@ -99,8 +99,6 @@
  * The values were read with the declarations of the writing backend: each
  * change carries their signature, and one that differs from the
  * database's invalidates its statistics (the next read rebuilds them).
- * Dimension entries are not written to the statistics file: after a
- * restart, dimension windows starting before it read the table.
  *
  * Locking
  *	  One LWLock (tranche "ppprof") guards everything here: the shared
@@ -2347,16 +2345,17 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	          comes first)
  *	n_path_minute x PPDumpBucket (op: the path's index; no sketch)
  *	n_path_hour x PPDumpBucket
+ *	n_dims x PPOp (parent: its operation's index among the operations)
+ *	n_dim_hour x (PPDumpBucket, sketch of its own capacity) (op: the
+ *	          dimension entry's index; hour buckets only, no TTFT)
  *	uint32 CRC-32C of everything before it
- *
- * Dimension entries are not written (see the banner).
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
 #define PP_DUMP_FORMAT		7	/* 3: PPDb future rows and slot share, PPOp
 								 * bucket counts; 4: sketches of any
 								 * capacity; 5: call paths; 6: tokens, cost
-								 * and TTFT in buckets; 7: PPDb and PPOp
-								 * with the dimensions' fields */
+								 * and TTFT in buckets; 7: dimension
+								 * entries and their hour buckets */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
@@ -2396,7 +2395,8 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 	{
 		PPDumpBucket db;
 
-		if (IS_PATH_SLOT(b->key.slot) != paths || file_index[b->key.slot] < 0 ||
+		if (IS_PATH_SLOT(b->key.slot) != paths || IS_DIM_SLOT(b->key.slot) ||
+			file_index[b->key.slot] < 0 ||
 			ops[b->key.slot].generation != b->key.generation)
 			continue;
 		memset(&db, 0, sizeof(db));
@@ -2412,6 +2412,47 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 			dump_put(f, crc, BUCKET_TTFT(b),
 					 PP_SKETCH_SIZE(BUCKET_TTFT(b)->capacity), ok);
 	}
+}
+
+/* The dimension entries' hour buckets, with their sketches. */
+static void
+dump_dim_buckets(FILE *f, pg_crc32c *crc, const int32 *file_index, bool *ok)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+
+	hash_seq_init(&status, hour_hash);
+	while ((b = hash_seq_search(&status)) != NULL)
+	{
+		PPDumpBucket db;
+
+		if (!IS_DIM_SLOT(b->key.slot) || file_index[b->key.slot] < 0 ||
+			ops[b->key.slot].generation != b->key.generation)
+			continue;
+		memset(&db, 0, sizeof(db));
+		db.op = file_index[b->key.slot];
+		db.start = b->key.start;
+		db.c = b->c;
+		dump_put(f, crc, &db, sizeof(db), ok);
+		dump_put(f, crc, BUCKET_SKETCH(b),
+				 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
+	}
+}
+
+/* Live dimension buckets (hour buckets only). */
+static uint64
+count_dim_buckets(void)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	uint64		n = 0;
+
+	hash_seq_init(&status, hour_hash);
+	while ((b = hash_seq_search(&status)) != NULL)
+		if (IS_DIM_SLOT(b->key.slot) && ops[b->key.slot].in_use &&
+			ops[b->key.slot].generation == b->key.generation)
+			n++;
+	return n;
 }
 
 static uint64
@@ -2485,6 +2526,10 @@ pp_shmem_dump(FILE *f)
 	h.n_hour = count_live_buckets(hour_hash, false);
 	h.n_path_minute = count_live_buckets(minute_hash, true);
 	h.n_path_hour = count_live_buckets(hour_hash, true);
+	for (i = DIM_FIRST; i < N_SLOTS; i++)
+		if (ops[i].in_use)
+			file_index[i] = (int32) h.n_dims++;
+	h.n_dim_hour = count_dim_buckets();
 	h.minute_start = shared->minute_start;
 	h.horizon_start = shared->horizon_start;
 	h.written_at = GetCurrentTimestamp();
@@ -2512,6 +2557,16 @@ pp_shmem_dump(FILE *f)
 	}
 	dump_buckets(f, &crc, minute_hash, file_index, true, &ok);
 	dump_buckets(f, &crc, hour_hash, file_index, true, &ok);
+	for (i = DIM_FIRST; i < N_SLOTS; i++)
+	{
+		PPOp		rec = ops[i];
+
+		if (!rec.in_use)
+			continue;
+		rec.parent = file_index[rec.parent];
+		dump_put(f, &crc, &rec, sizeof(PPOp), &ok);
+	}
+	dump_dim_buckets(f, &crc, file_index, &ok);
 	FIN_CRC32C(crc);
 	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
 		ok = false;
@@ -2538,6 +2593,21 @@ static uint64_t
 dump_path_hash(const char *record, uint64_t parent_hash)
 {
 	return pp_path_hash(parent_hash, dump_op_hash(record));
+}
+
+/* The key hash of a dimension record, under its operation's record. */
+static uint64_t
+dump_dim_hash(const char *record, const char *op_record)
+{
+	PPOp		dim;
+	PPOp		op;
+
+	memcpy(&dim, record, sizeof(PPOp));
+	memcpy(&op, op_record, sizeof(PPOp));
+	return hash_combine64(hash_combine64(dim.dim_id, op.key.name_hash),
+						  dim.no_value ? 0 :
+						  hash_bytes_extended((const unsigned char *) dim.name,
+											  Min(Max(dim.name_len, 0), PP_NAME_MAX), 0));
 }
 
 static uint32_t
@@ -2583,11 +2653,13 @@ dump_layout(pp_dump_layout_t *l)
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
 	l->max_paths = (uint32) pp_max_paths;
+	l->max_dims = (uint32) pp_max_dimension_entries;
 	l->max_minute = (uint64) pp_max_minute_buckets;
 	l->max_hour = (uint64) pp_max_hour_buckets;
 	l->crc32c = dump_crc32c;
 	l->op_hash = dump_op_hash;
 	l->path_hash = dump_path_hash;
+	l->dim_hash = dump_dim_hash;
 	l->now = GetCurrentTimestamp();
 }
 
@@ -2657,11 +2729,7 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 			memcpy(db, src, sizeof(PPDb));
 			db->n_ops = 0;		/* counted below, as the slots load */
 			db->n_paths = 0;
-			/* no dimension entry is in the file */
 			db->n_dims = 0;
-			db->dims_sig = 0;
-			db->dims_incomplete_before = db->max_at == DT_NOBEGIN ?
-				DT_NOBEGIN : Max(db->max_at + 1, db->dims_incomplete_before);
 			memset(&db->counters, 0, sizeof(db->counters));
 		}
 	}
@@ -2674,7 +2742,7 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		bool		found;
 
 		slot_of[i] = -1;
-		if (src->key.kind == PP_KIND_PATH)
+		if (src->key.kind == PP_KIND_PATH || src->key.kind == PP_KIND_DIM)
 			continue;
 		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
 		if (idx == NULL || found)
@@ -2785,6 +2853,62 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		/* a path's buckets have no sketch */
 		if (slot >= 0 && dump_bucket_enter(src, slot, minute) != NULL)
 			bucket_counted(slot, minute);
+	}
+	pfree(slot_of);
+
+	/* the dimension entries, under their operations' slots (slot = index) */
+	slot_of = palloc(sizeof(int32) * Max(h.n_dims, 1));
+	for (i = 0; i < h.n_dims; i++)
+	{
+		const PPOp *src = pp_dump_take(&r, sizeof(PPOp));
+		int			slot = DIM_FIRST + (int) i;
+		PPOp	   *op = &ops[slot];
+		PPOpIndex  *idx;
+		PPDb	   *db;
+		bool		found;
+
+		slot_of[i] = -1;
+		if (src->key.kind != PP_KIND_DIM || !ops[src->parent].in_use ||
+			ops[src->parent].key.kind != PP_KIND_OPERATION)
+			continue;			/* its operation was not loaded */
+		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
+		if (idx == NULL || found)
+			continue;
+		idx->slot = slot;
+		memcpy(op, src, sizeof(PPOp));
+		op->generation = 1;
+		op->n_minute = op->n_hour = 0;	/* counted below */
+		op->name[op->name_len] = '\0';
+		op->parent_generation = 1;
+		slot_of[i] = slot;
+		db = db_get(op->key.dbid, false);
+		kind_count_add(db, PP_KIND_DIM, 1);
+	}
+	for (i = 0; i < h.n_dim_hour; i++)
+	{
+		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
+		int32		slot = slot_of[src->op];
+		PPBucket   *b;
+		int			c;
+
+		if (slot < 0 || (b = dump_bucket_enter(src, slot, false)) == NULL)
+			continue;
+		for (c = 0; c < PP_ARENA_NCLASSES - 1; c++)
+			if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) >= sk->nbins)
+				break;
+		b->sketch = pp_arena_alloc(arena, c);
+		if (b->sketch == 0)
+		{
+			/* a smaller ppprof.sketch_memory: the table answers before */
+			hash_search(hour_hash, &b->key, HASH_REMOVE, NULL);
+			kind_incomplete(db_get(ops[slot].key.dbid, false), PP_KIND_DIM,
+							src->start + USECS_PER_HOUR);
+			continue;
+		}
+		(void) pp_sketch_copy(BUCKET_SKETCH(b),
+							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
+		bucket_counted(slot, false);
 	}
 	pfree(slot_of);
 	*n_ops_loaded = shared->n_ops;
