@@ -381,6 +381,16 @@ SELECT * FROM pp_baseline_check('normal', '1 hour', 5, 'tenant', 'a');
 DELETE FROM performance_baselines;
 DELETE FROM operation_dimensions WHERE name = 'prompt_version';
 
+-- TRUNCATE empties the dimension entries with the rest and makes the
+-- statistics valid; new rows are counted live again
+TRUNCATE performance_profiles;
+SELECT (pp_info()->>'dimension_entries')::int AS entries, * FROM dm_live();
+INSERT INTO performance_profiles (query_id, profile_data, created_at)
+SELECT 't' || k, dm_rag(k), now() - k * interval '3 minutes' FROM generate_series(1, 60) k;
+SELECT (pp_info()->>'dimension_entries')::bigint = dm_entries() AS one_entry_each, * FROM dm_live();
+SELECT * FROM dm_check('model');
+SELECT * FROM dm_check('release');
+
 -- errors: an undeclared dimension; a key path the table refuses; nothing stored
 SELECT * FROM pp_dimension_stats('1 day', 'tenant');
 SELECT * FROM pp_compare_values(tstzrange(now() - interval '1 hour', now()), 'tenant', 'a', 'b');
