@@ -108,6 +108,7 @@ demo:
 bench:
 	bash bench/ingest.sh
 	bash bench/stats.sh
+	bash bench/dimensions.sh
 	bash bench/report.sh
 	bash bench/callgrind.sh
 	bash bench/purge.sh
@@ -119,6 +120,7 @@ bench:
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
 	BENCH_SMOKE=1 bash bench/stats.sh
+	BENCH_SMOKE=1 bash bench/dimensions.sh
 	BENCH_SMOKE=1 bash bench/report.sh
 	BENCH_SMOKE=1 bash bench/callgrind.sh
 	BENCH_SMOKE=1 bash bench/purge.sh

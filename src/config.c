@@ -21,8 +21,9 @@
  * grants restrict users, not ppprof itself).
  *
  * The statistics sum the tokens and cost that usage_keys and model_prices
- * give each node (src/usage.c): a committed change of either table makes
- * them disagree with what the table now gives, so it invalidates the
+ * give each node (src/usage.c), and keep the values of the dimensions that
+ * operation_dimensions declares: a committed change of any of the three
+ * makes them disagree with what the table now gives, so it invalidates the
  * statistics of the database at commit (the table answers, and the next
  * read starts a rebuild with the new configuration).
  *
@@ -62,6 +63,7 @@
 
 #include "allocator.h"
 #include "config.h"
+#include "dimensions.h"
 #include "dump.h"
 #include "shmem.h"
 #include "spi_owner.h"
@@ -75,7 +77,10 @@ static PPConfig *config = NULL;
 #define N_WATCHED 7
 static Oid	watched_relids[N_WATCHED];
 
-/* usage_keys or model_prices changed in this transaction */
+/*
+ * usage_keys, model_prices or operation_dimensions changed in this
+ * transaction
+ */
 static bool usage_config_changed = false;
 
 static void
@@ -321,7 +326,7 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 
 	resetStringInfo(&q);
 	appendStringInfo(&q,
-					 "SELECT name, key_path FROM %s.operation_dimensions"
+					 "SELECT name, key_path, usage_field FROM %s.operation_dimensions"
 					 " ORDER BY name COLLATE \"C\"", nsp);
 	config_query(q.data);
 	cfg->n_dimensions = (int) SPI_processed;
@@ -334,12 +339,28 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 		bool	   *key_nulls;
 		int			n,
 					k;
+		Datum		path;
+		PPUsageField field;
 
 		d->name = MemoryContextStrdup(cxt, config_text(i, 1));
-		deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(SPI_tuptable->vals[i],
-														   SPI_tuptable->tupdesc,
-														   2, &isnull)),
-						  TEXTOID, -1, false, TYPALIGN_INT, &keys, &key_nulls, &n);
+		d->usage_field = -1;
+		path = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+							 &isnull);
+		/* the table's CHECK: a key path or a usage field, not both */
+		if (isnull)
+		{
+			char	   *f = SPI_getvalue(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 3);
+
+			if (f == NULL || !pp_usage_field_parse(f, &field) ||
+				(field != PP_USAGE_MODEL && field != PP_USAGE_PROVIDER))
+				elog(ERROR, "ppprof: dimension \"%s\" has no key path and no usage field",
+					 d->name);
+			d->usage_field = (int) field;
+			continue;
+		}
+		deconstruct_array(DatumGetArrayTypeP(path), TEXTOID, -1, false,
+						  TYPALIGN_INT, &keys, &key_nulls, &n);
 		/* the table's CHECK: 1 to PP_DIM_PATH_MAX keys, none NULL */
 		if (n < 1 || n > PP_DIM_PATH_MAX)
 			elog(ERROR, "ppprof: the key path of dimension \"%s\" has %d keys",
@@ -351,6 +372,8 @@ config_load(PPConfig *cfg, MemoryContext cxt, Oid owner)
 			d->key_lens[k] = strlen(d->keys[k]);
 		}
 	}
+
+	pp_dimensions_prepare(cfg);
 
 	pp_spi_finish_as(&saved);
 }
@@ -522,7 +545,8 @@ pp_config_changed(PG_FUNCTION_ARGS)
 	/* not the seed of CREATE EXTENSION: the statistics were made with it */
 	if (!creating_extension &&
 		(strcmp(RelationGetRelationName(trigdata->tg_relation), "usage_keys") == 0 ||
-		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0))
+		 strcmp(RelationGetRelationName(trigdata->tg_relation), "model_prices") == 0 ||
+		 strcmp(RelationGetRelationName(trigdata->tg_relation), "operation_dimensions") == 0))
 	{
 		Oid			profiles = get_relname_relid("performance_profiles",
 												 RelationGetNamespace(trigdata->tg_relation));

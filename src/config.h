@@ -23,14 +23,20 @@ typedef struct PPCatalogEntry
 								 * error_rate: what the suggestion improves */
 } PPCatalogEntry;
 
-/* A row of operation_dimensions (src/dimensions.c). */
+/*
+ * A row of operation_dimensions (src/dimensions.c): a key path, or a field
+ * of usage_keys (usage_field >= 0, n_keys 0).
+ */
 #define PP_DIM_PATH_MAX 8		/* keys of a key path, at most (its CHECK) */
 typedef struct PPDimensionDecl
 {
 	char	   *name;
+	int			usage_field;	/* PP_USAGE_MODEL or PP_USAGE_PROVIDER, or -1 */
 	int			n_keys;
 	char	   *keys[PP_DIM_PATH_MAX];	/* NUL-terminated */
 	int			key_lens[PP_DIM_PATH_MAX];
+	uint64		id;				/* hash of the name and the declaration */
+	bool		live;			/* kept in shared memory (PP_DIM_LIVE) */
 } PPDimensionDecl;
 
 typedef struct PPConfig
@@ -46,6 +52,8 @@ typedef struct PPConfig
 	int			n_prices;
 	PPDimensionDecl *dimensions;	/* by name, byte order */
 	int			n_dimensions;
+	int			n_live_dimensions;	/* the first ones, kept in shared memory */
+	uint64		dimensions_sig; /* signature of the live declarations */
 	MemoryContext cxt;			/* holds all of the above; dropped on reload */
 	struct HTAB *suggestion_cache;	/* bottleneck types -> suggestions
 									 * (ingest.c) */
@@ -55,6 +63,11 @@ extern void pp_config_init(void);
 
 /* The configuration of the current database, loaded when it changed. */
 extern PPConfig *pp_config_get(void);
+
+/*
+ * Identities and signature of the loaded dimensions (src/dimensions.c).
+ */
+extern void pp_dimensions_prepare(PPConfig *cfg);
 
 /* The declared dimension called name, NULL when there is none. */
 extern const PPDimensionDecl *pp_config_dimension(PPConfig *cfg,

@@ -5,22 +5,39 @@
  *	  pp_range_dimension_stats, per operation and value of a metadata key
  *	  declared in operation_dimensions, and pp_compare_values.
  *
- * A dimension is a name and a key path into a node's metadata (the table
- * operation_dimensions, seeded with model and release).  A node's value is
- * its own metadata's value at that path, else its nearest ancestor's (so a
+ * A dimension is a name and a key path into a node's metadata, or a text
+ * field of the usage_keys mapping (model, provider: src/usage.c), in the
+ * table operation_dimensions, seeded with model (the usage model, under
+ * whichever key the node names it) and release.  A node's value is its own
+ * metadata's value at that path, or the model or provider that usage_keys
+ * read in it, else its nearest ancestor's (so a
  * release set on the root slices every node under it, and a model set on
  * an LLM node slices that node and its children); a node with no value in
  * its chain has none (NULL).  A JSON null counts as absent.  A string is
  * its text; a number is written as the JSON has it (jsonb keeps its digits:
  * 1.0 stays "1.0"); true and false are "true" and "false"; an object or an
  * array is its jsonb text.  A value is cut to PP_DIM_VALUE_MAX bytes, at a
- * character boundary.
+ * character boundary.  A usage field is the text usage_keys accepts (a
+ * non-empty string of at most PP_USAGE_MAX_NAME bytes; anything else is
+ * absent).
  *
- * The window is read from the table: every profile of [now() - window,
- * now()] is walked with the ingest trigger's walker, so calls, errors and
- * sums are exact and the percentiles are the sketch's (within 1% of
- * percentile_disc, as pp_operation_stats').  Nothing of a dimension is kept
- * in shared memory yet (docs/statistics.md, "Dimensions").
+ * Live.  The first PP_DIM_LIVE declared dimensions (by name) are kept in
+ * shared memory: every committed node adds, per live dimension, to the
+ * entry of (dimension, its value, its operation) (src/shmem.c,
+ * PP_KIND_DIM), whose values pp_dimension_values reads at ingest with the
+ * same rules as the table read below.  A window is answered from those
+ * buckets, its edges from the table, exactly as pp_operation_stats';
+ * whatever shared memory does not cover (not preloaded, statistics not
+ * valid, a dimension beyond PP_DIM_LIVE, what a full pool or slot table
+ * dropped) is read from the table.  An entry's identity is a hash of the
+ * dimension's name and declaration, so a changed declaration is a new
+ * dimension; a committed change invalidates the statistics anyway
+ * (src/config.c), and the rebuild reads the values anew.
+ *
+ * The table.  Every profile of [now() - window, now()] is walked with the
+ * ingest trigger's walker, so calls, errors and sums are exact and the
+ * percentiles are the sketch's (within 1% of percentile_disc, as
+ * pp_operation_stats') (docs/statistics.md, "Dimensions").
  *
  * Bound.  A dimension keeps apart at most ppprof.max_dimension_values
  * values: those with the most nodes in the window, ties in byte order of
@@ -29,7 +46,10 @@
  * always add up to the window's nodes.  To bound backend memory, a read
  * tracks at most ten times as many distinct values (PP_DIM_TRACKED_VALUES)
  * and folds the nodes of any value it meets beyond them at once, the rows
- * being read in (created_at, id) order.
+ * being read in (created_at, id) order.  A live answer has every value's
+ * count, so it keeps the same values when the window has at most
+ * PP_DIM_TRACKED_VALUES distinct ones; when it has more, the window is read
+ * from the table, so that both give the same rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,11 +73,14 @@
 
 #include "allocator.h"
 #include "config.h"
+#include "dimensions.h"
 #include "guc.h"
 #include "profile.h"
+#include "rebuild.h"
 #include "shmem.h"
 #include "spi_owner.h"
 #include "stats.h"
+#include "usage.h"
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_dimension_stats);
@@ -74,7 +97,7 @@ PG_FUNCTION_INFO_V1(pp_compare_values);
 #define PP_DIM_TRACKED_VALUES ((long) pp_max_dimension_values * 10)
 
 /* the columns of pp_dimension_stats */
-#define PP_DIM_COLUMNS 12
+#define PP_DIM_COLUMNS 15
 
 /* A value of a node: value_len -1 when the node has none. */
 typedef struct PPDimValue
@@ -112,6 +135,7 @@ typedef struct PPDimWindow
 	const PPDimValue *only;		/* when n_only > 0: the nodes of other
 								 * values (or none) are skipped */
 	int			n_only;
+	bool		folded_early;	/* a value beyond PP_DIM_TRACKED_VALUES met */
 } PPDimWindow;
 
 static uint32
@@ -243,16 +267,38 @@ value_text(const JsonbValue *v, const char **text, int *len)
 	return true;
 }
 
-/* The value of the node object node at the dimension's key path. */
+/*
+ * The value of a node whose metadata object is metadata, of a row created
+ * at at: at the dimension's key path, or its usage field -- o's, when the
+ * caller has its observation, else read here.
+ */
 static bool
-node_value(JsonbContainer *node, const PPDimensionDecl *dim, const char **text,
-		   int *len)
+metadata_value(PPConfig *cfg, JsonbContainer *metadata, const PPNodeObs *o,
+			   TimestampTz at, const PPDimensionDecl *dim, const char **text,
+			   int *len)
 {
 	JsonbValue	v;
 	int			k;
 
-	if (getKeyJsonValueFromContainer(node, "metadata", 8, &v) == NULL)
-		return false;
+	if (dim->usage_field >= 0)
+	{
+		PPUsage		u;
+
+		if (o == NULL)
+		{
+			pp_usage_read(cfg, metadata, at, &u);
+			if (!u.has[dim->usage_field])
+				return false;
+			*text = dim->usage_field == PP_USAGE_MODEL ? u.model : u.provider;
+			*len = dim->usage_field == PP_USAGE_MODEL ? u.model_len : u.provider_len;
+			return true;
+		}
+		*text = dim->usage_field == PP_USAGE_MODEL ? o->model : o->provider;
+		*len = dim->usage_field == PP_USAGE_MODEL ? o->model_len : o->provider_len;
+		return *text != NULL;
+	}
+	v.type = jbvBinary;
+	v.val.binary.data = metadata;
 	for (k = 0; k < dim->n_keys; k++)
 	{
 		if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
@@ -264,14 +310,90 @@ node_value(JsonbContainer *node, const PPDimensionDecl *dim, const char **text,
 	return value_text(&v, text, len);
 }
 
+/* The value of the node object node of a row created at at. */
+static bool
+node_value(PPConfig *cfg, JsonbContainer *node, TimestampTz at,
+		   const PPDimensionDecl *dim, const char **text, int *len)
+{
+	JsonbValue	v;
+
+	if (getKeyJsonValueFromContainer(node, "metadata", 8, &v) == NULL ||
+		v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+		return false;
+	return metadata_value(cfg, v.val.binary.data, NULL, at, dim, text, len);
+}
+
+void
+pp_dimensions_prepare(PPConfig *cfg)
+{
+	uint64		sig = hash_bytes_uint32_extended((uint32) cfg->n_dimensions, 0);
+	int			i,
+				k;
+
+	cfg->n_live_dimensions = Min(cfg->n_dimensions, PP_DIM_LIVE);
+	for (i = 0; i < cfg->n_dimensions; i++)
+	{
+		PPDimensionDecl *d = &cfg->dimensions[i];
+		StringInfoData id;
+
+		/* the name, then the usage field or the keys, each NUL-terminated */
+		initStringInfo(&id);
+		appendBinaryStringInfo(&id, d->name, strlen(d->name) + 1);
+		if (d->usage_field >= 0)
+			appendStringInfo(&id, "usage:%s", pp_usage_field_name(d->usage_field));
+		for (k = 0; k < d->n_keys; k++)
+			appendBinaryStringInfo(&id, d->keys[k], d->key_lens[k] + 1);
+		d->id = hash_bytes_extended((const unsigned char *) id.data, id.len, 0);
+		d->live = i < cfg->n_live_dimensions;
+		if (d->live)
+			sig = hash_combine64(sig, d->id);
+		pfree(id.data);
+	}
+	/* 0 says "none yet" in shared memory */
+	cfg->dimensions_sig = sig == 0 ? 1 : sig;
+}
+
+void
+pp_dimension_values(PPConfig *cfg, const pp_tree_t *tree, const PPNodeObs *obs,
+					TimestampTz at, PPDimObs *out)
+{
+	int			n = cfg->n_live_dimensions;
+	int32		k;
+	int			d;
+
+	for (k = 0; k < tree->n_nodes; k++)
+	{
+		const pp_tree_node_t *tn = &tree->nodes[k];
+
+		for (d = 0; d < n; d++)
+		{
+			PPDimObs   *v = &out[k * n + d];
+
+			if (tn->metadata != NULL &&
+				metadata_value(cfg, (JsonbContainer *) tn->metadata, &obs[k], at,
+							   &cfg->dimensions[d], &v->value, &v->value_len))
+				v->hash = hash_bytes_extended((const unsigned char *) v->value,
+											  v->value_len, 0);
+			else if (tn->parent >= 0)
+				*v = out[tn->parent * n + d];
+			else
+			{
+				v->value = NULL;
+				v->value_len = -1;
+				v->hash = 0;
+			}
+		}
+	}
+}
+
 /*
  * The value of every node of a stored profile, in the walker's pre-order
  * (document order), into values[0 .. n_nodes - 1]; the parents must agree
  * with the walker's.
  */
 static void
-profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimensionDecl *dim,
-			   PPDimValue *values)
+profile_values(PPConfig *cfg, Jsonb *jb, TimestampTz at, const pp_tree_t *tree,
+			   const PPDimensionDecl *dim, PPDimValue *values)
 {
 	JsonbContainer **stack = palloc(sizeof(JsonbContainer *) * tree->n_nodes);
 	int32	   *parents = palloc(sizeof(int32) * tree->n_nodes);
@@ -291,7 +413,7 @@ profile_values(Jsonb *jb, const pp_tree_t *tree, const PPDimensionDecl *dim,
 		CHECK_FOR_INTERRUPTS();
 		if (k >= tree->n_nodes || tree->nodes[k].parent != parent)
 			elog(ERROR, "ppprof: a stored profile's nodes differ from its walk");
-		if (node_value(node, dim, &text, &len))
+		if (node_value(cfg, node, at, dim, &text, &len))
 		{
 			values[k].value = text;
 			values[k].value_len = len;
@@ -354,7 +476,8 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 	if (!pp_profile_observations(profile, at, &tree, &obs))
 		return;
 	values = palloc(sizeof(PPDimValue) * Max(tree.n_nodes, 1));
-	profile_values(DatumGetJsonbP(profile), &tree, dim, values);
+	profile_values(pp_config_get(), DatumGetJsonbP(profile), at, &tree, dim,
+				   values);
 	for (k = 0; k < tree.n_nodes; k++)
 	{
 		const pp_tree_node_t *n = &tree.nodes[k];
@@ -375,6 +498,7 @@ add_profile(PPDimWindow *w, Datum profile, TimestampTz at,
 				hash_get_num_entries(w->values) >= PP_DIM_TRACKED_VALUES)
 			{
 				/* a value beyond those the read tracks: folded at once */
+				w->folded_early = true;
 				a = agg_get(w, n->name, (int) n->name_len, "", -2, true);
 				pp_counters_add(&a->c, 1, &obs[k], at);
 				continue;
@@ -411,7 +535,7 @@ dimension_get(PPConfig *cfg, text *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("dimension \"%s\" is not declared", cname),
-				 errhint("Declare it in %s.operation_dimensions (name, key_path).",
+				 errhint("Declare it in %s.operation_dimensions (name, and key_path or usage_field).",
 						 quote_identifier(get_namespace_name(cfg->schema)))));
 	dim = palloc(sizeof(PPDimensionDecl));
 	*dim = *decl;
@@ -422,25 +546,13 @@ dimension_get(PPConfig *cfg, text *name)
 }
 
 /*
- * Fill w with the (operation, value) aggregates of dimension name over the
- * profiles of [t0, t1] -- [t0, t1) when end_open -- of the current
- * database, in CurrentMemoryContext; only the n_only values only when
+ * An empty w, in CurrentMemoryContext, for the n_only values only when
  * n_only > 0.
  */
 static void
-dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
-				bool end_open, const PPDimValue *only, int n_only)
+dim_window_init(PPDimWindow *w, const PPDimValue *only, int n_only)
 {
-	PPConfig   *cfg = pp_config_get();
 	HASHCTL		info;
-	const PPDimensionDecl *dim = dimension_get(cfg, name);
-	StringInfoData q;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	Portal		portal;
-	SPIPlanPtr	plan;
-	PPSavedUser saved;
-	MemoryContext rowcxt;
 
 	memset(w, 0, sizeof(*w));
 	w->cxt = CurrentMemoryContext;
@@ -462,55 +574,158 @@ dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
 	info.hcxt = w->cxt;
 	w->values = hash_create("ppprof dimension values", 64, &info,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
 
+/*
+ * Add to w the (operation, value) aggregates of dim over the profiles of
+ * [t0, t1] -- [t0, t1) when end_open -- of the current database.
+ */
+static void
+dim_window_scan(PPDimWindow *w, const PPDimensionDecl *dim, TimestampTz t0,
+				TimestampTz t1, bool end_open)
+{
+	PPConfig   *cfg = pp_config_get();
+	StringInfoData q;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	Portal		portal;
+	SPIPlanPtr	plan;
+	PPSavedUser saved;
+	MemoryContext rowcxt;
+
+	if (t0 > t1 || (t0 == t1 && end_open))
+		return;
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	if (t0 < t1 || (t0 == t1 && !end_open))
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT profile_data, created_at"
+					 " FROM %s.performance_profiles"
+					 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
+					 " AND created_at OPERATOR(pg_catalog.%s) $2"
+					 " AND ppprof_rejected IS NULL"
+					 " ORDER BY created_at, id",
+					 quote_identifier(get_namespace_name(cfg->schema)),
+					 end_open ? "<" : "<=");
+	args[0] = TimestampTzGetDatum(t0);
+	args[1] = TimestampTzGetDatum(t1);
+	plan = SPI_prepare(q.data, 2, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+								   "ppprof dimension row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (;;)
 	{
-		initStringInfo(&q);
-		appendStringInfo(&q,
-						 "SELECT profile_data, created_at"
-						 " FROM %s.performance_profiles"
-						 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-						 " AND created_at OPERATOR(pg_catalog.%s) $2"
-						 " AND ppprof_rejected IS NULL"
-						 " ORDER BY created_at, id",
-						 quote_identifier(get_namespace_name(cfg->schema)),
-						 end_open ? "<" : "<=");
-		args[0] = TimestampTzGetDatum(t0);
-		args[1] = TimestampTzGetDatum(t1);
-		plan = SPI_prepare(q.data, 2, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "ppprof: SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-		rowcxt = AllocSetContextCreate(CurrentMemoryContext,
-									   "ppprof dimension row",
-									   ALLOCSET_DEFAULT_SIZES);
-		for (;;)
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
 		{
-			uint64		i;
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		profile = SPI_getbinval(tup, desc, 1, &isnull);
+			TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
 
-			SPI_cursor_fetch(portal, true, 1000);
-			if (SPI_processed == 0)
-				break;
-			for (i = 0; i < SPI_processed; i++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[i];
-				TupleDesc	desc = SPI_tuptable->tupdesc;
-				bool		isnull;
-				Datum		profile = SPI_getbinval(tup, desc, 1, &isnull);
-				TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
-				MemoryContext old = MemoryContextSwitchTo(rowcxt);
-
-				add_profile(w, profile, at, dim);
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(rowcxt);
-			}
-			SPI_freetuptable(SPI_tuptable);
+			add_profile(w, profile, at, dim);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
 		}
-		SPI_cursor_close(portal);
+		SPI_freetuptable(SPI_tuptable);
 	}
+	SPI_cursor_close(portal);
 	pp_spi_finish_as(&saved);
+}
+
+/* One shared bucket of the dimension into w (under the shared lock). */
+static void
+visit_dim_bucket(void *arg, const char *op, int op_len, const char *value,
+				 int value_len, TimestampTz start, const PPCounters *c,
+				 const pp_sketch_t *sketch)
+{
+	PPDimWindow *w = arg;
+	PPDimAgg   *a = agg_get(w, op, op_len, value, value_len, false);
+
+	pp_counters_merge(&a->c, c);
+	check_acc(pp_sketch_acc_add_sketch(a->acc, sketch));
+	if (value_len >= 0)
+	{
+		PPDimValueCount key;
+		PPDimValueCount *vc;
+		bool		found;
+
+		key.value = value;
+		key.value_len = value_len;
+		vc = hash_search(w->values, &key, HASH_ENTER, &found);
+		if (!found)
+		{
+			vc->value = copy_bytes(w->cxt, value, value_len);
+			vc->calls = 0;
+			vc->kept = false;
+		}
+		vc->calls += c->calls;
+	}
+}
+
+/*
+ * Fill w with the (operation, value) aggregates of dimension name over the
+ * profiles of [t0, t1] -- [t0, t1) when end_open -- of the current
+ * database, in CurrentMemoryContext: from shared memory when it covers the
+ * window, the edges from the table; else all from the table.
+ */
+static void
+dim_window_get(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
+			   bool end_open)
+{
+	const PPDimensionDecl *dim = dimension_get(pp_config_get(), name);
+	PPWindowPlan plan;
+
+	dim_window_init(w, NULL, 0);
+	if (t0 > t1 || (t0 == t1 && end_open))
+		return;
+	if (!dim->live || !pp_shmem_attached())
+	{
+		dim_window_scan(w, dim, t0, t1, end_open);
+		return;
+	}
+	if (!pp_shmem_collect_dims(MyDatabaseId, dim->id, t0, t1, end_open,
+							   visit_dim_bucket, w, &plan))
+	{
+		if (plan.rebuild)
+			pp_shmem_invalidate(MyDatabaseId, true);
+		if (plan.invalid || plan.rebuild)
+			pp_request_rebuild(MyDatabaseId);
+		dim_window_scan(w, dim, t0, t1, end_open);
+		return;
+	}
+	dim_window_scan(w, dim, plan.edge_lo_from, plan.edge_lo_to, true);
+	dim_window_scan(w, dim, plan.edge_hi_from, plan.edge_hi_to,
+					plan.edge_hi_open);
+	if (w->folded_early ||
+		hash_get_num_entries(w->values) > PP_DIM_TRACKED_VALUES)
+	{
+		/* the table keeps the values it meets first: answer as it does */
+		hash_destroy(w->aggs);
+		hash_destroy(w->values);
+		dim_window_init(w, NULL, 0);
+		dim_window_scan(w, dim, t0, t1, end_open);
+	}
+}
+
+/* dim_window_get from the table, for the n_only values only. */
+static void
+dim_window_read(PPDimWindow *w, text *name, TimestampTz t0, TimestampTz t1,
+				bool end_open, const PPDimValue *only, int n_only)
+{
+	const PPDimensionDecl *dim = dimension_get(pp_config_get(), name);
+
+	dim_window_init(w, only, n_only);
+	dim_window_scan(w, dim, t0, t1, end_open);
 }
 
 /* Most nodes first, ties in byte order of the value. */
@@ -598,6 +813,9 @@ dim_values(PPConfig *cfg, const PPDimAgg *a, Datum *values, bool *nulls)
 	else
 		nulls[8] = nulls[9] = nulls[10] = true;
 	values[11] = Float8GetDatum(c->sum_ms);
+	values[12] = Int64GetDatum(c->input_tokens);
+	values[13] = Int64GetDatum(c->output_tokens);
+	values[14] = Float8GetDatum(c->cost_nusd / PP_NUSD_PER_USD);
 }
 
 /* The rows of dimension name over [t0, t1] -- [t0, t1) when end_open. */
@@ -618,7 +836,7 @@ dimension_stats(FunctionCallInfo fcinfo, text *name, TimestampTz t0,
 	Datum		values[PP_DIM_COLUMNS];
 	bool		nulls[PP_DIM_COLUMNS];
 
-	dim_window_read(&w, name, t0, t1, end_open, NULL, 0);
+	dim_window_get(&w, name, t0, t1, end_open);
 	mark_kept_values(&w);
 
 	/* the values not kept go to their operation's fold row */

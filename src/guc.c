@@ -34,6 +34,7 @@ int			pp_max_window_operations = 1000;
 int			pp_max_paths = 1000;
 int			pp_max_window_paths = 1000;
 int			pp_max_dimension_values = 100;
+int			pp_max_dimension_entries = 256;
 int			pp_snapshot_window_s = 300;
 int			pp_snapshot_retention_min = 7 * 24 * 60;
 int			pp_rollup_retention_min = 400 * 24 * 60;
@@ -230,6 +231,15 @@ pp_guc_init(void)
 							"0 keeps no path statistics in shared memory (path windows read the table).",
 							&pp_max_paths,
 							1000, 0, 100000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_dimension_entries",
+							"Sets the number of (dimension, value, operation) entries tracked in shared memory, all databases together.",
+							"Each costs about 1.2 kB; dimension entries have their own slots, and their buckets give way first when a pool is full. "
+							"A dimension whose values do not fit is read from the table; 0 keeps no dimension statistics in shared memory.",
+							&pp_max_dimension_entries,
+							256, 0, 100000,
 							PGC_POSTMASTER, 0,
 							NULL, NULL, NULL);
 

@@ -30,6 +30,7 @@ extern int	pp_max_window_operations;
 extern int	pp_max_paths;
 extern int	pp_max_window_paths;
 extern int	pp_max_dimension_values;
+extern int	pp_max_dimension_entries;
 extern int	pp_sketch_memory_kb;	/* ppprof.sketch_memory, kB */
 extern int	pp_max_hour_buckets;
 extern int	pp_max_clock_skew_s;

@@ -48,6 +48,8 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "config.h"
+#include "dimensions.h"
 #include "dump.h"
 #include "guc.h"
 #include "observe.h"
@@ -68,10 +70,16 @@ static PPNodeObs *nodes = NULL;
 static int	n_nodes = 0;
 static int	cap_nodes = 0;
 
-static char *names = NULL;		/* node names, back to back */
+static char *names = NULL;		/* node names and dimension values, back
+								 * to back */
 static Size names_len = 0;
 static Size names_cap = 0;
 static Size *name_offsets = NULL;	/* per node: offset into names */
+
+static PPDimObs *dims = NULL;	/* the nodes' values of the live dimensions */
+static Size *dim_offsets = NULL;	/* per value: offset into names */
+static int	n_dims = 0;
+static int	cap_dims = 0;
 
 /* first change the AFTER trigger has not matched yet */
 static int	confirm_cursor = 0;
@@ -108,18 +116,80 @@ pending_reset(void)
 	n_changes = 0;
 	n_nodes = 0;
 	names_len = 0;
+	n_dims = 0;
 	confirm_cursor = 0;
 	/* give back what one huge transaction took */
-	if (cap_nodes > 100000)
+	if (cap_nodes > 100000 || cap_dims > 100000)
 	{
 		MemoryContextReset(PendingContext);
 		changes = NULL;
 		nodes = NULL;
 		names = NULL;
 		name_offsets = NULL;
-		cap_changes = cap_nodes = 0;
+		dims = NULL;
+		dim_offsets = NULL;
+		cap_changes = cap_nodes = cap_dims = 0;
 		names_cap = 0;
 	}
+}
+
+/* Append len bytes to names; their offset. */
+static Size
+names_append(const char *bytes, Size len)
+{
+	Size		need = names_len + len;
+	Size		at = names_len;
+
+	if (need > names_cap)
+	{
+		Size		newcap = Max(need, Max(4096, names_cap * 2));
+
+		names = names ? repalloc(names, newcap)
+			: MemoryContextAlloc(PendingContext, newcap);
+		names_cap = newcap;
+	}
+	memcpy(names + names_len, bytes, len);
+	names_len = need;
+	return at;
+}
+
+/*
+ * The values of ch's nodes (tree, observations at first_obs) for the live
+ * dimensions, copied into the pending buffers.
+ */
+static void
+pending_dims(PPRowChange *ch, const pp_tree_t *tree, const PPNodeObs *first_obs)
+{
+	PPConfig   *cfg = pp_config_get();
+	int			n;
+	int			old_cap = cap_dims;
+	int			i;
+	PPDimObs   *tmp;
+
+	ch->dims_sig = cfg->dimensions_sig;
+	ch->first_dim = n_dims;
+	ch->n_dims = pp_max_dimension_entries > 0 ? cfg->n_live_dimensions : 0;
+	if (ch->n_dims == 0 || tree == NULL || tree->n_nodes == 0)
+		return;
+	for (i = 0; i < ch->n_dims; i++)
+		ch->dim_ids[i] = cfg->dimensions[i].id;
+	n = tree->n_nodes * ch->n_dims;
+	dims = grow(dims, &cap_dims, n_dims + n, sizeof(PPDimObs));
+	if (cap_dims != old_cap || dim_offsets == NULL)
+		dim_offsets = dim_offsets ?
+			repalloc(dim_offsets, sizeof(Size) * Max(cap_dims, 1)) :
+			MemoryContextAlloc(PendingContext, sizeof(Size) * Max(cap_dims, 1));
+	tmp = palloc(sizeof(PPDimObs) * n);
+	pp_dimension_values(cfg, tree, first_obs, ch->created_at, tmp);
+	for (i = 0; i < n; i++)
+	{
+		dims[n_dims + i] = tmp[i];
+		/* values are pointed at at commit: the buffer may still move */
+		dim_offsets[n_dims + i] = tmp[i].value_len >= 0 ?
+			names_append(tmp[i].value, tmp[i].value_len) : 0;
+	}
+	pfree(tmp);
+	n_dims += n;
 }
 
 /* node i's type from an array the caller already classified */
@@ -174,40 +244,39 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 	for (i = 0; i < n; i++)
 	{
 		const pp_tree_node_t *tn = &tree->nodes[i];
-		Size		need = names_len + tn->name_len;
 
 		CHECK_FOR_INTERRUPTS();
-		if (need > names_cap)
-		{
-			Size		newcap = Max(need, Max(4096, names_cap * 2));
-
-			names = names ? repalloc(names, newcap)
-				: MemoryContextAlloc(PendingContext, newcap);
-			names_cap = newcap;
-		}
-		memcpy(names + names_len, tn->name, tn->name_len);
-		name_offsets[n_nodes + i] = names_len;
-		names_len = need;
-
 		/* names are pointed at at commit: the buffer may still move */
+		name_offsets[n_nodes + i] = names_append(tn->name, tn->name_len);
 		if (tn->failed)
 			ch->failed = true;
 		ch->usage_ignored += nodes[n_nodes + i].usage_ignored;
 		ch->cost_unknown += nodes[n_nodes + i].cost_unknown ? 1 : 0;
 	}
+	pending_dims(ch, tree, &nodes[n_nodes]);
 	n_nodes += n;
 	n_changes++;
 	return ch;
 }
 
+/* Point the nodes' names and the dimension values into the buffer. */
 static void
-pending_undo(void)
+pending_point(void)
 {
 	int			i;
 
 	for (i = 0; i < n_nodes; i++)
 		nodes[i].name = names + name_offsets[i];
-	pp_shmem_undo(MyDatabaseId, changes, n_changes, nodes);
+	for (i = 0; i < n_dims; i++)
+		if (dims[i].value_len >= 0)
+			dims[i].value = names + dim_offsets[i];
+}
+
+static void
+pending_undo(void)
+{
+	pending_point();
+	pp_shmem_undo(MyDatabaseId, changes, n_changes, nodes, dims);
 }
 
 static void
@@ -217,9 +286,8 @@ pending_apply(void)
 
 	if (n_changes == 0)
 		return;
-	for (i = 0; i < n_nodes; i++)
-		nodes[i].name = names + name_offsets[i];
-	pp_shmem_apply(MyDatabaseId, changes, n_changes, nodes);
+	pending_point();
+	pp_shmem_apply(MyDatabaseId, changes, n_changes, nodes, dims);
 	/* the last rejection still pending is the last one staged */
 	for (i = n_changes - 1; i >= 0; i--)
 		if (changes[i].kind == PP_CHANGE_REJECTED)
@@ -281,6 +349,7 @@ observe_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		if (changes[n_changes].n_nodes > 0)
 			names_len = name_offsets[changes[n_changes].first_node];
 		n_nodes = changes[n_changes].first_node;
+		n_dims = changes[n_changes].first_dim;
 	}
 	if (confirm_cursor > n_changes)
 		confirm_cursor = n_changes;

@@ -159,6 +159,8 @@ pp_tree_observations(const pp_tree_t *tree, TimestampTz created_at,
 		o->ttft_ms = -1;
 		o->cost_unknown = false;
 		o->usage_ignored = 0;
+		o->model = o->provider = NULL;
+		o->model_len = o->provider_len = 0;
 		if (tn->metadata != NULL)
 		{
 			PPUsage		u;
@@ -172,6 +174,16 @@ pp_tree_observations(const pp_tree_t *tree, TimestampTz created_at,
 				o->cost_nusd = u.cost_nusd;
 			o->cost_unknown = u.cost_source == PP_COST_UNKNOWN;
 			o->usage_ignored = (int16) Min(u.ignored, PG_INT16_MAX);
+			if (u.has[PP_USAGE_MODEL])
+			{
+				o->model = u.model;
+				o->model_len = u.model_len;
+			}
+			if (u.has[PP_USAGE_PROVIDER])
+			{
+				o->provider = u.provider;
+				o->provider_len = u.provider_len;
+			}
 		}
 		/* pre-order: the parent's path hash is known */
 		o->parent = tn->parent;

@@ -57,6 +57,8 @@
 #include "utils/uuid.h"
 
 #include "config.h"
+#include "dimensions.h"
+#include "guc.h"
 #include "observe.h"
 #include "profile.h"
 #include "rebuild.h"
@@ -252,6 +254,9 @@ rebuild_database(bool background)
 		int			n_changes = 0;
 		int			n_nodes = 0;
 		int			cap_nodes = 1024;
+		int			n_dims = 0;
+		int			cap_dims = 1024;
+		PPDimObs   *dims;
 
 		SPI_cursor_fetch(portal, true, 1000);
 		if (SPI_processed == 0)
@@ -260,6 +265,7 @@ rebuild_database(bool background)
 		MemoryContextReset(batchcxt);
 		changes = MemoryContextAlloc(batchcxt, sizeof(PPRowChange) * SPI_processed);
 		nodes = MemoryContextAlloc(batchcxt, sizeof(PPNodeObs) * cap_nodes);
+		dims = MemoryContextAlloc(batchcxt, sizeof(PPDimObs) * cap_dims);
 		for (i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
@@ -300,6 +306,30 @@ rebuild_database(bool background)
 				nodes = repalloc(nodes, sizeof(PPNodeObs) * cap_nodes);
 			}
 			memcpy(&nodes[n_nodes], obs, sizeof(PPNodeObs) * tree.n_nodes);
+			/* the configuration the walk used (reloaded if it changed) */
+			cfg = pp_config_get();
+			ch->dims_sig = cfg->dimensions_sig;
+			ch->first_dim = n_dims;
+			ch->n_dims = pp_max_dimension_entries > 0 ? cfg->n_live_dimensions : 0;
+			if (ch->n_dims > 0)
+			{
+				int			n = tree.n_nodes * ch->n_dims;
+
+				for (k = 0; k < ch->n_dims; k++)
+					ch->dim_ids[k] = cfg->dimensions[k].id;
+				if (n_dims + n > cap_dims)
+				{
+					cap_dims = Max(cap_dims * 2, n_dims + n);
+					dims = repalloc(dims, sizeof(PPDimObs) * cap_dims);
+				}
+				pp_dimension_values(cfg, &tree, obs, created_at, &dims[n_dims]);
+				/* copied: the walk's memory goes with the next row */
+				for (k = 0; k < n; k++)
+					if (dims[n_dims + k].value_len >= 0)
+						dims[n_dims + k].value = pnstrdup(dims[n_dims + k].value,
+														  dims[n_dims + k].value_len);
+				n_dims += n;
+			}
 			for (k = 0; k < tree.n_nodes; k++)
 			{
 				const pp_tree_node_t *tn = &tree.nodes[k];
@@ -314,7 +344,7 @@ rebuild_database(bool background)
 			n_changes++;
 			MemoryContextSwitchTo(old);
 		}
-		pp_shmem_load(MyDatabaseId, changes, n_changes, nodes);
+		pp_shmem_load(MyDatabaseId, changes, n_changes, nodes, dims);
 		total += n_changes;
 		SPI_freetuptable(SPI_tuptable);
 	}

@@ -82,6 +82,24 @@
  * moves the database's paths_incomplete_before, which only path windows
  * heed: a path's overflow never sends operation windows to the table.
  *
+ * Dimensions.  Every node is also observed, for each live dimension
+ * (src/dimensions.c), into the entry of (dimension, its value, its
+ * operation) (PP_KIND_DIM): the slots after the paths'
+ * (ppprof.max_dimension_entries), so that they never take an operation's
+ * or a path's slot.  An entry is its value (or none) and its operation's
+ * slot as parent, whose eviction frees it; it has hour buckets only (a
+ * day's window reads the part of the hour its start cuts from the table),
+ * with sketches, so a dimension window has the percentiles of an
+ * operation window.  They share
+ * the pools and the arena with the operations and paths, but never take
+ * from them: a dimension bucket that finds no room is dropped (never
+ * make_room), and an operation or path bucket that finds none frees every
+ * dimension entry first (dims_give_way).  What a dimension loses moves
+ * the database's dims_incomplete_before, which only dimension windows heed.
+ * The values were read with the declarations of the writing backend: each
+ * change carries their signature, and one that differs from the
+ * database's invalidates its statistics (the next read rebuilds them).
+ *
  * Locking
  *	  One LWLock (tranche "ppprof") guards everything here: the shared
  *	  state, the database and operation hashes, the op slots, both bucket
@@ -156,6 +174,9 @@ typedef struct PPOp
 								 * root (in the file: its index there) */
 	uint32		parent_generation;	/* PATH: the parent slot's generation */
 	int32		depth;			/* PATH: names in the path (root: 1) */
+	uint64		dim_id;			/* DIM: the dimension (its parent is the
+								 * operation's slot, name its value) */
+	bool		no_value;		/* DIM: the nodes without a value */
 	int			name_len;
 	char		name[PP_NAME_MAX + 1];
 } PPOp;
@@ -221,6 +242,11 @@ typedef struct PPDb
 	int32		n_paths;		/* path slots in use by this database */
 	TimestampTz paths_incomplete_before;	/* path windows starting earlier
 											 * read the table */
+	int32		n_dims;			/* dimension slots in use by this database */
+	TimestampTz dims_incomplete_before; /* dimension windows starting
+										 * earlier read the table */
+	uint64		dims_sig;		/* signature of the dimension declarations
+								 * its entries were made with; 0: none yet */
 	TimestampTz rebuild_started;	/* a background rebuild was started; 0 if
 									 * none */
 	TimestampTz future_from;	/* the statistics hold the rows before this
@@ -247,6 +273,11 @@ typedef struct PPShared
 	int32		n_paths;		/* path slots in use */
 	int64		paths_evicted;
 	int64		paths_refused;	/* new paths not admitted (doorkeeper) */
+	int32		n_dims;			/* dimension slots in use */
+	int64		dims_evicted;
+	int64		dims_refused;	/* new entries not admitted (doorkeeper) */
+	int64		dims_dropped;	/* dimension observations without room */
+	int64		dims_gave_way;	/* dims_give_way calls that freed entries */
 	uint64		doorkeeper[PP_DOORKEEPER];	/* keys of names seen once */
 	uint64		path_doorkeeper[PP_DOORKEEPER]; /* keys of paths seen once */
 	int64		obs_dropped;
@@ -300,14 +331,26 @@ static HTAB *hour_hash = NULL;
 
 static size_t reservoir_bytes;
 static TimestampTz apply_now;	/* clock of the apply in progress */
+static TimestampTz apply_at;	/* created_at of the change being applied */
 static pp_rng_t rng;
 static bool rng_seeded = false;
 
-/* Operation slots are [0, max_operations), path slots the next max_paths. */
-#define N_SLOTS			(pp_max_operations + pp_max_paths)
-#define SLOT_FIRST(kind)	((kind) == PP_KIND_PATH ? pp_max_operations : 0)
-#define SLOT_END(kind)		((kind) == PP_KIND_PATH ? N_SLOTS : pp_max_operations)
-#define IS_PATH_SLOT(slot)	((slot) >= pp_max_operations)
+/*
+ * Operation slots are [0, max_operations), path slots the next max_paths,
+ * dimension slots the next max_dimension_entries.
+ */
+#define PATH_FIRST		pp_max_operations
+#define DIM_FIRST		(pp_max_operations + pp_max_paths)
+#define N_SLOTS			(DIM_FIRST + pp_max_dimension_entries)
+#define SLOT_FIRST(kind)	((kind) == PP_KIND_PATH ? PATH_FIRST : \
+							 (kind) == PP_KIND_DIM ? DIM_FIRST : 0)
+#define SLOT_END(kind)		((kind) == PP_KIND_PATH ? DIM_FIRST : \
+							 (kind) == PP_KIND_DIM ? N_SLOTS : pp_max_operations)
+#define IS_PATH_SLOT(slot)	((slot) >= PATH_FIRST && (slot) < DIM_FIRST)
+#define IS_DIM_SLOT(slot)	((slot) >= DIM_FIRST)
+
+/* Operations and the profiles (ROOT) share their slots; paths, dimensions */
+#define KIND_CLASS(kind)	((kind) == PP_KIND_ROOT ? PP_KIND_OPERATION : (kind))
 
 static Size
 arena_bytes(void)
@@ -500,6 +543,9 @@ db_get(Oid dbid, bool create)
 		db->n_ops = 0;
 		db->n_paths = 0;
 		db->paths_incomplete_before = DT_NOBEGIN;
+		db->n_dims = 0;
+		db->dims_incomplete_before = DT_NOBEGIN;
+		db->dims_sig = 0;
 		db->rebuild_started = 0;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
@@ -516,23 +562,75 @@ db_incomplete(PPDb *db, TimestampTz before)
 		db->incomplete_before = before;
 }
 
-/* What an entry of kind lost: only path windows heed a path's loss. */
+/*
+ * What an entry of kind lost: only path windows heed a path's loss, only
+ * dimension windows a dimension's.
+ */
 static void
 kind_incomplete(PPDb *db, int kind, TimestampTz before)
 {
-	if (kind != PP_KIND_PATH)
+	if (kind == PP_KIND_PATH)
+	{
+		if (db != NULL && db->paths_incomplete_before < before)
+			db->paths_incomplete_before = before;
+	}
+	else if (kind == PP_KIND_DIM)
+	{
+		if (db != NULL && db->dims_incomplete_before < before)
+			db->dims_incomplete_before = before;
+	}
+	else
 		db_incomplete(db, before);
-	else if (db != NULL && db->paths_incomplete_before < before)
-		db->paths_incomplete_before = before;
 }
 
 /* Windows of kind's entries starting before this read the table. */
 static TimestampTz
 kind_incomplete_before(const PPDb *db, int kind)
 {
-	if (kind != PP_KIND_PATH)
-		return db->incomplete_before;
-	return Max(db->incomplete_before, db->paths_incomplete_before);
+	if (kind == PP_KIND_PATH)
+		return Max(db->incomplete_before, db->paths_incomplete_before);
+	if (kind == PP_KIND_DIM)
+		return Max(db->incomplete_before, db->dims_incomplete_before);
+	return db->incomplete_before;
+}
+
+/* Slots of kind in use by db, or by every database (db NULL). */
+static int
+kind_count(const PPDb *db, int kind)
+{
+	switch (KIND_CLASS(kind))
+	{
+		case PP_KIND_PATH:
+			return db ? db->n_paths : shared->n_paths;
+		case PP_KIND_DIM:
+			return db ? db->n_dims : shared->n_dims;
+		default:
+			return db ? db->n_ops : shared->n_ops;
+	}
+}
+
+/* Add delta to the slots of kind in use by db and in all. */
+static void
+kind_count_add(PPDb *db, int kind, int delta)
+{
+	switch (KIND_CLASS(kind))
+	{
+		case PP_KIND_PATH:
+			shared->n_paths += delta;
+			if (db != NULL)
+				db->n_paths += delta;
+			break;
+		case PP_KIND_DIM:
+			shared->n_dims += delta;
+			if (db != NULL)
+				db->n_dims += delta;
+			break;
+		default:
+			shared->n_ops += delta;
+			if (db != NULL)
+				db->n_ops += delta;
+			break;
+	}
 }
 
 static pp_reservoir_t *
@@ -578,17 +676,9 @@ slot_free(int slot)
 	*CURRENT_BUCKET(slot, false) = NULL;
 	hash_search(op_hash, &op->key, HASH_REMOVE, NULL);
 	op->in_use = false;
-	if (op->key.kind == PP_KIND_PATH)
-	{
-		shared->n_paths--;
-		if (db != NULL)
-			db->n_paths--;
-		return;
-	}
-	pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
-	shared->n_ops--;
-	if (db != NULL)
-		db->n_ops--;
+	kind_count_add(db, op->key.kind, -1);
+	if (KIND_CLASS(op->key.kind) == PP_KIND_OPERATION)
+		pp_reservoir_init(slot_reservoir(slot), (uint32) pp_reservoir_capacity);
 }
 
 /*
@@ -604,7 +694,7 @@ paths_free_orphans(void)
 	while (again)
 	{
 		again = false;
-		for (i = pp_max_operations; i < N_SLOTS; i++)
+		for (i = SLOT_FIRST(PP_KIND_PATH); i < SLOT_END(PP_KIND_PATH); i++)
 		{
 			PPOp	   *op = &ops[i];
 
@@ -622,6 +712,60 @@ paths_free_orphans(void)
 }
 
 /*
+ * Free the dimension entries whose operation's entry is gone (after an
+ * eviction), recording what the dimension windows lost.
+ */
+static void
+dims_free_orphans(void)
+{
+	int			i;
+
+	for (i = SLOT_FIRST(PP_KIND_DIM); i < SLOT_END(PP_KIND_DIM); i++)
+	{
+		PPOp	   *op = &ops[i];
+
+		if (!op->in_use || (ops[op->parent].in_use &&
+							ops[op->parent].generation == op->parent_generation))
+			continue;
+		kind_incomplete(db_get(op->key.dbid, false), PP_KIND_DIM,
+						op->last_at + 1);
+		slot_free(i);
+		shared->dims_evicted++;
+	}
+}
+
+/*
+ * An operation or a path needs room that dimension buckets hold: free
+ * every dimension entry (their buckets and sketches go with the sweep of
+ * the pools), so that dimensions never take from them.  Every database's
+ * dimension windows up to its latest observation then read the table.
+ * Returns false when there was nothing to free.
+ */
+static bool
+dims_give_way(void)
+{
+	int			i;
+
+	if (shared->n_dims == 0)
+		return false;
+	for (i = SLOT_FIRST(PP_KIND_DIM); i < SLOT_END(PP_KIND_DIM); i++)
+	{
+		PPDb	   *db;
+
+		if (!ops[i].in_use)
+			continue;
+		db = db_get(ops[i].key.dbid, false);
+		if (db != NULL)
+			kind_incomplete(db, PP_KIND_DIM, Max(db->max_at, apply_at) + 1);
+		slot_free(i);
+	}
+	buckets_sweep(minute_hash);
+	buckets_sweep(hour_hash);
+	shared->dims_gave_way++;
+	return true;
+}
+
+/*
  * An equal share of the operation slots among the databases that hold any,
  * for_db counted in.
  */
@@ -634,7 +778,7 @@ slot_share(const PPDb *for_db, int kind)
 
 	hash_seq_init(&status, db_hash);
 	while ((db = hash_seq_search(&status)) != NULL)
-		if ((kind == PP_KIND_PATH ? db->n_paths : db->n_ops) > 0 || db == for_db)
+		if (kind_count(db, kind) > 0 || db == for_db)
 			n_dbs++;
 	return (SLOT_END(kind) - SLOT_FIRST(kind)) / Max(n_dbs, 1);
 }
@@ -676,7 +820,7 @@ slot_evict(const PPDb *for_db, int share, int kind, int parent)
 			db = db_get(op->key.dbid, false);
 			last_dbid = op->key.dbid;
 			last_may = op->key.dbid == for_db->dbid || db == NULL ||
-				(kind == PP_KIND_PATH ? db->n_paths : db->n_ops) > share;
+				kind_count(db, kind) > share;
 		}
 		if (!last_may)
 			continue;
@@ -704,8 +848,13 @@ slot_evict(const PPDb *for_db, int share, int kind, int parent)
 		shared->paths_evicted++;
 		paths_free_orphans();
 	}
+	else if (kind == PP_KIND_DIM)
+		shared->dims_evicted++;
 	else
+	{
 		shared->ops_evicted++;
+		dims_free_orphans();
+	}
 	return victim;
 }
 
@@ -719,24 +868,42 @@ slot_admit(const PPDb *db, int kind, uint64 hash)
 {
 	uint64		key = hash ^ ((uint64) db->dbid * UINT64CONST(0x9E3779B97F4A7C15)) ^
 		(uint64) kind;
-	uint64	   *seen = kind == PP_KIND_PATH ?
-		&shared->path_doorkeeper[key % PP_DOORKEEPER] :
-		&shared->doorkeeper[key % PP_DOORKEEPER];
+	uint64	   *seen = kind == PP_KIND_OPERATION ?
+		&shared->doorkeeper[key % PP_DOORKEEPER] :
+		&shared->path_doorkeeper[key % PP_DOORKEEPER];	/* paths and
+														 * dimensions: the
+														 * kind is in key */
 
 	if (kind == PP_KIND_ROOT || *seen == key)
 		return true;
 	*seen = key;
 	if (kind == PP_KIND_PATH)
 		shared->paths_refused++;
+	else if (kind == PP_KIND_DIM)
+		shared->dims_refused++;
 	else
 		shared->ops_refused++;
 	return false;
 }
 
-/* Is op the entry of name (under the path entry parent, for a path)? */
+/*
+ * Is op the entry of name (under the path entry parent, for a path; the
+ * value name -- none when name_len is -1 -- of dimension dim_id under the
+ * operation slot parent, for a dimension)?
+ */
 static inline bool
-slot_is(const PPOp *op, int kind, const char *name, int name_len, int parent)
+slot_is(const PPOp *op, int kind, const char *name, int name_len, int parent,
+		uint64 dim_id)
 {
+	if (kind == PP_KIND_DIM)
+	{
+		if (op->dim_id != dim_id || op->no_value != (name_len < 0) ||
+			op->parent != parent ||
+			op->parent_generation != ops[parent].generation)
+			return false;
+		if (name_len < 0)
+			return true;
+	}
 	if (op->name_len != name_len || memcmp(op->name, name, name_len) != 0)
 		return false;
 	if (kind != PP_KIND_PATH)
@@ -747,12 +914,14 @@ slot_is(const PPOp *op, int kind, const char *name, int name_len, int parent)
 
 /*
  * The slot of (dbid, kind, name) -- for a path, the path that ends in name
- * under the path entry parent (-1: a root) --, created when create is set.
- * Returns -1 when it does not exist (or cannot be created).
+ * under the path entry parent (-1: a root); for a dimension, the value name
+ * (name_len -1: none) of dim_id under the operation slot parent --, created
+ * when create is set.  Returns -1 when it does not exist (or cannot be
+ * created).
  */
 static int
 slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
-		 int parent, bool create)
+		 int parent, uint64 dim_id, bool create)
 {
 	PPOpKey		key;
 	PPOpIndex  *idx;
@@ -766,7 +935,7 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 		op = &ops[*hint - 1];
 		if (op->in_use && op->key.dbid == db->dbid && op->key.kind == kind &&
 			op->key.name_hash == hash &&
-			slot_is(op, kind, name, name_len, parent))
+			slot_is(op, kind, name, name_len, parent, dim_id))
 			return *hint - 1;
 	}
 
@@ -779,7 +948,7 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	if (idx != NULL)
 	{
 		op = &ops[idx->slot];
-		if (!slot_is(op, kind, name, name_len, parent))
+		if (!slot_is(op, kind, name, name_len, parent, dim_id))
 			return -1;			/* 64-bit hash collision */
 		*hint = idx->slot + 1;
 		return idx->slot;
@@ -787,13 +956,12 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	if (!create)
 		return -1;
 
-	if (kind == PP_KIND_PATH ? shared->n_paths >= pp_max_paths
-		: shared->n_ops >= pp_max_operations)
+	if (kind_count(NULL, kind) >= SLOT_END(kind) - SLOT_FIRST(kind))
 	{
 		int			share = slot_share(db, kind);
 
 		/* a database below its share takes a slot at once */
-		if ((kind == PP_KIND_PATH ? db->n_paths : db->n_ops) >= share &&
+		if (kind_count(db, kind) >= share &&
 			!slot_admit(db, kind, hash))
 			return -1;
 		slot = slot_evict(db, share, kind, parent);
@@ -820,22 +988,15 @@ slot_get(PPDb *db, int kind, const char *name, int name_len, uint64 hash,
 	op->last_used = 0;
 	op->last_at = DT_NOBEGIN;
 	op->n_minute = op->n_hour = 0;
-	op->name_len = Min(name_len, PP_NAME_MAX);
+	op->name_len = Min(Max(name_len, 0), PP_NAME_MAX);
 	memcpy(op->name, name, op->name_len);
 	op->name[op->name_len] = '\0';
 	op->parent = parent;
 	op->parent_generation = parent < 0 ? 0 : ops[parent].generation;
-	op->depth = parent < 0 ? 1 : ops[parent].depth + 1;
-	if (kind == PP_KIND_PATH)
-	{
-		shared->n_paths++;
-		db->n_paths++;
-	}
-	else
-	{
-		shared->n_ops++;
-		db->n_ops++;
-	}
+	op->depth = kind == PP_KIND_DIM ? 0 : parent < 0 ? 1 : ops[parent].depth + 1;
+	op->dim_id = dim_id;
+	op->no_value = name_len < 0;
+	kind_count_add(db, kind, 1);
 	*hint = slot + 1;
 	return slot;
 }
@@ -1256,7 +1417,8 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 
 		if (at < shared->horizon_start)
 			return true;		/* beyond the horizon: the table answers */
-		in_minutes = at >= shared->minute_start;
+		/* dimensions keep hour buckets only (see collect) */
+		in_minutes = at >= shared->minute_start && !IS_DIM_SLOT(slot);
 
 		h = bucket_get(hour_hash, slot, pp_time_floor(at, USECS_PER_HOUR), sign > 0, &why);
 		if (h != NULL && in_minutes)
@@ -1277,7 +1439,14 @@ bucket_apply(PPDb *db, int slot, int sign, const PPNodeObs *o, TimestampTz at)
 				bucket_remove(minute_hash, m);
 			if (h != NULL && h->c.calls == 0)
 				bucket_remove(hour_hash, h);
-			if (make_room(why))
+			if (IS_DIM_SLOT(slot))
+			{
+				/* a dimension takes no room from the others: dropped */
+				kind_incomplete(db, PP_KIND_DIM, at + 1);
+				shared->dims_dropped++;
+				return true;
+			}
+			if (dims_give_way() || make_room(why))
 				continue;
 			break;
 		}
@@ -1322,7 +1491,7 @@ apply_path(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes, int i,
 		parent = nodes[ch->first_node + n->parent].path_slot;
 	if (n->parent < 0 || parent >= 0)
 		slot = slot_get(db, PP_KIND_PATH, n->name, n->name_len, n->path_hash,
-						parent, sign > 0);
+						parent, 0, sign > 0);
 	if (slot < 0)
 	{
 		if (sign < 0)
@@ -1339,9 +1508,50 @@ apply_path(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes, int i,
 	return bucket_apply(db, slot, sign, n, ch->created_at);
 }
 
+/*
+ * Apply node i (n) of ch, whose operation's entry is op_slot, to the entry
+ * of each live dimension's value.  Returns false as bucket_apply does.
+ */
+static bool
+apply_dims(PPDb *db, const PPRowChange *ch, const PPNodeObs *n, int i,
+		   int op_slot, const PPDimObs *dims, TimestampTz now, int sign)
+{
+	PPNodeObs	o = *n;
+	int			d;
+
+	o.ttft_ms = -1;				/* no time to first token per dimension */
+	for (d = 0; d < ch->n_dims; d++)
+	{
+		const PPDimObs *v = &dims[ch->first_dim + i * ch->n_dims + d];
+		uint64		hash = hash_combine64(hash_combine64(ch->dim_ids[d], n->name_hash),
+										  v->hash);
+		int			slot = slot_get(db, PP_KIND_DIM, v->value, v->value_len,
+									hash, op_slot, ch->dim_ids[d], sign > 0);
+
+		if (slot < 0)
+		{
+			if (sign < 0)
+			{
+				if (ch->created_at < kind_incomplete_before(db, PP_KIND_DIM) ||
+					ch->created_at < shared->horizon_start)
+					continue;
+				return false;
+			}
+			kind_incomplete(db, PP_KIND_DIM, ch->created_at + 1);
+			continue;
+		}
+		ops[slot].last_used = now;
+		if (sign > 0 && ch->created_at > ops[slot].last_at)
+			ops[slot].last_at = ch->created_at;
+		if (!bucket_apply(db, slot, sign, &o, ch->created_at))
+			return false;
+	}
+	return true;
+}
+
 static bool
 apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
-			 TimestampTz now, int sign)
+			 const PPDimObs *dims, TimestampTz now, int sign)
 {
 	int			slot;
 	int			i;
@@ -1350,7 +1560,8 @@ apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 	if (ch->created_at >= db->future_from)
 		return true;
 
-	slot = slot_get(db, PP_KIND_ROOT, "", 0, 0, -1, sign > 0);
+	apply_at = ch->created_at;
+	slot = slot_get(db, PP_KIND_ROOT, "", 0, 0, -1, 0, sign > 0);
 	if (slot < 0)
 	{
 		if (sign < 0)
@@ -1380,7 +1591,7 @@ apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 		if (!apply_path(db, ch, nodes, i, now, sign))
 			return false;
 		slot = slot_get(db, PP_KIND_OPERATION, n->name, n->name_len,
-						n->name_hash, -1, sign > 0);
+						n->name_hash, -1, 0, sign > 0);
 		if (slot < 0)
 		{
 			if (sign < 0)
@@ -1398,6 +1609,9 @@ apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 		if (sign > 0 && ch->created_at > ops[slot].last_at)
 			ops[slot].last_at = ch->created_at;
 		if (!bucket_apply(db, slot, sign, n, ch->created_at))
+			return false;
+		if (ch->n_dims > 0 && pp_max_dimension_entries > 0 &&
+			!apply_dims(db, ch, n, i, slot, dims, now, sign))
 			return false;
 
 		if (pp_reservoir_capacity > 0 && ch->created_at >= shared->horizon_start)
@@ -1446,7 +1660,7 @@ typedef enum ApplyMode
 
 static void
 apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
-		  PPNodeObs *nodes, ApplyMode mode)
+		  PPNodeObs *nodes, const PPDimObs *dims, ApplyMode mode)
 {
 	PPDb	   *db;
 	TimestampTz now;
@@ -1488,6 +1702,8 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 			db->auto_rebuild = true;
 			db->incomplete_before = DT_NOBEGIN;
 			db->paths_incomplete_before = DT_NOBEGIN;
+			db->dims_incomplete_before = DT_NOBEGIN;
+			db->dims_sig = ch->dims_sig;
 			db->max_at = DT_NOBEGIN;
 			db->future_from = DT_NOEND;
 			db->future_rows = 0;
@@ -1496,6 +1712,19 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 		}
 		if (!(db->valid || mode == APPLY_REBUILD) || !ch->confirmed)
 			continue;
+		if (ch->dims_sig != db->dims_sig)
+		{
+			/* values read with other declarations than the entries' */
+			if (db->dims_sig == 0 || mode == APPLY_REBUILD)
+				db->dims_sig = ch->dims_sig;
+			else
+			{
+				db_clear(dbid);
+				db->valid = false;
+				db->auto_rebuild = true;
+				continue;
+			}
+		}
 		if (ch->kind == PP_CHANGE_ADD && mode != APPLY_REBUILD)
 		{
 			shared->profiles += sign;
@@ -1512,7 +1741,7 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 				db->counters.ingest_us += sign * ch->ingest_us;
 			}
 		}
-		if (!apply_change(db, ch, nodes, now, sign))
+		if (!apply_change(db, ch, nodes, dims, now, sign))
 		{
 			/* never show numbers that disagree with the table */
 			db_clear(dbid);
@@ -1527,24 +1756,24 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 
 void
 pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
-			   PPNodeObs *nodes)
+			   PPNodeObs *nodes, const PPDimObs *dims)
 {
-	apply_all(dbid, changes, n_changes, nodes, APPLY_COMMIT);
+	apply_all(dbid, changes, n_changes, nodes, dims, APPLY_COMMIT);
 }
 
 /* Take back what pp_shmem_apply applied, for a commit that failed after it. */
 void
 pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
-			  PPNodeObs *nodes)
+			  PPNodeObs *nodes, const PPDimObs *dims)
 {
-	apply_all(dbid, changes, n_changes, nodes, APPLY_UNDO);
+	apply_all(dbid, changes, n_changes, nodes, dims, APPLY_UNDO);
 }
 
 void
 pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
-			  PPNodeObs *nodes)
+			  PPNodeObs *nodes, const PPDimObs *dims)
 {
-	apply_all(dbid, changes, n_changes, nodes, APPLY_REBUILD);
+	apply_all(dbid, changes, n_changes, nodes, dims, APPLY_REBUILD);
 }
 
 void
@@ -1623,6 +1852,8 @@ pp_shmem_reset(Oid dbid, bool valid, bool auto_rebuild)
 		db->auto_rebuild = auto_rebuild;
 		db->incomplete_before = DT_NOBEGIN;
 		db->paths_incomplete_before = DT_NOBEGIN;
+		db->dims_incomplete_before = DT_NOBEGIN;
+		db->dims_sig = 0;
 		db->max_at = DT_NOBEGIN;
 		db->future_from = DT_NOEND;
 		db->future_rows = 0;
@@ -1775,9 +2006,12 @@ plan_table(PPWindowPlan *plan, const char *why)
 /* Whom the buckets of a window go to, and which entries: see visit_one. */
 typedef struct PPVisit
 {
-	int			kind;			/* PP_KIND_PATH: paths; else the others */
+	int			kind;			/* PP_KIND_PATH: paths; PP_KIND_DIM:
+								 * dimension dim_id; else the others */
 	pp_bucket_visitor visit;	/* operations and root */
 	pp_path_visitor visit_path; /* paths */
+	pp_dim_visitor visit_dim;	/* dimensions */
+	uint64		dim_id;
 	void	   *arg;
 	int			names_slot;		/* the path whose names are in names */
 	int			names_depth;
@@ -1792,6 +2026,16 @@ visit_one(PPVisit *v, int slot, TimestampTz start, const PPBucket *b)
 {
 	const PPOp *op = &ops[slot];
 
+	if (v->kind == PP_KIND_DIM)
+	{
+		const PPOp *parent = &ops[op->parent];
+
+		if (op->dim_id == v->dim_id)
+			v->visit_dim(v->arg, parent->name, parent->name_len, op->name,
+						 op->no_value ? -1 : op->name_len, start, &b->c,
+						 BUCKET_SKETCH(b));
+		return;
+	}
 	if (v->kind != PP_KIND_PATH)
 	{
 		v->visit(v->arg, op->key.kind, op->name, op->name_len, start, &b->c,
@@ -1860,7 +2104,7 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 			 int64 step, PPVisit *v)
 {
 	int			slot;
-	int			n_entries = v->kind == PP_KIND_PATH ? db->n_paths : db->n_ops;
+	int			n_entries = kind_count(db, v->kind);
 
 	if (db->max_at == DT_NOBEGIN)
 		return;
@@ -1871,7 +2115,8 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 	if ((to - from) / step * n_entries <= hash_get_num_entries(htab))
 	{
 		for (slot = SLOT_FIRST(v->kind); slot < SLOT_END(v->kind); slot++)
-			if (ops[slot].in_use && ops[slot].key.dbid == db->dbid)
+			if (ops[slot].in_use && ops[slot].key.dbid == db->dbid &&
+				(v->kind != PP_KIND_DIM || ops[slot].dim_id == v->dim_id))
 				visit_range(htab, &ops[slot], slot, from, to, step, v);
 	}
 	else
@@ -1885,7 +2130,7 @@ visit_region(HTAB *htab, const PPDb *db, TimestampTz from, TimestampTz to,
 			const PPOp *op = &ops[b->key.slot];
 
 			if (op->in_use && op->key.dbid == db->dbid &&
-				(op->key.kind == PP_KIND_PATH) == (v->kind == PP_KIND_PATH) &&
+				KIND_CLASS(op->key.kind) == KIND_CLASS(v->kind) &&
 				b->key.generation == op->generation &&
 				b->key.start >= from && b->key.start < to)
 				visit_one(v, b->key.slot, b->key.start, b);
@@ -1920,6 +2165,11 @@ collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open, PPVisit *v,
 		LWLockRelease(shared->lock);
 		return plan_table(plan, "ppprof.max_paths is 0: no call path is kept in shared memory");
 	}
+	if (v->kind == PP_KIND_DIM && pp_max_dimension_entries == 0)
+	{
+		LWLockRelease(shared->lock);
+		return plan_table(plan, "ppprof.max_dimension_entries is 0: no dimension is kept in shared memory");
+	}
 	if (t0 < shared->horizon_start || t0 < kind_incomplete_before(db, v->kind))
 	{
 		LWLockRelease(shared->lock);
@@ -1931,6 +2181,35 @@ collect(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open, PPVisit *v,
 		plan->rebuild = pp_created_at_limit() >= db->future_from;
 		LWLockRelease(shared->lock);
 		return plan_table(plan, "the window reaches rows dated after the server's clock");
+	}
+
+	if (v->kind == PP_KIND_DIM)
+	{
+		/*
+		 * Dimensions keep hour buckets only: the hours inside the window
+		 * come from them, the part of the hour t0 cuts from the table, and
+		 * t1's hour too when rows newer than t1 were seen.  A window within
+		 * less than that is read from the table.
+		 */
+		lo = pp_time_floor(t0, USECS_PER_HOUR);
+		if (lo != t0)
+			lo += USECS_PER_HOUR;
+		hi = pp_time_floor(t1, USECS_PER_HOUR);
+		if (!end_open && db->max_at <= t1)
+			hi += USECS_PER_HOUR;
+		if (hi <= lo)
+		{
+			LWLockRelease(shared->lock);
+			return plan_table(plan, "the window holds no whole hour of the dimension's buckets");
+		}
+		plan->edge_lo_from = t0;
+		plan->edge_lo_to = lo;
+		plan->edge_hi_from = hi;
+		plan->edge_hi_to = t1;
+		plan->edge_hi_open = end_open;
+		visit_region(hour_hash, db, lo, hi, USECS_PER_HOUR, v);
+		LWLockRelease(shared->lock);
+		return true;
 	}
 
 	/* old edge: the bucket t0 cuts is read from the table */
@@ -2021,6 +2300,21 @@ pp_shmem_collect_paths(Oid dbid, TimestampTz t0, TimestampTz t1, bool end_open,
 	return collect(dbid, t0, t1, end_open, &v, plan);
 }
 
+bool
+pp_shmem_collect_dims(Oid dbid, uint64 dim_id, TimestampTz t0, TimestampTz t1,
+					  bool end_open, pp_dim_visitor visit, void *arg,
+					  PPWindowPlan *plan)
+{
+	PPVisit		v;
+
+	memset(&v, 0, sizeof(v));
+	v.kind = PP_KIND_DIM;
+	v.visit_dim = visit;
+	v.dim_id = dim_id;
+	v.arg = arg;
+	return collect(dbid, t0, t1, end_open, &v, plan);
+}
+
 pp_reservoir_t *
 pp_shmem_samples(Oid dbid, const char *name, int name_len)
 {
@@ -2085,6 +2379,8 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 			db->counters.ingest_us / db->counters.timed_profiles : 0;
 		info->db_paths = db->n_paths;
 		info->paths_incomplete_before = db->paths_incomplete_before;
+		info->db_dimension_entries = db->n_dims;
+		info->dimensions_incomplete_before = db->dims_incomplete_before;
 	}
 	info->minute_start = shared->minute_start;
 	info->horizon_start = shared->horizon_start;
@@ -2100,6 +2396,11 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->paths = shared->n_paths;
 	info->paths_evicted = shared->paths_evicted;
 	info->paths_refused = shared->paths_refused;
+	info->dimension_entries = shared->n_dims;
+	info->dimension_entries_evicted = shared->dims_evicted;
+	info->dimension_entries_refused = shared->dims_refused;
+	info->dimension_observations_dropped = shared->dims_dropped;
+	info->dimensions_gave_way = shared->dims_gave_way;
 	info->observations_dropped = shared->obs_dropped;
 	info->profiles = shared->profiles;
 	info->nodes = shared->nodes;
@@ -2117,7 +2418,7 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
 	info->degraded_since = shared->degraded_since;
 	info->degraded_last = shared->degraded_last;
 	info->shmem_used_bytes = (Size) shared->n_ops * (sizeof(PPOp) + reservoir_bytes) +
-		(Size) shared->n_paths * sizeof(PPOp) +
+		(Size) (shared->n_paths + shared->n_dims) * sizeof(PPOp) +
 		(Size) (shared->n_minute + shared->n_hour) * sizeof(PPBucket) +
 		info->sketch_used_bytes;
 	strlcpy(info->dump_status, shared->dump_status, sizeof(info->dump_status));
@@ -2141,13 +2442,17 @@ pp_shmem_info(Oid dbid, PPShmemInfo *info)
  *	          comes first)
  *	n_path_minute x PPDumpBucket (op: the path's index; no sketch)
  *	n_path_hour x PPDumpBucket
+ *	n_dims x PPOp (parent: its operation's index among the operations)
+ *	n_dim_hour x (PPDumpBucket, sketch of its own capacity) (op: the
+ *	          dimension entry's index; hour buckets only, no TTFT)
  *	uint32 CRC-32C of everything before it
  */
 #define PP_DUMP_MAGIC		0x50501126	/* "PP" + 11-26, the format's birthday */
-#define PP_DUMP_FORMAT		6	/* 3: PPDb future rows and slot share, PPOp
+#define PP_DUMP_FORMAT		7	/* 3: PPDb future rows and slot share, PPOp
 								 * bucket counts; 4: sketches of any
 								 * capacity; 5: call paths; 6: tokens, cost
-								 * and TTFT in buckets */
+								 * and TTFT in buckets; 7: dimension
+								 * entries and their hour buckets */
 
 StaticAssertDecl(sizeof(TimestampTz) == sizeof(int64_t),
 				 "the dump header stores TimestampTz as int64_t");
@@ -2187,7 +2492,8 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 	{
 		PPDumpBucket db;
 
-		if (IS_PATH_SLOT(b->key.slot) != paths || file_index[b->key.slot] < 0 ||
+		if (IS_PATH_SLOT(b->key.slot) != paths || IS_DIM_SLOT(b->key.slot) ||
+			file_index[b->key.slot] < 0 ||
 			ops[b->key.slot].generation != b->key.generation)
 			continue;
 		memset(&db, 0, sizeof(db));
@@ -2205,6 +2511,47 @@ dump_buckets(FILE *f, pg_crc32c *crc, HTAB *htab, const int32 *file_index,
 	}
 }
 
+/* The dimension entries' hour buckets, with their sketches. */
+static void
+dump_dim_buckets(FILE *f, pg_crc32c *crc, const int32 *file_index, bool *ok)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+
+	hash_seq_init(&status, hour_hash);
+	while ((b = hash_seq_search(&status)) != NULL)
+	{
+		PPDumpBucket db;
+
+		if (!IS_DIM_SLOT(b->key.slot) || file_index[b->key.slot] < 0 ||
+			ops[b->key.slot].generation != b->key.generation)
+			continue;
+		memset(&db, 0, sizeof(db));
+		db.op = file_index[b->key.slot];
+		db.start = b->key.start;
+		db.c = b->c;
+		dump_put(f, crc, &db, sizeof(db), ok);
+		dump_put(f, crc, BUCKET_SKETCH(b),
+				 PP_SKETCH_SIZE(BUCKET_SKETCH(b)->capacity), ok);
+	}
+}
+
+/* Live dimension buckets (hour buckets only). */
+static uint64
+count_dim_buckets(void)
+{
+	HASH_SEQ_STATUS status;
+	PPBucket   *b;
+	uint64		n = 0;
+
+	hash_seq_init(&status, hour_hash);
+	while ((b = hash_seq_search(&status)) != NULL)
+		if (IS_DIM_SLOT(b->key.slot) && ops[b->key.slot].in_use &&
+			ops[b->key.slot].generation == b->key.generation)
+			n++;
+	return n;
+}
+
 static uint64
 count_live_buckets(HTAB *htab, bool paths)
 {
@@ -2214,7 +2561,8 @@ count_live_buckets(HTAB *htab, bool paths)
 
 	hash_seq_init(&status, htab);
 	while ((b = hash_seq_search(&status)) != NULL)
-		if (IS_PATH_SLOT(b->key.slot) == paths && ops[b->key.slot].in_use &&
+		if (IS_PATH_SLOT(b->key.slot) == paths && !IS_DIM_SLOT(b->key.slot) &&
+			ops[b->key.slot].in_use &&
 			ops[b->key.slot].generation == b->key.generation)
 			n++;
 	return n;
@@ -2258,14 +2606,14 @@ pp_shmem_dump(FILE *f)
 		file_index[i] = ops[i].in_use ? (int32) h.n_ops++ : -1;
 	/* paths by depth, so that a parent comes before its children */
 	path_order = palloc(sizeof(int32) * Max(pp_max_paths, 1));
-	for (i = pp_max_operations; i < N_SLOTS; i++)
+	for (i = PATH_FIRST; i < N_SLOTS; i++)
 	{
 		file_index[i] = -1;
-		if (ops[i].in_use)
+		if (ops[i].in_use && IS_PATH_SLOT(i))
 			max_depth = Max(max_depth, ops[i].depth);
 	}
 	for (depth = 1; depth <= max_depth; depth++)
-		for (i = pp_max_operations; i < N_SLOTS; i++)
+		for (i = PATH_FIRST; i < DIM_FIRST; i++)
 			if (ops[i].in_use && ops[i].depth == depth)
 			{
 				path_order[h.n_paths] = i;
@@ -2275,6 +2623,10 @@ pp_shmem_dump(FILE *f)
 	h.n_hour = count_live_buckets(hour_hash, false);
 	h.n_path_minute = count_live_buckets(minute_hash, true);
 	h.n_path_hour = count_live_buckets(hour_hash, true);
+	for (i = DIM_FIRST; i < N_SLOTS; i++)
+		if (ops[i].in_use)
+			file_index[i] = (int32) h.n_dims++;
+	h.n_dim_hour = count_dim_buckets();
 	h.minute_start = shared->minute_start;
 	h.horizon_start = shared->horizon_start;
 	h.written_at = GetCurrentTimestamp();
@@ -2302,6 +2654,16 @@ pp_shmem_dump(FILE *f)
 	}
 	dump_buckets(f, &crc, minute_hash, file_index, true, &ok);
 	dump_buckets(f, &crc, hour_hash, file_index, true, &ok);
+	for (i = DIM_FIRST; i < N_SLOTS; i++)
+	{
+		PPOp		rec = ops[i];
+
+		if (!rec.in_use)
+			continue;
+		rec.parent = file_index[rec.parent];
+		dump_put(f, &crc, &rec, sizeof(PPOp), &ok);
+	}
+	dump_dim_buckets(f, &crc, file_index, &ok);
 	FIN_CRC32C(crc);
 	if (ok && fwrite(&crc, 1, sizeof(crc), f) != sizeof(crc))
 		ok = false;
@@ -2328,6 +2690,21 @@ static uint64_t
 dump_path_hash(const char *record, uint64_t parent_hash)
 {
 	return pp_path_hash(parent_hash, dump_op_hash(record));
+}
+
+/* The key hash of a dimension record, under its operation's record. */
+static uint64_t
+dump_dim_hash(const char *record, const char *op_record)
+{
+	PPOp		dim;
+	PPOp		op;
+
+	memcpy(&dim, record, sizeof(PPOp));
+	memcpy(&op, op_record, sizeof(PPOp));
+	return hash_combine64(hash_combine64(dim.dim_id, op.key.name_hash),
+						  dim.no_value ? 0 :
+						  hash_bytes_extended((const unsigned char *) dim.name,
+											  Min(Max(dim.name_len, 0), PP_NAME_MAX), 0));
 }
 
 static uint32_t
@@ -2373,11 +2750,13 @@ dump_layout(pp_dump_layout_t *l)
 	l->max_dbs = MAX_DATABASES;
 	l->max_ops = (uint32) pp_max_operations;
 	l->max_paths = (uint32) pp_max_paths;
+	l->max_dims = (uint32) pp_max_dimension_entries;
 	l->max_minute = (uint64) pp_max_minute_buckets;
 	l->max_hour = (uint64) pp_max_hour_buckets;
 	l->crc32c = dump_crc32c;
 	l->op_hash = dump_op_hash;
 	l->path_hash = dump_path_hash;
+	l->dim_hash = dump_dim_hash;
 	l->now = GetCurrentTimestamp();
 }
 
@@ -2447,6 +2826,7 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 			memcpy(db, src, sizeof(PPDb));
 			db->n_ops = 0;		/* counted below, as the slots load */
 			db->n_paths = 0;
+			db->n_dims = 0;
 			memset(&db->counters, 0, sizeof(db->counters));
 		}
 	}
@@ -2459,7 +2839,7 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		bool		found;
 
 		slot_of[i] = -1;
-		if (src->key.kind == PP_KIND_PATH)
+		if (src->key.kind == PP_KIND_PATH || src->key.kind == PP_KIND_DIM)
 			continue;
 		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
 		if (idx == NULL || found)
@@ -2570,6 +2950,62 @@ pp_shmem_undump(char *buf, Size len, int *n_ops_loaded, int *n_corrected)
 		/* a path's buckets have no sketch */
 		if (slot >= 0 && dump_bucket_enter(src, slot, minute) != NULL)
 			bucket_counted(slot, minute);
+	}
+	pfree(slot_of);
+
+	/* the dimension entries, under their operations' slots (slot = index) */
+	slot_of = palloc(sizeof(int32) * Max(h.n_dims, 1));
+	for (i = 0; i < h.n_dims; i++)
+	{
+		const PPOp *src = pp_dump_take(&r, sizeof(PPOp));
+		int			slot = DIM_FIRST + (int) i;
+		PPOp	   *op = &ops[slot];
+		PPOpIndex  *idx;
+		PPDb	   *db;
+		bool		found;
+
+		slot_of[i] = -1;
+		if (src->key.kind != PP_KIND_DIM || !ops[src->parent].in_use ||
+			ops[src->parent].key.kind != PP_KIND_OPERATION)
+			continue;			/* its operation was not loaded */
+		idx = hash_search(op_hash, &src->key, HASH_ENTER_NULL, &found);
+		if (idx == NULL || found)
+			continue;
+		idx->slot = slot;
+		memcpy(op, src, sizeof(PPOp));
+		op->generation = 1;
+		op->n_minute = op->n_hour = 0;	/* counted below */
+		op->name[op->name_len] = '\0';
+		op->parent_generation = 1;
+		slot_of[i] = slot;
+		db = db_get(op->key.dbid, false);
+		kind_count_add(db, PP_KIND_DIM, 1);
+	}
+	for (i = 0; i < h.n_dim_hour; i++)
+	{
+		const PPDumpBucket *src = pp_dump_take(&r, sizeof(PPDumpBucket));
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
+		int32		slot = slot_of[src->op];
+		PPBucket   *b;
+		int			c;
+
+		if (slot < 0 || (b = dump_bucket_enter(src, slot, false)) == NULL)
+			continue;
+		for (c = 0; c < PP_ARENA_NCLASSES - 1; c++)
+			if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) >= sk->nbins)
+				break;
+		b->sketch = pp_arena_alloc(arena, c);
+		if (b->sketch == 0)
+		{
+			/* a smaller ppprof.sketch_memory: the table answers before */
+			hash_search(hour_hash, &b->key, HASH_REMOVE, NULL);
+			kind_incomplete(db_get(ops[slot].key.dbid, false), PP_KIND_DIM,
+							src->start + USECS_PER_HOUR);
+			continue;
+		}
+		(void) pp_sketch_copy(BUCKET_SKETCH(b),
+							  pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), sk);
+		bucket_counted(slot, false);
 	}
 	pfree(slot_of);
 	*n_ops_loaded = shared->n_ops;

@@ -34,6 +34,27 @@
 #define PP_KIND_ROOT		1	/* the profiles themselves (one per database) */
 #define PP_KIND_PATH		2	/* one call path root -> ... -> node of a
 								 * database (its own slots: ppprof.max_paths) */
+#define PP_KIND_DIM			3	/* one (dimension, value, operation) of a
+								 * database (its own slots:
+								 * ppprof.max_dimension_entries) */
+
+/*
+ * Dimensions kept in shared memory: the first PP_DIM_LIVE declared, in byte
+ * order of their names (src/dimensions.c); the others are read from the
+ * table.
+ */
+#define PP_DIM_LIVE 8
+
+/*
+ * The value of one node for one live dimension, its own or inherited
+ * (src/dimensions.c): value_len -1 when it has none.
+ */
+typedef struct PPDimObs
+{
+	const char *value;			/* not NUL-terminated */
+	int			value_len;
+	uint64		hash;			/* of the value's bytes; 0 when none */
+} PPDimObs;
 
 /* Counters of one time bucket; the same struct aggregates a window. */
 typedef struct PPCounters
@@ -83,6 +104,12 @@ typedef struct PPNodeObs
 	double		ttft_ms;		/* time to first token, -1 if not known */
 	bool		cost_unknown;	/* tokens, but no cost_usd and no price */
 	int16		usage_ignored;	/* mapped metadata values not valid */
+	const char *model;			/* its usage model and provider, pointing
+								 * into its metadata (NULL: none); for the
+								 * dimensions, while the row is staged */
+	int			model_len;
+	const char *provider;
+	int			provider_len;
 	int32		parent;			/* index of the parent among the row's
 								 * nodes, -1 for the root */
 	uint64		path_hash;		/* hash of the call path root -> ... -> this
@@ -128,6 +155,13 @@ typedef struct PPRowChange
 	int32		cost_unknown;	/* its nodes whose cost is unknown */
 	int			first_node;		/* index into the node array */
 	int			n_nodes;
+	int			first_dim;		/* index into the dimension values: node k's
+								 * value of dimension d is at first_dim + k *
+								 * n_dims + d */
+	int			n_dims;			/* live dimensions */
+	uint64		dims_sig;		/* pp_dimensions_signature() of the
+								 * declarations the values were read with */
+	uint64		dim_ids[PP_DIM_LIVE];	/* their identities */
 } PPRowChange;
 
 /* Where the shared buckets stop and the table must be read. */
@@ -256,18 +290,19 @@ extern TimestampTz pp_shmem_horizon_start(void);
 
 /*
  * Called just before commit; never raises an error.  These three write
- * only the nodes' path_slot scratch.
+ * only the nodes' path_slot scratch.  dims holds the changes' dimension
+ * values (PPRowChange.first_dim).
  */
 extern void pp_shmem_apply(Oid dbid, const PPRowChange *changes, int n_changes,
-						   PPNodeObs *nodes);
+						   PPNodeObs *nodes, const PPDimObs *dims);
 
 /* Take back an apply whose commit then failed; never raises an error. */
 extern void pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
-						  PPNodeObs *nodes);
+						  PPNodeObs *nodes, const PPDimObs *dims);
 
 /* pp_rebuild: apply committed rows while the statistics are invalid. */
 extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
-						  PPNodeObs *nodes);
+						  PPNodeObs *nodes, const PPDimObs *dims);
 
 /* The statistics of dbid no longer match the table until a rebuild. */
 extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
@@ -309,6 +344,21 @@ extern bool pp_shmem_collect_paths(Oid dbid, TimestampTz t0, TimestampTz t1,
 								   bool end_open, pp_path_visitor visit,
 								   void *arg, PPWindowPlan *plan);
 
+/*
+ * Receives the shared buckets of one dimension, under the shared lock:
+ * value_len -1 for the nodes without a value.
+ */
+typedef void (*pp_dim_visitor) (void *arg, const char *op, int op_len,
+								const char *value, int value_len,
+								TimestampTz start, const PPCounters *c,
+								const pp_sketch_t *sketch);
+
+/* The same for the entries of the dimension dim_id of dbid. */
+extern bool pp_shmem_collect_dims(Oid dbid, uint64 dim_id, TimestampTz t0,
+								  TimestampTz t1, bool end_open,
+								  pp_dim_visitor visit, void *arg,
+								  PPWindowPlan *plan);
+
 /* Copy the reservoir of an operation of dbid; NULL when not tracked. */
 extern pp_reservoir_t *pp_shmem_samples(Oid dbid, const char *name,
 										int name_len);
@@ -338,6 +388,17 @@ typedef struct PPShmemInfo
 	int64		paths_refused;
 	TimestampTz paths_incomplete_before;	/* this database's path windows
 											 * starting earlier read the table */
+	int			db_dimension_entries;	/* (dimension, value, operation)
+										 * entries of this database */
+	int			dimension_entries;	/* all databases */
+	int64		dimension_entries_evicted;
+	int64		dimension_entries_refused;
+	int64		dimension_observations_dropped; /* no room in a pool */
+	int64		dimensions_gave_way;	/* times every dimension entry was
+										 * freed for an operation or a path */
+	TimestampTz dimensions_incomplete_before;	/* this database's dimension
+												 * windows starting earlier
+												 * read the table */
 	int64		observations_dropped;
 	Size		shmem_bytes;	/* requested at start */
 	Size		shmem_used_bytes;	/* operations and buckets in use */

@@ -380,6 +380,14 @@ pp_info(PG_FUNCTION_ARGS)
 	jb_int_if(&st, "paths_evicted", info.paths_evicted, all);
 	jb_int_if(&st, "paths_refused", info.paths_refused, all);
 	pp_jb_time(&st, "paths_incomplete_before", info.paths_incomplete_before);
+	pp_jb_int(&st, "dimension_entries", info.db_dimension_entries);
+	jb_int_if(&st, "dimension_entries_all_databases", info.dimension_entries, all);
+	pp_jb_int(&st, "dimension_entries_max", pp_max_dimension_entries);
+	jb_int_if(&st, "dimension_entries_evicted", info.dimension_entries_evicted, all);
+	jb_int_if(&st, "dimension_entries_refused", info.dimension_entries_refused, all);
+	jb_int_if(&st, "dimension_observations_dropped", info.dimension_observations_dropped, all);
+	jb_int_if(&st, "dimensions_gave_way", info.dimensions_gave_way, all);
+	pp_jb_time(&st, "dimensions_incomplete_before", info.dimensions_incomplete_before);
 	jb_int_if(&st, "minute_buckets", info.minute_buckets, all);
 	pp_jb_int(&st, "minute_buckets_max", pp_max_minute_buckets);
 	jb_int_if(&st, "hour_buckets", info.hour_buckets, all);

@@ -94,15 +94,17 @@ COMMENT ON TABLE @extschema@.model_prices IS
 
 CREATE TABLE @extschema@.operation_dimensions (
     name text PRIMARY KEY CHECK (name <> '' AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 63),
-    key_path text[] NOT NULL
+    key_path text[]
         CHECK (pg_catalog.cardinality(key_path) OPERATOR(pg_catalog.>=) 1
                AND pg_catalog.cardinality(key_path) OPERATOR(pg_catalog.<=) 8
                AND pg_catalog.array_ndims(key_path) OPERATOR(pg_catalog.=) 1
                AND pg_catalog.array_position(key_path, NULL) IS NULL),
-    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    usage_field text CHECK (usage_field IN ('model', 'provider')),
+    updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CHECK ((key_path IS NULL) <> (usage_field IS NULL))
 );
 COMMENT ON TABLE @extschema@.operation_dimensions IS
-    'Dimensions pp_dimension_stats slices by: a name and the metadata key path of its value (a node''s own, else its nearest ancestor''s)';
+    'Dimensions pp_dimension_stats slices by: a name and where a node''s value is, a metadata key path or a usage_keys field (model, provider); a node''s own, else its nearest ancestor''s';
 
 CREATE FUNCTION @extschema@.pp_config_changed()
 RETURNS trigger
@@ -171,7 +173,8 @@ BEGIN
            AND m.valid_from = NEW.valid_from;
     ELSIF TG_TABLE_NAME = 'operation_dimensions' THEN
         UPDATE @extschema@.operation_dimensions d
-           SET key_path = NEW.key_path, updated_at = NEW.updated_at
+           SET key_path = NEW.key_path, usage_field = NEW.usage_field,
+               updated_at = NEW.updated_at
          WHERE d.name = NEW.name;
     ELSE
         UPDATE @extschema@.optimization_catalog o
@@ -327,6 +330,6 @@ INSERT INTO @extschema@.model_prices (model_pattern, input_usd_per_million, outp
     ('text-embedding-3-large', 0.13, 0),
     ('claude-3-5-sonnet%', 3.00, 15.00),
     ('claude-3-5-haiku%', 0.80, 4.00);
-INSERT INTO @extschema@.operation_dimensions (name, key_path) VALUES
-    ('model', '{model}'),
-    ('release', '{release}');
+INSERT INTO @extschema@.operation_dimensions (name, key_path, usage_field) VALUES
+    ('model', NULL, 'model'),
+    ('release', '{release}', NULL);

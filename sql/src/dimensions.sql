@@ -9,7 +9,8 @@ CREATE FUNCTION @extschema@.pp_dimension_stats("window" interval DEFAULT '24 hou
 RETURNS TABLE (operation text, operation_type text, dimension_value text,
                folded boolean, calls bigint, errors bigint, error_rate float,
                avg_ms float, p50_ms float, p95_ms float, p99_ms float,
-               total_ms float)
+               total_ms float, input_tokens bigint, output_tokens bigint,
+               cost_usd float)
 AS 'MODULE_PATHNAME', 'pp_dimension_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_dimension_stats(interval, text) IS
@@ -20,7 +21,8 @@ CREATE FUNCTION @extschema@.pp_range_dimension_stats(range tstzrange,
 RETURNS TABLE (operation text, operation_type text, dimension_value text,
                folded boolean, calls bigint, errors bigint, error_rate float,
                avg_ms float, p50_ms float, p95_ms float, p99_ms float,
-               total_ms float)
+               total_ms float, input_tokens bigint, output_tokens bigint,
+               cost_usd float)
 AS 'MODULE_PATHNAME', 'pp_range_dimension_stats'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.pp_range_dimension_stats(tstzrange, text) IS

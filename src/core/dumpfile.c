@@ -125,8 +125,12 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 		h->n_paths > l->max_paths ||
 		h->n_minute > l->max_minute || h->n_hour > l->max_hour ||
 		h->n_path_minute > l->max_minute - h->n_minute ||
-		h->n_path_hour > l->max_hour - h->n_hour)
+		h->n_path_hour > l->max_hour - h->n_hour ||
+		h->n_dims > l->max_dims ||
+		h->n_dim_hour > l->max_hour - h->n_hour - h->n_path_hour)
 		return "more entries than the settings allow";
+	if (h->n_dims > 0 && l->dim_hash == NULL)
+		return "invalid layout";
 	{
 		const char *why = check_header_times(h, l->now);
 
@@ -238,6 +242,49 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 			start < (minute ? h->minute_start : h->horizon_start))
 			return "bucket outside its region";
 	}
+	for (i = 0; i < h->n_dims; i++)
+	{
+		const char *dim = pp_dump_take(&r, l->op_size);
+		int32_t		name_len;
+		int32_t		parent;
+
+		if (dim == NULL)
+			return "file is truncated";
+		name_len = read_int32(dim, l->op_name_len_offset);
+		parent = read_int32(dim, l->op_parent_offset);
+		if (dim[l->op_in_use_offset] == 0 || name_len < 0 ||
+			(uint32_t) name_len > l->name_max ||
+			parent < 0 || (uint32_t) parent >= h->n_ops)
+			return "corrupt dimension entry";
+	}
+	for (i = 0; i < h->n_dim_hour; i++)
+	{
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+		const pp_sketch_t *sketch;
+		pp_sketch_t head;
+		int32_t		op;
+		int64_t		calls;
+		int64_t		start;
+
+		if (bucket == NULL || (size_t) (r.end - r.p) < sizeof(head))
+			return "file is truncated";
+		memcpy(&head, r.p, sizeof(head));
+		if (head.capacity < 1 || head.capacity > PP_SKETCH_MAX_CAPACITY)
+			return "corrupt sketch";
+		if ((sketch = pp_dump_take_sketch(&r)) == NULL)
+			return "file is truncated";
+		op = read_int32(bucket, l->bucket_op_offset);
+		if (op < 0 || (uint32_t) op >= h->n_dims)
+			return "corrupt bucket entry";
+		start = read_int64(bucket, l->bucket_start_offset);
+		if (start % PP_DUMP_USECS_PER_HOUR != 0 || start < h->horizon_start)
+			return "bucket outside its region";
+		if (pp_sketch_validate(sketch, PP_SKETCH_SIZE(sketch->capacity), NULL) != PP_OK)
+			return "corrupt sketch";
+		calls = read_int64(bucket, l->bucket_calls_offset);
+		if (calls < 0 || (uint64_t) calls != sketch->count)
+			return "bucket counters disagree with their sketch";
+	}
 	if (r.p != r.end)
 		return "trailing bytes";
 	return NULL;
@@ -250,8 +297,11 @@ pp_dump_sanitize(char *buf, size_t len, const pp_dump_layout_t *l,
 	pp_dump_reader_t r;
 	int			changed = 0;
 	uint64_t	i;
+	const char *ops;			/* the operation records, each followed by
+								 * its reservoir */
 
 	pp_dump_reader_init(&r, buf, len);
+	ops = r.p + (size_t) h->n_dbs * l->db_size;
 	for (i = 0; i < h->n_dbs; i++)
 	{
 		char	   *db = (char *) pp_dump_take(&r, l->db_size);
@@ -311,6 +361,25 @@ pp_dump_sanitize(char *buf, size_t len, const pp_dump_layout_t *l,
 			if (read_int64(op, l->op_last_used_offset) > l->now)
 				changed += write_int64(op, l->op_last_used_offset, l->now);
 		}
+	}
+	for (i = 0; i < h->n_path_minute + h->n_path_hour; i++)
+		(void) pp_dump_take(&r, l->bucket_size);
+	for (i = 0; i < h->n_dims; i++)
+	{
+		char	   *dim = (char *) pp_dump_take(&r, l->op_size);
+		int32_t		parent = read_int32(dim, l->op_parent_offset);
+		uint64_t	hash = l->dim_hash(dim, ops + (size_t) parent *
+									   (l->op_size + l->reservoir_bytes));
+		uint64_t	stored;
+
+		memcpy(&stored, dim + l->op_hash_offset, sizeof(stored));
+		if (stored != hash)
+		{
+			memcpy(dim + l->op_hash_offset, &hash, sizeof(hash));
+			changed++;
+		}
+		if (read_int64(dim, l->op_last_used_offset) > l->now)
+			changed += write_int64(dim, l->op_last_used_offset, l->now);
 	}
 	return changed;
 }

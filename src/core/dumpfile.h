@@ -17,6 +17,9 @@
  *	                                    is -1 or an earlier path's index)
  *	n_path_minute x bucket record      (of a path: no sketch)
  *	n_path_hour   x bucket record
+ *	n_dims  x dimension record         (an operation record whose parent
+ *	                                    is its operation's index)
+ *	n_dim_hour x (bucket record, sketch image)   (hour buckets only)
  *	CRC-32C of everything before it (4 bytes)
  *
  * The records are the server's own structs; the layout names their sizes
@@ -42,7 +45,8 @@
  * start); a file written in the future; buckets not aligned to their width
  * or outside their region.  pp_dump_sanitize then corrects, in place, what
  * can be: it recomputes every operation's name hash (layout->op_hash, from
- * the record's name and kind: the server finds operations by that hash), lowers last-use times and reset
+ * the record's name and kind: the server finds operations by that hash;
+ * paths' and dimensions' from their parents'), lowers last-use times and reset
  * times to now (a last use in the future would keep an operation from ever
  * being evicted), and clears the rebuild-started times (no rebuild survives
  * a restart, and one in the future would block every automatic rebuild).
@@ -80,6 +84,9 @@ typedef struct pp_dump_header_t
 	uint32_t	reserved3;
 	uint64_t	n_path_minute;
 	uint64_t	n_path_hour;
+	uint32_t	n_dims;			/* format 7 on */
+	uint32_t	reserved4;
+	uint64_t	n_dim_hour;
 } pp_dump_header_t;
 
 #define PP_DUMP_USECS_PER_MINUTE	INT64_C(60000000)
@@ -117,6 +124,7 @@ typedef struct pp_dump_layout_t
 	uint32_t	max_dbs;
 	uint32_t	max_ops;
 	uint32_t	max_paths;
+	uint32_t	max_dims;
 	uint64_t	max_minute;
 	uint64_t	max_hour;
 	uint32_t	(*crc32c) (const void *data, size_t len);
@@ -124,6 +132,8 @@ typedef struct pp_dump_layout_t
 												 * record is found by */
 	/* the hash a path record is found by, from its parent's (0: a root) */
 	uint64_t	(*path_hash) (const char *op, uint64_t parent_hash);
+	/* the hash a dimension record is found by, from its operation's record */
+	uint64_t	(*dim_hash) (const char *dim, const char *op);
 	int64_t		now;			/* the loader's clock */
 } pp_dump_layout_t;
 

@@ -13,7 +13,8 @@
  * walk must end exactly at the CRC.
  *
  * FUZZ_DUMP_SEED=path writes the valid image of dump_image.h, with its
- * call paths, to path and exits: the seed corpus (make corpus/dump).
+ * call paths and a dimension entry, to path and exits: the seed corpus
+ * (make corpus/dump).
  *
  *-------------------------------------------------------------------------
  */
@@ -33,21 +34,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *seed = getenv("FUZZ_DUMP_SEED");
 	char	   *buf;
 	FILE	   *f;
+	size_t		len;
 
 	(void) argc;
 	(void) argv;
 	if (seed == NULL)
 		return 0;
-	/* with call paths, so that the fuzzer starts from every section */
-	buf = aligned_alloc(8, (test_dump_size_with_paths() + 7) & ~(size_t) 7);
+	/* with call paths and a dimension, so that the fuzzer starts from every section */
+	buf = aligned_alloc(8, (test_dump_size_with_paths() + TEST_OP_SIZE + 7) & ~(size_t) 7);
 	if (buf == NULL)
 		abort();
-	memset(buf, 0, test_dump_size_with_paths());
+	memset(buf, 0, test_dump_size_with_paths() + TEST_OP_SIZE);
 	test_dump_image(buf);
 	test_dump_add_paths(buf);
+	len = test_dump_add_dims(buf, test_dump_size_with_paths());
 	f = fopen(seed, "wb");
-	if (f == NULL || fwrite(buf, 1, test_dump_size_with_paths(), f) != test_dump_size_with_paths() ||
-		fclose(f) != 0)
+	if (f == NULL || fwrite(buf, 1, len, f) != len || fclose(f) != 0)
 		abort();
 	free(buf);
 	exit(0);
@@ -111,6 +113,31 @@ walk(const char *buf, size_t len, const pp_dump_layout_t *l, const pp_dump_heade
 			__builtin_trap();
 		memcpy(&op, bucket + l->bucket_op_offset, sizeof(op));
 		if (op < 0 || (uint32_t) op >= h->n_paths)
+			__builtin_trap();
+	}
+	for (i = 0; i < h->n_dims; i++)
+	{
+		const char *dim = pp_dump_take(&r, l->op_size);
+		int32_t		parent;
+
+		if (dim == NULL)
+			__builtin_trap();
+		memcpy(&parent, dim + l->op_parent_offset, sizeof(parent));
+		if (parent < 0 || (uint32_t) parent >= h->n_ops)
+			__builtin_trap();
+	}
+	for (i = 0; i < h->n_dim_hour; i++)
+	{
+		const char *bucket = pp_dump_take(&r, l->bucket_size);
+		const pp_sketch_t *sk = pp_dump_take_sketch(&r);
+		int32_t		op;
+
+		if (bucket == NULL || sk == NULL)
+			__builtin_trap();
+		memcpy(&op, bucket + l->bucket_op_offset, sizeof(op));
+		if (op < 0 || (uint32_t) op >= h->n_dims)
+			__builtin_trap();
+		if (pp_sketch_copy((pp_sketch_t *) copy, PP_SKETCH_MAX_CAPACITY, sk) != PP_OK)
 			__builtin_trap();
 	}
 	if (r.p != r.end)

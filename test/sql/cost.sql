@@ -292,7 +292,9 @@ SELECT pp_optimization_report('1 hour', rank_by => 'money');
 
 -- a bucket takes sketch memory for times to first token only with the
 -- first one, and gives it back with the last (a minute and an hour bucket:
--- two blocks of 80 bytes)
+-- two blocks of 80 bytes; the profile's row and the node take two each,
+-- and the node's entries of the seeded dimensions an hour bucket each,
+-- which never has times to first token)
 TRUNCATE performance_profiles;
 CREATE FUNCTION cost_sketch_bytes() RETURNS bigint
 LANGUAGE sql AS $$ SELECT (pp_info()->>'sketch_memory_used_bytes')::bigint $$;

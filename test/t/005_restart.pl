@@ -5,7 +5,8 @@
 #     15 minutes, 1 day and 3 days (every column), pp_path_stats over the
 #     same windows (every column, from the loaded path entries) and
 #     pp_operation_samples answer exactly as before the restart.  The file
-#     is unlinked once loaded.
+#     is unlinked once loaded.  So do the dimension entries: pp_dimension_stats
+#     answers identically from them.
 # (b) A statistics file that is garbage, truncated, has one byte flipped, a
 #     wrong magic number or another format version (format 4, written
 #     before call paths, included) is logged, rejected and
@@ -92,9 +93,28 @@ is(pp_info_field($node, 'paths_incomplete_before'), '', 'every path is in shared
 my $samples_count = scalar(my @s = split /\n/, $before{samples});
 cmp_ok($samples_count, '>', 100, 'vector_search has a reservoir');
 
+# dimensions: their entries and hour buckets go through the file too
+my $dims = q{SELECT d, w, s.* FROM unnest(ARRAY['model', 'release']) d,
+                    unnest(ARRAY['1 day', '3 days']::interval[]) w, LATERAL pp_dimension_stats(w, d) s};
+$node->safe_psql('postgres', "CREATE TABLE dims_before AS $dims");
+my $dim_entries = pp_info_field($node, 'dimension_entries');
+cmp_ok($dim_entries, '>', 10, 'dimension entries in shared memory');
+is(pp_info_field($node, 'dimensions_incomplete_before'), '', 'every dimension entry is in shared memory');
+my $dims_compare = qq{
+WITH a AS ($dims)
+SELECT (SELECT count(*) FROM a),
+       (SELECT count(*) FROM ((TABLE a EXCEPT ALL TABLE dims_before) UNION ALL
+                              (TABLE dims_before EXCEPT ALL TABLE a)) x)};
+
 my $offset = -s $node->logfile;
 $node->restart;
 ok(!-e $stat_file, 'the statistics file is unlinked once loaded');
+is(pp_info_field($node, 'dimension_entries'), $dim_entries, 'clean restart: every dimension entry loaded');
+is(pp_info_field($node, 'dimensions_incomplete_before'), '',
+	'clean restart: dimension windows answer from shared memory');
+my ($dim_rows, $dim_wrong) = split /\|/, $node->safe_psql('postgres', $dims_compare);
+cmp_ok($dim_rows, '>', 20, 'clean restart: dimension rows to compare');
+is($dim_wrong, '0', 'clean restart: pp_dimension_stats identical in every column');
 is(pp_info_field($node, 'statistics'), 'valid', 'clean restart: statistics valid at once');
 is(pp_info_field($node, 'statistics_file'), "loaded: $ops_before operations from the last clean shutdown",
 	'clean restart: the statistics file was loaded, every operation');
@@ -124,6 +144,7 @@ $node->safe_psql('postgres', q{
 	DELETE FROM performance_profiles WHERE query_id IN ('q-5', 'q-6');
 });
 pp_check_exact($node, \@windows, 'clean restart, then inserts and deletes');
+cmp_ok(pp_info_field($node, 'dimension_entries'), '>', 0, 'clean restart, then inserts: dimension entries again');
 is(pp_info_field($node, 'statistics'), 'valid', 'clean restart, then writes: still valid');
 
 #

@@ -14,7 +14,8 @@
 # and are exact; the first read starts the background rebuild, which runs
 # while pgbench ingests again; once it is valid, pp_operation_stats equals
 # plain SQL over the table -- every committed profile counted exactly once --
-# and so does pp_path_stats, answered from the rebuilt path entries.
+# and so do pp_path_stats, answered from the rebuilt path entries, and
+# pp_dimension_stats by model, from the rebuilt dimension entries.
 use strict;
 use warnings;
 
@@ -55,6 +56,26 @@ e AS (SELECT path, count(*) AS calls, count(*) FILTER (WHERE jsonb_typeof(n->'er
 SELECT count(e.path), count(*) FILTER (WHERE s.path_array IS NULL OR e.path IS NULL OR s.calls <> e.calls
                                        OR s.errors <> e.errors OR abs(s.total_ms - e.total) > 1e-6 * greatest(1, e.total))
   FROM e FULL JOIN pp_path_stats('1 day') s ON s.path_array = e.path};
+
+# pp_dimension_stats('1 day', 'model') against the table: the value is the
+# node's metadata model (the generator's only usage key), else its nearest
+# ancestor's
+my $dim_check = q{
+WITH RECURSIVE nodes AS (
+  SELECT profile_data->'metadata'->>'model' AS v, profile_data AS n FROM performance_profiles
+   WHERE created_at >= now() - interval '1 day' AND created_at <= now()
+  UNION ALL
+  SELECT coalesce(c->'metadata'->>'model', nodes.v), c FROM nodes,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(n->'children') = 'array' THEN n->'children' ELSE '[]' END) c),
+e AS (SELECT n->>'operation_name' AS op, v, count(*) AS calls,
+             count(*) FILTER (WHERE jsonb_typeof(n->'error') = 'string') AS errors,
+             sum(coalesce((n->>'duration_ms')::float8,
+                          ((n->>'end_time')::float8 - (n->>'start_time')::float8) * 1000)) AS total
+        FROM nodes GROUP BY 1, 2)
+SELECT count(e.op), count(*) FILTER (WHERE s.operation IS NULL OR e.op IS NULL OR s.calls <> e.calls
+                                     OR s.errors <> e.errors OR abs(s.total_ms - e.total) > 1e-6 * greatest(1, e.total))
+  FROM e FULL JOIN pp_dimension_stats('1 day', 'model') s
+       ON s.operation = e.op AND s.dimension_value IS NOT DISTINCT FROM e.v};
 
 sub count_rows
 {
@@ -160,6 +181,12 @@ sub check_after_crash
 	my ($n_paths, $wrong) = split /\|/, $node->safe_psql('postgres', $path_check);
 	cmp_ok($n_paths, '>', 5, "$how: the window has call paths");
 	is($wrong, '0', "$how, rebuilt: pp_path_stats equals the table's paths");
+	is(pp_info_field($node, 'dimensions_incomplete_before'), '',
+		"$how: every dimension entry rebuilt into shared memory");
+	cmp_ok(pp_info_field($node, 'dimension_entries'), '>', 10, "$how: dimension entries rebuilt");
+	my ($n_values, $dim_wrong) = split /\|/, $node->safe_psql('postgres', $dim_check);
+	cmp_ok($n_values, '>=', 10, "$how: the window has (operation, model) rows");
+	is($dim_wrong, '0', "$how, rebuilt: pp_dimension_stats equals the table's");
 	is(pp_info_field($node, 'statistics'), 'valid', "$how: still valid after reading");
 	return;
 }

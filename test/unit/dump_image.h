@@ -94,6 +94,13 @@ test_path_hash(const char *op, uint64_t parent_hash)
 	return (parent_hash * UINT64_C(31)) ^ test_op_hash(op);
 }
 
+/* a dimension record's hash: its value's combined with its operation's */
+static uint64_t
+test_dim_hash(const char *dim, const char *op)
+{
+	return (test_op_hash(op) * UINT64_C(17)) ^ test_op_hash(dim);
+}
+
 static void
 test_dump_layout(pp_dump_layout_t *l)
 {
@@ -120,11 +127,13 @@ test_dump_layout(pp_dump_layout_t *l)
 	l->max_dbs = 4;
 	l->max_ops = 8;
 	l->max_paths = 8;
+	l->max_dims = 8;
 	l->max_minute = 16;
 	l->max_hour = 16;
 	l->crc32c = test_crc32c;
 	l->op_hash = test_op_hash;
 	l->path_hash = test_path_hash;
+	l->dim_hash = test_dim_hash;
 	l->now = TEST_NOW;
 }
 
@@ -232,6 +241,30 @@ test_dump_image(char *buf)
 		p += TEST_BUCKET_SIZE + PP_SKETCH_SIZE(cap);
 	}
 	test_dump_fix_crc(buf, test_dump_size());
+}
+
+/*
+ * Append to an image of len bytes (its CRC last) one dimension entry,
+ * value "gpt" under operation 1, without buckets; the new size.
+ */
+static size_t
+test_dump_add_dims(char *buf, size_t len)
+{
+	char	   *p = buf + len - sizeof(uint32_t);
+	uint32_t	n_dims = 1;
+	int32_t		name_len = 3;
+	int32_t		parent = 1;
+	int64_t		last_used = TEST_WRITTEN;
+
+	memcpy(buf + offsetof(pp_dump_header_t, n_dims), &n_dims, sizeof(n_dims));
+	memset(p, 0, TEST_OP_SIZE);
+	p[0] = 1;
+	memcpy(p + 4, &name_len, sizeof(name_len));
+	memcpy(p + 8, "gpt", 3);
+	memcpy(p + 48, &last_used, sizeof(last_used));
+	memcpy(p + 56, &parent, sizeof(parent));
+	test_dump_fix_crc(buf, len + TEST_OP_SIZE);
+	return len + TEST_OP_SIZE;
 }
 
 /* the size of the image with the paths of test_dump_add_paths */

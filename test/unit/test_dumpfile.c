@@ -399,6 +399,50 @@ test_paths(void **state)
 	free(buf);
 }
 
+/* Dimension entries (format 7): hash from their operation's, refusals */
+static void
+test_dims(void **state)
+{
+	size_t		len = test_dump_size() + TEST_OP_SIZE;
+	char	   *buf = image(len - test_dump_size());
+	pp_dump_layout_t l;
+	pp_dump_header_t h;
+	const char *dim = buf + test_dump_size() - sizeof(uint32_t);
+	uint64_t	hash;
+	int32_t		v;
+
+	(void) state;
+	assert_int_equal(test_dump_add_dims(buf, test_dump_size()), len);
+	test_dump_layout(&l);
+	assert_null(pp_dump_check(buf, len, &l, &h));
+	assert_int_equal(h.n_dims, 1);
+	/* the operations' hashes are sanitized first, then the entry's */
+	(void) pp_dump_sanitize(buf, len, &l, &h);
+	memcpy(&hash, dim + 40, sizeof(hash));
+	assert_true(hash == test_dim_hash(dim, buf + OFF_OP(1)));
+	assert_int_equal(pp_dump_sanitize(buf, len, &l, &h), 0);
+	free(buf);
+
+	/* an operation index beyond the operations */
+	buf = image(len - test_dump_size());
+	(void) test_dump_add_dims(buf, test_dump_size());
+	v = 2;
+	memcpy(buf + test_dump_size() - sizeof(uint32_t) + 56, &v, sizeof(v));
+	test_dump_fix_crc(buf, len);
+	assert_string_equal(pp_dump_check(buf, len, &l, &h), "corrupt dimension entry");
+	free(buf);
+
+	/* more entries than ppprof.max_dimension_entries, no hash function */
+	buf = image(len - test_dump_size());
+	(void) test_dump_add_dims(buf, test_dump_size());
+	l.max_dims = 0;
+	assert_string_equal(pp_dump_check(buf, len, &l, &h), "more entries than the settings allow");
+	test_dump_layout(&l);
+	l.dim_hash = NULL;
+	assert_string_equal(pp_dump_check(buf, len, &l, &h), "invalid layout");
+	free(buf);
+}
+
 /* Bucket starts: rounded down, also before 2000-01-01 (negative) */
 static void
 test_time_floor(void **state)
@@ -428,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_hostile_times),
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_dims),
 		cmocka_unit_test(test_time_floor),
 	};
 
