@@ -247,7 +247,7 @@ entry_encode(const RollupEntry *e)
  * written.  Runs inside the SPI connection of pp_rollup.
  */
 static int
-rollup_bucket(PPConfig *cfg, SPIPlanPtr del, SPIPlanPtr ins, bool minute,
+rollup_bucket(SPIPlanPtr del, SPIPlanPtr ins, bool minute,
 			  TimestampTz start)
 {
 	RollupBucket b;
@@ -281,7 +281,12 @@ rollup_bucket(PPConfig *cfg, SPIPlanPtr del, SPIPlanPtr ins, bool minute,
 	b.other.name = PP_FOLD_NAME;
 	b.other.name_len = strlen(PP_FOLD_NAME);
 
-	pp_window_scan(cfg, start, start + width, false, visit_row, &b);
+	/*
+	 * The configuration of now: the walk of a previous bucket may have
+	 * loaded it again (a change of performance_thresholds, say), freeing the
+	 * one read before.
+	 */
+	pp_window_scan(pp_config_get(), start, start + width, false, visit_row, &b);
 
 	args[0] = CStringGetTextDatum(minute ? "minute" : "hour");
 	args[1] = TimestampTzGetDatum(start);
@@ -389,6 +394,8 @@ int
 pp_rollup_write(void)
 {
 	PPConfig   *cfg;
+	Oid			rollups_relid;
+	Oid			profiles_relid;
 	PPSavedUser saved;
 	const char *nsp;
 	TimestampTz now = GetCurrentTimestamp();
@@ -415,15 +422,20 @@ pp_rollup_write(void)
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("pp_rollup() must run at READ COMMITTED isolation"),
 				 errhint("Run it in its own transaction.")));
+	/*
+	 * The configuration is read again after each lock: taking a lock
+	 * accepts invalidations, which may free what was read before.
+	 */
 	cfg = pp_config_get();
+	rollups_relid = get_relname_relid("performance_rollups", cfg->schema);
+	profiles_relid = cfg->profiles_relid;
 
 	/* one pp_rollup() at a time per database */
-	LockRelationOid(get_relname_relid("performance_rollups", cfg->schema),
-					ShareUpdateExclusiveLock);
+	LockRelationOid(rollups_relid, ShareUpdateExclusiveLock);
 
 	/* 1. the horizon, 2. the writers that may not have seen it */
 	pp_shmem_rollup_raise(through);
-	SET_LOCKTAG_RELATION(tag, MyDatabaseId, cfg->profiles_relid);
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, profiles_relid);
 	WaitForLockers(tag, ShareLock, false);
 
 	/* 3. one snapshot for every read below */
@@ -484,9 +496,9 @@ pp_rollup_write(void)
 	if (del == NULL || ins == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	for (i = 0; i < (uint64) minutes.n; i++)
-		written += rollup_bucket(cfg, del, ins, true, minutes.starts[i]);
+		written += rollup_bucket(del, ins, true, minutes.starts[i]);
 	for (i = 0; i < (uint64) hours.n; i++)
-		written += rollup_bucket(cfg, del, ins, false, hours.starts[i]);
+		written += rollup_bucket(del, ins, false, hours.starts[i]);
 
 	/*
 	 * The marks this snapshot saw, by their row (marks are never updated,

@@ -122,7 +122,36 @@ is($node->safe_psql('postgres', qq{
 	'20', 'which are dated in that minute');
 like($node->safe_psql('postgres', $compare), qr/^(\d+) \1$/, 'every rollup equals the table');
 
-# 3. A crash forgets the horizon; the server's start stands for it.  (No
+# 3. The configuration changes while pp_rollup() walks many buckets: each
+# change frees the cached configuration at the next lock or walk, and
+# pp_rollup() must not keep using the one it read first (the demo's
+# background rollup crashed on this while the Python client wrote
+# performance_thresholds).
+$node->safe_psql('postgres', q{
+	INSERT INTO performance_profiles (query_id, profile_data, created_at)
+	SELECT 'day-' || g, jsonb_build_object('operation_name', 'rag', 'duration_ms', 100 + g,
+	         'metadata', jsonb_build_object('model', 'gpt-4o', 'input_tokens', 10)),
+	       now() - interval '2 hours' - g * interval '1 minute'
+	  FROM generate_series(1, 600) g;
+	DELETE FROM performance_rollups;
+});
+my %c = (out => '', err => '');
+open my $cf, '>', "$tmp/config.sql" or die;
+print $cf "UPDATE performance_thresholds SET threshold_ms = threshold_ms + 1 WHERE operation_type = 'retrieval';
+"
+  x 400;
+close $cf;
+my $changer = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', 'application_name=changer', '-f', "$tmp/config.sql" ],
+	'>', \$c{out}, '2>', \$c{err});
+my ($ret, $stdout, $stderr) = $node->psql('postgres', 'SELECT pp_rollup() > 600');
+IPC::Run::finish($changer);
+is($ret, 0, 'pp_rollup() over 600 minutes while the configuration changes') or diag($stderr);
+is($stdout, 't', 'it wrote every minute');
+is($changer->result(0), 0, 'the configuration changes all committed') or diag($c{err});
+like($node->safe_psql('postgres', $compare), qr/^(\d+) \1$/, 'every rollup equals the table');
+
+# 4. A crash forgets the horizon; the server's start stands for it.  (No
 # background worker from here on: it would write the marked minute at once.)
 $node->append_conf('postgresql.conf', 'ppprof.rollup_worker = off');
 $node->stop('immediate');
