@@ -83,9 +83,37 @@ static Oid	watched_relids[N_WATCHED];
  */
 static bool usage_config_changed = false;
 
+/*
+ * Free the configurations loaded before the current one.  Only at the end
+ * of a transaction: a caller may hold a pointer into the configuration it
+ * read while a lock or a walk loads it again (a change committed
+ * meanwhile), and that pointer stays valid until then.
+ */
+static void
+config_retire(void)
+{
+	MemoryContext child;
+
+	if (ConfigContext == NULL)
+		return;
+	child = ConfigContext->firstchild;
+	while (child != NULL)
+	{
+		MemoryContext next = child->nextchild;
+
+		if (config == NULL || child != config->cxt)
+			MemoryContextDelete(child);
+		child = next;
+	}
+}
+
 static void
 config_xact_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT)
+		config_retire();
 	if (!usage_config_changed)
 		return;
 	/*
@@ -120,7 +148,7 @@ config_invalidate(Datum arg, Oid relid)
 		if (i == N_WATCHED)
 			return;
 	}
-	/* The memory is released at the next load, never inside a callback. */
+	/* The memory is released at the transaction's end (config_retire). */
 	config = NULL;
 }
 
@@ -391,7 +419,8 @@ pp_config_dimension(PPConfig *cfg, const char *name)
 
 /*
  * The configuration of the current database, loaded on first use and after
- * every change to the configuration tables.  Valid until the next call.
+ * every change to the configuration tables.  Valid until the end of the
+ * transaction, even when a later call loads a newer one.
  */
 PPConfig *
 pp_config_get(void)
@@ -447,19 +476,7 @@ pp_config_get(void)
 	}
 	PG_END_TRY();
 
-	/* Drop the previous configuration's memory, keep the new one. */
-	{
-		MemoryContext child = ConfigContext->firstchild;
-
-		while (child != NULL)
-		{
-			MemoryContext next = child->nextchild;
-
-			if (child != cxt)
-				MemoryContextDelete(child);
-			child = next;
-		}
-	}
+	/* the previous configuration's memory goes at the transaction's end */
 	config = cfg;
 	return config;
 }
