@@ -44,7 +44,6 @@
 #include "storage/ipc.h"
 #include "commands/trigger.h"
 #include "storage/lmgr.h"
-#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "commands/extension.h"
@@ -633,10 +632,17 @@ pp_rollup_contents(PG_FUNCTION_ARGS)
  * A minute is marked once per transaction (the set of minutes marked is
  * forgotten when a subtransaction aborts, since its marks are gone).
  */
-static LocalTransactionId horizon_lxid = InvalidLocalTransactionId;
+static bool horizon_read = false;	/* in this transaction */
 static TimestampTz horizon;
 static HTAB *marked = NULL;		/* minutes marked, in TopTransactionContext */
-static bool subxact_callback_registered = false;
+static bool callbacks_registered = false;
+
+static void
+rollup_xact_callback(XactEvent event, void *arg)
+{
+	horizon_read = false;
+	marked = NULL;				/* its memory went with the transaction */
+}
 
 static void
 rollup_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -669,19 +675,20 @@ pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted)
 	TimestampTz minute;
 	bool		found;
 
-	if (horizon_lxid != MyProc->lxid)
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(rollup_xact_callback, NULL);
+		RegisterSubXactCallback(rollup_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	if (!horizon_read)
 	{
 		horizon = pp_shmem_rollup_horizon();
-		horizon_lxid = MyProc->lxid;
+		horizon_read = true;
 		marked = NULL;
 	}
 	if (created_at >= horizon || (deleted && pp_rollup_keep))
 		return;
-	if (!subxact_callback_registered)
-	{
-		RegisterSubXactCallback(rollup_subxact_callback, NULL);
-		subxact_callback_registered = true;
-	}
 	if (marked == NULL)
 	{
 		HASHCTL		ctl;
