@@ -24,9 +24,9 @@
  * (window.c) replays rather than reading them again.
  *
  * Example profiles come from the operation's reservoir (its slowest samples
- * in the newer period) and, when it holds none there, or for error rates
- * (the reservoir does not record failures), from a bounded read of the
- * table: the PP_EXAMPLE_SCAN most recent profiles of the newer period,
+ * in the newer period) and, when it holds fewer than PP_EXAMPLES there (it
+ * is a random sample), or for error rates (the reservoir does not record
+ * failures), from a bounded read of the table: the PP_EXAMPLE_SCAN most recent profiles of the newer period,
  * through the created_at index, searched with a jsonpath.
  *
  *-------------------------------------------------------------------------
@@ -281,13 +281,13 @@ push_uuid(JsonbParseState **st, const pg_uuid_t *id)
 }
 
 /*
- * Up to PP_EXAMPLES ids from the table, among the PP_EXAMPLE_SCAN most
- * recent profiles of [t0, t1]: those where the operation took longest, or
- * (failed) the most recent where it failed.
+ * Up to PP_EXAMPLES ids from the table into out (returns how many), among
+ * the PP_EXAMPLE_SCAN most recent profiles of [t0, t1]: those where the
+ * operation took longest, or (failed) the most recent where it failed.
  */
-static void
-table_examples(JsonbParseState **st, PPConfig *cfg, const char *name, int name_len,
-			   TimestampTz t0, TimestampTz t1, bool failed)
+static int
+table_examples(PPConfig *cfg, const char *name, int name_len,
+			   TimestampTz t0, TimestampTz t1, bool failed, pg_uuid_t *out)
 {
 	const char *nsp = quote_identifier(get_namespace_name(cfg->schema));
 	Oid			argtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID};
@@ -328,18 +328,23 @@ table_examples(JsonbParseState **st, PPConfig *cfg, const char *name, int name_l
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
 	if (SPI_execute_with_args(q, 3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "ppprof: could not read example profiles");
-	for (i = 0; i < SPI_processed; i++)
-		push_uuid(st, DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[i],
-												  SPI_tuptable->tupdesc, 1, &isnull)));
+	for (i = 0; i < SPI_processed && i < PP_EXAMPLES; i++)
+		out[i] = *DatumGetUUIDP(SPI_getbinval(SPI_tuptable->vals[i],
+											  SPI_tuptable->tupdesc, 1, &isnull));
 	pp_spi_finish_as(&saved);
+	return (int) i;
 }
 
 static void
 push_examples(JsonbParseState **st, PPConfig *cfg, const Change *c)
 {
+	pg_uuid_t	ids[PP_EXAMPLES];
+	pg_uuid_t	more[PP_EXAMPLES];
 	int			n = 0;
+	int			n_more;
+	int			i;
+	int			k;
 
-	pp_jb_begin_array(st, "example_profile_ids");
 	if (c->c.measure != PP_CHANGE_ERROR_RATE)
 	{
 		pp_reservoir_t *r = pp_shmem_samples(MyDatabaseId, c->name, c->name_len);
@@ -352,14 +357,27 @@ push_examples(JsonbParseState **st, PPConfig *cfg, const Change *c)
 			{
 				if (r->samples[j].created_at < c->t0 || r->samples[j].created_at > c->t1)
 					continue;
-				push_uuid(st, (const pg_uuid_t *) r->samples[j].profile_id);
-				n++;
+				memcpy(&ids[n++], r->samples[j].profile_id, sizeof(pg_uuid_t));
 			}
 		}
 	}
-	if (n == 0)
-		table_examples(st, cfg, c->name, c->name_len, c->t0, c->t1,
-					   c->c.measure == PP_CHANGE_ERROR_RATE);
+	/* the reservoir is a random sample: the table tops it up */
+	if (n < PP_EXAMPLES)
+	{
+		n_more = table_examples(cfg, c->name, c->name_len, c->t0, c->t1,
+								c->c.measure == PP_CHANGE_ERROR_RATE, more);
+		for (k = 0; k < n_more && n < PP_EXAMPLES; k++)
+		{
+			for (i = 0; i < n; i++)
+				if (memcmp(&ids[i], &more[k], sizeof(pg_uuid_t)) == 0)
+					break;
+			if (i == n)
+				ids[n++] = more[k];
+		}
+	}
+	pp_jb_begin_array(st, "example_profile_ids");
+	for (i = 0; i < n; i++)
+		push_uuid(st, &ids[i]);
 	pp_jb_end_array(st);
 }
 
