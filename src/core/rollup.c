@@ -177,10 +177,11 @@ get_sketch(reader_t *rd, const char *what, pp_sketch_t *s)
 	uint64_t	i;
 	pp_error_code_t rc;
 
-	pp_sketch_init(s, PP_SKETCH_MAX_CAPACITY);
 	if ((rc = get_varint(rd, what, &zero_count)) != PP_OK ||
 		(rc = get_count(rd, what, PP_SKETCH_NBINS, &nbins)) != PP_OK)
 		return rc;
+	/* as many slots as bins: a reader merging thousands touches no more */
+	pp_sketch_init(s, (uint16_t) (nbins > 0 ? nbins : 1));
 	total = zero_count;
 	for (i = 0; i < nbins; i++)
 	{
@@ -206,7 +207,7 @@ get_sketch(reader_t *rd, const char *what, pp_sketch_t *s)
 	}
 	s->zero_count = zero_count;
 	s->count = total;
-	return pp_sketch_validate(s, PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY), rd->err);
+	return pp_sketch_validate(s, PP_SKETCH_SIZE(s->capacity), rd->err);
 }
 
 pp_error_code_t

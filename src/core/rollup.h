@@ -71,9 +71,10 @@ extern pp_error_code_t pp_rollup_encode(const pp_rollup_t *r,
 										uint8_t *buf, size_t *len);
 
 /*
- * Read a rollup.  durations and ttft are sketches of capacity
- * PP_SKETCH_MAX_CAPACITY (PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY) bytes
- * each), initialised here when the rollup has one; *flags says which.
+ * Read a rollup.  durations and ttft point to
+ * PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY) bytes each; a sketch the rollup
+ * has is initialised there with as many slots as it has bins (so only
+ * PP_SKETCH_SIZE(nbins) bytes are written); *flags says which.
  * Returns PP_OK, or PP_ERR_INVALID_VALUE with err saying where.
  */
 extern pp_error_code_t pp_rollup_decode(const uint8_t *buf, size_t len,
