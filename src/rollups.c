@@ -72,9 +72,51 @@ PGDLLEXPORT void pp_rollup_worker_main(Datum arg);
 /* Minute rollups are kept this long; hour rollups ppprof.rollup_retention. */
 #define PP_ROLLUP_MINUTES_KEPT	(USECS_PER_DAY)
 
-/* The counters of PPCounters in the stored form, in this order. */
-#define PP_ROLLUP_N_INTS	12
-#define PP_ROLLUP_N_FLOATS	6
+/*
+ * The counters of PPCounters in the stored form, in this order (a later
+ * version may append, never reorder).  name: the key pp_rollup_contents
+ * shows it under, NULL for those it shows otherwise.
+ */
+typedef struct RollupCounter
+{
+	const char *name;
+	size_t		offset;			/* in PPCounters */
+} RollupCounter;
+
+static const RollupCounter rollup_ints[] = {
+	{"calls", offsetof(PPCounters, calls)},
+	{"errors", offsetof(PPCounters, errors)},
+	{NULL, offsetof(PPCounters, first_at)},
+	{NULL, offsetof(PPCounters, last_at)},
+	{"repeat_calls", offsetof(PPCounters, repeat_calls)},
+	{"repeat_groups", offsetof(PPCounters, repeat_groups)},
+	{"parallel_parents", offsetof(PPCounters, parallel_parents)},
+	{"cache_hits", offsetof(PPCounters, cache_hits)},
+	{"cache_misses", offsetof(PPCounters, cache_misses)},
+	{"input_tokens", offsetof(PPCounters, input_tokens)},
+	{"output_tokens", offsetof(PPCounters, output_tokens)},
+	{NULL, offsetof(PPCounters, cost_nusd)},
+};
+
+static const RollupCounter rollup_floats[] = {
+	{"sum_ms", offsetof(PPCounters, sum_ms)},
+	{"sumsq_ms", offsetof(PPCounters, sumsq_ms)},
+	{"self_sum_ms", offsetof(PPCounters, self_sum_ms)},
+	{"min_ms", offsetof(PPCounters, min_ms)},
+	{"max_ms", offsetof(PPCounters, max_ms)},
+	{"parallel_saving_ms", offsetof(PPCounters, parallel_saving_ms)},
+};
+
+#define PP_ROLLUP_N_INTS	((int) lengthof(rollup_ints))
+#define PP_ROLLUP_N_FLOATS	((int) lengthof(rollup_floats))
+
+StaticAssertDecl(lengthof(rollup_ints) <= PP_ROLLUP_MAX_INTS, "too many counters");
+StaticAssertDecl(lengthof(rollup_floats) <= PP_ROLLUP_MAX_FLOATS, "too many counters");
+
+#define COUNTER_INT(c, i) \
+	(*(const int64 *) ((const char *) (c) + rollup_ints[i].offset))
+#define COUNTER_FLOAT(c, i) \
+	(*(const double *) ((const char *) (c) + rollup_floats[i].offset))
 
 /* One (kind, name) of a bucket being computed. */
 typedef struct RollupEntry
@@ -122,15 +164,16 @@ sketch_new(uint16 capacity)
 	return s;
 }
 
-/* Add ms to *s, moving it into a larger sketch when it is full. */
+/*
+ * Add n values of bin index to *s, moving it into a larger sketch when it
+ * is full.
+ */
 static void
-sketch_add(pp_sketch_t **s, double ms)
+sketch_add_index(pp_sketch_t **s, int index, uint32 n)
 {
-	int			index = pp_sketch_index_of(ms);
-
 	if (*s == NULL)
 		*s = sketch_new(16);
-	while (pp_sketch_add_index_exact(*s, index, 1) == PP_ERR_FULL)
+	while (pp_sketch_add_index_exact(*s, index, n) == PP_ERR_FULL)
 	{
 		uint16		capacity = Min((*s)->capacity * 2, PP_SKETCH_MAX_CAPACITY);
 		pp_sketch_t *bigger = sketch_new(capacity);
@@ -174,9 +217,9 @@ entry_add(RollupEntry *e, const PPNodeObs *o, TimestampTz at)
 	pp_counters_add(&e->c, 1, o, at);
 	if (e->durations == NULL)
 		return;					/* the fold row */
-	sketch_add(&e->durations, o->duration_ms);
+	sketch_add_index(&e->durations, pp_sketch_index_of(o->duration_ms), 1);
 	if (o->ttft_ms >= 0)
-		sketch_add(&e->ttft, o->ttft_ms);
+		sketch_add_index(&e->ttft, pp_sketch_index_of(o->ttft_ms), 1);
 }
 
 /* One profile of the bucket's rows. */
@@ -210,27 +253,14 @@ entry_encode(const RollupEntry *e)
 	pp_rollup_t r;
 	bytea	   *out;
 	size_t		len;
+	int			i;
 
 	r.n_ints = PP_ROLLUP_N_INTS;
-	r.ints[0] = c->calls;
-	r.ints[1] = c->errors;
-	r.ints[2] = c->first_at;
-	r.ints[3] = c->last_at;
-	r.ints[4] = c->repeat_calls;
-	r.ints[5] = c->repeat_groups;
-	r.ints[6] = c->parallel_parents;
-	r.ints[7] = c->cache_hits;
-	r.ints[8] = c->cache_misses;
-	r.ints[9] = c->input_tokens;
-	r.ints[10] = c->output_tokens;
-	r.ints[11] = c->cost_nusd;
+	for (i = 0; i < PP_ROLLUP_N_INTS; i++)
+		r.ints[i] = COUNTER_INT(c, i);
 	r.n_floats = PP_ROLLUP_N_FLOATS;
-	r.floats[0] = c->sum_ms;
-	r.floats[1] = c->sumsq_ms;
-	r.floats[2] = c->self_sum_ms;
-	r.floats[3] = c->min_ms;
-	r.floats[4] = c->max_ms;
-	r.floats[5] = c->parallel_saving_ms;
+	for (i = 0; i < PP_ROLLUP_N_FLOATS; i++)
+		r.floats[i] = COUNTER_FLOAT(c, i);
 
 	out = palloc(VARHDRSZ + pp_rollup_bound(&r, e->durations, e->ttft));
 	if (pp_rollup_encode(&r, e->durations, e->ttft,
@@ -238,6 +268,76 @@ entry_encode(const RollupEntry *e)
 		elog(ERROR, "ppprof: a rollup of \"%s\" cannot be stored", e->name);
 	SET_VARSIZE(out, VARHDRSZ + len);
 	return out;
+}
+
+/* An empty bucket, in CurrentMemoryContext. */
+static void
+bucket_init(RollupBucket *b)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RollupEntry);
+	ctl.entrysize = sizeof(RollupEntry);
+	ctl.hash = entry_hash;
+	ctl.match = entry_match;
+	ctl.hcxt = CurrentMemoryContext;
+	b->entries = hash_create("ppprof rollup entries", 64, &ctl,
+							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	memset(&b->root, 0, sizeof(b->root));
+	b->root.kind = 'p';
+	b->root.name = "";
+	b->root.durations = sketch_new(16);
+	memset(&b->other, 0, sizeof(b->other));
+	b->other.kind = 'o';
+	b->other.name = PP_FOLD_NAME;
+	b->other.name_len = strlen(PP_FOLD_NAME);
+}
+
+/* Insert one entry of a bucket into performance_rollups. */
+static void
+entry_store(SPIPlanPtr ins, Datum *args, const RollupEntry *e)
+{
+	args[2] = CharGetDatum(e->kind);
+	args[3] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
+	args[4] = PointerGetDatum(entry_encode(e));
+	if (SPI_execute_plan(ins, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ppprof: could not insert a rollup");
+}
+
+/*
+ * Replace the rows of bucket (width, start) in performance_rollups by b's;
+ * returns the rows written.
+ */
+static int
+bucket_store(SPIPlanPtr del, SPIPlanPtr ins, const char *width,
+			 TimestampTz start, RollupBucket *b)
+{
+	HASH_SEQ_STATUS seq;
+	RollupEntry *e;
+	Datum		args[5];
+	int			n = 0;
+
+	args[0] = CStringGetTextDatum(width);
+	args[1] = TimestampTzGetDatum(start);
+	if (SPI_execute_plan(del, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "ppprof: could not delete rollups");
+
+	/* the profiles' row always, so that an empty bucket is known written */
+	entry_store(ins, args, &b->root);
+	n++;
+	hash_seq_init(&seq, b->entries);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		entry_store(ins, args, e);
+		n++;
+	}
+	if (b->other.c.calls > 0)
+	{
+		entry_store(ins, args, &b->other);
+		n++;
+	}
+	return n;
 }
 
 /*
@@ -250,74 +350,105 @@ rollup_bucket(SPIPlanPtr del, SPIPlanPtr ins, bool minute,
 			  TimestampTz start)
 {
 	RollupBucket b;
-	HASHCTL		ctl;
-	HASH_SEQ_STATUS seq;
-	RollupEntry *e;
 	MemoryContext cxt;
 	MemoryContext old;
-	Datum		args[5];
-	char		nulls[5] = "     ";
-	int			n = 0;
-	TimestampTz width = minute ? USECS_PER_MINUTE : USECS_PER_HOUR;
+	int			n;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rollup bucket",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(RollupEntry);
-	ctl.entrysize = sizeof(RollupEntry);
-	ctl.hash = entry_hash;
-	ctl.match = entry_match;
-	ctl.hcxt = cxt;
-	b.entries = hash_create("ppprof rollup entries", 64, &ctl,
-							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	memset(&b.root, 0, sizeof(b.root));
-	b.root.kind = 'p';
-	b.root.name = "";
-	b.root.durations = sketch_new(16);
-	memset(&b.other, 0, sizeof(b.other));
-	b.other.kind = 'o';
-	b.other.name = PP_FOLD_NAME;
-	b.other.name_len = strlen(PP_FOLD_NAME);
+	bucket_init(&b);
 
 	/*
 	 * The configuration of now: the walk of a previous bucket may have
 	 * loaded it again (a change of performance_thresholds, say), freeing the
 	 * one read before.
 	 */
-	pp_window_scan(pp_config_get(), start, start + width, false, visit_row, &b);
+	pp_window_scan(pp_config_get(), start,
+				   start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR),
+				   false, visit_row, &b);
+	n = bucket_store(del, ins, minute ? "minute" : "hour", start, &b);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return n;
+}
 
-	args[0] = CStringGetTextDatum(minute ? "minute" : "hour");
-	args[1] = TimestampTzGetDatum(start);
-	if (SPI_execute_plan(del, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "ppprof: could not delete rollups");
+/* Add the bins of src to *dst. */
+static void
+sketch_merge(pp_sketch_t **dst, const pp_sketch_t *src)
+{
+	int			i;
 
-	/* the profiles' row always, so that an empty minute is known written */
-	args[2] = CharGetDatum('p');
-	args[3] = CStringGetTextDatum("");
-	args[4] = PointerGetDatum(entry_encode(&b.root));
-	if (SPI_execute_plan(ins, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "ppprof: could not insert a rollup");
-	n++;
-	hash_seq_init(&seq, b.entries);
-	while ((e = hash_seq_search(&seq)) != NULL)
+	if (src->zero_count > 0)
+		sketch_add_index(dst, 0, (uint32) src->zero_count);
+	for (i = 0; i < src->nbins; i++)
 	{
-		args[2] = CharGetDatum('o');
-		args[3] = PointerGetDatum(cstring_to_text_with_len(e->name, e->name_len));
-		args[4] = PointerGetDatum(entry_encode(e));
-		if (SPI_execute_plan(ins, args, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "ppprof: could not insert a rollup");
-		n++;
+		uint16		index;
+		uint32		count;
+
+		pp_sketch_slot(src, i, &index, &count);
+		sketch_add_index(dst, index, count);
 	}
-	if (b.other.c.calls > 0)
+}
+
+/*
+ * Compute the day [start, start + 1 day) by merging the rollups of its
+ * hours -- those this pp_rollup() just wrote again included, which a new
+ * snapshot of this transaction sees -- and replace its rows.  A day is
+ * exact when its hours are: an hour has a rollup from the oldest row on,
+ * and a change to any of its minutes marks the day as well.
+ */
+static int
+rollup_day(SPIPlanPtr del, SPIPlanPtr ins, SPIPlanPtr hours, TimestampTz start)
+{
+	RollupBucket b;
+	MemoryContext cxt;
+	MemoryContext old;
+	Datum		args[2];
+	pp_sketch_t *durations;
+	pp_sketch_t *ttft;
+	uint64		i;
+	int			n;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rollup day",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	bucket_init(&b);
+	durations = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	ttft = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	args[0] = TimestampTzGetDatum(start);
+	args[1] = TimestampTzGetDatum(start + USECS_PER_DAY);
+	if (SPI_execute_plan(hours, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read hour rollups");
+	for (i = 0; i < SPI_processed; i++)
 	{
-		args[2] = CharGetDatum('o');
-		args[3] = CStringGetTextDatum(PP_FOLD_NAME);
-		args[4] = PointerGetDatum(entry_encode(&b.other));
-		if (SPI_execute_plan(ins, args, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "ppprof: could not insert a rollup");
-		n++;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char		kind = DatumGetChar(SPI_getbinval(tup, desc, 1, &isnull));
+		text	   *name = DatumGetTextPP(SPI_getbinval(tup, desc, 2, &isnull));
+		bytea	   *data = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+		PPCounters	c;
+		uint8		flags;
+		RollupEntry *e;
+
+		CHECK_FOR_INTERRUPTS();
+		pp_rollup_read_data(data, &c, durations, ttft, &flags);
+		if (kind == 'p')
+			e = &b.root;
+		else if (!(flags & PP_ROLLUP_HAS_DURATIONS))
+			e = &b.other;		/* an hour's fold row */
+		else
+			e = entry_get(&b, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		pp_counters_merge(&e->c, &c);
+		if (e->durations == NULL)
+			continue;			/* folded in the day */
+		if (flags & PP_ROLLUP_HAS_DURATIONS)
+			sketch_merge(&e->durations, durations);
+		if (flags & PP_ROLLUP_HAS_TTFT)
+			sketch_merge(&e->ttft, ttft);
 	}
+	n = bucket_store(del, ins, "day", start, &b);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return n;
@@ -400,15 +531,20 @@ pp_rollup_write(void)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz through = floor_to(now, USECS_PER_MINUTE);
 	TimestampTz hours_through = floor_to(through, USECS_PER_HOUR);
+	TimestampTz days_through = floor_to(through, USECS_PER_DAY);
 	TimestampTz minutes_from;
 	TimestampTz hours_from;
+	TimestampTz days_from;
 	TimestampTz oldest;
 	LOCKTAG		tag;
 	BucketList	minutes = {0};
 	BucketList	hours = {0};
+	BucketList	days = {0};
 	SPIPlanPtr	del;
 	SPIPlanPtr	ins;
+	SPIPlanPtr	hours_of_day;
 	Oid			types[5] = {TEXTOID, TIMESTAMPTZOID, CHAROID, TEXTOID, BYTEAOID};
+	Oid			range_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	ItemPointerData *marks_tid;
 	TimestampTz *marks;
 	uint64		n_marks;
@@ -450,9 +586,14 @@ pp_rollup_write(void)
 	hours_from = query_time(psprintf("SELECT max(bucket_start) + interval '1 hour'"
 									 " FROM %s.performance_rollups"
 									 " WHERE width = 'hour' AND kind = 'p'", nsp));
+	days_from = query_time(psprintf("SELECT max(bucket_start) + interval '1 day'"
+									" FROM %s.performance_rollups"
+									" WHERE width = 'day' AND kind = 'p'", nsp));
 	oldest = query_time(psprintf("SELECT min(created_at) FROM %s.performance_profiles", nsp));
 	if (hours_from == DT_NOBEGIN)
 		hours_from = oldest == DT_NOBEGIN ? hours_through : floor_to(oldest, USECS_PER_HOUR);
+	if (days_from == DT_NOBEGIN)
+		days_from = oldest == DT_NOBEGIN ? days_through : floor_to(oldest, USECS_PER_DAY);
 	minutes_from = Max(minutes_from, through - PP_ROLLUP_MINUTES_KEPT);
 	if (oldest != DT_NOBEGIN)
 		minutes_from = Max(minutes_from, Min(floor_to(oldest, USECS_PER_MINUTE), through));
@@ -462,6 +603,8 @@ pp_rollup_write(void)
 		list_add(&minutes, minutes_from);
 	for (; hours_from < hours_through; hours_from += USECS_PER_HOUR)
 		list_add(&hours, hours_from);
+	for (; days_from < days_through; days_from += USECS_PER_DAY)
+		list_add(&days, days_from);
 
 	/* the minutes marked, as this snapshot sees them */
 	if (SPI_execute(psprintf("SELECT bucket_start, ctid FROM %s.performance_rollup_stale", nsp),
@@ -482,9 +625,12 @@ pp_rollup_write(void)
 			list_add(&minutes, floor_to(marks[i], USECS_PER_MINUTE));
 		if (marks[i] < hours_through)
 			list_add(&hours, floor_to(marks[i], USECS_PER_HOUR));
+		if (marks[i] < days_through)
+			list_add(&days, floor_to(marks[i], USECS_PER_DAY));
 	}
 	list_unique(&minutes);
 	list_unique(&hours);
+	list_unique(&days);
 
 	del = SPI_prepare(psprintf("DELETE FROM %s.performance_rollups"
 							   " WHERE width OPERATOR(pg_catalog.=) $1"
@@ -492,12 +638,20 @@ pp_rollup_write(void)
 	ins = SPI_prepare(psprintf("INSERT INTO %s.performance_rollups"
 							   " (width, bucket_start, kind, name, data)"
 							   " VALUES ($1, $2, $3, $4, $5)", nsp), 5, types);
-	if (del == NULL || ins == NULL)
+	hours_of_day = SPI_prepare(psprintf("SELECT kind, name, data FROM %s.performance_rollups"
+										" WHERE width OPERATOR(pg_catalog.=) 'hour'"
+										" AND bucket_start OPERATOR(pg_catalog.>=) $1"
+										" AND bucket_start OPERATOR(pg_catalog.<) $2", nsp),
+							   2, range_types);
+	if (del == NULL || ins == NULL || hours_of_day == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	for (i = 0; i < (uint64) minutes.n; i++)
 		written += rollup_bucket(del, ins, true, minutes.starts[i]);
 	for (i = 0; i < (uint64) hours.n; i++)
 		written += rollup_bucket(del, ins, false, hours.starts[i]);
+	/* after the hours: a day merges them */
+	for (i = 0; i < (uint64) days.n; i++)
+		written += rollup_day(del, ins, hours_of_day, days.starts[i]);
 
 	/*
 	 * The marks this snapshot saw, by their row (marks are never updated,
@@ -520,7 +674,7 @@ pp_rollup_write(void)
 			elog(ERROR, "ppprof: could not delete from performance_rollup_stale");
 	}
 
-	/* retention: minutes for a day, hours for ppprof.rollup_retention */
+	/* retention: minutes for a day, hours and days for ppprof.rollup_retention */
 	{
 		Oid			rtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 		Datum		rargs[2];
@@ -530,7 +684,7 @@ pp_rollup_write(void)
 		if (SPI_execute_with_args(psprintf("DELETE FROM %s.performance_rollups"
 										   " WHERE (width OPERATOR(pg_catalog.=) 'minute'"
 										   " AND bucket_start OPERATOR(pg_catalog.<) $1)"
-										   " OR (width OPERATOR(pg_catalog.=) 'hour'"
+										   " OR (width OPERATOR(pg_catalog.<>) 'minute'"
 										   " AND bucket_start OPERATOR(pg_catalog.<) $2)", nsp),
 								  2, rtypes, rargs, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "ppprof: could not delete old rollups");
@@ -549,33 +703,17 @@ pp_rollup(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(pp_rollup_write());
 }
 
-/*
- * pp_rollup_contents(data bytea) RETURNS jsonb
- */
-Datum
-pp_rollup_contents(PG_FUNCTION_ARGS)
+void
+pp_rollup_read_data(bytea *data, PPCounters *c, pp_sketch_t *durations,
+					pp_sketch_t *ttft, uint8 *flags)
 {
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	pp_rollup_t r;
-	uint8_t		flags;
-	pp_sketch_t *durations = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
-	pp_sketch_t *ttft = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
 	pp_error_t	err;
-	JsonbParseState *st = NULL;
-	static const char *const ints[PP_ROLLUP_N_INTS] = {
-		"calls", "errors", NULL, NULL, "repeat_calls", "repeat_groups",
-		"parallel_parents", "cache_hits", "cache_misses", "input_tokens",
-		"output_tokens", NULL
-	};
-	static const char *const floats[PP_ROLLUP_N_FLOATS] = {
-		"sum_ms", "sumsq_ms", "self_sum_ms", "min_ms", "max_ms",
-		"parallel_saving_ms"
-	};
 	int			i;
 
 	memset(&err, 0, sizeof(err));
 	if (pp_rollup_decode((const uint8_t *) VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-						 &r, &flags, durations, ttft, &err) != PP_OK)
+						 &r, flags, durations, ttft, &err) != PP_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("not a ppprof rollup"),
@@ -586,19 +724,40 @@ pp_rollup_contents(PG_FUNCTION_ARGS)
 				 errmsg("not a ppprof rollup"),
 				 errdetail("It has %d integer and %d floating-point counters, fewer than %d and %d.",
 						   r.n_ints, r.n_floats, PP_ROLLUP_N_INTS, PP_ROLLUP_N_FLOATS)));
+	/* counters a later version appended are not ours to read */
+	for (i = 0; i < PP_ROLLUP_N_INTS; i++)
+		*(int64 *) ((char *) c + rollup_ints[i].offset) = r.ints[i];
+	for (i = 0; i < PP_ROLLUP_N_FLOATS; i++)
+		*(double *) ((char *) c + rollup_floats[i].offset) = r.floats[i];
+}
 
+/*
+ * pp_rollup_contents(data bytea) RETURNS jsonb
+ */
+Datum
+pp_rollup_contents(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	PPCounters	c;
+	uint8		flags;
+	pp_sketch_t *durations = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	pp_sketch_t *ttft = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	JsonbParseState *st = NULL;
+	int			i;
+
+	pp_rollup_read_data(data, &c, durations, ttft, &flags);
 	pp_jb_begin_object(&st, NULL);
 	pp_jb_int(&st, "version", PP_ROLLUP_VERSION);
 	for (i = 0; i < PP_ROLLUP_N_INTS; i++)
-		if (ints[i] != NULL)
-			pp_jb_int(&st, ints[i], r.ints[i]);
-	pp_jb_number(&st, "cost_usd", (double) r.ints[11] / 1e9);
-	if (r.ints[0] > 0)
+		if (rollup_ints[i].name != NULL)
+			pp_jb_int(&st, rollup_ints[i].name, COUNTER_INT(&c, i));
+	pp_jb_number(&st, "cost_usd", (double) c.cost_nusd / 1e9);
+	if (c.calls > 0)
 	{
-		pp_jb_time(&st, "first_at", r.ints[2]);
-		pp_jb_time(&st, "last_at", r.ints[3]);
+		pp_jb_time(&st, "first_at", c.first_at);
+		pp_jb_time(&st, "last_at", c.last_at);
 		for (i = 0; i < PP_ROLLUP_N_FLOATS; i++)
-			pp_jb_number(&st, floats[i], r.floats[i]);
+			pp_jb_number(&st, rollup_floats[i].name, COUNTER_FLOAT(&c, i));
 	}
 	if ((flags & PP_ROLLUP_HAS_DURATIONS) && durations->count > 0)
 	{
@@ -607,9 +766,9 @@ pp_rollup_contents(PG_FUNCTION_ARGS)
 		if (acc == NULL || pp_sketch_acc_add_sketch(acc, durations) != PP_OK)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		pp_jb_int(&st, "sketch_count", (int64) durations->count);
-		pp_jb_number(&st, "p50_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.50), r.floats[3]), r.floats[4]));
-		pp_jb_number(&st, "p95_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.95), r.floats[3]), r.floats[4]));
-		pp_jb_number(&st, "p99_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.99), r.floats[3]), r.floats[4]));
+		pp_jb_number(&st, "p50_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.50), c.min_ms), c.max_ms));
+		pp_jb_number(&st, "p95_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.95), c.min_ms), c.max_ms));
+		pp_jb_number(&st, "p99_ms", Min(Max(pp_sketch_acc_quantile(acc, 0.99), c.min_ms), c.max_ms));
 	}
 	if ((flags & PP_ROLLUP_HAS_TTFT) && ttft->count > 0)
 	{

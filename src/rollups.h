@@ -13,6 +13,9 @@
 #include "datatype/timestamp.h"
 #include "utils/rel.h"
 
+#include "shmem.h"
+#include "sketch.h"
+
 /*
  * Write the rollups due in the current database (pp_rollup()); returns the
  * rows written.
@@ -30,6 +33,15 @@ extern void pp_rollup_request(Oid dbid);
  * minute of created_at when its rollup may have been written.
  */
 extern void pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted);
+
+/*
+ * Read a stored rollup into c and the sketches, which point to
+ * PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY) bytes each; *flags says which
+ * sketches it has (src/core/rollup.h).  ERROR when data is not a rollup.
+ */
+extern void pp_rollup_read_data(bytea *data, PPCounters *c,
+								pp_sketch_t *durations, pp_sketch_t *ttft,
+								uint8 *flags);
 
 /* performance_profiles (rel) was truncated: so are its rollups. */
 extern void pp_rollup_truncated(Relation rel);

@@ -7,7 +7,7 @@
 --
 
 CREATE TABLE @extschema@.performance_rollups (
-    width text NOT NULL CHECK (width IN ('minute', 'hour')),
+    width text NOT NULL CHECK (width IN ('minute', 'hour', 'day')),
     bucket_start timestamptz NOT NULL,
     kind "char" NOT NULL CHECK (kind IN ('p', 'o', 'c')),
     name text NOT NULL,
@@ -16,7 +16,7 @@ CREATE TABLE @extschema@.performance_rollups (
     PRIMARY KEY (width, bucket_start, kind, name)
 );
 COMMENT ON TABLE @extschema@.performance_rollups IS
-    'Statistics of closed minutes and hours: kind p (the profiles; name empty), o (an operation), c (a call path); data in the stored form of src/core/rollup.h, read with pp_rollup_contents()';
+    'Statistics of closed minutes, hours and days: kind p (the profiles; name empty), o (an operation), c (a call path); data in the stored form of src/core/rollup.h, read with pp_rollup_contents()';
 
 -- No key: writers of the same minute must never wait for each other's
 -- marks, so each transaction inserts its own row.
@@ -58,7 +58,7 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'pp_rollup'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.pp_rollup() IS
-    'Writes the rollups of the minutes closed since the last call and of the stale ones, and of their hours; returns the buckets written';
+    'Writes the rollups of the minutes closed since the last call and of the stale ones, and of their hours and days; returns the rows written';
 
 CREATE FUNCTION @extschema@.pp_rollup_contents(data bytea)
 RETURNS jsonb
