@@ -17,7 +17,7 @@ CORE_OBJS = src/core/alloc.o src/core/error.o src/core/tree.o \
 	src/core/rollup.o
 OBJS = src/ppprof.o src/guc.o src/allocator.o src/spi_owner.o src/config.o \
 	src/numeric_decode.o src/jsonb_source.o src/jsonb_build.o src/profile.o \
-	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/paths.o src/dimensions.o src/rebuild.o src/rollups.o src/partitions.o src/report.o src/report_changes.o \
+	src/ingest.o src/shmem.o src/dump.o src/observe.o src/window.o src/stats.o src/paths.o src/dimensions.o src/rebuild.o src/rollups.o src/rollup_read.o src/partitions.o src/report.o src/report_changes.o \
 	src/usage.o src/compare.o src/trends.o src/snapshot.o src/span.o src/otlp.o \
 	src/timeline.o src/svg.o src/flamegraph.o src/export.o \
 	$(CORE_OBJS)

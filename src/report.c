@@ -648,7 +648,8 @@ pp_optimization_report(PG_FUNCTION_ARGS)
 	/* beyond ppprof.max_window_operations: counted, not analysed */
 	if (an.w.other.c.calls > 0)
 		pp_jb_int(&st, "folded_calls", an.w.other.c.calls);
-	pp_jb_string(&st, "source", an.w.from_table ? "table" : "shared memory");
+	pp_jb_string(&st, "source", an.w.from_table ? "table" :
+				 an.w.from_rollups ? "rollups" : "shared memory");
 	pp_jb_string(&st, "ranked_by", rank_by);
 	pp_jb_end_object(&st);
 

@@ -57,6 +57,7 @@
 #include "guc.h"
 #include "profile.h"
 #include "rebuild.h"
+#include "rollup_read.h"
 #include "shmem.h"
 #include "spi_owner.h"
 #include "trend.h"
@@ -207,12 +208,26 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 		w->last_kind = kind;
 	}
 	a = w->last_agg;
+	if (sketch == NULL)
+		a = &w->other;			/* a rollup's fold row: counts only */
 	pp_counters_merge(&a->c, c);
 	pp_counters_merge(start < w->mid ? &a->early : &a->late, c);
 	if (!a->folded)
 		check_acc(pp_sketch_acc_add_sketch(a->acc, sketch));
 	if (!a->folded && ttft_sketch != NULL)
 		check_acc(pp_sketch_acc_add_sketch(agg_ttft_acc(a), ttft_sketch));
+}
+
+/* A rollup: its name is transient, so it is looked up every time. */
+static void
+visit_rollup(void *arg, int kind, const char *name, int name_len,
+			 TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch,
+			 const pp_sketch_t *ttft_sketch)
+{
+	PPWindow   *w = arg;
+
+	w->last_name = NULL;
+	visit_bucket(arg, kind, name, name_len, start, c, sketch, ttft_sketch);
 }
 
 /*
@@ -577,13 +592,26 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 		return;
 	if (!pp_shmem_collect(MyDatabaseId, t0, t1, end_open, visit_bucket, w, &plan))
 	{
-		w->from_table = true;
+		PPRollupPlan rplan;
+		int			i;
+
 		w->why = plan.why;
 		if (plan.rebuild)
 			pp_shmem_invalidate(MyDatabaseId, true);
 		if (plan.invalid || plan.rebuild)
 			pp_request_rebuild(MyDatabaseId);
-		read_table(w, cfg, t0, t1, !end_open);
+		if (!pp_rollup_collect(t0, t1, end_open, w->mid, visit_rollup, w, &rplan))
+		{
+			w->from_table = true;
+			read_table(w, cfg, t0, t1, !end_open);
+			return;
+		}
+		/* the configuration may have been loaded again meanwhile */
+		cfg = pp_config_get();
+		w->from_rollups = true;
+		for (i = 0; i < rplan.n_rest; i++)
+			read_table(w, cfg, rplan.rest[i].from, rplan.rest[i].to,
+					   rplan.rest[i].inclusive);
 		return;
 	}
 	read_table(w, cfg, plan.edge_lo_from, plan.edge_lo_to, false);

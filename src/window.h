@@ -50,7 +50,8 @@ typedef struct PPWindow
 	TimestampTz t1;
 	TimestampTz mid;			/* splits the window in halves (degrading) */
 	bool		from_table;		/* answered from the table alone */
-	const char *why;			/* why, when from_table */
+	bool		from_rollups;	/* from rollups and the rows they lack */
+	const char *why;			/* why not from shared memory */
 	HTAB	   *ops;			/* name -> PPAgg, operations, at most
 								 * ppprof.max_window_operations */
 	PPAgg		root;			/* the profiles themselves */

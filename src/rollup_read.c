@@ -1,0 +1,364 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/rollup_read.c
+ *	  Answer a window from the rollups (performance_rollups) and the table
+ *	  rows they do not hold, when the shared statistics cannot answer: on a
+ *	  hot standby, before the live statistics' horizon, while they are
+ *	  rebuilt, or for a window reaching before the oldest raw profile.
+ *
+ * The window is cut into buckets whose rollup can stand for the table: a
+ * day, hour or minute that lies entirely inside the window (and on one side
+ * of its middle, as the halves of a window need), that has a rollup, and
+ * whose minutes carry no mark in performance_rollup_stale.  Everything else
+ * -- the edges that cut a bucket, the buckets marked or without a rollup,
+ * and the rows newer than the last rollup -- is left as ranges of time for
+ * the caller to read from the table.  The rollups, the marks and the table
+ * are all read in the statement's snapshot, and a rollup without a mark
+ * equals the table's rows of its bucket in any snapshot that sees it
+ * (src/rollups.c), so counts and sums are the table's, and percentiles
+ * merge the same sketch bins the table's rows would fill.
+ *
+ * One exception, by design: rows that pp_purge deleted stay counted in
+ * their rollups (their deletion marks nothing), so that statistics outlive
+ * the raw profiles (docs/scaling.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "config.h"
+#include "rollup.h"
+#include "rollup_read.h"
+#include "rollups.h"
+#include "spi_owner.h"
+#include "window.h"
+
+/* The widths, longest first. */
+static const struct
+{
+	const char *name;
+	TimestampTz usecs;
+}			widths[PP_ROLLUP_WIDTHS] = {
+	{"day", USECS_PER_DAY},
+	{"hour", USECS_PER_HOUR},
+	{"minute", USECS_PER_MINUTE},
+};
+
+/* A set of bucket starts. */
+static HTAB *
+start_set(const char *what)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(TimestampTz);
+	ctl.entrysize = sizeof(TimestampTz);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(what, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static bool
+set_has(HTAB *set, TimestampTz t)
+{
+	return hash_search(set, &t, HASH_FIND, NULL) != NULL;
+}
+
+static void
+set_add(HTAB *set, TimestampTz t)
+{
+	(void) hash_search(set, &t, HASH_ENTER, NULL);
+}
+
+static TimestampTz
+floor_to(TimestampTz t, TimestampTz width)
+{
+	TimestampTz r = t - t % width;
+
+	return r > t ? r - width : r;
+}
+
+/* Run a read-only query in the statement's snapshot. */
+static void
+run(const char *q, int nargs, Oid *types, Datum *args)
+{
+	if (SPI_execute_with_args(q, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read rollups: %s", q);
+}
+
+/*
+ * The starts, within [t0, t1), of the buckets of one width that have a
+ * rollup (their profiles' row, written for every bucket, empty or not).
+ */
+static HTAB *
+read_written(const char *nsp, int w, TimestampTz t0, TimestampTz t1)
+{
+	HTAB	   *set = start_set("ppprof rollups written");
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[3];
+	uint64		i;
+
+	args[0] = CStringGetTextDatum(widths[w].name);
+	args[1] = TimestampTzGetDatum(t0);
+	args[2] = TimestampTzGetDatum(t1);
+	run(psprintf("SELECT bucket_start FROM %s.performance_rollups"
+				 " WHERE width OPERATOR(pg_catalog.=) $1"
+				 " AND bucket_start OPERATOR(pg_catalog.>=) $2"
+				 " AND bucket_start OPERATOR(pg_catalog.<) $3"
+				 " AND kind OPERATOR(pg_catalog.=) 'p'", nsp),
+		3, types, args);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		set_add(set, DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1,
+													   &isnull)));
+	}
+	return set;
+}
+
+/* The bucket starts of one width that hold a marked minute of [t0, t1). */
+static void
+read_marks(const char *nsp, TimestampTz t0, TimestampTz t1, HTAB **marked)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	uint64		i;
+	int			w;
+
+	args[0] = TimestampTzGetDatum(t0);
+	args[1] = TimestampTzGetDatum(t1);
+	run(psprintf("SELECT DISTINCT bucket_start FROM %s.performance_rollup_stale"
+				 " WHERE bucket_start OPERATOR(pg_catalog.>=) $1"
+				 " AND bucket_start OPERATOR(pg_catalog.<) $2", nsp),
+		2, types, args);
+	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+		marked[w] = start_set("ppprof rollups marked");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		TimestampTz m = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull));
+
+		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+			set_add(marked[w], floor_to(m, widths[w].usecs));
+	}
+}
+
+/*
+ * Add [from, to) -- [from, to] when inclusive -- to the table's ranges,
+ * joining it to the last one, in memory cxt.
+ */
+static void
+rest_add(PPRollupPlan *plan, MemoryContext cxt, TimestampTz from,
+		 TimestampTz to, bool inclusive)
+{
+	PPTimeRange *r;
+
+	if (plan->n_rest > 0)
+	{
+		r = &plan->rest[plan->n_rest - 1];
+		if (r->to == from && !r->inclusive)
+		{
+			r->to = to;
+			r->inclusive = inclusive;
+			return;
+		}
+	}
+	if (plan->n_rest == plan->cap_rest)
+	{
+		plan->cap_rest = Max(16, plan->cap_rest * 2);
+		plan->rest = plan->rest ?
+			repalloc(plan->rest, sizeof(PPTimeRange) * plan->cap_rest) :
+			MemoryContextAlloc(cxt, sizeof(PPTimeRange) * plan->cap_rest);
+	}
+	r = &plan->rest[plan->n_rest++];
+	r->from = from;
+	r->to = to;
+	r->inclusive = inclusive;
+}
+
+/*
+ * Merge the rollups of the buckets chosen (of width w, in [lo, hi]) into
+ * visit, which runs in memory context caller: one index range read,
+ * keeping the chosen buckets only.
+ */
+static void
+visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
+			 TimestampTz hi, pp_bucket_visitor visit, void *arg,
+			 MemoryContext caller)
+{
+	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[3];
+	SPIPlanPtr	plan;
+	Portal		portal;
+	pp_sketch_t *durations = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+	pp_sketch_t *ttft = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
+
+	args[0] = CStringGetTextDatum(widths[w].name);
+	args[1] = TimestampTzGetDatum(lo);
+	args[2] = TimestampTzGetDatum(hi);
+	plan = SPI_prepare(psprintf("SELECT bucket_start, kind, name, data"
+								" FROM %s.performance_rollups"
+								" WHERE width OPERATOR(pg_catalog.=) $1"
+								" AND bucket_start OPERATOR(pg_catalog.>=) $2"
+								" AND bucket_start OPERATOR(pg_catalog.<=) $3", nsp),
+					   3, types);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			TimestampTz start = DatumGetTimestampTz(SPI_getbinval(tup, desc, 1, &isnull));
+			char		kind = DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull));
+			text	   *name;
+			PPCounters	c;
+			uint8		flags;
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!set_has(chosen, start))
+				continue;
+			name = DatumGetTextPP(SPI_getbinval(tup, desc, 3, &isnull));
+			pp_rollup_read_data(DatumGetByteaPP(SPI_getbinval(tup, desc, 4, &isnull)),
+								&c, durations, ttft, &flags);
+			if (c.calls <= 0)
+				continue;		/* an empty bucket's profiles row */
+			/* a bucket's fold row has no sketch: it folds in the window */
+			old = MemoryContextSwitchTo(caller);
+			visit(arg, kind == 'p' ? PP_KIND_ROOT : PP_KIND_OPERATION,
+				  VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), start, &c,
+				  (flags & PP_ROLLUP_HAS_DURATIONS) ? durations : NULL,
+				  (flags & PP_ROLLUP_HAS_TTFT) ? ttft : NULL);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+bool
+pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
+				  TimestampTz mid, pp_bucket_visitor visit, void *arg,
+				  PPRollupPlan *plan)
+{
+	PPConfig   *cfg = pp_config_get();
+	MemoryContext caller = CurrentMemoryContext;
+	PPSavedUser saved;
+	const char *nsp;
+	HTAB	   *written[PP_ROLLUP_WIDTHS];
+	HTAB	   *marked[PP_ROLLUP_WIDTHS];
+	HTAB	   *chosen[PP_ROLLUP_WIDTHS];
+	TimestampTz lo[PP_ROLLUP_WIDTHS];
+	TimestampTz hi[PP_ROLLUP_WIDTHS];
+	HTAB	   *days_with_hours;
+	HTAB	   *hours_with_minutes;
+	HASH_SEQ_STATUS seq;
+	TimestampTz *t;
+	TimestampTz p;
+	bool		any = false;
+	int			w;
+
+	memset(plan, 0, sizeof(*plan));
+	if (t0 >= t1 || !OidIsValid(get_relname_relid("performance_rollups", cfg->schema)))
+		return false;
+	nsp = quote_identifier(get_namespace_name(cfg->schema));
+
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
+	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+	{
+		written[w] = read_written(nsp, w, t0, t1);
+		any |= hash_get_num_entries(written[w]) > 0;
+	}
+	if (!any)
+	{
+		pp_spi_finish_as(&saved);
+		return false;
+	}
+	read_marks(nsp, t0, t1, marked);
+
+	/* where to look for shorter buckets at all */
+	days_with_hours = start_set("ppprof days with hours");
+	hours_with_minutes = start_set("ppprof hours with minutes");
+	hash_seq_init(&seq, written[1]);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		set_add(days_with_hours, floor_to(*t, USECS_PER_DAY));
+	hash_seq_init(&seq, written[2]);
+	while ((t = hash_seq_search(&seq)) != NULL)
+	{
+		set_add(days_with_hours, floor_to(*t, USECS_PER_DAY));
+		set_add(hours_with_minutes, floor_to(*t, USECS_PER_HOUR));
+	}
+
+	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+	{
+		chosen[w] = start_set("ppprof rollups chosen");
+		lo[w] = DT_NOEND;
+		hi[w] = DT_NOBEGIN;
+	}
+
+	/* walk the window, taking the longest usable bucket at each point */
+	p = t0;
+	while (p < t1)
+	{
+		TimestampTz next;
+
+		CHECK_FOR_INTERRUPTS();
+		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+		{
+			TimestampTz u = widths[w].usecs;
+
+			if (p % u == 0 && p + u <= t1 && !(p < mid && mid < p + u) &&
+				set_has(written[w], p) && !set_has(marked[w], p))
+				break;
+		}
+		if (w < PP_ROLLUP_WIDTHS)
+		{
+			set_add(chosen[w], p);
+			lo[w] = Min(lo[w], p);
+			hi[w] = Max(hi[w], p);
+			plan->n_buckets++;
+			p += widths[w].usecs;
+			continue;
+		}
+		/* from the table: to the next point where a rollup may start */
+		if (p % USECS_PER_DAY == 0 && !set_has(days_with_hours, p))
+			next = p + USECS_PER_DAY;
+		else if (p % USECS_PER_HOUR == 0 && !set_has(hours_with_minutes, p))
+			next = p + USECS_PER_HOUR;
+		else
+			next = floor_to(p, USECS_PER_MINUTE) + USECS_PER_MINUTE;
+		next = Min(next, t1);
+		rest_add(plan, caller, p, next, false);
+		p = next;
+	}
+	if (!end_open)
+		rest_add(plan, caller, t1, t1, true);
+
+	if (plan->n_buckets > 0)
+		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+			if (hi[w] >= lo[w])
+				visit_chosen(nsp, w, chosen[w], lo[w], hi[w], visit, arg, caller);
+	pp_spi_finish_as(&saved);
+	return plan->n_buckets > 0;
+}
