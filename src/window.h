@@ -100,6 +100,19 @@ typedef void (*pp_row_visitor) (void *arg, const pp_tree_t *tree,
 extern void pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to,
 						   bool inclusive, pp_row_visitor visit, void *arg);
 
+/* Receives one row of a query of pp_window_scan_query. */
+typedef void (*pp_stored_row_visitor) (void *arg, Datum profile,
+									   double total_ms, TimestampTz at,
+									   const pg_uuid_t *id);
+
+/*
+ * The table read of pp_window_scan, for another query of the same columns
+ * (profile_data, total_duration_ms, created_at, id), without the scan cache.
+ */
+extern void pp_window_scan_query(Oid owner, const char *query, int nargs,
+								 Oid *argtypes, Datum *args, bool read_only,
+								 pp_stored_row_visitor visit, void *arg);
+
 /*
  * Keep what pp_window_scan reads from the table, in a child of
  * CurrentMemoryContext, until pp_window_scan_cache_end (or that context's
