@@ -73,19 +73,23 @@ check_acc(pp_error_code_t rc)
 }
 
 /* The hash key of an aggregate is its (name, name_len). */
-static uint32
-agg_key_hash(const void *key, Size keysize)
+StaticAssertDecl(offsetof(PPAgg, name) == offsetof(PPNameKey, name) &&
+				 offsetof(PPAgg, name_len) == offsetof(PPNameKey, name_len),
+				 "PPAgg must begin with a PPNameKey");
+
+uint32
+pp_name_key_hash(const void *key, Size keysize)
 {
-	const PPAgg *k = key;
+	const PPNameKey *k = key;
 
 	return hash_bytes((const unsigned char *) k->name, k->name_len);
 }
 
-static int
-agg_key_match(const void *key1, const void *key2, Size keysize)
+int
+pp_name_key_match(const void *key1, const void *key2, Size keysize)
 {
-	const PPAgg *a = key1;
-	const PPAgg *b = key2;
+	const PPNameKey *a = key1;
+	const PPNameKey *b = key2;
 
 	return a->name_len == b->name_len &&
 		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
@@ -606,8 +610,8 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	memset(&info, 0, sizeof(info));
 	info.keysize = offsetof(PPAgg, name_len) + sizeof(int);
 	info.entrysize = sizeof(PPAgg);
-	info.hash = agg_key_hash;
-	info.match = agg_key_match;
+	info.hash = pp_name_key_hash;
+	info.match = pp_name_key_match;
 	info.hcxt = CurrentMemoryContext;
 	w->ops = hash_create("ppprof window", 64, &info,
 						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

@@ -27,10 +27,24 @@
 #define PP_FOLD_NAME	"(other)"
 #define PP_FOLD_TYPE	"(folded)"
 
+/*
+ * The key of a hash table of names, (name, name_len), with its HASHCTL hash
+ * and match: the entries begin with these two fields, as PPAgg does, and
+ * keysize covers them.
+ */
+typedef struct PPNameKey
+{
+	const char *name;
+	int			name_len;
+} PPNameKey;
+
+extern uint32 pp_name_key_hash(const void *key, Size keysize);
+extern int	pp_name_key_match(const void *key1, const void *key2, Size keysize);
+
 typedef struct PPAgg
 {
-	const char *name;			/* hash key with name_len: NUL-terminated,
-								 * in the window's memory */
+	const char *name;			/* hash key with name_len (a PPNameKey):
+								 * NUL-terminated, in the window's memory */
 	int			name_len;
 	bool		folded;			/* the fold row (PP_FOLD_NAME) */
 	PPCounters	c;
