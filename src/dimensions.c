@@ -118,7 +118,10 @@ typedef struct PPDimAgg
 	pp_sketch_acc_t *acc;		/* NULL for a fold row */
 } PPDimAgg;
 
-/* One value of the window, with its nodes over all operations. */
+/*
+ * One value of the window, with its nodes over all operations; the key is
+ * its first two fields (a PPNameKey).
+ */
 typedef struct PPDimValueCount
 {
 	const char *value;
@@ -126,6 +129,10 @@ typedef struct PPDimValueCount
 	int64		calls;
 	bool		kept;
 } PPDimValueCount;
+
+StaticAssertDecl(offsetof(PPDimValueCount, value) == offsetof(PPNameKey, name) &&
+				 offsetof(PPDimValueCount, value_len) == offsetof(PPNameKey, name_len),
+				 "PPDimValueCount must begin with a PPNameKey");
 
 typedef struct PPDimWindow
 {
@@ -161,24 +168,6 @@ agg_key_match(const void *key1, const void *key2, Size keysize)
 		return 1;
 	return a->value_len < 0 || memcmp(a->value, b->value, a->value_len) == 0
 		? 0 : 1;
-}
-
-static uint32
-value_key_hash(const void *key, Size keysize)
-{
-	const PPDimValueCount *k = key;
-
-	return hash_bytes((const unsigned char *) k->value, k->value_len);
-}
-
-static int
-value_key_match(const void *key1, const void *key2, Size keysize)
-{
-	const PPDimValueCount *a = key1;
-	const PPDimValueCount *b = key2;
-
-	return a->value_len == b->value_len &&
-		memcmp(a->value, b->value, a->value_len) == 0 ? 0 : 1;
 }
 
 static char *
@@ -569,8 +558,8 @@ dim_window_init(PPDimWindow *w, const PPDimValue *only, int n_only)
 	memset(&info, 0, sizeof(info));
 	info.keysize = offsetof(PPDimValueCount, value_len) + sizeof(int);
 	info.entrysize = sizeof(PPDimValueCount);
-	info.hash = value_key_hash;
-	info.match = value_key_match;
+	info.hash = pp_name_key_hash;
+	info.match = pp_name_key_match;
 	info.hcxt = w->cxt;
 	w->values = hash_create("ppprof dimension values", 64, &info,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

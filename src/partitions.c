@@ -36,7 +36,6 @@
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
@@ -54,7 +53,7 @@
 #include "observe.h"
 #include "partitions.h"
 #include "shmem.h"
-#include "spi_owner.h"
+#include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_partition_ddl);
 
@@ -96,6 +95,14 @@ is_profiles_partition(Oid relid, Oid profiles)
 	return found;
 }
 
+/* One row of a leaf into the queue; arg points at the PPChangeKind. */
+static void
+queue_row(void *arg, Datum profile, double total_ms, TimestampTz created_at,
+		  const pg_uuid_t *id)
+{
+	pp_observe_stored(*(PPChangeKind *) arg, id, created_at, total_ms, profile);
+}
+
 /*
  * Queue every row of the leaf table relid as added or removed.  The rows
  * are read as the table's owner, in a snapshot taken now that the command's
@@ -106,12 +113,9 @@ queue_leaf_rows(Oid relid, PPChangeKind kind)
 {
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1];
-	PPSavedUser saved;
-	SPIPlanPtr	plan;
-	Portal		portal;
 	char	   *q;
 
-	q = psprintf("SELECT id, profile_data, total_duration_ms, created_at"
+	q = psprintf("SELECT profile_data, total_duration_ms, created_at, id"
 				 " FROM ONLY %s"
 				 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
 				 " AND ppprof_rejected IS NULL",
@@ -121,41 +125,9 @@ queue_leaf_rows(Oid relid, PPChangeKind kind)
 	args[0] = TimestampTzGetDatum(kind == PP_CHANGE_REMOVE ?
 								  pp_shmem_horizon_start() : DT_NOBEGIN);
 
-	pp_spi_connect_as(pp_config_relation_owner(relid), &saved);
-	plan = SPI_prepare(q, 1, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	/* not read-only: a snapshot taken after the locks were granted */
-	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
-	for (;;)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
-			Datum		profile = SPI_getbinval(tup, desc, 2, &isnull);
-			Datum		total;
-			double		total_ms;
-			TimestampTz created_at;
-
-			if (isnull)
-				continue;
-			total = SPI_getbinval(tup, desc, 3, &isnull);
-			total_ms = isnull ? 0 : DatumGetFloat8(total);
-			created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-			pp_observe_stored(kind, DatumGetUUIDP(id), created_at, total_ms, profile);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	pp_spi_finish_as(&saved);
+	pp_window_scan_query(pp_config_relation_owner(relid), q, 1, argtypes, args,
+						 false, queue_row, &kind);
 }
 
 /*

@@ -74,19 +74,23 @@ check_acc(pp_error_code_t rc)
 }
 
 /* The hash key of an aggregate is its (name, name_len). */
-static uint32
-agg_key_hash(const void *key, Size keysize)
+StaticAssertDecl(offsetof(PPAgg, name) == offsetof(PPNameKey, name) &&
+				 offsetof(PPAgg, name_len) == offsetof(PPNameKey, name_len),
+				 "PPAgg must begin with a PPNameKey");
+
+uint32
+pp_name_key_hash(const void *key, Size keysize)
 {
-	const PPAgg *k = key;
+	const PPNameKey *k = key;
 
 	return hash_bytes((const unsigned char *) k->name, k->name_len);
 }
 
-static int
-agg_key_match(const void *key1, const void *key2, Size keysize)
+int
+pp_name_key_match(const void *key1, const void *key2, Size keysize)
 {
-	const PPAgg *a = key1;
-	const PPAgg *b = key2;
+	const PPNameKey *a = key1;
+	const PPNameKey *b = key2;
 
 	return a->name_len == b->name_len &&
 		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
@@ -391,6 +395,93 @@ scan_cache_drop(PPScanRange *r)
 }
 
 /*
+ * Run query -- SELECT profile_data, total_duration_ms, created_at, id FROM a
+ * table of profiles -- with its nargs parameters, as role owner, through a
+ * cursor (read_only: in the current snapshot, else in one taken now), and
+ * hand each row that has a profile_data to visit, in SPI's memory context.
+ * Nothing is cached: only pp_window_scan keeps what it reads.
+ */
+void
+pp_window_scan_query(Oid owner, const char *query, int nargs, Oid *argtypes,
+					 Datum *args, bool read_only, pp_stored_row_visitor visit,
+					 void *arg)
+{
+	PPSavedUser saved;
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	pp_spi_connect_as(owner, &saved);
+	plan = SPI_prepare(query, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, args, NULL, read_only);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		profile = SPI_getbinval(tup, desc, 1, &isnull);
+			Datum		total;
+			double		total_ms;
+			TimestampTz at;
+			pg_uuid_t  *id;
+
+			CHECK_FOR_INTERRUPTS();
+			/* NULL only in a table being attached, which the command refuses */
+			if (isnull)
+				continue;
+			total = SPI_getbinval(tup, desc, 2, &isnull);
+			total_ms = isnull ? 0 : DatumGetFloat8(total);
+			at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+			id = DatumGetUUIDP(SPI_getbinval(tup, desc, 4, &isnull));
+			visit(arg, profile, total_ms, at, id);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	pp_spi_finish_as(&saved);
+}
+
+/* What pp_window_scan hands each row of the table to (scan_row). */
+typedef struct PPScanState
+{
+	pp_row_visitor visit;
+	void	   *arg;
+	MemoryContext caller;		/* where visit runs */
+	PPScanRange *filling;		/* the cache's range being filled, or NULL */
+} PPScanState;
+
+static void
+scan_row(void *arg, Datum profile, double total, TimestampTz at,
+		 const pg_uuid_t *id)
+{
+	PPScanState *s = arg;
+	pp_tree_t	tree;
+	PPNodeObs  *obs;
+	MemoryContext old;
+
+	/* false: stored while ppprof was disabled, and not a valid profile */
+	if (!pp_profile_observations(profile, at, &tree, &obs))
+		return;
+	if (s->filling != NULL &&
+		!scan_cache_add(s->filling, &tree, obs, at, id, total))
+	{
+		scan_cache_drop(s->filling);
+		s->filling = NULL;
+	}
+	old = MemoryContextSwitchTo(s->caller);
+	s->visit(s->arg, &tree, obs, at, id, total);
+	MemoryContextSwitchTo(old);
+}
+
+/*
  * Hand every valid profile with created_at in [from, to) -- or [from, to]
  * when inclusive -- to visit, walked into its tree and observations, read
  * from the table through the created_at index as the table's owner (or
@@ -403,12 +494,8 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 	StringInfoData q;
 	Oid			argtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2];
-	Portal		portal;
-	SPIPlanPtr	plan;
-	PPSavedUser saved;
-	MemoryContext caller = CurrentMemoryContext;
 	PPScanRange *kept;
-	PPScanRange *filling = NULL;
+	PPScanState state;
 
 	if (from > to || (!inclusive && from == to))
 		return;
@@ -429,14 +516,18 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 		}
 		return;
 	}
+	state.visit = visit;
+	state.arg = arg;
+	state.caller = CurrentMemoryContext;
+	state.filling = NULL;
 	if (scan_cache != NULL && scan_cache->bytes < PP_SCAN_CACHE_BYTES)
 	{
-		filling = MemoryContextAllocZero(scan_cache->cxt, sizeof(PPScanRange));
-		filling->from = from;
-		filling->to = to;
-		filling->inclusive = inclusive;
-		filling->next = scan_cache->ranges;
-		scan_cache->ranges = filling;
+		state.filling = MemoryContextAllocZero(scan_cache->cxt, sizeof(PPScanRange));
+		state.filling->from = from;
+		state.filling->to = to;
+		state.filling->inclusive = inclusive;
+		state.filling->next = scan_cache->ranges;
+		scan_cache->ranges = state.filling;
 	}
 
 	initStringInfo(&q);
@@ -451,51 +542,10 @@ pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to, bool inclusive,
 	args[0] = TimestampTzGetDatum(from);
 	args[1] = TimestampTzGetDatum(to);
 
-	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	plan = SPI_prepare(q.data, 2, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
-	for (;;)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			Datum		profile = SPI_getbinval(tup, desc, 1, &isnull);
-			double		total = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
-			TimestampTz at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-			pg_uuid_t  *id = DatumGetUUIDP(SPI_getbinval(tup, desc, 4, &isnull));
-			pp_tree_t	tree;
-			PPNodeObs  *obs;
-			MemoryContext old;
-
-			CHECK_FOR_INTERRUPTS();
-			/* false: stored while ppprof was disabled, and not a valid profile */
-			if (!pp_profile_observations(profile, at, &tree, &obs))
-				continue;
-			if (filling != NULL &&
-				!scan_cache_add(filling, &tree, obs, at, id, total))
-			{
-				scan_cache_drop(filling);
-				filling = NULL;
-			}
-			old = MemoryContextSwitchTo(caller);
-			visit(arg, &tree, obs, at, id, total);
-			MemoryContextSwitchTo(old);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	pp_spi_finish_as(&saved);
-	if (filling != NULL)
-		filling->complete = true;
+	pp_window_scan_query(pp_config_owner(cfg), q.data, 2, argtypes, args, true,
+						 scan_row, &state);
+	if (state.filling != NULL)
+		state.filling->complete = true;
 }
 
 /* One profile of the table into the operations of the window. */
@@ -575,8 +625,8 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	memset(&info, 0, sizeof(info));
 	info.keysize = offsetof(PPAgg, name_len) + sizeof(int);
 	info.entrysize = sizeof(PPAgg);
-	info.hash = agg_key_hash;
-	info.match = agg_key_match;
+	info.hash = pp_name_key_hash;
+	info.match = pp_name_key_match;
 	info.hcxt = CurrentMemoryContext;
 	w->ops = hash_create("ppprof window", 64, &info,
 						 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

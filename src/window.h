@@ -27,10 +27,24 @@
 #define PP_FOLD_NAME	"(other)"
 #define PP_FOLD_TYPE	"(folded)"
 
+/*
+ * The key of a hash table of names, (name, name_len), with its HASHCTL hash
+ * and match: the entries begin with these two fields, as PPAgg does, and
+ * keysize covers them.
+ */
+typedef struct PPNameKey
+{
+	const char *name;
+	int			name_len;
+} PPNameKey;
+
+extern uint32 pp_name_key_hash(const void *key, Size keysize);
+extern int	pp_name_key_match(const void *key1, const void *key2, Size keysize);
+
 typedef struct PPAgg
 {
-	const char *name;			/* hash key with name_len: NUL-terminated,
-								 * in the window's memory */
+	const char *name;			/* hash key with name_len (a PPNameKey):
+								 * NUL-terminated, in the window's memory */
 	int			name_len;
 	bool		folded;			/* the fold row (PP_FOLD_NAME) */
 	PPCounters	c;
@@ -100,6 +114,19 @@ typedef void (*pp_row_visitor) (void *arg, const pp_tree_t *tree,
 
 extern void pp_window_scan(PPConfig *cfg, TimestampTz from, TimestampTz to,
 						   bool inclusive, pp_row_visitor visit, void *arg);
+
+/* Receives one row of a query of pp_window_scan_query. */
+typedef void (*pp_stored_row_visitor) (void *arg, Datum profile,
+									   double total_ms, TimestampTz at,
+									   const pg_uuid_t *id);
+
+/*
+ * The table read of pp_window_scan, for another query of the same columns
+ * (profile_data, total_duration_ms, created_at, id), without the scan cache.
+ */
+extern void pp_window_scan_query(Oid owner, const char *query, int nargs,
+								 Oid *argtypes, Datum *args, bool read_only,
+								 pp_stored_row_visitor visit, void *arg);
 
 /*
  * Keep what pp_window_scan reads from the table, in a child of

@@ -87,6 +87,23 @@ check_header_times(const pp_dump_header_t *h, int64_t now)
 	return NULL;
 }
 
+/*
+ * A path or dimension record (an operation record with a parent): in use,
+ * a name length within 0 .. name_max, and a parent within
+ * parent_min .. parent_end - 1.
+ */
+static bool
+check_named_entry(const char *entry, const pp_dump_layout_t *l,
+				  int64_t parent_min, int64_t parent_end)
+{
+	int32_t		name_len = read_int32(entry, l->op_name_len_offset);
+	int32_t		parent = read_int32(entry, l->op_parent_offset);
+
+	return entry[l->op_in_use_offset] != 0 && name_len >= 0 &&
+		(uint32_t) name_len <= l->name_max &&
+		(int64_t) parent >= parent_min && (int64_t) parent < parent_end;
+}
+
 const char *
 pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 			  pp_dump_header_t *h)
@@ -212,16 +229,11 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	for (i = 0; i < h->n_paths; i++)
 	{
 		const char *op = pp_dump_take(&r, l->op_size);
-		int32_t		name_len;
-		int32_t		parent;
 
 		if (op == NULL)
 			return "file is truncated";
-		name_len = read_int32(op, l->op_name_len_offset);
-		parent = read_int32(op, l->op_parent_offset);
-		if (op[l->op_in_use_offset] == 0 || name_len < 0 ||
-			(uint32_t) name_len > l->name_max ||
-			parent < -1 || (int64_t) parent >= (int64_t) i)
+		/* a parent of -1 or an earlier path's index */
+		if (!check_named_entry(op, l, -1, (int64_t) i))
 			return "corrupt path entry";
 	}
 	for (i = 0; i < h->n_path_minute + h->n_path_hour; i++)
@@ -245,16 +257,11 @@ pp_dump_check(const char *buf, size_t len, const pp_dump_layout_t *l,
 	for (i = 0; i < h->n_dims; i++)
 	{
 		const char *dim = pp_dump_take(&r, l->op_size);
-		int32_t		name_len;
-		int32_t		parent;
 
 		if (dim == NULL)
 			return "file is truncated";
-		name_len = read_int32(dim, l->op_name_len_offset);
-		parent = read_int32(dim, l->op_parent_offset);
-		if (dim[l->op_in_use_offset] == 0 || name_len < 0 ||
-			(uint32_t) name_len > l->name_max ||
-			parent < 0 || (uint32_t) parent >= h->n_ops)
+		/* a parent that is its operation's index */
+		if (!check_named_entry(dim, l, 0, (int64_t) h->n_ops))
 			return "corrupt dimension entry";
 	}
 	for (i = 0; i < h->n_dim_hour; i++)
