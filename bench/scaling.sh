@@ -9,8 +9,8 @@
 #   BENCH_SMOKE=1 bash bench/scaling.sh    tiny sizes: proves the script works
 #
 # Environment:
-#   BENCH_SECONDS        duration of each pgbench run (default 20; smoke 2)
-#   BENCH_ROUNDS         rounds of the ingest part (default 3; smoke 1)
+#   BENCH_SECONDS        duration of each pgbench run (default 12; smoke 2)
+#   BENCH_ROUNDS         rounds of the ingest part (default 5; smoke 1)
 #   BENCH_CLIENTS        client counts of the ingest part, pgbench -c N -j N (default "1 2")
 #   BENCH_DAY_PROFILES   profiles of the day loaded for the rollups (default 100000; smoke 2000)
 #   BENCH_DENSE_PER_DAY  rate of the dense sample, profiles a day (default 1000000; smoke 20000)
@@ -31,8 +31,9 @@
 #      ppprof  performance_profiles: validation, analysis columns,
 #              statistics, and the rollup worker (on by default) writing
 #              each minute as it closes
-#    alternating within each round, the tables truncated and a CHECKPOINT
-#    before each run.  Every transaction's row is checked to be stored
+#    one after the other in each round (plain first in odd rounds, ppprof
+#    first in even ones: on a shared machine the load changes within a
+#    round), the tables truncated and a CHECKPOINT before each run.  Every transaction's row is checked to be stored
 #    (and analysed, for ppprof).  Reported: profiles per second, median
 #    and range over the rounds, and the median of the per-round ratios
 #    ppprof / plain; and the bytes the table takes per profile.
@@ -71,8 +72,8 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 	DENSE_HOURS=${BENCH_DENSE_HOURS:-1}
 	MODE=smoke
 else
-	SECONDS_PER_RUN=${BENCH_SECONDS:-20}
-	ROUNDS=${BENCH_ROUNDS:-3}
+	SECONDS_PER_RUN=${BENCH_SECONDS:-12}
+	ROUNDS=${BENCH_ROUNDS:-5}
 	DAY_N=${BENCH_DAY_PROFILES:-100000}
 	DENSE_PER_DAY=${BENCH_DENSE_PER_DAY:-1000000}
 	DENSE_HOURS=${BENCH_DENSE_HOURS:-2}
@@ -171,7 +172,8 @@ declare -A V RR BYTES
 LOAD_INGEST=$(loadavg)
 for ((r = 1; r <= ROUNDS; r++)); do
 	for c in $CLIENTS_LIST; do
-		for cfg in plain ppprof; do
+		if ((r % 2)); then order="plain ppprof"; else order="ppprof plain"; fi
+		for cfg in $order; do
 			t=$(table_of "$cfg")
 			psql_q -c "TRUNCATE plain_profiles, performance_profiles" -c "CHECKPOINT" >/dev/null
 			run_pgbench "$t" "$c"
@@ -267,16 +269,17 @@ SELECT (SELECT count(*) FROM performance_rollups r
        (SELECT count(*) FROM performance_profiles),
        pp_info()->>'minute_buckets', pp_info()->>'hour_buckets',
        pp_info()->>'sketch_memory_used_bytes',
-       (SELECT count(*) FROM performance_rollups);
+       (SELECT count(*) FROM performance_rollups),
+       coalesce(nullif(pp_info()->>'degradation', ''), 'none');
 SQL
 )
 	set -- $(tail -1 <<<"$out")
-	[ "$#" = 17 ] || { echo "bench: rollups of $label: unexpected output: $out" >&2; exit 1; }
+	[ "$#" -ge 18 ] || { echo "bench: rollups of $label: unexpected output: $out" >&2; exit 1; }
 	[ "$1" = 0 ] || { echo "bench: rollups of $label: $1 'p' rows whose calls differ from the table" >&2; exit 1; }
 	[ "${13}" = "$n" ] || { echo "bench: rollups of $label: ${13} profiles loaded, not $n" >&2; exit 1; }
 	[ "$4" -gt 0 ] && [ "$5" -gt 0 ] || { echo "bench: rollups of $label: no minute ($4) or hour ($5) bucket written" >&2; exit 1; }
 	echo "rollups $label: $2 rows written in $3 ms; minute buckets $4 ($6 rows, ${10} bytes), hour buckets $5 ($7 rows, ${11} bytes); table ${12} bytes (load $(load1))" >&2
-	echo "- $label: performance_rollups after pp_rollup(): ${12} bytes, ${17} rows (pg_total_relation_size; with the empty minutes up to now); shared memory after the load: ${14} minute buckets, ${15} hour buckets, $(awk -v b="${16}" 'BEGIN {printf "%.1f MB", b / 1e6}') of sketch memory in use" >>"$TMP/notes"
+	echo "- $label: performance_rollups after pp_rollup(): ${12} bytes, ${17} rows (pg_total_relation_size; with the empty minutes up to now); shared memory after the load: ${14} minute buckets, ${15} hour buckets, $(awk -v b="${16}" 'BEGIN {printf "%.1f MB", b / 1e6}') of sketch memory in use, degradation: ${*:18}" >>"$TMP/notes"
 	awk -v l="$label" -v n="$n" -v h="$hours" -v ms="$3" -v mb="$4" -v hb="$5" -v mr="$6" -v hr="$7" \
 		-v mo="$8" -v ho="$9" -v ms_b="${10}" -v hs_b="${11}" 'BEGIN {
 		pm = ms_b / mb; ph = hs_b / hb
