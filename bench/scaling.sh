@@ -41,8 +41,9 @@
 # 3. Rollups.  ppprof.rollup_worker off (pg_reload_conf), then, for each
 #    of two samples, TRUNCATE performance_profiles (which deletes its
 #    rollups), ppgen.load of the sample ending at the start of the current
-#    hour, pp_info()'s buckets and sketch memory in use, and one
-#    pp_rollup() (timed):
+#    hour, pp_info()'s buckets and the sketch memory the sample took (its
+#    growth: TRUNCATE leaves the blocks it let go counted until a sweep),
+#    and one pp_rollup() (timed):
 #      day    BENCH_DAY_PROFILES profiles spread evenly over 24 hours
 #      dense  BENCH_DENSE_HOURS hours at the rate of BENCH_DENSE_PER_DAY
 #             profiles a day (a sample of such a day: its minutes and
@@ -219,6 +220,9 @@ sleep 1
 rollup_sample() {
 	local label=$1 n=$2 hours=$3 t_end out
 	psql_q -c "TRUNCATE performance_profiles" >/dev/null
+	# blocks of the sketches that TRUNCATE let go stay counted as used until
+	# a sweep reclaims them: the sample's own are the growth from here
+	sketch0=$(psql_q -At -c "SELECT pp_info()->>'sketch_memory_used_bytes'")
 	t_end=$(psql_q -At -c "SELECT date_trunc('hour', now())")
 	psql_q -At -c "SELECT ppgen.load($n, interval '$hours hours', '$t_end')" >/dev/null
 	# only the buckets of the sample: pp_rollup() also writes the empty
@@ -279,7 +283,7 @@ SQL
 	[ "${13}" = "$n" ] || { echo "bench: rollups of $label: ${13} profiles loaded, not $n" >&2; exit 1; }
 	[ "$4" -gt 0 ] && [ "$5" -gt 0 ] || { echo "bench: rollups of $label: no minute ($4) or hour ($5) bucket written" >&2; exit 1; }
 	echo "rollups $label: $2 rows written in $3 ms; minute buckets $4 ($6 rows, ${10} bytes), hour buckets $5 ($7 rows, ${11} bytes); table ${12} bytes (load $(load1))" >&2
-	echo "- $label: performance_rollups after pp_rollup(): ${12} bytes, ${17} rows (pg_total_relation_size; with the empty minutes up to now); shared memory after the load: ${14} minute buckets, ${15} hour buckets, $(awk -v b="${16}" 'BEGIN {printf "%.1f MB", b / 1e6}') of sketch memory in use, degradation: ${*:18}" >>"$TMP/notes"
+	echo "- $label: performance_rollups after pp_rollup(): ${12} bytes, ${17} rows (pg_total_relation_size; with the empty minutes up to now); shared memory after the load: ${14} minute buckets, ${15} hour buckets, $(awk -v b="${16}" -v b0="$sketch0" 'BEGIN {printf "%.1f MB of sketch memory taken by the sample (%.1f MB in use)", (b - b0) / 1e6, b / 1e6}'), degradation: ${*:18}" >>"$TMP/notes"
 	awk -v l="$label" -v n="$n" -v h="$hours" -v ms="$3" -v mb="$4" -v hb="$5" -v mr="$6" -v hr="$7" \
 		-v mo="$8" -v ho="$9" -v ms_b="${10}" -v hs_b="${11}" 'BEGIN {
 		pm = ms_b / mb; ph = hs_b / hb
