@@ -116,6 +116,7 @@ bench:
 	bash bench/tdigest.sh
 	bash bench/otlp.sh
 	bash bench/python.sh
+	bash bench/scaling.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -128,6 +129,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/tdigest.sh
 	BENCH_SMOKE=1 bash bench/otlp.sh
 	BENCH_SMOKE=1 bash bench/python.sh
+	BENCH_SMOKE=1 bash bench/scaling.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -156,6 +158,15 @@ bench-purge:
 
 bench-purge-smoke:
 	BENCH_SMOKE=1 bash bench/purge.sh
+
+# How far one node goes: ingest per second, shared memory, rollup size per
+# day (bench/scaling.sh, results in docs/scaling.md).
+.PHONY: bench-scaling bench-scaling-smoke
+bench-scaling:
+	bash bench/scaling.sh
+
+bench-scaling-smoke:
+	BENCH_SMOKE=1 bash bench/scaling.sh
 
 # Percentiles against tdigest (bench/tdigest.sh, results in docs/benchmarks.md).
 .PHONY: bench-tdigest
