@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
@@ -36,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/lmgr.h"
@@ -52,7 +54,9 @@
 #include "guc.h"
 #include "observe.h"
 #include "partitions.h"
+#include "rollups.h"
 #include "shmem.h"
+#include "spi_owner.h"
 #include "window.h"
 
 PG_FUNCTION_INFO_V1(pp_profiles_partition_ddl);
@@ -95,12 +99,68 @@ is_profiles_partition(Oid relid, Oid profiles)
 	return found;
 }
 
-/* One row of a leaf into the queue; arg points at the PPChangeKind. */
+typedef struct QueueArg
+{
+	PPChangeKind kind;
+	Relation	profiles;		/* performance_profiles, open */
+} QueueArg;
+
+/*
+ * One row of a leaf into the queue.  An attached row marks its minute when
+ * it is dated before the rollup horizon, as an INSERT would.
+ */
 static void
 queue_row(void *arg, Datum profile, double total_ms, TimestampTz created_at,
 		  const pg_uuid_t *id)
 {
-	pp_observe_stored(*(PPChangeKind *) arg, id, created_at, total_ms, profile);
+	QueueArg   *q = arg;
+
+	pp_observe_stored(q->kind, id, created_at, total_ms, profile);
+	if (q->kind == PP_CHANGE_ADD)
+		pp_rollup_note(q->profiles, created_at, false);
+}
+
+/*
+ * The rows of a leaf leaving the table (dropped, detached, truncated) mark
+ * their minutes before the rollup horizon, as DELETEs would -- unless
+ * ppprof.rollup_keep is on, as pp_purge sets it, to keep their rollups
+ * (docs/scaling.md).  Rows older than the live statistics' horizon are not
+ * queued, so their minutes are read apart.
+ */
+static void
+mark_leaving_minutes(Oid relid, QueueArg *qa)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	PPSavedUser saved;
+	MemoryContext caller = CurrentMemoryContext;
+	TimestampTz *minutes;
+	uint64		n;
+	uint64		i;
+
+	if (pp_rollup_keep)
+		return;
+	args[0] = TimestampTzGetDatum(pp_shmem_rollup_horizon());
+	pp_spi_connect_as(pp_config_relation_owner(relid), &saved);
+	if (SPI_execute_with_args(psprintf("SELECT DISTINCT pg_catalog.date_trunc('minute', created_at)"
+									   " FROM ONLY %s WHERE created_at OPERATOR(pg_catalog.<) $1",
+									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+																  get_rel_name(relid))),
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read the minutes of a partition");
+	n = SPI_processed;
+	minutes = MemoryContextAlloc(caller, sizeof(TimestampTz) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		minutes[i] = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	pp_spi_finish_as(&saved);
+	for (i = 0; i < n; i++)
+		pp_rollup_note(qa->profiles, minutes[i], true);
+	pfree(minutes);
 }
 
 /*
@@ -109,7 +169,7 @@ queue_row(void *arg, Datum profile, double total_ms, TimestampTz created_at,
  * locks are held.
  */
 static void
-queue_leaf_rows(Oid relid, PPChangeKind kind)
+queue_leaf_rows(Oid relid, QueueArg *qa)
 {
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1];
@@ -122,12 +182,14 @@ queue_leaf_rows(Oid relid, PPChangeKind kind)
 				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											get_rel_name(relid)));
 	/* a removal skips what counts nowhere; an addition reads every row */
-	args[0] = TimestampTzGetDatum(kind == PP_CHANGE_REMOVE ?
+	args[0] = TimestampTzGetDatum(qa->kind == PP_CHANGE_REMOVE ?
 								  pp_shmem_horizon_start() : DT_NOBEGIN);
 
 	/* not read-only: a snapshot taken after the locks were granted */
 	pp_window_scan_query(pp_config_relation_owner(relid), q, 1, argtypes, args,
-						 false, queue_row, &kind);
+						 false, queue_row, qa);
+	if (qa->kind == PP_CHANGE_REMOVE)
+		mark_leaving_minutes(relid, qa);
 }
 
 /*
@@ -136,10 +198,11 @@ queue_leaf_rows(Oid relid, PPChangeKind kind)
  * locks.
  */
 static void
-queue_rows(Oid relid, PPChangeKind kind)
+queue_rows(Oid relid, PPChangeKind kind, Oid profiles)
 {
 	List	   *tables;
 	ListCell   *lc;
+	QueueArg	qa;
 
 	if (!pp_enabled)
 	{
@@ -164,15 +227,18 @@ queue_rows(Oid relid, PPChangeKind kind)
 		return;
 	}
 	/* the command already holds or is about to take the same locks */
+	qa.kind = kind;
+	qa.profiles = table_open(profiles, NoLock);
 	tables = find_all_inheritors(relid, NoLock, NULL);
 	foreach(lc, tables)
 	{
 		Oid			leaf = lfirst_oid(lc);
 
 		if (get_rel_relkind(leaf) == RELKIND_RELATION)
-			queue_leaf_rows(leaf, kind);
+			queue_leaf_rows(leaf, &qa);
 	}
 	list_free(tables);
+	table_close(qa.profiles, NoLock);
 }
 
 /*
@@ -198,7 +264,7 @@ drop_table(DropStmt *stmt, Oid profiles)
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
 			!is_profiles_partition(relid, profiles))
 			continue;
-		queue_rows(relid, PP_CHANGE_REMOVE);
+		queue_rows(relid, PP_CHANGE_REMOVE, profiles);
 	}
 }
 
@@ -244,7 +310,7 @@ alter_table(AlterTableStmt *stmt, Oid profiles)
 			if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) ||
 				get_rel_relispartition(relid))
 				continue;
-			queue_rows(relid, PP_CHANGE_ADD);
+			queue_rows(relid, PP_CHANGE_ADD, profiles);
 		}
 		else
 		{
@@ -259,7 +325,7 @@ alter_table(AlterTableStmt *stmt, Oid profiles)
 				!get_rel_relispartition(relid) ||
 				get_partition_parent(relid, true) != parent)
 				continue;
-			queue_rows(relid, PP_CHANGE_REMOVE);
+			queue_rows(relid, PP_CHANGE_REMOVE, profiles);
 		}
 	}
 }
@@ -327,7 +393,7 @@ truncate_partitions(TruncateStmt *stmt)
 		LockRelationOid(relid, AccessExclusiveLock);
 		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) &&
 			is_profiles_partition(relid, profiles))
-			queue_rows(relid, PP_CHANGE_REMOVE);
+			queue_rows(relid, PP_CHANGE_REMOVE, profiles);
 	}
 	list_free(parts);
 }

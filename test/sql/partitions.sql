@@ -183,7 +183,8 @@ SELECT scanned(date_trunc('day', now()), now()) AS today,
        scanned(date_trunc('day', now()) - interval '1 day', now()) AS two_days,
        scanned('-infinity', 'infinity') AS all_days;
 
--- DETACH: the rows leave the statistics; ATTACH brings them back
+-- DETACH: the rows leave the statistics (and mark their minutes, below);
+-- ATTACH brings them back
 SELECT format('performance_profiles_p%s', to_char(current_date - 1, 'YYYYMMDD')) AS day1 \gset
 ALTER TABLE performance_profiles DETACH PARTITION :day1;
 SELECT * FROM placement;
@@ -192,6 +193,35 @@ SELECT count(*) AS detached_rows FROM :day1;
 ALTER TABLE performance_profiles ATTACH PARTITION :day1
   FOR VALUES FROM (current_date - 1) TO (current_date);
 SELECT * FROM placement;
+SELECT * FROM stats_ok();
+
+-- rollups: a partition detached, dropped or truncated marks the minutes
+-- of its rows, as DELETE does, unless ppprof.rollup_keep is on (pp_purge
+-- sets it: their rollups stay); attaching one marks the minutes of its
+-- rows, so that pp_rollup() writes them again: here rows added while it
+-- was detached, which no trigger saw
+SELECT pp_rollup() > 0 AS rolled_up;
+SET ppprof.rollup_keep = on;
+ALTER TABLE performance_profiles DETACH PARTITION :day1;
+RESET ppprof.rollup_keep;
+SELECT count(*) AS marks_after_detach_kept FROM performance_rollup_stale;
+INSERT INTO :day1 (query_id, profile_data, total_duration_ms, created_at) VALUES
+  ('w1', tree3(400, 100, 250), 400, current_date - 1 + interval '3 hours'),
+  ('w2', tree3(410, 110, 260), 410, current_date - 1 + interval '5 hours 30 minutes');
+ALTER TABLE performance_profiles ATTACH PARTITION :day1
+  FOR VALUES FROM (current_date - 1) TO (current_date);
+SELECT (SELECT count(*) FROM performance_rollup_stale) AS marks,
+       (SELECT count(DISTINCT date_trunc('minute', created_at)) FROM :day1) AS minutes_of_rows;
+SELECT pp_rollup() > 0 AS rolled_up;
+SELECT count(*) AS marks_left FROM performance_rollup_stale;
+SELECT count(*) AS hours_differing
+  FROM (SELECT date_trunc('hour', created_at) AS b, count(*) AS n FROM performance_profiles GROUP BY 1) t
+  FULL JOIN (SELECT bucket_start AS b, (pp_rollup_contents(data)->>'calls')::bigint AS n
+               FROM performance_rollups WHERE width = 'hour' AND kind = 'p'
+                AND (pp_rollup_contents(data)->>'calls')::bigint > 0) r USING (b)
+ WHERE t.n IS DISTINCT FROM r.n AND coalesce(t.b, r.b) < date_trunc('hour', now());
+SELECT * FROM stats_ok();
+DELETE FROM performance_profiles WHERE query_id IN ('w1', 'w2');
 SELECT * FROM stats_ok();
 
 -- DROP TABLE of a partition; rolled back, it changes nothing
