@@ -47,6 +47,8 @@
 #include "guc.h"
 #include "paths.h"
 #include "rebuild.h"
+#include "rollup_read.h"
+#include "rollups.h"
 #include "shmem.h"
 #include "stats.h"
 #include "window.h"
@@ -74,6 +76,9 @@ typedef struct PPPathWindow
 	PPPathAgg **row;			/* per node of the row read: its path */
 	int			row_cap;
 } PPPathWindow;
+
+/* the deepest call path a rollup's stored name may hold */
+#define PP_ROLLUP_PATH_DEPTH_MAX 1000
 
 /* the columns of pp_path_stats */
 #define PP_PATH_COLUMNS 10
@@ -150,6 +155,36 @@ visit_path(void *arg, const void *id, int depth, const char *const *names,
 	pp_counters_merge(&w->last_agg->c, c);
 }
 
+/* A call path's rollup: its stored name is split into its names. */
+static void
+visit_rollup_path(void *arg, int kind, const char *name, int name_len,
+				  TimestampTz start, const PPCounters *c,
+				  const pp_sketch_t *sketch, const pp_sketch_t *ttft_sketch)
+{
+	PPPathWindow *w = arg;
+	const char *names[PP_ROLLUP_PATH_DEPTH_MAX];
+	int			name_lens[PP_ROLLUP_PATH_DEPTH_MAX];
+	PPPathAgg  *a = NULL;
+	int			n;
+	int			d;
+
+	if (name_len == (int) strlen(PP_FOLD_NAME) &&
+		memcmp(name, PP_FOLD_NAME, name_len) == 0)
+	{
+		pp_counters_merge(&w->fold.c, c);
+		return;
+	}
+	n = pp_rollup_path_names(name, name_len, names, name_lens, PP_ROLLUP_PATH_DEPTH_MAX);
+	if (n <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("not a ppprof rollup"),
+				 errdetail("The name of a call path's rollup is not a path.")));
+	for (d = 0; d < n; d++)
+		a = path_get(w, a, names[d], name_lens[d]);
+	pp_counters_merge(&a->c, c);
+}
+
 /* One profile of the table: each node into the path of its parent's. */
 static void
 visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
@@ -206,11 +241,24 @@ path_window_read(PPPathWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	if (!pp_shmem_collect_paths(MyDatabaseId, t0, t1, end_open, visit_path, w,
 								&plan))
 	{
+		PPRollupPlan rplan;
+		int			i;
+
 		if (plan.rebuild)
 			pp_shmem_invalidate(MyDatabaseId, true);
 		if (plan.invalid || plan.rebuild)
 			pp_request_rebuild(MyDatabaseId);
-		pp_window_scan(cfg, t0, t1, !end_open, visit_row, w);
+		/* the rollups and the rows they lack (src/rollup_read.c) */
+		if (!pp_rollup_collect(t0, t1, end_open, DT_NOBEGIN, true,
+							   visit_rollup_path, w, &rplan))
+		{
+			pp_window_scan(cfg, t0, t1, !end_open, visit_row, w);
+			return;
+		}
+		cfg = pp_config_get();
+		for (i = 0; i < rplan.n_rest; i++)
+			pp_window_scan(cfg, rplan.rest[i].from, rplan.rest[i].to,
+						   rplan.rest[i].inclusive, visit_row, w);
 		return;
 	}
 	pp_window_scan(cfg, plan.edge_lo_from, plan.edge_lo_to, false, visit_row, w);

@@ -195,7 +195,7 @@ rest_add(PPRollupPlan *plan, MemoryContext cxt, TimestampTz from,
  */
 static void
 visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
-			 TimestampTz hi, pp_bucket_visitor visit, void *arg,
+			 TimestampTz hi, bool paths, pp_bucket_visitor visit, void *arg,
 			 MemoryContext caller)
 {
 	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -212,7 +212,9 @@ visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
 								" FROM %s.performance_rollups"
 								" WHERE width OPERATOR(pg_catalog.=) $1"
 								" AND bucket_start OPERATOR(pg_catalog.>=) $2"
-								" AND bucket_start OPERATOR(pg_catalog.<=) $3", nsp),
+								" AND bucket_start OPERATOR(pg_catalog.<=) $3"
+								" AND kind OPERATOR(pg_catalog.%s) 'c'",
+								nsp, paths ? "=" : "<>"),
 					   3, types);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -246,7 +248,7 @@ visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
 				continue;		/* an empty bucket's profiles row */
 			/* a bucket's fold row has no sketch: it folds in the window */
 			old = MemoryContextSwitchTo(caller);
-			visit(arg, kind == 'p' ? PP_KIND_ROOT : PP_KIND_OPERATION,
+			visit(arg, kind == 'p' ? PP_KIND_ROOT : kind == 'c' ? PP_KIND_PATH : PP_KIND_OPERATION,
 				  VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), start, &c,
 				  (flags & PP_ROLLUP_HAS_DURATIONS) ? durations : NULL,
 				  (flags & PP_ROLLUP_HAS_TTFT) ? ttft : NULL);
@@ -259,8 +261,8 @@ visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
 
 bool
 pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
-				  TimestampTz mid, pp_bucket_visitor visit, void *arg,
-				  PPRollupPlan *plan)
+				  TimestampTz mid, bool paths, pp_bucket_visitor visit,
+				  void *arg, PPRollupPlan *plan)
 {
 	PPConfig   *cfg = pp_config_get();
 	MemoryContext caller = CurrentMemoryContext;
@@ -358,7 +360,8 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	if (plan->n_buckets > 0)
 		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 			if (hi[w] >= lo[w])
-				visit_chosen(nsp, w, chosen[w], lo[w], hi[w], visit, arg, caller);
+				visit_chosen(nsp, w, chosen[w], lo[w], hi[w], paths, visit, arg,
+							 caller);
 	pp_spi_finish_as(&saved);
 	return plan->n_buckets > 0;
 }

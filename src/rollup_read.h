@@ -37,11 +37,15 @@ typedef struct PPRollupPlan
  * Merge into visit the rollups that can stand for the table's rows of
  * [t0, t1] ([t0, t1) when end_open) -- no bucket straddling mid -- and
  * list in plan the ranges left to read from the table, in
- * CurrentMemoryContext.  False (nothing visited) when no rollup serves.
- * Rollups are handed over with a transient name: visit must copy it.
+ * CurrentMemoryContext.  The profiles and the operations (PP_KIND_ROOT,
+ * PP_KIND_OPERATION), or, when paths, the call paths (PP_KIND_PATH, by
+ * their stored names, counters only).  False (nothing visited) when no
+ * rollup serves.  Rollups are handed over with a transient name: visit
+ * must copy it.
  */
 extern bool pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
-							  TimestampTz mid, pp_bucket_visitor visit,
-							  void *arg, PPRollupPlan *plan);
+							  TimestampTz mid, bool paths,
+							  pp_bucket_visitor visit, void *arg,
+							  PPRollupPlan *plan);
 
 #endif							/* PP_ROLLUP_READ_H */

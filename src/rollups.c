@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "access/xact.h"
@@ -107,6 +108,12 @@ static const RollupCounter rollup_floats[] = {
 	{"parallel_saving_ms", offsetof(PPCounters, parallel_saving_ms)},
 };
 
+/*
+ * The longest stored name of a call path, in bytes: well inside a btree
+ * entry of the primary key; a longer path is counted in the fold row.
+ */
+#define PP_ROLLUP_PATH_NAME_MAX	2000
+
 #define PP_ROLLUP_N_INTS	((int) lengthof(rollup_ints))
 #define PP_ROLLUP_N_FLOATS	((int) lengthof(rollup_floats))
 
@@ -129,12 +136,29 @@ typedef struct RollupEntry
 	pp_sketch_t *ttft;			/* NULL until a time to first token */
 } RollupEntry;
 
+/* A call path met walking the rows of a bucket: key (parent, name). */
+typedef struct RollupPath
+{
+	struct RollupPath *parent;	/* NULL for a root */
+	const char *name;			/* NUL-terminated, in the bucket's memory */
+	int			name_len;
+	PPCounters	c;
+} RollupPath;
+
 typedef struct RollupBucket
 {
 	HTAB	   *entries;		/* operations, at most
 								 * ppprof.max_window_operations */
 	RollupEntry root;			/* the profiles */
 	RollupEntry other;			/* operations beyond the cap, counters only */
+	HTAB	   *paths;			/* RollupPath, walking rows: at most
+								 * ppprof.max_window_paths */
+	RollupPath	path_fold;		/* the nodes of the paths beyond them */
+	RollupPath **row;			/* per node of the row walked: its path */
+	int			row_cap;
+	HTAB	   *cpaths;			/* kind 'c' entries by stored name, at most
+								 * ppprof.max_window_paths */
+	RollupEntry cfold;			/* the call paths beyond them */
 } RollupBucket;
 
 static uint32
@@ -211,6 +235,117 @@ entry_get(RollupBucket *b, const char *name, int name_len)
 	return e;
 }
 
+static uint32
+path_key_hash(const void *key, Size keysize)
+{
+	const RollupPath *k = key;
+
+	return hash_combine(hash_bytes((const unsigned char *) k->name, k->name_len),
+						hash_bytes((const unsigned char *) &k->parent, sizeof(k->parent)));
+}
+
+static int
+path_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const RollupPath *a = key1;
+	const RollupPath *b = key2;
+
+	return a->parent == b->parent && a->name_len == b->name_len &&
+		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
+}
+
+/* The path that ends in name under parent (NULL: a root), or the fold. */
+static RollupPath *
+path_get(RollupBucket *b, RollupPath *parent, const char *name, int name_len)
+{
+	RollupPath	key;
+	RollupPath *p;
+	bool		found;
+	char	   *copy;
+
+	if (parent == &b->path_fold)
+		return &b->path_fold;
+	key.parent = parent;
+	key.name = name;
+	key.name_len = Min(name_len, PP_NAME_MAX);
+	p = hash_search(b->paths, &key, HASH_FIND, NULL);
+	if (p != NULL)
+		return p;
+	if (hash_get_num_entries(b->paths) >= pp_max_window_paths)
+		return &b->path_fold;
+	p = hash_search(b->paths, &key, HASH_ENTER, &found);
+	copy = palloc(key.name_len + 1);
+	memcpy(copy, name, key.name_len);
+	copy[key.name_len] = '\0';
+	p->name = copy;
+	memset(&p->c, 0, sizeof(p->c));
+	return p;
+}
+
+/* The kind 'c' entry of a stored path name, or the fold. */
+static RollupEntry *
+cpath_get(RollupBucket *b, const char *name, int name_len)
+{
+	RollupEntry key;
+	RollupEntry *e;
+	bool		found;
+	char	   *copy;
+
+	key.name = name;
+	key.name_len = name_len;
+	e = hash_search(b->cpaths, &key, HASH_FIND, NULL);
+	if (e != NULL)
+		return e;
+	if (hash_get_num_entries(b->cpaths) >= pp_max_window_paths)
+		return &b->cfold;
+	e = hash_search(b->cpaths, &key, HASH_ENTER, &found);
+	copy = palloc(name_len + 1);
+	memcpy(copy, name, name_len);
+	copy[name_len] = '\0';
+	e->kind = 'c';
+	e->name = copy;
+	memset(&e->c, 0, sizeof(e->c));
+	e->durations = NULL;
+	e->ttft = NULL;
+	return e;
+}
+
+/* The stored name of path p: each name, root first, as "length:name". */
+static void
+path_name(StringInfo buf, const RollupPath *p)
+{
+	if (p->parent != NULL)
+		path_name(buf, p->parent);
+	appendStringInfo(buf, "%d:", p->name_len);
+	appendBinaryStringInfo(buf, p->name, p->name_len);
+}
+
+int
+pp_rollup_path_names(const char *name, int name_len, const char **names,
+					 int *name_lens, int max)
+{
+	const char *p = name;
+	const char *end = name + name_len;
+	int			n = 0;
+
+	while (p < end)
+	{
+		int			len = 0;
+
+		if (n == max || !isdigit((unsigned char) *p))
+			return -1;
+		while (p < end && isdigit((unsigned char) *p) && len <= PP_NAME_MAX)
+			len = len * 10 + (*p++ - '0');
+		if (p == end || *p++ != ':' || len > PP_NAME_MAX || len > end - p)
+			return -1;
+		names[n] = p;
+		name_lens[n] = len;
+		n++;
+		p += len;
+	}
+	return n;
+}
+
 static void
 entry_add(RollupEntry *e, const PPNodeObs *o, TimestampTz at)
 {
@@ -234,18 +369,29 @@ visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
 	memset(&root, 0, sizeof(root));
 	root.duration_ms = total;
 	root.self_ms = total;
+	if (tree->n_nodes > b->row_cap)
+	{
+		b->row_cap = Max(tree->n_nodes, 2 * b->row_cap);
+		b->row = b->row ? repalloc(b->row, sizeof(RollupPath *) * b->row_cap)
+			: palloc(sizeof(RollupPath *) * b->row_cap);
+	}
 	for (k = 0; k < tree->n_nodes; k++)
 	{
+		const pp_tree_node_t *n = &tree->nodes[k];
+
 		CHECK_FOR_INTERRUPTS();
-		entry_add(entry_get(b, tree->nodes[k].name, (int) tree->nodes[k].name_len),
-				  &obs[k], at);
-		root.failed |= tree->nodes[k].failed;
+		entry_add(entry_get(b, n->name, (int) n->name_len), &obs[k], at);
+		root.failed |= n->failed;
+		/* pre-order: the parent's path is known */
+		b->row[k] = path_get(b, n->parent < 0 ? NULL : b->row[n->parent],
+							 n->name, (int) n->name_len);
+		pp_counters_add(&b->row[k]->c, 1, &obs[k], at);
 	}
 	pp_obs_sum_usage(&root, obs, tree->n_nodes);
 	entry_add(&b->root, &root, at);
 }
 
-/* The stored form of an entry, as a bytea. */
+/* The stored form of an entry (a call path's has no sketch), as a bytea. */
 static bytea *
 entry_encode(const RollupEntry *e)
 {
@@ -292,6 +438,30 @@ bucket_init(RollupBucket *b)
 	b->other.kind = 'o';
 	b->other.name = PP_FOLD_NAME;
 	b->other.name_len = strlen(PP_FOLD_NAME);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = offsetof(RollupPath, name_len) + sizeof(int);
+	ctl.entrysize = sizeof(RollupPath);
+	ctl.hash = path_key_hash;
+	ctl.match = path_key_match;
+	ctl.hcxt = CurrentMemoryContext;
+	b->paths = hash_create("ppprof rollup paths", 64, &ctl,
+						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	memset(&b->path_fold, 0, sizeof(b->path_fold));
+	b->row = NULL;
+	b->row_cap = 0;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(RollupEntry);
+	ctl.entrysize = sizeof(RollupEntry);
+	ctl.hash = entry_hash;
+	ctl.match = entry_match;
+	ctl.hcxt = CurrentMemoryContext;
+	b->cpaths = hash_create("ppprof rollup stored paths", 64, &ctl,
+							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	memset(&b->cfold, 0, sizeof(b->cfold));
+	b->cfold.kind = 'c';
+	b->cfold.name = PP_FOLD_NAME;
+	b->cfold.name_len = strlen(PP_FOLD_NAME);
 }
 
 /* Insert one entry of a bucket into performance_rollups. */
@@ -335,6 +505,36 @@ bucket_store(SPIPlanPtr del, SPIPlanPtr ins, const char *width,
 	if (b->other.c.calls > 0)
 	{
 		entry_store(ins, args, &b->other);
+		n++;
+	}
+
+	/* the call paths walked, by their stored names */
+	{
+		HASH_SEQ_STATUS pseq;
+		RollupPath *p;
+		StringInfoData name;
+
+		initStringInfo(&name);
+		hash_seq_init(&pseq, b->paths);
+		while ((p = hash_seq_search(&pseq)) != NULL)
+		{
+			resetStringInfo(&name);
+			path_name(&name, p);
+			pp_counters_merge(name.len <= PP_ROLLUP_PATH_NAME_MAX ?
+							  &cpath_get(b, name.data, name.len)->c : &b->cfold.c,
+							  &p->c);
+		}
+		pp_counters_merge(&b->cfold.c, &b->path_fold.c);
+	}
+	hash_seq_init(&seq, b->cpaths);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		entry_store(ins, args, e);
+		n++;
+	}
+	if (b->cfold.c.calls > 0)
+	{
+		entry_store(ins, args, &b->cfold);
 		n++;
 	}
 	return n;
@@ -436,6 +636,10 @@ rollup_day(SPIPlanPtr del, SPIPlanPtr ins, SPIPlanPtr hours, TimestampTz start)
 		pp_rollup_read_data(data, &c, durations, ttft, &flags);
 		if (kind == 'p')
 			e = &b.root;
+		else if (kind == 'c')
+			e = (VARSIZE_ANY_EXHDR(name) == strlen(PP_FOLD_NAME) &&
+				 memcmp(VARDATA_ANY(name), PP_FOLD_NAME, strlen(PP_FOLD_NAME)) == 0) ?
+				&b.cfold : cpath_get(&b, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 		else if (!(flags & PP_ROLLUP_HAS_DURATIONS))
 			e = &b.other;		/* an hour's fold row */
 		else

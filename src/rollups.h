@@ -43,6 +43,14 @@ extern void pp_rollup_read_data(bytea *data, PPCounters *c,
 								pp_sketch_t *durations, pp_sketch_t *ttft,
 								uint8 *flags);
 
+/*
+ * Split the stored name of a call path (kind 'c': each name, root first,
+ * as "length:name") into at most max names; returns how many, -1 when it
+ * is not one.
+ */
+extern int	pp_rollup_path_names(const char *name, int name_len,
+								 const char **names, int *name_lens, int max);
+
 /* performance_profiles (rel) was truncated: so are its rollups. */
 extern void pp_rollup_truncated(Relation rel);
 

@@ -11,6 +11,8 @@
 #    every window (calls, errors, sums, first and last seen);
 #  - over one fixed range the standby's pp_range_stats equals the
 #    primary's: counts and sums exact, percentiles within 1%;
+#  - pp_range_path_stats (call paths, rolled up too) and the report's
+#    wrappers' children equal the primary's;
 #  - pp_trends has the primary's calls per bucket, and pp_compare its
 #    calls and verdicts;
 #  - after the primary writes the marked buckets again, the same holds;
@@ -94,6 +96,18 @@ sub compare_nodes
 	}
 	is($counts, scalar(keys %p), "$how: calls, errors and total per operation equal the primary's");
 	is($pct, scalar(keys %p), "$how: p50, p95 and p99 within 1% of the primary's");
+
+	# the call paths over the same range (the report's wrappers read them)
+	my $paths = qq{SELECT path, calls, errors, round(total_ms::numeric, 3), round(self_ms::numeric, 3)
+		FROM pp_range_path_stats('$range') ORDER BY path};
+	my $pp = $primary->safe_psql('postgres', $paths);
+	cmp_ok(scalar(my @pl = split /\n/, $pp), '>', 5, "$how: the range has call paths");
+	is($standby->safe_psql('postgres', $paths), $pp,
+		"$how: pp_range_path_stats on the standby equals the primary's");
+	my $report = q{SELECT jsonb_path_query_array(pp_optimization_report('3 days'),
+		'$.top_bottlenecks[*] ? (@.reason == "child").via')};
+	is($standby->safe_psql('postgres', $report), $primary->safe_psql('postgres', $report),
+		"$how: the report's wrappers name the same children");
 
 	# whole hours only (the first bucket starts at now() - 3 days)
 	my ($lo, $hi) = split /\|/, $primary->safe_psql('postgres',
