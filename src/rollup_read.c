@@ -86,12 +86,84 @@ floor_to(TimestampTz t, TimestampTz width)
 	return r > t ? r - width : r;
 }
 
+/*
+ * The queries, prepared once per backend and schema (a trend reads a window
+ * per bucket: parsing and planning them each time cost more than running
+ * them).  Kept plans are checked again by the plan cache after DDL.
+ */
+enum
+{
+	Q_WRITTEN,					/* (width, from, to) -> bucket_start */
+	Q_MARKS,					/* (from, to) -> bucket_start */
+	Q_DATA,						/* (width, lo, hi) -> start, kind, name, data */
+	Q_PATHS,					/* the same for the call paths */
+	N_QUERIES
+};
+
+static SPIPlanPtr plans[N_QUERIES];
+static Oid	plans_schema = InvalidOid;
+
+static SPIPlanPtr
+plan_for(int q, const char *nsp, Oid schema)
+{
+	static Oid	types3[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	static Oid	types2[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	const char *text = NULL;
+	SPIPlanPtr	plan;
+	int			i;
+
+	if (schema != plans_schema)
+	{
+		for (i = 0; i < N_QUERIES; i++)
+			if (plans[i] != NULL)
+			{
+				SPI_freeplan(plans[i]);
+				plans[i] = NULL;
+			}
+		plans_schema = schema;
+	}
+	if (plans[q] != NULL)
+		return plans[q];
+	switch (q)
+	{
+		case Q_WRITTEN:
+			text = psprintf("SELECT bucket_start FROM %s.performance_rollups"
+							" WHERE width OPERATOR(pg_catalog.=) $1"
+							" AND bucket_start OPERATOR(pg_catalog.>=) $2"
+							" AND bucket_start OPERATOR(pg_catalog.<) $3"
+							" AND kind OPERATOR(pg_catalog.=) 'p'", nsp);
+			break;
+		case Q_MARKS:
+			text = psprintf("SELECT DISTINCT bucket_start FROM %s.performance_rollup_stale"
+							" WHERE bucket_start OPERATOR(pg_catalog.>=) $1"
+							" AND bucket_start OPERATOR(pg_catalog.<) $2", nsp);
+			break;
+		case Q_DATA:
+		case Q_PATHS:
+			text = psprintf("SELECT bucket_start, kind, name, data"
+							" FROM %s.performance_rollups"
+							" WHERE width OPERATOR(pg_catalog.=) $1"
+							" AND bucket_start OPERATOR(pg_catalog.>=) $2"
+							" AND bucket_start OPERATOR(pg_catalog.<=) $3"
+							" AND kind OPERATOR(pg_catalog.%s) 'c'",
+							nsp, q == Q_PATHS ? "=" : "<>");
+			break;
+	}
+	plan = SPI_prepare(text, q == Q_MARKS ? 2 : 3, q == Q_MARKS ? types2 : types3);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "ppprof: SPI_keepplan failed");
+	plans[q] = plan;
+	return plan;
+}
+
 /* Run a read-only query in the statement's snapshot. */
 static void
-run(const char *q, int nargs, Oid *types, Datum *args)
+run(SPIPlanPtr plan, Datum *args)
 {
-	if (SPI_execute_with_args(q, nargs, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "ppprof: could not read rollups: %s", q);
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read rollups");
 }
 
 /*
@@ -99,22 +171,16 @@ run(const char *q, int nargs, Oid *types, Datum *args)
  * rollup (their profiles' row, written for every bucket, empty or not).
  */
 static HTAB *
-read_written(const char *nsp, int w, TimestampTz t0, TimestampTz t1)
+read_written(SPIPlanPtr plan, int w, TimestampTz t0, TimestampTz t1)
 {
 	HTAB	   *set = start_set("ppprof rollups written");
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[3];
 	uint64		i;
 
 	args[0] = CStringGetTextDatum(widths[w].name);
 	args[1] = TimestampTzGetDatum(t0);
 	args[2] = TimestampTzGetDatum(t1);
-	run(psprintf("SELECT bucket_start FROM %s.performance_rollups"
-				 " WHERE width OPERATOR(pg_catalog.=) $1"
-				 " AND bucket_start OPERATOR(pg_catalog.>=) $2"
-				 " AND bucket_start OPERATOR(pg_catalog.<) $3"
-				 " AND kind OPERATOR(pg_catalog.=) 'p'", nsp),
-		3, types, args);
+	run(plan, args);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -128,19 +194,15 @@ read_written(const char *nsp, int w, TimestampTz t0, TimestampTz t1)
 
 /* The bucket starts of one width that hold a marked minute of [t0, t1). */
 static void
-read_marks(const char *nsp, TimestampTz t0, TimestampTz t1, HTAB **marked)
+read_marks(SPIPlanPtr plan, TimestampTz t0, TimestampTz t1, HTAB **marked)
 {
-	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[2];
 	uint64		i;
 	int			w;
 
 	args[0] = TimestampTzGetDatum(t0);
 	args[1] = TimestampTzGetDatum(t1);
-	run(psprintf("SELECT DISTINCT bucket_start FROM %s.performance_rollup_stale"
-				 " WHERE bucket_start OPERATOR(pg_catalog.>=) $1"
-				 " AND bucket_start OPERATOR(pg_catalog.<) $2", nsp),
-		2, types, args);
+	run(plan, args);
 	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 		marked[w] = start_set("ppprof rollups marked");
 	for (i = 0; i < SPI_processed; i++)
@@ -194,13 +256,11 @@ rest_add(PPRollupPlan *plan, MemoryContext cxt, TimestampTz from,
  * keeping the chosen buckets only.
  */
 static void
-visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
-			 TimestampTz hi, bool paths, pp_bucket_visitor visit, void *arg,
+visit_chosen(SPIPlanPtr plan, int w, HTAB *chosen, TimestampTz lo,
+			 TimestampTz hi, pp_bucket_visitor visit, void *arg,
 			 MemoryContext caller)
 {
-	Oid			types[3] = {TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[3];
-	SPIPlanPtr	plan;
 	Portal		portal;
 	pp_sketch_t *durations = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
 	pp_sketch_t *ttft = palloc(PP_SKETCH_SIZE(PP_SKETCH_MAX_CAPACITY));
@@ -208,16 +268,6 @@ visit_chosen(const char *nsp, int w, HTAB *chosen, TimestampTz lo,
 	args[0] = CStringGetTextDatum(widths[w].name);
 	args[1] = TimestampTzGetDatum(lo);
 	args[2] = TimestampTzGetDatum(hi);
-	plan = SPI_prepare(psprintf("SELECT bucket_start, kind, name, data"
-								" FROM %s.performance_rollups"
-								" WHERE width OPERATOR(pg_catalog.=) $1"
-								" AND bucket_start OPERATOR(pg_catalog.>=) $2"
-								" AND bucket_start OPERATOR(pg_catalog.<=) $3"
-								" AND kind OPERATOR(pg_catalog.%s) 'c'",
-								nsp, paths ? "=" : "<>"),
-					   3, types);
-	if (plan == NULL)
-		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, args, NULL, true);
 	for (;;)
 	{
@@ -289,7 +339,7 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
 	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 	{
-		written[w] = read_written(nsp, w, t0, t1);
+		written[w] = read_written(plan_for(Q_WRITTEN, nsp, cfg->schema), w, t0, t1);
 		any |= hash_get_num_entries(written[w]) > 0;
 	}
 	if (!any)
@@ -297,7 +347,7 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 		pp_spi_finish_as(&saved);
 		return false;
 	}
-	read_marks(nsp, t0, t1, marked);
+	read_marks(plan_for(Q_MARKS, nsp, cfg->schema), t0, t1, marked);
 
 	/* where to look for shorter buckets at all */
 	days_with_hours = start_set("ppprof days with hours");
@@ -360,8 +410,8 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	if (plan->n_buckets > 0)
 		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 			if (hi[w] >= lo[w])
-				visit_chosen(nsp, w, chosen[w], lo[w], hi[w], paths, visit, arg,
-							 caller);
+				visit_chosen(plan_for(paths ? Q_PATHS : Q_DATA, nsp, cfg->schema),
+							 w, chosen[w], lo[w], hi[w], visit, arg, caller);
 	pp_spi_finish_as(&saved);
 	return plan->n_buckets > 0;
 }
