@@ -117,6 +117,7 @@ bench:
 	bash bench/otlp.sh
 	bash bench/python.sh
 	bash bench/scaling.sh
+	bash bench/standby.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -130,6 +131,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/otlp.sh
 	BENCH_SMOKE=1 bash bench/python.sh
 	BENCH_SMOKE=1 bash bench/scaling.sh
+	BENCH_SMOKE=1 bash bench/standby.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -167,6 +169,12 @@ bench-scaling:
 
 bench-scaling-smoke:
 	BENCH_SMOKE=1 bash bench/scaling.sh
+
+# Reads on a streaming standby, from the rollups, against its primary and
+# the exact SQL (bench/standby.sh, results in docs/benchmarks.md).
+.PHONY: bench-standby
+bench-standby:
+	bash bench/standby.sh
 
 # Percentiles against tdigest (bench/tdigest.sh, results in docs/benchmarks.md).
 .PHONY: bench-tdigest
