@@ -53,16 +53,19 @@ static const struct
 	{"minute", USECS_PER_MINUTE},
 };
 
-/* A set of bucket starts. */
+/*
+ * A set of bucket starts, in memory cxt (named: SPI calls switch to their
+ * own context when they return).
+ */
 static HTAB *
-start_set(const char *what)
+start_set(const char *what, MemoryContext cxt)
 {
 	HASHCTL		ctl;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(TimestampTz);
 	ctl.entrysize = sizeof(TimestampTz);
-	ctl.hcxt = CurrentMemoryContext;
+	ctl.hcxt = cxt;
 	return hash_create(what, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
@@ -171,9 +174,10 @@ run(SPIPlanPtr plan, Datum *args)
  * rollup (their profiles' row, written for every bucket, empty or not).
  */
 static HTAB *
-read_written(SPIPlanPtr plan, int w, TimestampTz t0, TimestampTz t1)
+read_written(SPIPlanPtr plan, int w, TimestampTz t0, TimestampTz t1,
+			 MemoryContext cxt)
 {
-	HTAB	   *set = start_set("ppprof rollups written");
+	HTAB	   *set = start_set("ppprof rollups written", cxt);
 	Datum		args[3];
 	uint64		i;
 
@@ -194,7 +198,8 @@ read_written(SPIPlanPtr plan, int w, TimestampTz t0, TimestampTz t1)
 
 /* The bucket starts of one width that hold a marked minute of [t0, t1). */
 static void
-read_marks(SPIPlanPtr plan, TimestampTz t0, TimestampTz t1, HTAB **marked)
+read_marks(SPIPlanPtr plan, TimestampTz t0, TimestampTz t1, HTAB **marked,
+		   MemoryContext cxt)
 {
 	Datum		args[2];
 	uint64		i;
@@ -204,7 +209,7 @@ read_marks(SPIPlanPtr plan, TimestampTz t0, TimestampTz t1, HTAB **marked)
 	args[1] = TimestampTzGetDatum(t1);
 	run(plan, args);
 	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
-		marked[w] = start_set("ppprof rollups marked");
+		marked[w] = start_set("ppprof rollups marked", cxt);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -309,6 +314,90 @@ visit_chosen(SPIPlanPtr plan, int w, HTAB *chosen, TimestampTz lo,
 	SPI_cursor_close(portal);
 }
 
+/*
+ * What rollups exist and which buckets are marked, over [t0, t1): read
+ * once per window, or once per statement for all of its windows (a trend's
+ * buckets) between pp_rollup_cache_begin and pp_rollup_cache_end.
+ */
+typedef struct Coverage
+{
+	TimestampTz t0;
+	TimestampTz t1;
+	bool		any;			/* some rollup */
+	HTAB	   *written[PP_ROLLUP_WIDTHS];
+	HTAB	   *marked[PP_ROLLUP_WIDTHS];
+	HTAB	   *days_with_hours;	/* where to look for shorter buckets */
+	HTAB	   *hours_with_minutes;
+} Coverage;
+
+static Coverage *cached = NULL;
+static TimestampTz cache_t0;
+static TimestampTz cache_t1;
+static MemoryContext cache_cxt = NULL;
+
+/* Read the coverage of [t0, t1) into memory cxt (SPI connected). */
+static Coverage *
+coverage_read(const char *nsp, Oid schema, TimestampTz t0, TimestampTz t1,
+			  MemoryContext cxt)
+{
+	Coverage   *cov = MemoryContextAllocZero(cxt, sizeof(Coverage));
+	HASH_SEQ_STATUS seq;
+	TimestampTz *t;
+	int			w;
+
+	cov->t0 = t0;
+	cov->t1 = t1;
+	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+	{
+		cov->written[w] = read_written(plan_for(Q_WRITTEN, nsp, schema), w, t0, t1, cxt);
+		cov->any |= hash_get_num_entries(cov->written[w]) > 0;
+	}
+	read_marks(plan_for(Q_MARKS, nsp, schema), t0, t1, cov->marked, cxt);
+	cov->days_with_hours = start_set("ppprof days with hours", cxt);
+	cov->hours_with_minutes = start_set("ppprof hours with minutes", cxt);
+	hash_seq_init(&seq, cov->written[1]);
+	while ((t = hash_seq_search(&seq)) != NULL)
+		set_add(cov->days_with_hours, floor_to(*t, USECS_PER_DAY));
+	hash_seq_init(&seq, cov->written[2]);
+	while ((t = hash_seq_search(&seq)) != NULL)
+	{
+		set_add(cov->days_with_hours, floor_to(*t, USECS_PER_DAY));
+		set_add(cov->hours_with_minutes, floor_to(*t, USECS_PER_HOUR));
+	}
+	return cov;
+}
+
+/* The cache's memory is gone (end, or an error): forget it. */
+static void
+cache_forget(void *arg)
+{
+	cached = NULL;
+	cache_cxt = NULL;
+}
+
+void
+pp_rollup_cache_begin(TimestampTz t0, TimestampTz t1)
+{
+	MemoryContextCallback *cb;
+
+	pp_rollup_cache_end();
+	cache_cxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rollup coverage",
+									  ALLOCSET_DEFAULT_SIZES);
+	cb = MemoryContextAlloc(cache_cxt, sizeof(MemoryContextCallback));
+	cb->func = cache_forget;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(cache_cxt, cb);
+	cache_t0 = t0;
+	cache_t1 = t1;
+}
+
+void
+pp_rollup_cache_end(void)
+{
+	if (cache_cxt != NULL)
+		MemoryContextDelete(cache_cxt);	/* forgets it */
+}
+
 bool
 pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 				  TimestampTz mid, bool paths, pp_bucket_visitor visit,
@@ -318,17 +407,11 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	MemoryContext caller = CurrentMemoryContext;
 	PPSavedUser saved;
 	const char *nsp;
-	HTAB	   *written[PP_ROLLUP_WIDTHS];
-	HTAB	   *marked[PP_ROLLUP_WIDTHS];
+	Coverage   *cov;
 	HTAB	   *chosen[PP_ROLLUP_WIDTHS];
 	TimestampTz lo[PP_ROLLUP_WIDTHS];
 	TimestampTz hi[PP_ROLLUP_WIDTHS];
-	HTAB	   *days_with_hours;
-	HTAB	   *hours_with_minutes;
-	HASH_SEQ_STATUS seq;
-	TimestampTz *t;
 	TimestampTz p;
-	bool		any = false;
 	int			w;
 
 	memset(plan, 0, sizeof(*plan));
@@ -337,34 +420,24 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	nsp = quote_identifier(get_namespace_name(cfg->schema));
 
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+	if (cache_cxt != NULL && cache_t0 <= t0 && t1 <= cache_t1)
 	{
-		written[w] = read_written(plan_for(Q_WRITTEN, nsp, cfg->schema), w, t0, t1);
-		any |= hash_get_num_entries(written[w]) > 0;
+		/* read once, over the whole range, the first time */
+		if (cached == NULL)
+			cached = coverage_read(nsp, cfg->schema, cache_t0, cache_t1, cache_cxt);
+		cov = cached;
 	}
-	if (!any)
+	else
+		cov = coverage_read(nsp, cfg->schema, t0, t1, CurrentMemoryContext);
+	if (!cov->any)
 	{
 		pp_spi_finish_as(&saved);
 		return false;
 	}
-	read_marks(plan_for(Q_MARKS, nsp, cfg->schema), t0, t1, marked);
-
-	/* where to look for shorter buckets at all */
-	days_with_hours = start_set("ppprof days with hours");
-	hours_with_minutes = start_set("ppprof hours with minutes");
-	hash_seq_init(&seq, written[1]);
-	while ((t = hash_seq_search(&seq)) != NULL)
-		set_add(days_with_hours, floor_to(*t, USECS_PER_DAY));
-	hash_seq_init(&seq, written[2]);
-	while ((t = hash_seq_search(&seq)) != NULL)
-	{
-		set_add(days_with_hours, floor_to(*t, USECS_PER_DAY));
-		set_add(hours_with_minutes, floor_to(*t, USECS_PER_HOUR));
-	}
 
 	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 	{
-		chosen[w] = start_set("ppprof rollups chosen");
+		chosen[w] = start_set("ppprof rollups chosen", CurrentMemoryContext);
 		lo[w] = DT_NOEND;
 		hi[w] = DT_NOBEGIN;
 	}
@@ -381,7 +454,7 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 			TimestampTz u = widths[w].usecs;
 
 			if (p % u == 0 && p + u <= t1 && !(p < mid && mid < p + u) &&
-				set_has(written[w], p) && !set_has(marked[w], p))
+				set_has(cov->written[w], p) && !set_has(cov->marked[w], p))
 				break;
 		}
 		if (w < PP_ROLLUP_WIDTHS)
@@ -394,9 +467,9 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 			continue;
 		}
 		/* from the table: to the next point where a rollup may start */
-		if (p % USECS_PER_DAY == 0 && !set_has(days_with_hours, p))
+		if (p % USECS_PER_DAY == 0 && !set_has(cov->days_with_hours, p))
 			next = p + USECS_PER_DAY;
-		else if (p % USECS_PER_HOUR == 0 && !set_has(hours_with_minutes, p))
+		else if (p % USECS_PER_HOUR == 0 && !set_has(cov->hours_with_minutes, p))
 			next = p + USECS_PER_HOUR;
 		else
 			next = floor_to(p, USECS_PER_MINUTE) + USECS_PER_MINUTE;

@@ -48,4 +48,12 @@ extern bool pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 							  pp_bucket_visitor visit, void *arg,
 							  PPRollupPlan *plan);
 
+/*
+ * Between these, the windows inside [t0, t1] read which rollups exist and
+ * which are marked once, for all of them (a trend: one statement, one
+ * snapshot).  The memory is a child of CurrentMemoryContext at begin.
+ */
+extern void pp_rollup_cache_begin(TimestampTz t0, TimestampTz t1);
+extern void pp_rollup_cache_end(void);
+
 #endif							/* PP_ROLLUP_READ_H */

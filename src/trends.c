@@ -31,6 +31,7 @@
 #include "allocator.h"
 #include "config.h"
 #include "guc.h"
+#include "rollup_read.h"
 #include "shmem.h"
 #include "stats.h"
 #include "trend.h"
@@ -105,6 +106,8 @@ read_buckets(TimestampTz t0, TimestampTz t1, int64 width,
 				 errmsg("a trend of more than %d buckets was requested", PP_TREND_MAX_BUCKETS),
 				 errhint("Use a wider bucket or a shorter window.")));
 
+	/* every bucket reads which rollups exist once (src/rollup_read.c) */
+	pp_rollup_cache_begin(t0, t1 + 1);
 	for (b = floor_to_width(t0, width); b <= t1; b += width)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -117,6 +120,7 @@ read_buckets(TimestampTz t0, TimestampTz t1, int64 width,
 		visit(arg, b, &w);
 		MemoryContextReset(cxt);
 	}
+	pp_rollup_cache_end();
 	MemoryContextDelete(cxt);
 }
 
