@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -174,9 +175,10 @@ rebuild_lock(Oid relid, int wait_ms)
  * before their locks are released), queueing for it only briefly
  * (rebuild_lock) --
  * which keeps new writers -- and any other rebuild -- waiting until this
- * transaction ends, and lets readers read.  Then it reads every row with a
- * snapshot taken after the lock was granted.  While it runs the statistics
- * are marked invalid, so readers get the table's answer.
+ * transaction ends, and lets readers read.  Then it reads every row inside
+ * the horizon with a snapshot taken after the lock was granted.  While it
+ * runs the statistics are marked invalid, so readers get the table's (or
+ * the rollups') answer.
  * Returns the number of profiles read, or -1 when the background worker
  * (background) could not have the lock; pp_rebuild() raises an error then.
  */
@@ -197,6 +199,8 @@ rebuild_database(bool background)
 	TimestampTz future_from = DT_NOEND;
 	int64		future_rows = 0;
 	int			wait_ms;
+	Datum		horizon;
+	Oid			horizon_type = TIMESTAMPTZOID;
 
 	pp_shmem_require_writable("pp_rebuild");
 	if (IsolationUsesXactSnapshot())
@@ -233,21 +237,28 @@ rebuild_database(bool background)
 	/* rows dated later stay out of the statistics (see check_created_at) */
 	limit = pp_created_at_limit();
 
+	/*
+	 * Only the rows inside the horizon: an older row counts in no shared
+	 * bucket (bucket_apply drops it, and the horizon only moves forward),
+	 * so reading it was a walk of every retained day for nothing.
+	 */
 	initStringInfo(&q);
 	appendStringInfo(&q,
 					 "SELECT id, profile_data, total_duration_ms, created_at"
 					 " FROM %s.performance_profiles"
-					 " WHERE created_at IS NOT NULL AND ppprof_rejected IS NULL",
+					 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
+					 " AND ppprof_rejected IS NULL",
 					 quote_identifier(get_namespace_name(cfg->schema)));
+	horizon = TimestampTzGetDatum(pp_shmem_horizon_start());
 
 	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",
 									 ALLOCSET_DEFAULT_SIZES);
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	plan = SPI_prepare(q.data, 0, NULL);
+	plan = SPI_prepare(q.data, 1, &horizon_type);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed");
 	/* not read-only: a snapshot taken now, after the lock was granted */
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
+	portal = SPI_cursor_open(NULL, plan, &horizon, NULL, false);
 	for (;;)
 	{
 		uint64		i;

@@ -124,6 +124,14 @@ SELECT count(*) AS days,
                               AND p.created_at < t.bucket_start + interval '1 day')) AS days_differing
   FROM pp_trends('14 days', '1 day') t WHERE t.operation = 'search';
 
+-- a rebuild reads only the rows inside the horizon (older ones count in
+-- no shared bucket), and the windows it answers stay the table's
+SELECT pp_rebuild() = (SELECT count(*) FROM performance_profiles
+                        WHERE created_at >= (pp_info()->>'hour_buckets_from')::timestamptz) AS read_the_horizon,
+       (SELECT count(*) FROM performance_profiles
+         WHERE created_at < (pp_info()->>'hour_buckets_from')::timestamptz) > 1000 AS older_rows_not_read;
+SELECT * FROM rr_compare();
+
 -- pp_purge keeps the rollups of what it deletes: a window reaching before
 -- the oldest profile left still counts them
 CREATE TABLE rr_before AS
