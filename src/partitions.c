@@ -99,36 +99,52 @@ is_profiles_partition(Oid relid, Oid profiles)
 	return found;
 }
 
-typedef struct QueueArg
-{
-	PPChangeKind kind;
-	Relation	profiles;		/* performance_profiles, open */
-} QueueArg;
-
-/*
- * One row of a leaf into the queue.  An attached row marks its minute when
- * it is dated before the rollup horizon, as an INSERT would.
- */
+/* One row of a leaf into the queue; arg points at the PPChangeKind. */
 static void
 queue_row(void *arg, Datum profile, double total_ms, TimestampTz created_at,
 		  const pg_uuid_t *id)
 {
-	QueueArg   *q = arg;
-
-	pp_observe_stored(q->kind, id, created_at, total_ms, profile);
-	if (q->kind == PP_CHANGE_ADD)
-		pp_rollup_note(q->profiles, created_at, false);
+	pp_observe_stored(*(PPChangeKind *) arg, id, created_at, total_ms, profile);
 }
 
 /*
- * The rows of a leaf leaving the table (dropped, detached, truncated) mark
- * their minutes before the rollup horizon, as DELETEs would -- unless
- * ppprof.rollup_keep is on, as pp_purge sets it, to keep their rollups
- * (docs/scaling.md).  Rows older than the live statistics' horizon are not
- * queued, so their minutes are read apart.
+ * Queue every row of the leaf table relid as added or removed.  The rows
+ * are read as the table's owner, in a snapshot taken now that the command's
+ * locks are held.
  */
 static void
-mark_leaving_minutes(Oid relid, QueueArg *qa)
+queue_leaf_rows(Oid relid, PPChangeKind kind)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1];
+	char	   *q;
+
+	q = psprintf("SELECT profile_data, total_duration_ms, created_at, id"
+				 " FROM ONLY %s"
+				 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
+				 " AND ppprof_rejected IS NULL",
+				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											get_rel_name(relid)));
+	/* a removal skips what counts nowhere; an addition reads every row */
+	args[0] = TimestampTzGetDatum(kind == PP_CHANGE_REMOVE ?
+								  pp_shmem_horizon_start() : DT_NOBEGIN);
+
+	/* not read-only: a snapshot taken after the locks were granted */
+	pp_window_scan_query(pp_config_relation_owner(relid), q, 1, argtypes, args,
+						 false, queue_row, &kind);
+}
+
+/*
+ * The rows of the leaf relid join the table (attached) or leave it
+ * (dropped, detached, truncated): mark their minutes before the rollup
+ * horizon, as their INSERTs or DELETEs would have (src/rollups.c) --
+ * unless they leave with ppprof.rollup_keep on, as pp_purge sets it, to
+ * keep their rollups (docs/scaling.md).  profiles is performance_profiles,
+ * open.  Whatever ppprof.enabled and the shared statistics are: the
+ * rollups must stay equal to the table.
+ */
+static void
+mark_minutes(Oid relid, Relation profiles, bool removed)
 {
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1];
@@ -138,7 +154,7 @@ mark_leaving_minutes(Oid relid, QueueArg *qa)
 	uint64		n;
 	uint64		i;
 
-	if (pp_rollup_keep)
+	if (removed && pp_rollup_keep)
 		return;
 	args[0] = TimestampTzGetDatum(pp_shmem_rollup_horizon());
 	pp_spi_connect_as(pp_config_relation_owner(relid), &saved);
@@ -159,64 +175,41 @@ mark_leaving_minutes(Oid relid, QueueArg *qa)
 	}
 	pp_spi_finish_as(&saved);
 	for (i = 0; i < n; i++)
-		pp_rollup_note(qa->profiles, minutes[i], true);
+		pp_rollup_note(profiles, minutes[i], removed);
 	pfree(minutes);
 }
 
 /*
- * Queue every row of the leaf table relid as added or removed.  The rows
- * are read as the table's owner, in a snapshot taken now that the command's
- * locks are held.
- */
-static void
-queue_leaf_rows(Oid relid, QueueArg *qa)
-{
-	Oid			argtypes[1] = {TIMESTAMPTZOID};
-	Datum		args[1];
-	char	   *q;
-
-	q = psprintf("SELECT profile_data, total_duration_ms, created_at, id"
-				 " FROM ONLY %s"
-				 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-				 " AND ppprof_rejected IS NULL",
-				 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											get_rel_name(relid)));
-	/* a removal skips what counts nowhere; an addition reads every row */
-	args[0] = TimestampTzGetDatum(qa->kind == PP_CHANGE_REMOVE ?
-								  pp_shmem_horizon_start() : DT_NOBEGIN);
-
-	/* not read-only: a snapshot taken after the locks were granted */
-	pp_window_scan_query(pp_config_relation_owner(relid), q, 1, argtypes, args,
-						 false, queue_row, qa);
-	if (qa->kind == PP_CHANGE_REMOVE)
-		mark_leaving_minutes(relid, qa);
-}
-
-/*
  * The rows of relid (a partition being dropped or detached, or a table
- * being attached) leave or join the statistics.  The caller holds the
- * locks.
+ * being attached) leave or join the rollups' marks and the statistics of
+ * performance_profiles (profiles).  The caller holds the locks.
  */
 static void
 queue_rows(Oid relid, PPChangeKind kind, Oid profiles)
 {
 	List	   *tables;
 	ListCell   *lc;
-	QueueArg	qa;
+	Relation	rel;
+
+	/* the command already holds or is about to take the same locks */
+	tables = find_all_inheritors(relid, NoLock, NULL);
+	rel = table_open(profiles, NoLock);
+	foreach(lc, tables)
+	{
+		Oid			leaf = lfirst_oid(lc);
+
+		if (get_rel_relkind(leaf) == RELKIND_RELATION)
+			mark_minutes(leaf, rel, kind == PP_CHANGE_REMOVE);
+	}
+	table_close(rel, NoLock);
 
 	if (!pp_enabled)
-	{
 		/* the statistics no longer cover the table, as for any write */
 		pp_observe_disabled_write();
-		return;
-	}
-	if (!pp_shmem_attached())
-	{
+	else if (!pp_shmem_attached())
 		/* a statistics file on disk no longer matches the table */
 		pp_dump_discard();
-		return;
-	}
-	if (IsolationUsesXactSnapshot())
+	else if (IsolationUsesXactSnapshot())
 	{
 		/*
 		 * The transaction's snapshot may predate rows committed before the
@@ -224,21 +217,16 @@ queue_rows(Oid relid, PPChangeKind kind, Oid profiles)
 		 * count.  Answer from the table until a rebuild instead.
 		 */
 		pp_shmem_invalidate(MyDatabaseId, true);
-		return;
 	}
-	/* the command already holds or is about to take the same locks */
-	qa.kind = kind;
-	qa.profiles = table_open(profiles, NoLock);
-	tables = find_all_inheritors(relid, NoLock, NULL);
-	foreach(lc, tables)
-	{
-		Oid			leaf = lfirst_oid(lc);
+	else
+		foreach(lc, tables)
+		{
+			Oid			leaf = lfirst_oid(lc);
 
-		if (get_rel_relkind(leaf) == RELKIND_RELATION)
-			queue_leaf_rows(leaf, &qa);
-	}
+			if (get_rel_relkind(leaf) == RELKIND_RELATION)
+				queue_leaf_rows(leaf, kind);
+		}
 	list_free(tables);
-	table_close(qa.profiles, NoLock);
 }
 
 /*
