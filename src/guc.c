@@ -33,6 +33,7 @@ int			pp_max_clock_skew_s = 300;
 int			pp_max_window_operations = 1000;
 int			pp_max_paths = 1000;
 int			pp_max_window_paths = 1000;
+int			pp_max_transaction_nodes = 2000000;
 int			pp_max_dimension_values = 100;
 int			pp_max_dimension_entries = 256;
 int			pp_snapshot_window_s = 300;
@@ -119,6 +120,14 @@ pp_guc_init(void)
 							"Each kept path costs about 200 bytes of backend memory plus its name while the window is read.",
 							&pp_max_window_paths,
 							1000, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ppprof.max_transaction_nodes",
+							"Sets the number of profile nodes one transaction may change before its changes are no longer queued for the statistics, which are then rebuilt after its commit.",
+							"A queued node costs about 250 bytes of backend memory until the commit.",
+							&pp_max_transaction_nodes,
+							2000000, 1000, 100000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 

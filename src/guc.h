@@ -29,6 +29,7 @@ extern int	pp_max_minute_buckets;
 extern int	pp_max_window_operations;
 extern int	pp_max_paths;
 extern int	pp_max_window_paths;
+extern int	pp_max_transaction_nodes;
 extern int	pp_max_dimension_values;
 extern int	pp_max_dimension_entries;
 extern int	pp_sketch_memory_kb;	/* ppprof.sketch_memory, kB */

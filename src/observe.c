@@ -87,6 +87,14 @@ static int	confirm_cursor = 0;
 /* the pending changes were applied at PRE_COMMIT */
 static bool applied = false;
 
+/*
+ * The transaction changed more than ppprof.max_transaction_nodes nodes:
+ * nothing more is queued, and its commit invalidates the statistics (a
+ * background rebuild follows) instead of applying them, so that one huge
+ * transaction neither takes unbounded memory nor fails.
+ */
+static bool overflowed = false;
+
 /* the reason of the last rejection staged (PP_CHANGE_REJECTED) */
 static char rejected_reason[PP_REJECTED_REASON_LEN];
 
@@ -113,6 +121,7 @@ static void
 pending_reset(void)
 {
 	applied = false;
+	overflowed = false;
 	n_changes = 0;
 	n_nodes = 0;
 	names_len = 0;
@@ -202,7 +211,8 @@ type_from_array(void *arg, int32_t i)
 /*
  * Append one change with the nodes of tree (NULL for TRUNCATE): their
  * observations obs when the caller has them (a stored row), else computed
- * here from types, the nodes' operation types (a staged walk).
+ * here from types, the nodes' operation types (a staged walk).  NULL once
+ * the transaction changed more than ppprof.max_transaction_nodes nodes.
  */
 static PPRowChange *
 pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
@@ -213,6 +223,32 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 	int			n = tree ? tree->n_nodes : 0;
 	int			old_cap = cap_nodes;
 	int			i;
+
+	if (overflowed)
+		return NULL;
+	if ((int64) n_nodes + n > pp_max_transaction_nodes)
+	{
+		ereport(NOTICE,
+				(errmsg("this transaction changes more than %d profile nodes: the ppprof statistics will be rebuilt after it commits",
+						pp_max_transaction_nodes),
+				 errdetail("Until the rebuild ends, statistics are read from the rollups and the table."),
+				 errhint("Load in transactions of fewer nodes, or raise ppprof.max_transaction_nodes.")));
+		overflowed = true;
+		/* what is queued will not be applied: give its memory back */
+		n_changes = n_nodes = n_dims = 0;
+		names_len = 0;
+		confirm_cursor = 0;
+		MemoryContextReset(PendingContext);
+		changes = NULL;
+		nodes = NULL;
+		names = NULL;
+		name_offsets = NULL;
+		dims = NULL;
+		dim_offsets = NULL;
+		cap_changes = cap_nodes = cap_dims = 0;
+		names_cap = 0;
+		return NULL;
+	}
 
 	changes = grow(changes, &cap_changes, n_changes + 1, sizeof(PPRowChange));
 	nodes = grow(nodes, &cap_nodes, n_nodes + n, sizeof(PPNodeObs));
@@ -309,16 +345,21 @@ observe_xact_callback(XactEvent event, void *arg)
 			 * that sees one of them (and deletes it) commits later, so its
 			 * removal always finds the addition already applied.
 			 */
-			pending_apply();
-			applied = true;
-			if (n_changes > 0)
+			if (overflowed)
+				pp_shmem_invalidate(MyDatabaseId, true);
+			else
+			{
+				pending_apply();
+				applied = true;
+			}
+			if (n_changes > 0 || overflowed)
 				pp_rollup_request(MyDatabaseId);
 			break;
 		case XACT_EVENT_COMMIT:
 			pending_reset();
 			break;
 		case XACT_EVENT_PREPARE:
-			if (n_changes > 0)
+			if (n_changes > 0 || overflowed)
 				pp_shmem_invalidate(MyDatabaseId, true);
 			pending_reset();
 			break;
@@ -379,7 +420,8 @@ pp_observe_stage(const pg_uuid_t *id, TimestampTz created_at, double total_ms,
 		return;
 	ch = pending_add(PP_CHANGE_ADD, false, id, created_at, total_ms, tree, NULL,
 					 types);
-	ch->ingest_us = ingest_us;
+	if (ch != NULL)
+		ch->ingest_us = ingest_us;
 }
 
 void

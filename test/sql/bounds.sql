@@ -248,6 +248,39 @@ DELETE FROM performance_profiles WHERE query_id = 'deep';
 DELETE FROM performance_thresholds WHERE operation_type = 'deep_step';
 DROP FUNCTION deep(int);
 
+--
+-- 5. What one transaction queues for the statistics is bounded by
+--    ppprof.max_transaction_nodes: beyond it nothing more is queued, and
+--    its commit invalidates the statistics (a rebuild follows) instead of
+--    failing or taking memory without bound; a transaction within the
+--    bound is applied as before, and a rolled-back one changes nothing.
+--
+SELECT pp_rebuild() >= 0 AS rebuilt;		-- valid, whatever came before
+SET ppprof.max_transaction_nodes = 1000;
+-- 90 profiles of 11 nodes (990): within the bound, applied
+INSERT INTO performance_profiles (query_id, profile_data)
+SELECT 'within-' || g, wide('t', 10) FROM generate_series(1, 90) g;
+SELECT pp_info()->>'statistics' AS statistics;
+-- 100 profiles of 11 nodes (1,100): beyond it; rolled back, nothing happens
+BEGIN;
+INSERT INTO performance_profiles (query_id, profile_data)
+SELECT 'beyond-' || g, wide('t', 10) FROM generate_series(1, 100) g;
+ROLLBACK;
+SELECT pp_info()->>'statistics' AS statistics;
+-- committed: the statistics are invalid, the answers the table's, and a
+-- rebuild counts every row again
+INSERT INTO performance_profiles (query_id, profile_data)
+SELECT 'beyond-' || g, wide('t', 10) FROM generate_series(1, 100) g;
+SELECT pp_info()->>'statistics' AS statistics;
+SELECT (SELECT calls FROM pp_operation_stats('1 hour') WHERE operation = 't1') =
+       (SELECT count(*) FROM exact_nodes WHERE operation = 't1'
+           AND created_at >= now() - interval '1 hour') AS calls_are_the_table_s;
+SELECT pp_rebuild() > 0 AS rebuilt;
+SELECT pp_info()->>'statistics' AS statistics,
+       (SELECT calls FROM pp_operation_stats('1 hour') WHERE operation = 't1') AS t1_calls;
+RESET ppprof.max_transaction_nodes;
+DELETE FROM performance_profiles WHERE query_id LIKE 'within-%' OR query_id LIKE 'beyond-%';
+
 DROP VIEW exact_nodes;
 DROP FUNCTION wide(text, int);
 DROP EXTENSION ppprof;
