@@ -4,14 +4,17 @@
 # docs/benchmarks.md, "Recovery after a crash").
 #
 #   bash bench/recovery.sh                  N=1000000 over 24 hours
-#   BENCH_PROFILES=500000 bash bench/recovery.sh
+#   BENCH_PROFILES=500000 BENCH_CHUNK=10000 bash bench/recovery.sh
 #   BENCH_SMOKE=1 bash bench/recovery.sh    N=2000: proves the script works
 #
 # A throwaway cluster (Unix socket only, shared_preload_libraries =
 # 'ppprof', every ppprof.* setting at its default but the background rollup
 # worker, off so that the rollups are written once, by the script) holds N
 # profiles of ppgen.profile (test/gen/rag_profiles.sql, 10 nodes each) over
-# the 24 hours before the load; their loading is timed (informative).
+# the 24 hours before the load, as ppgen.load(N, '24 hours') spreads them
+# but in transactions of BENCH_CHUNK (default 50000; one transaction of a
+# million failed with "invalid memory alloc request size"); their loading
+# is timed (informative).
 # pp_rollup() writes their rollups, for a rebuild that would read them;
 # VACUUM ANALYZE, and a CHECKPOINT so that the WAL replayed at the restart
 # is short and the same whatever ppprof does.  The calls per operation of
@@ -42,6 +45,7 @@ if [ "${BENCH_SMOKE:-0}" = 1 ]; then
 else
 	N=${BENCH_PROFILES:-1000000}
 fi
+CHUNK=${BENCH_CHUNK:-50000}
 PORT=5491	# only names the socket file in our own directory; no TCP
 POLL_LIMIT_S=3600	# give up waiting for 'valid' after this long
 
@@ -50,6 +54,7 @@ pp_build_install >/dev/null
 
 . bench/lib.sh
 posint BENCH_PROFILES "$N"
+posint BENCH_CHUNK "$CHUNK"
 bench_tmp ppprof-bench-recovery
 bench_initdb bench/recovery.sh
 cat >>"$DATA/postgresql.conf" <<CONF
@@ -69,7 +74,12 @@ state() { psql_q -At -c "SELECT pp_info()->>'statistics'"; }
 T_END=$(psql_q -At -c "SELECT now()")
 load_avg=$(loadavg)
 t=$(now_s)
-psql_q -At -c "SELECT ppgen.load($N, '24 hours', '$T_END')" >/dev/null
+for ((k = 1; k <= N; k += CHUNK)); do
+	psql_q -c "INSERT INTO performance_profiles (query_id, profile_data, created_at)
+	           SELECT 'q-' || g, ppgen.profile(g, t), t
+	             FROM generate_series($k, $((k + CHUNK - 1 < N ? k + CHUNK - 1 : N))) AS g,
+	                  LATERAL (SELECT timestamptz '$T_END' - interval '24 hours' * (($N - g + 1)::float8 / $N) AS t) AS x"
+done
 t_load=$(since "$t")
 t_rollup=$(psql_q -At -c "SELECT extract(epoch FROM clock_timestamp() - now())::numeric(10,1) FROM (SELECT pp_rollup()) r")
 psql_q -c "VACUUM ANALYZE performance_profiles" -c "VACUUM ANALYZE performance_rollups"
@@ -80,7 +90,7 @@ state_before=$(state)
 calls_before=$(psql_q -At -c "$calls_sql")
 
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $N profiles over 24 hours, $(nproc) CPUs"
-echo "load of $N profiles (one ppgen.load): ${t_load} s, load average at its start $load_avg"
+echo "load of $N profiles ($CHUNK a transaction): ${t_load} s, load average at its start $load_avg"
 echo "pp_rollup() of all of it: ${t_rollup} s; rollups: $(psql_q -At -c "SELECT string_agg(width || ' ' || n, ', ' ORDER BY width) FROM (SELECT width, count(*) n FROM performance_rollups GROUP BY 1) s")"
 echo "table: $(psql_q -At -c "SELECT pg_size_pretty(pg_total_relation_size('performance_profiles'))") with its indexes and TOAST; statistics before the crash: $state_before"
 
