@@ -118,6 +118,7 @@ bench:
 	bash bench/python.sh
 	bash bench/scaling.sh
 	bash bench/standby.sh
+	bash bench/recovery.sh
 
 bench-smoke:
 	BENCH_SMOKE=1 bash bench/ingest.sh
@@ -132,6 +133,7 @@ bench-smoke:
 	BENCH_SMOKE=1 bash bench/python.sh
 	BENCH_SMOKE=1 bash bench/scaling.sh
 	BENCH_SMOKE=1 bash bench/standby.sh
+	BENCH_SMOKE=1 bash bench/recovery.sh
 
 # Statistics benchmark (bench/stats.sh, results in docs/benchmarks.md):
 # pp_operation_stats from shared memory vs the exact SQL, memory use;
@@ -175,6 +177,12 @@ bench-scaling-smoke:
 .PHONY: bench-standby
 bench-standby:
 	bash bench/standby.sh
+
+# Restart-to-valid time of the statistics after a crash, and pp_rebuild()
+# (bench/recovery.sh, results in docs/benchmarks.md).
+.PHONY: bench-recovery
+bench-recovery:
+	bash bench/recovery.sh
 
 # Percentiles against tdigest (bench/tdigest.sh, results in docs/benchmarks.md).
 .PHONY: bench-tdigest
