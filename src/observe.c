@@ -117,6 +117,21 @@ grow(void *array, int *cap, int need, Size elem)
 	return array;
 }
 
+/* Give back the pending buffers' memory (they are empty). */
+static void
+pending_free(void)
+{
+	MemoryContextReset(PendingContext);
+	changes = NULL;
+	nodes = NULL;
+	names = NULL;
+	name_offsets = NULL;
+	dims = NULL;
+	dim_offsets = NULL;
+	cap_changes = cap_nodes = cap_dims = 0;
+	names_cap = 0;
+}
+
 static void
 pending_reset(void)
 {
@@ -129,17 +144,7 @@ pending_reset(void)
 	confirm_cursor = 0;
 	/* give back what one huge transaction took */
 	if (cap_nodes > 100000 || cap_dims > 100000)
-	{
-		MemoryContextReset(PendingContext);
-		changes = NULL;
-		nodes = NULL;
-		names = NULL;
-		name_offsets = NULL;
-		dims = NULL;
-		dim_offsets = NULL;
-		cap_changes = cap_nodes = cap_dims = 0;
-		names_cap = 0;
-	}
+		pending_free();
 }
 
 /* Append len bytes to names; their offset. */
@@ -238,15 +243,7 @@ pending_add(PPChangeKind kind, bool confirmed, const pg_uuid_t *id,
 		n_changes = n_nodes = n_dims = 0;
 		names_len = 0;
 		confirm_cursor = 0;
-		MemoryContextReset(PendingContext);
-		changes = NULL;
-		nodes = NULL;
-		names = NULL;
-		name_offsets = NULL;
-		dims = NULL;
-		dim_offsets = NULL;
-		cap_changes = cap_nodes = cap_dims = 0;
-		names_cap = 0;
+		pending_free();
 		return NULL;
 	}
 

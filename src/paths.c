@@ -83,20 +83,25 @@ typedef struct PPPathWindow
 /* the columns of pp_path_stats */
 #define PP_PATH_COLUMNS 10
 
-static uint32
-path_key_hash(const void *key, Size keysize)
+StaticAssertDecl(offsetof(PPPathAgg, parent) == offsetof(PPPathKey, parent) &&
+				 offsetof(PPPathAgg, name) == offsetof(PPPathKey, name) &&
+				 offsetof(PPPathAgg, name_len) == offsetof(PPPathKey, name_len),
+				 "PPPathAgg begins with a PPPathKey");
+
+uint32
+pp_path_key_hash(const void *key, Size keysize)
 {
-	const PPPathAgg *k = key;
+	const PPPathKey *k = key;
 
 	return hash_combine(hash_bytes((const unsigned char *) k->name, k->name_len),
 						hash_bytes((const unsigned char *) &k->parent, sizeof(k->parent)));
 }
 
-static int
-path_key_match(const void *key1, const void *key2, Size keysize)
+int
+pp_path_key_match(const void *key1, const void *key2, Size keysize)
 {
-	const PPPathAgg *a = key1;
-	const PPPathAgg *b = key2;
+	const PPPathKey *a = key1;
+	const PPPathKey *b = key2;
 
 	return a->parent == b->parent && a->name_len == b->name_len &&
 		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
@@ -226,8 +231,8 @@ path_window_read(PPPathWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 	memset(&info, 0, sizeof(info));
 	info.keysize = offsetof(PPPathAgg, name_len) + sizeof(int);
 	info.entrysize = sizeof(PPPathAgg);
-	info.hash = path_key_hash;
-	info.match = path_key_match;
+	info.hash = pp_path_key_hash;
+	info.match = pp_path_key_match;
 	info.hcxt = CurrentMemoryContext;
 	w->paths = hash_create("ppprof path window", 64, &info,
 						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

@@ -15,6 +15,21 @@
 #include "datatype/timestamp.h"
 
 /* One child operation's summed durations under an operation */
+/*
+ * The hash key of a call path in a table of paths: the path it extends
+ * (NULL for a root) and its last name.  A table's entries begin with these
+ * fields, in this order; keysize covers them.
+ */
+typedef struct PPPathKey
+{
+	const void *parent;
+	const char *name;
+	int			name_len;
+} PPPathKey;
+
+extern uint32 pp_path_key_hash(const void *key, Size keysize);
+extern int	pp_path_key_match(const void *key1, const void *key2, Size keysize);
+
 typedef struct PPChildTime
 {
 	char	   *name;			/* NUL-terminated */

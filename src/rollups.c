@@ -59,6 +59,7 @@
 #include "config.h"
 #include "guc.h"
 #include "jsonb_build.h"
+#include "paths.h"
 #include "rollup.h"
 #include "rollups.h"
 #include "shmem.h"
@@ -128,18 +129,20 @@ StaticAssertDecl(lengthof(rollup_floats) <= PP_ROLLUP_MAX_FLOATS, "too many coun
 /* One (kind, name) of a bucket being computed. */
 typedef struct RollupEntry
 {
-	char		kind;			/* key: 'p' or 'o' */
-	const char *name;			/* key with name_len; NUL-terminated */
+	const char *name;			/* hash key with name_len (a PPNameKey);
+								 * NUL-terminated */
 	int			name_len;
+	char		kind;			/* 'p', 'o' or 'c' */
 	PPCounters	c;
 	pp_sketch_t *durations;		/* grows by copy; NULL for the fold row */
 	pp_sketch_t *ttft;			/* NULL until a time to first token */
 } RollupEntry;
 
-/* A call path met walking the rows of a bucket: key (parent, name). */
+/* A call path met walking the rows of a bucket. */
 typedef struct RollupPath
 {
-	struct RollupPath *parent;	/* NULL for a root */
+	struct RollupPath *parent;	/* hash key with name, name_len (a
+								 * PPPathKey); NULL for a root */
 	const char *name;			/* NUL-terminated, in the bucket's memory */
 	int			name_len;
 	PPCounters	c;
@@ -161,23 +164,13 @@ typedef struct RollupBucket
 	RollupEntry cfold;			/* the call paths beyond them */
 } RollupBucket;
 
-static uint32
-entry_hash(const void *key, Size keysize)
-{
-	const RollupEntry *e = key;
-
-	return hash_bytes((const unsigned char *) e->name, e->name_len);
-}
-
-static int
-entry_match(const void *key1, const void *key2, Size keysize)
-{
-	const RollupEntry *a = key1;
-	const RollupEntry *b = key2;
-
-	return a->name_len == b->name_len &&
-		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
-}
+StaticAssertDecl(offsetof(RollupEntry, name) == offsetof(PPNameKey, name) &&
+				 offsetof(RollupEntry, name_len) == offsetof(PPNameKey, name_len),
+				 "RollupEntry begins with a PPNameKey");
+StaticAssertDecl(offsetof(RollupPath, parent) == offsetof(PPPathKey, parent) &&
+				 offsetof(RollupPath, name) == offsetof(PPPathKey, name) &&
+				 offsetof(RollupPath, name_len) == offsetof(PPPathKey, name_len),
+				 "RollupPath begins with a PPPathKey");
 
 static pp_sketch_t *
 sketch_new(uint16 capacity)
@@ -208,51 +201,45 @@ sketch_add_index(pp_sketch_t **s, int index, uint32 n)
 	}
 }
 
+/*
+ * The entry of name in entries, created when there is room (at most cap);
+ * else the fold row.  An operation's entry has a sketch, a call path's none.
+ */
 static RollupEntry *
-entry_get(RollupBucket *b, const char *name, int name_len)
+entry_get(HTAB *entries, RollupEntry *fold, char kind, const char *name,
+		  int name_len, int cap)
 {
-	RollupEntry key;
+	PPNameKey	key;
 	RollupEntry *e;
 	bool		found;
 	char	   *copy;
 
 	key.name = name;
-	key.name_len = Min(name_len, PP_NAME_MAX);
-	e = hash_search(b->entries, &key, HASH_FIND, NULL);
+	key.name_len = name_len;
+	e = hash_search(entries, &key, HASH_FIND, NULL);
 	if (e != NULL)
 		return e;
-	if (hash_get_num_entries(b->entries) >= pp_max_window_operations)
-		return &b->other;
-	e = hash_search(b->entries, &key, HASH_ENTER, &found);
-	copy = palloc(key.name_len + 1);
-	memcpy(copy, name, key.name_len);
-	copy[key.name_len] = '\0';
-	e->kind = 'o';
+	if (hash_get_num_entries(entries) >= cap)
+		return fold;
+	e = hash_search(entries, &key, HASH_ENTER, &found);
+	copy = palloc(name_len + 1);
+	memcpy(copy, name, name_len);
+	copy[name_len] = '\0';
+	e->kind = kind;
 	e->name = copy;
 	memset(&e->c, 0, sizeof(e->c));
-	e->durations = sketch_new(16);
+	e->durations = kind == 'o' ? sketch_new(16) : NULL;
 	e->ttft = NULL;
 	return e;
 }
 
-static uint32
-path_key_hash(const void *key, Size keysize)
-{
-	const RollupPath *k = key;
-
-	return hash_combine(hash_bytes((const unsigned char *) k->name, k->name_len),
-						hash_bytes((const unsigned char *) &k->parent, sizeof(k->parent)));
-}
-
-static int
-path_key_match(const void *key1, const void *key2, Size keysize)
-{
-	const RollupPath *a = key1;
-	const RollupPath *b = key2;
-
-	return a->parent == b->parent && a->name_len == b->name_len &&
-		memcmp(a->name, b->name, a->name_len) == 0 ? 0 : 1;
-}
+/* The operation name's entry of b, or its fold row. */
+#define OP_ENTRY(b, name, len) \
+	entry_get((b)->entries, &(b)->other, 'o', (name), Min((len), PP_NAME_MAX), \
+			  pp_max_window_operations)
+/* The call path's entry of b by its stored name, or its fold row. */
+#define PATH_ENTRY(b, name, len) \
+	entry_get((b)->cpaths, &(b)->cfold, 'c', (name), (len), pp_max_window_paths)
 
 /* The path that ends in name under parent (NULL: a root), or the fold. */
 static RollupPath *
@@ -280,34 +267,6 @@ path_get(RollupBucket *b, RollupPath *parent, const char *name, int name_len)
 	p->name = copy;
 	memset(&p->c, 0, sizeof(p->c));
 	return p;
-}
-
-/* The kind 'c' entry of a stored path name, or the fold. */
-static RollupEntry *
-cpath_get(RollupBucket *b, const char *name, int name_len)
-{
-	RollupEntry key;
-	RollupEntry *e;
-	bool		found;
-	char	   *copy;
-
-	key.name = name;
-	key.name_len = name_len;
-	e = hash_search(b->cpaths, &key, HASH_FIND, NULL);
-	if (e != NULL)
-		return e;
-	if (hash_get_num_entries(b->cpaths) >= pp_max_window_paths)
-		return &b->cfold;
-	e = hash_search(b->cpaths, &key, HASH_ENTER, &found);
-	copy = palloc(name_len + 1);
-	memcpy(copy, name, name_len);
-	copy[name_len] = '\0';
-	e->kind = 'c';
-	e->name = copy;
-	memset(&e->c, 0, sizeof(e->c));
-	e->durations = NULL;
-	e->ttft = NULL;
-	return e;
 }
 
 /* The stored name of path p: each name, root first, as "length:name". */
@@ -380,7 +339,7 @@ visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
 		const pp_tree_node_t *n = &tree->nodes[k];
 
 		CHECK_FOR_INTERRUPTS();
-		entry_add(entry_get(b, n->name, (int) n->name_len), &obs[k], at);
+		entry_add(OP_ENTRY(b, n->name, (int) n->name_len), &obs[k], at);
 		root.failed |= n->failed;
 		/* pre-order: the parent's path is known */
 		b->row[k] = path_get(b, n->parent < 0 ? NULL : b->row[n->parent],
@@ -423,10 +382,10 @@ bucket_init(RollupBucket *b)
 	HASHCTL		ctl;
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(RollupEntry);
+	ctl.keysize = sizeof(PPNameKey);
 	ctl.entrysize = sizeof(RollupEntry);
-	ctl.hash = entry_hash;
-	ctl.match = entry_match;
+	ctl.hash = pp_name_key_hash;
+	ctl.match = pp_name_key_match;
 	ctl.hcxt = CurrentMemoryContext;
 	b->entries = hash_create("ppprof rollup entries", 64, &ctl,
 							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
@@ -440,10 +399,10 @@ bucket_init(RollupBucket *b)
 	b->other.name_len = strlen(PP_FOLD_NAME);
 
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = offsetof(RollupPath, name_len) + sizeof(int);
+	ctl.keysize = sizeof(PPPathKey);
 	ctl.entrysize = sizeof(RollupPath);
-	ctl.hash = path_key_hash;
-	ctl.match = path_key_match;
+	ctl.hash = pp_path_key_hash;
+	ctl.match = pp_path_key_match;
 	ctl.hcxt = CurrentMemoryContext;
 	b->paths = hash_create("ppprof rollup paths", 64, &ctl,
 						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
@@ -451,10 +410,10 @@ bucket_init(RollupBucket *b)
 	b->row = NULL;
 	b->row_cap = 0;
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(RollupEntry);
+	ctl.keysize = sizeof(PPNameKey);
 	ctl.entrysize = sizeof(RollupEntry);
-	ctl.hash = entry_hash;
-	ctl.match = entry_match;
+	ctl.hash = pp_name_key_hash;
+	ctl.match = pp_name_key_match;
 	ctl.hcxt = CurrentMemoryContext;
 	b->cpaths = hash_create("ppprof rollup stored paths", 64, &ctl,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
@@ -475,6 +434,28 @@ entry_store(SPIPlanPtr ins, Datum *args, const RollupEntry *e)
 		elog(ERROR, "ppprof: could not insert a rollup");
 }
 
+/* Insert the entries of a table and their fold row; returns the rows. */
+static int
+entries_store(SPIPlanPtr ins, Datum *args, HTAB *entries, const RollupEntry *fold)
+{
+	HASH_SEQ_STATUS seq;
+	RollupEntry *e;
+	int			n = 0;
+
+	hash_seq_init(&seq, entries);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		entry_store(ins, args, e);
+		n++;
+	}
+	if (fold->c.calls > 0)
+	{
+		entry_store(ins, args, fold);
+		n++;
+	}
+	return n;
+}
+
 /*
  * Replace the rows of bucket (width, start) in performance_rollups by b's;
  * returns the rows written.
@@ -483,10 +464,8 @@ static int
 bucket_store(SPIPlanPtr del, SPIPlanPtr ins, const char *width,
 			 TimestampTz start, RollupBucket *b)
 {
-	HASH_SEQ_STATUS seq;
-	RollupEntry *e;
 	Datum		args[5];
-	int			n = 0;
+	int			n;
 
 	args[0] = CStringGetTextDatum(width);
 	args[1] = TimestampTzGetDatum(start);
@@ -495,18 +474,7 @@ bucket_store(SPIPlanPtr del, SPIPlanPtr ins, const char *width,
 
 	/* the profiles' row always, so that an empty bucket is known written */
 	entry_store(ins, args, &b->root);
-	n++;
-	hash_seq_init(&seq, b->entries);
-	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		entry_store(ins, args, e);
-		n++;
-	}
-	if (b->other.c.calls > 0)
-	{
-		entry_store(ins, args, &b->other);
-		n++;
-	}
+	n = 1 + entries_store(ins, args, b->entries, &b->other);
 
 	/* the call paths walked, by their stored names */
 	{
@@ -521,23 +489,12 @@ bucket_store(SPIPlanPtr del, SPIPlanPtr ins, const char *width,
 			resetStringInfo(&name);
 			path_name(&name, p);
 			pp_counters_merge(name.len <= PP_ROLLUP_PATH_NAME_MAX ?
-							  &cpath_get(b, name.data, name.len)->c : &b->cfold.c,
+							  &PATH_ENTRY(b, name.data, name.len)->c : &b->cfold.c,
 							  &p->c);
 		}
 		pp_counters_merge(&b->cfold.c, &b->path_fold.c);
 	}
-	hash_seq_init(&seq, b->cpaths);
-	while ((e = hash_seq_search(&seq)) != NULL)
-	{
-		entry_store(ins, args, e);
-		n++;
-	}
-	if (b->cfold.c.calls > 0)
-	{
-		entry_store(ins, args, &b->cfold);
-		n++;
-	}
-	return n;
+	return n + entries_store(ins, args, b->cpaths, &b->cfold);
 }
 
 /*
@@ -639,11 +596,11 @@ rollup_day(SPIPlanPtr del, SPIPlanPtr ins, SPIPlanPtr hours, TimestampTz start)
 		else if (kind == 'c')
 			e = (VARSIZE_ANY_EXHDR(name) == strlen(PP_FOLD_NAME) &&
 				 memcmp(VARDATA_ANY(name), PP_FOLD_NAME, strlen(PP_FOLD_NAME)) == 0) ?
-				&b.cfold : cpath_get(&b, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+				&b.cfold : PATH_ENTRY(&b, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 		else if (!(flags & PP_ROLLUP_HAS_DURATIONS))
 			e = &b.other;		/* an hour's fold row */
 		else
-			e = entry_get(&b, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+			e = OP_ENTRY(&b, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 		pp_counters_merge(&e->c, &c);
 		if (e->durations == NULL)
 			continue;			/* folded in the day */
