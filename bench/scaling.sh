@@ -258,7 +258,8 @@ SELECT (SELECT count(*) FROM performance_rollups r
                 (SELECT count(*) FROM performance_profiles p
                   WHERE p.created_at >= r.bucket_start
                     AND p.created_at < r.bucket_start + CASE r.width WHEN 'minute' THEN interval '1 minute'
-                                                                     ELSE interval '1 hour' END)),
+                                                                     WHEN 'hour' THEN interval '1 hour'
+                                                                     ELSE interval '1 day' END)),
        :written,
        round(:ms),
        (SELECT count(DISTINCT bucket_start) FROM r_minute),
@@ -301,8 +302,9 @@ echo "Load average at the start of the part: $LOAD_ROLLUP. Each sample ends at t
 echo "current hour; only its buckets are measured. Its minute rows, repeated a sample span earlier"
 echo "each time to fill a day, and its hour rows, repeated to fill 400 days, are copied into tables"
 echo "of their own with performance_rollups' key; sizes are their pg_total_relation_size (heap, TOAST,"
-echo "the key's index). A bucket is one minute or one hour, all its rows (the profiles' and one per"
-echo "operation); per bucket = table size / buckets."
+echo "the key's index). A bucket is one minute or one hour, all its rows (the profiles', one per"
+echo "operation and one per call path); per bucket = table size / buckets. Day rollups (a row per"
+echo "operation and call path a day, kept as long as the hours) add about 1/24 of the hours' size."
 echo
 echo "| rate | loaded | pp_rollup() | rows per bucket (minute, hour) | an operation's data (minute, hour) | per minute bucket | per hour bucket | a day of minute rollups, kept a day (buckets) | a day of hour rollups | 400 days of hour rollups (buckets) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
