@@ -212,8 +212,6 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 		w->last_kind = kind;
 	}
 	a = w->last_agg;
-	if (sketch == NULL)
-		a = &w->other;			/* a rollup's fold row: counts only */
 	pp_counters_merge(&a->c, c);
 	pp_counters_merge(start < w->mid ? &a->early : &a->late, c);
 	if (!a->folded)
@@ -222,7 +220,10 @@ visit_bucket(void *arg, int kind, const char *name, int name_len,
 		check_acc(pp_sketch_acc_add_sketch(agg_ttft_acc(a), ttft_sketch));
 }
 
-/* A rollup: its name is transient, so it is looked up every time. */
+/*
+ * A rollup: its name is transient, so it is looked up every time.  A
+ * bucket's fold row has no sketch: its counts go to the window's.
+ */
 static void
 visit_rollup(void *arg, int kind, const char *name, int name_len,
 			 TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch,
@@ -230,6 +231,12 @@ visit_rollup(void *arg, int kind, const char *name, int name_len,
 {
 	PPWindow   *w = arg;
 
+	if (sketch == NULL)
+	{
+		pp_counters_merge(&w->other.c, c);
+		pp_counters_merge(start < w->mid ? &w->other.early : &w->other.late, c);
+		return;
+	}
 	w->last_name = NULL;
 	visit_bucket(arg, kind, name, name_len, start, c, sketch, ttft_sketch);
 }

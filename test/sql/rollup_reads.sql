@@ -83,6 +83,22 @@ $$;
 SELECT pp_optimization_report('12 days')->'summary'->>'source' AS source;
 SELECT * FROM rr_compare();
 
+-- a bucket of more operations than ppprof.max_window_operations folds the
+-- rest into its '(other)' row, counters only; a window read from such
+-- rollups counts them in its own fold row, and no call is lost
+BEGIN;
+SET LOCAL ppprof.max_window_operations = 3;
+DELETE FROM performance_rollups;
+SELECT pp_rollup() > 0 AS wrote;
+SELECT count(*) > 0 AS folded_rollups FROM performance_rollups WHERE kind = 'o' AND name = '(other)';
+SELECT pp_optimization_report('12 days')->'summary'->>'source' AS source;
+SELECT count(*) FILTER (WHERE s.operation = '(other)') AS fold_rows,
+       sum(s.calls) FILTER (WHERE s.operation IS NOT NULL) =
+         (SELECT count(*) FROM performance_profiles p,
+                 jsonb_path_query(p.profile_data, 'strict $.**.operation_name') n) AS every_call_counted
+  FROM pp_range_stats((SELECT r FROM rr_ranges WHERE name = '12 days')) s;
+ROLLBACK;
+
 -- rows changed after their rollups were written mark their minutes; the
 -- marked buckets are read from the table, so the answers stay the table's
 INSERT INTO performance_profiles (query_id, profile_data, created_at)
