@@ -65,6 +65,7 @@
 #include "config.h"
 #include "dimensions.h"
 #include "dump.h"
+#include "rollups.h"
 #include "shmem.h"
 #include "spi_owner.h"
 
@@ -578,6 +579,9 @@ pp_config_changed(PG_FUNCTION_ARGS)
 		if (OidIsValid(profiles))
 			LockRelationOid(profiles, RowExclusiveLock);
 		usage_config_changed = true;
+		/* tokens and costs in the rollups were computed with the old one */
+		if (strcmp(RelationGetRelationName(trigdata->tg_relation), "operation_dimensions") != 0)
+			pp_rollup_mark_all(RelationGetNamespace(trigdata->tg_relation));
 	}
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);

@@ -100,6 +100,8 @@ enum
 	Q_MARKS,					/* (from, to) -> bucket_start */
 	Q_DATA,						/* (width, lo, hi) -> start, kind, name, data */
 	Q_PATHS,					/* the same for the call paths */
+	Q_ALL_MARKED,				/* () -> the oldest profile, when every
+								 * bucket is marked (pp_rollup_mark_all) */
 	N_QUERIES
 };
 
@@ -151,8 +153,15 @@ plan_for(int q, const char *nsp, Oid schema)
 							" AND kind OPERATOR(pg_catalog.%s) 'c'",
 							nsp, q == Q_PATHS ? "=" : "<>");
 			break;
+		case Q_ALL_MARKED:
+			text = psprintf("SELECT min(created_at) FROM %s.performance_profiles"
+							" WHERE EXISTS (SELECT FROM %s.performance_rollup_stale"
+							" WHERE bucket_start OPERATOR(pg_catalog.=) '-infinity')",
+							nsp, nsp);
+			break;
 	}
-	plan = SPI_prepare(text, q == Q_MARKS ? 2 : 3, q == Q_MARKS ? types2 : types3);
+	plan = SPI_prepare(text, q == Q_ALL_MARKED ? 0 : q == Q_MARKS ? 2 : 3,
+					   q == Q_MARKS ? types2 : types3);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
@@ -328,6 +337,8 @@ typedef struct Coverage
 	HTAB	   *marked[PP_ROLLUP_WIDTHS];
 	HTAB	   *days_with_hours;	/* where to look for shorter buckets */
 	HTAB	   *hours_with_minutes;
+	TimestampTz stale_from;		/* every bucket that ends later is marked
+								 * (DT_NOEND: none is) */
 } Coverage;
 
 static Coverage *cached = NULL;
@@ -353,6 +364,14 @@ coverage_read(const char *nsp, Oid schema, TimestampTz t0, TimestampTz t1,
 		cov->any |= hash_get_num_entries(cov->written[w]) > 0;
 	}
 	read_marks(plan_for(Q_MARKS, nsp, schema), t0, t1, cov->marked, cxt);
+	run(plan_for(Q_ALL_MARKED, nsp, schema), NULL);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* the buckets from the oldest profile on hold rows to compute again */
+		cov->stale_from = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	}
 	cov->days_with_hours = start_set("ppprof days with hours", cxt);
 	cov->hours_with_minutes = start_set("ppprof hours with minutes", cxt);
 	hash_seq_init(&seq, cov->written[1]);
@@ -454,6 +473,7 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 			TimestampTz u = widths[w].usecs;
 
 			if (p % u == 0 && p + u <= t1 && !(p < mid && mid < p + u) &&
+				p + u <= cov->stale_from &&
 				set_has(cov->written[w], p) && !set_has(cov->marked[w], p))
 				break;
 		}

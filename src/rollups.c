@@ -782,6 +782,25 @@ pp_rollup_write(void)
 													 SPI_tuptable->tupdesc, 1, &isnull));
 		marks_tid[i] = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[i],
 														  SPI_tuptable->tupdesc, 2, &isnull));
+		if (marks[i] == DT_NOBEGIN)
+		{
+			/*
+			 * Every bucket that still has raw rows (pp_rollup_mark_all): the
+			 * minutes, hours and days from the oldest profile on.
+			 */
+			TimestampTz t;
+
+			if (oldest == DT_NOBEGIN)
+				continue;
+			for (t = Max(floor_to(oldest, USECS_PER_MINUTE), through - PP_ROLLUP_MINUTES_KEPT);
+				 t < through; t += USECS_PER_MINUTE)
+				list_add(&minutes, t);
+			for (t = floor_to(oldest, USECS_PER_HOUR); t < hours_through; t += USECS_PER_HOUR)
+				list_add(&hours, t);
+			for (t = floor_to(oldest, USECS_PER_DAY); t < days_through; t += USECS_PER_DAY)
+				list_add(&days, t);
+			continue;
+		}
 		if (marks[i] >= through - PP_ROLLUP_MINUTES_KEPT && marks[i] < through)
 			list_add(&minutes, floor_to(marks[i], USECS_PER_MINUTE));
 		if (marks[i] < hours_through)
@@ -1076,6 +1095,23 @@ pp_rollup_worker_main(Datum arg)
 	ereport(DEBUG1,
 			(errmsg("ppprof wrote %d rollups of database %u", n, dbid)));
 	proc_exit(0);
+}
+
+void
+pp_rollup_mark_all(Oid nsp)
+{
+	PPSavedUser saved;
+	Oid			stale = get_relname_relid("performance_rollup_stale", nsp);
+
+	if (!OidIsValid(stale))
+		return;
+	pp_spi_connect_as(pp_config_relation_owner(stale), &saved);
+	if (SPI_execute(psprintf("INSERT INTO %s.performance_rollup_stale (bucket_start)"
+							 " VALUES ('-infinity')",
+							 quote_identifier(get_namespace_name(nsp))),
+					false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "ppprof: could not mark the rollups stale");
+	pp_spi_finish_as(&saved);
 }
 
 void

@@ -51,6 +51,15 @@ extern void pp_rollup_read_data(bytea *data, PPCounters *c,
 extern int	pp_rollup_path_names(const char *name, int name_len,
 								 const char **names, int *name_lens, int max);
 
+/*
+ * The configuration that computes what rollups hold changed (usage_keys,
+ * model_prices, in schema nsp): mark every bucket that still has raw rows
+ * stale, in this transaction -- one mark at -infinity, which readers and
+ * pp_rollup() take for every bucket from the oldest profile on.  Older
+ * buckets, whose rows pp_purge deleted, keep what they were computed with.
+ */
+extern void pp_rollup_mark_all(Oid nsp);
+
 /* performance_profiles (rel) was truncated: so are its rollups. */
 extern void pp_rollup_truncated(Relation rel);
 

@@ -6,9 +6,11 @@
 -- still count what it deleted; a rollup that is not one is an error
 CREATE EXTENSION ppprof;
 
-CREATE FUNCTION rr_node(name text, ms float8, kids jsonb DEFAULT '[]', err text DEFAULT NULL)
+CREATE FUNCTION rr_node(name text, ms float8, kids jsonb DEFAULT '[]', err text DEFAULT NULL,
+                        meta jsonb DEFAULT '{}')
 RETURNS jsonb LANGUAGE sql AS $$
-  SELECT jsonb_build_object('operation_name', name, 'duration_ms', ms, 'children', kids, 'error', err)
+  SELECT jsonb_build_object('operation_name', name, 'duration_ms', ms, 'children', kids, 'error', err,
+                            'metadata', meta)
 $$;
 
 -- 12 days of profiles, three levels deep, ending an hour ago: all of them
@@ -20,7 +22,9 @@ SELECT 'r-' || g,
            rr_node('embed', 0.2 + (g * 37 % 1000) / 100.0),
            rr_node('search', exp((g * 7919 % 1000) / 100.0),
                    err => CASE WHEN g % 17 = 0 THEN 'timeout' END))),
-         rr_node('llm', 500 + g % 20000))),
+         rr_node('llm', 500 + g % 20000,
+                 meta => jsonb_build_object('model', 'gpt-4o', 'input_tokens', 100 + g % 50,
+                                            'output_tokens', g % 300)))),
        now() - interval '1 hour' - (g * 104729 % 1036800) * interval '1 second'
   FROM generate_series(1, 6000) g;
 SELECT pp_rollup() > 0 AS wrote;
@@ -36,13 +40,13 @@ INSERT INTO rr_ranges VALUES
                                date_trunc('day', now()) - interval '7 days', '[]'));
 CREATE FUNCTION rr_answers()
 RETURNS TABLE (name text, what text, key text, calls bigint, errors bigint, total_ms float8,
-               min_ms float8, max_ms float8, p50 float8, p95 float8, p99 float8)
+               min_ms float8, max_ms float8, p50 float8, p95 float8, p99 float8, cost_usd float8)
 LANGUAGE sql AS $$
   SELECT x.name, 'operations', s.operation, s.calls, s.errors, s.total_ms, s.min_ms, s.max_ms,
-         s.p50_ms, s.p95_ms, s.p99_ms
+         s.p50_ms, s.p95_ms, s.p99_ms, s.cost_usd
     FROM rr_ranges x, pp_range_stats(x.r) s
   UNION ALL
-  SELECT x.name, 'call paths', p.path, p.calls, p.errors, p.total_ms, NULL, NULL, NULL, NULL, NULL
+  SELECT x.name, 'call paths', p.path, p.calls, p.errors, p.total_ms, NULL, NULL, NULL, NULL, NULL, NULL
     FROM rr_ranges x, pp_range_path_stats(x.r) p
 $$;
 
@@ -65,15 +69,18 @@ BEGIN
   END;
   RETURN QUERY
   WITH l AS (SELECT * FROM jsonb_to_recordset(live) AS x(name text, what text, key text, calls bigint,
-               errors bigint, total_ms float8, min_ms float8, max_ms float8, p50 float8, p95 float8, p99 float8)),
+               errors bigint, total_ms float8, min_ms float8, max_ms float8, p50 float8, p95 float8, p99 float8,
+               cost_usd float8)),
        t AS (SELECT * FROM jsonb_to_recordset(tbl) AS x(name text, what text, key text, calls bigint,
-               errors bigint, total_ms float8, min_ms float8, max_ms float8, p50 float8, p95 float8, p99 float8))
+               errors bigint, total_ms float8, min_ms float8, max_ms float8, p50 float8, p95 float8, p99 float8,
+               cost_usd float8))
   SELECT coalesce(l.name, t.name), coalesce(l.what, t.what), count(*),
          count(*) FILTER (WHERE l.calls IS DISTINCT FROM t.calls OR l.errors IS DISTINCT FROM t.errors
                             OR NOT abs(l.total_ms - t.total_ms) <= 1e-9 * abs(t.total_ms)
                             OR l.min_ms IS DISTINCT FROM t.min_ms OR l.max_ms IS DISTINCT FROM t.max_ms
                             OR l.p50 IS DISTINCT FROM t.p50 OR l.p95 IS DISTINCT FROM t.p95
-                            OR l.p99 IS DISTINCT FROM t.p99)
+                            OR l.p99 IS DISTINCT FROM t.p99
+                            OR l.cost_usd IS DISTINCT FROM t.cost_usd)
     FROM l FULL JOIN t ON l.name = t.name AND l.what = t.what AND l.key IS NOT DISTINCT FROM t.key
    GROUP BY 1, 2 ORDER BY 1, 2;
 END;
@@ -118,6 +125,20 @@ SELECT a.calls = (SELECT count(*) FROM performance_profiles p,
   FROM rr_answers() a WHERE a.name = '12 days' AND a.what = 'operations' AND a.key = 'search';
 ROLLBACK;
 -- the next pp_rollup() writes them again
+SELECT pp_rollup() > 0 AS wrote;
+SELECT count(*) AS marks FROM performance_rollup_stale;
+SELECT * FROM rr_compare();
+
+-- a price change: the costs in the rollups were computed with the old
+-- price, so every bucket that still has raw rows is marked (one mark at
+-- -infinity) and read from the table, until pp_rollup() writes them again
+SELECT round(sum(cost_usd)::numeric, 6) AS cost_before
+  FROM pp_range_stats((SELECT r FROM rr_ranges WHERE name = '12 days')) WHERE operation IS NULL;
+UPDATE model_prices SET input_usd_per_million = 5.00 WHERE model_pattern = 'gpt-4o';
+SELECT count(*) AS marks_of_everything FROM performance_rollup_stale WHERE bucket_start = '-infinity';
+SELECT round(sum(cost_usd)::numeric, 6) AS cost_after
+  FROM pp_range_stats((SELECT r FROM rr_ranges WHERE name = '12 days')) WHERE operation IS NULL;
+SELECT * FROM rr_compare();
 SELECT pp_rollup() > 0 AS wrote;
 SELECT count(*) AS marks FROM performance_rollup_stale;
 SELECT * FROM rr_compare();
