@@ -972,6 +972,7 @@ pp_rollup_contents(PG_FUNCTION_ARGS)
  * forgotten when a subtransaction aborts, since its marks are gone).
  */
 static bool horizon_read = false;	/* in this transaction */
+static bool all_marked = false;	/* pp_rollup_mark_all, in this transaction */
 static TimestampTz horizon;
 static HTAB *marked = NULL;		/* minutes marked, in TopTransactionContext */
 static bool callbacks_registered = false;
@@ -980,6 +981,7 @@ static void
 rollup_xact_callback(XactEvent event, void *arg)
 {
 	horizon_read = false;
+	all_marked = false;
 	marked = NULL;				/* its memory went with the transaction */
 }
 
@@ -988,7 +990,10 @@ rollup_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
 		marked = NULL;			/* its memory goes with the transaction */
+		all_marked = false;
+	}
 }
 
 /* Insert or renew the mark of minute in rel's schema, as rel's owner. */
@@ -1008,18 +1013,24 @@ mark_minute(Relation rel, TimestampTz minute)
 	pp_spi_finish_as(&saved);
 }
 
-void
-pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted)
+static void
+callbacks_register(void)
 {
-	TimestampTz minute;
-	bool		found;
-
 	if (!callbacks_registered)
 	{
 		RegisterXactCallback(rollup_xact_callback, NULL);
 		RegisterSubXactCallback(rollup_subxact_callback, NULL);
 		callbacks_registered = true;
 	}
+}
+
+void
+pp_rollup_note(Relation rel, TimestampTz created_at, bool deleted)
+{
+	TimestampTz minute;
+	bool		found;
+
+	callbacks_register();
 	if (!horizon_read)
 	{
 		horizon = pp_shmem_rollup_horizon();
@@ -1103,8 +1114,9 @@ pp_rollup_mark_all(Oid nsp)
 	PPSavedUser saved;
 	Oid			stale = get_relname_relid("performance_rollup_stale", nsp);
 
-	if (!OidIsValid(stale))
-		return;
+	callbacks_register();
+	if (all_marked || !OidIsValid(stale))
+		return;				/* once per transaction is enough */
 	pp_spi_connect_as(pp_config_relation_owner(stale), &saved);
 	if (SPI_execute(psprintf("INSERT INTO %s.performance_rollup_stale (bucket_start)"
 							 " VALUES ('-infinity')",
@@ -1112,6 +1124,7 @@ pp_rollup_mark_all(Oid nsp)
 					false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "ppprof: could not mark the rollups stale");
 	pp_spi_finish_as(&saved);
+	all_marked = true;
 }
 
 void
