@@ -375,9 +375,9 @@ entry_encode(const RollupEntry *e)
 	return out;
 }
 
-/* An empty bucket, in CurrentMemoryContext. */
-static void
-bucket_init(RollupBucket *b)
+/* A table of entries keyed by name, in CurrentMemoryContext. */
+static HTAB *
+entries_create(const char *what)
 {
 	HASHCTL		ctl;
 
@@ -387,16 +387,30 @@ bucket_init(RollupBucket *b)
 	ctl.hash = pp_name_key_hash;
 	ctl.match = pp_name_key_match;
 	ctl.hcxt = CurrentMemoryContext;
-	b->entries = hash_create("ppprof rollup entries", 64, &ctl,
-							 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	memset(&b->root, 0, sizeof(b->root));
-	b->root.kind = 'p';
-	b->root.name = "";
+	return hash_create(what, 64, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* An empty entry of kind and name (not in a table: the root, a fold). */
+static void
+entry_init(RollupEntry *e, char kind, const char *name)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->name = name;
+	e->name_len = strlen(name);
+}
+
+/* An empty bucket, in CurrentMemoryContext. */
+static void
+bucket_init(RollupBucket *b)
+{
+	HASHCTL		ctl;
+
+	b->entries = entries_create("ppprof rollup entries");
+	entry_init(&b->root, 'p', "");
 	b->root.durations = sketch_new(16);
-	memset(&b->other, 0, sizeof(b->other));
-	b->other.kind = 'o';
-	b->other.name = PP_FOLD_NAME;
-	b->other.name_len = strlen(PP_FOLD_NAME);
+	entry_init(&b->other, 'o', PP_FOLD_NAME);
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(PPPathKey);
@@ -409,18 +423,8 @@ bucket_init(RollupBucket *b)
 	memset(&b->path_fold, 0, sizeof(b->path_fold));
 	b->row = NULL;
 	b->row_cap = 0;
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(PPNameKey);
-	ctl.entrysize = sizeof(RollupEntry);
-	ctl.hash = pp_name_key_hash;
-	ctl.match = pp_name_key_match;
-	ctl.hcxt = CurrentMemoryContext;
-	b->cpaths = hash_create("ppprof rollup stored paths", 64, &ctl,
-							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	memset(&b->cfold, 0, sizeof(b->cfold));
-	b->cfold.kind = 'c';
-	b->cfold.name = PP_FOLD_NAME;
-	b->cfold.name_len = strlen(PP_FOLD_NAME);
+	b->cpaths = entries_create("ppprof rollup stored paths");
+	entry_init(&b->cfold, 'c', PP_FOLD_NAME);
 }
 
 /* Insert one entry of a bucket into performance_rollups. */
