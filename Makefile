@@ -35,7 +35,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 # pg_regress inputs are test/sql/*.sql, their outputs test/expected/*.out
 # (--inputdir); results/ and regression.diffs stay at the top.  The list is
 # explicit (never a wildcard).
-REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report report_changes trends operations alert_long_name quoted_schema spans install fuzz accuracy bounds otlp paths dimensions visualize rollups rollup_reads cost replica partitions
+REGRESS = schema ingest ingest_errors config privileges search_path reader_search_path hostile lint stats settings report report_changes trends operations alert_long_name quoted_schema spans install fuzz accuracy bounds otlp paths dimensions visualize rollups rollup_reads rebuild_rollups cost replica partitions
 REGRESS_OPTS = --inputdir=$(srcdir)/test --temp-config=$(srcdir)/ppprof.conf \
 	--temp-instance=$(CURDIR)/tmp_check --no-locale --encoding=UTF8
 

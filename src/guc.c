@@ -41,6 +41,7 @@ int			pp_snapshot_retention_min = 7 * 24 * 60;
 int			pp_rollup_retention_min = 400 * 24 * 60;
 bool		pp_rollup_keep = false;
 bool		pp_rollup_worker = true;
+bool		pp_rebuild_from_rollups = true;
 int			pp_otlp_grace_period_ms = 60 * 1000;
 int			pp_otlp_max_pending_spans = 100000;
 int			pp_otlp_max_request_spans = 10000;
@@ -195,6 +196,14 @@ pp_guc_init(void)
 							 &pp_rollup_worker,
 							 true,
 							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("ppprof.rebuild_from_rollups",
+							 "Rebuilds the statistics from the rollups and the rows they lack.",
+							 "When off, a rebuild reads every row inside ppprof.horizon.",
+							 &pp_rebuild_from_rollups,
+							 true,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("ppprof.rollup_keep",

@@ -40,6 +40,7 @@ extern int	pp_snapshot_retention_min;
 extern int	pp_rollup_retention_min;	/* ppprof.rollup_retention, minutes */
 extern bool pp_rollup_keep;		/* ppprof.rollup_keep: deletes do not mark */
 extern bool pp_rollup_worker;	/* ppprof.rollup_worker */
+extern bool pp_rebuild_from_rollups;	/* ppprof.rebuild_from_rollups */
 extern int	pp_otlp_grace_period_ms;	/* ppprof.otlp_grace_period, ms */
 extern int	pp_otlp_max_pending_spans;
 extern int	pp_otlp_max_request_spans;

@@ -77,9 +77,6 @@ typedef struct PPPathWindow
 	int			row_cap;
 } PPPathWindow;
 
-/* the deepest call path a rollup's stored name may hold */
-#define PP_ROLLUP_PATH_DEPTH_MAX 1000
-
 /* the columns of pp_path_stats */
 #define PP_PATH_COLUMNS 10
 
@@ -254,7 +251,7 @@ path_window_read(PPPathWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 		if (plan.invalid || plan.rebuild)
 			pp_request_rebuild(MyDatabaseId);
 		/* the rollups and the rows they lack (src/rollup_read.c) */
-		if (!pp_rollup_collect(t0, t1, end_open, DT_NOBEGIN, true,
+		if (!pp_rollup_collect(t0, t1, end_open, DT_NOBEGIN, PP_ROLLUP_PATHS,
 							   visit_rollup_path, w, &rplan))
 		{
 			pp_window_scan(cfg, t0, t1, !end_open, visit_row, w);

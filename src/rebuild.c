@@ -59,10 +59,13 @@
 
 #include "config.h"
 #include "dimensions.h"
+#include "dumpfile.h"
 #include "guc.h"
 #include "observe.h"
 #include "profile.h"
 #include "rebuild.h"
+#include "rollup_read.h"
+#include "rollups.h"
 #include "shmem.h"
 #include "spi_owner.h"
 
@@ -168,97 +171,24 @@ rebuild_lock(Oid relid, int wait_ms)
 }
 
 /*
- * pp_rebuild(): recompute the statistics of this database from the table.
- *
- * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles -- once no
- * transaction writing it holds its lock (their commit applies their changes
- * before their locks are released), queueing for it only briefly
- * (rebuild_lock) --
- * which keeps new writers -- and any other rebuild -- waiting until this
- * transaction ends, and lets readers read.  Then it reads every row inside
- * the horizon with a snapshot taken after the lock was granted.  While it
- * runs the statistics are marked invalid, so readers get the table's (or
- * the rollups') answer.
- * Returns the number of profiles read, or -1 when the background worker
- * (background) could not have the lock; pp_rebuild() raises an error then.
+ * Load the rows of [from, to] (to included) inside the statistics: the
+ * prepared query plan selects them.  Rows dated after limit stay out and
+ * are counted in *future_from and *future_rows.  Returns the rows loaded.
  */
 static int64
-rebuild_database(bool background)
+rebuild_rows(SPIPlanPtr plan, TimestampTz from, TimestampTz to,
+			 TimestampTz limit, MemoryContext batchcxt,
+			 TimestampTz *future_from, int64 *future_rows)
 {
-	PPConfig   *cfg;
-	StringInfoData q;
+	Datum		args[2];
 	Portal		portal;
-	SPIPlanPtr	plan;
 	int64		total = 0;
-	PPSavedUser saved;
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext batchcxt;
-	PPRowChange *changes;
-	PPNodeObs  *nodes;
-	TimestampTz limit;
-	TimestampTz future_from = DT_NOEND;
-	int64		future_rows = 0;
-	int			wait_ms;
-	Datum		horizon;
-	Oid			horizon_type = TIMESTAMPTZOID;
+	PPConfig   *cfg;
 
-	pp_shmem_require_writable("pp_rebuild");
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-				 errmsg("pp_rebuild() must run at READ COMMITTED isolation"),
-				 errhint("Run it in its own transaction.")));
-
-	cfg = pp_config_get();
-	wait_ms = PP_REBUILD_LOCK_WAIT_MS;
-	if (!background && LockTimeout > 0)
-		wait_ms = Min(wait_ms, LockTimeout);
-	if (!rebuild_lock(cfg->profiles_relid, wait_ms))
-	{
-		if (background)
-			return -1;
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("could not lock performance_profiles to rebuild the statistics"),
-				 errdetail("Transactions writing the table kept it locked for %d ms; pp_rebuild() does not stay in the lock queue behind them, so that writers do not wait for it.",
-						   wait_ms),
-				 errhint("Run pp_rebuild() again when the writing transactions have ended.")));
-	}
-	/*
-	 * Again, now that writers are locked out, and with a snapshot taken now:
-	 * a change of usage_keys or model_prices that was uncommitted when the
-	 * statement began held the lock until its commit (pp_config_changed),
-	 * and its invalidation came with the lock.
-	 */
-	PushActiveSnapshot(GetTransactionSnapshot());
-	cfg = pp_config_get();
-	PopActiveSnapshot();
-	pp_shmem_reset(MyDatabaseId, false, false);
-	/* rows dated later stay out of the statistics (see check_created_at) */
-	limit = pp_created_at_limit();
-
-	/*
-	 * Only the rows inside the horizon: an older row counts in no shared
-	 * bucket (bucket_apply drops it, and the horizon only moves forward),
-	 * so reading it was a walk of every retained day for nothing.
-	 */
-	initStringInfo(&q);
-	appendStringInfo(&q,
-					 "SELECT id, profile_data, total_duration_ms, created_at"
-					 " FROM %s.performance_profiles"
-					 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
-					 " AND ppprof_rejected IS NULL",
-					 quote_identifier(get_namespace_name(cfg->schema)));
-	horizon = TimestampTzGetDatum(pp_shmem_horizon_start());
-
-	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",
-									 ALLOCSET_DEFAULT_SIZES);
-	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	plan = SPI_prepare(q.data, 1, &horizon_type);
-	if (plan == NULL)
-		elog(ERROR, "ppprof: SPI_prepare failed");
+	args[0] = TimestampTzGetDatum(from);
+	args[1] = TimestampTzGetDatum(to);
 	/* not read-only: a snapshot taken now, after the lock was granted */
-	portal = SPI_cursor_open(NULL, plan, &horizon, NULL, false);
+	portal = SPI_cursor_open(NULL, plan, args, NULL, false);
 	for (;;)
 	{
 		uint64		i;
@@ -267,6 +197,8 @@ rebuild_database(bool background)
 		int			cap_nodes = 1024;
 		int			n_dims = 0;
 		int			cap_dims = 1024;
+		PPRowChange *changes;
+		PPNodeObs  *nodes;
 		PPDimObs   *dims;
 
 		SPI_cursor_fetch(portal, true, 1000);
@@ -296,8 +228,8 @@ rebuild_database(bool background)
 			if (created_at > limit)
 			{
 				/* stored while ppprof was disabled, or before 1.3 */
-				future_from = Min(future_from, created_at);
-				future_rows++;
+				*future_from = Min(*future_from, created_at);
+				(*future_rows)++;
 				continue;
 			}
 			if (!pp_profile_observations(profile, created_at, &tree, &obs))
@@ -360,11 +292,413 @@ rebuild_database(bool background)
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	return total;
+}
+
+/* A bucket loaded, and the live dimensions it had values of */
+typedef struct LoadedBucket
+{
+	TimestampTz start;			/* hash key */
+	TimestampTz end;
+	uint32		dims;			/* bit d: live dimension d */
+} LoadedBucket;
+
+/* What load_rollup is handed, and what it found */
+typedef struct RebuildLoad
+{
+	int			n_dims;			/* the live dimensions, */
+	uint64		dim_ids[PP_DIM_LIVE];	/* their identities */
+	uint64		dims_sig;		/* and signature (a copy: the configuration
+								 * may be read again meanwhile) */
+	bool		minutes;		/* the minute region: only minute rollups */
+	HTAB	   *buckets;		/* LoadedBucket, when dimensions are live */
+	int64		rollups;		/* rows loaded */
+} RebuildLoad;
+
+StaticAssertDecl(PP_DIM_LIVE <= 32, "a bit per live dimension");
+
+/* One rollup row (pp_rollup_collect's visitor) into the statistics. */
+static void
+load_rollup(void *arg, int kind, const char *name, int name_len,
+			TimestampTz start, const PPCounters *c, const pp_sketch_t *sketch,
+			const pp_sketch_t *ttft)
+{
+	RebuildLoad *l = arg;
+	const char *names[PP_ROLLUP_PATH_DEPTH_MAX];
+	int			name_lens[PP_ROLLUP_PATH_DEPTH_MAX];
+	int			depth = 1;
+	uint64		dim_id = 0;
+	int			d = 0;
+
+	/*
+	 * Before the minute region a minute's rollup and an hour's both go to
+	 * the hour bucket only; an hour-aligned minute counts as the hour, which
+	 * only makes a drop (memory pressure) mark more as incomplete.
+	 */
+	bool		minute = l->minutes || start % USECS_PER_HOUR != 0;
+
+	if (kind == PP_KIND_PATH)
+	{
+		depth = pp_rollup_path_names(name, name_len, names, name_lens,
+									 PP_ROLLUP_PATH_DEPTH_MAX);
+		if (depth <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("not a ppprof rollup"),
+					 errdetail("The name of a call path's rollup is not a path.")));
+	}
+	else if (kind == PP_KIND_DIM)
+	{
+		LoadedBucket *b;
+
+		if (!pp_rollup_dim_name(name, name_len, &dim_id, &names[0], &name_lens[0],
+								&names[1], &name_lens[1]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("not a ppprof rollup"),
+					 errdetail("The name of a dimension's rollup is not a dimension, an operation and a value.")));
+		/* a dimension declared since, or no longer live: not loaded */
+		for (d = 0; d < l->n_dims; d++)
+			if (l->dim_ids[d] == dim_id)
+				break;
+		if (d == l->n_dims)
+			return;
+		b = hash_search(l->buckets, &start, HASH_FIND, NULL);
+		if (b == NULL)
+			return;				/* no profile loaded there */
+		b->dims |= (uint32) 1 << d;
+		depth = 2;
+	}
+	else
+	{
+		names[0] = name;
+		name_lens[0] = name_len;
+	}
+	pp_shmem_load_rollup(MyDatabaseId, kind, depth, names, name_lens, dim_id,
+						 start, minute, c, sketch, ttft);
+	if (kind == PP_KIND_ROOT && l->buckets != NULL)
+	{
+		LoadedBucket *b = hash_search(l->buckets, &start, HASH_ENTER, NULL);
+
+		b->end = start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR);
+		b->dims = 0;
+	}
+	l->rollups++;
+}
+
+/* Add [from, to] to the n ranges of *ranges (a palloc'd array). */
+static void
+range_add(PPTimeRange **ranges, int *n, TimestampTz from, TimestampTz to)
+{
+	if (from > to)
+		return;
+	*ranges = *n == 0 ? palloc(sizeof(PPTimeRange) * 16) :
+		(*n % 16 == 0 ? repalloc(*ranges, sizeof(PPTimeRange) * (*n + 16)) : *ranges);
+	(*ranges)[*n].from = from;
+	(*ranges)[*n].to = to;
+	(*ranges)[*n].inclusive = true;
+	(*n)++;
+}
+
+/*
+ * Load into the (reset) statistics the rollups that can stand for the rows
+ * inside the horizon, and list the ranges left to read from the table, in
+ * time order, their ends included (palloc'd in the caller's context).
+ * Before the minute region an hour takes its hour's rollup or its minutes'
+ * (hour buckets only); inside it, minutes take their minute's rollup (the
+ * minute buckets and their hour's).  A bucket of purged rows, before the
+ * oldest profile, is not loaded: the statistics count the table's rows.
+ * Runs in the active snapshot, taken after the lock.  Returns the ranges'
+ * count; *l says what was loaded.
+ */
+static int
+rebuild_from_rollups(PPConfig *cfg, TimestampTz horizon,
+					 TimestampTz minute_start, PPTimeRange **ranges,
+					 RebuildLoad *l)
+{
+	TimestampTz stop = pp_time_floor(GetCurrentTimestamp(), USECS_PER_MINUTE);
+	TimestampTz from = horizon;
+	PPSavedUser saved;
+	MemoryContext caller = CurrentMemoryContext;
+	int			n = 0;
+	int			r;
+	bool		isnull;
+	Datum		oldest;
+	struct
+	{
+		TimestampTz t0;
+		TimestampTz t1;
+		int			flags;
+	}			region[2];
+
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
+	if (SPI_execute(psprintf("SELECT min(created_at) FROM %s.performance_profiles",
+							 quote_identifier(get_namespace_name(cfg->schema))),
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "ppprof: could not read the oldest profile");
+	oldest = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		from = Max(from, DatumGetTimestampTz(oldest));
 	pp_spi_finish_as(&saved);
 	MemoryContextSwitchTo(caller);
 
+	region[0].t0 = from;
+	region[0].t1 = Min(minute_start, stop);
+	region[0].flags = PP_ROLLUP_NO_DAYS | PP_ROLLUP_UNFOLDED;
+	region[1].t0 = Max(from, minute_start);
+	region[1].t1 = stop;
+	region[1].flags = PP_ROLLUP_MINUTES | PP_ROLLUP_UNFOLDED;
+	for (r = 0; !isnull && r < 2; r++)
+	{
+		PPRollupPlan plan;
+		PPRollupPlan paths;
+		int			i;
+
+		if (region[r].t0 >= region[r].t1)
+			continue;
+		l->minutes = (region[r].flags & PP_ROLLUP_MINUTES) != 0;
+		if (!pp_rollup_collect(region[r].t0, region[r].t1, true, DT_NOBEGIN,
+							   region[r].flags, load_rollup, l, &plan))
+		{
+			range_add(ranges, &n, region[r].t0, region[r].t1 - 1);
+			continue;
+		}
+		/* the same buckets (pp_rollup_collect), their call paths and values */
+		(void) pp_rollup_collect(region[r].t0, region[r].t1, true, DT_NOBEGIN,
+								 region[r].flags | PP_ROLLUP_PATHS, load_rollup,
+								 l, &paths);
+		if (l->buckets != NULL)
+			(void) pp_rollup_collect(region[r].t0, region[r].t1, true, DT_NOBEGIN,
+									 region[r].flags | PP_ROLLUP_DIMS, load_rollup,
+									 l, &paths);
+		for (i = 0; i < plan.n_rest; i++)
+			range_add(ranges, &n, plan.rest[i].from,
+					  plan.rest[i].inclusive ? plan.rest[i].to : plan.rest[i].to - 1);
+	}
+	/* the rows after the last rollup, and those dated later still */
+	range_add(ranges, &n, isnull ? horizon : Max(from, stop), DT_NOEND);
+	return n;
+}
+
+/*
+ * rebuild_from_rollups in a subtransaction: a rollup that is not one (an
+ * error of class XX001) leaves the statistics reset and the whole horizon
+ * to the table, with a WARNING, so that a damaged rollup cannot keep the
+ * statistics invalid.  Other errors are raised again.
+ */
+static int
+rebuild_from_rollups_or_table(PPConfig *cfg, TimestampTz horizon,
+							  TimestampTz minute_start, PPTimeRange **ranges,
+							  RebuildLoad *l)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int n = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		n = rebuild_from_rollups(cfg, horizon, minute_start, ranges, l);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_DATA_CORRUPTED)
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ppprof rebuilds the statistics from the table: %s", edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("Mark the minutes of the damaged rollup in performance_rollup_stale; the next pp_rollup() writes them again.")));
+		FreeErrorData(edata);
+		pp_shmem_reset(MyDatabaseId, false, false);
+		l->rollups = 0;
+		if (l->buckets != NULL)
+		{
+			HASH_SEQ_STATUS seq;
+			LoadedBucket *b;
+
+			hash_seq_init(&seq, l->buckets);
+			while ((b = hash_seq_search(&seq)) != NULL)
+				(void) hash_search(l->buckets, &b->start, HASH_REMOVE, NULL);
+		}
+		{
+			int			k = 0;
+
+			*ranges = NULL;
+			range_add(ranges, &k, horizon, DT_NOEND);
+			n = k;
+		}
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return n;
+}
+
+/*
+ * pp_rebuild(): recompute the statistics of this database.
+ *
+ * Takes a SHARE ROW EXCLUSIVE lock on performance_profiles -- once no
+ * transaction writing it holds its lock (their commit applies their changes
+ * before their locks are released), queueing for it only briefly
+ * (rebuild_lock) --
+ * which keeps new writers -- and any other rebuild -- waiting until this
+ * transaction ends, and lets readers read.  Then, in snapshots taken after
+ * the lock was granted, it loads the rollups that stand for rows inside the
+ * horizon (ppprof.rebuild_from_rollups) and reads every other row inside
+ * it from the table.  A rollup without a mark equals its rows in any
+ * snapshot that sees it (src/rollups.c), so the statistics equal those a
+ * read of every row would build, but for the reservoirs, which sample the
+ * rows read only, and the dimensions, which rollups do not hold: their
+ * windows starting before the last rollup loaded read the table.  While it
+ * runs the statistics are marked invalid, so readers get the table's (or
+ * the rollups') answer.
+ * Returns the number of profiles read from the table, or -1 when the
+ * background worker (background) could not have the lock; pp_rebuild()
+ * raises an error then.  *rollups is the rollup rows loaded.
+ */
+static int64
+rebuild_database(bool background, int64 *rollups)
+{
+	PPConfig   *cfg;
+	StringInfoData q;
+	SPIPlanPtr	plan;
+	int64		total = 0;
+	PPSavedUser saved;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext batchcxt;
+	TimestampTz limit;
+	TimestampTz future_from = DT_NOEND;
+	int64		future_rows = 0;
+	int			wait_ms;
+	TimestampTz horizon;
+	TimestampTz minute_start;
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	PPTimeRange *ranges = NULL;
+	int			n_ranges = 0;
+	RebuildLoad load;
+	int			i;
+
+	pp_shmem_require_writable("pp_rebuild");
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("pp_rebuild() must run at READ COMMITTED isolation"),
+				 errhint("Run it in its own transaction.")));
+
+	cfg = pp_config_get();
+	wait_ms = PP_REBUILD_LOCK_WAIT_MS;
+	if (!background && LockTimeout > 0)
+		wait_ms = Min(wait_ms, LockTimeout);
+	if (!rebuild_lock(cfg->profiles_relid, wait_ms))
+	{
+		if (background)
+			return -1;
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("could not lock performance_profiles to rebuild the statistics"),
+				 errdetail("Transactions writing the table kept it locked for %d ms; pp_rebuild() does not stay in the lock queue behind them, so that writers do not wait for it.",
+						   wait_ms),
+				 errhint("Run pp_rebuild() again when the writing transactions have ended.")));
+	}
+
+	/*
+	 * Again, now that writers are locked out, and with a snapshot taken now:
+	 * a change of usage_keys or model_prices that was uncommitted when the
+	 * statement began held the lock until its commit (pp_config_changed),
+	 * and its invalidation came with the lock.  The rollups and their marks
+	 * are read in the same snapshot: a writer that committed before it made
+	 * its marks visible in it.
+	 */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	cfg = pp_config_get();
+	pp_shmem_reset(MyDatabaseId, false, false);
+	pp_shmem_regions(&horizon, &minute_start);
+	memset(&load, 0, sizeof(load));
+	if (cfg->n_live_dimensions > 0 && pp_max_dimension_entries > 0)
+	{
+		HASHCTL		ctl;
+
+		load.n_dims = cfg->n_live_dimensions;
+		for (i = 0; i < load.n_dims; i++)
+			load.dim_ids[i] = cfg->dimensions[i].id;
+		load.dims_sig = cfg->dimensions_sig;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(TimestampTz);
+		ctl.entrysize = sizeof(LoadedBucket);
+		ctl.hcxt = CurrentMemoryContext;
+		load.buckets = hash_create("ppprof rebuild buckets", 1024, &ctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (pp_rebuild_from_rollups)
+		n_ranges = rebuild_from_rollups_or_table(cfg, horizon, minute_start,
+												 &ranges, &load);
+	else
+		range_add(&ranges, &n_ranges, horizon, DT_NOEND);
+	PopActiveSnapshot();
+	cfg = pp_config_get();
+	/* rows dated later stay out of the statistics (see check_created_at) */
+	limit = pp_created_at_limit();
+
+	/*
+	 * Only the rows inside the horizon: an older row counts in no shared
+	 * bucket (bucket_apply drops it, and the horizon only moves forward),
+	 * so reading it was a walk of every retained day for nothing.
+	 */
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT id, profile_data, total_duration_ms, created_at"
+					 " FROM %s.performance_profiles"
+					 " WHERE created_at OPERATOR(pg_catalog.>=) $1"
+					 " AND created_at OPERATOR(pg_catalog.<=) $2"
+					 " AND ppprof_rejected IS NULL",
+					 quote_identifier(get_namespace_name(cfg->schema)));
+
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "ppprof rebuild",
+									 ALLOCSET_DEFAULT_SIZES);
+	pp_spi_connect_as(pp_config_owner(cfg), &saved);
+	plan = SPI_prepare(q.data, 2, types);
+	if (plan == NULL)
+		elog(ERROR, "ppprof: SPI_prepare failed");
+	for (i = 0; i < n_ranges; i++)
+		total += rebuild_rows(plan, Max(ranges[i].from, horizon), ranges[i].to,
+							  limit, batchcxt, &future_from, &future_rows);
+	pp_spi_finish_as(&saved);
+	MemoryContextSwitchTo(caller);
+
+	/*
+	 * A bucket loaded without the values of every live dimension (written
+	 * before they were declared, or with more than ppprof.max_dimension_entries
+	 * of them): dimension windows reaching it read the table.
+	 */
+	if (load.buckets != NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		LoadedBucket *b;
+		uint32		all = (uint32) ((UINT64CONST(1) << load.n_dims) - 1);
+		TimestampTz incomplete_before = DT_NOBEGIN;
+
+		hash_seq_init(&seq, load.buckets);
+		while ((b = hash_seq_search(&seq)) != NULL)
+			if (b->dims != all)
+				incomplete_before = Max(incomplete_before, b->end);
+		pp_shmem_rebuilt_dims(MyDatabaseId, load.dims_sig, incomplete_before);
+	}
+
 	pp_shmem_set_valid(MyDatabaseId, future_from, future_rows);
 	pp_observe_rebuilt();
+	*rollups = load.rollups;
 	return total;
 }
 
@@ -374,7 +708,9 @@ rebuild_database(bool background)
 Datum
 pp_rebuild(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(rebuild_database(false));
+	int64		rollups;
+
+	PG_RETURN_INT64(rebuild_database(false, &rollups));
 }
 
 /*
@@ -414,6 +750,7 @@ pp_rebuild_worker_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	int64		n = -1;
+	int64		rollups = 0;
 	bool		installed;
 
 	pqsignal(SIGTERM, die);
@@ -426,15 +763,15 @@ pp_rebuild_worker_main(Datum arg)
 	pgstat_report_activity(STATE_RUNNING, "ppprof: rebuilding statistics from performance_profiles");
 	installed = OidIsValid(get_extension_oid("ppprof", true));
 	if (installed)
-		n = rebuild_database(true);
+		n = rebuild_database(true, &rollups);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
 	if (n >= 0)
 		ereport(LOG,
-				(errmsg("ppprof rebuilt the statistics of database %u from " INT64_FORMAT " profiles",
-						dbid, n)));
+				(errmsg("ppprof rebuilt the statistics of database %u from " INT64_FORMAT " profiles and " INT64_FORMAT " rollups",
+						dbid, n, rollups)));
 	else if (!installed)
 		pp_shmem_release_rebuild(dbid);
 	else

@@ -100,8 +100,11 @@ enum
 	Q_MARKS,					/* (from, to) -> bucket_start */
 	Q_DATA,						/* (width, lo, hi) -> start, kind, name, data */
 	Q_PATHS,					/* the same for the call paths */
+	Q_DIMS,						/* the same for the dimensions' values */
 	Q_ALL_MARKED,				/* () -> the oldest profile, when every
 								 * bucket is marked (pp_rollup_mark_all) */
+	Q_FOLDED,					/* (from, to) -> width, bucket_start of the
+								 * buckets that have a fold row */
 	N_QUERIES
 };
 
@@ -145,13 +148,15 @@ plan_for(int q, const char *nsp, Oid schema)
 			break;
 		case Q_DATA:
 		case Q_PATHS:
+		case Q_DIMS:
 			text = psprintf("SELECT bucket_start, kind, name, data"
 							" FROM %s.performance_rollups"
 							" WHERE width OPERATOR(pg_catalog.=) $1"
 							" AND bucket_start OPERATOR(pg_catalog.>=) $2"
 							" AND bucket_start OPERATOR(pg_catalog.<=) $3"
-							" AND kind OPERATOR(pg_catalog.%s) 'c'",
-							nsp, q == Q_PATHS ? "=" : "<>");
+							" AND kind OPERATOR(pg_catalog.=) ANY (%s)",
+							nsp, q == Q_PATHS ? "'{c}'::\"char\"[]" :
+							q == Q_DIMS ? "'{d}'::\"char\"[]" : "'{p,o}'::\"char\"[]");
 			break;
 		case Q_ALL_MARKED:
 			text = psprintf("SELECT min(created_at) FROM %s.performance_profiles"
@@ -159,9 +164,17 @@ plan_for(int q, const char *nsp, Oid schema)
 							" WHERE bucket_start OPERATOR(pg_catalog.=) '-infinity')",
 							nsp, nsp);
 			break;
+		case Q_FOLDED:
+			text = psprintf("SELECT DISTINCT width, bucket_start FROM %s.performance_rollups"
+							" WHERE bucket_start OPERATOR(pg_catalog.>=) $1"
+							" AND bucket_start OPERATOR(pg_catalog.<) $2"
+							" AND name OPERATOR(pg_catalog.=) %s",
+							nsp, quote_literal_cstr(PP_FOLD_NAME));
+			break;
 	}
-	plan = SPI_prepare(text, q == Q_ALL_MARKED ? 0 : q == Q_MARKS ? 2 : 3,
-					   q == Q_MARKS ? types2 : types3);
+	plan = SPI_prepare(text, q == Q_ALL_MARKED ? 0 :
+					   q == Q_MARKS || q == Q_FOLDED ? 2 : 3,
+					   q == Q_MARKS || q == Q_FOLDED ? types2 : types3);
 	if (plan == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
@@ -228,6 +241,41 @@ read_marks(SPIPlanPtr plan, TimestampTz t0, TimestampTz t1, HTAB **marked,
 
 		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 			set_add(marked[w], floor_to(m, widths[w].usecs));
+	}
+}
+
+/*
+ * The bucket starts, per width, within [t0, t1), that have a fold row (an
+ * operation or a call path beyond ppprof.max_window_operations or
+ * max_window_paths).  A real operation named like the fold row counts too:
+ * its bucket is only read from the table.
+ */
+static void
+read_folded(SPIPlanPtr plan, TimestampTz t0, TimestampTz t1, HTAB **folded,
+			MemoryContext cxt)
+{
+	Datum		args[2];
+	uint64		i;
+	int			w;
+
+	args[0] = TimestampTzGetDatum(t0);
+	args[1] = TimestampTzGetDatum(t1);
+	run(plan, args);
+	for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+		folded[w] = start_set("ppprof rollups folded", cxt);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		char	   *width = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i],
+															  SPI_tuptable->tupdesc,
+															  1, &isnull));
+
+		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+			if (strcmp(width, widths[w].name) == 0)
+				set_add(folded[w],
+						DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc,
+														  2, &isnull)));
 	}
 }
 
@@ -312,7 +360,8 @@ visit_chosen(SPIPlanPtr plan, int w, HTAB *chosen, TimestampTz lo,
 				continue;		/* an empty bucket's profiles row */
 			/* a bucket's fold row has no sketch: it folds in the window */
 			old = MemoryContextSwitchTo(caller);
-			visit(arg, kind == 'p' ? PP_KIND_ROOT : kind == 'c' ? PP_KIND_PATH : PP_KIND_OPERATION,
+			visit(arg, kind == 'p' ? PP_KIND_ROOT : kind == 'c' ? PP_KIND_PATH :
+				  kind == 'd' ? PP_KIND_DIM : PP_KIND_OPERATION,
 				  VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name), start, &c,
 				  (flags & PP_ROLLUP_HAS_DURATIONS) ? durations : NULL,
 				  (flags & PP_ROLLUP_HAS_TTFT) ? ttft : NULL);
@@ -335,6 +384,7 @@ typedef struct Coverage
 	bool		any;			/* some rollup */
 	HTAB	   *written[PP_ROLLUP_WIDTHS];
 	HTAB	   *marked[PP_ROLLUP_WIDTHS];
+	HTAB	   *folded[PP_ROLLUP_WIDTHS];	/* NULL unless read */
 	HTAB	   *days_with_hours;	/* where to look for shorter buckets */
 	HTAB	   *hours_with_minutes;
 	TimestampTz stale_from;		/* every bucket that ends later is marked
@@ -346,10 +396,13 @@ static TimestampTz cache_t0;
 static TimestampTz cache_t1;
 static MemoryContext cache_cxt = NULL;
 
-/* Read the coverage of [t0, t1) into memory cxt (SPI connected). */
+/*
+ * Read the coverage of [t0, t1) into memory cxt (SPI connected), with the
+ * buckets that have a fold row when folded.
+ */
 static Coverage *
 coverage_read(const char *nsp, Oid schema, TimestampTz t0, TimestampTz t1,
-			  MemoryContext cxt)
+			  bool folded, MemoryContext cxt)
 {
 	Coverage   *cov = MemoryContextAllocZero(cxt, sizeof(Coverage));
 	HASH_SEQ_STATUS seq;
@@ -364,6 +417,8 @@ coverage_read(const char *nsp, Oid schema, TimestampTz t0, TimestampTz t1,
 		cov->any |= hash_get_num_entries(cov->written[w]) > 0;
 	}
 	read_marks(plan_for(Q_MARKS, nsp, schema), t0, t1, cov->marked, cxt);
+	if (folded)
+		read_folded(plan_for(Q_FOLDED, nsp, schema), t0, t1, cov->folded, cxt);
 	run(plan_for(Q_ALL_MARKED, nsp, schema), NULL);
 	{
 		bool		isnull;
@@ -419,7 +474,7 @@ pp_rollup_cache_end(void)
 
 bool
 pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
-				  TimestampTz mid, bool paths, pp_bucket_visitor visit,
+				  TimestampTz mid, int flags, pp_bucket_visitor visit,
 				  void *arg, PPRollupPlan *plan)
 {
 	PPConfig   *cfg = pp_config_get();
@@ -432,6 +487,9 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	TimestampTz hi[PP_ROLLUP_WIDTHS];
 	TimestampTz p;
 	int			w;
+	int			widest = (flags & PP_ROLLUP_MINUTES) ? 2 :
+		(flags & PP_ROLLUP_NO_DAYS) ? 1 : 0;
+	bool		unfolded = (flags & PP_ROLLUP_UNFOLDED) != 0;
 
 	memset(plan, 0, sizeof(*plan));
 	if (t0 >= t1 || !OidIsValid(get_relname_relid("performance_rollups", cfg->schema)))
@@ -439,15 +497,17 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	nsp = quote_identifier(get_namespace_name(cfg->schema));
 
 	pp_spi_connect_as(pp_config_owner(cfg), &saved);
-	if (cache_cxt != NULL && cache_t0 <= t0 && t1 <= cache_t1)
+	if (cache_cxt != NULL && cache_t0 <= t0 && t1 <= cache_t1 && !unfolded)
 	{
 		/* read once, over the whole range, the first time */
 		if (cached == NULL)
-			cached = coverage_read(nsp, cfg->schema, cache_t0, cache_t1, cache_cxt);
+			cached = coverage_read(nsp, cfg->schema, cache_t0, cache_t1, false,
+								   cache_cxt);
 		cov = cached;
 	}
 	else
-		cov = coverage_read(nsp, cfg->schema, t0, t1, CurrentMemoryContext);
+		cov = coverage_read(nsp, cfg->schema, t0, t1, unfolded,
+							CurrentMemoryContext);
 	if (!cov->any)
 	{
 		pp_spi_finish_as(&saved);
@@ -468,13 +528,14 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 		TimestampTz next;
 
 		CHECK_FOR_INTERRUPTS();
-		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
+		for (w = widest; w < PP_ROLLUP_WIDTHS; w++)
 		{
 			TimestampTz u = widths[w].usecs;
 
 			if (p % u == 0 && p + u <= t1 && !(p < mid && mid < p + u) &&
 				p + u <= cov->stale_from &&
-				set_has(cov->written[w], p) && !set_has(cov->marked[w], p))
+				set_has(cov->written[w], p) && !set_has(cov->marked[w], p) &&
+				!(unfolded && set_has(cov->folded[w], p)))
 				break;
 		}
 		if (w < PP_ROLLUP_WIDTHS)
@@ -503,7 +564,9 @@ pp_rollup_collect(TimestampTz t0, TimestampTz t1, bool end_open,
 	if (plan->n_buckets > 0)
 		for (w = 0; w < PP_ROLLUP_WIDTHS; w++)
 			if (hi[w] >= lo[w])
-				visit_chosen(plan_for(paths ? Q_PATHS : Q_DATA, nsp, cfg->schema),
+				visit_chosen(plan_for((flags & PP_ROLLUP_PATHS) ? Q_PATHS :
+									  (flags & PP_ROLLUP_DIMS) ? Q_DIMS : Q_DATA,
+									  nsp, cfg->schema),
 							 w, chosen[w], lo[w], hi[w], visit, arg, caller);
 	pp_spi_finish_as(&saved);
 	return plan->n_buckets > 0;

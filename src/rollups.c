@@ -5,9 +5,13 @@
  *	  writes them into performance_rollups, and pp_rollup_contents(), which
  *	  reads one back.
  *
- * A rollup holds, for one minute or one hour and one operation (kind 'o')
- * or the profiles themselves (kind 'p'), the counters and sketches that the
- * shared memory keeps per bucket, in the stored form of src/core/rollup.h.
+ * A rollup holds, for one minute, hour or day and one operation (kind
+ * 'o') or the profiles themselves (kind 'p'), the counters and sketches
+ * that the shared memory keeps per bucket, in the stored form of
+ * src/core/rollup.h; for one call path (kind 'c') its counters; and, for
+ * minutes and hours inside ppprof.horizon, for one value of a live
+ * dimension and one operation (kind 'd') its counters and durations, which
+ * only pp_rebuild reads (src/rebuild.c).
  * It is computed from the table, not copied from shared memory, so that it
  * is exactly the rows of its bucket in one snapshot, whatever the shared
  * statistics hold.
@@ -57,6 +61,7 @@
 
 #include "allocator.h"
 #include "config.h"
+#include "dimensions.h"
 #include "guc.h"
 #include "jsonb_build.h"
 #include "paths.h"
@@ -132,7 +137,7 @@ typedef struct RollupEntry
 	const char *name;			/* hash key with name_len (a PPNameKey);
 								 * NUL-terminated */
 	int			name_len;
-	char		kind;			/* 'p', 'o' or 'c' */
+	char		kind;			/* 'p', 'o', 'c' or 'd' */
 	PPCounters	c;
 	pp_sketch_t *durations;		/* grows by copy; NULL for the fold row */
 	pp_sketch_t *ttft;			/* NULL until a time to first token */
@@ -162,6 +167,12 @@ typedef struct RollupBucket
 	HTAB	   *cpaths;			/* kind 'c' entries by stored name, at most
 								 * ppprof.max_window_paths */
 	RollupEntry cfold;			/* the call paths beyond them */
+	HTAB	   *dims;			/* kind 'd' entries by stored name, at most
+								 * ppprof.max_dimension_entries */
+	RollupEntry dfold;			/* what did not fit: then none is stored */
+	PPDimObs   *values;			/* the live dimensions' values of a row */
+	int			values_cap;
+	StringInfoData dim_name;	/* scratch: a stored name */
 } RollupBucket;
 
 StaticAssertDecl(offsetof(RollupEntry, name) == offsetof(PPNameKey, name) &&
@@ -228,7 +239,7 @@ entry_get(HTAB *entries, RollupEntry *fold, char kind, const char *name,
 	e->kind = kind;
 	e->name = copy;
 	memset(&e->c, 0, sizeof(e->c));
-	e->durations = kind == 'o' ? sketch_new(16) : NULL;
+	e->durations = kind == 'o' || kind == 'd' ? sketch_new(16) : NULL;
 	e->ttft = NULL;
 	return e;
 }
@@ -240,6 +251,10 @@ entry_get(HTAB *entries, RollupEntry *fold, char kind, const char *name,
 /* The call path's entry of b by its stored name, or its fold row. */
 #define PATH_ENTRY(b, name, len) \
 	entry_get((b)->cpaths, &(b)->cfold, 'c', (name), (len), pp_max_window_paths)
+
+/* The dimension entry of b by its stored name, or the overflow row. */
+#define DIM_ENTRY(b, name, len) \
+	entry_get((b)->dims, &(b)->dfold, 'd', (name), (len), pp_max_dimension_entries)
 
 /* The path that ends in name under parent (NULL: a root), or the fold. */
 static RollupPath *
@@ -305,6 +320,79 @@ pp_rollup_path_names(const char *name, int name_len, const char **names,
 	return n;
 }
 
+/*
+ * The stored name of a dimension entry: the dimension's identity (16 hex
+ * digits), then the operation and the value as "length:text", or "-" for
+ * the nodes without a value.
+ */
+static void
+dim_name(StringInfo buf, uint64 dim_id, const char *op, int op_len,
+		 const PPDimObs *v)
+{
+	resetStringInfo(buf);
+	appendStringInfo(buf, "%016" INT64_MODIFIER "x:%d:", dim_id, op_len);
+	appendBinaryStringInfo(buf, op, op_len);
+	if (v->value_len < 0)
+		appendStringInfoChar(buf, '-');
+	else
+	{
+		appendStringInfo(buf, "%d:", v->value_len);
+		appendBinaryStringInfo(buf, v->value, v->value_len);
+	}
+}
+
+/*
+ * Read "length:" at *p (before end), a length of at most max: the text
+ * that follows must hold it.  Moves *p past the colon.
+ */
+static bool
+read_length(const char **p, const char *end, int max, int *len)
+{
+	*len = 0;
+	if (*p == end || !isdigit((unsigned char) **p))
+		return false;
+	while (*p < end && isdigit((unsigned char) **p) && *len <= max)
+		*len = *len * 10 + (*(*p)++ - '0');
+	if (*p == end || *(*p)++ != ':' || *len > max || *len > end - *p)
+		return false;
+	return true;
+}
+
+bool
+pp_rollup_dim_name(const char *name, int name_len, uint64 *dim_id,
+				   const char **op, int *op_len, const char **value,
+				   int *value_len)
+{
+	const char *end = name + name_len;
+	const char *p = name;
+	int			i;
+
+	*dim_id = 0;
+	for (i = 0; i < 16; i++, p++)
+	{
+		if (p == end || !isxdigit((unsigned char) *p))
+			return false;
+		*dim_id = (*dim_id << 4) |
+			(uint64) (isdigit((unsigned char) *p) ? *p - '0' :
+					  tolower((unsigned char) *p) - 'a' + 10);
+	}
+	if (p == end || *p++ != ':' || !read_length(&p, end, PP_NAME_MAX, op_len))
+		return false;
+	*op = p;
+	p += *op_len;
+	if (p + 1 == end && *p == '-')
+	{
+		*value = NULL;
+		*value_len = -1;
+		return true;
+	}
+	if (!read_length(&p, end, PP_ROLLUP_PATH_NAME_MAX, value_len) ||
+		*value_len != end - p)
+		return false;
+	*value = p;
+	return true;
+}
+
 static void
 entry_add(RollupEntry *e, const PPNodeObs *o, TimestampTz at)
 {
@@ -314,6 +402,46 @@ entry_add(RollupEntry *e, const PPNodeObs *o, TimestampTz at)
 	sketch_add_index(&e->durations, pp_sketch_index_of(o->duration_ms), 1);
 	if (o->ttft_ms >= 0)
 		sketch_add_index(&e->ttft, pp_sketch_index_of(o->ttft_ms), 1);
+}
+
+/*
+ * The nodes of one profile into the entries of the live dimensions' values
+ * (src/dimensions.c), as shared memory counts them: no time to first token.
+ */
+static void
+visit_row_dims(RollupBucket *b, const pp_tree_t *tree, const PPNodeObs *obs,
+			   TimestampTz at)
+{
+	PPConfig   *cfg = pp_config_get();
+	int			n = cfg->n_live_dimensions;
+	int32		k;
+	int			d;
+
+	if (n == 0)
+		return;
+	if (tree->n_nodes * n > b->values_cap)
+	{
+		b->values_cap = Max(tree->n_nodes * n, 2 * b->values_cap);
+		b->values = b->values ? repalloc(b->values, sizeof(PPDimObs) * b->values_cap)
+			: palloc(sizeof(PPDimObs) * b->values_cap);
+	}
+	pp_dimension_values(cfg, tree, obs, at, b->values);
+	for (k = 0; k < tree->n_nodes; k++)
+	{
+		PPNodeObs	o = obs[k];
+
+		o.ttft_ms = -1;
+		for (d = 0; d < n; d++)
+		{
+			const pp_tree_node_t *tn = &tree->nodes[k];
+
+			dim_name(&b->dim_name, cfg->dimensions[d].id, tn->name,
+					 Min((int) tn->name_len, PP_NAME_MAX), &b->values[k * n + d]);
+			entry_add(b->dim_name.len <= PP_ROLLUP_PATH_NAME_MAX ?
+					  DIM_ENTRY(b, b->dim_name.data, b->dim_name.len) : &b->dfold,
+					  &o, at);
+		}
+	}
 }
 
 /* One profile of the bucket's rows. */
@@ -348,6 +476,8 @@ visit_row(void *arg, const pp_tree_t *tree, const PPNodeObs *obs,
 	}
 	pp_obs_sum_usage(&root, obs, tree->n_nodes);
 	entry_add(&b->root, &root, at);
+	if (b->dims != NULL)
+		visit_row_dims(b, tree, obs, at);
 }
 
 /* The stored form of an entry (a call path's has no sketch), as a bytea. */
@@ -425,6 +555,12 @@ bucket_init(RollupBucket *b)
 	b->row_cap = 0;
 	b->cpaths = entries_create("ppprof rollup stored paths");
 	entry_init(&b->cfold, 'c', PP_FOLD_NAME);
+	b->dims = pp_max_dimension_entries > 0 ?
+		entries_create("ppprof rollup dimension values") : NULL;
+	entry_init(&b->dfold, 'd', PP_FOLD_NAME);
+	b->values = NULL;
+	b->values_cap = 0;
+	initStringInfo(&b->dim_name);
 }
 
 /* Insert one entry of a bucket into performance_rollups. */
@@ -498,7 +634,25 @@ bucket_store(SPIPlanPtr del, SPIPlanPtr ins, const char *width,
 		}
 		pp_counters_merge(&b->cfold.c, &b->path_fold.c);
 	}
-	return n + entries_store(ins, args, b->cpaths, &b->cfold);
+	n += entries_store(ins, args, b->cpaths, &b->cfold);
+
+	/*
+	 * The dimensions' values, unless some did not fit: a bucket has all of
+	 * them or none (pp_rebuild loads them only from a bucket that has them)
+	 */
+	if (b->dims != NULL && b->dfold.c.calls == 0)
+	{
+		HASH_SEQ_STATUS dseq;
+		RollupEntry *e;
+
+		hash_seq_init(&dseq, b->dims);
+		while ((e = hash_seq_search(&dseq)) != NULL)
+		{
+			entry_store(ins, args, e);
+			n++;
+		}
+	}
+	return n;
 }
 
 /*
@@ -594,6 +748,8 @@ rollup_day(SPIPlanPtr del, SPIPlanPtr ins, SPIPlanPtr hours, TimestampTz start)
 		RollupEntry *e;
 
 		CHECK_FOR_INTERRUPTS();
+		if (kind == 'd')
+			continue;			/* days hold no dimensions (nothing reads them) */
 		pp_rollup_read_data(data, &c, durations, ttft, &flags);
 		if (kind == 'p')
 			e = &b.root;
@@ -858,19 +1014,27 @@ pp_rollup_write(void)
 			elog(ERROR, "ppprof: could not delete from performance_rollup_stale");
 	}
 
-	/* retention: minutes for a day, hours and days for ppprof.rollup_retention */
+	/*
+	 * retention: minutes for a day, hours and days for
+	 * ppprof.rollup_retention, the dimensions' values of hours as long as
+	 * ppprof.horizon (only a rebuild reads them)
+	 */
 	{
-		Oid			rtypes[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-		Datum		rargs[2];
+		Oid			rtypes[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+		Datum		rargs[3];
 
 		rargs[0] = TimestampTzGetDatum(through - PP_ROLLUP_MINUTES_KEPT);
 		rargs[1] = TimestampTzGetDatum(through - (TimestampTz) pp_rollup_retention_min * USECS_PER_MINUTE);
+		rargs[2] = TimestampTzGetDatum(through - (TimestampTz) pp_horizon_min * USECS_PER_MINUTE -
+									   USECS_PER_HOUR);
 		if (SPI_execute_with_args(psprintf("DELETE FROM %s.performance_rollups"
 										   " WHERE (width OPERATOR(pg_catalog.=) 'minute'"
 										   " AND bucket_start OPERATOR(pg_catalog.<) $1)"
 										   " OR (width OPERATOR(pg_catalog.<>) 'minute'"
-										   " AND bucket_start OPERATOR(pg_catalog.<) $2)", nsp),
-								  2, rtypes, rargs, NULL, false, 0) != SPI_OK_DELETE)
+										   " AND bucket_start OPERATOR(pg_catalog.<) $2)"
+										   " OR (kind OPERATOR(pg_catalog.=) 'd'"
+										   " AND bucket_start OPERATOR(pg_catalog.<) $3)", nsp),
+								  3, rtypes, rargs, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "ppprof: could not delete old rollups");
 	}
 	pp_spi_finish_as(&saved);

@@ -43,6 +43,9 @@ extern void pp_rollup_read_data(bytea *data, PPCounters *c,
 								pp_sketch_t *durations, pp_sketch_t *ttft,
 								uint8 *flags);
 
+/* The deepest call path a rollup's stored name may hold */
+#define PP_ROLLUP_PATH_DEPTH_MAX 1000
+
 /*
  * Split the stored name of a call path (kind 'c': each name, root first,
  * as "length:name") into at most max names; returns how many, -1 when it
@@ -50,6 +53,15 @@ extern void pp_rollup_read_data(bytea *data, PPCounters *c,
  */
 extern int	pp_rollup_path_names(const char *name, int name_len,
 								 const char **names, int *name_lens, int max);
+
+/*
+ * Split the stored name of a dimension's entry (kind 'd'): the dimension's
+ * identity, its operation and value (*value_len -1 for the nodes without
+ * one).  False when it is not one.
+ */
+extern bool pp_rollup_dim_name(const char *name, int name_len, uint64 *dim_id,
+							   const char **op, int *op_len,
+							   const char **value, int *value_len);
 
 /*
  * The configuration that computes what rollups hold changed (usage_keys,

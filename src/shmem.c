@@ -524,6 +524,25 @@ pp_shmem_horizon_start(void)
 	return h;
 }
 
+static void regions_follow_clock(void);
+
+/*
+ * The regions now (see the top of this file), moved with the clock first:
+ * hour buckets from *horizon, minute buckets from *minute_start.
+ */
+void
+pp_shmem_regions(TimestampTz *horizon, TimestampTz *minute_start)
+{
+	*horizon = *minute_start = DT_NOBEGIN;
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	regions_follow_clock();
+	*horizon = shared->horizon_start;
+	*minute_start = shared->minute_start;
+	LWLockRelease(shared->lock);
+}
+
 /* ---- helpers; the caller holds shared->lock exclusively ---- */
 
 static PPDb *
@@ -640,6 +659,7 @@ slot_reservoir(int slot)
 }
 
 static void bucket_remove(HTAB *htab, PPBucket *b);
+static void db_clear(Oid dbid);
 
 /*
  * Remove the buckets of freed slots from htab.  slot_free leaves them in
@@ -1638,6 +1658,296 @@ apply_change(PPDb *db, const PPRowChange *ch, PPNodeObs *nodes,
 	return true;
 }
 
+/*
+ * The statistics of db can no longer be trusted: never show numbers that
+ * disagree with the table.  During a rebuild, which marks them valid at
+ * its end, every window reads the table instead.
+ */
+static void
+db_distrust(PPDb *db, bool rebuilding)
+{
+	db_clear(db->dbid);
+	db->valid = false;
+	db->auto_rebuild = true;
+	if (rebuilding)
+		db->incomplete_before = DT_NOEND;
+}
+
+/* ---- loading rollups (pp_rebuild) ---- */
+
+/* Bins of the union of the bins of a and b (zero values excluded). */
+static int
+sketch_union_bins(const pp_sketch_t *a, const pp_sketch_t *b)
+{
+	int			i = 0;
+	int			j = 0;
+	int			n = 0;
+
+	while (i < a->nbins || j < b->nbins)
+	{
+		uint16		ia = PG_UINT16_MAX;
+		uint16		ib = PG_UINT16_MAX;
+		uint32		count;
+
+		if (i < a->nbins)
+			pp_sketch_slot(a, i, &ia, &count);
+		if (j < b->nbins)
+			pp_sketch_slot(b, j, &ib, &count);
+		i += ia <= ib;
+		j += ib <= ia;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Make the bucket sketch at *sketch able to take every bin of src: move it
+ * to a block of the class that holds their union.  PP_ERR_FULL, the sketch
+ * unchanged, when the arena has no such block.
+ */
+static pp_error_code_t
+bucket_sketch_reserve(pp_arena_off_t *sketch, const pp_sketch_t *src)
+{
+	pp_sketch_t *s = pp_arena_ptr(arena, *sketch);
+	int			need = sketch_union_bins(s, src);
+	int			c = pp_arena_class_of(arena, *sketch);
+	pp_arena_off_t grown;
+
+	if (need <= s->capacity)
+		return PP_OK;
+	while (c < PP_ARENA_NCLASSES - 1 &&
+		   pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) < need)
+		c++;
+	if (pp_sketch_capacity_in(PP_ARENA_BLOCK(c)) < need)
+		return PP_ERR_FULL;
+	grown = pp_arena_alloc(arena, c);
+	if (grown == 0)
+		return PP_ERR_FULL;
+	if (pp_sketch_copy(pp_arena_ptr(arena, grown),
+					   pp_sketch_capacity_in(PP_ARENA_BLOCK(c)), s) != PP_OK)
+	{
+		pp_arena_free(arena, grown);
+		return PP_ERR_FULL;
+	}
+	pp_arena_free(arena, *sketch);
+	*sketch = grown;
+	return PP_OK;
+}
+
+/* Add every value of src to the sketch at off (reserved for them). */
+static pp_error_code_t
+bucket_sketch_merge(pp_arena_off_t off, const pp_sketch_t *src)
+{
+	pp_sketch_t *s = pp_arena_ptr(arena, off);
+	pp_error_code_t rc = pp_sketch_add_index_exact(s, 0, (uint32) src->zero_count);
+	int			i;
+
+	if (src->zero_count > PG_UINT32_MAX)
+		return PP_ERR_OUT_OF_RANGE;
+	for (i = 0; rc == PP_OK && i < src->nbins; i++)
+	{
+		uint16		index;
+		uint32		count;
+
+		pp_sketch_slot(src, i, &index, &count);
+		rc = pp_sketch_add_index_exact(s, index, count);
+	}
+	return rc;
+}
+
+/*
+ * Make the sketches of b (a minute or an hour bucket; NULL for none) able
+ * to take the durations d and the times to first token t (NULL: none).
+ */
+static pp_error_code_t
+bucket_reserve(PPBucket *b, const pp_sketch_t *d, const pp_sketch_t *t)
+{
+	pp_error_code_t rc = PP_OK;
+
+	if (b == NULL || b->sketch == 0)
+		return PP_OK;
+	if (d != NULL)
+		rc = bucket_sketch_reserve(&b->sketch, d);
+	if (rc == PP_OK && t != NULL && t->count > 0)
+	{
+		if (!bucket_ttft_ensure(b))
+			return PP_ERR_FULL;
+		rc = bucket_sketch_reserve(&b->ttft, t);
+	}
+	return rc;
+}
+
+/* Add the counters and the sketches reserved for them to b. */
+static bool
+bucket_merge(PPBucket *b, const PPCounters *c, const pp_sketch_t *d,
+			 const pp_sketch_t *t)
+{
+	if (b->sketch != 0 && d != NULL && bucket_sketch_merge(b->sketch, d) != PP_OK)
+		return false;
+	if (b->sketch != 0 && t != NULL && t->count > 0 &&
+		bucket_sketch_merge(b->ttft, t) != PP_OK)
+		return false;
+	pp_counters_merge(&b->c, c);
+	return true;
+}
+
+/*
+ * The rollup of one closed bucket of slot -- a minute (minute) or an hour
+ * before the minute region -- into its hour bucket and, inside the minute
+ * region, its minute bucket, as bucket_apply adds one observation: memory
+ * pressure gives up old buckets, and when nothing more may go, the rollup
+ * is dropped and the entries' windows before its end read the table.
+ * Returns false when the sketches refuse its values.
+ */
+static bool
+bucket_load(PPDb *db, int slot, TimestampTz start, bool minute,
+			const PPCounters *c, const pp_sketch_t *d, const pp_sketch_t *t)
+{
+	TimestampTz end = start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR);
+	int			kind = ops[slot].key.kind;
+
+	Assert(minute || end <= shared->minute_start);
+	for (;;)
+	{
+		PPShortage	why = SHORT_NONE;
+		PPBucket   *h;
+		PPBucket   *m = NULL;
+
+		if (start < shared->horizon_start)
+			return true;		/* beyond the horizon: the table answers */
+		h = bucket_get(hour_hash, slot, pp_time_floor(start, USECS_PER_HOUR), true, &why);
+		/* dimensions keep hour buckets only (see collect) */
+		if (h != NULL && minute && start >= shared->minute_start && !IS_DIM_SLOT(slot))
+			m = bucket_get(minute_hash, slot, start, true, &why);
+		if (why == SHORT_NONE &&
+			(bucket_reserve(m, d, t) != PP_OK || bucket_reserve(h, d, t) != PP_OK))
+			why = SHORT_SKETCH_MEMORY;
+		if (why == SHORT_NONE)
+			return (m == NULL || bucket_merge(m, c, d, t)) && bucket_merge(h, c, d, t);
+		/* take back the buckets just created for it */
+		if (m != NULL && m->c.calls == 0)
+			bucket_remove(minute_hash, m);
+		if (h != NULL && h->c.calls == 0)
+			bucket_remove(hour_hash, h);
+		if (!dims_give_way() && !make_room(why))
+			break;
+	}
+	kind_incomplete(db, kind, end);
+	shared->obs_dropped += c->calls;
+	degraded(DEGRADED_OBSERVATIONS);
+	return true;
+}
+
+/*
+ * pp_rebuild: add the rollup of one closed bucket of dbid (see
+ * pp_shmem_load_rollup in shmem.h).
+ */
+void
+pp_shmem_load_rollup(Oid dbid, int kind, int depth, const char *const *names,
+					 const int *name_lens, uint64 dim_id, TimestampTz start,
+					 bool minute, const PPCounters *c,
+					 const pp_sketch_t *durations, const pp_sketch_t *ttft)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz end = start + (minute ? USECS_PER_MINUTE : USECS_PER_HOUR);
+	PPDb	   *db;
+	int			slot = -1;
+	int			i;
+
+	if (shared == NULL || c->calls <= 0)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	regions_follow_clock();
+	apply_now = now;
+	apply_at = start;
+	db = db_get(dbid, true);
+	if (db == NULL)
+	{
+		LWLockRelease(shared->lock);
+		return;
+	}
+	if (kind == PP_KIND_PATH)
+	{
+		uint64		hash = 0;
+
+		/* the path's entry, and its parents' (each has its own rollup) */
+		for (i = 0; i < depth; i++)
+		{
+			int			parent = slot;
+
+			hash = pp_path_hash(hash,
+								hash_bytes_extended((const unsigned char *) names[i],
+													name_lens[i], 0));
+			slot = slot_get(db, PP_KIND_PATH, names[i], name_lens[i], hash,
+							parent, 0, true);
+			if (slot < 0)
+				break;
+			ops[slot].last_used = Max(ops[slot].last_used, now);
+		}
+	}
+	else if (kind == PP_KIND_DIM)
+	{
+		/* the value names[1] of the operation names[0] (see apply_dims) */
+		uint64		op_hash = hash_bytes_extended((const unsigned char *) names[0],
+												  name_lens[0], 0);
+		int			op_slot = slot_get(db, PP_KIND_OPERATION, names[0], name_lens[0],
+									   op_hash, -1, 0, true);
+
+		if (op_slot >= 0)
+			slot = slot_get(db, PP_KIND_DIM, names[1], name_lens[1],
+							hash_combine64(hash_combine64(dim_id, op_hash),
+										   name_lens[1] < 0 ? 0 :
+										   hash_bytes_extended((const unsigned char *) names[1],
+															   name_lens[1], 0)),
+							op_slot, dim_id, true);
+	}
+	else
+		slot = slot_get(db, kind, names[0], name_lens[0],
+						kind == PP_KIND_ROOT ? 0 :
+						hash_bytes_extended((const unsigned char *) names[0],
+											name_lens[0], 0),
+						-1, 0, true);
+	if (slot < 0)
+	{
+		kind_incomplete(db, kind, end);
+		if (kind == PP_KIND_ROOT || kind == PP_KIND_OPERATION)
+			shared->obs_dropped += c->calls;
+	}
+	else
+	{
+		ops[slot].last_used = now;
+		ops[slot].last_at = Max(ops[slot].last_at, c->last_at);
+		if (kind == PP_KIND_ROOT || kind == PP_KIND_OPERATION)
+			db->max_at = Max(db->max_at, c->last_at);
+		if (!bucket_load(db, slot, start, minute, c, durations, ttft))
+			db_distrust(db, true);
+	}
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * pp_rebuild: the dimension entries of dbid were loaded with the
+ * declarations of signature sig; dimension windows starting before
+ * incomplete_before read the table.
+ */
+void
+pp_shmem_rebuilt_dims(Oid dbid, uint64 sig, TimestampTz incomplete_before)
+{
+	PPDb	   *db;
+
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	db = db_get(dbid, true);
+	if (db != NULL)
+	{
+		if (db->dims_sig == 0)
+			db->dims_sig = sig;
+		kind_incomplete(db, PP_KIND_DIM, incomplete_before);
+	}
+	LWLockRelease(shared->lock);
+}
+
 /* Forget every operation of dbid (caller holds the lock exclusively). */
 static void
 db_clear(Oid dbid)
@@ -1742,14 +2052,7 @@ apply_all(Oid dbid, const PPRowChange *changes, int n_changes,
 			}
 		}
 		if (!apply_change(db, ch, nodes, dims, now, sign))
-		{
-			/* never show numbers that disagree with the table */
-			db_clear(dbid);
-			db->valid = false;
-			db->auto_rebuild = true;
-			if (mode == APPLY_REBUILD)
-				db->incomplete_before = DT_NOEND;
-		}
+			db_distrust(db, mode == APPLY_REBUILD);
 	}
 	LWLockRelease(shared->lock);
 }

@@ -304,6 +304,36 @@ extern void pp_shmem_undo(Oid dbid, const PPRowChange *changes, int n_changes,
 extern void pp_shmem_load(Oid dbid, const PPRowChange *changes, int n_changes,
 						  PPNodeObs *nodes, const PPDimObs *dims);
 
+/*
+ * pp_rebuild: add the rollup of one closed bucket of dbid that starts at
+ * start -- a minute (minute), or an hour that ends before the minute
+ * region -- to the entry of kind, as if its rows had been loaded:
+ * PP_KIND_ROOT, PP_KIND_OPERATION: names[0]; PP_KIND_PATH: the depth names
+ * from the root; PP_KIND_DIM: the value names[1] (name_lens[1] -1: none)
+ * of the dimension dim_id for the operation names[0].  durations and ttft
+ * may be NULL (a call path's has none).
+ */
+extern void pp_shmem_load_rollup(Oid dbid, int kind, int depth,
+								 const char *const *names, const int *name_lens,
+								 uint64 dim_id, TimestampTz start, bool minute,
+								 const PPCounters *c,
+								 const pp_sketch_t *durations,
+								 const pp_sketch_t *ttft);
+
+/*
+ * pp_rebuild: the dimension entries of dbid were loaded with the
+ * declarations of signature sig; dimension windows starting before
+ * incomplete_before read the table.
+ */
+extern void pp_shmem_rebuilt_dims(Oid dbid, uint64 sig,
+								  TimestampTz incomplete_before);
+
+/*
+ * The regions, moved with the clock: hour buckets hold created_at >=
+ * *horizon, minute buckets >= *minute_start (DT_NOBEGIN when not preloaded).
+ */
+extern void pp_shmem_regions(TimestampTz *horizon, TimestampTz *minute_start);
+
 /* The statistics of dbid no longer match the table until a rebuild. */
 extern void pp_shmem_invalidate(Oid dbid, bool auto_rebuild);
 extern void pp_shmem_count_sampled_out(Oid dbid);

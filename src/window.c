@@ -657,7 +657,7 @@ pp_window_read(PPWindow *w, TimestampTz t0, TimestampTz t1, bool end_open)
 			pp_shmem_invalidate(MyDatabaseId, true);
 		if (plan.invalid || plan.rebuild)
 			pp_request_rebuild(MyDatabaseId);
-		if (!pp_rollup_collect(t0, t1, end_open, w->mid, false, visit_rollup, w,
+		if (!pp_rollup_collect(t0, t1, end_open, w->mid, 0, visit_rollup, w,
 							   &rplan))
 		{
 			w->from_table = true;

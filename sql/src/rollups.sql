@@ -1,7 +1,7 @@
 --
 -- sql/src/rollups.sql -- statistics persisted per closed time bucket
 -- (src/rollup.c; docs/scaling.md, "Rollups"): one row per minute or hour,
--- operation, call path or the profiles themselves, computed from the table
+-- operation, call path, dimension value or the profiles themselves, computed from the table
 -- by pp_rollup() or its background worker, and the minutes whose rows
 -- changed after their rollup was written
 --
@@ -9,14 +9,14 @@
 CREATE TABLE @extschema@.performance_rollups (
     width text NOT NULL CHECK (width IN ('minute', 'hour', 'day')),
     bucket_start timestamptz NOT NULL,
-    kind "char" NOT NULL CHECK (kind IN ('p', 'o', 'c')),
+    kind "char" NOT NULL CHECK (kind IN ('p', 'o', 'c', 'd')),
     name text NOT NULL,
     data bytea NOT NULL,
     written_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     PRIMARY KEY (width, bucket_start, kind, name)
 );
 COMMENT ON TABLE @extschema@.performance_rollups IS
-    'Statistics of closed minutes, hours and days: kind p (the profiles; name empty), o (an operation), c (a call path); data in the stored form of src/core/rollup.h, read with pp_rollup_contents()';
+    'Statistics of closed minutes, hours and days: kind p (the profiles; name empty), o (an operation), c (a call path), d (a dimension value of an operation, minutes and hours inside ppprof.horizon); data in the stored form of src/core/rollup.h, read with pp_rollup_contents()';
 
 -- No key: writers of the same minute must never wait for each other's
 -- marks, so each transaction inserts its own row.

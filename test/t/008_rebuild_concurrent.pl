@@ -4,7 +4,9 @@
 # Four pgbench clients run a fixed number of transactions that insert
 # generated profiles, roll back a savepoint, and then roll back, delete an
 # older profile, update one, or commit.  Meanwhile one session loops
-# SELECT pp_reset(); SELECT pp_rebuild(); until the writers are about half
+# SELECT pp_reset(); SELECT pp_rebuild(); (which loads the rollups written
+# before and reads the rows they lack, the minutes the writers marked
+# among them) until the writers are about half
 # way, and another loops SELECT ... FROM pp_operation_stats('1 hour') until
 # they are done.  Nothing may fail: pgbench runs every transaction, and
 # neither session gets an error.  The last pp_rebuild() ran while the
@@ -40,6 +42,12 @@ my @windows = ('1 hour', '1 day');
 # that each pp_rebuild() lasts long enough for writers to try to commit
 # while it reads the table
 $node->safe_psql('postgres', q{SELECT ppgen.load(3000, '20 hours')});
+# their rollups, for the rebuilds to load while the writers add, delete and
+# move rows of the minutes rolled up (which marks them); the background
+# worker may have written them already
+$node->safe_psql('postgres', 'SELECT pp_rollup()');
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM performance_rollups'),
+	'>', 1000, 'the rollups are written');
 pp_check_exact($node, \@windows, 'before');
 
 # The writers' script.
@@ -189,6 +197,9 @@ pp_log_lacks($node, 'ppprof rebuilt the statistics',
 	'no background rebuild was needed (nothing went wrong)');
 my @rebuilt = ($resetter->{out} =~ /^(\d+)$/mg);
 is(scalar(@rebuilt), $rebuilds, 'every pp_rebuild returned the number of profiles it read');
+my ($fewest) = sort { $a <=> $b } @rebuilt;
+cmp_ok($fewest, '<', 3000,
+	"a pp_rebuild loaded rollups: it read $fewest profiles of more than 3000");
 my $committed = $node->safe_psql('postgres', q{SELECT count(*) FROM performance_profiles WHERE query_id LIKE 'c-%'});
 cmp_ok($committed - $written_at_last_rebuild, '>=', $clients * 10,
 	'the writers committed profiles after the last pp_rebuild (about '
@@ -198,9 +209,11 @@ cmp_ok($committed - $written_at_last_rebuild, '>=', $clients * 10,
 is(pp_info_field($node, 'statistics'), 'valid', 'valid after the loops');
 pp_check_exact($node, \@windows, 'after the loops, without a final rebuild');
 
-my $n = $node->safe_psql('postgres', 'SELECT pp_rebuild()');
+# (the rebuilds above loaded the rollups; this one reads every row)
+my $n = $node->safe_psql('postgres',
+	'SET ppprof.rebuild_from_rollups = off; SELECT pp_rebuild()');
 is($n, $node->safe_psql('postgres', 'SELECT count(*) FROM performance_profiles'),
-	'the final pp_rebuild reads every profile');
+	'the final pp_rebuild, without the rollups, reads every profile');
 is(pp_info_field($node, 'statistics'), 'valid', 'valid after the final pp_rebuild');
 pp_check_exact($node, \@windows, 'after the final pp_rebuild');
 pp_log_lacks($node, qr/\bERROR:/, 'no ERROR in the server log');
