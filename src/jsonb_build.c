@@ -107,6 +107,18 @@ pp_jb_rounded(JsonbParseState **st, const char *key, double d)
 }
 
 void
+pp_jb_decimal(JsonbParseState **st, const char *key, int64 mantissa, int scale)
+{
+	JsonbValue	v;
+
+	if (key)
+		pp_jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_div_fast_to_numeric(mantissa, scale);
+	push_value(st, &v);
+}
+
+void
 pp_jb_int(JsonbParseState **st, const char *key, int64 n)
 {
 	JsonbValue	v;

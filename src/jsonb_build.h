@@ -23,6 +23,9 @@ extern void pp_jb_number(JsonbParseState **st, const char *key, double d);
 /* d rounded to 3 decimals (milliseconds to the microsecond, and the like) */
 extern void pp_jb_rounded(JsonbParseState **st, const char *key, double d);
 extern void pp_jb_int(JsonbParseState **st, const char *key, int64 n);
+/* The exact decimal mantissa / 10^scale. */
+extern void pp_jb_decimal(JsonbParseState **st, const char *key, int64 mantissa,
+						  int scale);
 extern void pp_jb_bool(JsonbParseState **st, const char *key, bool b);
 extern void pp_jb_time(JsonbParseState **st, const char *key, TimestampTz t);
 extern void pp_jb_begin_object(JsonbParseState **st, const char *key);

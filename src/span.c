@@ -247,12 +247,16 @@ span_open(text *operation, Jsonb *metadata, text *query_id)
 	return current;
 }
 
-/* Seconds since 1970 (the seed's start_time and end_time). */
-static double
-epoch_seconds(TimestampTz t)
+/*
+ * Seconds since 1970 (the seed's start_time and end_time), exact to the
+ * microsecond: a double printed with 15 significant digits keeps only 10
+ * microseconds of a current time.
+ */
+static void
+push_epoch(JsonbParseState **st, const char *key, TimestampTz t)
 {
-	return (double) t / USECS_PER_SEC +
-		(double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	pp_jb_decimal(st, key,
+				  t + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY, 6);
 }
 
 /*
@@ -268,8 +272,8 @@ push_span(JsonbParseState **st, int i)
 	check_stack_depth();
 	pp_jb_begin_object(st, NULL);
 	pp_jb_string(st, "operation_name", s->name);
-	pp_jb_number(st, "start_time", epoch_seconds(s->start));
-	pp_jb_number(st, "end_time", epoch_seconds(s->end));
+	push_epoch(st, "start_time", s->start);
+	push_epoch(st, "end_time", s->end);
 	pp_jb_rounded(st, "duration_ms", (double) (s->end - s->start) / 1000.0);
 	pp_jb_key(st, "metadata");
 	if (s->metadata != NULL)
