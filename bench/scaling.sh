@@ -51,7 +51,8 @@
 #    The sample's minute rollups, repeated a span earlier each time to
 #    fill a day (what is kept of them), and its hour rollups, repeated to
 #    fill 400 days (ppprof.rollup_retention), are copied each into a table
-#    of their own with performance_rollups' key, vacuumed, and measured
+#    of their own with performance_rollups' key (the hours' dimension rows
+#    for 7 days only, ppprof.horizon, as pp_rollup() keeps them), vacuumed, and measured
 #    with pg_total_relation_size (heap, TOAST and the key's index): the
 #    steady state of the table at that rate, built from real rollups.
 #    Per bucket (one minute or hour, all its rows) = size / buckets; a day
@@ -249,7 +250,10 @@ SELECT r.width, r.bucket_start - k * interval '$hours hours', r.kind, r.name, r.
   FROM performance_rollups r, generate_series(0, 9600 / $hours) AS k
  WHERE r.width = 'hour' AND r.bucket_start < '$t_end'
    AND r.bucket_start >= timestamptz '$t_end' - interval '$hours hours'
-   AND r.bucket_start - k * interval '$hours hours' >= timestamptz '$t_end' - interval '400 days';
+   AND r.bucket_start - k * interval '$hours hours' >= timestamptz '$t_end' - interval '400 days'
+   -- dimension values are kept as long as ppprof.horizon (7 days) and an hour
+   AND (r.kind <> 'd' OR r.bucket_start - k * interval '$hours hours' >=
+                         timestamptz '$t_end' - interval '7 days 1 hour');
 VACUUM ANALYZE r_minute, r_hour;
 -- the profiles of every bucket written are its 'p' row's calls
 SELECT (SELECT count(*) FROM performance_rollups r
@@ -303,8 +307,10 @@ echo "current hour; only its buckets are measured. Its minute rows, repeated a s
 echo "each time to fill a day, and its hour rows, repeated to fill 400 days, are copied into tables"
 echo "of their own with performance_rollups' key; sizes are their pg_total_relation_size (heap, TOAST,"
 echo "the key's index). A bucket is one minute or one hour, all its rows (the profiles', one per"
-echo "operation and one per call path); per bucket = table size / buckets. Day rollups (a row per"
-echo "operation and call path a day, kept as long as the hours) add about 1/24 of the hours' size."
+echo "operation, one per call path, and one per value of a live dimension and operation, which hour"
+echo "rollups keep for ppprof.horizon, 7 days, only); per bucket = table size / buckets, so the hour"
+echo "figures are averages over the 400 days. Day rollups (a row per operation and call path a day,"
+echo "kept as long as the hours) add about 1/24 of the hours' size without dimension rows."
 echo
 echo "| rate | loaded | pp_rollup() | rows per bucket (minute, hour) | an operation's data (minute, hour) | per minute bucket | per hour bucket | a day of minute rollups, kept a day (buckets) | a day of hour rollups | 400 days of hour rollups (buckets) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
