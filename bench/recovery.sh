@@ -21,6 +21,11 @@
 # the loaded day (pp_range_stats over its fixed range: a '24 hours' window
 # would lose its oldest rows as the clock moves on) are kept.  Then:
 #
+# twice: first with ppprof.rebuild_from_rollups on (the default: the
+# rebuild loads the rollups and reads the rows they lack), then off (it
+# reads every row inside the horizon), set with ALTER SYSTEM before the
+# second crash:
+#
 #   crash         pg_ctl -m immediate stop: no statistics file is written,
 #                 so the statistics are invalid at the next start
 #   (a) restart   seconds from the pg_ctl start command to pg_ctl's return
@@ -32,7 +37,8 @@
 #   (b)           an explicit SELECT pp_rebuild(), timed inside the server
 #   (c) check     the calls per operation of the loaded day after the
 #                 recovery, and again after (b), equal those before the
-#                 crash ("equal" or "DIFFERENT", with both lists)
+#                 crash ("equal" or "DIFFERENT", with both lists; the script
+#                 exits 1 at the end when any differed)
 #
 # No timing is asserted.  The load average is printed with the figures:
 # on a shared machine another benchmark may be running.
@@ -94,41 +100,52 @@ echo "load of $N profiles ($CHUNK a transaction): ${t_load} s, load average at i
 echo "pp_rollup() of all of it: ${t_rollup} s; rollups: $(psql_q -At -c "SELECT string_agg(width || ' ' || n, ', ' ORDER BY width) FROM (SELECT width, count(*) n FROM performance_rollups GROUP BY 1) s")"
 echo "table: $(psql_q -At -c "SELECT pg_size_pretty(pg_total_relation_size('performance_profiles'))") with its indexes and TOAST; statistics before the crash: $state_before"
 
-# crash, restart, and wait for the background rebuild
-pp_as_pg pg_ctl -D "$DATA" -m immediate -w stop >/dev/null
-crash_avg=$(loadavg)
-t=$(now_s)
-start_server
-t_started=$(since "$t")
-state_after_start=$(state)
-psql_q -At -c "SELECT count(*) FROM pp_operation_stats('1 minute')" >/dev/null
-t_requested=$(since "$t")
-while s=$(state) && [ "$s" != valid ]; do
-	if awk -v a="$t" -v b="$(now_s)" -v l="$POLL_LIMIT_S" 'BEGIN {exit !(b - a > l)}'; then
-		echo "bench: the statistics were not valid $POLL_LIMIT_S s after the restart: $s" >&2
-		tail -n 20 "$TMP/server.log" >&2
-		exit 1
-	fi
-	sleep 0.2
-done
-t_valid=$(since "$t")
-valid_avg=$(loadavg)
-echo "after the crash: statistics at the start: $state_after_start; server log: $(grep -o 'ppprof rebuilt the statistics.*' "$TMP/server.log" | tail -n 1)"
-echo "(a) restart to valid: ${t_valid} s (pg_ctl start returned at ${t_started} s, the first pp_operation_stats('1 minute') ended at ${t_requested} s); load average before $crash_avg, after $valid_avg"
-
 check() {
 	local calls_after same
 	calls_after=$(psql_q -At -c "$calls_sql")
-	if [ "$calls_after" = "$calls_before" ]; then same=equal; else same=DIFFERENT; fi
+	if [ "$calls_after" = "$calls_before" ]; then same=equal; else same=DIFFERENT; differed=1; fi
 	echo "check: $same (calls per operation of the loaded day $1 and before the crash; statistics: $(state))"
 	if [ "$same" != equal ]; then
 		echo "before: $calls_before"
 		echo "after:  $calls_after"
 	fi
 }
-check "after the recovery"
 
-rebuild_avg=$(loadavg)
-r=$(psql_q -At -F ' ' -c "SELECT n, extract(epoch FROM clock_timestamp() - now())::numeric(10,1) FROM (SELECT pp_rebuild() n) r")
-echo "(b) SELECT pp_rebuild(): ${r#* } s, ${r%% *} profiles read; load average before $rebuild_avg, after $(loadavg)"
-check "after pp_rebuild()"
+# crash, restart, wait for the background rebuild, check; then time an
+# explicit pp_rebuild() and check again.  $1 says how the rebuild reads.
+crash_and_recover() {
+	local how=$1 crash_avg t t_started state_after_start t_requested s t_valid valid_avg rebuild_avg r
+	pp_as_pg pg_ctl -D "$DATA" -m immediate -w stop >/dev/null
+	crash_avg=$(loadavg)
+	t=$(now_s)
+	start_server
+	t_started=$(since "$t")
+	state_after_start=$(state)
+	psql_q -At -c "SELECT count(*) FROM pp_operation_stats('1 minute')" >/dev/null
+	t_requested=$(since "$t")
+	while s=$(state) && [ "$s" != valid ]; do
+		if awk -v a="$t" -v b="$(now_s)" -v l="$POLL_LIMIT_S" 'BEGIN {exit !(b - a > l)}'; then
+			echo "bench: the statistics were not valid $POLL_LIMIT_S s after the restart: $s" >&2
+			tail -n 20 "$TMP/server.log" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+	t_valid=$(since "$t")
+	valid_avg=$(loadavg)
+	echo "-- $how (ppprof.rebuild_from_rollups = $(psql_q -At -c "SHOW ppprof.rebuild_from_rollups"))"
+	echo "after the crash: statistics at the start: $state_after_start; server log: $(grep -o 'ppprof rebuilt the statistics.*' "$TMP/server.log" | tail -n 1)"
+	echo "(a) restart to valid: ${t_valid} s (pg_ctl start returned at ${t_started} s, the first pp_operation_stats('1 minute') ended at ${t_requested} s); load average before $crash_avg, after $valid_avg"
+	check "after the recovery"
+	rebuild_avg=$(loadavg)
+	r=$(psql_q -At -F ' ' -c "SELECT n, extract(epoch FROM clock_timestamp() - now())::numeric(10,1) FROM (SELECT pp_rebuild() n) r")
+	echo "(b) SELECT pp_rebuild(): ${r#* } s, ${r%% *} profiles read from the table; load average before $rebuild_avg, after $(loadavg)"
+	check "after pp_rebuild()"
+}
+
+differed=0
+crash_and_recover "from the rollups and the rows they lack"
+psql_q -c "ALTER SYSTEM SET ppprof.rebuild_from_rollups = off"
+crash_and_recover "every row inside the horizon"
+psql_q -c "ALTER SYSTEM RESET ppprof.rebuild_from_rollups"
+exit $differed
