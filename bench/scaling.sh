@@ -215,6 +215,13 @@ psql_q -c "ALTER SYSTEM SET ppprof.rollup_worker = off" -c "SELECT pg_reload_con
 sleep 1
 [ "$(psql_q -At -c 'SHOW ppprof.rollup_worker')" = off ] ||
 	{ echo "bench: ppprof.rollup_worker is still on after pg_reload_conf()" >&2; exit 1; }
+# a rollup worker started during the ingest may still be rolling up its
+# millions of rows: the timed pp_rollup() would wait for it
+for _ in $(seq 1 600); do
+	[ "$(psql_q -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ppprof rollup'")" = 0 ] && break
+	sleep 1
+done
+echo "rollup workers still running when the rollups part starts: $(psql_q -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ppprof rollup'")" >&2
 
 # rollup_sample LABEL N SPAN_HOURS: prints one row of the result table, and
 # a line on the whole table and the shared memory into $TMP/notes
