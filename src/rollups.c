@@ -73,6 +73,10 @@
 
 PG_FUNCTION_INFO_V1(pp_rollup);
 PG_FUNCTION_INFO_V1(pp_rollup_contents);
+PG_FUNCTION_INFO_V1(pp_rollup_replace);
+
+/* pp_rollup() is inserting rows whose bucket it emptied (pp_rollup_replace) */
+static bool rollup_writing = false;
 
 PGDLLEXPORT void pp_rollup_worker_main(Datum arg);
 
@@ -841,6 +845,38 @@ list_unique(BucketList *l)
 	l->n = j + 1;
 }
 
+/*
+ * Write the buckets listed; returns the rows written.  Each bucket's rows
+ * are deleted first, so its inserts replace nothing (pp_rollup_replace).
+ */
+static int
+write_buckets(SPIPlanPtr del, SPIPlanPtr ins, SPIPlanPtr hours_of_day,
+			  const BucketList *minutes, const BucketList *hours,
+			  const BucketList *days)
+{
+	volatile int written = 0;
+
+	rollup_writing = true;
+	PG_TRY();
+	{
+		int			i;
+
+		for (i = 0; i < minutes->n; i++)
+			written += rollup_bucket(del, ins, true, minutes->starts[i]);
+		for (i = 0; i < hours->n; i++)
+			written += rollup_bucket(del, ins, false, hours->starts[i]);
+		/* after the hours: a day merges them */
+		for (i = 0; i < days->n; i++)
+			written += rollup_day(del, ins, hours_of_day, days->starts[i]);
+	}
+	PG_FINALLY();
+	{
+		rollup_writing = false;
+	}
+	PG_END_TRY();
+	return written;
+}
+
 int
 pp_rollup_write(void)
 {
@@ -972,26 +1008,26 @@ pp_rollup_write(void)
 	list_unique(&hours);
 	list_unique(&days);
 
-	del = SPI_prepare(psprintf("DELETE FROM %s.performance_rollups"
-							   " WHERE width OPERATOR(pg_catalog.=) $1"
-							   " AND bucket_start OPERATOR(pg_catalog.=) $2", nsp), 2, types);
+	/*
+	 * Custom plans: a generic one made while the table was small scans it
+	 * all at every bucket once it has grown (the table of a first call
+	 * grows from nothing to tens of thousands of rows).
+	 */
+	del = SPI_prepare_cursor(psprintf("DELETE FROM %s.performance_rollups"
+									  " WHERE width OPERATOR(pg_catalog.=) $1"
+									  " AND bucket_start OPERATOR(pg_catalog.=) $2", nsp),
+							 2, types, CURSOR_OPT_CUSTOM_PLAN);
 	ins = SPI_prepare(psprintf("INSERT INTO %s.performance_rollups"
 							   " (width, bucket_start, kind, name, data)"
 							   " VALUES ($1, $2, $3, $4, $5)", nsp), 5, types);
-	hours_of_day = SPI_prepare(psprintf("SELECT kind, name, data FROM %s.performance_rollups"
-										" WHERE width OPERATOR(pg_catalog.=) 'hour'"
-										" AND bucket_start OPERATOR(pg_catalog.>=) $1"
-										" AND bucket_start OPERATOR(pg_catalog.<) $2", nsp),
-							   2, range_types);
+	hours_of_day = SPI_prepare_cursor(psprintf("SELECT kind, name, data FROM %s.performance_rollups"
+											   " WHERE width OPERATOR(pg_catalog.=) 'hour'"
+											   " AND bucket_start OPERATOR(pg_catalog.>=) $1"
+											   " AND bucket_start OPERATOR(pg_catalog.<) $2", nsp),
+									  2, range_types, CURSOR_OPT_CUSTOM_PLAN);
 	if (del == NULL || ins == NULL || hours_of_day == NULL)
 		elog(ERROR, "ppprof: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	for (i = 0; i < (uint64) minutes.n; i++)
-		written += rollup_bucket(del, ins, true, minutes.starts[i]);
-	for (i = 0; i < (uint64) hours.n; i++)
-		written += rollup_bucket(del, ins, false, hours.starts[i]);
-	/* after the hours: a day merges them */
-	for (i = 0; i < (uint64) days.n; i++)
-		written += rollup_day(del, ins, hours_of_day, days.starts[i]);
+	written = write_buckets(del, ins, hours_of_day, &minutes, &hours, &days);
 
 	/*
 	 * The marks this snapshot saw, by their row (marks are never updated,
@@ -1082,6 +1118,66 @@ pp_rollup_read_data(bytea *data, PPCounters *c, pp_sketch_t *durations,
 /*
  * pp_rollup_contents(data bytea) RETURNS jsonb
  */
+/*
+ * BEFORE INSERT FOR EACH ROW on performance_rollups: an inserted rollup
+ * replaces the row of the same key.  A restore (pg_restore, psql of a
+ * dump) loads performance_profiles first, whose commit may start the
+ * background pp_rollup(), writing rollups of the same buckets.  The
+ * trigger takes the lock pp_rollup() holds, so a restore and pp_rollup()
+ * take turns.  pp_rollup()'s own rows replace nothing (it emptied their
+ * buckets first).  The delete is planned for each row, so that it looks up
+ * the key however large the table has grown during the restore.
+ */
+Datum
+pp_rollup_replace(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	Datum		args[4];
+	bool		isnull[4];
+	char		nulls[4];
+	Oid			types[4] = {TEXTOID, TIMESTAMPTZOID, CHAROID, TEXTOID};
+	static const char *const cols[4] = {"width", "bucket_start", "kind", "name"};
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("pp_rollup_replace() must be a BEFORE INSERT row trigger")));
+	tup = td->tg_trigtuple;
+	if (rollup_writing)
+		return PointerGetDatum(tup);
+
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	LockRelationOid(RelationGetRelid(rel), ShareUpdateExclusiveLock);
+	for (i = 0; i < 4; i++)
+	{
+		int			attno = SPI_fnumber(desc, cols[i]);
+
+		if (attno <= 0)
+			elog(ERROR, "ppprof: performance_rollups has no column \"%s\"", cols[i]);
+		args[i] = heap_getattr(tup, attno, desc, &isnull[i]);
+		nulls[i] = isnull[i] ? 'n' : ' ';
+	}
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "ppprof: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("DELETE FROM %s.%s"
+									   " WHERE width OPERATOR(pg_catalog.=) $1"
+									   " AND bucket_start OPERATOR(pg_catalog.=) $2"
+									   " AND kind OPERATOR(pg_catalog.=) $3"
+									   " AND name OPERATOR(pg_catalog.=) $4",
+									   quote_identifier(get_namespace_name(RelationGetNamespace(rel))),
+									   quote_identifier(RelationGetRelationName(rel))),
+							  4, types, args, nulls, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "ppprof: could not delete the rollup an inserted one replaces");
+	SPI_finish();
+	return PointerGetDatum(tup);
+}
+
 Datum
 pp_rollup_contents(PG_FUNCTION_ARGS)
 {

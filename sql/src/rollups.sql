@@ -32,21 +32,12 @@ COMMENT ON TABLE @extschema@.performance_rollup_stale IS
 -- a dump) loads performance_profiles first, whose commit may start the
 -- background pp_rollup(), writing rollups of the same buckets.  The
 -- trigger takes the lock pp_rollup() holds, so a restore and pp_rollup()
--- take turns.  (Only pp_rollup() and restores write rollups.)
+-- take turns (src/rollups.c).  (Only pp_rollup() and restores write rollups.)
 --
 CREATE FUNCTION @extschema@.pp_rollup_replace()
 RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    LOCK TABLE @extschema@.performance_rollups IN SHARE UPDATE EXCLUSIVE MODE;
-    DELETE FROM @extschema@.performance_rollups r
-     WHERE r.width = NEW.width AND r.bucket_start = NEW.bucket_start
-       AND r.kind = NEW.kind AND r.name = NEW.name;
-    RETURN NEW;
-END;
-$$;
+AS 'MODULE_PATHNAME', 'pp_rollup_replace'
+LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.pp_rollup_replace() IS
     'Makes an inserted rollup replace the row of the same key (a restore after the background worker wrote)';
 CREATE TRIGGER ppprof_rollup_replace

@@ -187,6 +187,23 @@ SELECT pp_info()->>'statistics' AS statistics;
 SELECT * FROM rb_compare((SELECT answers FROM rb_saved WHERE what = 'rows'), rb_answers());
 ROLLBACK;
 
+-- every bucket marked (what to do after writes with ppprof's triggers
+-- disabled, and what a price change does): every row
+BEGIN;
+INSERT INTO performance_rollup_stale (bucket_start) VALUES ('-infinity');
+SELECT pp_rebuild() = rb_in_horizon() AS read_every_row;
+ROLLBACK;
+
+-- a rollup inserted where one of the same key is (a restore after the
+-- background worker wrote) replaces it
+BEGIN;
+SELECT count(*) AS rollups_before FROM performance_rollups \gset
+INSERT INTO performance_rollups (width, bucket_start, kind, name, data)
+SELECT width, bucket_start, kind, name, data FROM performance_rollups
+ WHERE kind = 'o' ORDER BY bucket_start, name LIMIT 50;
+SELECT count(*) - :rollups_before AS rows_added FROM performance_rollups;
+ROLLBACK;
+
 -- no rollups at all: every row
 BEGIN;
 DELETE FROM performance_rollups;
