@@ -82,51 +82,82 @@ PGDLLEXPORT void pp_rebuild_worker_main(Datum arg);
 #define PP_REBUILD_QUEUE_WAIT_MS	100
 
 /*
- * Wait for the lock in its queue for at most timeout_ms (lock_timeout, set
- * in a subtransaction that a timeout rolls back).  False on the timeout;
- * any other error (a cancel) is raised again.
+ * Run fn(arg) in a subtransaction.  An error of SQLSTATE caught rolls it
+ * back and is returned, for the caller to free; any other is raised again.
+ * NULL when fn returned (what it did passes to the transaction).
  */
-static bool
-rebuild_lock_queued(Oid relid, int timeout_ms)
+static ErrorData *
+in_subtransaction(void (*fn) (void *arg), void *arg, int caught)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	char		value[16];
-	volatile bool got = false;
+	ErrorData  *volatile edata = NULL;
 
-	snprintf(value, sizeof(value), "%d", timeout_ms);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		int			nest = NewGUCNestLevel();
-
-		(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		LockRelationOid(relid, ShareRowExclusiveLock);
-		AtEOXact_GUC(true, nest);
-		/* the lock passes to the transaction */
+		fn(arg);
 		ReleaseCurrentSubTransaction();
-		got = true;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		if (edata->sqlerrcode != caught)
 			ReThrowError(edata);
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	return got;
+	return edata;
+}
+
+/* What lock_queued is handed */
+typedef struct QueuedLock
+{
+	Oid			relid;
+	int			timeout_ms;
+} QueuedLock;
+
+/* Wait in the lock queue with lock_timeout set (for in_subtransaction). */
+static void
+lock_queued(void *arg)
+{
+	QueuedLock *q = arg;
+	char		value[16];
+	int			nest = NewGUCNestLevel();
+
+	snprintf(value, sizeof(value), "%d", q->timeout_ms);
+	(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	LockRelationOid(q->relid, ShareRowExclusiveLock);
+	AtEOXact_GUC(true, nest);
+}
+
+/*
+ * Wait for the lock in its queue for at most timeout_ms (lock_timeout, set
+ * in a subtransaction that a timeout rolls back).  False on the timeout;
+ * any other error (a cancel) is raised again.  The lock passes to the
+ * transaction.
+ */
+static bool
+rebuild_lock_queued(Oid relid, int timeout_ms)
+{
+	QueuedLock	q;
+	ErrorData  *edata;
+
+	q.relid = relid;
+	q.timeout_ms = timeout_ms;
+	edata = in_subtransaction(lock_queued, &q, ERRCODE_LOCK_NOT_AVAILABLE);
+	if (edata == NULL)
+		return true;
+	FreeErrorData(edata);
+	return false;
 }
 
 /*
@@ -480,6 +511,25 @@ rebuild_from_rollups(PPConfig *cfg, TimestampTz horizon,
 	return n;
 }
 
+/* What load_from_rollups is handed, and what it returns */
+typedef struct RollupsCall
+{
+	PPConfig   *cfg;
+	TimestampTz horizon;
+	TimestampTz minute_start;
+	PPTimeRange **ranges;
+	RebuildLoad *l;
+	int			n;
+} RollupsCall;
+
+static void
+load_from_rollups(void *arg)
+{
+	RollupsCall *c = arg;
+
+	c->n = rebuild_from_rollups(c->cfg, c->horizon, c->minute_start, c->ranges, c->l);
+}
+
 /*
  * rebuild_from_rollups in a subtransaction: a rollup that is not one (an
  * error of class XX001) leaves the statistics reset and the whole horizon
@@ -491,58 +541,40 @@ rebuild_from_rollups_or_table(PPConfig *cfg, TimestampTz horizon,
 							  TimestampTz minute_start, PPTimeRange **ranges,
 							  RebuildLoad *l)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile int n = 0;
+	RollupsCall c;
+	ErrorData  *edata;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	c.cfg = cfg;
+	c.horizon = horizon;
+	c.minute_start = minute_start;
+	c.ranges = ranges;
+	c.l = l;
+	c.n = 0;
+	edata = in_subtransaction(load_from_rollups, &c, ERRCODE_DATA_CORRUPTED);
+	if (edata == NULL)
+		return c.n;
+
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("ppprof rebuilds the statistics from the table: %s", edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 errhint("Mark the minutes of the damaged rollup in performance_rollup_stale; the next pp_rollup() writes them again.")));
+	FreeErrorData(edata);
+	pp_shmem_reset(MyDatabaseId, false, false);
+	l->rollups = 0;
+	if (l->buckets != NULL)
 	{
-		n = rebuild_from_rollups(cfg, horizon, minute_start, ranges, l);
-		ReleaseCurrentSubTransaction();
+		HASH_SEQ_STATUS seq;
+		LoadedBucket *b;
+
+		hash_seq_init(&seq, l->buckets);
+		while ((b = hash_seq_search(&seq)) != NULL)
+			(void) hash_search(l->buckets, &b->start, HASH_REMOVE, NULL);
 	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_DATA_CORRUPTED)
-			ReThrowError(edata);
-		ereport(WARNING,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("ppprof rebuilds the statistics from the table: %s", edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("Mark the minutes of the damaged rollup in performance_rollup_stale; the next pp_rollup() writes them again.")));
-		FreeErrorData(edata);
-		pp_shmem_reset(MyDatabaseId, false, false);
-		l->rollups = 0;
-		if (l->buckets != NULL)
-		{
-			HASH_SEQ_STATUS seq;
-			LoadedBucket *b;
-
-			hash_seq_init(&seq, l->buckets);
-			while ((b = hash_seq_search(&seq)) != NULL)
-				(void) hash_search(l->buckets, &b->start, HASH_REMOVE, NULL);
-		}
-		{
-			int			k = 0;
-
-			*ranges = NULL;
-			range_add(ranges, &k, horizon, DT_NOEND);
-			n = k;
-		}
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return n;
+	*ranges = NULL;
+	c.n = 0;
+	range_add(ranges, &c.n, horizon, DT_NOEND);
+	return c.n;
 }
 
 /*
