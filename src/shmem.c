@@ -1739,11 +1739,12 @@ static pp_error_code_t
 bucket_sketch_merge(pp_arena_off_t off, const pp_sketch_t *src)
 {
 	pp_sketch_t *s = pp_arena_ptr(arena, off);
-	pp_error_code_t rc = pp_sketch_add_index_exact(s, 0, (uint32) src->zero_count);
+	pp_error_code_t rc;
 	int			i;
 
 	if (src->zero_count > PG_UINT32_MAX)
 		return PP_ERR_OUT_OF_RANGE;
+	rc = pp_sketch_add_index_exact(s, 0, (uint32) src->zero_count);
 	for (i = 0; rc == PP_OK && i < src->nbins; i++)
 	{
 		uint16		index;
